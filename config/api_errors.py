@@ -1,0 +1,56 @@
+"""One error format for every API 4xx: ``{"error": {"code", "message", "field"}}``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import JsonResponse
+from rest_framework import exceptions
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+
+class ApiError(exceptions.APIException):
+    """A 4xx with a code, a message and, when a parameter is to blame, its name."""
+
+    def __init__(self, status: int, code: str, message: str, field: str | None = None):
+        super().__init__(detail=message, code=code)
+        self.status_code = status
+        self.field = field
+
+
+def error_body(code: str, message: str, field: str | None = None) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "field": field}}
+
+
+def _first_message(detail: Any) -> tuple[str | None, str]:
+    """Flatten DRF's nested detail into (field, message)."""
+    if isinstance(detail, dict):
+        field, value = next(iter(detail.items()))
+        inner_field, message = _first_message(value)
+        return (field if field != "non_field_errors" else inner_field), message
+    if isinstance(detail, list) and detail:
+        return _first_message(detail[0])
+    return None, str(detail)
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, ApiError):
+        field, message = exc.field, str(exc.detail)
+    else:
+        field, message = _first_message(exc.detail if hasattr(exc, "detail") else str(exc))
+    code = getattr(exc, "default_code", "error")
+    if isinstance(exc, exceptions.APIException):
+        codes = exc.get_codes()
+        if isinstance(codes, str):
+            code = codes
+    response.data = error_body(code, message, field)
+    return response
+
+
+def json_error(status: int, code: str, message: str, field: str | None = None) -> JsonResponse:
+    """The same format for responses made outside DRF (e.g. 404 on an API path)."""
+    return JsonResponse(error_body(code, message, field), status=status)

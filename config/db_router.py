@@ -1,0 +1,20 @@
+"""Send reads to the replica (``DATABASE_REPLICA_URL``) and every write to the primary."""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class ReplicaRouter:
+    def db_for_read(self, model: type[models.Model], **hints: object) -> str:
+        # Ingest bookkeeping must read its own writes; rankings tolerate replica lag.
+        return "default" if model._meta.app_label == "ingest" else "replica"
+
+    def db_for_write(self, model: type[models.Model], **hints: object) -> str:
+        return "default"
+
+    def allow_relation(self, obj1: models.Model, obj2: models.Model, **hints: object) -> bool:
+        return True
+
+    def allow_migrate(self, db: str, app_label: str, **hints: object) -> bool:
+        return db == "default"

@@ -1,0 +1,42 @@
+"""Liveness and readiness probes."""
+
+from __future__ import annotations
+
+from django.db import connection
+from django.db.utils import DatabaseError
+from django.http import JsonResponse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from config.celery import app as celery_app
+
+
+def check_database() -> str | None:
+    """None when the database answers, else the reason."""
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        return None
+    except DatabaseError as exc:
+        connection.close_if_unusable_or_obsolete()
+        return f"database: {exc.__class__.__name__}: {str(exc).strip()[:200]}"
+
+
+def check_broker() -> str | None:
+    """None when the Celery broker answers, else the reason."""
+    try:
+        with celery_app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1, timeout=2)
+        return None
+    except Exception as exc:  # kombu raises transport-specific errors
+        return f"broker: {exc.__class__.__name__}: {str(exc).strip()[:200]}"
+
+
+@never_cache
+@require_GET
+def healthz(request):
+    """200 when the database and the broker answer, 503 with the reasons otherwise."""
+    problems = [p for p in (check_database(), check_broker()) if p]
+    if problems:
+        return JsonResponse({"status": "unavailable", "reasons": problems}, status=503)
+    return JsonResponse({"status": "ok"})

@@ -1,0 +1,388 @@
+"""Reading usage events: request bodies and files into validated, normalized events.
+
+Field names follow OpenRouter's generation record (and its activity CSV export), so real
+exports load as they are; see docs/api.md for the accepted fields and the limits below.
+Nothing here touches the database.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from urllib.parse import urlsplit
+
+from rankings.catalog import OTHER_CATEGORY, UNKNOWN_PROVIDER
+
+EARLIEST = datetime(2020, 1, 1, tzinfo=UTC)
+FUTURE_TOLERANCE = timedelta(hours=1)
+MAX_TOKENS = 100_000_000  # per field of one request; larger counts are errors, not usage
+MAX_COST = Decimal("100000")
+MAX_MS = 24 * 3600 * 1000
+MAX_ID_LENGTH = 200
+
+CATEGORY_ALIASES = {"marketing/seo": "marketing-seo"}
+KNOWN_CATEGORIES = {
+    "programming",
+    "roleplay",
+    "marketing",
+    "marketing-seo",
+    "technology",
+    "science",
+    "translation",
+    "legal",
+    "finance",
+    "health",
+    "trivia",
+    "academia",
+}
+
+_MODEL_RE = re.compile(r"^([a-z0-9][a-z0-9._-]{0,63})/([a-z0-9][a-z0-9._-]{0,127})(?::([a-z0-9-]{1,16}))?$")
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+_SLUG_RE = re.compile(r"[^a-z0-9]+")
+
+# Activity CSV export column -> generation record field.
+CSV_COLUMNS = {
+    "generation_id": "id",
+    "cost_total": "total_cost",
+    "tokens_reasoning": "native_tokens_reasoning",
+    "tokens_cached": "native_tokens_cached",
+    "model_permaslug": "model",
+    "finish_reason_normalized": "finish_reason",
+    "generation_time_ms": "generation_time",
+}
+
+
+class BodyError(ValueError):
+    """The whole body is unusable (answered with 400)."""
+
+
+@dataclass
+class Rejection:
+    index: int
+    id: Any
+    errors: dict[str, str] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"index": self.index, "id": self.id, "errors": self.errors}
+
+
+def slugify(text: str) -> str:
+    return _SLUG_RE.sub("-", text.lower()).strip("-")[:100] or "unknown"
+
+
+def _capped_int(text: str) -> int | float:
+    # Python refuses to parse integers of 4,300+ digits; anything that long is absurd anyway.
+    return int(text) if len(text) <= 30 else math.inf
+
+
+def loads(text: str) -> Any:
+    return json.loads(text, parse_int=_capped_int)
+
+
+def parse_body(raw: bytes, content_type: str) -> tuple[list[Any], list[Rejection]]:
+    """Split a request body into event objects.
+
+    Accepts a JSON array, ``{"events": [...]}`` or NDJSON. A malformed NDJSON line rejects
+    that line only; a malformed JSON document is a :class:`BodyError` with its position.
+    """
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BodyError(f"body is not UTF-8 (byte {exc.start})") from exc
+    if "ndjson" in content_type or "jsonl" in content_type:
+        return _parse_ndjson(text)
+    try:
+        document = loads(text)
+    except json.JSONDecodeError as exc:
+        raise BodyError(f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from exc
+    except RecursionError as exc:
+        raise BodyError("invalid JSON: nested too deeply") from exc
+    if isinstance(document, dict) and isinstance(document.get("events"), list):
+        return document["events"], []
+    if isinstance(document, list):
+        return document, []
+    raise BodyError('expected a JSON array of events or {"events": [...]}')
+
+
+def _parse_ndjson(text: str) -> tuple[list[Any], list[Rejection]]:
+    events: list[Any] = []
+    rejected: list[Rejection] = []
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            events.append(loads(line))
+        except (json.JSONDecodeError, RecursionError) as exc:
+            message = f"invalid JSON at line {lineno}: {getattr(exc, 'msg', 'nested too deeply')}"
+            rejected.append(Rejection(len(events), None, {"event": message}))
+            events.append(None)  # keeps indexes aligned with the lines
+    return events, rejected
+
+
+# --- One event ----------------------------------------------------------------------------
+
+
+def _text(value: Any, limit: int) -> str:
+    if not isinstance(value, str):
+        raise ValueError("must be a string")
+    if len(value) > limit:
+        raise ValueError(f"must be at most {limit} characters")
+    return _CONTROL_RE.sub("", value).strip()
+
+
+def _count(value: Any, limit: int = MAX_TOKENS) -> int:
+    if isinstance(value, bool):
+        raise ValueError("must be a whole number")
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit() and len(value) <= 30:
+        value = int(value)
+    if isinstance(value, float):
+        if not math.isfinite(value) or value != int(value):
+            raise ValueError("must be a finite whole number")
+        value = int(value)
+    if not isinstance(value, int):
+        raise ValueError("must be a whole number")
+    if value < 0:
+        raise ValueError("must not be negative")
+    if value > limit:
+        raise ValueError(f"must be at most {limit:,}")
+    return value
+
+
+def _milliseconds(value: Any) -> int:
+    if isinstance(value, float) and math.isfinite(value):
+        value = round(value)
+    return _count(value, MAX_MS)
+
+
+def _money(value: Any) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ValueError("must be a number")
+    if isinstance(value, str) and len(value) > 40:
+        raise ValueError("must be a number")
+    try:
+        amount = Decimal(str(value))
+    except InvalidOperation as exc:
+        raise ValueError("must be a number") from exc
+    if not amount.is_finite():
+        raise ValueError("must be a finite number")
+    if amount < 0:
+        raise ValueError("must not be negative")
+    if amount > MAX_COST:
+        raise ValueError(f"must be at most {MAX_COST}")
+    return amount.quantize(Decimal("1e-10"))
+
+
+def _flag(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in {"true", "false", "1", "0", ""}:
+        return value.strip().lower() in {"true", "1"}
+    raise ValueError("must be true or false")
+
+
+def _timestamp(value: Any, now: datetime) -> datetime:
+    if not isinstance(value, str) or len(value) > 40:
+        raise ValueError("must be an RFC 3339 timestamp string")
+    try:
+        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise ValueError("must be an RFC 3339 timestamp, e.g. 2025-08-01T12:00:00Z") from exc
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)  # the CSV export writes naive UTC times
+    moment = moment.astimezone(UTC)
+    if moment < EARLIEST:
+        raise ValueError("must not be before 2020-01-01")
+    if moment > now + FUTURE_TOLERANCE:
+        raise ValueError("must not be in the future")
+    return moment
+
+
+def normalize_origin(value: Any) -> str:
+    """The app identity of a URL: scheme, host and path, lowercased host, no query."""
+    url = _text(value, 500)
+    if not url:
+        return ""
+    if "://" not in url:
+        url = "https://" + url
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("must be an http(s) URL")
+    host = parts.hostname
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return f"{parts.scheme}://{host}{parts.path.rstrip('/')}"
+
+
+def _categories(value: Any) -> str:
+    if isinstance(value, str):
+        items = value.split(",")
+    elif isinstance(value, list) and all(isinstance(v, str) for v in value):
+        items = value
+    else:
+        raise ValueError("must be a list of strings or a comma-separated string")
+    for item in items[:30]:
+        slug = item.strip().lower()[:30]
+        slug = CATEGORY_ALIASES.get(slug, slug)
+        if slug in KNOWN_CATEGORIES:
+            return slug
+    return OTHER_CATEGORY  # unknown values are dropped, as OpenRouter does
+
+
+def _first(event: dict[str, Any], *names: str) -> Any:
+    for name in names:
+        value = event.get(name)
+        if value is not None and value != "":
+            return value
+    return None
+
+
+def normalize(event: Any, now: datetime) -> tuple[dict[str, Any] | None, dict[str, str]]:
+    """Validate one event; return its normalized form (JSON-safe) or the errors per field.
+
+    Ranking tokens are prompt + completion. Native counts are preferred (they are what the
+    provider billed); normalized ones stand in when native ones are missing, and the reverse.
+    """
+    if not isinstance(event, dict):
+        return None, {"event": "must be a JSON object"}
+    errors: dict[str, str] = {}
+    out: dict[str, Any] = {}
+
+    def check(name: str, fn, *args):
+        try:
+            return fn(*args)
+        except ValueError as exc:
+            errors[name] = str(exc)
+            return None
+
+    # Identity and time.
+    raw_id = event.get("id")
+    if raw_id is None or raw_id == "":
+        errors["id"] = "is required"
+    else:
+        if isinstance(raw_id, int) and not isinstance(raw_id, bool):
+            raw_id = str(raw_id)
+        if not isinstance(raw_id, str) or len(raw_id) > MAX_ID_LENGTH or _CONTROL_RE.search(raw_id):
+            errors["id"] = f"must be a string of 1-{MAX_ID_LENGTH} printable characters"
+        else:
+            out["id"] = raw_id
+    if event.get("created_at") is None:
+        errors["created_at"] = "is required"
+    else:
+        moment = check("created_at", _timestamp, event["created_at"], now)
+        if moment is not None:
+            out["created_at"] = moment.isoformat()
+
+    model = event.get("model")
+    variant_column = event.get("variant")  # the CSV export's separate column
+    if model is None or model == "":
+        errors["model"] = "is required"
+    else:
+        match = _MODEL_RE.match(model.strip().lower()) if isinstance(model, str) else None
+        if not match:
+            errors["model"] = "must look like author/name or author/name:variant"
+        else:
+            out["author"], name, variant = match.groups()
+            out["model"] = f"{out['author']}/{name}"
+            if not variant and isinstance(variant_column, str):
+                column = variant_column.strip().lower()
+                variant = "" if column in ("", "standard", "default") else column[:16]
+            out["variant"] = variant or ""
+
+    provider = _first(event, "provider_name")
+    provider_name = check("provider_name", _text, provider, 100) if provider is not None else None
+    out["provider_name"] = provider_name or ""
+    out["provider"] = slugify(provider_name) if provider_name else UNKNOWN_PROVIDER
+
+    origin = _first(event, "origin", "http_referer")
+    out["origin"] = (check("origin", normalize_origin, origin) or "") if origin is not None else ""
+    app_name = event.get("app_name")
+    out["app_name"] = (check("app_name", _text, app_name, 200) or "") if app_name is not None else ""
+    categories = event.get("categories")
+    out["category"] = (
+        check("categories", _categories, categories) or OTHER_CATEGORY
+        if categories not in (None, "")
+        else OTHER_CATEGORY
+    )
+
+    # Tokens.
+    for key, names in (
+        ("prompt", ("native_tokens_prompt", "tokens_prompt")),
+        ("completion", ("native_tokens_completion", "tokens_completion")),
+        ("reasoning", ("native_tokens_reasoning", "tokens_reasoning")),
+        ("cached", ("native_tokens_cached", "tokens_cached")),
+    ):
+        value = _first(event, *names)
+        out[key] = 0 if value is None else check(names[0], _count, value)
+    if not errors:
+        if out["reasoning"] > out["completion"]:
+            errors["native_tokens_reasoning"] = "reasoning tokens are part of completion tokens"
+        if out["cached"] > out["prompt"]:
+            errors["native_tokens_cached"] = "cached tokens are part of prompt tokens"
+
+    cost = _first(event, "total_cost", "usage")
+    amount = check("total_cost", _money, cost) if cost is not None else Decimal(0)
+    out["cost"] = str(amount) if amount is not None else None
+    for key, name in (("latency", "latency"), ("generation", "generation_time")):
+        value = event.get(name)
+        out[key] = None if value is None or value == "" else check(name, _milliseconds, value)
+    for key, name in (("cancelled", "cancelled"), ("streamed", "streamed"), ("byok", "is_byok")):
+        value = event.get(name)
+        out[key] = (
+            (check(name, _flag, value) or False)
+            if value is not None
+            else (None if key == "streamed" else False)
+        )
+    finish = event.get("finish_reason")
+    out["finish_reason"] = (check("finish_reason", _text, finish, 50) or "") if finish is not None else ""
+    for name in ("num_search_results",):
+        if event.get(name) is not None:
+            check(name, _count, event[name])
+    if errors:
+        return None, errors
+    return out, {}
+
+
+def from_csv_row(row: dict[str, str]) -> dict[str, Any]:
+    """Map an activity CSV export row onto generation-record field names."""
+    return {CSV_COLUMNS.get(column, column): value for column, value in row.items() if value != ""}
+
+
+@dataclass
+class Validated:
+    events: list[dict[str, Any]]
+    duplicates_in_batch: int
+    rejected: list[Rejection]
+
+
+def validate_batch(items: list[Any], now: datetime, rejected: list[Rejection] | None = None) -> Validated:
+    """Normalize every item; keep the first of repeated ids (the rest are duplicates)."""
+    rejected = list(rejected or [])
+    already_rejected = {r.index for r in rejected}
+    events: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    duplicates = 0
+    for index, item in enumerate(items):
+        if index in already_rejected:
+            continue
+        event, errors = normalize(item, now)
+        if errors:
+            event_id = item.get("id") if isinstance(item, dict) else None
+            if not isinstance(event_id, (str, int)) or isinstance(event_id, bool):
+                event_id = None
+            elif isinstance(event_id, str):
+                event_id = event_id[:MAX_ID_LENGTH]
+            rejected.append(Rejection(index, event_id, errors))
+        elif event["id"] in seen:
+            duplicates += 1
+        else:
+            seen.add(event["id"])
+            events.append(event)
+    rejected.sort(key=lambda r: r.index)
+    return Validated(events, duplicates, rejected)

@@ -1,0 +1,139 @@
+"""Ingest bookkeeping: keys, the durable inbox, the dedup registry and the raw events."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+KEY_PREFIX = "trk_"
+
+
+def hash_key(plaintext: str) -> str:
+    """SHA-256 of an ingest key. Keys are 256-bit random tokens, so a fast hash is safe
+    (no dictionary to attack) and keeps the per-request lookup cheap."""
+    return hashlib.sha256(plaintext.encode()).hexdigest()
+
+
+class IngestKey(models.Model):
+    name = models.CharField(max_length=100, unique=True)
+    owner = models.CharField(max_length=200, blank=True)
+    prefix = models.CharField(max_length=16, help_text="First characters, to recognise a key.")
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    rate_limit_per_minute = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Requests per minute; empty uses the default setting."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    events_accepted = models.BigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+    @property
+    def rate_limit(self) -> int:
+        return self.rate_limit_per_minute or settings.TOKENRANK["INGEST_DEFAULT_RATE_LIMIT"]
+
+    @classmethod
+    def issue(cls, name: str, owner: str = "") -> tuple[IngestKey, str]:
+        """Create a key; return it and its plaintext, which is never stored or shown again."""
+        plaintext = KEY_PREFIX + secrets.token_urlsafe(32)
+        key = cls.objects.create(name=name, owner=owner, prefix=plaintext[:10], key_hash=hash_key(plaintext))
+        return key, plaintext
+
+
+class InboxBatch(models.Model):
+    """A batch of accepted, validated, first-seen events, committed before the 202.
+
+    Workers move it into raw events and rollups in one transaction and mark it done;
+    a beat sweep re-enqueues batches left pending (broker down, worker killed).
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        DONE = "done"
+        FAILED = "failed"
+        DISCARDED = "discarded"
+
+    key = models.ForeignKey(IngestKey, null=True, blank=True, on_delete=models.SET_NULL)
+    source = models.CharField(max_length=20, default="http")
+    received_at = models.DateTimeField(default=timezone.now)
+    enqueued_at = models.DateTimeField(default=timezone.now, help_text="Last handed to a worker.")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    events = models.JSONField(help_text="Normalized events (see ingest.events.normalize).")
+    event_count = models.PositiveIntegerField()
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "inbox batches"
+        indexes = [
+            # The sweep and the health page look only at unfinished batches.
+            models.Index(
+                fields=["received_at"],
+                name="inbox_pending_received",
+                condition=models.Q(status__in=["pending", "failed"]),
+            ),
+            models.Index(fields=["status", "processed_at"], name="inbox_status_processed"),
+        ]
+
+    def __str__(self) -> str:
+        return f"batch {self.pk} ({self.event_count} events, {self.status})"
+
+
+class SeenEvent(models.Model):
+    """Every accepted event id, for exactly-once counting across batches and retries.
+
+    Kept for the raw-event retention window (pruned with the raw partitions).
+    """
+
+    id = models.CharField(primary_key=True, max_length=200)
+    seen_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["seen_at"], name="seen_event_seen_at"),
+        ]
+
+
+class RawEvent(models.Model):
+    """One usage event as counted. The table is partitioned by day on ``created_at``
+    (see migration 0002 and :mod:`ingest.partitions`); Django does not manage it."""
+
+    pk = models.CompositePrimaryKey("created_at", "id")
+    id = models.CharField(max_length=200)
+    created_at = models.DateTimeField()
+    batch_id = models.BigIntegerField(null=True)
+    model_id = models.BigIntegerField()
+    variant = models.CharField(max_length=16)
+    provider_id = models.BigIntegerField()
+    app_id = models.BigIntegerField()
+    category_id = models.BigIntegerField()
+    origin = models.CharField(max_length=500)
+    prompt_tokens = models.BigIntegerField()
+    completion_tokens = models.BigIntegerField()
+    reasoning_tokens = models.BigIntegerField()
+    cached_tokens = models.BigIntegerField()
+    cost = models.DecimalField(max_digits=24, decimal_places=10)
+    latency_ms = models.IntegerField(null=True)
+    generation_ms = models.IntegerField(null=True)
+    cancelled = models.BooleanField()
+    streamed = models.BooleanField(null=True)
+    finish_reason = models.CharField(max_length=50)
+    is_byok = models.BooleanField()
+
+    class Meta:
+        managed = False
+        db_table = "ingest_rawevent"

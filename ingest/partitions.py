@@ -1,0 +1,84 @@
+"""Daily partitions of ``ingest_rawevent``: created ahead by beat, on demand for late events,
+and dropped after the retention window (dropping a partition is instant, unlike DELETE)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from datetime import UTC, date, datetime, timedelta
+
+from django.conf import settings
+from django.db import DatabaseError, connection, transaction
+
+log = logging.getLogger(__name__)
+
+PARENT = "ingest_rawevent"
+_known: set[date] = set()  # partitions this process has already made sure of
+
+
+def partition_name(day: date) -> str:
+    return f"{PARENT}_{day:%Y%m%d}"
+
+
+def ensure_partitions(days: Iterable[date]) -> None:
+    """Create the partitions for ``days`` that do not exist yet, each in its own transaction,
+    so the brief lock on the parent table is never held by a long ingest transaction."""
+    for day in sorted(set(days) - _known):
+        name = partition_name(day)
+        start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+        for attempt in range(3):
+            try:
+                with transaction.atomic(), connection.cursor() as cursor:
+                    cursor.execute("SELECT to_regclass(%s)", [name])
+                    if cursor.fetchone()[0] is None:
+                        cursor.execute(
+                            f"CREATE TABLE IF NOT EXISTS {name} PARTITION OF {PARENT} "
+                            "FOR VALUES FROM (%s) TO (%s)",
+                            [start, start + timedelta(days=1)],
+                        )
+                break
+            except DatabaseError:
+                # Another worker created it at the same moment (catalog unique violation).
+                if attempt == 2:
+                    raise
+        _known.add(day)
+
+
+def existing_partitions() -> list[date]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+            "WHERE i.inhparent = %s::regclass ORDER BY 1",
+            [PARENT],
+        )
+        return [datetime.strptime(name[-8:], "%Y%m%d").date() for (name,) in cursor.fetchall()]
+
+
+def maintain(today: date | None = None) -> dict[str, int]:
+    """Create partitions ahead and drop those past retention (with their dedup ids)."""
+    today = today or datetime.now(UTC).date()
+    ahead = settings.TOKENRANK["PARTITIONS_AHEAD_DAYS"]
+    ensure_partitions(today + timedelta(days=n) for n in range(ahead + 1))
+    cutoff = today - timedelta(days=settings.TOKENRANK["RAW_RETENTION_DAYS"])
+    dropped = 0
+    for day in existing_partitions():
+        if day < cutoff:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute(f"DROP TABLE IF EXISTS {partition_name(day)}")
+            _known.discard(day)
+            dropped += 1
+    with connection.cursor() as cursor:
+        # Uses seen_event_seen_at. Ids older than the window may be counted again if re-sent.
+        cursor.execute(
+            "DELETE FROM ingest_seenevent WHERE seen_at < %s",
+            [datetime(cutoff.year, cutoff.month, cutoff.day, tzinfo=UTC)],
+        )
+        pruned = cursor.rowcount
+    if dropped or pruned:
+        log.info("retention: dropped %d partitions, pruned %d dedup ids", dropped, pruned)
+    return {"dropped_partitions": dropped, "pruned_ids": pruned}
+
+
+def forget_known() -> None:
+    """Forget the cache (tests drop and recreate the table)."""
+    _known.clear()

@@ -1,0 +1,103 @@
+"""Map the names in normalized events to catalog ids, creating what is seen for the first time.
+
+New authors, models, providers and apps are created flagged ``needs_review``. Creation uses
+``INSERT ... ON CONFLICT DO NOTHING`` so concurrent workers on several hosts agree on one row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import IntegrityError, transaction
+
+from ingest.events import slugify
+from rankings.models import App, AppOrigin, Author, Category, LLMModel, Provider
+
+
+@dataclass
+class CatalogIds:
+    models: dict[str, int]
+    providers: dict[str, int]
+    apps: dict[str, int]  # origin -> app id ("" is the unattributed app)
+    categories: dict[str, int]
+
+
+def _ensure(model, rows: dict[str, dict[str, Any]]) -> dict[str, int]:
+    """slug -> id for ``rows`` (slug -> field values for a new row)."""
+    found = dict(model.objects.filter(slug__in=rows).values_list("slug", "id"))
+    missing = [
+        model(slug=slug, needs_review=True, **fields) for slug, fields in rows.items() if slug not in found
+    ]
+    if missing:
+        model.objects.bulk_create(missing, ignore_conflicts=True)
+        found = dict(model.objects.filter(slug__in=rows).values_list("slug", "id"))
+    return found
+
+
+def _ensure_models(slugs: Iterable[str]) -> dict[str, int]:
+    slugs = set(slugs)
+    found = dict(LLMModel.objects.filter(slug__in=slugs).values_list("slug", "id"))
+    missing = slugs - found.keys()
+    if missing:
+        authors = _ensure(Author, {s.split("/")[0]: {"name": s.split("/")[0]} for s in missing})
+        LLMModel.objects.bulk_create(
+            [
+                LLMModel(slug=s, name=s.split("/")[1], author_id=authors[s.split("/")[0]], needs_review=True)
+                for s in missing
+            ],
+            ignore_conflicts=True,
+        )
+        found = dict(LLMModel.objects.filter(slug__in=slugs).values_list("slug", "id"))
+    return found
+
+
+def _app_slug(origin: str) -> str:
+    host = origin.split("://", 1)[-1]
+    return slugify(host.removeprefix("www."))[:80]
+
+
+def _ensure_apps(names_by_origin: dict[str, str]) -> dict[str, int]:
+    found = dict(AppOrigin.objects.filter(origin__in=names_by_origin).values_list("origin", "app_id"))
+    for origin in sorted(names_by_origin.keys() - found.keys()):
+        found[origin] = _create_app(origin, names_by_origin[origin])
+    return found
+
+
+def _create_app(origin: str, name: str) -> int:
+    """Create an app for a new origin; a concurrent creator's row wins if it came first."""
+    base = _app_slug(origin)
+    for n in range(50):
+        slug = base if n == 0 else f"{base}-{n + 1}"
+        try:
+            with transaction.atomic():
+                app = App.objects.create(
+                    slug=slug,
+                    name=name or origin.split("://", 1)[-1],
+                    origin=origin,
+                    url=origin,
+                    needs_review=True,
+                )
+                AppOrigin.objects.create(origin=origin, app=app)
+                return app.id
+        except IntegrityError:
+            existing = AppOrigin.objects.filter(origin=origin).values_list("app_id", flat=True).first()
+            if existing is not None:
+                return existing
+    raise IntegrityError(f"no free slug for app {origin!r}")
+
+
+def resolve(events: list[dict[str, Any]]) -> CatalogIds:
+    """Ids for every model, provider, app and category named in ``events``."""
+    providers = {e["provider"]: {"name": e["provider_name"] or e["provider"]} for e in events}
+    origins: dict[str, str] = {}
+    for e in events:
+        if e["origin"] not in origins or not origins[e["origin"]]:
+            origins[e["origin"]] = e["app_name"]
+    return CatalogIds(
+        models=_ensure_models({e["model"] for e in events}),
+        providers=_ensure(Provider, providers),
+        apps=_ensure_apps(origins),
+        categories=dict(Category.objects.values_list("slug", "id")),
+    )

@@ -1,0 +1,268 @@
+"""Ingest's writes: accept events, move batches into raw events and rollups, exactly once.
+
+Exactly once rests on two facts. (1) An event id is claimed in ``ingest_seenevent`` in the
+same transaction that stores its batch, so a resent id is a duplicate whoever sends it and
+whenever (within retention). (2) A batch moves into raw events and rollups in one
+transaction that also marks it done, under a row lock, so a redelivered or re-swept task
+finds it done and does nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from functools import partial
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from ingest import partitions, rollups
+from ingest.events import Rejection, validate_batch
+from ingest.models import InboxBatch, IngestKey
+from ingest.resolve import CatalogIds, resolve
+from rankings.cache import bump_generation
+
+log = logging.getLogger(__name__)
+Status = InboxBatch.Status
+
+
+@dataclass
+class Accepted:
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: list[Rejection] = field(default_factory=list)
+    batch_id: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "accepted": self.accepted,
+            "duplicates": self.duplicates,
+            "rejected": [r.as_dict() for r in self.rejected],
+        }
+
+
+def claim_ids(ids: list[str]) -> set[str]:
+    """Register event ids; return those never seen before. Sorted inserts keep two
+    overlapping concurrent batches from deadlocking on the unique index."""
+    if not ids:
+        return set()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO ingest_seenevent (id, seen_at) "
+            "SELECT id, now() FROM unnest(%s::text[]) AS t(id) ORDER BY id "
+            "ON CONFLICT (id) DO NOTHING RETURNING id",
+            [sorted(ids)],
+        )
+        return {row[0] for row in cursor.fetchall()}
+
+
+def accept_events(
+    items: list[Any],
+    key: IngestKey | None,
+    *,
+    rejected: list[Rejection] | None = None,
+    source: str = "http",
+) -> Accepted:
+    """Validate ``items`` and durably store the new ones as a pending batch.
+
+    Returns once the batch is committed; the worker task is enqueued on commit (if the
+    broker is down, the beat sweep enqueues it later).
+    """
+    now = timezone.now()
+    validated = validate_batch(items, now, rejected)
+    result = Accepted(duplicates=validated.duplicates_in_batch, rejected=validated.rejected)
+    if not validated.events:
+        return result
+    with transaction.atomic():
+        new_ids = claim_ids([e["id"] for e in validated.events])
+        fresh = [e for e in validated.events if e["id"] in new_ids]
+        result.accepted = len(fresh)
+        result.duplicates += len(validated.events) - len(fresh)
+        if fresh:
+            batch = InboxBatch.objects.create(
+                key=key, source=source, events=fresh, event_count=len(fresh), received_at=now
+            )
+            result.batch_id = batch.pk
+            transaction.on_commit(partial(enqueue_batch, batch.pk))
+    if key is not None:
+        IngestKey.objects.filter(pk=key.pk).update(
+            last_used_at=now, events_accepted=F("events_accepted") + result.accepted
+        )
+    return result
+
+
+def enqueue_batch(batch_id: int) -> bool:
+    """Hand a batch to a worker; False (logged) when the broker is unreachable."""
+    from ingest.tasks import process_batch
+
+    try:
+        process_batch.apply_async((batch_id,), retry=False)
+        return True
+    except Exception:  # any broker failure: the batch is safe in PostgreSQL
+        log.warning("broker unavailable; batch %s waits for the sweep", batch_id, exc_info=True)
+        return False
+
+
+def _rows(events: list[dict[str, Any]], ids: CatalogIds, batch_id: int | None) -> Iterator[tuple]:
+    for e in events:
+        yield (
+            e["id"],
+            e["created_at"],
+            batch_id,
+            ids.models[e["model"]],
+            e["variant"],
+            ids.providers[e["provider"]],
+            ids.apps[e["origin"]],
+            ids.categories[e["category"]],
+            e["origin"],
+            e["prompt"],
+            e["completion"],
+            e["reasoning"],
+            e["cached"],
+            e["cost"],
+            e["latency"],
+            e["generation"],
+            e["cancelled"],
+            e["streamed"],
+            e["finish_reason"],
+            e["byok"],
+        )
+
+
+def _prepare(events: list[dict[str, Any]]) -> CatalogIds:
+    """Catalog ids and raw partitions, each committed on its own before the batch writes."""
+    ids = resolve(events)
+    partitions.ensure_partitions({date.fromisoformat(e["created_at"][:10]) for e in events})
+    return ids
+
+
+def process_batch(batch_id: int) -> str:
+    """Move one pending batch into raw events and rollups. Idempotent: returns ``"done"``,
+    ``"skipped"`` (already done, or another worker holds it) or ``"failed"``."""
+    with transaction.atomic():
+        claimed = InboxBatch.objects.filter(pk=batch_id, status=Status.PENDING).update(
+            attempts=F("attempts") + 1
+        )
+    if not claimed:
+        return "skipped"
+    batch = InboxBatch.objects.values("attempts", "events").get(pk=batch_id)
+    if batch["attempts"] > settings.TOKENRANK["BATCH_MAX_ATTEMPTS"]:
+        mark_failed(batch_id, f"gave up after {batch['attempts'] - 1} attempts (worker lost?)")
+        return "failed"
+    ids = _prepare(batch["events"])
+    with transaction.atomic():
+        locked = list(
+            InboxBatch.objects.select_for_update(skip_locked=True)
+            .filter(pk=batch_id, status=Status.PENDING)
+            .values_list("pk", flat=True)
+        )
+        if not locked:
+            return "skipped"
+        rollups.write_events(_rows(batch["events"], ids, batch_id))
+        InboxBatch.objects.filter(pk=batch_id).update(
+            status=Status.DONE, processed_at=timezone.now(), last_error=""
+        )
+        transaction.on_commit(bump_generation)
+    return "done"
+
+
+def mark_failed(batch_id: int, reason: str) -> None:
+    """Dead-letter a batch: kept with its reason, replayable with :func:`retry_batch`."""
+    InboxBatch.objects.filter(pk=batch_id, status=Status.PENDING).update(
+        status=Status.FAILED, last_error=reason[:2000], processed_at=timezone.now()
+    )
+    log.error("batch %s failed: %s", batch_id, reason, extra={"batch_id": batch_id})
+
+
+def retry_batch(batch_id: int) -> bool:
+    """Put a failed batch back in line (its events were never counted)."""
+    updated = InboxBatch.objects.filter(pk=batch_id, status=Status.FAILED).update(
+        status=Status.PENDING, attempts=0, processed_at=None, enqueued_at=timezone.now()
+    )
+    if updated:
+        transaction.on_commit(partial(enqueue_batch, batch_id))
+    return bool(updated)
+
+
+def sweep_pending() -> int:
+    """Re-enqueue batches pending longer than the sweep delay (broker was down, worker
+    died, message lost). Safe to over-enqueue: processing is idempotent."""
+    cutoff = timezone.now() - timedelta(seconds=settings.TOKENRANK["SWEEP_AFTER_SECONDS"])
+    stale = list(
+        InboxBatch.objects.filter(status=Status.PENDING, enqueued_at__lt=cutoff)
+        .order_by("received_at")
+        .values_list("pk", flat=True)[:1000]
+    )
+    for batch_id in stale:
+        if not enqueue_batch(batch_id):
+            break
+        InboxBatch.objects.filter(pk=batch_id).update(enqueued_at=timezone.now())
+    return len(stale)
+
+
+@dataclass
+class ImportTotals:
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    errors: list[Rejection] = field(default_factory=list)
+
+
+def import_events(items: Iterable[Any], *, chunk_size: int = 20_000, progress=None) -> ImportTotals:
+    """The bulk path (files, simulator): validate, dedup and write in chunks, each chunk one
+    transaction with no inbox and no broker; same exactly-once rules as the HTTP path."""
+    totals = ImportTotals()
+    chunk: list[Any] = []
+    offset = 0
+
+    def flush() -> None:
+        nonlocal offset
+        validated = validate_batch(chunk, timezone.now())
+        for r in validated.rejected:
+            r.index += offset
+        totals.rejected += len(validated.rejected)
+        totals.errors.extend(validated.rejected[: max(0, 100 - len(totals.errors))])
+        totals.duplicates += validated.duplicates_in_batch
+        if validated.events:
+            ids = _prepare(validated.events)
+            with transaction.atomic():
+                new_ids = claim_ids([e["id"] for e in validated.events])
+                fresh = [e for e in validated.events if e["id"] in new_ids]
+                rollups.write_events(_rows(fresh, ids, None))
+                transaction.on_commit(bump_generation)
+            totals.accepted += len(fresh)
+            totals.duplicates += len(validated.events) - len(fresh)
+        if progress:
+            progress(len(chunk))
+        offset += len(chunk)
+        chunk.clear()
+
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= chunk_size:
+            flush()
+    if chunk:
+        flush()
+    return totals
+
+
+def rebuild_rollups(since: date | None = None) -> date:
+    """Recompute rollups from raw events from ``since`` (default and minimum: the oldest
+    day still fully kept), so no rollup history is wiped for lack of raw events."""
+    oldest = rollups.oldest_complete_day(settings.TOKENRANK["RAW_RETENTION_DAYS"])
+    since = max(since or oldest, oldest)
+    with transaction.atomic():
+        rollups.rebuild(since)
+        transaction.on_commit(bump_generation)
+    return since
+
+
+def verify_rollups(since: date | None = None) -> tuple[date, list[rollups.Mismatch]]:
+    oldest = rollups.oldest_complete_day(settings.TOKENRANK["RAW_RETENTION_DAYS"])
+    since = max(since or oldest, oldest)
+    return since, rollups.verify(since)

@@ -1,0 +1,134 @@
+"""``POST /api/v1/events``: the gateway's way in."""
+
+from __future__ import annotations
+
+import zlib
+
+from django.conf import settings
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+from rest_framework import serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from config.api_errors import ApiError, error_body
+from ingest import auth
+from ingest.events import BodyError, parse_body
+from ingest.services import accept_events
+
+ACCEPTED_TYPES = ("application/json", "application/x-ndjson", "application/ndjson", "application/jsonl")
+
+
+class RejectedSerializer(serializers.Serializer):
+    index = serializers.IntegerField()
+    id = serializers.CharField(allow_null=True)
+    errors = serializers.DictField(child=serializers.CharField())
+
+
+class AcceptedSerializer(serializers.Serializer):
+    accepted = serializers.IntegerField()
+    duplicates = serializers.IntegerField()
+    rejected = RejectedSerializer(many=True)
+
+
+def _read_body(request, limit: int) -> bytes:
+    length = request.META.get("CONTENT_LENGTH") or "0"
+    if not length.isdigit():
+        raise ApiError(400, "bad_content_length", "Content-Length must be a number.")
+    if int(length) > limit:
+        raise ApiError(413, "too_large", f"Body over {limit:,} bytes.")
+    raw = request._request.read(limit + 1)
+    if len(raw) > limit:
+        raise ApiError(413, "too_large", f"Body over {limit:,} bytes.")
+    encoding = request.META.get("HTTP_CONTENT_ENCODING", "").strip().lower()
+    if encoding in ("", "identity"):
+        return raw
+    if encoding != "gzip":
+        raise ApiError(415, "unsupported_encoding", "Content-Encoding must be gzip or identity.")
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        # max_length stops a gzip bomb after limit + 1 bytes instead of inflating it whole.
+        body = inflater.decompress(raw, limit + 1)
+    except zlib.error as exc:
+        raise ApiError(400, "bad_gzip", f"Body is not valid gzip: {exc}.") from exc
+    if len(body) > limit or inflater.unconsumed_tail:
+        raise ApiError(413, "too_large", f"Decompressed body over {limit:,} bytes.")
+    return body
+
+
+class EventsView(APIView):
+    authentication_classes: list = []
+    permission_classes: list = []
+    parser_classes: list = []  # the body is read and bounded by hand, gzip included
+
+    @extend_schema(
+        operation_id="ingest_events",
+        summary="Send usage events",
+        description=(
+            'Body: a JSON array of events, `{"events": [...]}`, or NDJSON '
+            "(`Content-Type: application/x-ndjson`); `Content-Encoding: gzip` accepted. "
+            "Fields follow OpenRouter's generation record; see docs/api.md. Answers 202 once "
+            "the valid events are durably stored; invalid ones are listed in `rejected`."
+        ),
+        request={"application/json": {"type": "array", "items": {"type": "object"}}},
+        responses={
+            202: AcceptedSerializer,
+            400: OpenApiResponse(description="Unparseable body, or no valid event"),
+            401: OpenApiResponse(description="No or unknown ingest key"),
+            403: OpenApiResponse(description="Revoked ingest key"),
+            413: OpenApiResponse(description="Too many events or too many bytes"),
+            415: OpenApiResponse(description="Unsupported Content-Type or Content-Encoding"),
+            429: OpenApiResponse(description="Over the key's rate limit (see Retry-After)"),
+        },
+        examples=[
+            OpenApiExample(
+                "One event",
+                value=[
+                    {
+                        "id": "gen-123",
+                        "created_at": "2025-08-01T12:00:00Z",
+                        "model": "anthropic/claude-sonnet-4",
+                        "provider_name": "Anthropic",
+                        "origin": "https://cline.bot/",
+                        "app_name": "Cline",
+                        "categories": "programming",
+                        "tokens_prompt": 20000,
+                        "tokens_completion": 800,
+                        "native_tokens_reasoning": 300,
+                        "native_tokens_cached": 15000,
+                        "total_cost": 0.0645,
+                        "latency": 900,
+                        "generation_time": 12000,
+                    }
+                ],
+                request_only=True,
+            )
+        ],
+    )
+    def post(self, request):
+        key = auth.authenticate(request.META.get("HTTP_AUTHORIZATION", ""))
+        auth.check_rate(key)
+        content_type = request.META.get("CONTENT_TYPE", "").split(";")[0].strip().lower()
+        if content_type not in ACCEPTED_TYPES:
+            raise ApiError(
+                415,
+                "unsupported_media_type",
+                "Content-Type must be application/json or application/x-ndjson.",
+                "Content-Type",
+            )
+        limits = settings.TOKENRANK
+        raw = _read_body(request, limits["INGEST_MAX_BYTES"])
+        try:
+            items, rejected = parse_body(raw, content_type)
+        except BodyError as exc:
+            raise ApiError(400, "parse_error", str(exc)) from exc
+        if len(items) > limits["INGEST_MAX_EVENTS"]:
+            raise ApiError(
+                413, "too_many_events", f"At most {limits['INGEST_MAX_EVENTS']:,} events per request."
+            )
+        if not items:
+            raise ApiError(400, "empty_batch", "The body holds no events.")
+        result = accept_events(items, key, rejected=rejected)
+        if result.accepted == 0 and result.duplicates == 0:
+            body = error_body("no_valid_events", "No event in the batch is valid; see rejected.")
+            return Response({**body, **result.as_dict()}, status=400)
+        return Response(result.as_dict(), status=202)

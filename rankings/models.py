@@ -1,0 +1,193 @@
+"""The catalog (who and what is ranked) and the usage rollups the rankings read.
+
+Rollups are written only by :mod:`ingest.rollups` and read only by :mod:`rankings.selectors`.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.urls import reverse
+
+VARIANTS = ("free", "nitro", "floor", "thinking", "extended", "online", "beta", "exacto")
+VARIANT_CHOICES = [("", "standard")] + [(v, f":{v}") for v in VARIANTS]
+
+
+class CatalogEntry(models.Model):
+    """Fields shared by every catalog entity that ingest may create on first sight."""
+
+    slug = models.SlugField(max_length=200, unique=True)
+    name = models.CharField(max_length=200)
+    needs_review = models.BooleanField(
+        default=False, help_text="Created by ingest on first sight; not yet confirmed by staff."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        abstract = True
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Author(CatalogEntry):
+    """A model author (lab): the prefix of a model slug, e.g. ``anthropic``."""
+
+    url = models.URLField(blank=True)
+
+    def get_absolute_url(self) -> str:
+        return reverse("rankings:author", args=[self.slug])
+
+
+class Provider(CatalogEntry):
+    """A hosting provider that serves models (e.g. Together, Fireworks, Google Vertex)."""
+
+    def get_absolute_url(self) -> str:
+        return reverse("rankings:provider", args=[self.slug])
+
+
+class Category(CatalogEntry):
+    """One of the rankings categories (programming, roleplay, ...), plus ``other``."""
+
+    position = models.PositiveSmallIntegerField(default=100)
+
+    class Meta(CatalogEntry.Meta):
+        ordering = ["position", "name"]
+        verbose_name_plural = "categories"
+
+    def get_absolute_url(self) -> str:
+        return reverse("rankings:category", args=[self.slug])
+
+
+class LLMModel(models.Model):
+    """A model, identified by ``author/name`` without its variant suffix."""
+
+    slug = models.CharField(
+        max_length=200, unique=True, help_text="author/name, e.g. google/gemini-2.5-flash"
+    )
+    name = models.CharField(max_length=200)
+    author = models.ForeignKey(Author, on_delete=models.PROTECT, related_name="models")
+    context_length = models.PositiveIntegerField(null=True, blank=True)
+    prompt_price = models.DecimalField(
+        "prompt $ / 1M tokens", max_digits=12, decimal_places=6, null=True, blank=True
+    )
+    completion_price = models.DecimalField(
+        "completion $ / 1M tokens", max_digits=12, decimal_places=6, null=True, blank=True
+    )
+    supports_reasoning = models.BooleanField(default=False)
+    release_date = models.DateField(null=True, blank=True)
+    needs_review = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["slug"]
+        verbose_name = "model"
+
+    def __str__(self) -> str:
+        return self.slug
+
+    def get_absolute_url(self) -> str:
+        return reverse("rankings:model", args=[self.author.slug, self.short_slug])
+
+    @property
+    def short_slug(self) -> str:
+        return self.slug.split("/", 1)[1]
+
+
+class App(CatalogEntry):
+    """An application calling the gateway, identified by its origin URL (HTTP-Referer)."""
+
+    UNATTRIBUTED_SLUG = "unattributed"
+
+    origin = models.CharField(
+        max_length=500, unique=True, help_text="Canonical origin URL; other origins are aliases."
+    )
+    description = models.TextField(blank=True)
+    url = models.URLField(blank=True, max_length=500, help_text="Public site the name links to.")
+    is_public = models.BooleanField(
+        default=True, help_text="Private apps never appear in any ranking, page, CSV or API."
+    )
+    categories = models.ManyToManyField(Category, blank=True, related_name="apps")
+
+    def get_absolute_url(self) -> str:
+        return reverse("rankings:app", args=[self.slug])
+
+
+class AppOrigin(models.Model):
+    """An origin URL that counts as an app; every app has its canonical origin here too."""
+
+    origin = models.CharField(max_length=500, unique=True)
+    app = models.ForeignKey(App, on_delete=models.CASCADE, related_name="origins")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "app origin (alias)"
+        verbose_name_plural = "app origins (aliases)"
+
+    def __str__(self) -> str:
+        return self.origin
+
+
+class UsageMeasures(models.Model):
+    """The additive measures every rollup row carries (sums, so rows merge by addition)."""
+
+    requests = models.BigIntegerField(default=0)
+    prompt_tokens = models.BigIntegerField(default=0)
+    completion_tokens = models.BigIntegerField(default=0)
+    reasoning_tokens = models.BigIntegerField(default=0)
+    cached_tokens = models.BigIntegerField(default=0)
+    cost = models.DecimalField(max_digits=24, decimal_places=10, default=0)
+    latency_ms_sum = models.BigIntegerField(default=0)
+    latency_count = models.BigIntegerField(default=0)
+    generation_ms_sum = models.BigIntegerField(default=0)
+    generation_count = models.BigIntegerField(default=0)
+    # Completion tokens of the requests that reported a generation time (throughput numerator).
+    generation_completion_tokens = models.BigIntegerField(default=0)
+    cancelled = models.BigIntegerField(default=0)
+
+    class Meta:
+        abstract = True
+
+
+class UsageRollup(UsageMeasures):
+    """Dimensions of a rollup row: one row per bucket and (model, variant, provider, app, category).
+
+    No foreign-key constraints: ingest resolves ids before it writes, and constraint checks
+    on every upserted row would cost more than they protect.
+    """
+
+    model = models.ForeignKey(LLMModel, on_delete=models.DO_NOTHING, db_constraint=False)
+    variant = models.CharField(max_length=16, blank=True, default="")
+    provider = models.ForeignKey(Provider, on_delete=models.DO_NOTHING, db_constraint=False)
+    app = models.ForeignKey(App, on_delete=models.DO_NOTHING, db_constraint=False)
+    category = models.ForeignKey(Category, on_delete=models.DO_NOTHING, db_constraint=False)
+
+    class Meta:
+        abstract = True
+
+
+class UsageHourly(UsageRollup):
+    """Usage per UTC hour. The primary key leads with the bucket, so time-range scans use it;
+    the two secondary indexes serve the per-model and per-app pages."""
+
+    pk = models.CompositePrimaryKey("bucket", "model", "variant", "provider", "app", "category")
+    bucket = models.DateTimeField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["model", "bucket"], name="hourly_model_bucket"),
+            models.Index(fields=["app", "bucket"], name="hourly_app_bucket"),
+        ]
+
+
+class UsageDaily(UsageRollup):
+    """Usage per UTC day; same key and indexes as :class:`UsageHourly`."""
+
+    pk = models.CompositePrimaryKey("bucket", "model", "variant", "provider", "app", "category")
+    bucket = models.DateField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["model", "bucket"], name="daily_model_bucket"),
+            models.Index(fields=["app", "bucket"], name="daily_app_bucket"),
+        ]

@@ -1,0 +1,13 @@
+from django.urls import path
+
+from rankings import views
+
+app_name = "rankings"
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("models/<slug:author>/<str:name>/", views.model_detail, name="model"),
+    path("authors/<slug:slug>/", views.author_detail, name="author"),
+    path("apps/<slug:slug>/", views.app_detail, name="app"),
+    path("categories/<slug:slug>/", views.category_detail, name="category"),
+    path("providers/<slug:slug>/", views.provider_detail, name="provider"),
+]
