@@ -44,6 +44,7 @@ KNOWN_CATEGORIES = {
 _MODEL_RE = re.compile(r"^([a-z0-9][a-z0-9._-]{0,63})/([a-z0-9][a-z0-9._-]{0,127})(?::([a-z0-9-]{1,16}))?$")
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 _SLUG_RE = re.compile(r"[^a-z0-9]+")
+_SCHEME_RE = re.compile(r"^[a-z][a-z0-9+.-]*:(?!\d)", re.IGNORECASE)
 
 # Activity CSV export column -> generation record field.
 CSV_COLUMNS = {
@@ -210,13 +211,17 @@ def normalize_origin(value: Any) -> str:
     if not url:
         return ""
     if "://" not in url:
-        url = "https://" + url
-    parts = urlsplit(url)
+        if _SCHEME_RE.match(url):  # javascript:, data:, mailto: ...
+            raise ValueError("must be an http(s) URL")
+        url = "https://" + url  # a bare host such as cline.bot
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise ValueError("must be an http(s) URL") from exc
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError("must be an http(s) URL")
-    host = parts.hostname
-    if parts.port:
-        host = f"{host}:{parts.port}"
+    host = f"{parts.hostname}:{port}" if port else parts.hostname
     return f"{parts.scheme}://{host}{parts.path.rstrip('/')}"
 
 
@@ -318,8 +323,8 @@ def normalize(event: Any, now: datetime) -> tuple[dict[str, Any] | None, dict[st
         ("reasoning", ("native_tokens_reasoning", "tokens_reasoning")),
         ("cached", ("native_tokens_cached", "tokens_cached")),
     ):
-        value = _first(event, *names)
-        out[key] = 0 if value is None else check(names[0], _count, value)
+        name = next((n for n in names if event.get(n) not in (None, "")), None)
+        out[key] = 0 if name is None else check(name, _count, event[name])
     if not errors:
         if out["reasoning"] > out["completion"]:
             errors["native_tokens_reasoning"] = "reasoning tokens are part of completion tokens"

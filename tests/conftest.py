@@ -1,0 +1,111 @@
+"""Shared fixtures: real PostgreSQL (embedded or DATABASE_URL), real Redis, and real Celery
+worker processes started against the test database."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from ingest.models import IngestKey
+
+
+def wait_for(predicate: Callable[[], object], timeout: float = 30, interval: float = 0.05) -> object:
+    """Poll ``predicate`` until it returns something truthy; fail the test on timeout."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    pytest.fail(f"condition not met within {timeout}s")
+
+
+def _test_database_url() -> str:
+    """DATABASE_URL of the test database pytest-django created (test_<name>)."""
+    parts = urlsplit(settings.DATABASE_URL)
+    return urlunsplit(parts._replace(path="/" + connection.settings_dict["NAME"]))
+
+
+class Worker:
+    """A real ``celery worker`` process (its own process group) on the test database."""
+
+    def __init__(self, concurrency: int = 1, name: str = "w"):
+        env = {
+            **os.environ,
+            "DATABASE_URL": _test_database_url(),
+            "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+            "REDIS_URL": settings.REDIS_URL,
+            "DB_CONN_MAX_AGE": "0",
+        }
+        self.log_path = settings.DATA_DIR / f"worker-{name}-{os.getpid()}.log"
+        self.log = self.log_path.open("w")
+        self.proc = subprocess.Popen(
+            [
+                sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "ingest,maintenance",
+                "--concurrency", str(concurrency), "--pool", "prefork", "--loglevel", "INFO",
+                "-n", f"{name}-{os.getpid()}@%h", "--without-mingle", "--without-gossip",
+            ],
+            env=env, cwd=settings.BASE_DIR, stdout=self.log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        wait_for(lambda: "ready." in self.log_path.read_text() or self.proc.poll() is not None, 60)
+        if self.proc.poll() is not None:
+            pytest.fail(f"worker did not start:\n{self.log_path.read_text()}")
+
+    def kill(self) -> None:
+        """SIGKILL the whole worker (main process and pool children), as a crash would."""
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        self.log.close()
+
+
+@pytest.fixture
+def start_worker(transactional_db) -> Iterator[Callable[..., Worker]]:
+    """Start real Celery workers on demand; all are stopped at the end of the test."""
+    workers: list[Worker] = []
+
+    def start(concurrency: int = 1, name: str = "w") -> Worker:
+        worker = Worker(concurrency, name)
+        workers.append(worker)
+        return worker
+
+    yield start
+    for worker in workers:
+        worker.stop()
+
+
+@pytest.fixture
+def worker(start_worker) -> Worker:
+    return start_worker(concurrency=2)
+
+
+@pytest.fixture
+def ingest_key(db) -> tuple[IngestKey, str]:
+    return IngestKey.issue("test-gateway")
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache():
+    """Each test starts with an empty cache (rate-limit windows, section caches)."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield

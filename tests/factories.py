@@ -1,0 +1,106 @@
+"""Factories for events and catalog rows."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+import factory
+from django.db.models import Sum
+from django.utils import timezone
+
+from rankings.models import App, AppOrigin, Author, LLMModel, UsageDaily, UsageHourly
+
+
+class EventFactory(factory.DictFactory):
+    """A valid usage event in OpenRouter's generation-record shape."""
+
+    id = factory.Sequence(lambda n: f"gen-{n:09d}")
+    created_at = factory.LazyFunction(lambda: (timezone.now() - timedelta(minutes=5)).isoformat())
+    model = "anthropic/claude-sonnet-4"
+    provider_name = "Anthropic"
+    origin = "https://cline.bot/"
+    app_name = "Cline"
+    categories = "programming"
+    tokens_prompt = factory.Sequence(lambda n: 1000 + n % 97)
+    tokens_completion = factory.Sequence(lambda n: 100 + n % 13)
+    native_tokens_reasoning = 10
+    native_tokens_cached = 100
+    total_cost = "0.0123"
+    latency = 500
+    generation_time = 1500
+
+
+class AuthorFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Author
+        django_get_or_create = ("slug",)
+
+    slug = factory.Sequence(lambda n: f"author-{n}")
+    name = factory.LazyAttribute(lambda o: o.slug.title())
+
+
+class LLMModelFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = LLMModel
+        django_get_or_create = ("slug",)
+
+    author = factory.SubFactory(AuthorFactory)
+    slug = factory.LazyAttributeSequence(lambda o, n: f"{o.author.slug}/model-{n}")
+    name = factory.LazyAttribute(lambda o: o.slug.split("/")[1])
+
+
+class AppFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = App
+
+    slug = factory.Sequence(lambda n: f"app-{n}")
+    name = factory.Sequence(lambda n: f"App {n}")
+    origin = factory.LazyAttribute(lambda o: f"https://{o.slug}.example")
+    url = factory.LazyAttribute(lambda o: o.origin)
+
+    @factory.post_generation
+    def with_origin(obj, create, extracted, **kwargs):
+        if create:
+            AppOrigin.objects.get_or_create(origin=obj.origin, defaults={"app": obj})
+
+
+def post_events(client, key: str, body: Any, *, content_type: str = "application/json", gzipped=False, **extra):
+    """POST events the way a gateway does; ``body`` is a list/dict (JSON) or raw bytes/str."""
+    if isinstance(body, (list, dict)):
+        body = json.dumps(body)
+    if isinstance(body, str):
+        body = body.encode()
+    if gzipped:
+        body = gzip.compress(body)
+        extra["HTTP_CONTENT_ENCODING"] = "gzip"
+    if key is not None:
+        extra["HTTP_AUTHORIZATION"] = f"Bearer {key}"
+    return client.post("/api/v1/events", data=body, content_type=content_type, **extra)
+
+
+MEASURES = ("requests", "prompt_tokens", "completion_tokens", "reasoning_tokens", "cached_tokens", "cost")
+
+
+def rollup_totals(model=UsageDaily) -> dict[str, Any]:
+    sums = model.objects.aggregate(**{m: Sum(m) for m in MEASURES})
+    return {m: (v if v is not None else 0) for m, v in sums.items()}
+
+
+def expected_totals(events: list[dict[str, Any]]) -> dict[str, Any]:
+    """What the rollups must hold for these (unique, valid) events."""
+    return {
+        "requests": len(events),
+        "prompt_tokens": sum(e["tokens_prompt"] for e in events),
+        "completion_tokens": sum(e["tokens_completion"] for e in events),
+        "reasoning_tokens": sum(e["native_tokens_reasoning"] for e in events),
+        "cached_tokens": sum(e["native_tokens_cached"] for e in events),
+        "cost": sum((Decimal(str(e["total_cost"])) for e in events), Decimal(0)),
+    }
+
+
+def both_grains_equal(expected: dict[str, Any]) -> bool:
+    return rollup_totals(UsageDaily) == expected and rollup_totals(UsageHourly) == expected
