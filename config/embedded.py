@@ -94,8 +94,7 @@ def redis_url(data_dir: Path) -> str:
     return f"redis+socket://{sock}"
 
 
-def stop_all(data_dir: Path) -> None:
-    """Stop both embedded servers if they run (a fast, clean shutdown)."""
+def stop_redis(data_dir: Path) -> None:
     import redis
 
     _, sock, _ = _redis_paths(data_dir)
@@ -104,6 +103,9 @@ def stop_all(data_dir: Path) -> None:
             redis.Redis(unix_socket_path=str(sock)).shutdown(nosave=False)
         except redis.ConnectionError:
             pass  # the server closes the connection as it exits
+
+
+def stop_postgres(data_dir: Path) -> None:
     pgdata = data_dir / "postgres"
     if (pgdata / "postmaster.pid").exists():
         from pgserver._commands import pg_ctl
@@ -114,3 +116,9 @@ def stop_all(data_dir: Path) -> None:
             pg_ctl(["-m", "fast", "-w", "stop"], pgdata=pgdata, user=user)
         except subprocess.CalledProcessError:
             pass  # already stopped
+
+
+def stop_all(data_dir: Path) -> None:
+    """Stop both embedded servers if they run (a fast, clean shutdown)."""
+    stop_redis(data_dir)
+    stop_postgres(data_dir)

@@ -99,5 +99,5 @@ def resolve(events: list[dict[str, Any]]) -> CatalogIds:
         models=_ensure_models({e["model"] for e in events}),
         providers=_ensure(Provider, providers),
         apps=_ensure_apps(origins),
-        categories=dict(Category.objects.values_list("slug", "id")),
+        categories=_ensure(Category, {e["category"]: {"name": e["category"].title()} for e in events}),
     )

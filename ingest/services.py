@@ -101,7 +101,10 @@ def enqueue_batch(batch_id: int) -> bool:
     from ingest.tasks import process_batch
 
     try:
-        process_batch.apply_async((batch_id,), retry=False)
+        # One quick reconnect covers a pooled connection the broker dropped while restarting.
+        process_batch.apply_async(
+            (batch_id,), retry=True, retry_policy={"max_retries": 1, "interval_start": 0.2}
+        )
         return True
     except Exception:  # any broker failure: the batch is safe in PostgreSQL
         log.warning("broker unavailable; batch %s waits for the sweep", batch_id, exc_info=True)

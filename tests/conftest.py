@@ -16,6 +16,7 @@ from django.conf import settings
 from django.db import connection
 
 from ingest.models import IngestKey
+from rankings.services import load_catalog
 
 
 def wait_for(predicate: Callable[[], object], timeout: float = 30, interval: float = 0.05) -> object:
@@ -50,11 +51,29 @@ class Worker:
         self.log = self.log_path.open("w")
         self.proc = subprocess.Popen(
             [
-                sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "ingest,maintenance",
-                "--concurrency", str(concurrency), "--pool", "prefork", "--loglevel", "INFO",
-                "-n", f"{name}-{os.getpid()}@%h", "--without-mingle", "--without-gossip",
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "config",
+                "worker",
+                "-Q",
+                "ingest,maintenance",
+                "--concurrency",
+                str(concurrency),
+                "--pool",
+                "prefork",
+                "--loglevel",
+                "INFO",
+                "-n",
+                f"{name}-{os.getpid()}@%h",
+                "--without-mingle",
+                "--without-gossip",
             ],
-            env=env, cwd=settings.BASE_DIR, stdout=self.log, stderr=subprocess.STDOUT,
+            env=env,
+            cwd=settings.BASE_DIR,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         wait_for(lambda: "ready." in self.log_path.read_text() or self.proc.poll() is not None, 60)
@@ -100,6 +119,21 @@ def worker(start_worker) -> Worker:
 @pytest.fixture
 def ingest_key(db) -> tuple[IngestKey, str]:
     return IngestKey.issue("test-gateway")
+
+
+@pytest.fixture(autouse=True)
+def _committed_data_hygiene(request):
+    """Tests whose data is committed are cleaned by a flush, which empties the catalog the
+    data migration loaded and skips the unmanaged raw-event table: reload the one before,
+    empty the other after."""
+    committed = "transactional_db" in request.fixturenames or "live_server" in request.fixturenames
+    if committed:
+        request.getfixturevalue("transactional_db")
+        load_catalog()
+    yield
+    if committed:
+        with connection.cursor() as cursor:
+            cursor.execute("TRUNCATE ingest_rawevent")
 
 
 @pytest.fixture(autouse=True)

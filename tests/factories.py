@@ -68,7 +68,9 @@ class AppFactory(factory.django.DjangoModelFactory):
             AppOrigin.objects.get_or_create(origin=obj.origin, defaults={"app": obj})
 
 
-def post_events(client, key: str, body: Any, *, content_type: str = "application/json", gzipped=False, **extra):
+def post_events(
+    client, key: str, body: Any, *, content_type: str = "application/json", gzipped=False, **extra
+):
     """POST events the way a gateway does; ``body`` is a list/dict (JSON) or raw bytes/str."""
     if isinstance(body, (list, dict)):
         body = json.dumps(body)

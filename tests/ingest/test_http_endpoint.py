@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 
 from ingest.auth import revoke
-from ingest.models import IngestKey, InboxBatch, SeenEvent
+from ingest.models import InboxBatch, IngestKey, SeenEvent
 from tests.factories import EventFactory, post_events
 
 pytestmark = pytest.mark.django_db
@@ -95,8 +95,10 @@ def test_bad_field_rejects_that_event_and_keeps_the_rest(client, ingest_key, ove
 def test_nan_literal_and_non_object_items(client, ingest_key):
     _, key = ingest_key
     good = EventFactory.build()
-    raw = "[" + json.dumps(good) + ', {"id": "n", "created_at": "2025-01-01T00:00:00Z", ' \
+    raw = (
+        "[" + json.dumps(good) + ', {"id": "n", "created_at": "2025-01-01T00:00:00Z", '
         '"model": "a/b", "tokens_prompt": NaN}, 7, "text", null]'
+    )
     body = post_events(client, key, raw).json()
     assert body["accepted"] == 1
     assert [r["index"] for r in body["rejected"]] == [1, 2, 3, 4]
@@ -127,12 +129,18 @@ def test_unknown_fields_ignored_and_native_counts_preferred(client, ingest_key):
 def test_model_variant_author_and_category_are_parsed(client, ingest_key):
     _, key = ingest_key
     event = EventFactory.build(
-        model="DeepSeek/deepseek-r1:free", categories=["unknown-x", "Marketing/SEO"],
-        origin="HTTPS://Www.Example.com/app/?utm=1", provider_name=None,
+        model="DeepSeek/deepseek-r1:free",
+        categories=["unknown-x", "Marketing/SEO"],
+        origin="HTTPS://Www.Example.com/app/?utm=1",
+        provider_name=None,
     )
     post_events(client, key, [event])
     [stored] = InboxBatch.objects.get().events
-    assert (stored["author"], stored["model"], stored["variant"]) == ("deepseek", "deepseek/deepseek-r1", "free")
+    assert (stored["author"], stored["model"], stored["variant"]) == (
+        "deepseek",
+        "deepseek/deepseek-r1",
+        "free",
+    )
     assert stored["category"] == "marketing-seo"
     assert stored["origin"] == "https://www.example.com/app"
     assert stored["provider"] == "unknown"
@@ -207,8 +215,11 @@ def test_gzip_bomb_is_413_without_inflating_it(client, ingest_key):
     bomb = gzip.compress(b"[" + b" " * (200 * 1024 * 1024) + b"]", compresslevel=9)
     assert len(bomb) < 1024 * 1024
     response = client.post(
-        "/api/v1/events", data=bomb, content_type="application/json",
-        HTTP_CONTENT_ENCODING="gzip", HTTP_AUTHORIZATION=f"Bearer {key}",
+        "/api/v1/events",
+        data=bomb,
+        content_type="application/json",
+        HTTP_CONTENT_ENCODING="gzip",
+        HTTP_AUTHORIZATION=f"Bearer {key}",
     )
     assert response.status_code == 413
 
@@ -216,11 +227,17 @@ def test_gzip_bomb_is_413_without_inflating_it(client, ingest_key):
 def test_corrupt_gzip_is_400_and_unknown_encoding_is_415(client, ingest_key):
     _, key = ingest_key
     headers = {"HTTP_AUTHORIZATION": f"Bearer {key}"}
-    bad = client.post("/api/v1/events", data=b"not gzip", content_type="application/json",
-                      HTTP_CONTENT_ENCODING="gzip", **headers)
+    bad = client.post(
+        "/api/v1/events",
+        data=b"not gzip",
+        content_type="application/json",
+        HTTP_CONTENT_ENCODING="gzip",
+        **headers,
+    )
     assert bad.status_code == 400
-    br = client.post("/api/v1/events", data=b"[]", content_type="application/json",
-                     HTTP_CONTENT_ENCODING="br", **headers)
+    br = client.post(
+        "/api/v1/events", data=b"[]", content_type="application/json", HTTP_CONTENT_ENCODING="br", **headers
+    )
     assert br.status_code == 415
 
 

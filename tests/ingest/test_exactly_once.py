@@ -1,0 +1,133 @@
+"""Every accepted event counted exactly once: real HTTP, real Redis, real Celery workers."""
+
+from __future__ import annotations
+
+import json
+import random
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from django.conf import settings as django_settings
+
+from config import embedded
+from ingest import services
+from ingest.models import InboxBatch
+from tests.conftest import wait_for
+from tests.factories import EventFactory, both_grains_equal, expected_totals, post_events
+
+
+def send(base_url: str, key: str, events: list[dict]) -> dict:
+    request = urllib.request.Request(
+        f"{base_url}/api/v1/events",
+        data=json.dumps(events).encode(),
+        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310 (live_server)
+        assert response.status == 202
+        return json.loads(response.read())
+
+
+def all_batches_done() -> bool:
+    return not InboxBatch.objects.exclude(status="done").exists()
+
+
+def assert_counted_once(events: list[dict]) -> None:
+    wait_for(all_batches_done, timeout=120)
+    expected = expected_totals(events)
+    wait_for(lambda: both_grains_equal(expected), timeout=10)
+    since, mismatches = services.verify_rollups()
+    assert mismatches == []
+
+
+@pytest.mark.worker
+def test_resends_overlaps_and_four_concurrent_clients(live_server, worker, ingest_key):
+    _, key = ingest_key
+    events = EventFactory.build_batch(600)
+    # Sent twice, and in overlapping batches.
+    send(live_server.url, key, events[:400])
+    send(live_server.url, key, events[300:])
+    send(live_server.url, key, events)
+
+    # Four clients at once, each sending everything in its own order and chunking.
+    def client(seed: int) -> int:
+        order = events[:]
+        random.Random(seed).shuffle(order)
+        return sum(send(live_server.url, key, order[i : i + 150])["accepted"] for i in range(0, 600, 150))
+
+    with ThreadPoolExecutor(4) as pool:
+        accepted_late = sum(pool.map(client, range(4)))
+    assert accepted_late == 0  # every id was already accepted above
+    assert_counted_once(events)
+
+
+@pytest.mark.worker
+def test_concurrent_http_clients_racing_for_the_same_new_ids(live_server, worker, ingest_key):
+    _, key = ingest_key
+    events = EventFactory.build_batch(800)
+
+    def client(seed: int) -> int:
+        order = events[:]
+        random.Random(seed).shuffle(order)
+        return sum(send(live_server.url, key, order[i : i + 100])["accepted"] for i in range(0, 800, 100))
+
+    with ThreadPoolExecutor(4) as pool:
+        accepted = sum(pool.map(client, range(4)))
+    assert accepted == 800  # each id accepted by exactly one of the racing requests
+    assert_counted_once(events)
+
+
+@pytest.mark.worker
+def test_two_workers_adding_to_the_same_rollup_rows(client, start_worker, ingest_key):
+    _, key = ingest_key
+    start_worker(concurrency=2, name="a")
+    start_worker(concurrency=2, name="b")
+    created_at = EventFactory.build()["created_at"]  # one hour bucket: every batch hits the same rows
+    events = EventFactory.build_batch(6000, created_at=created_at)
+    for i in range(0, len(events), 300):
+        assert post_events(client, key, events[i : i + 300]).status_code == 202
+    assert_counted_once(events)
+    assert InboxBatch.objects.filter(status="done").count() == 20
+
+
+@pytest.mark.worker
+def test_worker_killed_mid_batch_loses_and_doubles_nothing(client, start_worker, ingest_key, settings):
+    settings.TOKENRANK = {**settings.TOKENRANK, "SWEEP_AFTER_SECONDS": 0}
+    _, key = ingest_key
+    events = EventFactory.build_batch(20_000)
+    for i in range(0, len(events), 5000):  # queued before any worker runs
+        assert post_events(client, key, events[i : i + 5000]).status_code == 202
+
+    victim = start_worker(concurrency=1, name="victim")
+    in_flight = wait_for(
+        lambda: InboxBatch.objects.filter(status="pending", attempts=1).values_list("pk", flat=True).first(),
+        timeout=60,
+        interval=0.005,
+    )
+    victim.kill()  # SIGKILL, mid-transaction: PostgreSQL rolls the batch back
+    assert InboxBatch.objects.get(pk=in_flight).status == "pending"
+
+    start_worker(concurrency=1, name="rescuer")
+    assert services.sweep_pending() >= 1  # what beat does every few seconds
+    assert_counted_once(events)
+    assert InboxBatch.objects.get(pk=in_flight).attempts >= 2
+
+
+@pytest.mark.worker
+@pytest.mark.skipif(not django_settings.EMBEDDED_REDIS, reason="stops the broker: needs the embedded one")
+def test_broker_down_while_batches_are_accepted(client, start_worker, ingest_key, settings):
+    settings.TOKENRANK = {**settings.TOKENRANK, "SWEEP_AFTER_SECONDS": 0}
+    _, key = ingest_key
+    events = EventFactory.build_batch(1500)
+    embedded.stop_redis(settings.DATA_DIR)
+    try:
+        for i in range(0, len(events), 500):
+            response = post_events(client, key, events[i : i + 500])
+            assert response.status_code == 202  # durable in PostgreSQL, broker or not
+    finally:
+        embedded.redis_url(settings.DATA_DIR)  # the broker comes back (same data dir)
+    assert InboxBatch.objects.filter(status="pending").count() == 3
+    start_worker(concurrency=2)
+    assert services.sweep_pending() == 3
+    assert_counted_once(events)
