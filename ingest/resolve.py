@@ -67,14 +67,14 @@ def _ensure_apps(names_by_origin: dict[str, str]) -> dict[str, int]:
 
 def _create_app(origin: str, name: str) -> int:
     """Create an app for a new origin; a concurrent creator's row wins if it came first."""
-    base = _app_slug(origin)
+    base = _app_slug(origin) if origin else App.UNATTRIBUTED_SLUG
     for n in range(50):
         slug = base if n == 0 else f"{base}-{n + 1}"
         try:
             with transaction.atomic():
                 app = App.objects.create(
                     slug=slug,
-                    name=name or origin.split("://", 1)[-1],
+                    name=(name or origin.split("://", 1)[-1]) if origin else "(unattributed)",
                     origin=origin,
                     url=origin,
                     needs_review=True,

@@ -126,7 +126,12 @@ def _committed_data_hygiene(request):
     """Tests whose data is committed are cleaned by a flush, which empties the catalog the
     data migration loaded and skips the unmanaged raw-event table: reload the one before,
     empty the other after."""
-    committed = "transactional_db" in request.fixturenames or "live_server" in request.fixturenames
+    marker = request.node.get_closest_marker("django_db")
+    committed = (
+        "transactional_db" in request.fixturenames
+        or "live_server" in request.fixturenames
+        or (marker is not None and marker.kwargs.get("transaction", False))
+    )
     if committed:
         request.getfixturevalue("transactional_db")
         load_catalog()

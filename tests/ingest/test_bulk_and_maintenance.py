@@ -1,0 +1,172 @@
+"""import_events files, rebuild/verify rollups, dead-letter retry, partitions and retention."""
+
+from __future__ import annotations
+
+import csv
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import connection
+
+from ingest import partitions, services
+from ingest.models import InboxBatch, SeenEvent
+from rankings.models import App, LLMModel, UsageDaily, UsageHourly
+from tests.conftest import wait_for
+from tests.factories import EventFactory, both_grains_equal, expected_totals, post_events
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def write_ndjson(path, events):
+    path.write_text("".join(json.dumps(e) + "\n" for e in events))
+    return path
+
+
+def test_import_ndjson_json_and_rerun_counts_once(tmp_path):
+    events = EventFactory.build_batch(500)
+    call_command("import_events", str(write_ndjson(tmp_path / "a.ndjson", events[:300])), "--quiet")
+    (tmp_path / "b.json").write_text(json.dumps({"events": events[200:]}))
+    call_command("import_events", str(tmp_path / "b.json"), "--quiet", "--chunk-size", "64")
+    call_command("import_events", str(tmp_path / "a.ndjson"), "--quiet")  # a rerun dedups
+    assert both_grains_equal(expected_totals(events))
+    assert services.verify_rollups()[1] == []
+
+
+def test_import_openrouter_activity_csv(tmp_path):
+    now = datetime.now(UTC) - timedelta(hours=2)
+    path = tmp_path / "activity.csv"
+    columns = [
+        "generation_id",
+        "created_at",
+        "cost_total",
+        "cost_web_search",
+        "tokens_prompt",
+        "tokens_completion",
+        "tokens_reasoning",
+        "tokens_cached",
+        "model_permaslug",
+        "provider_name",
+        "variant",
+        "app_name",
+        "streamed",
+        "cancelled",
+        "finish_reason_normalized",
+        "generation_time_ms",
+    ]
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, columns)
+        writer.writeheader()
+        writer.writerow(
+            {
+                "generation_id": "gen-csv-1",
+                "created_at": now.strftime("%Y-%m-%d %H:%M:%S.000"),
+                "cost_total": "0.5",
+                "cost_web_search": "0",
+                "tokens_prompt": "1000",
+                "tokens_completion": "300",
+                "tokens_reasoning": "100",
+                "tokens_cached": "200",
+                "model_permaslug": "deepseek/deepseek-r1-0528",
+                "provider_name": "Chutes",
+                "variant": "free",
+                "app_name": "My App",
+                "streamed": "true",
+                "cancelled": "false",
+                "finish_reason_normalized": "stop",
+                "generation_time_ms": "3000",
+            }
+        )
+    call_command("import_events", str(path), "--quiet")
+    row = UsageDaily.objects.get()
+    assert (row.requests, row.prompt_tokens, row.completion_tokens) == (1, 1000, 300)
+    assert (row.reasoning_tokens, row.cached_tokens, row.variant) == (100, 200, "free")
+    assert row.model.slug == "deepseek/deepseek-r1-0528" and row.provider.slug == "chutes"
+    assert row.generation_ms_sum == 3000
+
+
+def test_import_reports_rejections_and_keeps_the_valid_rest(tmp_path):
+    good = EventFactory.build_batch(3)
+    path = write_ndjson(tmp_path / "mixed.ndjson", [*good, {"id": "x", "model": "bad"}])
+    with pytest.raises(CommandError, match="rejected"):
+        call_command("import_events", str(path), "--quiet")
+    assert both_grains_equal(expected_totals(good))
+
+
+def test_unknown_model_provider_and_app_are_created_for_review(tmp_path):
+    event = EventFactory.build(
+        model="newlab/brand-new-model:nitro",
+        provider_name="Tiny Cloud",
+        origin="https://new.example/",
+        app_name="<b>New</b>",
+    )
+    call_command("import_events", str(write_ndjson(tmp_path / "n.ndjson", [event])), "--quiet")
+    model = LLMModel.objects.get(slug="newlab/brand-new-model")
+    assert model.needs_review and model.author.needs_review
+    app = App.objects.get(origin="https://new.example")
+    assert app.needs_review and app.name == "<b>New</b>"
+    assert UsageHourly.objects.get().variant == "nitro"
+
+
+def test_event_without_origin_counts_as_unattributed(tmp_path):
+    event = EventFactory.build(origin=None, app_name="Title only")
+    call_command("import_events", str(write_ndjson(tmp_path / "u.ndjson", [event])), "--quiet")
+    assert UsageDaily.objects.get().app.slug == App.UNATTRIBUTED_SLUG
+
+
+def test_late_events_land_in_their_own_buckets(tmp_path):
+    week_ago = datetime.now(UTC) - timedelta(days=6, hours=3)
+    event = EventFactory.build(created_at=week_ago.isoformat())
+    call_command("import_events", str(write_ndjson(tmp_path / "late.ndjson", [event])), "--quiet")
+    assert UsageDaily.objects.get().bucket == week_ago.date()
+    assert UsageHourly.objects.get().bucket == week_ago.replace(minute=0, second=0, microsecond=0)
+
+
+def test_verify_finds_a_tampered_rollup_and_rebuild_repairs_it(tmp_path):
+    events = EventFactory.build_batch(50)
+    call_command("import_events", str(write_ndjson(tmp_path / "e.ndjson", events)), "--quiet")
+    call_command("verify_rollups")
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE rankings_usagedaily SET prompt_tokens = prompt_tokens + 1")
+    with pytest.raises(CommandError, match="differ"):
+        call_command("verify_rollups")
+    call_command("rebuild_rollups")
+    call_command("verify_rollups")
+    assert both_grains_equal(expected_totals(events))
+
+
+def test_failed_batch_is_kept_and_retry_counts_it_once(client, ingest_key, start_worker):
+    _, key = ingest_key
+    events = EventFactory.build_batch(20)
+    post_events(client, key, events)
+    batch = InboxBatch.objects.get()
+    # A cause we can fix: a corrupted stored batch (e.g. a bad manual edit).
+    InboxBatch.objects.filter(pk=batch.pk).update(
+        events=[{**e, "created_at": "not a time"} for e in batch.events]
+    )
+    start_worker()
+    services.enqueue_batch(batch.pk)
+    wait_for(lambda: InboxBatch.objects.get(pk=batch.pk).status == "failed")
+    failed = InboxBatch.objects.get(pk=batch.pk)
+    assert failed.last_error and UsageDaily.objects.count() == 0
+    InboxBatch.objects.filter(pk=batch.pk).update(events=batch.events)  # the fix
+    assert services.retry_batch(batch.pk)
+    wait_for(lambda: InboxBatch.objects.get(pk=batch.pk).status == "done")
+    services.retry_batch(batch.pk)  # no-op on a done batch
+    assert both_grains_equal(expected_totals(events))
+
+
+def test_partitions_created_ahead_and_dropped_after_retention(settings):
+    settings.TOKENRANK = {**settings.TOKENRANK, "RAW_RETENTION_DAYS": 10, "PARTITIONS_AHEAD_DAYS": 2}
+    today = datetime.now(UTC).date()
+    old_day = today - timedelta(days=30)
+    partitions.ensure_partitions([old_day])
+    SeenEvent.objects.create(id="old", seen_at=datetime.now(UTC) - timedelta(days=30))
+    SeenEvent.objects.create(id="new")
+    result = partitions.maintain(today)
+    days = partitions.existing_partitions()
+    assert old_day not in days
+    assert {today, today + timedelta(days=1), today + timedelta(days=2)} <= set(days)
+    assert result["dropped_partitions"] >= 1
+    assert set(SeenEvent.objects.values_list("id", flat=True)) == {"new"}
