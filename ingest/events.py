@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -76,6 +77,11 @@ def slugify(text: str) -> str:
     return _SLUG_RE.sub("-", text.lower()).strip("-")[:100] or "unknown"
 
 
+@lru_cache(maxsize=4096)
+def _provider_slug(name: str) -> str:
+    return slugify(name)
+
+
 def _capped_int(text: str) -> int | float:
     # Python refuses to parse integers of 4,300+ digits; anything that long is absurd anyway.
     return int(text) if len(text) <= 30 else math.inf
@@ -137,6 +143,8 @@ def _text(value: Any, limit: int) -> str:
 
 
 def _count(value: Any, limit: int = MAX_TOKENS) -> int:
+    if type(value) is int and 0 <= value <= limit:
+        return value  # the common case, first
     if isinstance(value, bool):
         raise ValueError("must be a whole number")
     if isinstance(value, str) and value.strip().lstrip("-").isdigit() and len(value) <= 30:
@@ -161,6 +169,8 @@ def _milliseconds(value: Any) -> int:
 
 
 def _money(value: Any) -> Decimal:
+    if type(value) is float and 0 <= value <= 100_000:  # finite and in range: the common case
+        return Decimal(repr(value))
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise ValueError("must be a number")
     if isinstance(value, str) and len(value) > 40:
@@ -207,6 +217,13 @@ def _timestamp(value: Any, now: datetime) -> datetime:
 
 def normalize_origin(value: Any) -> str:
     """The app identity of a URL: scheme, host and path, lowercased host, no query."""
+    if not isinstance(value, str):
+        raise ValueError("must be a string")
+    return _normalize_origin(value)
+
+
+@lru_cache(maxsize=65536)  # a gateway sees the same few thousand origins over and over
+def _normalize_origin(value: str) -> str:
     url = _text(value, 500)
     if not url:
         return ""
@@ -225,14 +242,26 @@ def normalize_origin(value: Any) -> str:
     return f"{parts.scheme}://{host}{parts.path.rstrip('/')}"
 
 
+@lru_cache(maxsize=65536)
+def _match_model(model: str) -> re.Match | None:
+    return _MODEL_RE.match(model.strip().lower())
+
+
 def _categories(value: Any) -> str:
     if isinstance(value, str):
-        items = value.split(",")
-    elif isinstance(value, list) and all(isinstance(v, str) for v in value):
-        items = value
-    else:
+        return _categories_text(value)
+    return _categories_items(value)
+
+
+@lru_cache(maxsize=4096)
+def _categories_text(value: str) -> str:
+    return _categories_items(value.split(","))
+
+
+def _categories_items(value: Any) -> str:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise ValueError("must be a list of strings or a comma-separated string")
-    for item in items[:30]:
+    for item in value[:30]:
         slug = item.strip().lower()[:30]
         slug = CATEGORY_ALIASES.get(slug, slug)
         if slug in KNOWN_CATEGORIES:
@@ -289,7 +318,7 @@ def normalize(event: Any, now: datetime) -> tuple[dict[str, Any] | None, dict[st
     if model is None or model == "":
         errors["model"] = "is required"
     else:
-        match = _MODEL_RE.match(model.strip().lower()) if isinstance(model, str) else None
+        match = _match_model(model) if isinstance(model, str) else None
         if not match:
             errors["model"] = "must look like author/name or author/name:variant"
         else:
@@ -303,7 +332,7 @@ def normalize(event: Any, now: datetime) -> tuple[dict[str, Any] | None, dict[st
     provider = _first(event, "provider_name")
     provider_name = check("provider_name", _text, provider, 100) if provider is not None else None
     out["provider_name"] = provider_name or ""
-    out["provider"] = slugify(provider_name) if provider_name else UNKNOWN_PROVIDER
+    out["provider"] = _provider_slug(provider_name) if provider_name else UNKNOWN_PROVIDER
 
     origin = _first(event, "origin", "http_referer")
     out["origin"] = (check("origin", normalize_origin, origin) or "") if origin is not None else ""
