@@ -1,12 +1,355 @@
-from django.shortcuts import render
+"""Dashboard pages. One template per page with partials; an htmx request for a section
+(``?section=...``) gets only that partial, rendered by the same view, so every switch also
+works as a plain link."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.views.decorators.http import require_GET
+
+from rankings import charts, selectors
+from rankings.cache import cached
+from rankings.models import App, Author, Category, LLMModel, Provider, UsageDaily
+from rankings.selectors import Filters, Window
+
+PERIOD_LABELS = {
+    "day": "Today",
+    "week": "This week",
+    "month": "This month",
+    "year": "This year",
+    "all": "All time",
+}
+APP_PERIODS = ("day", "week", "month")
+INTERVAL_LABELS = {"day": "Daily", "week": "Weekly", "month": "Monthly"}
+INTERVAL_SPAN = {"day": 90, "week": 364, "month": 365}  # days of history each interval shows
+METRIC_LABELS = {"tokens": "Tokens", "requests": "Requests", "cost": "Cost"}
+PAGE_SIZE = 20
 
 
-def home(request):
-    return render(request, "rankings/home.html")
+@dataclass
+class State:
+    """The page's switches, read leniently: an unknown value falls back to the default."""
+
+    period: str = "week"
+    interval: str = "week"
+    metric: str = "tokens"
+    category: str = "programming"
+    app_period: str = "week"
+    offset: int = 0
+
+    @classmethod
+    def from_request(cls, request: HttpRequest) -> State:
+        get = request.GET
+        state = cls()
+        if get.get("period") in PERIOD_LABELS:
+            state.period = get["period"]
+        if get.get("interval") in INTERVAL_LABELS:
+            state.interval = get["interval"]
+        if get.get("metric") in METRIC_LABELS:
+            state.metric = get["metric"]
+        if (
+            get.get("category", "").isascii()
+            and Category.objects.filter(slug=get.get("category", "")).exists()
+        ):
+            state.category = get["category"]
+        if get.get("app_period") in APP_PERIODS:
+            state.app_period = get["app_period"]
+        offset = get.get("offset", "")
+        if offset.isdigit() and int(offset) < 100_000:
+            state.offset = int(offset)
+        return state
+
+    def url(self, path: str, section: str | None = None, **changes: Any) -> str:
+        """This state's URL with ``changes``; with ``section``, the htmx fragment URL."""
+        values = {**vars(self), "offset": 0, **changes}
+        defaults = vars(State())
+        query = {k: v for k, v in values.items() if v != defaults[k]}
+        if section:
+            query["section"] = section
+        return path + ("?" + urlencode(query) if query else "")
+
+    def key(self, *names: str) -> str:
+        return ":".join(f"{n}={getattr(self, n)}" for n in names)
 
 
-def model_detail(request, author, name):
-    return render(request, "rankings/home.html")
+def _tabs(state: State, path: str, field: str, labels: dict[str, str], section: str) -> list[dict[str, Any]]:
+    return [
+        {
+            "value": value,
+            "label": text,
+            "active": getattr(state, field) == value,
+            "url": state.url(path, **{field: value}),
+            "section_url": state.url(path, section, **{field: value}),
+        }
+        for value, text in labels.items()
+    ]
 
 
-author_detail = app_detail = category_detail = provider_detail = model_detail
+def _history(state: State) -> Window:
+    end = selectors.period_window("week").end
+    return Window(end - timedelta(days=INTERVAL_SPAN[state.interval]), end)
+
+
+# --- Home sections ------------------------------------------------------------------------
+
+
+def section_chart(state: State, path: str) -> dict[str, Any]:
+    def compute():
+        window = _history(state)
+        series = selectors.timeseries("model", window, interval=state.interval, metric=state.metric, top=10)
+        return {"figure": charts.stacked_bars(series), "window": window}
+
+    return {
+        "chart": cached("home:chart:" + state.key("interval", "metric"), compute),
+        "interval_tabs": _tabs(state, path, "interval", INTERVAL_LABELS, "chart"),
+    }
+
+
+def section_leaderboard(state: State, path: str) -> dict[str, Any]:
+    def compute():
+        window = selectors.period_window(state.period)
+        return selectors.ranking("model", window, metric=state.metric, limit=PAGE_SIZE, offset=state.offset)
+
+    ranking = cached("home:leaderboard:" + state.key("period", "metric", "offset"), compute)
+    more = state.offset + PAGE_SIZE < ranking.count
+    more_url = state.url(path, "leaderboard_rows", offset=state.offset + PAGE_SIZE)
+    return {
+        "leaderboard": ranking,
+        "period_tabs": _tabs(state, path, "period", PERIOD_LABELS, "leaderboard"),
+        "more_url": more_url if more else None,
+    }
+
+
+def section_authors(state: State, path: str) -> dict[str, Any]:
+    def compute():
+        history = Window(
+            selectors.period_window("week").end - timedelta(days=364), selectors.period_window("week").end
+        )
+        series = selectors.timeseries("author", history, interval="week", metric=state.metric, top=8)
+        window = selectors.period_window(state.period)
+        return {
+            "figure": charts.stacked_bars(series, normalize=True),
+            "ranking": selectors.ranking("author", window, metric=state.metric, limit=15),
+            "previous_total": selectors.totals(window.previous()),
+        }
+
+    return {"authors": cached("home:authors:" + state.key("period", "metric"), compute)}
+
+
+def section_categories(state: State, path: str) -> dict[str, Any]:
+    def compute():
+        category = Category.objects.get(slug=state.category)
+        filters = Filters(category=category.pk)
+        window = selectors.period_window(state.period)
+        history = Window(window.end - timedelta(days=90), window.end)
+        return {
+            "category": category,
+            "ranking": selectors.ranking("model", window, metric=state.metric, filters=filters, limit=10),
+            "figure": charts.stacked_bars(
+                selectors.timeseries(
+                    "model", history, interval="week", metric=state.metric, top=5, filters=filters
+                ),
+                height=260,
+            ),
+        }
+
+    return {
+        "categories": cached("home:categories:" + state.key("category", "period", "metric"), compute),
+        "category_tabs": _tabs(
+            state, path, "category", dict(Category.objects.values_list("slug", "name")), "categories"
+        ),
+    }
+
+
+def _top_model_per_app(rows, window: Window) -> None:
+    for row in rows:
+        top = selectors.ranking("model", window, filters=Filters(app=row.key), limit=1, compare=False).rows
+        row.extra["top_model"] = top[0].entity if top else None
+
+
+def section_apps(state: State, path: str) -> dict[str, Any]:
+    def compute():
+        window = selectors.period_window(state.app_period)
+        ranking = selectors.ranking("app", window, metric=state.metric, limit=20)
+        _top_model_per_app(ranking.rows, window)
+        return ranking
+
+    return {
+        "apps": cached("home:apps:" + state.key("app_period", "metric"), compute),
+        "app_tabs": _tabs(state, path, "app_period", {p: PERIOD_LABELS[p] for p in APP_PERIODS}, "apps"),
+    }
+
+
+def section_trending(state: State, path: str) -> dict[str, Any]:
+    def compute():
+        window = selectors.period_window("week")
+        return {
+            "models": selectors.trending("model", window, limit=8, min_volume=1000),
+            "apps": selectors.trending("app", window, limit=8, min_volume=1000),
+            "new_models": selectors.new_models(selectors.period_window("month"), limit=8),
+        }
+
+    return {"trending": cached("home:trending", compute)}
+
+
+def section_performance(state: State, path: str) -> dict[str, Any]:
+    return {
+        "performance": cached(
+            "home:performance", lambda: selectors.performance(selectors.period_window("day"))
+        )
+    }
+
+
+HOME_SECTIONS: dict[str, Callable[[State, str], dict[str, Any]]] = {
+    "chart": section_chart,
+    "leaderboard": section_leaderboard,
+    "leaderboard_rows": section_leaderboard,
+    "authors": section_authors,
+    "categories": section_categories,
+    "apps": section_apps,
+    "trending": section_trending,
+    "performance": section_performance,
+}
+
+
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    state = State.from_request(request)
+    path = request.path
+    section = request.GET.get("section")
+    base = {"state": state, "metric_label": METRIC_LABELS[state.metric]}
+    if section in HOME_SECTIONS:
+        context = {**base, **HOME_SECTIONS[section](state, path)}
+        return render(request, f"rankings/home.html#{section}", context)
+    if not UsageDaily.objects.exists():
+        return render(request, "rankings/empty.html", base)
+    context = dict(base)
+    for name in ("chart", "leaderboard", "authors", "categories", "apps", "trending", "performance"):
+        context.update(HOME_SECTIONS[name](state, path))
+    context["metric_tabs"] = _tabs(state, path, "metric", METRIC_LABELS, "")
+    return render(request, "rankings/home.html", context)
+
+
+# --- Entity pages -------------------------------------------------------------------------
+
+
+def _entity_page(
+    request: HttpRequest, kind: str, obj: Any, filters: Filters, breakdowns: list[tuple[str, str]]
+) -> HttpResponse:
+    state = State.from_request(request)
+    path = request.path
+
+    def compute():
+        window = selectors.period_window(state.period)
+        history = Window(window.end - timedelta(days=INTERVAL_SPAN[state.interval]), window.end)
+        totals = selectors.totals(window, filters)
+        if kind == "model":
+            by_type = {
+                name: selectors.timeseries(
+                    None, history, interval=state.interval, metric=metric, filters=filters
+                ).others
+                for name, metric in (
+                    ("Prompt", "prompt_tokens"),
+                    ("Completion", "completion_tokens"),
+                    ("Reasoning", "reasoning_tokens"),
+                    ("Cached", "cached_tokens"),
+                )
+            }
+            buckets = selectors.bucket_starts(history, state.interval)
+            figure = charts.lines(by_type, [b.isoformat() for b in buckets])
+        else:
+            group = "model" if kind != "model" else "variant"
+            figure = charts.stacked_bars(
+                selectors.timeseries(
+                    group, history, interval=state.interval, metric=state.metric, top=8, filters=filters
+                )
+            )
+        tables = [
+            (title, entity, selectors.ranking(entity, window, metric=state.metric, filters=filters, limit=10))
+            for title, entity in breakdowns
+        ]
+        providers = selectors.provider_stats(window, filters) if kind == "model" else None
+        return {
+            "window": window,
+            "totals": totals,
+            "previous": selectors.totals(window.previous(), filters),
+            "figure": figure,
+            "tables": tables,
+            "providers": providers,
+        }
+
+    data = cached(f"entity:{kind}:{obj.pk}:" + state.key("period", "interval", "metric"), compute)
+    context = {
+        "state": state,
+        "kind": kind,
+        "object": obj,
+        "metric_label": METRIC_LABELS[state.metric],
+        "period_tabs": _tabs(state, path, "period", PERIOD_LABELS, "body"),
+        "interval_tabs": _tabs(state, path, "interval", INTERVAL_LABELS, "body"),
+        "metric_tabs": _tabs(state, path, "metric", METRIC_LABELS, "body"),
+        **data,
+    }
+    if request.GET.get("section") == "body":
+        return render(request, "rankings/entity.html#body", context)
+    return render(request, "rankings/entity.html", context)
+
+
+@require_GET
+def model_detail(request: HttpRequest, author: str, name: str) -> HttpResponse:
+    model = get_object_or_404(LLMModel.objects.select_related("author"), slug=f"{author}/{name}")
+    return _entity_page(
+        request,
+        "model",
+        model,
+        Filters(model=model.pk),
+        [("Variants", "variant"), ("Top apps", "app"), ("Categories", "category")],
+    )
+
+
+@require_GET
+def author_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    author = get_object_or_404(Author, slug=slug)
+    return _entity_page(
+        request, "author", author, Filters(author=author.pk), [("Models", "model"), ("Top apps", "app")]
+    )
+
+
+@require_GET
+def app_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    app = get_object_or_404(App, slug=slug)
+    if not app.is_public:
+        raise Http404("No such app.")
+    return _entity_page(
+        request, "app", app, Filters(app=app.pk), [("Models it uses", "model"), ("Providers", "provider")]
+    )
+
+
+@require_GET
+def category_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    category = get_object_or_404(Category, slug=slug)
+    return _entity_page(
+        request,
+        "category",
+        category,
+        Filters(category=category.pk),
+        [("Top models", "model"), ("Top apps", "app")],
+    )
+
+
+@require_GET
+def provider_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    provider = get_object_or_404(Provider, slug=slug)
+    return _entity_page(
+        request,
+        "provider",
+        provider,
+        Filters(provider=provider.pk),
+        [("Models", "model"), ("Top apps", "app")],
+    )

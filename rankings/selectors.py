@@ -1,0 +1,514 @@
+"""Reads for the rankings: the one source of numbers for pages and the REST API.
+
+Everything here reads only the rollup tables (``rankings_usagehourly`` / ``rankings_usagedaily``)
+plus the catalog. Windows are half-open ``[start, end)`` in UTC. A window aligned on UTC days
+reads the daily table (its primary key leads with the bucket); any other window reads the
+hourly one. Private apps are never listed, but their usage still counts for models,
+authors, providers and categories, as on OpenRouter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.db import connection
+
+from rankings.models import App, Author, Category, LLMModel, Provider
+
+METRICS = {
+    "tokens": "prompt_tokens + completion_tokens",
+    "requests": "requests",
+    "cost": "cost",
+    "prompt_tokens": "prompt_tokens",
+    "completion_tokens": "completion_tokens",
+    "reasoning_tokens": "reasoning_tokens",
+    "cached_tokens": "cached_tokens",
+}
+PERIODS = {"day": 1, "week": 7, "month": 30, "year": 365, "all": None}
+INTERVALS = ("hour", "day", "week", "month")
+ENTITIES = ("model", "author", "app", "category", "provider", "variant")
+# SQL key of each entity in a rollup row ``u`` joined to its model ``m`` and app ``a``.
+ENTITY_KEY = {
+    "model": "u.model_id",
+    "author": "m.author_id",
+    "app": "u.app_id",
+    "category": "u.category_id",
+    "provider": "u.provider_id",
+    "variant": "u.variant",
+}
+ENTITY_MODEL = {"model": LLMModel, "author": Author, "app": App, "category": Category, "provider": Provider}
+
+
+@dataclass(frozen=True)
+class Window:
+    start: datetime
+    end: datetime
+
+    @property
+    def days_aligned(self) -> bool:
+        return self.start.time() == time(0) and self.end.time() == time(0)
+
+    @property
+    def length(self) -> timedelta:
+        return self.end - self.start
+
+    def previous(self) -> Window:
+        return Window(self.start - self.length, self.start)
+
+    def label(self) -> str:
+        last = self.end - timedelta(seconds=1)
+        if self.length <= timedelta(days=1):
+            return f"{self.start:%b %-d %H:%M} – {self.end:%b %-d %H:%M} UTC"
+        return f"{self.start:%b %-d, %Y} – {last:%b %-d, %Y}"
+
+
+@dataclass
+class Filters:
+    """Optional scopes; ids already resolved (views resolve slugs and 404 on unknown ones)."""
+
+    model: int | None = None
+    author: int | None = None
+    app: int | None = None
+    category: int | None = None
+    provider: int | None = None
+    variant: str | None = None
+
+    def sql(self) -> tuple[str, list[Any]]:
+        clauses, params = [], []
+        for name, column in (
+            ("model", "u.model_id"),
+            ("author", "m.author_id"),
+            ("app", "u.app_id"),
+            ("category", "u.category_id"),
+            ("provider", "u.provider_id"),
+            ("variant", "u.variant"),
+        ):
+            value = getattr(self, name)
+            if value is not None:
+                clauses.append(f"{column} = %s")
+                params.append(value)
+        return "".join(f" AND {c}" for c in clauses), params
+
+    def key(self) -> str:
+        return ",".join(f"{k}={v}" for k, v in vars(self).items() if v is not None)
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _day(moment: datetime) -> datetime:
+    return moment.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def period_window(period: str, at: datetime | None = None) -> Window:
+    """``day``: the last 24 hours to the end of the current hour; ``week``/``month``/``year``:
+    the last 7/30/365 UTC days including today; ``all``: since the first rollup."""
+    at = at or now()
+    if period == "day":
+        end = at.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+        return Window(end - timedelta(days=1), end)
+    end = _day(at) + timedelta(days=1)
+    days = PERIODS[period]
+    if days is None:
+        first = first_day()
+        return Window(first or end - timedelta(days=1), end)
+    return Window(end - timedelta(days=days), end)
+
+
+def first_day() -> datetime | None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT min(bucket) FROM rankings_usagedaily")  # the PK's leading column
+        (first,) = cursor.fetchone()
+    return datetime(first.year, first.month, first.day, tzinfo=UTC) if first else None
+
+
+def _table(window: Window, hourly: bool = False) -> tuple[str, Any, Any]:
+    if window.days_aligned and not hourly:
+        return "rankings_usagedaily", window.start.date(), window.end.date()
+    return "rankings_usagehourly", window.start, window.end
+
+
+def _from(
+    window: Window, filters: Filters, *, public_apps_only: bool = False, hourly: bool = False
+) -> tuple[str, list[Any]]:
+    """FROM + WHERE over the right grain. Range scans use the rollup primary key
+    (bucket first); scoped reads use the (model, bucket) / (app, bucket) indexes."""
+    table, start, end = _table(window, hourly)
+    where, params = filters.sql()
+    join_app = " JOIN rankings_app a ON a.id = u.app_id AND a.is_public" if public_apps_only else ""
+    sql = (
+        f" FROM {table} u JOIN rankings_llmmodel m ON m.id = u.model_id{join_app}"
+        f" WHERE u.bucket >= %s AND u.bucket < %s{where}"
+    )
+    return sql, [start, end, *params]
+
+
+# --- Totals -------------------------------------------------------------------------------
+
+TOTAL_COLUMNS = (
+    "requests",
+    "prompt_tokens",
+    "completion_tokens",
+    "reasoning_tokens",
+    "cached_tokens",
+    "cost",
+    "latency_ms_sum",
+    "latency_count",
+    "generation_ms_sum",
+    "generation_count",
+    "generation_completion_tokens",
+    "cancelled",
+)
+
+
+@dataclass
+class Totals:
+    requests: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    reasoning_tokens: int = 0
+    cached_tokens: int = 0
+    cost: Decimal = Decimal(0)
+    latency_ms_sum: int = 0
+    latency_count: int = 0
+    generation_ms_sum: int = 0
+    generation_count: int = 0
+    generation_completion_tokens: int = 0
+    cancelled: int = 0
+
+    @property
+    def tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    @property
+    def tokens_per_request(self) -> float | None:
+        return self.tokens / self.requests if self.requests else None
+
+    @property
+    def prompt_per_request(self) -> float | None:
+        return self.prompt_tokens / self.requests if self.requests else None
+
+    @property
+    def price_per_million(self) -> float | None:
+        return float(self.cost) * 1e6 / self.tokens if self.tokens else None
+
+    @property
+    def avg_latency_ms(self) -> float | None:
+        return self.latency_ms_sum / self.latency_count if self.latency_count else None
+
+    @property
+    def throughput(self) -> float | None:
+        """Completion tokens per second of generation time."""
+        if not self.generation_ms_sum:
+            return None
+        return self.generation_completion_tokens * 1000 / self.generation_ms_sum
+
+    @property
+    def reasoning_share(self) -> float | None:
+        return self.reasoning_tokens / self.completion_tokens if self.completion_tokens else None
+
+    @property
+    def cached_share(self) -> float | None:
+        return self.cached_tokens / self.prompt_tokens if self.prompt_tokens else None
+
+
+def totals(window: Window, filters: Filters | None = None) -> Totals:
+    source, params = _from(window, filters or Filters())
+    columns = ", ".join(f"coalesce(sum(u.{c}), 0)" for c in TOTAL_COLUMNS)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {columns}{source}", params)
+        return Totals(*cursor.fetchone())
+
+
+# --- Rankings -----------------------------------------------------------------------------
+
+
+@dataclass
+class RankRow:
+    rank: int
+    key: Any
+    value: float
+    share: float
+    previous_value: float | None
+    previous_rank: int | None
+    entity: Any = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def change(self) -> float | None:
+        """Change vs the previous equal period, in percent (None when new)."""
+        if not self.previous_value:
+            return None
+        return (self.value - self.previous_value) * 100 / self.previous_value
+
+    @property
+    def rank_change(self) -> int | None:
+        """Places gained (positive) or lost; None when the entry is new."""
+        return None if self.previous_rank is None else self.previous_rank - self.rank
+
+    @property
+    def is_new(self) -> bool:
+        return self.previous_value is None
+
+
+@dataclass
+class Ranking:
+    window: Window
+    metric: str
+    rows: list[RankRow]
+    total: float
+    count: int
+
+
+def ranking(
+    entity: str,
+    window: Window,
+    *,
+    metric: str = "tokens",
+    filters: Filters | None = None,
+    limit: int = 20,
+    offset: int = 0,
+    compare: bool = True,
+) -> Ranking:
+    """Entities ranked by ``metric`` in ``window``, with share, change and rank movement
+    against the previous equal window."""
+    filters = filters or Filters()
+    key = ENTITY_KEY[entity]
+    expression = METRICS[metric]
+    public = entity == "app"
+    source, params = _from(window, filters, public_apps_only=public)
+    sql = (
+        f"WITH cur AS (SELECT {key} AS k, sum(u.{expression.replace(' + ', ' + u.')}) AS v{source} GROUP BY 1), "
+        "ranked AS (SELECT k, v, rank() OVER (ORDER BY v DESC) AS r, sum(v) OVER () AS total, "
+        "count(*) OVER () AS n FROM cur WHERE v > 0)"
+    )
+    if compare and window.start > datetime(2000, 1, 1, tzinfo=UTC):
+        prev_source, prev_params = _from(window.previous(), filters, public_apps_only=public)
+        sql += (
+            f", prev AS (SELECT {key} AS k, sum(u.{expression.replace(' + ', ' + u.')}) AS v{prev_source} "
+            "GROUP BY 1), prev_ranked AS (SELECT k, v, rank() OVER (ORDER BY v DESC) AS r FROM prev WHERE v > 0) "
+            "SELECT ranked.r, ranked.k, ranked.v, ranked.total, ranked.n, p.v, p.r "
+            "FROM ranked LEFT JOIN prev_ranked p USING (k)"
+        )
+        params = params + prev_params
+    else:
+        sql += " SELECT r, k, v, total, n, NULL, NULL FROM ranked"
+    sql += " ORDER BY 3 DESC, 2 LIMIT %s OFFSET %s"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, limit, offset])
+        raw = cursor.fetchall()
+    total = float(raw[0][3]) if raw else 0.0
+    count = raw[0][4] if raw else 0
+    rows = [
+        RankRow(
+            rank=r,
+            key=k,
+            value=float(v),
+            share=float(v) / total if total else 0.0,
+            previous_value=float(pv) if pv is not None else None,
+            previous_rank=pr,
+        )
+        for r, k, v, _, _, pv, pr in raw
+    ]
+    attach_entities(entity, rows)
+    return Ranking(window, metric, rows, total, count)
+
+
+def attach_entities(entity: str, rows: Iterable[RankRow]) -> None:
+    rows = list(rows)
+    if entity == "variant":
+        for row in rows:
+            row.entity = row.key
+        return
+    model = ENTITY_MODEL[entity]
+    queryset = model.objects.filter(pk__in=[r.key for r in rows])
+    if entity == "model":
+        queryset = queryset.select_related("author")
+    found = {obj.pk: obj for obj in queryset}
+    for row in rows:
+        row.entity = found.get(row.key)
+
+
+# --- Time series --------------------------------------------------------------------------
+
+
+@dataclass
+class Series:
+    buckets: list[datetime]
+    series: list[tuple[Any, list[float]]]  # (entity, values) for the top N
+    others: list[float]
+    metric: str
+
+
+def bucket_starts(window: Window, interval: str) -> list[datetime]:
+    """Every bucket start of ``interval`` that overlaps ``window`` (for zero-filling)."""
+    step = {"hour": timedelta(hours=1), "day": timedelta(days=1), "week": timedelta(days=7)}
+    current = _truncate(window.start, interval)
+    starts = []
+    while current < window.end:
+        starts.append(current)
+        if interval == "month":
+            current = (current.replace(day=28) + timedelta(days=4)).replace(day=1)
+        else:
+            current += step[interval]
+    return starts
+
+
+def _truncate(moment: datetime, interval: str) -> datetime:
+    if interval == "hour":
+        return moment.replace(minute=0, second=0, microsecond=0)
+    day = _day(moment)
+    if interval == "week":
+        return day - timedelta(days=day.weekday())
+    if interval == "month":
+        return day.replace(day=1)
+    return day
+
+
+def timeseries(
+    group_by: str | None,
+    window: Window,
+    *,
+    interval: str = "day",
+    metric: str = "tokens",
+    top: int = 10,
+    filters: Filters | None = None,
+) -> Series:
+    """``metric`` per ``interval`` bucket for the top ``top`` entities of the window plus
+    "others" (all of it under ``others`` when ``group_by`` is None); gaps are zeros."""
+    filters = filters or Filters()
+    expression = "u." + METRICS[metric].replace(" + ", " + u.")
+    source, params = _from(window, filters, public_apps_only=group_by == "app", hourly=interval == "hour")
+    bucket_sql = f"date_trunc('{interval}', u.bucket::timestamp)"
+    starts = bucket_starts(window, interval)
+    index = {b: i for i, b in enumerate(starts)}
+    top_rows = (
+        ranking(group_by, window, metric=metric, filters=filters, limit=top, compare=False).rows
+        if group_by
+        else []
+    )
+    top_keys = [r.key for r in top_rows]
+    if group_by:
+        key = ENTITY_KEY[group_by]
+        sql = (
+            f"SELECT {bucket_sql}, CASE WHEN {key} = ANY(%s) THEN {key}::text END, sum({expression}){source} "
+            "GROUP BY 1, 2"
+        )
+        params = [[str(k) for k in top_keys] if group_by == "variant" else top_keys, *params]
+        if group_by == "variant":
+            sql = sql.replace(f"{key} = ANY(%s)", f"{key} = ANY(%s::text[])")
+    else:
+        sql = f"SELECT {bucket_sql}, NULL, sum({expression}){source} GROUP BY 1, 2"
+    values: dict[str | None, list[float]] = {str(k): [0.0] * len(starts) for k in top_keys}
+    others = [0.0] * len(starts)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        for bucket, k, v in cursor.fetchall():
+            position = index.get(bucket.replace(tzinfo=UTC))
+            if position is None:
+                continue
+            (values[k] if k is not None else others)[position] += float(v)
+    return Series(starts, [(r.entity, values[str(r.key)]) for r in top_rows], others, metric)
+
+
+# --- Trending and performance -------------------------------------------------------------
+
+
+def trending(entity: str, window: Window, *, limit: int = 10, min_volume: float = 0) -> list[RankRow]:
+    """Growth score = tokens in ``window`` minus the mean of the three preceding equal
+    windows (OpenRouter's definition); entries under ``min_volume`` tokens are left out."""
+    key = ENTITY_KEY[entity]
+    public = entity == "app"
+    lookback = Window(window.start - 3 * window.length, window.end)
+    source, params = _from(lookback, Filters(), public_apps_only=public)
+    _, bucket_start, _ = _table(window)
+    sql = (
+        f"SELECT {key}, sum(u.prompt_tokens + u.completion_tokens) FILTER (WHERE u.bucket >= %s) AS cur, "
+        f"sum(u.prompt_tokens + u.completion_tokens) FILTER (WHERE u.bucket < %s) / 3.0 AS base"
+        f"{source} GROUP BY 1 "
+        "HAVING coalesce(sum(u.prompt_tokens + u.completion_tokens) FILTER (WHERE u.bucket >= %s), 0) >= %s "
+        "ORDER BY coalesce(sum(u.prompt_tokens + u.completion_tokens) FILTER (WHERE u.bucket >= %s), 0) "
+        "- coalesce(sum(u.prompt_tokens + u.completion_tokens) FILTER (WHERE u.bucket < %s), 0) / 3.0 DESC "
+        "LIMIT %s"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql,
+            [
+                bucket_start,
+                bucket_start,
+                *params,
+                bucket_start,
+                max(min_volume, 1),
+                bucket_start,
+                bucket_start,
+                limit,
+            ],
+        )
+        raw = cursor.fetchall()
+    rows = []
+    for position, (k, cur, base) in enumerate(raw, start=1):
+        cur, base = float(cur or 0), float(base or 0)
+        rows.append(RankRow(position, k, cur, 0.0, base if base else None, None, extra={"score": cur - base}))
+    attach_entities(entity, rows)
+    return [r for r in rows if r.extra["score"] > 0]
+
+
+def new_models(window: Window, limit: int = 10) -> list[RankRow]:
+    """Models whose first usage falls in ``window``, by tokens."""
+    rows = ranking("model", window, limit=200).rows
+    return [r for r in rows if r.is_new][:limit]
+
+
+def performance(window: Window, *, min_requests: int = 5, limit: int = 10) -> dict[str, list[dict[str, Any]]]:
+    """Fastest models by throughput and lowest average latency in ``window``."""
+    source, params = _from(window, Filters())
+    sql = (
+        "SELECT u.model_id, sum(u.requests), sum(u.latency_ms_sum)::float / nullif(sum(u.latency_count), 0), "
+        "sum(u.generation_completion_tokens) * 1000.0 / nullif(sum(u.generation_ms_sum), 0)"
+        f"{source} GROUP BY 1 HAVING sum(u.requests) >= %s"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, min_requests])
+        raw = cursor.fetchall()
+    models = {m.pk: m for m in LLMModel.objects.filter(pk__in=[r[0] for r in raw]).select_related("author")}
+    items = [
+        {"model": models[k], "requests": n, "latency_ms": lat, "throughput": tps}
+        for k, n, lat, tps in raw
+        if k in models
+    ]
+    fastest = sorted((i for i in items if i["throughput"]), key=lambda i: -i["throughput"])[:limit]
+    lowest = sorted((i for i in items if i["latency_ms"]), key=lambda i: i["latency_ms"])[:limit]
+    return {"throughput": fastest, "latency": lowest}
+
+
+def provider_stats(window: Window, filters: Filters) -> list[dict[str, Any]]:
+    """Per provider: share of requests, average latency and throughput (for a model page)."""
+    source, params = _from(window, filters)
+    sql = (
+        "SELECT u.provider_id, sum(u.requests), sum(u.prompt_tokens + u.completion_tokens), "
+        "sum(u.latency_ms_sum)::float / nullif(sum(u.latency_count), 0), "
+        "sum(u.generation_completion_tokens) * 1000.0 / nullif(sum(u.generation_ms_sum), 0)"
+        f"{source} GROUP BY 1 ORDER BY 3 DESC"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        raw = cursor.fetchall()
+    providers = Provider.objects.in_bulk([r[0] for r in raw])
+    total = sum(r[2] for r in raw) or 1
+    return [
+        {
+            "provider": providers.get(k),
+            "requests": n,
+            "tokens": t,
+            "share": t / total,
+            "latency_ms": lat,
+            "throughput": tps,
+        }
+        for k, n, t, lat, tps in raw
+    ]

@@ -1,0 +1,31 @@
+// Draws every Plotly figure embedded with json_script, on load and after each htmx swap.
+(function () {
+  "use strict";
+  const dark = window.matchMedia("(prefers-color-scheme: dark)");
+
+  function themed(layout) {
+    const ink = dark.matches ? "#e5e7eb" : "#1f2937";
+    const grid = dark.matches ? "#374151" : "#e5e7eb";
+    layout.font = Object.assign({}, layout.font, { color: ink });
+    for (const axis of ["xaxis", "yaxis"]) {
+      layout[axis] = Object.assign({ gridcolor: grid, zerolinecolor: grid }, layout[axis]);
+    }
+    return layout;
+  }
+
+  function draw(root) {
+    if (!window.Plotly) return;
+    root.querySelectorAll("[data-figure]").forEach(function (el) {
+      const source = document.getElementById(el.dataset.figure);
+      if (!source) return;
+      const figure = JSON.parse(source.textContent);
+      window.Plotly.react(el, figure.data, themed(figure.layout || {}), {
+        responsive: true, displaylogo: false, modeBarButtonsToRemove: ["lasso2d", "select2d"],
+      });
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () { draw(document); });
+  document.addEventListener("htmx:afterSettle", function () { draw(document); });
+  dark.addEventListener("change", function () { draw(document); });
+})();
