@@ -23,6 +23,8 @@ def partition_name(day: date) -> str:
 def ensure_partitions(days: Iterable[date]) -> None:
     """Create the partitions for ``days`` that do not exist yet, each in its own transaction,
     so the brief lock on the parent table is never held by a long ingest transaction."""
+    # Inside an outer transaction the partition could still be rolled back: don't remember it.
+    remember = not connection.in_atomic_block
     for day in sorted(set(days) - _known):
         name = partition_name(day)
         start = datetime(day.year, day.month, day.day, tzinfo=UTC)
@@ -41,7 +43,8 @@ def ensure_partitions(days: Iterable[date]) -> None:
                 # Another worker created it at the same moment (catalog unique violation).
                 if attempt == 2:
                     raise
-        _known.add(day)
+        if remember:
+            _known.add(day)
 
 
 def existing_partitions() -> list[date]:

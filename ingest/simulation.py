@@ -126,6 +126,7 @@ class SimModel:
     launch: int  # day index of launch (may be negative: launched before the year)
     providers: list[tuple[str, int, int, float]]
     free_preview: bool
+    popularity: float = 1.0
 
 
 @dataclass
@@ -167,6 +168,7 @@ class Simulator:
                     self._launch_day(released),
                     providers,
                     free_preview=author in FREE_PREVIEW_AUTHORS and rng.random() < 0.6,
+                    popularity=rng.lognormvariate(0, 0.9),
                 )
             )
         # Each author's oldest model stands for its previous generation, live from day one.
@@ -193,6 +195,7 @@ class Simulator:
                     rng.randint(-200, self.days - 10),
                     rng.sample(pool, rng.randint(2, 5)),
                     free_preview=rng.random() < 0.2,
+                    popularity=rng.lognormvariate(-1, 1.0),
                 )
             )
         return models
@@ -221,14 +224,13 @@ class Simulator:
 
     # --- One day ---------------------------------------------------------------------------
 
-    def _model_weight(self, model: SimModel, day: int, t: float) -> float:
+    def _model_weight(self, model: SimModel, day: int) -> float:
         age = day - model.launch
         if age < 0:
             return 0.0
         ramp = min(1.0, (age + 1) / 21)  # three weeks to full adoption
-        decay = math.exp(-max(0, age - 240) / 150)  # superseded versions fade
-        shares = AUTHOR_SHARES.get(model.author, AUTHOR_SHARES["_tail"])
-        return ramp * decay * (shares[0] + (shares[1] - shares[0]) * t)
+        decay = math.exp(-max(0, age - 120) / 120)  # superseded versions fade
+        return ramp * decay * model.popularity
 
     def _category_request_weights(self, t: float) -> dict[str, float]:
         """Token shares turned into request weights (divide by tokens per request)."""
@@ -246,13 +248,17 @@ class Simulator:
         requests = self.scale.requests_first_day * self.scale.request_growth**t * (0.72 if weekend else 1.0)
         requests = int(requests * rng.uniform(0.95, 1.05))
 
-        live = [(m, self._model_weight(m, day, t)) for m in self.models]
-        # Shares hold per author (the long tail shares one); split over the live models.
+        live = [(m, self._model_weight(m, day)) for m in self.models]
+        # Shares hold per author (the long tail shares one), split over its live models by
+        # their weight: the newest, most popular model of a lab takes most of its traffic.
         group = {m.slug: m.author if m.author in AUTHOR_SHARES else "_tail" for m in self.models}
-        live_per_group: dict[str, int] = {}
+        group_weight: dict[str, float] = {}
         for m, w in live:
-            live_per_group[group[m.slug]] = live_per_group.get(group[m.slug], 0) + (w > 0)
-        model_weights = [w / max(1, live_per_group[group[m.slug]]) for m, w in live]
+            group_weight[group[m.slug]] = group_weight.get(group[m.slug], 0.0) + w
+        model_weights = []
+        for m, w in live:
+            start, end = AUTHOR_SHARES[group[m.slug]]
+            model_weights.append((start + (end - start) * t) * w / group_weight[group[m.slug]] if w else 0.0)
         models = [m for m, _ in live]
         category_weights = self._category_request_weights(t)
         categories = list(category_weights)

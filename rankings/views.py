@@ -4,6 +4,7 @@ works as a plain link."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -31,6 +32,7 @@ INTERVAL_LABELS = {"day": "Daily", "week": "Weekly", "month": "Monthly"}
 INTERVAL_SPAN = {"day": 90, "week": 364, "month": 365}  # days of history each interval shows
 METRIC_LABELS = {"tokens": "Tokens", "requests": "Requests", "cost": "Cost"}
 PAGE_SIZE = 20
+SLUG_RE = re.compile(r"[a-z0-9-]{1,50}")
 
 
 @dataclass
@@ -54,11 +56,9 @@ class State:
             state.interval = get["interval"]
         if get.get("metric") in METRIC_LABELS:
             state.metric = get["metric"]
-        if (
-            get.get("category", "").isascii()
-            and Category.objects.filter(slug=get.get("category", "")).exists()
-        ):
-            state.category = get["category"]
+        category = get.get("category", "")
+        if SLUG_RE.fullmatch(category) and Category.objects.filter(slug=category).exists():
+            state.category = category
         if get.get("app_period") in APP_PERIODS:
             state.app_period = get["app_period"]
         offset = get.get("offset", "")
