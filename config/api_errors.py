@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import JsonResponse
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, JsonResponse
 from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -42,7 +43,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         field, message = exc.field, str(exc.detail)
     else:
         field, message = _first_message(exc.detail if hasattr(exc, "detail") else str(exc))
-    code = getattr(exc, "default_code", "error")
+    code = {Http404: "not_found", PermissionDenied: "permission_denied"}.get(type(exc), "error")
     if isinstance(exc, exceptions.APIException):
         codes = exc.get_codes()
         if isinstance(codes, str):
@@ -54,3 +55,44 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
 def json_error(status: int, code: str, message: str, field: str | None = None) -> JsonResponse:
     """The same format for responses made outside DRF (e.g. 404 on an API path)."""
     return JsonResponse(error_body(code, message, field), status=status)
+
+
+ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message", "field"],
+            "properties": {
+                "code": {"type": "string", "examples": ["invalid"]},
+                "message": {"type": "string", "examples": ['metric: "vibes" is not a valid choice.']},
+                "field": {"type": ["string", "null"], "examples": ["metric"]},
+            },
+        }
+    },
+}
+ERROR_STATUSES = {
+    "400": "Invalid parameter or body (the message names it)",
+    "404": "No such resource (private apps answer 404 too)",
+    "429": "Rate limited; see Retry-After",
+}
+
+
+def add_error_responses(result: dict[str, Any], generator, request, public) -> dict[str, Any]:
+    """drf-spectacular hook: every API operation documents the shared error format."""
+    result.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
+    for path, operations in result.get("paths", {}).items():
+        for operation in operations.values():
+            responses = operation.setdefault("responses", {})
+            for status, description in ERROR_STATUSES.items():
+                content = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+                if "csv" in str(operation.get("parameters", "")):
+                    content["text/csv"] = {"schema": {"type": "string"}}
+                responses.setdefault(status, {"description": description, "content": content})
+            for status, response in responses.items():
+                if status.startswith(("4", "5")) and "content" not in response:
+                    response["content"] = {
+                        "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}
+                    }
+    return result

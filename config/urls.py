@@ -1,11 +1,18 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from config import health
+from rankings.api.views import not_found
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    # The split view serves its init script as a file: no inline script for the CSP to block.
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/v1/", include("ingest.urls")),
+    path("api/v1/", include("rankings.api.urls")),
+    re_path(r"^api/(?P<path>[\s\S]*)$", not_found),
     path("", include("rankings.urls")),
 ]

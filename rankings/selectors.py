@@ -219,7 +219,10 @@ class Totals:
 
 def totals(window: Window, filters: Filters | None = None) -> Totals:
     source, params = _from(window, filters or Filters())
-    columns = ", ".join(f"coalesce(sum(u.{c}), 0)" for c in TOTAL_COLUMNS)
+    # sum(bigint) is numeric in PostgreSQL: cast the counts back to bigint (Python int).
+    columns = ", ".join(
+        f"coalesce(sum(u.{c}), 0)" + ("" if c == "cost" else "::bigint") for c in TOTAL_COLUMNS
+    )
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT {columns}{source}", params)
         return Totals(*cursor.fetchone())
@@ -469,8 +472,8 @@ def performance(window: Window, *, min_requests: int = 5, limit: int = 10) -> di
     """Fastest models by throughput and lowest average latency in ``window``."""
     source, params = _from(window, Filters())
     sql = (
-        "SELECT u.model_id, sum(u.requests), sum(u.latency_ms_sum)::float / nullif(sum(u.latency_count), 0), "
-        "sum(u.generation_completion_tokens) * 1000.0 / nullif(sum(u.generation_ms_sum), 0)"
+        "SELECT u.model_id, sum(u.requests)::bigint, sum(u.latency_ms_sum)::float / nullif(sum(u.latency_count), 0), "
+        "sum(u.generation_completion_tokens)::float * 1000 / nullif(sum(u.generation_ms_sum), 0)"
         f"{source} GROUP BY 1 HAVING sum(u.requests) >= %s"
     )
     with connection.cursor() as cursor:
@@ -491,9 +494,9 @@ def provider_stats(window: Window, filters: Filters) -> list[dict[str, Any]]:
     """Per provider: share of requests, average latency and throughput (for a model page)."""
     source, params = _from(window, filters)
     sql = (
-        "SELECT u.provider_id, sum(u.requests), sum(u.prompt_tokens + u.completion_tokens), "
+        "SELECT u.provider_id, sum(u.requests)::bigint, sum(u.prompt_tokens + u.completion_tokens)::bigint, "
         "sum(u.latency_ms_sum)::float / nullif(sum(u.latency_count), 0), "
-        "sum(u.generation_completion_tokens) * 1000.0 / nullif(sum(u.generation_ms_sum), 0)"
+        "sum(u.generation_completion_tokens)::float * 1000 / nullif(sum(u.generation_ms_sum), 0)"
         f"{source} GROUP BY 1 ORDER BY 3 DESC"
     )
     with connection.cursor() as cursor:

@@ -1,0 +1,155 @@
+"""Query parameters of the read API: validated by serializers (which also document them in
+the OpenAPI schema), then resolved into selector arguments. Any invalid value is a 400 that
+names the parameter."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from rest_framework import serializers
+
+from config.api_errors import ApiError
+from rankings import selectors
+from rankings.models import App, Author, Category, LLMModel, Provider
+from rankings.selectors import Filters, Window
+
+MAX_RANGE = timedelta(days=3660)
+
+
+class WindowParams(serializers.Serializer):
+    period = serializers.ChoiceField(
+        choices=list(selectors.PERIODS),
+        required=False,
+        help_text="day = last 24 hours; week/month/year = last 7/30/365 UTC days including today; "
+        "all = since the first event. Ignored when start and end are given.",
+    )
+    start = serializers.DateTimeField(required=False, help_text="Window start (UTC, inclusive), ISO 8601.")
+    end = serializers.DateTimeField(required=False, help_text="Window end (UTC, exclusive), ISO 8601.")
+
+    default_period = "week"
+
+    def validate(self, attrs):
+        start, end = attrs.get("start"), attrs.get("end")
+        if (start is None) != (end is None):
+            raise ApiError(
+                400, "invalid", "Give both start and end, or neither.", "start" if start is None else "end"
+            )
+        if start is not None:
+            start, end = start.astimezone(UTC), end.astimezone(UTC)
+            if end <= start:
+                raise ApiError(400, "invalid", "end must be after start.", "end")
+            if end - start > MAX_RANGE:
+                raise ApiError(400, "invalid", "The window may span at most 10 years.", "end")
+            if start.year < 2000 or end.year > 2100:
+                raise ApiError(400, "invalid", "start and end must fall between 2000 and 2100.", "start")
+            attrs["window"] = Window(start, end)
+        else:
+            attrs["window"] = selectors.period_window(attrs.get("period", self.default_period))
+        return attrs
+
+
+class FilterParams(serializers.Serializer):
+    category = serializers.SlugField(
+        required=False, max_length=100, help_text="Category slug, e.g. programming."
+    )
+    author = serializers.SlugField(required=False, max_length=100, help_text="Author slug, e.g. anthropic.")
+    provider = serializers.SlugField(
+        required=False, max_length=100, help_text="Provider slug, e.g. together."
+    )
+    app = serializers.SlugField(required=False, max_length=100, help_text="App slug (public apps only).")
+    model = serializers.RegexField(
+        r"^[a-z0-9._-]+/[a-z0-9._-]+$", required=False, max_length=200, help_text="Model slug author/name."
+    )
+    variant = serializers.RegexField(
+        r"^[a-z0-9-]{0,16}$", required=False, help_text="Variant without colon, e.g. free."
+    )
+
+    def validate(self, attrs):
+        filters = Filters(variant=attrs.get("variant"))
+        lookups = {
+            "category": Category.objects.all(),
+            "author": Author.objects.all(),
+            "provider": Provider.objects.all(),
+            "app": App.objects.filter(is_public=True),  # a private app is as unknown as a missing one
+            "model": LLMModel.objects.all(),
+        }
+        for name, queryset in lookups.items():
+            if name in attrs:
+                pk = queryset.filter(slug=attrs[name]).values_list("pk", flat=True).first()
+                if pk is None:
+                    raise ApiError(400, "unknown", f"No {name} with slug {attrs[name]!r}.", name)
+                setattr(filters, name, pk)
+        attrs["filters"] = filters
+        return attrs
+
+
+class MetricParam(serializers.Serializer):
+    metric = serializers.ChoiceField(choices=list(selectors.METRICS), default="tokens")
+
+
+class RankingParams(WindowParams, FilterParams, MetricParam):
+    limit = serializers.IntegerField(min_value=1, max_value=100, default=20)
+    cursor = serializers.RegexField(
+        r"^\d{1,6}$", required=False, help_text="Opaque: the `next` link carries it."
+    )
+
+    def validate(self, attrs):
+        attrs = WindowParams.validate(self, attrs)
+        return FilterParams.validate(self, attrs)
+
+
+class TimeseriesParams(RankingParams):
+    group_by = serializers.ChoiceField(choices=list(selectors.ENTITIES), required=False, allow_null=True)
+    interval = serializers.ChoiceField(choices=list(selectors.INTERVALS), default="day")
+    top = serializers.IntegerField(min_value=1, max_value=50, default=10)
+    default_period = "month"
+
+    def validate(self, attrs):
+        attrs = super().validate(attrs)
+        window: Window = attrs["window"]
+        limits = {"hour": 24 * 92, "day": 3660, "week": 600, "month": 240}
+        count = (
+            len(selectors.bucket_starts(window, attrs["interval"]))
+            if window.length < timedelta(days=3700)
+            else 10**6
+        )
+        if count > limits[attrs["interval"]]:
+            raise ApiError(
+                400,
+                "too_many_buckets",
+                f"At most {limits[attrs['interval']]} {attrs['interval']} buckets.",
+                "interval",
+            )
+        return attrs
+
+
+class PeriodParams(WindowParams):
+    pass
+
+
+class DatasetParams(WindowParams):
+    default_period = "month"
+
+    def validate(self, attrs):
+        attrs = super().validate(attrs)
+        window = attrs["window"]
+        start = window.start.replace(hour=0, minute=0, second=0, microsecond=0)
+        end = (
+            window.end
+            if window.end.time() == datetime.min.time()
+            else (window.end.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1))
+        )
+        if end - start > timedelta(days=400):
+            raise ApiError(400, "invalid", "The dataset covers at most 400 days per request.", "start")
+        attrs["window"] = Window(start, end)
+        return attrs
+
+
+def parse(serializer_class: type[serializers.Serializer], query) -> dict:
+    """Validated parameters or a 400 naming the first bad one."""
+    serializer = serializer_class(data={k: v for k, v in query.items() if k != "format"})
+    if not serializer.is_valid():
+        field, messages = next(iter(serializer.errors.items()))
+        message = messages[0] if isinstance(messages, list) else str(messages)
+        raise ApiError(400, "invalid", f"{field}: {message}", field)
+    return serializer.validated_data

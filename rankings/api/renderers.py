@@ -1,0 +1,38 @@
+"""CSV for every list endpoint: the same rows as the JSON ``results``, nested keys flattened."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+from rest_framework.renderers import BaseRenderer
+
+from rankings.api.serializers import flat
+
+
+class CSVRenderer(BaseRenderer):
+    media_type = "text/csv"
+    format = "csv"
+    charset = "utf-8"
+
+    def render(self, data: Any, accepted_media_type=None, renderer_context=None) -> bytes:
+        response = (renderer_context or {}).get("response")
+        rows = getattr(response, "csv_rows", None)
+        if rows is None:
+            rows = data.get("results", [data]) if isinstance(data, dict) else data
+        rows = [flat(r) for r in rows]
+        buffer = io.StringIO()
+        if rows:
+            columns = list(dict.fromkeys(k for r in rows for k in r))
+            writer = csv.DictWriter(buffer, columns, extrasaction="ignore")
+            writer.writeheader()
+            for row in rows:
+                # Defuse spreadsheet formulas in user-supplied names (CSV injection).
+                writer.writerow(
+                    {
+                        k: (f"'{v}" if isinstance(v, str) and v[:1] in "=+-@\t\r" else v)
+                        for k, v in row.items()
+                    }
+                )
+        return buffer.getvalue().encode()

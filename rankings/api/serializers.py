@@ -1,0 +1,130 @@
+"""Response shapes of the read API (documentation for the OpenAPI schema, and the one place
+that turns selector results into JSON-ready dicts)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from rankings.selectors import RankRow, Window
+
+
+class EntitySerializer(serializers.Serializer):
+    slug = serializers.CharField()
+    name = serializers.CharField()
+    link = serializers.CharField(help_text="Path of the entity's page.")
+
+
+class WindowSerializer(serializers.Serializer):
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField(help_text="Exclusive.")
+
+
+class RankRowSerializer(serializers.Serializer):
+    rank = serializers.IntegerField()
+    entity = EntitySerializer(allow_null=True, help_text="null if the entity was deleted")
+    value = serializers.FloatField()
+    share = serializers.FloatField(help_text="Share of the total of all ranked entries, 0-1.")
+    previous_value = serializers.FloatField(allow_null=True)
+    change_pct = serializers.FloatField(allow_null=True, help_text="Change vs the previous equal window, %.")
+    rank_change = serializers.IntegerField(
+        allow_null=True, help_text="Places gained (+) or lost (-); null = new."
+    )
+    is_new = serializers.BooleanField()
+
+
+class RankingSerializer(serializers.Serializer):
+    window = WindowSerializer()
+    metric = serializers.CharField()
+    total = serializers.FloatField()
+    count = serializers.IntegerField()
+    next = serializers.CharField(allow_null=True)
+    results = RankRowSerializer(many=True)
+
+
+class SeriesItemSerializer(serializers.Serializer):
+    entity = EntitySerializer(allow_null=True)
+    values = serializers.ListField(child=serializers.FloatField())
+
+
+class TimeseriesSerializer(serializers.Serializer):
+    window = WindowSerializer()
+    metric = serializers.CharField()
+    interval = serializers.CharField()
+    buckets = serializers.ListField(child=serializers.DateTimeField())
+    series = SeriesItemSerializer(many=True)
+    others = serializers.ListField(child=serializers.FloatField())
+
+
+class TrendingRowSerializer(serializers.Serializer):
+    entity = EntitySerializer()
+    tokens = serializers.FloatField()
+    baseline = serializers.FloatField(allow_null=True, help_text="Mean of the three preceding windows.")
+    score = serializers.FloatField()
+
+
+class DatasetRowSerializer(serializers.Serializer):
+    date = serializers.DateField()
+    rank = serializers.IntegerField(allow_null=True)
+    model_permaslug = serializers.CharField(help_text='Model slug, or "other" for the rest.')
+    total_tokens = serializers.IntegerField()
+    total_requests = serializers.IntegerField()
+
+
+def entity_dict(entity: Any) -> dict[str, Any] | None:
+    if entity is None:
+        return None
+    if isinstance(entity, str):  # a variant
+        return {"slug": entity, "name": f":{entity}" if entity else "standard", "link": ""}
+    return {"slug": entity.slug, "name": entity.name, "link": entity.get_absolute_url()}
+
+
+def window_dict(window: Window) -> dict[str, str]:
+    return {"start": window.start.isoformat(), "end": window.end.isoformat()}
+
+
+def rank_row(row: RankRow) -> dict[str, Any]:
+    return {
+        "rank": row.rank,
+        "entity": entity_dict(row.entity),
+        "value": row.value,
+        "share": row.share,
+        "previous_value": row.previous_value,
+        "change_pct": row.change,
+        "rank_change": row.rank_change,
+        "is_new": row.is_new,
+    }
+
+
+def flat(row: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """A nested row flattened for CSV: entity.slug -> entity_slug."""
+    out: dict[str, Any] = {}
+    for key, value in row.items():
+        if isinstance(value, dict):
+            out.update(flat(value, f"{prefix}{key}_"))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+class CatalogRowSerializer(serializers.Serializer):
+    entity = EntitySerializer()
+    tokens = serializers.FloatField()
+    share = serializers.FloatField()
+    rank = serializers.IntegerField(allow_null=True)
+
+
+class CatalogListSerializer(serializers.Serializer):
+    window = WindowSerializer()
+    results = CatalogRowSerializer(many=True)
+
+
+class TrendingListSerializer(serializers.Serializer):
+    window = WindowSerializer()
+    results = TrendingRowSerializer(many=True)
+
+
+class DatasetSerializer(serializers.Serializer):
+    window = WindowSerializer()
+    results = DatasetRowSerializer(many=True)

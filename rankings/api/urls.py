@@ -1,0 +1,20 @@
+from django.urls import path
+
+from rankings.api import views
+
+urlpatterns = [
+    path("", views.ApiRootView.as_view(), name="api-root"),
+    *[
+        path(f"rankings/{plural}", views.ranking_view(plural).as_view(), name=f"api-rankings-{plural}")
+        for plural in views.ENTITY_BY_PLURAL
+    ],
+    path("timeseries", views.TimeseriesView.as_view(), name="api-timeseries"),
+    path("trending/models", views.TrendingView.as_view(), name="api-trending-models"),
+    path("trending/apps", views.TrendingAppsView.as_view(), name="api-trending-apps"),
+    path("models/<slug:author>/<str:name>", views.ModelDetailView.as_view(), name="api-model"),
+    path("authors/<slug:slug>", views.AuthorDetailView.as_view(), name="api-author"),
+    path("apps/<slug:slug>", views.AppDetailView.as_view(), name="api-app"),
+    path("categories", views.CatalogListView.as_view(), name="api-categories"),
+    path("providers", views.ProviderListView.as_view(), name="api-providers"),
+    path("datasets/rankings-daily", views.RankingsDailyView.as_view(), name="api-rankings-daily"),
+]

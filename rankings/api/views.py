@@ -1,0 +1,379 @@
+"""The read API (``/api/v1/``): thin views over :mod:`rankings.selectors`, so every number is
+the page's number. JSON by default; CSV with ``?format=csv`` or ``Accept: text/csv``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import connection
+from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
+from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from config.api_errors import ApiError, json_error
+from rankings import selectors
+from rankings.api import params
+from rankings.api import serializers as s
+from rankings.api.renderers import CSVRenderer
+from rankings.api.throttles import AnonReadThrottle, KeyReadThrottle
+from rankings.cache import cached
+from rankings.models import App, Author, Category, LLMModel, Provider
+from rankings.selectors import Filters, Window
+
+ENTITY_BY_PLURAL = {
+    "models": "model",
+    "authors": "author",
+    "apps": "app",
+    "categories": "category",
+    "providers": "provider",
+}
+FORMAT_PARAM = OpenApiParameter(
+    "format", str, enum=["json", "csv"], description="Response format (or use Accept)."
+)
+RANKING_EXAMPLE = OpenApiExample(
+    "Top models this week",
+    value={
+        "window": {"start": "2025-08-01T00:00:00+00:00", "end": "2025-08-08T00:00:00+00:00"},
+        "metric": "tokens",
+        "total": 3.1e12,
+        "count": 312,
+        "next": "/api/v1/rankings/models?cursor=20",
+        "results": [
+            {
+                "rank": 1,
+                "entity": {
+                    "slug": "anthropic/claude-sonnet-4",
+                    "name": "Claude Sonnet 4",
+                    "link": "/models/anthropic/claude-sonnet-4/",
+                },
+                "value": 5.2e11,
+                "share": 0.168,
+                "previous_value": 4.9e11,
+                "change_pct": 6.1,
+                "rank_change": 0,
+                "is_new": False,
+            }
+        ],
+    },
+    response_only=True,
+)
+
+
+class ReadView(APIView):
+    renderer_classes = [JSONRenderer, CSVRenderer]
+    throttle_classes = [AnonReadThrottle, KeyReadThrottle]
+
+    def perform_content_negotiation(self, request, force=False):
+        fmt = request.query_params.get("format")
+        if fmt is not None and fmt not in ("json", "csv") and not force:
+            raise ApiError(400, "invalid", "format must be json or csv.", "format")
+        return super().perform_content_negotiation(request, force)
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if request.method == "GET" and response.status_code == 200:
+            # ETag (and 304s) come from ConditionalGetMiddleware over the rendered body.
+            response["Cache-Control"] = "public, max-age=30"
+            response["Vary"] = "Accept, Authorization"
+        return response
+
+    def check_throttles(self, request):
+        try:
+            super().check_throttles(request)
+        except Exception as exc:
+            if exc.__class__.__name__ == "Throttled":
+                raise
+            # A cache outage must not take the API down: no throttling until it is back.
+
+
+def _ranking_payload(request: Request, entity: str, query: dict[str, Any]) -> dict[str, Any]:
+    offset = int(query.get("cursor", 0))
+    ranking = selectors.ranking(
+        entity,
+        query["window"],
+        metric=query["metric"],
+        filters=query["filters"],
+        limit=query["limit"],
+        offset=offset,
+    )
+    next_url = None
+    if offset + query["limit"] < ranking.count:
+        params_copy = request.query_params.copy()
+        params_copy["cursor"] = str(offset + query["limit"])
+        next_url = f"{request.path}?{params_copy.urlencode()}"
+    return {
+        "window": s.window_dict(ranking.window),
+        "metric": ranking.metric,
+        "total": ranking.total,
+        "count": ranking.count,
+        "next": next_url,
+        "results": [s.rank_row(r) for r in ranking.rows],
+    }
+
+
+class RankingView(ReadView):
+    entity = "model"
+
+    @extend_schema(
+        parameters=[params.RankingParams, FORMAT_PARAM],
+        responses=s.RankingSerializer,
+        examples=[RANKING_EXAMPLE],
+        description="Entities ranked by a metric in a window, with share, change and rank movement vs the "
+        "previous equal window. Private apps are never listed.",
+    )
+    def get(self, request: Request) -> Response:
+        query = params.parse(params.RankingParams, request.query_params)
+        key = f"api:ranking:{self.entity}:{request.query_params.urlencode()}"
+        return Response(cached(key, lambda: _ranking_payload(request, self.entity, query)))
+
+
+def ranking_view(plural: str) -> type[RankingView]:
+    entity = ENTITY_BY_PLURAL[plural]
+    return type(f"{entity.title()}RankingView", (RankingView,), {"entity": entity})
+
+
+class TimeseriesView(ReadView):
+    @extend_schema(
+        parameters=[params.TimeseriesParams, FORMAT_PARAM],
+        responses=s.TimeseriesSerializer,
+        description="A metric per interval bucket for the top N entities of the window plus others; "
+        "gaps are zeros. Without group_by, the total is under `others`.",
+    )
+    def get(self, request: Request) -> Response:
+        query = params.parse(params.TimeseriesParams, request.query_params)
+        series = selectors.timeseries(
+            query.get("group_by"),
+            query["window"],
+            interval=query["interval"],
+            metric=query["metric"],
+            top=query["top"],
+            filters=query["filters"],
+        )
+        buckets = [b.isoformat() for b in series.buckets]
+        response = Response(
+            {
+                "window": s.window_dict(query["window"]),
+                "metric": series.metric,
+                "interval": query["interval"],
+                "buckets": buckets,
+                "series": [{"entity": s.entity_dict(e), "values": v} for e, v in series.series],
+                "others": series.others,
+            }
+        )
+        response.csv_rows = [
+            {"bucket": b, "entity": s.entity_dict(e)["slug"] if e is not None else "", "value": v[i]}
+            for e, v in series.series
+            for i, b in enumerate(buckets)
+        ] + [{"bucket": b, "entity": "others", "value": series.others[i]} for i, b in enumerate(buckets)]
+        return response
+
+
+class TrendingView(ReadView):
+    entity = "model"
+
+    @extend_schema(
+        parameters=[params.PeriodParams, FORMAT_PARAM],
+        responses=s.TrendingListSerializer,
+        description="Growth score = tokens in the window minus the mean of the three preceding equal windows.",
+    )
+    def get(self, request: Request) -> Response:
+        query = params.parse(params.PeriodParams, request.query_params)
+        rows = selectors.trending(self.entity, query["window"], limit=20, min_volume=1000)
+        return Response(
+            {
+                "window": s.window_dict(query["window"]),
+                "results": [
+                    {
+                        "entity": s.entity_dict(r.entity),
+                        "tokens": r.value,
+                        "baseline": r.previous_value,
+                        "score": r.extra["score"],
+                    }
+                    for r in rows
+                ],
+            }
+        )
+
+
+class TrendingAppsView(TrendingView):
+    entity = "app"
+
+
+def _detail(obj: Any, filters: Filters, window: Window, breakdowns: dict[str, str]) -> dict[str, Any]:
+    totals = selectors.totals(window, filters)
+    out = {
+        "entity": s.entity_dict(obj),
+        "window": s.window_dict(window),
+        "totals": {
+            "tokens": totals.tokens,
+            "requests": totals.requests,
+            "prompt_tokens": totals.prompt_tokens,
+            "completion_tokens": totals.completion_tokens,
+            "reasoning_tokens": totals.reasoning_tokens,
+            "cached_tokens": totals.cached_tokens,
+            "cost": float(totals.cost),
+            "tokens_per_request": totals.tokens_per_request,
+            "price_per_million": totals.price_per_million,
+            "avg_latency_ms": totals.avg_latency_ms,
+            "throughput": totals.throughput,
+        },
+    }
+    for name, entity in breakdowns.items():
+        out[name] = [s.rank_row(r) for r in selectors.ranking(entity, window, filters=filters, limit=20).rows]
+    return out
+
+
+class ModelDetailView(ReadView):
+    @extend_schema(
+        parameters=[params.PeriodParams],
+        responses=OpenApiTypes.OBJECT,
+        description="A model: pricing, totals, variants, providers with latency/throughput, apps.",
+    )
+    def get(self, request: Request, author: str, name: str) -> Response:
+        query = params.parse(params.PeriodParams, request.query_params)
+        model = get_object_or_404(LLMModel.objects.select_related("author"), slug=f"{author}/{name}")
+        filters = Filters(model=model.pk)
+        data = _detail(
+            model, filters, query["window"], {"variants": "variant", "apps": "app", "categories": "category"}
+        )
+        data["model"] = {
+            "author": s.entity_dict(model.author),
+            "context_length": model.context_length,
+            "prompt_price_per_million": float(model.prompt_price) if model.prompt_price is not None else None,
+            "completion_price_per_million": float(model.completion_price)
+            if model.completion_price is not None
+            else None,
+            "supports_reasoning": model.supports_reasoning,
+            "release_date": model.release_date.isoformat() if model.release_date else None,
+        }
+        data["providers"] = [
+            {
+                "entity": s.entity_dict(p["provider"]),
+                "requests": p["requests"],
+                "tokens": p["tokens"],
+                "share": p["share"],
+                "latency_ms": p["latency_ms"],
+                "throughput": p["throughput"],
+            }
+            for p in selectors.provider_stats(query["window"], filters)
+        ]
+        return Response(data)
+
+
+class AuthorDetailView(ReadView):
+    @extend_schema(parameters=[params.PeriodParams], responses=OpenApiTypes.OBJECT)
+    def get(self, request: Request, slug: str) -> Response:
+        query = params.parse(params.PeriodParams, request.query_params)
+        author = get_object_or_404(Author, slug=slug)
+        return Response(
+            _detail(author, Filters(author=author.pk), query["window"], {"models": "model", "apps": "app"})
+        )
+
+
+class AppDetailView(ReadView):
+    @extend_schema(
+        parameters=[params.PeriodParams],
+        responses=OpenApiTypes.OBJECT,
+        description="A public app; a private app answers 404 like a missing one.",
+    )
+    def get(self, request: Request, slug: str) -> Response:
+        query = params.parse(params.PeriodParams, request.query_params)
+        app = get_object_or_404(App, slug=slug, is_public=True)
+        data = _detail(
+            app, Filters(app=app.pk), query["window"], {"models": "model", "providers": "provider"}
+        )
+        data["app"] = {"description": app.description, "url": app.url}
+        return Response(data)
+
+
+class CatalogListView(ReadView):
+    model = Category
+
+    @extend_schema(
+        parameters=[params.PeriodParams, FORMAT_PARAM],
+        responses=s.CatalogListSerializer,
+        description="Every entry with its tokens in the window (zero when unused).",
+    )
+    def get(self, request: Request) -> Response:
+        query = params.parse(params.PeriodParams, request.query_params)
+        entity = "category" if self.model is Category else "provider"
+        ranked = {r.key: r for r in selectors.ranking(entity, query["window"], limit=10_000).rows}
+        results = []
+        for obj in self.model.objects.all():
+            row = ranked.get(obj.pk)
+            results.append(
+                {
+                    "entity": s.entity_dict(obj),
+                    "tokens": row.value if row else 0.0,
+                    "share": row.share if row else 0.0,
+                    "rank": row.rank if row else None,
+                }
+            )
+        results.sort(key=lambda r: -r["tokens"])
+        return Response({"window": s.window_dict(query["window"]), "results": results})
+
+
+class ProviderListView(CatalogListView):
+    model = Provider
+
+
+class RankingsDailyView(ReadView):
+    @extend_schema(
+        parameters=[params.DatasetParams, FORMAT_PARAM],
+        responses=s.DatasetSerializer,
+        description="Per UTC day, the top 50 models by tokens plus one `other` row (OpenRouter's public "
+        "daily rankings dataset shape).",
+    )
+    def get(self, request: Request) -> Response:
+        query = params.parse(params.DatasetParams, request.query_params)
+        window: Window = query["window"]
+        # One pass over the daily table: rank models per day, fold everything past 50 into "other".
+        sql = (
+            "WITH d AS (SELECT u.bucket AS day, u.model_id, sum(u.prompt_tokens + u.completion_tokens) AS t, "
+            "sum(u.requests) AS r FROM rankings_usagedaily u WHERE u.bucket >= %s AND u.bucket < %s GROUP BY 1, 2), "
+            "ranked AS (SELECT d.*, row_number() OVER (PARTITION BY day ORDER BY t DESC, model_id) AS n FROM d) "
+            "SELECT day, CASE WHEN n <= 50 THEN n END, CASE WHEN n <= 50 THEN m.slug ELSE 'other' END, "
+            "sum(t), sum(r) FROM ranked JOIN rankings_llmmodel m ON m.id = ranked.model_id "
+            "GROUP BY 1, 2, 3 ORDER BY 1, 2 NULLS LAST"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [window.start.date(), window.end.date()])
+            rows = [
+                {
+                    "date": day.isoformat(),
+                    "rank": rank,
+                    "model_permaslug": slug,
+                    "total_tokens": int(tokens),
+                    "total_requests": int(requests),
+                }
+                for day, rank, slug, tokens, requests in cursor.fetchall()
+            ]
+        return Response({"window": s.window_dict(window), "results": rows})
+
+
+class ApiRootView(ReadView):
+    @extend_schema(exclude=True)
+    def get(self, request: Request) -> Response:
+        base = request.build_absolute_uri("/api/v1/")
+        return Response(
+            {
+                "rankings": {p: f"{base}rankings/{p}" for p in ENTITY_BY_PLURAL},
+                "timeseries": f"{base}timeseries",
+                "trending": [f"{base}trending/models", f"{base}trending/apps"],
+                "categories": f"{base}categories",
+                "providers": f"{base}providers",
+                "datasets": [f"{base}datasets/rankings-daily"],
+                "growth": f"{base}growth",
+                "schema": request.build_absolute_uri("/api/schema/"),
+                "docs": request.build_absolute_uri("/api/docs/"),
+            }
+        )
+
+
+def not_found(request, path: str = ""):
+    """Unknown paths under /api/ answer in the API's error format, not with an HTML page."""
+    return json_error(404, "not_found", "No such API endpoint; see /api/docs/.")

@@ -1,0 +1,208 @@
+"""The read API: same numbers as the pages and as raw events, CSV = JSON, errors, caching,
+throttling, privacy, and a schemathesis run over the OpenAPI schema."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+from django.db import connection
+
+from rankings import selectors
+from rankings.models import App
+
+pytestmark = pytest.mark.django_db
+
+LIST_ENDPOINTS = [
+    "/api/v1/rankings/models",
+    "/api/v1/rankings/authors",
+    "/api/v1/rankings/apps",
+    "/api/v1/rankings/categories",
+    "/api/v1/rankings/providers",
+    "/api/v1/trending/models",
+    "/api/v1/trending/apps",
+    "/api/v1/categories",
+    "/api/v1/providers",
+    "/api/v1/datasets/rankings-daily",
+]
+
+
+def raw_leaderboard(window: selectors.Window) -> dict[str, float]:
+    """The weekly model leaderboard recomputed from raw events, bypassing the rollups."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT m.slug, sum(r.prompt_tokens + r.completion_tokens) FROM ingest_rawevent r "
+            "JOIN rankings_llmmodel m ON m.id = r.model_id WHERE r.created_at >= %s AND r.created_at < %s GROUP BY 1",
+            [window.start, window.end],
+        )
+        return {slug: float(v) for slug, v in cursor.fetchall()}
+
+
+def test_rankings_equal_the_page_and_the_raw_events(client, usage):
+    data = client.get("/api/v1/rankings/models?period=week").json()
+    window = selectors.period_window("week")
+    api = {r["entity"]["slug"]: r["value"] for r in data["results"]}
+    assert api == raw_leaderboard(window)
+    page_rows = selectors.ranking("model", window).rows  # what the leaderboard template renders
+    assert api == {r.entity.slug: r.value for r in page_rows}
+    assert abs(sum(r["share"] for r in data["results"]) - 1) < 1e-9
+    top = data["results"][0]
+    assert top["entity"] == {
+        "slug": "anthropic/claude-sonnet-4",
+        "name": "Claude Sonnet 4",
+        "link": "/models/anthropic/claude-sonnet-4/",
+    }
+    assert top["rank"] == 1 and top["previous_value"] > 0 and top["change_pct"] is not None
+
+
+def test_metrics_and_filters(client, usage):
+    by_requests = client.get("/api/v1/rankings/models?metric=requests").json()["results"]
+    assert {r["entity"]["slug"]: r["value"] for r in by_requests}["anthropic/claude-sonnet-4"] == 30
+    roleplay = client.get("/api/v1/rankings/models?category=roleplay").json()["results"]
+    assert [r["entity"]["slug"] for r in roleplay] == ["google/gemini-2.5-flash"]
+    free = client.get("/api/v1/rankings/models?variant=free").json()["results"]
+    assert [r["entity"]["slug"] for r in free] == ["google/gemini-2.5-flash"]
+
+
+def test_cursor_pagination(client, usage):
+    first = client.get("/api/v1/rankings/models?limit=1").json()
+    assert first["count"] == 3 and len(first["results"]) == 1
+    second = client.get(first["next"]).json()
+    assert second["results"][0]["rank"] == 2
+
+
+def test_timeseries_zero_fills_and_sums_to_the_ranking(client, usage):
+    data = client.get("/api/v1/timeseries?group_by=model&interval=day&period=month&top=2").json()
+    assert len(data["buckets"]) == 30 and len(data["series"]) == 2
+    assert all(len(s["values"]) == 30 for s in data["series"])
+    total = sum(sum(s["values"]) for s in data["series"]) + sum(data["others"])
+    ranking_total = client.get("/api/v1/rankings/models?period=month").json()["total"]
+    assert total == ranking_total
+    assert 0.0 in data["series"][0]["values"]  # gaps are zeros
+
+
+@pytest.mark.parametrize("url", LIST_ENDPOINTS)
+def test_csv_carries_the_same_rows_as_json(client, usage, url):
+    json_rows = client.get(url).json()["results"]
+    response = client.get(url + "?format=csv")
+    assert response["Content-Type"].startswith("text/csv")
+    csv_rows = list(csv.DictReader(io.StringIO(response.content.decode())))
+    assert len(csv_rows) == len(json_rows)
+    via_accept = client.get(url, HTTP_ACCEPT="text/csv")
+    assert via_accept.content == response.content
+
+
+def test_detail_endpoints(client, usage):
+    model = client.get("/api/v1/models/anthropic/claude-sonnet-4").json()
+    assert model["model"]["prompt_price_per_million"] == 3.0
+    assert model["totals"]["requests"] == 30
+    assert model["providers"][0]["entity"]["slug"] == "anthropic"
+    assert client.get("/api/v1/authors/anthropic").status_code == 200
+
+
+def test_private_apps_are_404_and_never_listed(client, usage):
+    secret = App.objects.get(origin="https://secret.example")
+    assert client.get(f"/api/v1/apps/{secret.slug}").status_code == 404
+    assert client.get(f"/api/v1/rankings/models?app={secret.slug}").status_code == 400
+    for url in (
+        "/api/v1/rankings/apps?period=day",
+        "/api/v1/trending/apps",
+        "/api/v1/rankings/apps?format=csv",
+    ):
+        assert "Secret App" not in client.get(url).content.decode()
+        assert secret.slug not in client.get(url).content.decode()
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("period=decade", "period"),
+        ("metric=vibes", "metric"),
+        ("limit=0", "limit"),
+        ("limit=abc", "limit"),
+        ("start=2025-01-01T00:00:00Z", "end"),
+        ("start=2025-02-01T00:00:00Z&end=2025-01-01T00:00:00Z", "end"),
+        ("category=nope", "category"),
+        ("author=%00", "author"),
+        ("cursor=-1", "cursor"),
+        ("start=yesterday&end=now", "start"),
+    ],
+)
+def test_bad_parameters_are_400_naming_the_parameter(client, usage, query, field):
+    response = client.get(f"/api/v1/rankings/models?{query}")
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["field"] == field and error["code"] and error["message"]
+
+
+def test_unknown_paths_and_slugs_use_the_error_format(client, db):
+    for url in ("/api/v1/nothing-here", "/api/v1/models/no/such", "/api/v1/authors/nobody"):
+        response = client.get(url)
+        assert response.status_code == 404
+        assert response.json()["error"]["code"] == "not_found"
+
+
+def test_conditional_get_answers_304(client, usage):
+    first = client.get("/api/v1/rankings/models")
+    assert first["ETag"] and "max-age" in first["Cache-Control"]
+    again = client.get("/api/v1/rankings/models", HTTP_IF_NONE_MATCH=first["ETag"])
+    assert again.status_code == 304
+
+
+def test_throttling_answers_429_with_retry_after(client, usage, settings):
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {"anon": "3/minute", "key": "1000/minute"},
+    }
+    from rest_framework.settings import api_settings
+    from rest_framework.throttling import SimpleRateThrottle
+
+    SimpleRateThrottle.THROTTLE_RATES = api_settings.DEFAULT_THROTTLE_RATES
+    try:
+        statuses = [client.get("/api/v1/categories").status_code for _ in range(4)]
+        assert statuses == [200, 200, 200, 429]
+        throttled = client.get("/api/v1/categories")
+        assert int(throttled["Retry-After"]) > 0
+        assert throttled.json()["error"]["code"] == "throttled"
+        # An ingest key gets its own, larger allowance.
+        assert client.get("/api/v1/categories", HTTP_AUTHORIZATION="Bearer trk_x").status_code == 200
+    finally:
+        settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK}
+        SimpleRateThrottle.THROTTLE_RATES = api_settings.DEFAULT_THROTTLE_RATES
+
+
+def test_schema_is_openapi_31_and_documents_every_endpoint(client, db):
+    response = client.get("/api/schema/?format=json")
+    schema = response.json()
+    assert schema["openapi"].startswith("3.1")
+    for path in [
+        "/api/v1/events",
+        "/api/v1/rankings/models",
+        "/api/v1/timeseries",
+        "/api/v1/datasets/rankings-daily",
+        "/api/v1/models/{author}/{name}",
+    ]:
+        assert path in schema["paths"], path
+    params = {p["name"] for p in schema["paths"]["/api/v1/rankings/models"]["get"]["parameters"]}
+    assert {
+        "period",
+        "start",
+        "end",
+        "metric",
+        "category",
+        "author",
+        "provider",
+        "app",
+        "variant",
+        "limit",
+        "cursor",
+    } <= params
+    from openapi_spec_validator import validate
+
+    validate(schema)
+
+
+def test_docs_page_loads_assets_locally(client, db):
+    body = client.get("/api/docs/").content.decode()
+    assert "/static/drf_spectacular_sidecar/" in body and "cdn" not in body.lower()
