@@ -82,7 +82,7 @@ ERROR_STATUSES = {
 def add_error_responses(result: dict[str, Any], generator, request, public) -> dict[str, Any]:
     """drf-spectacular hook: every API operation documents the shared error format."""
     result.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
-    for path, operations in result.get("paths", {}).items():
+    for operations in result.get("paths", {}).values():
         for operation in operations.values():
             responses = operation.setdefault("responses", {})
             for status, description in ERROR_STATUSES.items():
