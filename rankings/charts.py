@@ -119,5 +119,43 @@ def waterfall(
             hovertemplate="%{y:.3s}<extra>%{x}</extra>",
         )
     )
-    figure.update_layout(_layout(hovermode="closest", showlegend=False))
+    running, levels = start, [start]
+    for _, change in steps:
+        running += change
+        levels.append(running)
+    # Start the axis near the lowest level: the changes, not the totals, are the story.
+    low, high = min(levels), max(levels)
+    pad = (high - low) * 0.15 or high * 0.05 or 1
+    figure.update_layout(
+        _layout(hovermode="closest", showlegend=False, yaxis={"range": [max(0, low - pad), high + pad]})
+    )
+    return to_json(figure)
+
+
+def grouped_bars(
+    categories: list[str], groups: dict[str, list[float]], *, stacked: bool = False, suffix: str = ""
+) -> dict[str, Any]:
+    figure = go.Figure()
+    for i, (name, values) in enumerate(groups.items()):
+        figure.add_bar(
+            x=[html.escape(c) for c in categories],
+            y=values,
+            name=html.escape(name),
+            marker_color=PALETTE[i % len(PALETTE)],
+            hovertemplate="%{y:.3s}" + suffix + f"<extra>{html.escape(name)}</extra>",
+        )
+    figure.update_layout(
+        _layout(barmode="stack" if stacked else "group", hovermode="closest", yaxis={"ticksuffix": suffix})
+    )
+    return to_json(figure)
+
+
+def dual_lines(x: list[str], left: tuple[str, list], right: tuple[str, list]) -> dict[str, Any]:
+    """Two series on two y axes (e.g. price against volume)."""
+    figure = go.Figure()
+    figure.add_scatter(x=x, y=left[1], name=html.escape(left[0]), line={"color": PALETTE[0], "width": 2})
+    figure.add_scatter(
+        x=x, y=right[1], name=html.escape(right[0]), yaxis="y2", line={"color": PALETTE[1], "width": 2}
+    )
+    figure.update_layout(_layout(yaxis2={"overlaying": "y", "side": "right", "showgrid": False}))
     return to_json(figure)

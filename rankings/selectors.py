@@ -277,13 +277,14 @@ def ranking(
     limit: int = 20,
     offset: int = 0,
     compare: bool = True,
+    include_private: bool = False,
 ) -> Ranking:
     """Entities ranked by ``metric`` in ``window``, with share, change and rank movement
     against the previous equal window."""
     filters = filters or Filters()
     key = ENTITY_KEY[entity]
     expression = METRICS[metric]
-    public = entity == "app"
+    public = entity == "app" and not include_private  # growth folds private apps itself
     source, params = _from(window, filters, public_apps_only=public)
     sql = (
         f"WITH cur AS (SELECT {key} AS k, sum(u.{expression.replace(' + ', ' + u.')}) AS v{source} GROUP BY 1), "

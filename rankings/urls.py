@@ -5,6 +5,7 @@ from rankings import views
 app_name = "rankings"
 urlpatterns = [
     path("", views.home, name="home"),
+    path("growth/", views.growth_page, name="growth"),
     path("models/<slug:author>/<str:name>/", views.model_detail, name="model"),
     path("authors/<slug:slug>/", views.author_detail, name="author"),
     path("apps/<slug:slug>/", views.app_detail, name="app"),

@@ -353,3 +353,90 @@ def provider_detail(request: HttpRequest, slug: str) -> HttpResponse:
         Filters(provider=provider.pk),
         [("Models", "model"), ("Top apps", "app")],
     )
+
+
+GROWTH_PERIODS = {"day": 1, "week": 7, "month": 30}
+MIX_LABELS = {
+    "prompt_uncached": "Prompt (uncached)",
+    "cached": "Prompt (cached)",
+    "completion_visible": "Completion (visible)",
+    "reasoning": "Reasoning",
+}
+
+
+@require_GET
+def growth_page(request: HttpRequest) -> HttpResponse:
+    """Why usage grew: the same decomposition as /api/v1/growth, drawn."""
+    from rankings import growth
+    from rankings.api.growth import growth_payload
+
+    state = State.from_request(request)
+    period = request.GET.get("period") if request.GET.get("period") in GROWTH_PERIODS else "week"
+    window = growth.rolling_window(GROWTH_PERIODS[period])
+    data = growth_payload(window)
+    if not data["tokens"]["before"] and not data["tokens"]["after"]:
+        return render(request, "rankings/empty.html", {"state": state})
+    authors = data["contributors"]["author"]["items"]
+    figures = {
+        "waterfall": charts.waterfall(
+            "Before", data["tokens"]["before"], [(i["entity"]["name"], i["change"]) for i in authors], "After"
+        ),
+        "drivers": charts.waterfall(
+            "Before",
+            data["tokens"]["before"],
+            [
+                ("More requests", data["volume_intensity"]["volume"]),
+                ("Tokens per request", data["volume_intensity"]["intensity"]),
+            ],
+            "After",
+        ),
+        "mix": charts.grouped_bars(["Change"], {MIX_LABELS[k]: [v] for k, v in data["mix"].items()}),
+        "variants": charts.grouped_bars(
+            ["Before", "After"],
+            {
+                (f":{v['variant']}" if v["variant"] else "standard"): [
+                    v["share_before"] * 100,
+                    v["share_after"] * 100,
+                ]
+                for v in data["variants"]
+            },
+            stacked=True,
+            suffix="%",
+        ),
+        "context": charts.lines(
+            {
+                "All": data["history"]["prompt_per_request"],
+                **data["history"]["prompt_per_request_by_category"],
+            },
+            data["history"]["days"],
+        ),
+        "shares": charts.lines(
+            {
+                "Reasoning / completion": [
+                    v * 100 if v is not None else None for v in data["history"]["reasoning_share"]
+                ],
+                "Cached / prompt": [
+                    v * 100 if v is not None else None for v in data["history"]["cached_share"]
+                ],
+            },
+            data["history"]["days"],
+            suffix="%",
+        ),
+        "price": charts.dual_lines(
+            data["history"]["days"],
+            ("$ per 1M tokens", data["history"]["price_per_million"]),
+            ("Tokens per day", data["history"]["tokens"]),
+        ),
+    }
+    tabs = [
+        {
+            "value": p,
+            "label": {"day": "Day", "week": "Week", "month": "30 days"}[p],
+            "active": p == period,
+            "url": f"{request.path}?period={p}",
+        }
+        for p in GROWTH_PERIODS
+    ]
+    return render(
+        request, "rankings/growth.html", {"g": data, "figures": figures, "tabs": tabs, "state": state}
+    )

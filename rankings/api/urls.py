@@ -1,6 +1,6 @@
 from django.urls import path
 
-from rankings.api import views
+from rankings.api import growth, views
 
 urlpatterns = [
     path("", views.ApiRootView.as_view(), name="api-root"),
@@ -16,5 +16,6 @@ urlpatterns = [
     path("apps/<slug:slug>", views.AppDetailView.as_view(), name="api-app"),
     path("categories", views.CatalogListView.as_view(), name="api-categories"),
     path("providers", views.ProviderListView.as_view(), name="api-providers"),
+    path("growth", growth.GrowthView.as_view(), name="api-growth"),
     path("datasets/rankings-daily", views.RankingsDailyView.as_view(), name="api-rankings-daily"),
 ]

@@ -69,8 +69,9 @@ class ReadView(APIView):
 
     def perform_content_negotiation(self, request, force=False):
         fmt = request.query_params.get("format")
-        if fmt is not None and fmt not in ("json", "csv") and not force:
-            raise ApiError(400, "invalid", "format must be json or csv.", "format")
+        allowed = [r.format for r in self.renderer_classes]
+        if fmt is not None and fmt not in allowed and not force:
+            raise ApiError(400, "invalid", f"format must be one of: {', '.join(allowed)}.", "format")
         return super().perform_content_negotiation(request, force)
 
     def finalize_response(self, request, response, *args, **kwargs):

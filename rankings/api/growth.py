@@ -1,0 +1,94 @@
+"""``GET /api/v1/growth``: the growth decomposition as JSON (same numbers as /growth/)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from rankings import growth
+from rankings.api import params
+from rankings.api.serializers import entity_dict, window_dict
+from rankings.api.views import ReadView
+from rankings.cache import cached
+
+
+def growth_dict(g: growth.Growth) -> dict[str, Any]:
+    t0, t1 = g.totals_before, g.totals_after
+    return {
+        "before": window_dict(g.before),
+        "after": window_dict(g.after),
+        "tokens": {"before": t0.tokens, "after": t1.tokens, "change": g.change, "change_pct": g.change_pct},
+        "requests": {"before": t0.requests, "after": t1.requests},
+        "volume_intensity": {
+            "method": "LMDI-I (additive log-mean Divisia index)",
+            "volume": g.volume,
+            "intensity": g.intensity,
+            "volume_points": g.points(g.volume),
+            "intensity_points": g.points(g.intensity),
+        },
+        "contributors": {
+            name: {
+                "new_entrants": c.new_total,
+                "departures": c.departed_total,
+                "incumbents": c.incumbent_total,
+                "items": [
+                    {
+                        "entity": entity_dict(i.entity)
+                        if not isinstance(i.entity, str)
+                        else {"slug": i.entity, "name": i.entity, "link": ""},
+                        "kind": i.kind,
+                        "before": i.before,
+                        "after": i.after,
+                        "change": i.change,
+                    }
+                    for i in c.items
+                ],
+            }
+            for name, c in g.contributors.items()
+        },
+        "mix": g.mix,
+        "shares": {
+            "reasoning_before": t0.reasoning_share,
+            "reasoning_after": t1.reasoning_share,
+            "cached_before": t0.cached_share,
+            "cached_after": t1.cached_share,
+        },
+        "variants": g.variants,
+        "history": g.history,
+        "summary": growth.summary(g),
+    }
+
+
+class GrowthParams(params.WindowParams):
+    def validate(self, attrs):
+        if "period" not in attrs and "start" not in attrs:
+            attrs["window"] = growth.rolling_window(7)
+            return attrs
+        return super().validate(attrs)
+
+
+def growth_payload(window) -> dict[str, Any]:
+    return cached(
+        f"growth:{window.start.isoformat()}:{window.end.isoformat()}",
+        lambda: growth_dict(growth.decompose(window)),
+    )
+
+
+class GrowthView(ReadView):
+    renderer_classes = [JSONRenderer]  # a report, not a list: no CSV
+
+    @extend_schema(
+        parameters=[GrowthParams, OpenApiParameter("format", str, enum=["json"])],
+        responses=OpenApiTypes.OBJECT,
+        description="Why tokens changed between a window and the equal window before it (default: the "
+        "last 7 x 24 hours vs the 7 x 24 before). Every decomposition is additive: volume + intensity, "
+        "the contributors of each kind, and the token-mix parts each sum to tokens.change.",
+    )
+    def get(self, request: Request) -> Response:
+        query = params.parse(GrowthParams, request.query_params)
+        return Response(growth_payload(query["window"]))
