@@ -39,8 +39,8 @@ def volume_intensity(t0: float, r0: float, t1: float, r1: float) -> tuple[float,
         return t1 - t0, 0.0
     weight = log_mean(t1, t0)
     volume = weight * math.log(r1 / r0)
-    intensity = weight * math.log((t1 / r1) / (t0 / r0))
-    # Close the floating-point residue so the parts add up to the total exactly.
+    # The intensity part, L·ln(I1/I0), equals ΔT − volume exactly (ln T1/T0 = ln R1/R0 +
+    # ln I1/I0); taking the difference closes the floating-point residue.
     return volume, (t1 - t0) - volume
 
 
