@@ -137,3 +137,39 @@ class RawEvent(models.Model):
     class Meta:
         managed = False
         db_table = "ingest_rawevent"
+
+
+class MaintenanceJob(models.Model):
+    """A rollup rebuild or verification started from the admin, run by a Celery worker,
+    with its progress and outcome kept for the record."""
+
+    class Kind(models.TextChoices):
+        REBUILD = "rebuild"
+        VERIFY = "verify"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        DONE = "done"
+        FAILED = "failed"
+
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    since = models.DateField()
+    until = models.DateField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    progress_done = models.PositiveIntegerField(default=0)
+    progress_total = models.PositiveIntegerField(default=0)
+    result = models.TextField(blank=True)
+    requested_by = models.CharField(max_length=150, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.since}..{self.until} ({self.status})"
+
+    @property
+    def percent(self) -> int:
+        return int(self.progress_done * 100 / self.progress_total) if self.progress_total else 0

@@ -120,20 +120,43 @@ def oldest_complete_day(retention_days: int, today: date | None = None) -> date:
     return today - timedelta(days=retention_days - 1)
 
 
-def rebuild(since: date) -> None:
-    """Recompute the rollups from raw events for ``[since, ∞)``; caller holds a transaction.
-
-    Locks the rollup tables against concurrent ingest (which would otherwise add to rows
-    being recomputed); ingest waits and then continues.
-    """
-    start = _day_start(since)
+def rebuild_day(day: date) -> None:
+    """Recompute one UTC day of both rollup grains from its raw events; caller holds a
+    transaction. Locks the rollup tables against concurrent ingest (which would otherwise
+    add to rows being recomputed): ingest waits for the day to finish, then goes on."""
+    start = _day_start(day)
+    end = start + timedelta(days=1)
     with connection.cursor() as cursor:
         cursor.execute("LOCK TABLE rankings_usagehourly, rankings_usagedaily IN SHARE ROW EXCLUSIVE MODE")
-        cursor.execute("DELETE FROM rankings_usagehourly WHERE bucket >= %s", [start])
-        cursor.execute("DELETE FROM rankings_usagedaily WHERE bucket >= %s", [since])
-        source = "(SELECT * FROM ingest_rawevent WHERE created_at >= %s) AS raw"
-        cursor.execute(_aggregate("rankings_usagehourly", source), [start])
-        cursor.execute(_aggregate("rankings_usagedaily", source), [start])
+        cursor.execute("DELETE FROM rankings_usagehourly WHERE bucket >= %s AND bucket < %s", [start, end])
+        cursor.execute("DELETE FROM rankings_usagedaily WHERE bucket = %s", [day])
+        # Reads one partition (pruned on created_at).
+        source = "(SELECT * FROM ingest_rawevent WHERE created_at >= %s AND created_at < %s) AS raw"
+        cursor.execute(_aggregate("rankings_usagehourly", source), [start, end])
+        cursor.execute(_aggregate("rankings_usagedaily", source), [start, end])
+
+
+def reassign_apps(source_ids: list[int], target_id: int) -> None:
+    """Move the usage of ``source_ids`` to ``target_id`` in both grains and the raw events
+    (an app merge); totals are unchanged. Caller holds a transaction."""
+    measures = ", ".join(MEASURES)
+    for table in GRAINS:
+        updates = ", ".join(f"{m} = {table}.{m} + EXCLUDED.{m}" for m in MEASURES)
+        sums = ", ".join(f"sum({m})" for m in MEASURES)
+        with connection.cursor() as cursor:
+            cursor.execute(f"LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE")
+            cursor.execute(
+                f"INSERT INTO {table} ({', '.join(DIMENSIONS)}, {measures}) "
+                f"SELECT bucket, model_id, variant, provider_id, %s, category_id, {sums} FROM {table} "
+                "WHERE app_id = ANY(%s) GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1, 2, 3, 4, 5, 6 "
+                f"ON CONFLICT ({', '.join(DIMENSIONS)}) DO UPDATE SET {updates}",
+                [target_id, source_ids],
+            )
+            cursor.execute(f"DELETE FROM {table} WHERE app_id = ANY(%s)", [source_ids])
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE ingest_rawevent SET app_id = %s WHERE app_id = ANY(%s)", [target_id, source_ids]
+        )
 
 
 @dataclass

@@ -10,7 +10,7 @@ finds it done and does nothing.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import partial
@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from ingest import partitions, rollups
 from ingest.events import Rejection, validate_batch
-from ingest.models import InboxBatch, IngestKey
+from ingest.models import InboxBatch, IngestKey, MaintenanceJob
 from ingest.resolve import CatalogIds, resolve
 from rankings.cache import bump_generation
 
@@ -254,18 +254,76 @@ def import_events(items: Iterable[Any], *, chunk_size: int = 20_000, progress=No
     return totals
 
 
-def rebuild_rollups(since: date | None = None) -> date:
-    """Recompute rollups from raw events from ``since`` (default and minimum: the oldest
-    day still fully kept), so no rollup history is wiped for lack of raw events."""
+def rebuild_rollups(
+    since: date | None = None, until: date | None = None, progress: Callable[[int, int], None] | None = None
+) -> tuple[date, date]:
+    """Recompute rollups from raw events for the days ``[since, until]`` (default: the oldest
+    day still fully kept, to today), one transaction per day. ``since`` is raised to the
+    oldest fully kept day, so no rollup history is wiped for lack of raw events."""
     oldest = rollups.oldest_complete_day(settings.TOKENRANK["RAW_RETENTION_DAYS"])
     since = max(since or oldest, oldest)
-    with transaction.atomic():
-        rollups.rebuild(since)
-        transaction.on_commit(bump_generation)
-    return since
+    until = until or timezone.now().date()
+    days = [since + timedelta(days=n) for n in range((until - since).days + 1)]
+    for done, day in enumerate(days, start=1):
+        with transaction.atomic():
+            rollups.rebuild_day(day)
+        if progress:
+            progress(done, len(days))
+    bump_generation()
+    return since, until
 
 
 def verify_rollups(since: date | None = None) -> tuple[date, list[rollups.Mismatch]]:
     oldest = rollups.oldest_complete_day(settings.TOKENRANK["RAW_RETENTION_DAYS"])
     since = max(since or oldest, oldest)
     return since, rollups.verify(since)
+
+
+def discard_batch(batch_id: int) -> bool:
+    """Give up on a failed batch: it stays in the inbox, marked discarded, for the record."""
+    return bool(
+        InboxBatch.objects.filter(pk=batch_id, status=Status.FAILED).update(
+            status=Status.DISCARDED, processed_at=timezone.now()
+        )
+    )
+
+
+def start_job(kind: str, since: date, until: date, requested_by: str = "") -> MaintenanceJob:
+    """Queue a rebuild or verification of ``[since, until]`` for a worker."""
+    from ingest.tasks import maintenance_run_job
+
+    job = MaintenanceJob.objects.create(kind=kind, since=since, until=until, requested_by=requested_by)
+    transaction.on_commit(lambda: maintenance_run_job.delay(job.pk))
+    return job
+
+
+def run_job(job_id: int) -> str:
+    """Run a queued job, recording progress; idempotent for a job already finished."""
+    job = MaintenanceJob.objects.get(pk=job_id)
+    if job.status in (MaintenanceJob.Status.DONE, MaintenanceJob.Status.FAILED):
+        return job.status
+    MaintenanceJob.objects.filter(pk=job_id).update(status=MaintenanceJob.Status.RUNNING)
+
+    def progress(done: int, total: int) -> None:
+        MaintenanceJob.objects.filter(pk=job_id).update(progress_done=done, progress_total=total)
+
+    try:
+        if job.kind == MaintenanceJob.Kind.REBUILD:
+            first, last = rebuild_rollups(job.since, job.until, progress=progress)
+            result = f"Rebuilt {first} to {last}."
+        else:
+            progress(0, 1)
+            first, mismatches = verify_rollups(job.since)
+            progress(1, 1)
+            lines = [f"{m.table} {m.key}: rollup={m.rollup} raw={m.raw}" for m in mismatches]
+            result = (
+                (f"{len(mismatches)} mismatching rows since {first}:\n" + "\n".join(lines))
+                if lines
+                else (f"Rollups match raw events since {first}.")
+            )
+        status = MaintenanceJob.Status.DONE
+    except Exception as exc:  # recorded for the operator, not swallowed silently
+        log.exception("maintenance job %s failed", job_id)
+        result, status = f"{exc.__class__.__name__}: {exc}", MaintenanceJob.Status.FAILED
+    MaintenanceJob.objects.filter(pk=job_id).update(status=status, result=result, finished_at=timezone.now())
+    return status

@@ -36,7 +36,6 @@ def maintenance_partitions() -> dict[str, int]:
 
 
 @shared_task(acks_late=True)
-def maintenance_rebuild_rollups(since: str | None = None) -> str:
-    from datetime import date
-
-    return services.rebuild_rollups(date.fromisoformat(since) if since else None).isoformat()
+def maintenance_run_job(job_id: int) -> str:
+    """A rebuild or verification for the admin, reporting progress on its job row."""
+    return services.run_job(job_id)

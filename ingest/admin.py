@@ -1,0 +1,235 @@
+"""Backoffice for ingest: keys, the inbox (dead letters included), health and maintenance."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Min, Q, Sum
+from django.db.models.functions import TruncMinute
+from django.http import HttpRequest, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+
+from ingest import services
+from ingest.auth import revoke
+from ingest.models import InboxBatch, IngestKey, MaintenanceJob
+from rankings import charts
+
+
+@admin.register(IngestKey)
+class IngestKeyAdmin(admin.ModelAdmin):
+    list_display = [
+        "name",
+        "owner",
+        "prefix",
+        "active",
+        "rate_limit_per_minute",
+        "events_accepted",
+        "last_used_at",
+        "created_at",
+    ]
+    list_filter = [("revoked_at", admin.EmptyFieldListFilter)]
+    search_fields = ["name", "owner", "prefix"]
+    readonly_fields = ["prefix", "created_at", "revoked_at", "last_used_at", "events_accepted"]
+    fields = ["name", "owner", "rate_limit_per_minute", *readonly_fields]
+    actions = ["revoke_keys"]
+
+    @admin.display(boolean=True)
+    def active(self, obj: IngestKey) -> bool:
+        return obj.is_active
+
+    def save_model(self, request, obj: IngestKey, form, change):
+        if change:
+            return super().save_model(request, obj, form, change)
+        key, plaintext = IngestKey.issue(obj.name, obj.owner)
+        key.rate_limit_per_minute = obj.rate_limit_per_minute
+        key.save(update_fields=["rate_limit_per_minute"])
+        obj.pk = key.pk
+        obj.refresh_from_db()
+        self.message_user(
+            request,
+            f"Ingest key {obj.name!r} created. Copy it now; it is not stored and will not be shown again: {plaintext}",
+            messages.WARNING,
+        )
+        return None
+
+    @admin.action(description="Revoke selected keys (refused at once)", permissions=["change"])
+    def revoke_keys(self, request, queryset):
+        for key in queryset.filter(revoked_at__isnull=True):
+            revoke(key)
+            self.log_change(request, key, "Revoked.")
+        self.message_user(request, "Revoked.")
+
+
+class JobForm(forms.Form):
+    kind = forms.ChoiceField(choices=MaintenanceJob.Kind.choices)
+    since = forms.DateField(help_text="YYYY-MM-DD (UTC); raised to the oldest day whose raw events are kept")
+    until = forms.DateField(help_text="YYYY-MM-DD (UTC), inclusive")
+
+    def clean(self):
+        data = super().clean()
+        if data.get("since") and data.get("until") and data["until"] < data["since"]:
+            raise forms.ValidationError("until must not be before since.")
+        return data
+
+
+@admin.register(InboxBatch)
+class InboxBatchAdmin(admin.ModelAdmin):
+    list_display = [
+        "id",
+        "status",
+        "source",
+        "key",
+        "event_count",
+        "attempts",
+        "received_at",
+        "processed_at",
+        "short_error",
+    ]
+    list_filter = ["status", "source"]
+    list_select_related = ["key"]
+    date_hierarchy = "received_at"
+    readonly_fields = [f.name for f in InboxBatch._meta.fields]
+    actions = ["retry", "discard"]
+    change_list_template = "admin/ingest/inboxbatch/change_list.html"
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # batches are the audit trail; failed ones are discarded, not deleted
+
+    @admin.display(description="error")
+    def short_error(self, obj: InboxBatch) -> str:
+        return obj.last_error[:80]
+
+    @admin.action(description="Retry selected failed batches", permissions=["change"])
+    def retry(self, request, queryset):
+        retried = [b for b in queryset.filter(status="failed") if services.retry_batch(b.pk)]
+        for batch in retried:
+            self.log_change(request, batch, "Retried.")
+        self.message_user(request, f"{len(retried)} batches queued again.")
+
+    @admin.action(description="Discard selected failed batches (kept for the record)", permissions=["change"])
+    def discard(self, request, queryset):
+        discarded = [b for b in queryset.filter(status="failed") if services.discard_batch(b.pk)]
+        for batch in discarded:
+            self.log_change(
+                request,
+                batch,
+                f"Discarded ({batch.event_count} events not counted): {batch.last_error[:200]}",
+            )
+        self.message_user(request, f"{len(discarded)} batches discarded.")
+
+    def get_urls(self):
+        return [
+            path("health/", self.admin_site.admin_view(self.health_view), name="ingest_health"),
+            path(
+                "health/batch/<int:pk>/<str:action>/",
+                self.admin_site.admin_view(self.batch_action),
+                name="ingest_batch_action",
+            ),
+            path("health/jobs/", self.admin_site.admin_view(self.jobs_fragment), name="ingest_jobs"),
+        ] + super().get_urls()
+
+    def health_view(self, request: HttpRequest):
+        now = timezone.now()
+        form = JobForm(
+            request.POST or None, initial={"since": (now - timedelta(days=7)).date(), "until": now.date()}
+        )
+        if request.method == "POST":
+            if not self.has_change_permission(request):
+                raise PermissionDenied("Your role may not start maintenance jobs.")
+            if form.is_valid():
+                job = services.start_job(
+                    form.cleaned_data["kind"],
+                    form.cleaned_data["since"],
+                    form.cleaned_data["until"],
+                    request.user.username,
+                )
+                messages.success(request, f"Job {job.pk} queued.")
+                return HttpResponseRedirect(reverse("admin:ingest_health"))
+        windows = {}
+        for label, since in (("last hour", now - timedelta(hours=1)), ("last day", now - timedelta(days=1))):
+            windows[label] = InboxBatch.objects.filter(received_at__gte=since).aggregate(
+                **{s: Count("pk", filter=Q(status=s)) for s in InboxBatch.Status.values},
+                events=Sum("event_count"),
+            )
+        oldest = InboxBatch.objects.filter(status="pending").aggregate(oldest=Min("received_at"))["oldest"]
+        per_minute = (
+            InboxBatch.objects.filter(received_at__gte=now - timedelta(hours=1))
+            .annotate(minute=TruncMinute("received_at"))
+            .values("minute")
+            .annotate(events=Sum("event_count"))
+            .order_by("minute")
+        )
+        figure = charts.grouped_bars(
+            [row["minute"].strftime("%H:%M") for row in per_minute],
+            {"events": [row["events"] for row in per_minute]},
+        )
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Ingest health",
+            "opts": self.model._meta,
+            "windows": windows,
+            "lag": (now - oldest).total_seconds() if oldest else None,
+            "figure": figure,
+            "failed": InboxBatch.objects.filter(status="failed")
+            .select_related("key")
+            .order_by("-received_at")[:50],
+            "jobs": MaintenanceJob.objects.all()[:10],
+            "form": form,
+            "can_change": self.has_change_permission(request),
+        }
+        return TemplateResponse(request, "admin/ingest/health.html", context)
+
+    def jobs_fragment(self, request: HttpRequest):
+        """The jobs table alone, polled by htmx while a job runs."""
+        return TemplateResponse(
+            request, "admin/ingest/health.html#jobs", {"jobs": MaintenanceJob.objects.all()[:10]}
+        )
+
+    def batch_action(self, request: HttpRequest, pk: int, action: str):
+        batch = get_object_or_404(InboxBatch, pk=pk)
+        if (
+            request.method != "POST"
+            or not self.has_change_permission(request, batch)
+            or action not in ("retry", "discard")
+        ):
+            messages.error(request, "Not allowed.")
+        elif action == "retry" and services.retry_batch(pk):
+            self.log_change(request, batch, "Retried.")
+            messages.success(request, f"Batch {pk} queued again.")
+        elif action == "discard" and services.discard_batch(pk):
+            self.log_change(
+                request,
+                batch,
+                f"Discarded ({batch.event_count} events not counted): {batch.last_error[:200]}",
+            )
+            messages.success(request, f"Batch {pk} discarded; it stays on record.")
+        return HttpResponseRedirect(reverse("admin:ingest_health"))
+
+
+@admin.register(MaintenanceJob)
+class MaintenanceJobAdmin(admin.ModelAdmin):
+    list_display = [
+        "id",
+        "kind",
+        "since",
+        "until",
+        "status",
+        "percent",
+        "requested_by",
+        "created_at",
+        "finished_at",
+    ]
+    list_filter = ["kind", "status"]
+    readonly_fields = [f.name for f in MaintenanceJob._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False  # started from the ingest health page

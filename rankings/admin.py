@@ -1,0 +1,186 @@
+"""Backoffice for the catalog: what the public pages show, fixed by staff."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import Count
+from django.http import HttpRequest, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.html import format_html
+
+from rankings.cache import bump_generation
+from rankings.models import App, AppOrigin, Author, Category, LLMModel, Provider
+from rankings.services import merge_apps
+
+admin.site.site_header = "Tokenrank backoffice"
+admin.site.site_title = "Tokenrank"
+admin.site.index_title = "Catalog, ingest and health"
+
+
+@admin.action(description="Confirm: reviewed by staff", permissions=["change"])
+def confirm_reviewed(modeladmin, request, queryset):
+    updated = queryset.update(needs_review=False)
+    modeladmin.message_user(request, f"{updated} confirmed.")
+
+
+class ReviewAdmin(admin.ModelAdmin):
+    """Shared by every entity ingest can create on first sight."""
+
+    actions = [confirm_reviewed]
+    list_filter = ["needs_review"]
+    search_fields = ["slug", "name"]
+    readonly_fields = ["created_at"]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        bump_generation()  # names and flags show on public pages at once
+
+
+@admin.register(Author)
+class AuthorAdmin(ReviewAdmin):
+    list_display = ["name", "slug", "model_count", "needs_review", "created_at"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(model_count=Count("models"))
+
+    @admin.display(description="models", ordering="model_count")
+    def model_count(self, obj: Author):
+        url = reverse("admin:rankings_llmmodel_changelist") + f"?author__id__exact={obj.pk}"
+        return format_html('<a href="{}">{}</a>', url, obj.model_count)
+
+
+@admin.register(Provider)
+class ProviderAdmin(ReviewAdmin):
+    list_display = ["name", "slug", "needs_review", "created_at"]
+
+
+@admin.register(Category)
+class CategoryAdmin(ReviewAdmin):
+    list_display = ["name", "slug", "position", "needs_review"]
+    list_editable = ["position"]
+
+
+@admin.register(LLMModel)
+class LLMModelAdmin(ReviewAdmin):
+    list_display = [
+        "slug",
+        "name",
+        "author_link",
+        "prompt_price",
+        "completion_price",
+        "context_length",
+        "supports_reasoning",
+        "release_date",
+        "needs_review",
+    ]
+    list_filter = ["needs_review", "supports_reasoning", "author"]
+    list_select_related = ["author"]
+    autocomplete_fields = ["author"]
+    fieldsets = [
+        (None, {"fields": ["slug", "name", "author", "needs_review"]}),
+        ("Capabilities", {"fields": ["context_length", "supports_reasoning", "release_date"]}),
+        (
+            "Pricing ($ per 1M tokens)",
+            {
+                "fields": ["prompt_price", "completion_price"],
+                "description": "Prices describe the model; counted costs come from the events' total_cost.",
+            },
+        ),
+        ("Record", {"fields": ["created_at"]}),
+    ]
+
+    @admin.display(description="author", ordering="author__name")
+    def author_link(self, obj: LLMModel):
+        return format_html(
+            '<a href="{}">{}</a>',
+            reverse("admin:rankings_author_change", args=[obj.author_id]),
+            obj.author.name,
+        )
+
+
+class AppOriginInline(admin.TabularInline):
+    model = AppOrigin
+    extra = 0
+    fields = ["origin", "created_at"]
+    readonly_fields = ["created_at"]
+
+
+class MergeForm(forms.Form):
+    target = forms.ModelChoiceField(queryset=App.objects.none(), label="Merge into")
+
+    def __init__(self, *args, apps=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["target"].queryset = apps
+
+
+@admin.register(App)
+class AppAdmin(ReviewAdmin):
+    list_display = ["name", "slug", "origin", "is_public", "origin_count", "needs_review", "created_at"]
+    list_editable = ["is_public"]
+    list_filter = ["is_public", "needs_review", "categories"]
+    search_fields = ["name", "slug", "origin", "origins__origin"]
+    filter_horizontal = ["categories"]
+    inlines = [AppOriginInline]
+    actions = ["merge", "make_private", "make_public", confirm_reviewed]
+    fieldsets = [
+        (None, {"fields": ["name", "slug", "description", "url", "categories"]}),
+        ("Identity and visibility", {"fields": ["origin", "is_public", "needs_review", "created_at"]}),
+    ]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(origin_count=Count("origins"))
+
+    @admin.display(description="origins", ordering="origin_count")
+    def origin_count(self, obj: App) -> int:
+        return obj.origin_count
+
+    @admin.action(description="Hide from public rankings (private)", permissions=["change"])
+    def make_private(self, request, queryset):
+        self._set_public(request, queryset, False)
+
+    @admin.action(description="Show in public rankings", permissions=["change"])
+    def make_public(self, request, queryset):
+        self._set_public(request, queryset, True)
+
+    def _set_public(self, request, queryset, public: bool) -> None:
+        for app in queryset:
+            self.log_change(request, app, f"Set {'public' if public else 'private'}.")
+        updated = queryset.update(is_public=public)
+        bump_generation()
+        self.message_user(request, f"{updated} apps are now {'public' if public else 'private'}.")
+
+    @admin.action(description="Merge selected apps into one…", permissions=["change"])
+    def merge(self, request: HttpRequest, queryset):
+        if queryset.count() < 2:
+            self.message_user(request, "Select at least two apps to merge.", messages.WARNING)
+            return None
+        form = MergeForm(request.POST if "target" in request.POST else None, apps=queryset)
+        if form.is_valid():
+            target = form.cleaned_data["target"]
+            others = [app for app in queryset if app.pk != target.pk]
+            names = ", ".join(f"{a.name} ({a.origin})" for a in others)
+            merged = merge_apps(target, others)
+            self.log_change(request, target, f"Merged {names} into this app.")
+            self.message_user(
+                request, f"Merged {merged} apps into {target.name}; their usage now counts for it."
+            )
+            return HttpResponseRedirect(request.get_full_path())
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Merge apps",
+            "apps": queryset,
+            "form": form,
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/rankings/app/merge.html", context)
+
+
+@admin.register(AppOrigin)
+class AppOriginAdmin(admin.ModelAdmin):
+    list_display = ["origin", "app", "created_at"]
+    search_fields = ["origin", "app__name"]
+    autocomplete_fields = ["app"]
+    list_select_related = ["app"]

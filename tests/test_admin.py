@@ -1,0 +1,200 @@
+"""The backoffice: every page loads for both roles, analysts cannot change, and staff fixes
+(merge, hide, revoke, retry, rebuild) reach the public numbers."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib import admin
+from django.contrib.auth.models import Group, User
+from django.urls import reverse
+
+from ingest.models import InboxBatch, IngestKey, MaintenanceJob
+from ingest.services import import_events
+from rankings.models import App, UsageDaily
+from tests.conftest import wait_for
+from tests.factories import EventFactory, post_events, rollup_totals
+
+
+def staff(role: str) -> User:
+    user = User.objects.create_user(role, password="x", is_staff=True)
+    user.groups.add(Group.objects.get(name=role))
+    return user
+
+
+@pytest.fixture
+def data(db):
+    import_events(EventFactory.build_batch(5, origin="https://one.example", app_name="One"))
+    import_events(EventFactory.build_batch(3, origin="https://two.example", app_name="Two"))
+    IngestKey.issue("gw")
+    return App.objects.get(origin="https://one.example"), App.objects.get(origin="https://two.example")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("role", ["operator", "analyst"])
+def test_every_admin_page_loads_for_both_roles(client, data, role):
+    client.force_login(staff(role))
+    assert client.get("/admin/").status_code == 200
+    assert client.get(reverse("admin:ingest_health")).status_code == 200
+    for model, model_admin in admin.site._registry.items():
+        if model._meta.app_label not in ("rankings", "ingest"):
+            continue
+        opts = model._meta
+        changelist = client.get(reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist"))
+        assert changelist.status_code == 200, opts.label
+        obj = model.objects.first()
+        if obj is not None:
+            change = client.get(reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[obj.pk]))
+            assert change.status_code == 200, opts.label
+        add = client.get(reverse(f"admin:{opts.app_label}_{opts.model_name}_add"))
+        can_add = role == "operator" and model_admin.has_add_permission(
+            type("R", (), {"user": User(is_superuser=True)})()
+        )
+        assert add.status_code == (200 if can_add else 403), opts.label
+
+
+@pytest.mark.django_db
+def test_analyst_cannot_change(client, data):
+    client.force_login(staff("analyst"))
+    app, _ = data
+    url = reverse("admin:rankings_app_change", args=[app.pk])
+    assert client.post(url, {"name": "Renamed"}).status_code == 403
+    response = client.post(
+        reverse("admin:rankings_app_changelist"), {"action": "make_private", "_selected_action": [app.pk]}
+    )
+    assert response.status_code in (200, 302, 403)
+    assert App.objects.get(pk=app.pk).is_public
+    assert (
+        client.post(
+            reverse("admin:ingest_health"), {"kind": "rebuild", "since": "2025-01-01", "until": "2025-01-02"}
+        ).status_code
+        == 403
+    )
+    assert not MaintenanceJob.objects.exists()
+
+
+@pytest.mark.django_db
+def test_merging_two_apps_moves_their_tokens_and_keeps_totals(
+    client, data, django_capture_on_commit_callbacks
+):
+    one, two = data
+    before = rollup_totals()
+    expected = sum(
+        r.prompt_tokens + r.completion_tokens for r in UsageDaily.objects.filter(app__in=[one, two])
+    )
+    client.force_login(staff("operator"))
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            reverse("admin:rankings_app_changelist"),
+            {"action": "merge", "_selected_action": [one.pk, two.pk], "target": one.pk},
+        )
+    assert response.status_code == 302
+    assert not App.objects.filter(pk=two.pk).exists()
+    assert set(one.origins.values_list("origin", flat=True)) == {"https://one.example", "https://two.example"}
+    assert rollup_totals() == before
+    rows = client.get("/api/v1/rankings/apps").json()["results"]
+    assert [(r["entity"]["slug"], r["value"]) for r in rows] == [(one.slug, expected)]
+    from ingest.services import verify_rollups
+
+    assert verify_rollups()[1] == []
+    # New events from the merged origin count for the surviving app.
+    import_events([EventFactory.build(origin="https://two.example")])
+    assert (
+        UsageDaily.objects.filter(app=one).count() >= 1
+        and not UsageDaily.objects.filter(app_id=two.pk).exists()
+    )
+
+
+@pytest.mark.django_db
+def test_hiding_an_app_removes_it_everywhere(client, data, django_capture_on_commit_callbacks):
+    one, _ = data
+    client.force_login(staff("operator"))
+    client.post(
+        reverse("admin:rankings_app_changelist"), {"action": "make_private", "_selected_action": [one.pk]}
+    )
+    client.logout()
+    assert client.get(f"/apps/{one.slug}/").status_code == 404
+    assert client.get(f"/api/v1/apps/{one.slug}").status_code == 404
+    for url in (
+        "/",
+        "/?app_period=day",
+        "/models/anthropic/claude-sonnet-4/",
+        "/api/v1/rankings/apps",
+        "/api/v1/rankings/apps?format=csv",
+        "/api/v1/trending/apps",
+        "/api/v1/models/anthropic/claude-sonnet-4",
+        "/growth/",
+        "/api/v1/growth",
+    ):
+        body = client.get(url).content.decode()
+        assert '"One"' not in body and ">One<" not in body and one.slug not in body, url
+
+
+@pytest.mark.django_db
+def test_key_revoked_in_admin_is_refused_at_once(client, db):
+    key, plaintext = IngestKey.issue("gateway")
+    assert post_events(client, plaintext, [EventFactory.build()]).status_code == 202
+    client.force_login(staff("operator"))
+    client.post(
+        reverse("admin:ingest_ingestkey_changelist"), {"action": "revoke_keys", "_selected_action": [key.pk]}
+    )
+    client.logout()
+    assert post_events(client, plaintext, [EventFactory.build()]).status_code == 403
+
+
+@pytest.mark.django_db
+def test_key_created_in_admin_is_shown_once_and_stored_hashed(client, db):
+    client.force_login(staff("operator"))
+    response = client.post(
+        reverse("admin:ingest_ingestkey_add"),
+        {"name": "new-gw", "owner": "ops", "rate_limit_per_minute": 5},
+        follow=True,
+    )
+    text = next(str(m) for m in response.context["messages"] if "trk_" in str(m))
+    plaintext = text[text.index("trk_") :].split()[0]
+    key = IngestKey.objects.get(name="new-gw")
+    assert key.key_hash != plaintext and plaintext not in key.key_hash and key.rate_limit_per_minute == 5
+    client.logout()
+    assert post_events(client, plaintext, [EventFactory.build()]).status_code == 202
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.worker
+def test_retrying_a_failed_batch_from_the_health_page_counts_it_once(client, start_worker):
+    _, plaintext = IngestKey.issue("gw")
+    events = EventFactory.build_batch(10)
+    post_events(client, plaintext, events)
+    batch = InboxBatch.objects.get()
+    good = batch.events
+    InboxBatch.objects.filter(pk=batch.pk).update(events=[{**e, "created_at": "broken"} for e in good])
+    start_worker()
+    from ingest.services import enqueue_batch
+
+    enqueue_batch(batch.pk)
+    wait_for(lambda: InboxBatch.objects.get(pk=batch.pk).status == "failed")
+    InboxBatch.objects.filter(pk=batch.pk).update(events=good)  # the cause, fixed
+    client.force_login(User.objects.create_superuser("root", password="x"))
+    page = client.get(reverse("admin:ingest_health")).content.decode()
+    assert "broken" in page or "Invalid" in page or str(batch.pk) in page
+    client.post(reverse("admin:ingest_batch_action", args=[batch.pk, "retry"]))
+    wait_for(lambda: InboxBatch.objects.get(pk=batch.pk).status == "done")
+    client.post(reverse("admin:ingest_batch_action", args=[batch.pk, "retry"]))  # a second click does nothing
+    assert rollup_totals()["requests"] == 10
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.worker
+def test_rebuild_and_verify_jobs_run_on_a_worker_with_progress(client, start_worker):
+    from datetime import UTC, datetime
+
+    import_events(EventFactory.build_batch(20))
+    start_worker()
+    client.force_login(User.objects.create_superuser("root", password="x"))
+    today = datetime.now(UTC).date().isoformat()
+    client.post(reverse("admin:ingest_health"), {"kind": "rebuild", "since": today, "until": today})
+    job = wait_for(lambda: MaintenanceJob.objects.filter(status="done").first())
+    assert job.percent == 100 and "Rebuilt" in job.result
+    assert rollup_totals()["requests"] == 20
+    client.post(reverse("admin:ingest_health"), {"kind": "verify", "since": today, "until": today})
+    wait_for(lambda: MaintenanceJob.objects.filter(kind="verify", status="done").exists())
+    assert "match" in MaintenanceJob.objects.get(kind="verify").result
+    assert "progress" in client.get(reverse("admin:ingest_jobs")).content.decode()
