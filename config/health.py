@@ -40,3 +40,41 @@ def healthz(request):
     if problems:
         return JsonResponse({"status": "unavailable", "reasons": problems}, status=503)
     return JsonResponse({"status": "ok"})
+
+
+def check_migrations() -> str | None:
+    from django.db.migrations.executor import MigrationExecutor
+
+    try:
+        executor = MigrationExecutor(connection)
+        unapplied = executor.migration_plan(executor.loader.graph.leaf_nodes())
+    except DatabaseError:
+        return None  # already reported by the database check
+    return f"migrations: {len(unapplied)} not applied" if unapplied else None
+
+
+def check_inbox_lag() -> str | None:
+    from django.conf import settings
+    from django.db.models import Min
+    from django.utils import timezone
+
+    from ingest.models import InboxBatch
+
+    try:
+        oldest = InboxBatch.objects.filter(status="pending").aggregate(oldest=Min("received_at"))["oldest"]
+    except DatabaseError:
+        return None
+    limit = settings.TOKENRANK["READY_MAX_LAG_SECONDS"]
+    if oldest is not None and (lag := (timezone.now() - oldest).total_seconds()) > limit:
+        return f"inbox: oldest pending batch is {lag:.0f} s old (limit {limit} s)"
+    return None
+
+
+@never_cache
+@require_GET
+def readyz(request):
+    """200 when this instance can serve: database, broker, migrations applied, inbox lag low."""
+    problems = [p for p in (check_database(), check_broker(), check_migrations(), check_inbox_lag()) if p]
+    if problems:
+        return JsonResponse({"status": "not ready", "reasons": problems}, status=503)
+    return JsonResponse({"status": "ready"})

@@ -63,9 +63,19 @@ if EMBEDDED_REDIS:
     from config.embedded import redis_url
 
     CELERY_BROKER_URL = redis_url(DATA_DIR)
-REDIS_URL = os.environ.get("REDIS_URL", "") or (
-    CELERY_BROKER_URL if CELERY_BROKER_URL.startswith(("redis", "rediss")) else ""
-)
+
+
+def _cache_url_beside(broker_url: str) -> str:
+    """The broker's Redis server, database 1: the cache never shares keys with the queues."""
+    if broker_url.startswith("redis+socket://"):
+        return "unix://" + broker_url.removeprefix("redis+socket://").split("?")[0] + "?db=1"
+    if broker_url.startswith(("redis://", "rediss://")):
+        scheme, rest = broker_url.split("://", 1)
+        return f"{scheme}://{rest.split('/')[0]}/1"
+    return ""
+
+
+REDIS_URL = os.environ.get("REDIS_URL", "") or _cache_url_beside(CELERY_BROKER_URL)
 
 DATABASES = {
     "default": dj_database_url.parse(
@@ -84,7 +94,7 @@ if REDIS_URL:
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": REDIS_URL.replace("redis+socket://", "unix://"),
+            "LOCATION": REDIS_URL,
             "KEY_PREFIX": os.environ.get("CACHE_KEY_PREFIX", "tokenrank"),
             "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
         }
@@ -129,7 +139,9 @@ TOKENRANK = {
     "SWEEP_AFTER_SECONDS": _env_int("TOKENRANK_SWEEP_AFTER_SECONDS", 30),
     "BATCH_MAX_ATTEMPTS": _env_int("TOKENRANK_BATCH_MAX_ATTEMPTS", 5),
     "READY_MAX_LAG_SECONDS": _env_int("TOKENRANK_READY_MAX_LAG_SECONDS", 300),
-    "DEMO": _env_bool("TOKENRANK_DEMO", False),
+    # /metrics is served to a bearer token or to these networks only.
+    "METRICS_TOKEN": os.environ.get("METRICS_TOKEN", ""),
+    "METRICS_ALLOWED_NETWORKS": _env_list("METRICS_ALLOWED_NETWORKS", "127.0.0.1/32,::1/128"),
 }
 
 # --- Django -------------------------------------------------------------------------------
@@ -150,6 +162,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "config.logging.RequestIdMiddleware",
+    "config.metrics.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -277,12 +291,14 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
-        "readable": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        "readable": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s"},
         "json": {"()": "config.logging.JsonFormatter"},
     },
+    "filters": {"request_id": {"()": "config.logging.RequestIdFilter"}},
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
+            "filters": ["request_id"],
             "formatter": "json" if _env_bool("LOG_JSON", PRODUCTION) else "readable",
         }
     },

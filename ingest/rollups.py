@@ -86,18 +86,21 @@ def _aggregate(table: str, source: str) -> str:
     )
 
 
-# One statement: new raw rows, and exactly those rows added to both grains.
+# One statement: new raw rows, and exactly those rows added to both grains; it answers
+# how many raw rows and rollup rows it wrote.
 _WRITE_SQL = (
     f"WITH inserted AS (INSERT INTO ingest_rawevent ({', '.join(RAW_COLUMNS)}) "
     f"SELECT {', '.join(RAW_COLUMNS)} FROM incoming ON CONFLICT DO NOTHING "
     f"RETURNING {', '.join(RAW_COLUMNS)}), "
-    f"hourly AS ({_aggregate('rankings_usagehourly', 'inserted')}) "
-    f"{_aggregate('rankings_usagedaily', 'inserted')}"
+    f"hourly AS ({_aggregate('rankings_usagehourly', 'inserted')} RETURNING 1), "
+    f"daily AS ({_aggregate('rankings_usagedaily', 'inserted')} RETURNING 1) "
+    "SELECT (SELECT count(*) FROM inserted), (SELECT count(*) FROM hourly), (SELECT count(*) FROM daily)"
 )
 
 
-def write_events(rows: Iterable[Sequence[Any]]) -> None:
-    """Insert raw event rows (``RAW_COLUMNS`` order) and add them to the rollups.
+def write_events(rows: Iterable[Sequence[Any]]) -> tuple[int, int, int]:
+    """Insert raw event rows (``RAW_COLUMNS`` order) and add them to the rollups; return the
+    numbers of raw, hourly and daily rows written.
 
     Must run inside the caller's transaction: raw rows and rollup increments commit together.
     """
@@ -107,7 +110,9 @@ def write_events(rows: Iterable[Sequence[Any]]) -> None:
             for row in rows:
                 copy.write_row(row)
         cursor.execute(_WRITE_SQL)
+        written = cursor.fetchone()
         cursor.execute("TRUNCATE incoming")
+    return written
 
 
 def _day_start(day: date) -> datetime:

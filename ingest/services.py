@@ -10,6 +10,7 @@ finds it done and does nothing.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -21,6 +22,7 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from config import metrics
 from ingest import partitions, rollups
 from ingest.events import Rejection, validate_batch
 from ingest.models import InboxBatch, IngestKey, MaintenanceJob
@@ -93,6 +95,22 @@ def accept_events(
         IngestKey.objects.filter(pk=key.pk).update(
             last_used_at=now, events_accepted=F("events_accepted") + result.accepted
         )
+    name = key.name if key is not None else source
+    for outcome, count in (
+        ("accepted", result.accepted),
+        ("duplicate", result.duplicates),
+        ("rejected", len(result.rejected)),
+    ):
+        if count:
+            metrics.inc("tokenrank_ingest_events_total", (name, outcome), count)
+    log.info(
+        "ingest %s: %s accepted, %s duplicates, %s rejected",
+        name,
+        result.accepted,
+        result.duplicates,
+        len(result.rejected),
+        extra={"key": name, "batch_id": result.batch_id},
+    )
     return result
 
 
@@ -157,6 +175,7 @@ def process_batch(batch_id: int) -> str:
     if batch["attempts"] > settings.TOKENRANK["BATCH_MAX_ATTEMPTS"]:
         mark_failed(batch_id, f"gave up after {batch['attempts'] - 1} attempts (worker lost?)")
         return "failed"
+    started = time.perf_counter()
     ids = _prepare(batch["events"])
     with transaction.atomic():
         locked = list(
@@ -166,11 +185,23 @@ def process_batch(batch_id: int) -> str:
         )
         if not locked:
             return "skipped"
-        rollups.write_events(_rows(batch["events"], ids, batch_id))
+        raw, hourly, daily = rollups.write_events(_rows(batch["events"], ids, batch_id))
         InboxBatch.objects.filter(pk=batch_id).update(
             status=Status.DONE, processed_at=timezone.now(), last_error=""
         )
         transaction.on_commit(bump_generation)
+    seconds = time.perf_counter() - started
+    metrics.observe("tokenrank_batch_processing_seconds", (), seconds)
+    metrics.inc("tokenrank_batches_total", ("done",))
+    metrics.inc("tokenrank_rollup_rows_written_total", ("hourly",), hourly)
+    metrics.inc("tokenrank_rollup_rows_written_total", ("daily",), daily)
+    log.info(
+        "batch %s done: %s events in %.3f s",
+        batch_id,
+        raw,
+        seconds,
+        extra={"batch_id": batch_id, "events": raw, "seconds": round(seconds, 4)},
+    )
     return "done"
 
 
@@ -179,6 +210,7 @@ def mark_failed(batch_id: int, reason: str) -> None:
     InboxBatch.objects.filter(pk=batch_id, status=Status.PENDING).update(
         status=Status.FAILED, last_error=reason[:2000], processed_at=timezone.now()
     )
+    metrics.inc("tokenrank_batches_total", ("failed",))
     log.error("batch %s failed: %s", batch_id, reason, extra={"batch_id": batch_id})
 
 
@@ -236,8 +268,10 @@ def import_events(items: Iterable[Any], *, chunk_size: int = 20_000, progress=No
             with transaction.atomic():
                 new_ids = claim_ids([e["id"] for e in validated.events])
                 fresh = [e for e in validated.events if e["id"] in new_ids]
-                rollups.write_events(_rows(fresh, ids, None))
+                _, hourly, daily = rollups.write_events(_rows(fresh, ids, None))
                 transaction.on_commit(bump_generation)
+            metrics.inc("tokenrank_rollup_rows_written_total", ("hourly",), hourly)
+            metrics.inc("tokenrank_rollup_rows_written_total", ("daily",), daily)
             totals.accepted += len(fresh)
             totals.duplicates += len(validated.events) - len(fresh)
         if progress:

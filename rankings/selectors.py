@@ -15,9 +15,9 @@ from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db import connection
+from django.db import connections, router
 
-from rankings.models import App, Author, Category, LLMModel, Provider
+from rankings.models import App, Author, Category, LLMModel, Provider, UsageDaily
 
 METRICS = {
     "tokens": "prompt_tokens + completion_tokens",
@@ -97,6 +97,12 @@ class Filters:
         return ",".join(f"{k}={v}" for k, v in vars(self).items() if v is not None)
 
 
+def _cursor():
+    """A cursor on the database the router picks for rollup reads (a replica when one is
+    configured with DATABASE_REPLICA_URL, else the primary)."""
+    return connections[router.db_for_read(UsageDaily)].cursor()
+
+
 def now() -> datetime:
     return datetime.now(UTC)
 
@@ -121,7 +127,7 @@ def period_window(period: str, at: datetime | None = None) -> Window:
 
 
 def first_day() -> datetime | None:
-    with connection.cursor() as cursor:
+    with _cursor() as cursor:
         cursor.execute("SELECT min(bucket) FROM rankings_usagedaily")  # the PK's leading column
         (first,) = cursor.fetchone()
     return datetime(first.year, first.month, first.day, tzinfo=UTC) if first else None
@@ -223,7 +229,7 @@ def totals(window: Window, filters: Filters | None = None) -> Totals:
     columns = ", ".join(
         f"coalesce(sum(u.{c}), 0)" + ("" if c == "cost" else "::bigint") for c in TOTAL_COLUMNS
     )
-    with connection.cursor() as cursor:
+    with _cursor() as cursor:
         cursor.execute(f"SELECT {columns}{source}", params)
         return Totals(*cursor.fetchone())
 
@@ -303,7 +309,7 @@ def ranking(
     else:
         sql += " SELECT r, k, v, total, n, NULL, NULL FROM ranked"
     sql += " ORDER BY 3 DESC, 2 LIMIT %s OFFSET %s"
-    with connection.cursor() as cursor:
+    with _cursor() as cursor:
         cursor.execute(sql, [*params, limit, offset])
         raw = cursor.fetchall()
     total = float(raw[0][3]) if raw else 0.0
@@ -410,7 +416,7 @@ def timeseries(
         sql = f"SELECT {bucket_sql}, NULL, sum({expression}){source} GROUP BY 1, 2"
     values: dict[str | None, list[float]] = {str(k): [0.0] * len(starts) for k in top_keys}
     others = [0.0] * len(starts)
-    with connection.cursor() as cursor:
+    with _cursor() as cursor:
         cursor.execute(sql, params)
         for bucket, k, v in cursor.fetchall():
             position = index.get(bucket.replace(tzinfo=UTC))
@@ -440,7 +446,7 @@ def trending(entity: str, window: Window, *, limit: int = 10, min_volume: float 
         "- coalesce(sum(u.prompt_tokens + u.completion_tokens) FILTER (WHERE u.bucket < %s), 0) / 3.0 DESC "
         "LIMIT %s"
     )
-    with connection.cursor() as cursor:
+    with _cursor() as cursor:
         cursor.execute(
             sql,
             [
@@ -477,7 +483,7 @@ def performance(window: Window, *, min_requests: int = 5, limit: int = 10) -> di
         "sum(u.generation_completion_tokens)::float * 1000 / nullif(sum(u.generation_ms_sum), 0)"
         f"{source} GROUP BY 1 HAVING sum(u.requests) >= %s"
     )
-    with connection.cursor() as cursor:
+    with _cursor() as cursor:
         cursor.execute(sql, [*params, min_requests])
         raw = cursor.fetchall()
     models = {m.pk: m for m in LLMModel.objects.filter(pk__in=[r[0] for r in raw]).select_related("author")}
@@ -500,7 +506,7 @@ def provider_stats(window: Window, filters: Filters) -> list[dict[str, Any]]:
         "sum(u.generation_completion_tokens)::float * 1000 / nullif(sum(u.generation_ms_sum), 0)"
         f"{source} GROUP BY 1 ORDER BY 3 DESC"
     )
-    with connection.cursor() as cursor:
+    with _cursor() as cursor:
         cursor.execute(sql, params)
         raw = cursor.fetchall()
     providers = Provider.objects.in_bulk([r[0] for r in raw])
@@ -516,3 +522,29 @@ def provider_stats(window: Window, filters: Filters) -> list[dict[str, Any]]:
         }
         for k, n, t, lat, tps in raw
     ]
+
+
+def daily_dataset(window: Window, top: int = 50) -> list[dict[str, Any]]:
+    """Per UTC day, the top ``top`` models by tokens plus one ``other`` row: the shape of
+    OpenRouter's public daily rankings dataset. One pass over the daily table (its primary
+    key range on bucket), ranking models per day with a window function."""
+    sql = (
+        "WITH d AS (SELECT u.bucket AS day, u.model_id, sum(u.prompt_tokens + u.completion_tokens) AS t, "
+        "sum(u.requests) AS r FROM rankings_usagedaily u WHERE u.bucket >= %s AND u.bucket < %s GROUP BY 1, 2), "
+        "ranked AS (SELECT d.*, row_number() OVER (PARTITION BY day ORDER BY t DESC, model_id) AS n FROM d) "
+        "SELECT day, CASE WHEN n <= %s THEN n END, CASE WHEN n <= %s THEN m.slug ELSE 'other' END, "
+        "sum(t), sum(r) FROM ranked JOIN rankings_llmmodel m ON m.id = ranked.model_id "
+        "GROUP BY 1, 2, 3 ORDER BY 1, 2 NULLS LAST"
+    )
+    with _cursor() as cursor:
+        cursor.execute(sql, [window.start.date(), window.end.date(), top, top])
+        return [
+            {
+                "date": day.isoformat(),
+                "rank": rank,
+                "model_permaslug": slug,
+                "total_tokens": int(tokens),
+                "total_requests": int(requests),
+            }
+            for day, rank, slug, tokens, requests in cursor.fetchall()
+        ]

@@ -30,6 +30,13 @@ def wait_for(predicate: Callable[[], object], timeout: float = 30, interval: flo
     pytest.fail(f"condition not met within {timeout}s")
 
 
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix) -> None:
+    """A second alias on the same test database, so the replica router is tested for real."""
+    if "replica" not in settings.DATABASES:
+        settings.DATABASES["replica"] = {**settings.DATABASES["default"], "TEST": {"MIRROR": "default"}}
+
+
 def _test_database_url() -> str:
     """DATABASE_URL of the test database pytest-django created (test_<name>)."""
     parts = urlsplit(settings.DATABASE_URL)

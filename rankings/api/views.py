@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import connection
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
@@ -332,27 +331,7 @@ class RankingsDailyView(ReadView):
     def get(self, request: Request) -> Response:
         query = params.parse(params.DatasetParams, request.query_params)
         window: Window = query["window"]
-        # One pass over the daily table: rank models per day, fold everything past 50 into "other".
-        sql = (
-            "WITH d AS (SELECT u.bucket AS day, u.model_id, sum(u.prompt_tokens + u.completion_tokens) AS t, "
-            "sum(u.requests) AS r FROM rankings_usagedaily u WHERE u.bucket >= %s AND u.bucket < %s GROUP BY 1, 2), "
-            "ranked AS (SELECT d.*, row_number() OVER (PARTITION BY day ORDER BY t DESC, model_id) AS n FROM d) "
-            "SELECT day, CASE WHEN n <= 50 THEN n END, CASE WHEN n <= 50 THEN m.slug ELSE 'other' END, "
-            "sum(t), sum(r) FROM ranked JOIN rankings_llmmodel m ON m.id = ranked.model_id "
-            "GROUP BY 1, 2, 3 ORDER BY 1, 2 NULLS LAST"
-        )
-        with connection.cursor() as cursor:
-            cursor.execute(sql, [window.start.date(), window.end.date()])
-            rows = [
-                {
-                    "date": day.isoformat(),
-                    "rank": rank,
-                    "model_permaslug": slug,
-                    "total_tokens": int(tokens),
-                    "total_requests": int(requests),
-                }
-                for day, rank, slug, tokens, requests in cursor.fetchall()
-            ]
+        rows = selectors.daily_dataset(window)
         return Response({"window": s.window_dict(window), "results": rows})
 
 
