@@ -6,6 +6,7 @@ import hashlib
 import secrets
 
 from django.conf import settings
+from django.contrib.postgres.indexes import BrinIndex
 from django.db import models
 from django.utils import timezone
 
@@ -104,7 +105,9 @@ class SeenEvent(models.Model):
 
     class Meta:
         indexes = [
-            models.Index(fields=["seen_at"], name="seen_event_seen_at"),
+            # Ids arrive in time order: a BRIN index finds old ones for pruning at a fraction
+            # of a btree's cost on every insert.
+            BrinIndex(fields=["seen_at"], name="seen_event_seen_at_brin"),
         ]
 
 

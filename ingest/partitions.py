@@ -71,7 +71,7 @@ def maintain(today: date | None = None) -> dict[str, int]:
             _known.discard(day)
             dropped += 1
     with connection.cursor() as cursor:
-        # Uses seen_event_seen_at. Ids older than the window may be counted again if re-sent.
+        # Uses seen_event_seen_at_brin. Ids older than the window may be counted again if re-sent.
         cursor.execute(
             "DELETE FROM ingest_seenevent WHERE seen_at < %s",
             [datetime(cutoff.year, cutoff.month, cutoff.day, tzinfo=UTC)],

@@ -8,11 +8,14 @@ from django.conf import settings
 
 
 def _manage(*args: str, **env: str) -> subprocess.CompletedProcess:
+    inherited = {
+        k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"
+    }  # a test-only switch
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=settings.BASE_DIR,
         env={
-            **os.environ,
+            **inherited,
             "DATABASE_URL": settings.DATABASE_URL,
             "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
             **env,

@@ -1,0 +1,656 @@
+"""Tokenrank benchmarks (``make bench``): prints figures, asserts nothing.
+
+Runs against its own database (``tokenrank_bench``, dropped and recreated) on the configured
+or embedded PostgreSQL, with real Redis and real Celery worker processes.
+
+    python benchmarks/run.py [--events N] [--only ingest,pages,leaderboard] [--raw-week N]
+
+ingest       import_events rate; HTTP + Celery rate until the rollups are complete; p95
+             delay from HTTP 202 to rollups at an offered rate; worker peak RSS; a plain
+             PostgreSQL COPY of the same rows; a naive per-event ORM save.
+pages        p50/p95 server time of / and a model page, uncached and cached, over rollups
+             at OpenRouter-like cardinality (400 models, 60 authors, 60 providers, 5,000
+             apps, 12 categories, a year).
+leaderboard  the weekly leaderboard from rollups vs the same computed from a week of raw
+             events; checks the numbers are identical.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import signal
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+BENCH_DB = "tokenrank_bench"
+
+
+def setup_database() -> None:
+    """Point Django at a fresh bench database on the same server, then set Django up."""
+    import psycopg
+
+    if not os.environ.get("DATABASE_URL"):
+        from config.embedded import postgres_url
+
+        os.environ["DATABASE_URL"] = postgres_url(
+            Path(os.environ.get("TOKENRANK_DATA_DIR", ROOT / "var")).resolve()
+        )
+    if not os.environ.get("CELERY_BROKER_URL"):
+        from config.embedded import redis_url
+
+        os.environ["CELERY_BROKER_URL"] = redis_url(
+            Path(os.environ.get("TOKENRANK_DATA_DIR", ROOT / "var")).resolve()
+        )
+    base = os.environ["DATABASE_URL"]
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {BENCH_DB}")
+    parts = urlsplit(base)
+    os.environ["DATABASE_URL"] = urlunsplit(parts._replace(path="/" + BENCH_DB))
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+
+def rate(n: int, seconds: float) -> str:
+    return f"{n / seconds:,.0f} events/s ({n:,} events in {seconds:.1f} s)"
+
+
+def report(name: str, value: str) -> None:
+    print(f"  {name:<52} {value}", flush=True)
+
+
+# --- Workload -----------------------------------------------------------------------------
+
+
+def workload(n: int, seed: int = 7, spread_hours: int = 24) -> list[dict]:
+    """Gateway-like events with realistic key repetition: Zipf-ish popularity of 60 models,
+    300 apps, 12 providers and 12 categories over ``spread_hours`` ending now."""
+    rng = random.Random(seed)
+    now = datetime.now(UTC) - timedelta(minutes=1)
+    models = [f"lab{i % 15}/model-{i}" for i in range(60)]
+    apps = [f"https://app-{i}.example" for i in range(300)]
+    providers = [f"Provider {i}" for i in range(12)]
+    categories = [
+        "programming",
+        "roleplay",
+        "marketing",
+        "technology",
+        "science",
+        "translation",
+        "legal",
+        "finance",
+        "health",
+        "trivia",
+        "academia",
+        "marketing-seo",
+    ]
+    mw = [1 / (i + 1) for i in range(len(models))]
+    aw = [1 / (i + 1) ** 1.1 for i in range(len(apps))]
+    pm = rng.choices(models, mw, k=n)
+    pa = rng.choices(apps, aw, k=n)
+    events = []
+    for i in range(n):
+        prompt = rng.randint(200, 30_000)
+        completion = rng.randint(20, 2_000)
+        events.append(
+            {
+                "id": f"bench-{seed}-{i:09d}",
+                "created_at": (now - timedelta(seconds=rng.random() * spread_hours * 3600)).isoformat(),
+                "model": pm[i],
+                "provider_name": providers[i % 12],
+                "origin": pa[i],
+                "app_name": pa[i][8:],
+                "categories": categories[hash(pa[i]) % 12],
+                "tokens_prompt": prompt,
+                "tokens_completion": completion,
+                "native_tokens_reasoning": completion // 5,
+                "native_tokens_cached": prompt // 3,
+                "total_cost": round(prompt * 3e-6 + completion * 1.5e-5, 8),
+                "latency": rng.randint(100, 3000),
+                "generation_time": rng.randint(200, 20_000),
+            }
+        )
+    return events
+
+
+def reset_usage() -> None:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "TRUNCATE ingest_rawevent, ingest_seenevent, ingest_inboxbatch, rankings_usagehourly, rankings_usagedaily"
+        )
+
+
+def rollup_requests() -> int:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT coalesce(sum(requests), 0) FROM rankings_usagedaily")
+        return int(cursor.fetchone()[0])
+
+
+# --- Processes ----------------------------------------------------------------------------
+
+
+def child_env() -> dict:
+    from django.conf import settings
+
+    return {
+        **os.environ,
+        "DATABASE_URL": os.environ["DATABASE_URL"],
+        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+        "REDIS_URL": settings.REDIS_URL,
+        "LOG_LEVEL": "WARNING",
+    }
+
+
+def start(cmd: list[str], log: str) -> subprocess.Popen:
+    handle = open(ROOT / "var" / log, "w")  # noqa: SIM115 (closed with the process)
+    return subprocess.Popen(
+        cmd, cwd=ROOT, env=child_env(), stdout=handle, stderr=subprocess.STDOUT, start_new_session=True
+    )
+
+
+def stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def tree_rss_mb(pid: int) -> float:
+    """Resident memory of a process and its children (Celery's prefork pool), in MB."""
+    total = 0
+    pids = [pid]
+    try:
+        children = subprocess.run(
+            ["pgrep", "-g", str(os.getpgid(pid))], capture_output=True, text=True
+        ).stdout.split()
+        pids = [int(p) for p in children] or pids
+    except (ProcessLookupError, ValueError):
+        return 0.0
+    for p in pids:
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except OSError:
+            pass
+    return total / 1024
+
+
+def wait_http(url: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2):  # noqa: S310 (loopback)
+                return
+        except OSError:
+            time.sleep(0.3)
+    raise SystemExit(f"{url} did not come up")
+
+
+def post(url: str, key: str, events: list[dict]) -> float:
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(events).encode(),
+        method="POST",
+        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=120) as response:  # noqa: S310 (loopback)
+        assert response.status == 202, response.status
+    return time.monotonic()
+
+
+# --- Benchmarks ---------------------------------------------------------------------------
+
+
+def bench_ingest(n: int, offered_rate: int, freshness_seconds: int) -> None:
+    from django.db import connection
+
+    from ingest.models import IngestKey
+    from ingest.rollups import RAW_COLUMNS
+    from ingest.services import import_events
+
+    print(f"\nIngest ({n:,} events, 60 models x 300 apps x 12 providers over 24 h)", flush=True)
+    events = workload(n)
+
+    reset_usage()
+    started = time.monotonic()
+    totals = import_events(events, chunk_size=20_000)
+    seconds = time.monotonic() - started
+    assert totals.accepted == n and rollup_requests() == n
+    report("import_events (bulk path, COPY)", rate(n, seconds))
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM rankings_usagehourly")
+        hourly = cursor.fetchone()[0]
+    report("  rollup rows (hourly) for those events", f"{hourly:,}")
+
+    # The physical limit: COPY of the same rows into an unindexed table.
+    rows = [tuple(range(len(RAW_COLUMNS)))]  # shape only; values below
+    from ingest.events import validate_batch
+    from ingest.resolve import resolve
+    from ingest.services import _rows
+
+    sample = validate_batch(events, datetime.now(UTC)).events
+    ids = resolve(sample)
+    rows = list(_rows(sample, ids, None))
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TEMP TABLE copy_limit (LIKE ingest_rawevent)")
+        started = time.monotonic()
+        with cursor.copy(f"COPY copy_limit ({', '.join(RAW_COLUMNS)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        seconds = time.monotonic() - started
+        cursor.execute("DROP TABLE copy_limit")
+    report("plain PostgreSQL COPY of the same rows", rate(len(rows), seconds))
+
+    # The naive path: one ORM save per event plus per-event rollup upserts.
+    naive_n = min(5_000, n)
+    reset_usage()
+    from django.db import transaction
+    from django.db.models import F
+
+    from ingest.models import RawEvent
+    from rankings.models import UsageDaily, UsageHourly
+
+    started = time.monotonic()
+    for e in sample[:naive_n]:
+        with transaction.atomic():
+            created = datetime.fromisoformat(e["created_at"])
+            dims = dict(
+                model_id=ids.models[e["model"]],
+                variant=e["variant"],
+                provider_id=ids.providers[e["provider"]],
+                app_id=ids.apps[e["origin"]],
+                category_id=ids.categories[e["category"]],
+            )
+            RawEvent.objects.create(
+                id=e["id"] + "-naive",
+                created_at=created,
+                batch_id=None,
+                origin=e["origin"],
+                prompt_tokens=e["prompt"],
+                completion_tokens=e["completion"],
+                reasoning_tokens=e["reasoning"],
+                cached_tokens=e["cached"],
+                cost=e["cost"],
+                latency_ms=e["latency"],
+                generation_ms=e["generation"],
+                cancelled=e["cancelled"],
+                streamed=e["streamed"],
+                finish_reason=e["finish_reason"],
+                is_byok=e["byok"],
+                **dims,
+            )
+            for model, bucket in (
+                (UsageHourly, created.replace(minute=0, second=0, microsecond=0)),
+                (UsageDaily, created.date()),
+            ):
+                row, made = model.objects.get_or_create(bucket=bucket, **dims)
+                model.objects.filter(pk=row.pk).update(
+                    requests=F("requests") + 1,
+                    prompt_tokens=F("prompt_tokens") + e["prompt"],
+                    completion_tokens=F("completion_tokens") + e["completion"],
+                )
+    naive_seconds = time.monotonic() - started
+    report(f"naive per-event ORM save ({naive_n:,} events)", rate(naive_n, naive_seconds))
+
+    # HTTP + Celery until rollups complete: gunicorn + 2 worker processes on this machine.
+    reset_usage()
+    _, key = IngestKey.issue(f"bench-{time.time():.0f}")
+    IngestKey.objects.filter(name__startswith="bench-").update(rate_limit_per_minute=1_000_000)
+    port = 8765
+    web = start(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "config.wsgi",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "2",
+            "--threads",
+            "4",
+            "--log-level",
+            "warning",
+        ],
+        "bench-web.log",
+    )
+    worker = start(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "-Q",
+            "ingest",
+            "--concurrency",
+            "2",
+            "--loglevel",
+            "WARNING",
+            "--without-mingle",
+            "--without-gossip",
+        ],
+        "bench-worker.log",
+    )
+    peak_rss = 0.0
+    sampling = True
+
+    def sample_rss():
+        nonlocal peak_rss
+        while sampling:
+            peak_rss = max(peak_rss, tree_rss_mb(worker.pid))
+            time.sleep(0.2)
+
+    sampler = threading.Thread(target=sample_rss, daemon=True)
+    sampler.start()
+    try:
+        url = f"http://127.0.0.1:{port}/api/v1/events"
+        wait_http(f"http://127.0.0.1:{port}/healthz")
+        time.sleep(3)  # the worker's startup
+        batches = [events[i : i + 5000] for i in range(0, n, 5000)]
+        started = time.monotonic()
+        with ThreadPoolExecutor(4) as pool:
+            list(pool.map(lambda b: post(url, key, b), batches))
+        accepted_at = time.monotonic()
+        while rollup_requests() < n:
+            time.sleep(0.2)
+        seconds = time.monotonic() - started
+        report("HTTP + Celery until rollups complete", rate(n, seconds))
+        report("  of which HTTP accept (202s)", rate(n, accepted_at - started))
+
+        # Freshness: offered load at a fixed rate, time from 202 to visible in rollups.
+        reset_usage()
+        per_batch = max(1, offered_rate // 10)  # ten requests per second
+        fresh_events = workload(offered_rate * freshness_seconds, seed=99, spread_hours=1)
+        delays: list[float] = []
+        visible_lock = threading.Lock()
+        accepted: list[tuple[float, int]] = []
+
+        def offer():
+            for i in range(0, len(fresh_events), per_batch):
+                tick = time.monotonic()
+                accepted_time = post(url, key, fresh_events[i : i + per_batch])
+                with visible_lock:
+                    accepted.append((accepted_time, i + per_batch))
+                time.sleep(max(0.0, 0.1 - (time.monotonic() - tick)))
+
+        sender = threading.Thread(target=offer)
+        offered_started = time.monotonic()
+        sender.start()
+        seen = 0
+        while sender.is_alive() or seen < len(fresh_events):
+            seen = rollup_requests()
+            now = time.monotonic()
+            with visible_lock:
+                while accepted and accepted[0][1] <= seen:
+                    delays.append(now - accepted.pop(0)[0])
+            time.sleep(0.05)
+        offered_seconds = time.monotonic() - offered_started
+        delays.sort()
+        p95 = delays[int(len(delays) * 0.95) - 1] if delays else float("nan")
+        report(
+            f"freshness at {offered_rate:,} events/s offered ({freshness_seconds} s)",
+            f"p50 {statistics.median(delays):.2f} s, p95 {p95:.2f} s (achieved {len(fresh_events) / offered_seconds:,.0f} events/s)",
+        )
+    finally:
+        sampling = False
+        stop(web)
+        stop(worker)
+    report("worker peak RSS (main + 2 pool processes)", f"{peak_rss:,.0f} MB")
+
+
+def build_openrouter_rollups(days: int = 365) -> int:
+    """OpenRouter-like cardinality straight into the rollup tables (SQL generate_series):
+    400 models by 60 authors, 60 providers, 5,000 apps, 12 categories, a year of days and
+    the last 30 days of hours."""
+    from django.db import connection
+
+    from rankings.models import App, AppOrigin, Author, LLMModel, Provider
+
+    Author.objects.bulk_create(
+        [Author(slug=f"bench-author-{i}", name=f"Author {i}") for i in range(60)], ignore_conflicts=True
+    )
+    authors = list(Author.objects.filter(slug__startswith="bench-author-").values_list("pk", flat=True))
+    LLMModel.objects.bulk_create(
+        [
+            LLMModel(slug=f"bench-author-{i % 60}/model-{i}", name=f"Model {i}", author_id=authors[i % 60])
+            for i in range(400)
+        ],
+        ignore_conflicts=True,
+    )
+    Provider.objects.bulk_create(
+        [Provider(slug=f"bench-provider-{i}", name=f"Provider {i}") for i in range(60)], ignore_conflicts=True
+    )
+    App.objects.bulk_create(
+        [
+            App(slug=f"bench-app-{i}", name=f"App {i}", origin=f"https://bench-{i}.example")
+            for i in range(5000)
+        ],
+        ignore_conflicts=True,
+    )
+    AppOrigin.objects.bulk_create(
+        [AppOrigin(origin=a.origin, app=a) for a in App.objects.filter(slug__startswith="bench-app-")],
+        ignore_conflicts=True,
+    )
+    measures = (
+        "requests, prompt_tokens, completion_tokens, reasoning_tokens, cached_tokens, cost, latency_ms_sum, "
+        "latency_count, generation_ms_sum, generation_count, generation_completion_tokens, cancelled"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT array_agg(id ORDER BY id) FROM rankings_llmmodel WHERE slug LIKE 'bench-author-%%'"
+        )
+        models = cursor.fetchone()[0]
+        cursor.execute("SELECT array_agg(id ORDER BY id) FROM rankings_app WHERE slug LIKE 'bench-app-%%'")
+        apps = cursor.fetchone()[0]
+        cursor.execute(
+            "SELECT array_agg(id ORDER BY id) FROM rankings_provider WHERE slug LIKE 'bench-provider-%%'"
+        )
+        providers = cursor.fetchone()[0]
+        cursor.execute("SELECT array_agg(id ORDER BY position) FROM rankings_category")
+        categories = cursor.fetchone()[0][:12]
+        # ~26k rows per day: popular models and apps appear more often (power-law picks).
+        common = (
+            "SELECT DISTINCT ON (1, 2, 3, 4, 5, 6) {bucket} AS bucket, "
+            "(%(models)s::bigint[])[1 + floor(400 * power(random(), 2.2))::int] AS model_id, "
+            "(ARRAY['', '', '', '', 'free', 'nitro', 'floor', 'thinking'])[1 + floor(8 * random())::int] AS variant, "
+            "(%(providers)s::bigint[])[1 + floor(60 * power(random(), 1.5))::int] AS provider_id, "
+            "(%(apps)s::bigint[])[1 + floor(5000 * power(random(), 2.5))::int] AS app_id, "
+            "(%(categories)s::bigint[])[1 + floor(12 * random())::int] AS category_id, "
+            "(1 + random() * 500)::bigint AS requests, (random() * 5e7)::bigint AS prompt_tokens, "
+            "(random() * 5e6)::bigint AS completion_tokens, (random() * 1e6)::bigint AS reasoning_tokens, "
+            "(random() * 2e7)::bigint AS cached_tokens, (random() * 50)::numeric AS cost, "
+            "(random() * 1e6)::bigint, (1 + random() * 500)::bigint, (random() * 5e6)::bigint, "
+            "(1 + random() * 500)::bigint, (random() * 5e6)::bigint, 0 "
+            "FROM {series} AS s(b), generate_series(1, {per}) ORDER BY 1, 2, 3, 4, 5, 6"
+        )
+        params = {"models": models, "providers": providers, "apps": apps, "categories": categories}
+        today = datetime.now(UTC).date()
+        for offset in range(0, days, 30):
+            first = today - timedelta(days=min(days, offset + 30) - 1)
+            last = today - timedelta(days=offset)
+            cursor.execute(
+                f"INSERT INTO rankings_usagedaily (bucket, model_id, variant, provider_id, app_id, category_id, {measures}) "
+                + common.format(
+                    bucket="s.b::date",
+                    per=27_000,
+                    series=f"generate_series('{first}'::date, '{last}'::date, '1 day')",
+                ),
+                params,
+            )
+        end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+        for offset in range(0, 30 * 24, 24 * 5):
+            first = end - timedelta(hours=offset + 24 * 5)
+            last = end - timedelta(hours=offset + 1)
+            cursor.execute(
+                f"INSERT INTO rankings_usagehourly (bucket, model_id, variant, provider_id, app_id, category_id, {measures}) "
+                + common.format(
+                    bucket="s.b",
+                    per=1_200,
+                    series=f"generate_series('{first.isoformat()}'::timestamptz, '{last.isoformat()}'::timestamptz, '1 hour')",
+                ),
+                params,
+            )
+        cursor.execute("ANALYZE rankings_usagedaily")
+        cursor.execute("ANALYZE rankings_usagehourly")
+        cursor.execute(
+            "SELECT (SELECT count(*) FROM rankings_usagedaily), (SELECT count(*) FROM rankings_usagehourly)"
+        )
+        daily, hourly = cursor.fetchone()
+    return daily + hourly
+
+
+def timed(fn, runs: int) -> tuple[float, float]:
+    samples = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - started) * 1000)
+    samples.sort()
+    return statistics.median(samples), samples[max(0, int(len(samples) * 0.95) - 1)]
+
+
+def bench_pages(runs: int) -> None:
+    from django.core.cache import cache
+    from django.test import Client
+
+    from rankings.models import LLMModel
+
+    print("\nPages (OpenRouter-like cardinality, a year)", flush=True)
+    reset_usage()
+    started = time.monotonic()
+    rows = build_openrouter_rollups()
+    report("rollup rows built (daily + hourly)", f"{rows:,} in {time.monotonic() - started:.0f} s")
+    client = Client()
+    model = LLMModel.objects.filter(slug__startswith="bench-author-").order_by("pk").first()
+    for name, url in (("home /", "/"), ("model page", model.get_absolute_url())):
+        assert client.get(url).status_code == 200
+        uncached = timed(lambda u=url: (cache.clear(), client.get(u)), runs)
+        cached = timed(lambda u=url: client.get(u), runs * 3)
+        report(f"{name} uncached p50 / p95", f"{uncached[0]:.0f} ms / {uncached[1]:.0f} ms")
+        report(f"{name} cached   p50 / p95", f"{cached[0]:.1f} ms / {cached[1]:.1f} ms")
+
+
+def bench_leaderboard(raw_events: int) -> None:
+    from django.db import connection
+
+    from ingest import partitions
+    from ingest.services import rebuild_rollups
+    from rankings import selectors
+
+    print(f"\nWeekly leaderboard: rollups vs {raw_events:,} raw events", flush=True)
+    reset_usage()
+    today = datetime.now(UTC).date()
+    days = [today - timedelta(days=d) for d in range(7)]
+    partitions.ensure_partitions(days)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT array_agg(id) FROM rankings_llmmodel")
+        models = cursor.fetchone()[0]
+        cursor.execute("SELECT array_agg(id) FROM rankings_app")
+        apps = cursor.fetchone()[0]
+        cursor.execute("SELECT array_agg(id) FROM rankings_provider")
+        providers = cursor.fetchone()[0]
+        cursor.execute("SELECT array_agg(id) FROM rankings_category")
+        categories = cursor.fetchone()[0]
+        started = time.monotonic()
+        per_chunk = 1_000_000
+        for chunk in range(0, raw_events, per_chunk):
+            size = min(per_chunk, raw_events - chunk)
+            cursor.execute(
+                "INSERT INTO ingest_rawevent (id, created_at, batch_id, model_id, variant, provider_id, app_id, "
+                "category_id, origin, prompt_tokens, completion_tokens, reasoning_tokens, cached_tokens, cost, "
+                "latency_ms, generation_ms, cancelled, streamed, finish_reason, is_byok) "
+                "SELECT 'raw-' || (%(chunk)s + g), %(start)s::timestamptz + random() * interval '6 days 23 hours', NULL, "
+                "(%(models)s::bigint[])[1 + floor(cardinality(%(models)s::bigint[]) * power(random(), 2))::int], '', "
+                "(%(providers)s::bigint[])[1 + floor(cardinality(%(providers)s::bigint[]) * random())::int], "
+                "(%(apps)s::bigint[])[1 + floor(cardinality(%(apps)s::bigint[]) * power(random(), 2))::int], "
+                "(%(categories)s::bigint[])[1 + floor(cardinality(%(categories)s::bigint[]) * random())::int], '', "
+                "(random() * 20000)::bigint, (random() * 2000)::bigint, 0, 0, (random() / 100)::numeric(24, 10), "
+                "(random() * 2000)::int, (random() * 10000)::int, false, true, 'stop', false "
+                "FROM generate_series(1, %(size)s) AS g",
+                {
+                    "chunk": chunk,
+                    "size": size,
+                    "start": datetime(days[-1].year, days[-1].month, days[-1].day, tzinfo=UTC),
+                    "models": models,
+                    "providers": providers,
+                    "apps": apps,
+                    "categories": categories,
+                },
+            )
+        cursor.execute("ANALYZE ingest_rawevent")
+        report("raw events generated", f"{raw_events:,} in {time.monotonic() - started:.0f} s")
+    started = time.monotonic()
+    rebuild_rollups(days[-1], today)
+    report("rebuild_rollups for the week", rate(raw_events, time.monotonic() - started))
+
+    window = selectors.period_window("week")
+    rollup_ms = timed(lambda: selectors.ranking("model", window, limit=20, compare=False), 20)
+    from_rollups = {r.key: r.value for r in selectors.ranking("model", window, limit=20, compare=False).rows}
+
+    def raw_leaderboard():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT model_id, sum(prompt_tokens + completion_tokens) AS v FROM ingest_rawevent "
+                "WHERE created_at >= %s AND created_at < %s GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 20",
+                [window.start, window.end],
+            )
+            return {k: float(v) for k, v in cursor.fetchall()}
+
+    raw_ms = timed(raw_leaderboard, 3)
+    same = raw_leaderboard() == from_rollups
+    report("weekly leaderboard from rollups p50", f"{rollup_ms[0]:.1f} ms")
+    report("weekly leaderboard from raw events p50", f"{raw_ms[0]:.0f} ms")
+    report("speed-up; identical numbers", f"{raw_ms[0] / rollup_ms[0]:,.0f}x; {same}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--events", type=int, default=1_000_000, help="ingest benchmark size")
+    parser.add_argument("--rate", type=int, default=5_000, help="offered events/s for the freshness run")
+    parser.add_argument("--freshness-seconds", type=int, default=20)
+    parser.add_argument("--raw-week", type=int, default=10_000_000, help="raw events for the leaderboard run")
+    parser.add_argument("--page-runs", type=int, default=20)
+    parser.add_argument("--only", default="ingest,pages,leaderboard")
+    args = parser.parse_args()
+    setup_database()
+    print(
+        f"Tokenrank benchmarks — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores", flush=True
+    )
+    only = set(args.only.split(","))
+    if "ingest" in only:
+        bench_ingest(args.events, args.rate, args.freshness_seconds)
+    if "pages" in only:
+        bench_pages(args.page_runs)
+    if "leaderboard" in only:
+        bench_leaderboard(args.raw_week)
+
+
+if __name__ == "__main__":
+    main()
