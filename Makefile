@@ -38,5 +38,8 @@ lint: $(BIN)/.installed
 bench: $(BIN)/.installed
 	TOKENRANK_DATA_DIR=$${TOKENRANK_DATA_DIR:-$(CURDIR)/var/bench} $(BIN)/python benchmarks/run.py $(BENCH_ARGS)
 
+loadtest: $(BIN)/.installed
+	TOKENRANK_DATA_DIR=$${TOKENRANK_DATA_DIR:-$(CURDIR)/var/bench} $(BIN)/python benchmarks/loadtest.py
+
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

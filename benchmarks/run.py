@@ -39,8 +39,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 BENCH_DB = "tokenrank_bench"
 
 
-def setup_database() -> None:
-    """Point Django at a fresh bench database on the same server, then set Django up."""
+def setup_database(name: str = BENCH_DB) -> None:
+    """Point Django at a fresh database ``name`` on the same server, then set Django up."""
     import psycopg
 
     if not os.environ.get("DATABASE_URL"):
@@ -57,10 +57,10 @@ def setup_database() -> None:
         )
     base = os.environ["DATABASE_URL"]
     with psycopg.connect(base, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {BENCH_DB}")
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {name}")
     parts = urlsplit(base)
-    os.environ["DATABASE_URL"] = urlunsplit(parts._replace(path="/" + BENCH_DB))
+    os.environ["DATABASE_URL"] = urlunsplit(parts._replace(path="/" + name))
     import django
 
     django.setup()
@@ -83,25 +83,14 @@ def report(name: str, value: str) -> None:
 def workload(n: int, seed: int = 7, spread_hours: int = 24) -> list[dict]:
     """Gateway-like events with realistic key repetition: Zipf-ish popularity of 60 models,
     300 apps, 12 providers and 12 categories over ``spread_hours`` ending now."""
+    from ingest.events import KNOWN_CATEGORIES
+
     rng = random.Random(seed)
     now = datetime.now(UTC) - timedelta(minutes=1)
     models = [f"lab{i % 15}/model-{i}" for i in range(60)]
     apps = [f"https://app-{i}.example" for i in range(300)]
     providers = [f"Provider {i}" for i in range(12)]
-    categories = [
-        "programming",
-        "roleplay",
-        "marketing",
-        "technology",
-        "science",
-        "translation",
-        "legal",
-        "finance",
-        "health",
-        "trivia",
-        "academia",
-        "marketing-seo",
-    ]
+    categories = sorted(KNOWN_CATEGORIES)
     mw = [1 / (i + 1) for i in range(len(models))]
     aw = [1 / (i + 1) ** 1.1 for i in range(len(apps))]
     pm = rng.choices(models, mw, k=n)
@@ -136,7 +125,8 @@ def reset_usage() -> None:
 
     with connection.cursor() as cursor:
         cursor.execute(
-            "TRUNCATE ingest_rawevent, ingest_seenevent, ingest_inboxbatch, rankings_usagehourly, rankings_usagedaily"
+            "TRUNCATE ingest_rawevent, ingest_seenevent, ingest_inboxbatch, rankings_usagehourly, rankings_usagedaily, "
+            "rankings_usagemodeldaily"
         )
 
 
@@ -229,6 +219,7 @@ def post(url: str, key: str, events: list[dict]) -> float:
 def bench_ingest(n: int, offered_rate: int, freshness_seconds: int) -> None:
     from django.db import connection
 
+    from config import processes
     from ingest.models import IngestKey
     from ingest.rollups import RAW_COLUMNS
     from ingest.services import import_events
@@ -322,40 +313,9 @@ def bench_ingest(n: int, offered_rate: int, freshness_seconds: int) -> None:
     _, key = IngestKey.issue(f"bench-{time.time():.0f}")
     IngestKey.objects.filter(name__startswith="bench-").update(rate_limit_per_minute=1_000_000)
     port = 8765
-    web = start(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "config.wsgi",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            "2",
-            "--threads",
-            "4",
-            "--log-level",
-            "warning",
-        ],
-        "bench-web.log",
-    )
+    web = start(processes.gunicorn(f"127.0.0.1:{port}", 2, "--log-level", "warning"), "bench-web.log")
     worker = start(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "config",
-            "worker",
-            "-Q",
-            "ingest",
-            "--concurrency",
-            "2",
-            "--loglevel",
-            "WARNING",
-            "--without-mingle",
-            "--without-gossip",
-        ],
+        processes.celery_worker("ingest", 2, "--loglevel", "WARNING", "--without-mingle", "--without-gossip"),
         "bench-worker.log",
     )
     peak_rss = 0.0
@@ -431,6 +391,7 @@ def build_openrouter_rollups(days: int = 365) -> int:
     the last 30 days of hours."""
     from django.db import connection
 
+    from ingest.rollups import MODEL_DAILY_FROM_DAILY
     from rankings.models import App, AppOrigin, Author, LLMModel, Provider
 
     Author.objects.bulk_create(
@@ -475,20 +436,25 @@ def build_openrouter_rollups(days: int = 365) -> int:
         providers = cursor.fetchone()[0]
         cursor.execute("SELECT array_agg(id ORDER BY position) FROM rankings_category")
         categories = cursor.fetchone()[0][:12]
-        # ~26k rows per day: popular models and apps appear more often (power-law picks).
+        # ~26k rows per day: popular models and apps appear more often (power-law picks); an
+        # app keeps one category; most traffic is the standard variant.
         common = (
             "SELECT DISTINCT ON (1, 2, 3, 4, 5, 6) {bucket} AS bucket, "
             "(%(models)s::bigint[])[1 + floor(400 * power(random(), 2.2))::int] AS model_id, "
-            "(ARRAY['', '', '', '', 'free', 'nitro', 'floor', 'thinking'])[1 + floor(8 * random())::int] AS variant, "
+            "CASE WHEN random() < 0.85 THEN '' ELSE "
+            "(ARRAY['free', 'nitro', 'floor', 'thinking'])[1 + floor(4 * random())::int] END AS variant, "
             "(%(providers)s::bigint[])[1 + floor(60 * power(random(), 1.5))::int] AS provider_id, "
-            "(%(apps)s::bigint[])[1 + floor(5000 * power(random(), 2.5))::int] AS app_id, "
-            "(%(categories)s::bigint[])[1 + floor(12 * random())::int] AS category_id, "
+            "(%(apps)s::bigint[])[pick.app] AS app_id, "
+            "(%(categories)s::bigint[])[1 + pick.app %% 12] AS category_id, "
             "(1 + random() * 500)::bigint AS requests, (random() * 5e7)::bigint AS prompt_tokens, "
             "(random() * 5e6)::bigint AS completion_tokens, (random() * 1e6)::bigint AS reasoning_tokens, "
             "(random() * 2e7)::bigint AS cached_tokens, (random() * 50)::numeric AS cost, "
             "(random() * 1e6)::bigint, (1 + random() * 500)::bigint, (random() * 5e6)::bigint, "
             "(1 + random() * 500)::bigint, (random() * 5e6)::bigint, 0 "
-            "FROM {series} AS s(b), generate_series(1, {per}) ORDER BY 1, 2, 3, 4, 5, 6"
+            "FROM {series} AS s(b), generate_series(1, {per}) AS g "
+            # g in the lateral makes PostgreSQL draw a new app for every row.
+            "CROSS JOIN LATERAL (SELECT 1 + floor(5000 * power(random() + 0 * g, 2.5))::int AS app) AS pick "
+            "ORDER BY 1, 2, 3, 4, 5, 6"
         )
         params = {"models": models, "providers": providers, "apps": apps, "categories": categories}
         today = datetime.now(UTC).date()
@@ -517,8 +483,10 @@ def build_openrouter_rollups(days: int = 365) -> int:
                 ),
                 params,
             )
+        cursor.execute(MODEL_DAILY_FROM_DAILY)
         cursor.execute("ANALYZE rankings_usagedaily")
         cursor.execute("ANALYZE rankings_usagehourly")
+        cursor.execute("ANALYZE rankings_usagemodeldaily")
         cursor.execute(
             "SELECT (SELECT count(*) FROM rankings_usagedaily), (SELECT count(*) FROM rankings_usagehourly)"
         )
@@ -545,8 +513,9 @@ def bench_pages(runs: int) -> None:
     print("\nPages (OpenRouter-like cardinality, a year)", flush=True)
     reset_usage()
     started = time.monotonic()
-    rows = build_openrouter_rollups()
-    report("rollup rows built (daily + hourly)", f"{rows:,} in {time.monotonic() - started:.0f} s")
+    rows, model_daily = build_openrouter_rollups()
+    report("rollup rows built (daily + hourly cube)", f"{rows:,} in {time.monotonic() - started:.0f} s")
+    report("  model-level daily rows", f"{model_daily:,}")
     client = Client()
     model = LLMModel.objects.filter(slug__startswith="bench-author-").order_by("pk").first()
     for name, url in (("home /", "/"), ("model page", model.get_absolute_url())):

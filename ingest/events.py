@@ -361,7 +361,8 @@ def normalize(event: Any, now: datetime) -> tuple[dict[str, Any] | None, dict[st
             errors["native_tokens_cached"] = "cached tokens are part of prompt tokens"
 
     cost = _first(event, "total_cost", "usage")
-    amount = check("total_cost", _money, cost) if cost is not None else Decimal(0)
+    # No cost reported: None, and the writer derives it from the model's list prices.
+    amount = check("total_cost", _money, cost) if cost is not None else None
     out["cost"] = str(amount) if amount is not None else None
     for key, name in (("latency", "latency"), ("generation", "generation_time")):
         value = event.get(name)

@@ -130,6 +130,9 @@ class RawEvent(models.Model):
     reasoning_tokens = models.BigIntegerField()
     cached_tokens = models.BigIntegerField()
     cost = models.DecimalField(max_digits=24, decimal_places=10)
+    cost_derived = models.BooleanField(
+        default=False, help_text="No cost reported: priced from the model's list prices."
+    )
     latency_ms = models.IntegerField(null=True)
     generation_ms = models.IntegerField(null=True)
     cancelled = models.BooleanField()
@@ -149,6 +152,7 @@ class MaintenanceJob(models.Model):
     class Kind(models.TextChoices):
         REBUILD = "rebuild"
         VERIFY = "verify"
+        RECOST = "recost", "recompute derived costs"
 
     class Status(models.TextChoices):
         QUEUED = "queued"
@@ -159,6 +163,7 @@ class MaintenanceJob(models.Model):
     kind = models.CharField(max_length=10, choices=Kind.choices)
     since = models.DateField()
     until = models.DateField()
+    target = models.CharField(max_length=200, blank=True, help_text="Model slug, for cost recomputation.")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     progress_done = models.PositiveIntegerField(default=0)
     progress_total = models.PositiveIntegerField(default=0)

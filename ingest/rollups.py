@@ -56,10 +56,40 @@ MEASURES = {
     ),
     "cancelled": "count(*) FILTER (WHERE cancelled)",
 }
-GRAINS = {
-    "rankings_usagehourly": "date_trunc('hour', created_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'",
-    "rankings_usagedaily": "(created_at AT TIME ZONE 'UTC')::date",
-}
+HOUR = "date_trunc('hour', created_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'"
+DAY = "(created_at AT TIME ZONE 'UTC')::date"
+MODEL_DIMENSIONS = ("bucket", "model_id", "variant", "category_id")
+
+
+@dataclass(frozen=True)
+class Grain:
+    """A rollup table: its bucket expression over raw rows and its key (primary key)."""
+
+    table: str
+    bucket: str
+    dimensions: tuple[str, ...]
+
+    @property
+    def day_bucketed(self) -> bool:
+        return self.bucket == DAY
+
+
+GRAINS = (
+    Grain("rankings_usagehourly", HOUR, DIMENSIONS),
+    Grain("rankings_usagedaily", DAY, DIMENSIONS),
+    # Without app and provider: the narrow table that unfiltered model, author, category and
+    # variant reads use (far fewer rows per day than the full cube).
+    Grain("rankings_usagemodeldaily", DAY, MODEL_DIMENSIONS),
+)
+ALL_TABLES = ", ".join(g.table for g in GRAINS)
+
+# The model-level daily table summed from the full daily cube (for installs that predate it,
+# and for benchmark data written straight into the cube).
+MODEL_DAILY_FROM_DAILY = (
+    f"INSERT INTO rankings_usagemodeldaily ({', '.join(MODEL_DIMENSIONS)}, {', '.join(MEASURES)}) "
+    f"SELECT {', '.join(MODEL_DIMENSIONS)}, {', '.join(f'sum({m})' for m in MEASURES)} "
+    "FROM rankings_usagedaily GROUP BY 1, 2, 3, 4"
+)
 
 _INCOMING_DDL = """
 CREATE TEMP TABLE IF NOT EXISTS incoming (
@@ -72,35 +102,47 @@ CREATE TEMP TABLE IF NOT EXISTS incoming (
 """
 
 
-def _aggregate(table: str, source: str) -> str:
-    """INSERT ... SELECT grouped ``source`` rows into ``table``, adding to existing rows."""
-    columns = ", ".join(DIMENSIONS + tuple(MEASURES))
+def _aggregate(grain: Grain, source: str) -> str:
+    """INSERT ... SELECT grouped ``source`` rows into the grain's table, adding to existing
+    rows (in key order, so concurrent writers never deadlock)."""
+    table, keys = grain.table, ", ".join(grain.dimensions)
+    positions = ", ".join(str(n) for n in range(1, len(grain.dimensions) + 1))
     measures = ", ".join(MEASURES.values())
     updates = ", ".join(f"{m} = {table}.{m} + EXCLUDED.{m}" for m in MEASURES)
-    keys = ", ".join(DIMENSIONS)
     return (
-        f"INSERT INTO {table} ({columns}) "
-        f"SELECT {GRAINS[table]} AS bucket, model_id, variant, provider_id, app_id, category_id, "
-        f"{measures} FROM {source} GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1, 2, 3, 4, 5, 6 "
+        f"INSERT INTO {table} ({keys}, {', '.join(MEASURES)}) "
+        f"SELECT {grain.bucket} AS bucket, {', '.join(grain.dimensions[1:])}, "
+        f"{measures} FROM {source} GROUP BY {positions} ORDER BY {positions} "
         f"ON CONFLICT ({keys}) DO UPDATE SET {updates}"
     )
 
 
-# One statement: new raw rows, and exactly those rows added to both grains; it answers
-# how many raw rows and rollup rows it wrote.
+# The cost of an event that reported none, from its model's list prices ($ per 1M tokens);
+# ``t`` is the event row and ``m`` its rankings_llmmodel row.
+DERIVED_COST = (
+    "round(({t}.prompt_tokens * coalesce(m.prompt_price, 0) "
+    "+ {t}.completion_tokens * coalesce(m.completion_price, 0)) / 1000000, 10)"
+)
+_RAW_SELECT = ", ".join(
+    f"coalesce(i.cost, {DERIVED_COST.format(t='i')})" if column == "cost" else f"i.{column}"
+    for column in RAW_COLUMNS
+)
+
+# One statement: new raw rows, and exactly those rows added to every grain; it answers
+# how many raw rows and rows per grain it wrote.
 _WRITE_SQL = (
-    f"WITH inserted AS (INSERT INTO ingest_rawevent ({', '.join(RAW_COLUMNS)}) "
-    f"SELECT {', '.join(RAW_COLUMNS)} FROM incoming ON CONFLICT DO NOTHING "
-    f"RETURNING {', '.join(RAW_COLUMNS)}), "
-    f"hourly AS ({_aggregate('rankings_usagehourly', 'inserted')} RETURNING 1), "
-    f"daily AS ({_aggregate('rankings_usagedaily', 'inserted')} RETURNING 1) "
-    "SELECT (SELECT count(*) FROM inserted), (SELECT count(*) FROM hourly), (SELECT count(*) FROM daily)"
+    f"WITH inserted AS (INSERT INTO ingest_rawevent ({', '.join(RAW_COLUMNS)}, cost_derived) "
+    f"SELECT {_RAW_SELECT}, i.cost IS NULL FROM incoming i JOIN rankings_llmmodel m ON m.id = i.model_id "
+    f"ON CONFLICT DO NOTHING RETURNING {', '.join(RAW_COLUMNS)}), "
+    + ", ".join(f"g{n} AS ({_aggregate(grain, 'inserted')} RETURNING 1)" for n, grain in enumerate(GRAINS))
+    + " SELECT (SELECT count(*) FROM inserted), "
+    + ", ".join(f"(SELECT count(*) FROM g{n})" for n in range(len(GRAINS)))
 )
 
 
-def write_events(rows: Iterable[Sequence[Any]]) -> tuple[int, int, int]:
+def write_events(rows: Iterable[Sequence[Any]]) -> tuple[int, ...]:
     """Insert raw event rows (``RAW_COLUMNS`` order) and add them to the rollups; return the
-    numbers of raw, hourly and daily rows written.
+    number of raw rows written, then the rows upserted per grain (``GRAINS`` order).
 
     Must run inside the caller's transaction: raw rows and rollup increments commit together.
     """
@@ -126,35 +168,51 @@ def oldest_complete_day(retention_days: int, today: date | None = None) -> date:
 
 
 def rebuild_day(day: date) -> None:
-    """Recompute one UTC day of both rollup grains from its raw events; caller holds a
+    """Recompute one UTC day of every rollup grain from its raw events; caller holds a
     transaction. Locks the rollup tables against concurrent ingest (which would otherwise
     add to rows being recomputed): ingest waits for the day to finish, then goes on."""
     start = _day_start(day)
     end = start + timedelta(days=1)
     with connection.cursor() as cursor:
-        cursor.execute("LOCK TABLE rankings_usagehourly, rankings_usagedaily IN SHARE ROW EXCLUSIVE MODE")
-        cursor.execute("DELETE FROM rankings_usagehourly WHERE bucket >= %s AND bucket < %s", [start, end])
-        cursor.execute("DELETE FROM rankings_usagedaily WHERE bucket = %s", [day])
+        cursor.execute(f"LOCK TABLE {ALL_TABLES} IN SHARE ROW EXCLUSIVE MODE")
         # Reads one partition (pruned on created_at).
         source = "(SELECT * FROM ingest_rawevent WHERE created_at >= %s AND created_at < %s) AS raw"
-        cursor.execute(_aggregate("rankings_usagehourly", source), [start, end])
-        cursor.execute(_aggregate("rankings_usagedaily", source), [start, end])
+        for grain in GRAINS:
+            bounds = [day, end.date()] if grain.day_bucketed else [start, end]
+            cursor.execute(f"DELETE FROM {grain.table} WHERE bucket >= %s AND bucket < %s", bounds)
+            cursor.execute(_aggregate(grain, source), [start, end])
+
+
+def rederive_costs(model_id: int, start: datetime, end: datetime) -> int:
+    """Recompute the derived costs of one model's raw events in ``[start, end)`` from its
+    current list prices; the caller rebuilds the rollups of those days."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE ingest_rawevent r SET cost = {DERIVED_COST.format(t='r')} FROM rankings_llmmodel m "
+            "WHERE m.id = r.model_id AND r.model_id = %s AND r.cost_derived AND r.created_at >= %s AND r.created_at < %s",
+            [model_id, start, end],
+        )
+        return cursor.rowcount
 
 
 def reassign_apps(source_ids: list[int], target_id: int) -> None:
-    """Move the usage of ``source_ids`` to ``target_id`` in both grains and the raw events
-    (an app merge); totals are unchanged. Caller holds a transaction."""
+    """Move the usage of ``source_ids`` to ``target_id`` in the grains keyed by app and in
+    the raw events (an app merge); totals are unchanged. Caller holds a transaction."""
     measures = ", ".join(MEASURES)
-    for table in GRAINS:
+    sums = ", ".join(f"sum({m})" for m in MEASURES)
+    for grain in GRAINS:
+        if "app_id" not in grain.dimensions:
+            continue
+        table, keys = grain.table, ", ".join(grain.dimensions)
         updates = ", ".join(f"{m} = {table}.{m} + EXCLUDED.{m}" for m in MEASURES)
-        sums = ", ".join(f"sum({m})" for m in MEASURES)
+        selected = ", ".join("%s" if d == "app_id" else d for d in grain.dimensions)
+        positions = ", ".join(str(n) for n in range(1, len(grain.dimensions) + 1))
         with connection.cursor() as cursor:
             cursor.execute(f"LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE")
             cursor.execute(
-                f"INSERT INTO {table} ({', '.join(DIMENSIONS)}, {measures}) "
-                f"SELECT bucket, model_id, variant, provider_id, %s, category_id, {sums} FROM {table} "
-                "WHERE app_id = ANY(%s) GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1, 2, 3, 4, 5, 6 "
-                f"ON CONFLICT ({', '.join(DIMENSIONS)}) DO UPDATE SET {updates}",
+                f"INSERT INTO {table} ({keys}, {measures}) SELECT {selected}, {sums} FROM {table} "
+                f"WHERE app_id = ANY(%s) GROUP BY {positions} ORDER BY {positions} "
+                f"ON CONFLICT ({keys}) DO UPDATE SET {updates}",
                 [target_id, source_ids],
             )
             cursor.execute(f"DELETE FROM {table} WHERE app_id = ANY(%s)", [source_ids])
@@ -173,19 +231,20 @@ class Mismatch:
 
 
 def verify(since: date, limit: int = 50) -> list[Mismatch]:
-    """Rollup rows for ``[since, ∞)`` that differ from the raw events (up to ``limit``)."""
+    """Rollup rows for ``[since, ∞)`` that differ from the raw events (up to ``limit`` per grain)."""
     mismatches: list[Mismatch] = []
     start = _day_start(since)
-    keys = ", ".join(DIMENSIONS)
     measures = ", ".join(MEASURES)
-    for table, bucket in GRAINS.items():
+    for grain in GRAINS:
+        keys = ", ".join(grain.dimensions)
+        positions = ", ".join(str(n) for n in range(1, len(grain.dimensions) + 1))
         sql = (
-            f"WITH r AS (SELECT {keys}, {measures} FROM {table} WHERE bucket >= %s), "
-            f"e AS (SELECT {bucket} AS bucket, model_id, variant, provider_id, app_id, category_id, "
+            f"WITH r AS (SELECT {keys}, {measures} FROM {grain.table} WHERE bucket >= %s), "
+            f"e AS (SELECT {grain.bucket} AS bucket, {', '.join(grain.dimensions[1:])}, "
             f"{', '.join(f'{expr} AS {name}' for name, expr in MEASURES.items())} "
-            f"FROM ingest_rawevent WHERE created_at >= %s GROUP BY 1, 2, 3, 4, 5, 6) "
-            f"SELECT {', '.join('r.' + k for k in DIMENSIONS)}, "
-            f"{', '.join('e.' + k for k in DIMENSIONS)}, "
+            f"FROM ingest_rawevent WHERE created_at >= %s GROUP BY {positions}) "
+            f"SELECT {', '.join('r.' + k for k in grain.dimensions)}, "
+            f"{', '.join('e.' + k for k in grain.dimensions)}, "
             f"ROW({', '.join('r.' + m for m in MEASURES)})::text, "
             f"ROW({', '.join('e.' + m for m in MEASURES)})::text "
             f"FROM r FULL OUTER JOIN e USING ({keys}) "
@@ -194,9 +253,9 @@ def verify(since: date, limit: int = 50) -> list[Mismatch]:
             f"LIMIT %s"
         )
         with connection.cursor() as cursor:
-            cursor.execute(sql, [since if table.endswith("daily") else start, start, limit])
+            cursor.execute(sql, [since if grain.day_bucketed else start, start, limit])
+            n = len(grain.dimensions)
             for row in cursor.fetchall():
-                n = len(DIMENSIONS)
                 key = row[:n] if row[0] is not None else row[n : 2 * n]
-                mismatches.append(Mismatch(table, tuple(key), row[-2], row[-1]))
+                mismatches.append(Mismatch(grain.table, tuple(key), row[-2], row[-1]))
     return mismatches

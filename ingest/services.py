@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -162,6 +162,13 @@ def _prepare(events: list[dict[str, Any]]) -> CatalogIds:
     return ids
 
 
+def _count_rollup_rows(per_grain: list[int]) -> None:
+    for grain, rows in zip(rollups.GRAINS, per_grain, strict=True):
+        metrics.inc(
+            "tokenrank_rollup_rows_written_total", (grain.table.removeprefix("rankings_usage"),), rows
+        )
+
+
 def process_batch(batch_id: int) -> str:
     """Move one pending batch into raw events and rollups. Idempotent: returns ``"done"``,
     ``"skipped"`` (already done, or another worker holds it) or ``"failed"``."""
@@ -185,7 +192,7 @@ def process_batch(batch_id: int) -> str:
         )
         if not locked:
             return "skipped"
-        raw, hourly, daily = rollups.write_events(_rows(batch["events"], ids, batch_id))
+        raw, *per_grain = rollups.write_events(_rows(batch["events"], ids, batch_id))
         InboxBatch.objects.filter(pk=batch_id).update(
             status=Status.DONE, processed_at=timezone.now(), last_error=""
         )
@@ -193,8 +200,7 @@ def process_batch(batch_id: int) -> str:
     seconds = time.perf_counter() - started
     metrics.observe("tokenrank_batch_processing_seconds", (), seconds)
     metrics.inc("tokenrank_batches_total", ("done",))
-    metrics.inc("tokenrank_rollup_rows_written_total", ("hourly",), hourly)
-    metrics.inc("tokenrank_rollup_rows_written_total", ("daily",), daily)
+    _count_rollup_rows(per_grain)
     log.info(
         "batch %s done: %s events in %.3f s",
         batch_id,
@@ -268,10 +274,9 @@ def import_events(items: Iterable[Any], *, chunk_size: int = 20_000, progress=No
             with transaction.atomic():
                 new_ids = claim_ids([e["id"] for e in validated.events])
                 fresh = [e for e in validated.events if e["id"] in new_ids]
-                _, hourly, daily = rollups.write_events(_rows(fresh, ids, None))
+                _, *per_grain = rollups.write_events(_rows(fresh, ids, None))
                 transaction.on_commit(bump_generation)
-            metrics.inc("tokenrank_rollup_rows_written_total", ("hourly",), hourly)
-            metrics.inc("tokenrank_rollup_rows_written_total", ("daily",), daily)
+            _count_rollup_rows(per_grain)
             totals.accepted += len(fresh)
             totals.duplicates += len(validated.events) - len(fresh)
         if progress:
@@ -322,11 +327,15 @@ def discard_batch(batch_id: int) -> bool:
     )
 
 
-def start_job(kind: str, since: date, until: date, requested_by: str = "") -> MaintenanceJob:
-    """Queue a rebuild or verification of ``[since, until]`` for a worker."""
+def start_job(
+    kind: str, since: date, until: date, requested_by: str = "", target: str = ""
+) -> MaintenanceJob:
+    """Queue a rebuild, verification or cost recomputation of ``[since, until]`` for a worker."""
     from ingest.tasks import maintenance_run_job
 
-    job = MaintenanceJob.objects.create(kind=kind, since=since, until=until, requested_by=requested_by)
+    job = MaintenanceJob.objects.create(
+        kind=kind, since=since, until=until, requested_by=requested_by, target=target
+    )
     transaction.on_commit(lambda: maintenance_run_job.delay(job.pk))
     return job
 
@@ -345,6 +354,11 @@ def run_job(job_id: int) -> str:
         if job.kind == MaintenanceJob.Kind.REBUILD:
             first, last = rebuild_rollups(job.since, job.until, progress=progress)
             result = f"Rebuilt {first} to {last}."
+        elif job.kind == MaintenanceJob.Kind.RECOST:
+            changed, first, last = recompute_derived_costs(
+                job.target, job.since, job.until, progress=progress
+            )
+            result = f"Re-priced {changed} events of {job.target} without a reported cost; rebuilt {first} to {last}."
         else:
             progress(0, 1)
             first, mismatches = verify_rollups(job.since)
@@ -361,3 +375,21 @@ def run_job(job_id: int) -> str:
         result, status = f"{exc.__class__.__name__}: {exc}", MaintenanceJob.Status.FAILED
     MaintenanceJob.objects.filter(pk=job_id).update(status=status, result=result, finished_at=timezone.now())
     return status
+
+
+def recompute_derived_costs(
+    model_slug: str, since: date, until: date, progress: Callable[[int, int], None] | None = None
+) -> tuple[int, date, date]:
+    """After a price change: re-price the model's events that reported no cost, for the raw
+    events still kept in ``[since, until]``, and rebuild those days' rollups."""
+    from rankings.models import LLMModel
+
+    model = LLMModel.objects.get(slug=model_slug)
+    oldest = rollups.oldest_complete_day(settings.TOKENRANK["RAW_RETENTION_DAYS"])
+    since = max(since, oldest)
+    start = datetime(since.year, since.month, since.day, tzinfo=UTC)
+    end = datetime(until.year, until.month, until.day, tzinfo=UTC) + timedelta(days=1)
+    with transaction.atomic():
+        changed = rollups.rederive_costs(model.pk, start, end)
+    first, last = rebuild_rollups(since, until, progress=progress)
+    return changed, first, last

@@ -91,6 +91,45 @@ class LLMModelAdmin(ReviewAdmin):
         ("Record", {"fields": ["created_at"]}),
     ]
 
+    actions = ["recompute_costs", confirm_reviewed]
+
+    def save_model(self, request, obj: LLMModel, form, change):
+        super().save_model(request, obj, form, change)
+        if change and {"prompt_price", "completion_price"} & set(form.changed_data):
+            self.message_user(
+                request,
+                "Prices changed. Events that reported no cost were priced with the old prices: select "
+                "this model and run “Recompute derived costs…” for the dates to re-price.",
+                messages.WARNING,
+            )
+
+    @admin.action(description="Recompute derived costs…", permissions=["change"])
+    def recompute_costs(self, request: HttpRequest, queryset):
+        from ingest.services import start_job
+
+        form = RecostForm(request.POST if "since" in request.POST else None)
+        if form.is_valid():
+            for model in queryset:
+                job = start_job(
+                    "recost",
+                    form.cleaned_data["since"],
+                    form.cleaned_data["until"],
+                    request.user.username,
+                    target=model.slug,
+                )
+                self.log_change(request, model, f"Queued cost recomputation (job {job.pk}).")
+            self.message_user(request, "Queued; follow progress on the ingest health page.")
+            return HttpResponseRedirect(reverse("admin:ingest_health"))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Recompute derived costs",
+            "models": queryset,
+            "form": form,
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/rankings/llmmodel/recost.html", context)
+
     @admin.display(description="author", ordering="author__name")
     def author_link(self, obj: LLMModel):
         return format_html(
@@ -98,6 +137,11 @@ class LLMModelAdmin(ReviewAdmin):
             reverse("admin:rankings_author_change", args=[obj.author_id]),
             obj.author.name,
         )
+
+
+class RecostForm(forms.Form):
+    since = forms.DateField(help_text="YYYY-MM-DD (UTC); raw events are kept for the retention window only")
+    until = forms.DateField(help_text="YYYY-MM-DD (UTC), inclusive")
 
 
 class AppOriginInline(admin.TabularInline):

@@ -191,3 +191,18 @@ class UsageDaily(UsageRollup):
             models.Index(fields=["model", "bucket"], name="daily_model_bucket"),
             models.Index(fields=["app", "bucket"], name="daily_app_bucket"),
         ]
+
+
+class UsageModelDaily(UsageMeasures):
+    """Usage per UTC day and per (model, variant, category): the full cube without app and
+    provider. Unfiltered model, author, category and variant reads (the home page's charts and
+    leaderboards) scan this much smaller table; see rankings.selectors."""
+
+    pk = models.CompositePrimaryKey("bucket", "model", "variant", "category")
+    bucket = models.DateField()
+    model = models.ForeignKey(LLMModel, on_delete=models.DO_NOTHING, db_constraint=False)
+    variant = models.CharField(max_length=16, blank=True, default="")
+    category = models.ForeignKey(Category, on_delete=models.DO_NOTHING, db_constraint=False)
+
+    class Meta:
+        indexes = [models.Index(fields=["model", "bucket"], name="modeldaily_model_bucket")]

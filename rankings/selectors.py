@@ -128,23 +128,37 @@ def period_window(period: str, at: datetime | None = None) -> Window:
 
 def first_day() -> datetime | None:
     with _cursor() as cursor:
-        cursor.execute("SELECT min(bucket) FROM rankings_usagedaily")  # the PK's leading column
+        cursor.execute("SELECT min(bucket) FROM rankings_usagemodeldaily")  # the PK's leading column
         (first,) = cursor.fetchone()
     return datetime(first.year, first.month, first.day, tzinfo=UTC) if first else None
 
 
-def _table(window: Window, hourly: bool = False) -> tuple[str, Any, Any]:
+# Entities the narrow model-level daily table can group by (it has no app or provider).
+NARROW_ENTITIES = {None, "model", "author", "category", "variant"}
+
+
+def _table(window: Window, hourly: bool = False, narrow: bool = False) -> tuple[str, Any, Any]:
+    """The smallest rollup table that answers: hourly for windows not on day boundaries
+    (and hour buckets), else the model-level daily table when no app or provider is
+    involved, else the full daily cube."""
     if window.days_aligned and not hourly:
-        return "rankings_usagedaily", window.start.date(), window.end.date()
+        table = "rankings_usagemodeldaily" if narrow else "rankings_usagedaily"
+        return table, window.start.date(), window.end.date()
     return "rankings_usagehourly", window.start, window.end
 
 
 def _from(
-    window: Window, filters: Filters, *, public_apps_only: bool = False, hourly: bool = False
+    window: Window,
+    filters: Filters,
+    *,
+    public_apps_only: bool = False,
+    hourly: bool = False,
+    entity: str | None = None,
 ) -> tuple[str, list[Any]]:
-    """FROM + WHERE over the right grain. Range scans use the rollup primary key
-    (bucket first); scoped reads use the (model, bucket) / (app, bucket) indexes."""
-    table, start, end = _table(window, hourly)
+    """FROM + WHERE over the right grain (see :func:`_table`). Range scans use each rollup's
+    primary key (bucket first); scoped reads use the (model, bucket) / (app, bucket) indexes."""
+    narrow = entity in NARROW_ENTITIES and filters.app is None and filters.provider is None
+    table, start, end = _table(window, hourly, narrow)
     where, params = filters.sql()
     join_app = " JOIN rankings_app a ON a.id = u.app_id AND a.is_public" if public_apps_only else ""
     sql = (
@@ -291,14 +305,14 @@ def ranking(
     key = ENTITY_KEY[entity]
     expression = METRICS[metric]
     public = entity == "app" and not include_private  # growth folds private apps itself
-    source, params = _from(window, filters, public_apps_only=public)
+    source, params = _from(window, filters, public_apps_only=public, entity=entity)
     sql = (
         f"WITH cur AS (SELECT {key} AS k, sum(u.{expression.replace(' + ', ' + u.')}) AS v{source} GROUP BY 1), "
         "ranked AS (SELECT k, v, rank() OVER (ORDER BY v DESC) AS r, sum(v) OVER () AS total, "
         "count(*) OVER () AS n FROM cur WHERE v > 0)"
     )
     if compare and window.start > datetime(2000, 1, 1, tzinfo=UTC):
-        prev_source, prev_params = _from(window.previous(), filters, public_apps_only=public)
+        prev_source, prev_params = _from(window.previous(), filters, public_apps_only=public, entity=entity)
         sql += (
             f", prev AS (SELECT {key} AS k, sum(u.{expression.replace(' + ', ' + u.')}) AS v{prev_source} "
             "GROUP BY 1), prev_ranked AS (SELECT k, v, rank() OVER (ORDER BY v DESC) AS r FROM prev WHERE v > 0) "
@@ -393,7 +407,9 @@ def timeseries(
     "others" (all of it under ``others`` when ``group_by`` is None); gaps are zeros."""
     filters = filters or Filters()
     expression = "u." + METRICS[metric].replace(" + ", " + u.")
-    source, params = _from(window, filters, public_apps_only=group_by == "app", hourly=interval == "hour")
+    source, params = _from(
+        window, filters, public_apps_only=group_by == "app", hourly=interval == "hour", entity=group_by
+    )
     bucket_sql = f"date_trunc('{interval}', u.bucket::timestamp)"
     starts = bucket_starts(window, interval)
     index = {b: i for i, b in enumerate(starts)}
@@ -435,7 +451,7 @@ def trending(entity: str, window: Window, *, limit: int = 10, min_volume: float 
     key = ENTITY_KEY[entity]
     public = entity == "app"
     lookback = Window(window.start - 3 * window.length, window.end)
-    source, params = _from(lookback, Filters(), public_apps_only=public)
+    source, params = _from(lookback, Filters(), public_apps_only=public, entity=entity)
     _, bucket_start, _ = _table(window)
     sql = (
         f"SELECT {key}, sum(u.prompt_tokens + u.completion_tokens) FILTER (WHERE u.bucket >= %s) AS cur, "
@@ -499,7 +515,7 @@ def performance(window: Window, *, min_requests: int = 5, limit: int = 10) -> di
 
 def provider_stats(window: Window, filters: Filters) -> list[dict[str, Any]]:
     """Per provider: share of requests, average latency and throughput (for a model page)."""
-    source, params = _from(window, filters)
+    source, params = _from(window, filters, entity="provider")
     sql = (
         "SELECT u.provider_id, sum(u.requests)::bigint, sum(u.prompt_tokens + u.completion_tokens)::bigint, "
         "sum(u.latency_ms_sum)::float / nullif(sum(u.latency_count), 0), "
@@ -526,11 +542,11 @@ def provider_stats(window: Window, filters: Filters) -> list[dict[str, Any]]:
 
 def daily_dataset(window: Window, top: int = 50) -> list[dict[str, Any]]:
     """Per UTC day, the top ``top`` models by tokens plus one ``other`` row: the shape of
-    OpenRouter's public daily rankings dataset. One pass over the daily table (its primary
+    OpenRouter's public daily rankings dataset. One pass over the model-level daily table (its primary
     key range on bucket), ranking models per day with a window function."""
     sql = (
         "WITH d AS (SELECT u.bucket AS day, u.model_id, sum(u.prompt_tokens + u.completion_tokens) AS t, "
-        "sum(u.requests) AS r FROM rankings_usagedaily u WHERE u.bucket >= %s AND u.bucket < %s GROUP BY 1, 2), "
+        "sum(u.requests) AS r FROM rankings_usagemodeldaily u WHERE u.bucket >= %s AND u.bucket < %s GROUP BY 1, 2), "
         "ranked AS (SELECT d.*, row_number() OVER (PARTITION BY day ORDER BY t DESC, model_id) AS n FROM d) "
         "SELECT day, CASE WHEN n <= %s THEN n END, CASE WHEN n <= %s THEN m.slug ELSE 'other' END, "
         "sum(t), sum(r) FROM ranked JOIN rankings_llmmodel m ON m.id = ranked.model_id "

@@ -7,8 +7,8 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("growth/", views.growth_page, name="growth"),
     path("models/<slug:author>/<str:name>/", views.model_detail, name="model"),
-    path("authors/<slug:slug>/", views.author_detail, name="author"),
+    path("authors/<slug:slug>/", views.scoped_detail, {"kind": "author"}, name="author"),
     path("apps/<slug:slug>/", views.app_detail, name="app"),
-    path("categories/<slug:slug>/", views.category_detail, name="category"),
-    path("providers/<slug:slug>/", views.provider_detail, name="provider"),
+    path("categories/<slug:slug>/", views.scoped_detail, {"kind": "category"}, name="category"),
+    path("providers/<slug:slug>/", views.scoped_detail, {"kind": "provider"}, name="provider"),
 ]

@@ -314,14 +314,6 @@ def model_detail(request: HttpRequest, author: str, name: str) -> HttpResponse:
 
 
 @require_GET
-def author_detail(request: HttpRequest, slug: str) -> HttpResponse:
-    author = get_object_or_404(Author, slug=slug)
-    return _entity_page(
-        request, "author", author, Filters(author=author.pk), [("Models", "model"), ("Top apps", "app")]
-    )
-
-
-@require_GET
 def app_detail(request: HttpRequest, slug: str) -> HttpResponse:
     app = get_object_or_404(App, slug=slug)
     if not app.is_public:
@@ -331,28 +323,19 @@ def app_detail(request: HttpRequest, slug: str) -> HttpResponse:
     )
 
 
-@require_GET
-def category_detail(request: HttpRequest, slug: str) -> HttpResponse:
-    category = get_object_or_404(Category, slug=slug)
-    return _entity_page(
-        request,
-        "category",
-        category,
-        Filters(category=category.pk),
-        [("Top models", "model"), ("Top apps", "app")],
-    )
+# Entity pages that are a plain catalog lookup: model class and breakdown tables per kind.
+SCOPED_PAGES = {
+    "author": (Author, [("Models", "model"), ("Top apps", "app")]),
+    "category": (Category, [("Top models", "model"), ("Top apps", "app")]),
+    "provider": (Provider, [("Models", "model"), ("Top apps", "app")]),
+}
 
 
 @require_GET
-def provider_detail(request: HttpRequest, slug: str) -> HttpResponse:
-    provider = get_object_or_404(Provider, slug=slug)
-    return _entity_page(
-        request,
-        "provider",
-        provider,
-        Filters(provider=provider.pk),
-        [("Models", "model"), ("Top apps", "app")],
-    )
+def scoped_detail(request: HttpRequest, slug: str, kind: str) -> HttpResponse:
+    model, breakdowns = SCOPED_PAGES[kind]
+    obj = get_object_or_404(model, slug=slug)
+    return _entity_page(request, kind, obj, Filters(**{kind: obj.pk}), breakdowns)
 
 
 GROWTH_PERIODS = {"day": 1, "week": 7, "month": 30}

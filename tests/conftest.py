@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from urllib.parse import urlsplit, urlunsplit
@@ -15,6 +14,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
+from config import processes
 from ingest.models import IngestKey
 from rankings.services import load_catalog
 
@@ -57,17 +57,9 @@ class Worker:
         self.log_path = settings.DATA_DIR / f"worker-{name}-{os.getpid()}.log"
         self.log = self.log_path.open("w")
         self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "config",
-                "worker",
-                "-Q",
+            processes.celery_worker(
                 "ingest,maintenance",
-                "--concurrency",
-                str(concurrency),
+                concurrency,
                 "--pool",
                 "prefork",
                 "--loglevel",
@@ -76,7 +68,7 @@ class Worker:
                 f"{name}-{os.getpid()}@%h",
                 "--without-mingle",
                 "--without-gossip",
-            ],
+            ),
             env=env,
             cwd=settings.BASE_DIR,
             stdout=self.log,

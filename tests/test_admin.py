@@ -198,3 +198,29 @@ def test_rebuild_and_verify_jobs_run_on_a_worker_with_progress(client, start_wor
     wait_for(lambda: MaintenanceJob.objects.filter(kind="verify", status="done").exists())
     assert "match" in MaintenanceJob.objects.get(kind="verify").result
     assert "progress" in client.get(reverse("admin:ingest_jobs")).content.decode()
+
+
+@pytest.mark.django_db
+def test_price_change_warns_and_recompute_action_queues_a_job(client, data):
+    from rankings.models import LLMModel
+
+    client.force_login(staff("operator"))
+    model = LLMModel.objects.get(slug="anthropic/claude-sonnet-4")
+    change_url = reverse("admin:rankings_llmmodel_change", args=[model.pk])
+    form = client.get(change_url).context["adminform"].form
+    payload = {k: v for k, v in form.initial.items() if v is not None}
+    payload.update({"prompt_price": "1.5", "author": model.author_id, "release_date": "2025-05-22"})
+    response = client.post(change_url, payload, follow=True)
+    assert any("Recompute derived costs" in str(m) for m in response.context["messages"])
+    response = client.post(
+        reverse("admin:rankings_llmmodel_changelist"),
+        {
+            "action": "recompute_costs",
+            "_selected_action": [model.pk],
+            "since": "2026-01-01",
+            "until": "2026-01-31",
+        },
+    )
+    assert response.status_code == 302
+    job = MaintenanceJob.objects.get()
+    assert (job.kind, job.target) == ("recost", model.slug)

@@ -170,3 +170,26 @@ def test_partitions_created_ahead_and_dropped_after_retention(settings):
     assert {today, today + timedelta(days=1), today + timedelta(days=2)} <= set(days)
     assert result["dropped_partitions"] >= 1
     assert set(SeenEvent.objects.values_list("id", flat=True)) == {"new"}
+
+
+def test_unreported_costs_are_derived_from_list_prices_and_recomputed_after_a_price_change(tmp_path):
+    from decimal import Decimal
+
+    model = LLMModel.objects.get(slug="anthropic/claude-sonnet-4")  # $3 / $15 per 1M tokens
+    reported = EventFactory.build(total_cost="0.5")
+    unreported = EventFactory.build(
+        total_cost=None,
+        tokens_prompt=1_000_000,
+        tokens_completion=100_000,
+        native_tokens_cached=0,
+        native_tokens_reasoning=0,
+    )
+    call_command("import_events", str(write_ndjson(tmp_path / "c.ndjson", [reported, unreported])), "--quiet")
+    assert UsageDaily.objects.get().cost == Decimal("0.5") + Decimal("4.5")  # 1M x $3 + 0.1M x $15
+    model.prompt_price, model.completion_price = Decimal("1"), Decimal("10")
+    model.save()
+    today = datetime.now(UTC).date()
+    changed, _, _ = services.recompute_derived_costs(model.slug, today - timedelta(days=1), today)
+    assert changed == 1
+    assert UsageDaily.objects.get().cost == Decimal("0.5") + Decimal("2")  # the reported cost is untouched
+    assert services.verify_rollups()[1] == []

@@ -206,3 +206,32 @@ def test_schema_is_openapi_31_and_documents_every_endpoint(client, db):
 def test_docs_page_loads_assets_locally(client, db):
     body = client.get("/api/docs/").content.decode()
     assert "/static/drf_spectacular_sidecar/" in body and "cdn" not in body.lower()
+
+
+def test_reads_use_the_smallest_rollup_that_answers(usage):
+    from django.test.utils import CaptureQueriesContext
+
+    from rankings.selectors import Filters
+
+    week = selectors.period_window("week")
+    app = App.objects.get(origin="https://evil.example")
+    cases = [
+        (lambda: selectors.ranking("model", week), "rankings_usagemodeldaily"),
+        (lambda: selectors.ranking("author", week), "rankings_usagemodeldaily"),
+        (lambda: selectors.ranking("app", week), "rankings_usagedaily"),
+        (lambda: selectors.ranking("model", week, filters=Filters(app=app.pk)), "rankings_usagedaily"),
+        (lambda: selectors.ranking("model", selectors.period_window("day")), "rankings_usagehourly"),
+    ]
+    for read, table in cases:
+        with CaptureQueriesContext(connection) as queries:
+            read()
+        assert f"FROM {table} u" in queries.captured_queries[0]["sql"], table
+    # The narrow table and the full cube agree.
+    narrow = {r.key: r.value for r in selectors.ranking("model", week).rows}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT model_id, sum(prompt_tokens + completion_tokens) FROM rankings_usagedaily "
+            "WHERE bucket >= %s AND bucket < %s GROUP BY 1",
+            [week.start.date(), week.end.date()],
+        )
+        assert narrow == {k: float(v) for k, v in cursor.fetchall()}

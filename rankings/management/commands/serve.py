@@ -20,7 +20,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
-from config import embedded
+from config import embedded, processes
 from rankings.models import UsageDaily
 
 
@@ -44,36 +44,17 @@ class Command(BaseCommand):
         }
         python = sys.executable
         children = {
-            "web": [
-                python,
-                "-m",
-                "gunicorn",
-                "config.wsgi",
-                "--bind",
+            "web": processes.gunicorn(
                 f"{host}:{port}",
-                "--workers",
-                os.environ.get("WEB_CONCURRENCY", "2"),
-                "--threads",
-                "4",
+                int(os.environ.get("WEB_CONCURRENCY", "2")),
                 "--access-logfile",
                 "-",
                 "--graceful-timeout",
                 "5",
-            ],
-            "worker": [
-                python,
-                "-m",
-                "celery",
-                "-A",
-                "config",
-                "worker",
-                "-Q",
-                "ingest,maintenance",
-                "--concurrency",
-                os.environ.get("CELERY_CONCURRENCY", "2"),
-                "--loglevel",
-                "INFO",
-            ],
+            ),
+            "worker": processes.celery_worker(
+                "ingest,maintenance", int(os.environ.get("CELERY_CONCURRENCY", "2")), "--loglevel", "INFO"
+            ),
             "beat": [
                 python,
                 "-m",

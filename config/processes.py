@@ -1,0 +1,37 @@
+"""Command lines of Tokenrank's processes, shared by ``make run``, tests and benchmarks."""
+
+from __future__ import annotations
+
+import sys
+
+
+def celery_worker(queues: str, concurrency: int, *extra: str) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "config",
+        "worker",
+        "-Q",
+        queues,
+        "--concurrency",
+        str(concurrency),
+        *extra,
+    ]
+
+
+def gunicorn(bind: str, workers: int, *extra: str) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "config.wsgi",
+        "--bind",
+        bind,
+        "--workers",
+        str(workers),
+        "--threads",
+        "4",
+        *extra,
+    ]
