@@ -513,6 +513,23 @@ def performance(window: Window, *, min_requests: int = 5, limit: int = 10) -> di
     return {"throughput": fastest, "latency": lowest}
 
 
+def top_model_per_app(window: Window, app_ids: list[int]) -> dict[int, LLMModel]:
+    """Each app's most used model (by tokens) in ``window``, in one query (uses the
+    (app, bucket) indexes of the rollups)."""
+    if not app_ids:
+        return {}
+    source, params = _from(window, Filters(), entity="app")
+    sql = (
+        f"SELECT DISTINCT ON (u.app_id) u.app_id, u.model_id{source} AND u.app_id = ANY(%s) "
+        "GROUP BY 1, 2 ORDER BY 1, sum(u.prompt_tokens + u.completion_tokens) DESC, 2"
+    )
+    with _cursor() as cursor:
+        cursor.execute(sql, [*params, list(app_ids)])
+        pairs = cursor.fetchall()
+    models = LLMModel.objects.in_bulk([m for _, m in pairs])
+    return {app: models[model] for app, model in pairs if model in models}
+
+
 def provider_stats(window: Window, filters: Filters) -> list[dict[str, Any]]:
     """Per provider: share of requests, average latency and throughput (for a model page)."""
     source, params = _from(window, filters, entity="provider")

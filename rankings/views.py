@@ -168,17 +168,13 @@ def section_categories(state: State, path: str) -> dict[str, Any]:
     }
 
 
-def _top_model_per_app(rows, window: Window) -> None:
-    for row in rows:
-        top = selectors.ranking("model", window, filters=Filters(app=row.key), limit=1, compare=False).rows
-        row.extra["top_model"] = top[0].entity if top else None
-
-
 def section_apps(state: State, path: str) -> dict[str, Any]:
     def compute():
         window = selectors.period_window(state.app_period)
         ranking = selectors.ranking("app", window, metric=state.metric, limit=20)
-        _top_model_per_app(ranking.rows, window)
+        top_models = selectors.top_model_per_app(window, [row.key for row in ranking.rows])
+        for row in ranking.rows:
+            row.extra["top_model"] = top_models.get(row.key)
         return ranking
 
     return {

@@ -172,3 +172,12 @@ def test_pages_send_a_csp_without_inline_scripts(client, usage):
     script_src = next(p for p in policy.split(";") if p.strip().startswith("script-src"))
     assert "unsafe-inline" not in script_src
     assert "<script>" not in response.content.decode()
+
+
+def test_top_apps_show_each_apps_top_model(client, usage, django_assert_max_num_queries):
+    with django_assert_max_num_queries(12):  # one query for all apps' top models, not one per app
+        body = client.get("/?section=apps", HTTP_HX_REQUEST="true").content.decode()
+    cline_row = next(row for row in body.split("<tr>") if "Cline" in row)
+    assert 'href="/models/anthropic/claude-sonnet-4/"' in cline_row
+    evil_row = next(row for row in body.split("<tr>") if "evil.example" in row or "&lt;img" in row)
+    assert 'href="/models/google/gemini-2.5-flash/"' in evil_row
