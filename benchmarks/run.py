@@ -39,8 +39,9 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 BENCH_DB = "tokenrank_bench"
 
 
-def setup_database(name: str = BENCH_DB) -> None:
-    """Point Django at a fresh database ``name`` on the same server, then set Django up."""
+def setup_database(name: str = BENCH_DB, keep: bool = False) -> None:
+    """Point Django at a fresh database ``name`` on the same server (``keep``: reuse the one
+    a previous run left), then set Django up."""
     import psycopg
 
     if not os.environ.get("DATABASE_URL"):
@@ -57,8 +58,10 @@ def setup_database(name: str = BENCH_DB) -> None:
         )
     base = os.environ["DATABASE_URL"]
     with psycopg.connect(base, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {name}")
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+        if not (keep and exists):
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+            conn.execute(f"CREATE DATABASE {name}")
     parts = urlsplit(base)
     os.environ["DATABASE_URL"] = urlunsplit(parts._replace(path="/" + name))
     import django
@@ -126,7 +129,7 @@ def reset_usage() -> None:
     with connection.cursor() as cursor:
         cursor.execute(
             "TRUNCATE ingest_rawevent, ingest_seenevent, ingest_inboxbatch, rankings_usagehourly, rankings_usagedaily, "
-            "rankings_usagemodeldaily"
+            "rankings_usagemodeldaily, rankings_usagemodeltotal"
         )
 
 
@@ -385,13 +388,13 @@ def bench_ingest(n: int, offered_rate: int, freshness_seconds: int) -> None:
     report("worker peak RSS (main + 2 pool processes)", f"{peak_rss:,.0f} MB")
 
 
-def build_openrouter_rollups(days: int = 365) -> int:
+def build_openrouter_rollups(days: int = 365) -> tuple[int, int]:
     """OpenRouter-like cardinality straight into the rollup tables (SQL generate_series):
     400 models by 60 authors, 60 providers, 5,000 apps, 12 categories, a year of days and
     the last 30 days of hours."""
     from django.db import connection
 
-    from ingest.rollups import MODEL_DAILY_FROM_DAILY
+    from ingest.rollups import GRAIN_BY_TABLE, from_full_cube
     from rankings.models import App, AppOrigin, Author, LLMModel, Provider
 
     Author.objects.bulk_create(
@@ -483,15 +486,25 @@ def build_openrouter_rollups(days: int = 365) -> int:
                 ),
                 params,
             )
-        cursor.execute(MODEL_DAILY_FROM_DAILY)
+        for table in ("rankings_usagemodeldaily", "rankings_usagemodeltotal"):
+            cursor.execute(from_full_cube(GRAIN_BY_TABLE[table]))
         cursor.execute("ANALYZE rankings_usagedaily")
         cursor.execute("ANALYZE rankings_usagehourly")
         cursor.execute("ANALYZE rankings_usagemodeldaily")
+        cursor.execute("ANALYZE rankings_usagemodeltotal")
+    return rollup_counts()
+
+
+def rollup_counts() -> tuple[int, int]:
+    """(rows in the full cube, daily + hourly; rows in the model-level daily table)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT (SELECT count(*) FROM rankings_usagedaily), (SELECT count(*) FROM rankings_usagehourly)"
+            "SELECT (SELECT count(*) FROM rankings_usagedaily) + (SELECT count(*) FROM rankings_usagehourly), "
+            "(SELECT count(*) FROM rankings_usagemodeldaily)"
         )
-        daily, hourly = cursor.fetchone()
-    return daily + hourly
+        return cursor.fetchone()
 
 
 def timed(fn, runs: int) -> tuple[float, float]:
@@ -504,17 +517,21 @@ def timed(fn, runs: int) -> tuple[float, float]:
     return statistics.median(samples), samples[max(0, int(len(samples) * 0.95) - 1)]
 
 
-def bench_pages(runs: int) -> None:
+def bench_pages(runs: int, keep: bool = False) -> None:
     from django.core.cache import cache
     from django.test import Client
 
     from rankings.models import LLMModel
 
     print("\nPages (OpenRouter-like cardinality, a year)", flush=True)
-    reset_usage()
     started = time.monotonic()
-    rows, model_daily = build_openrouter_rollups()
-    report("rollup rows built (daily + hourly cube)", f"{rows:,} in {time.monotonic() - started:.0f} s")
+    if keep and LLMModel.objects.filter(slug__startswith="bench-author-").exists():
+        rows, model_daily = rollup_counts()
+        report("rollup rows (daily + hourly cube), kept from the last run", f"{rows:,}")
+    else:
+        reset_usage()
+        rows, model_daily = build_openrouter_rollups()
+        report("rollup rows built (daily + hourly cube)", f"{rows:,} in {time.monotonic() - started:.0f} s")
     report("  model-level daily rows", f"{model_daily:,}")
     client = Client()
     model = LLMModel.objects.filter(slug__startswith="bench-author-").order_by("pk").first()
@@ -607,8 +624,9 @@ def main() -> None:
     parser.add_argument("--raw-week", type=int, default=10_000_000, help="raw events for the leaderboard run")
     parser.add_argument("--page-runs", type=int, default=20)
     parser.add_argument("--only", default="ingest,pages,leaderboard")
+    parser.add_argument("--keep-data", action="store_true", help="reuse the page dataset of the last run")
     args = parser.parse_args()
-    setup_database()
+    setup_database(keep=args.keep_data)
     print(
         f"Tokenrank benchmarks — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores", flush=True
     )
@@ -616,7 +634,7 @@ def main() -> None:
     if "ingest" in only:
         bench_ingest(args.events, args.rate, args.freshness_seconds)
     if "pages" in only:
-        bench_pages(args.page_runs)
+        bench_pages(args.page_runs, keep=args.keep_data)
     if "leaderboard" in only:
         bench_leaderboard(args.raw_week)
 

@@ -77,19 +77,25 @@ class Grain:
 GRAINS = (
     Grain("rankings_usagehourly", HOUR, DIMENSIONS),
     Grain("rankings_usagedaily", DAY, DIMENSIONS),
-    # Without app and provider: the narrow table that unfiltered model, author, category and
-    # variant reads use (far fewer rows per day than the full cube).
+    # Narrower daily tables for reads that need no app or provider (see rankings.selectors):
+    # per model, variant and category; and per model alone (the home page's charts).
     Grain("rankings_usagemodeldaily", DAY, MODEL_DIMENSIONS),
+    Grain("rankings_usagemodeltotal", DAY, ("bucket", "model_id")),
 )
 ALL_TABLES = ", ".join(g.table for g in GRAINS)
+GRAIN_BY_TABLE = {g.table: g for g in GRAINS}
 
-# The model-level daily table summed from the full daily cube (for installs that predate it,
-# and for benchmark data written straight into the cube).
-MODEL_DAILY_FROM_DAILY = (
-    f"INSERT INTO rankings_usagemodeldaily ({', '.join(MODEL_DIMENSIONS)}, {', '.join(MEASURES)}) "
-    f"SELECT {', '.join(MODEL_DIMENSIONS)}, {', '.join(f'sum({m})' for m in MEASURES)} "
-    "FROM rankings_usagedaily GROUP BY 1, 2, 3, 4"
-)
+
+def from_full_cube(grain: Grain) -> str:
+    """A narrower daily table summed from the full daily cube (for installs that predate it,
+    and for benchmark data written straight into the cube)."""
+    keys = ", ".join(grain.dimensions)
+    positions = ", ".join(str(n) for n in range(1, len(grain.dimensions) + 1))
+    return (
+        f"INSERT INTO {grain.table} ({keys}, {', '.join(MEASURES)}) "
+        f"SELECT {keys}, {', '.join(f'sum({m})' for m in MEASURES)} FROM rankings_usagedaily GROUP BY {positions}"
+    )
+
 
 _INCOMING_DDL = """
 CREATE TEMP TABLE IF NOT EXISTS incoming (

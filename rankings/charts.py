@@ -29,12 +29,13 @@ METRIC_LABELS = {"tokens": "Tokens", "requests": "Requests", "cost": "Cost (USD)
 
 
 def label(entity: Any) -> str:
-    """The escaped display label of a ranked entity (model slug, author/app name, variant)."""
+    """The escaped display label of a ranked entity: a model's slug, an author's, app's or
+    category's name, or a variant."""
     if entity is None:
         return "(deleted)"
-    if isinstance(entity, str):
+    if isinstance(entity, str):  # a variant
         return html.escape(f":{entity}" if entity else "standard")
-    return html.escape(getattr(entity, "slug", None) if hasattr(entity, "author") else str(entity))
+    return html.escape(str(entity))
 
 
 def _layout(**extra: Any) -> dict[str, Any]:

@@ -206,3 +206,15 @@ class UsageModelDaily(UsageMeasures):
 
     class Meta:
         indexes = [models.Index(fields=["model", "bucket"], name="modeldaily_model_bucket")]
+
+
+class UsageModelTotal(UsageMeasures):
+    """Usage per UTC day and per model: the smallest rollup, for unfiltered model and author
+    rankings and series (a year is ~365 x models rows)."""
+
+    pk = models.CompositePrimaryKey("bucket", "model")
+    bucket = models.DateField()
+    model = models.ForeignKey(LLMModel, on_delete=models.DO_NOTHING, db_constraint=False)
+
+    class Meta:
+        indexes = [models.Index(fields=["model", "bucket"], name="modeltotal_model_bucket")]

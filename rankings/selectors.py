@@ -128,21 +128,50 @@ def period_window(period: str, at: datetime | None = None) -> Window:
 
 def first_day() -> datetime | None:
     with _cursor() as cursor:
-        cursor.execute("SELECT min(bucket) FROM rankings_usagemodeldaily")  # the PK's leading column
+        cursor.execute("SELECT min(bucket) FROM rankings_usagemodeltotal")  # the PK's leading column
         (first,) = cursor.fetchone()
     return datetime(first.year, first.month, first.day, tzinfo=UTC) if first else None
 
 
-# Entities the narrow model-level daily table can group by (it has no app or provider).
-NARROW_ENTITIES = {None, "model", "author", "category", "variant"}
+# Daily rollup tables from the smallest to the full cube, with the columns each can group
+# or filter by (ingest.rollups.GRAINS writes them all from the same events).
+DAILY_TABLES = (
+    ("rankings_usagemodeltotal", {"model_id"}),
+    ("rankings_usagemodeldaily", {"model_id", "variant", "category_id"}),
+    ("rankings_usagedaily", {"model_id", "variant", "provider_id", "app_id", "category_id"}),
+)
+ENTITY_COLUMN = {
+    None: None,
+    "model": "model_id",
+    "author": "model_id",
+    "app": "app_id",
+    "category": "category_id",
+    "provider": "provider_id",
+    "variant": "variant",
+}
 
 
-def _table(window: Window, hourly: bool = False, narrow: bool = False) -> tuple[str, Any, Any]:
+def _needed_columns(entity: str | None, filters: Filters) -> set[str]:
+    needed = {ENTITY_COLUMN[entity]} - {None}
+    for name, column in (
+        ("model", "model_id"),
+        ("author", "model_id"),
+        ("app", "app_id"),
+        ("category", "category_id"),
+        ("provider", "provider_id"),
+        ("variant", "variant"),
+    ):
+        if getattr(filters, name) is not None:
+            needed.add(column)
+    return needed
+
+
+def _table(window: Window, hourly: bool = False, needed: set[str] | None = None) -> tuple[str, Any, Any]:
     """The smallest rollup table that answers: hourly for windows not on day boundaries
-    (and hour buckets), else the model-level daily table when no app or provider is
-    involved, else the full daily cube."""
+    (and hour buckets), else the first daily table having every column the read needs."""
     if window.days_aligned and not hourly:
-        table = "rankings_usagemodeldaily" if narrow else "rankings_usagedaily"
+        needed = needed if needed is not None else set(DAILY_TABLES[-1][1])
+        table = next(name for name, columns in DAILY_TABLES if needed <= columns)
         return table, window.start.date(), window.end.date()
     return "rankings_usagehourly", window.start, window.end
 
@@ -157,8 +186,7 @@ def _from(
 ) -> tuple[str, list[Any]]:
     """FROM + WHERE over the right grain (see :func:`_table`). Range scans use each rollup's
     primary key (bucket first); scoped reads use the (model, bucket) / (app, bucket) indexes."""
-    narrow = entity in NARROW_ENTITIES and filters.app is None and filters.provider is None
-    table, start, end = _table(window, hourly, narrow)
+    table, start, end = _table(window, hourly, _needed_columns(entity, filters))
     where, params = filters.sql()
     join_app = " JOIN rankings_app a ON a.id = u.app_id AND a.is_public" if public_apps_only else ""
     sql = (
@@ -526,7 +554,7 @@ def top_model_per_app(window: Window, app_ids: list[int]) -> dict[int, LLMModel]
     with _cursor() as cursor:
         cursor.execute(sql, [*params, list(app_ids)])
         pairs = cursor.fetchall()
-    models = LLMModel.objects.in_bulk([m for _, m in pairs])
+    models = LLMModel.objects.select_related("author").in_bulk([m for _, m in pairs])
     return {app: models[model] for app, model in pairs if model in models}
 
 
@@ -559,11 +587,11 @@ def provider_stats(window: Window, filters: Filters) -> list[dict[str, Any]]:
 
 def daily_dataset(window: Window, top: int = 50) -> list[dict[str, Any]]:
     """Per UTC day, the top ``top`` models by tokens plus one ``other`` row: the shape of
-    OpenRouter's public daily rankings dataset. One pass over the model-level daily table (its primary
+    OpenRouter's public daily rankings dataset. One pass over the per-model daily table (its primary
     key range on bucket), ranking models per day with a window function."""
     sql = (
         "WITH d AS (SELECT u.bucket AS day, u.model_id, sum(u.prompt_tokens + u.completion_tokens) AS t, "
-        "sum(u.requests) AS r FROM rankings_usagemodeldaily u WHERE u.bucket >= %s AND u.bucket < %s GROUP BY 1, 2), "
+        "sum(u.requests) AS r FROM rankings_usagemodeltotal u WHERE u.bucket >= %s AND u.bucket < %s GROUP BY 1, 2), "
         "ranked AS (SELECT d.*, row_number() OVER (PARTITION BY day ORDER BY t DESC, model_id) AS n FROM d) "
         "SELECT day, CASE WHEN n <= %s THEN n END, CASE WHEN n <= %s THEN m.slug ELSE 'other' END, "
         "sum(t), sum(r) FROM ranked JOIN rankings_llmmodel m ON m.id = ranked.model_id "

@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
+from django.template.loader import render_to_string
 from django.views.decorators.http import require_GET
 
 from rankings import charts, selectors
@@ -221,16 +222,24 @@ def home(request: HttpRequest) -> HttpResponse:
     path = request.path
     section = request.GET.get("section")
     base = {"state": state, "metric_label": METRIC_LABELS[state.metric]}
-    if section in HOME_SECTIONS:
-        context = {**base, **HOME_SECTIONS[section](state, path)}
-        return render(request, f"rankings/home.html#{section}", context)
-    if not UsageDaily.objects.exists():
-        return render(request, "rankings/empty.html", base)
-    context = dict(base)
-    for name in ("chart", "leaderboard", "authors", "categories", "apps", "trending", "performance"):
-        context.update(HOME_SECTIONS[name](state, path))
-    context["metric_tabs"] = _tabs(state, path, "metric", METRIC_LABELS, "")
-    return render(request, "rankings/home.html", context)
+    if section not in HOME_SECTIONS:
+        section = None
+        if not UsageDaily.objects.exists():
+            return render(request, "rankings/empty.html", base)
+
+    def page() -> str:
+        if section:
+            context = {**base, **HOME_SECTIONS[section](state, path)}
+            return render_to_string(f"rankings/home.html#{section}", context, request)
+        context = dict(base)
+        for name in ("chart", "leaderboard", "authors", "categories", "apps", "trending", "performance"):
+            context.update(HOME_SECTIONS[name](state, path))
+        context["metric_tabs"] = _tabs(state, path, "metric", METRIC_LABELS, "")
+        return render_to_string("rankings/home.html", context, request)
+
+    # The rendered HTML depends only on the state (the page has no form or per-user part):
+    # cache it per canonical state URL and rollup generation.
+    return HttpResponse(cached("html:" + state.url(path, section, offset=state.offset), page))
 
 
 # --- Entity pages -------------------------------------------------------------------------
@@ -281,20 +290,24 @@ def _entity_page(
             "providers": providers,
         }
 
-    data = cached(f"entity:{kind}:{obj.pk}:" + state.key("period", "interval", "metric"), compute)
-    context = {
-        "state": state,
-        "kind": kind,
-        "object": obj,
-        "metric_label": METRIC_LABELS[state.metric],
-        "period_tabs": _tabs(state, path, "period", PERIOD_LABELS, "body"),
-        "interval_tabs": _tabs(state, path, "interval", INTERVAL_LABELS, "body"),
-        "metric_tabs": _tabs(state, path, "metric", METRIC_LABELS, "body"),
-        **data,
-    }
-    if request.GET.get("section") == "body":
-        return render(request, "rankings/entity.html#body", context)
-    return render(request, "rankings/entity.html", context)
+    section = "body" if request.GET.get("section") == "body" else None
+
+    def page() -> str:
+        context = {
+            "state": state,
+            "kind": kind,
+            "object": obj,
+            "metric_label": METRIC_LABELS[state.metric],
+            "period_tabs": _tabs(state, path, "period", PERIOD_LABELS, "body"),
+            "interval_tabs": _tabs(state, path, "interval", INTERVAL_LABELS, "body"),
+            "metric_tabs": _tabs(state, path, "metric", METRIC_LABELS, "body"),
+            **compute(),
+        }
+        template = "rankings/entity.html#body" if section else "rankings/entity.html"
+        return render_to_string(template, context, request)
+
+    # Like the home page: the HTML is a function of the object, the state and the data.
+    return HttpResponse(cached(f"html:{kind}:{obj.pk}:" + state.url(path, section), page))
 
 
 @require_GET

@@ -3,7 +3,7 @@
 import django.db.models.deletion
 from django.db import migrations, models
 
-from ingest.rollups import MODEL_DAILY_FROM_DAILY
+from ingest.rollups import GRAIN_BY_TABLE, from_full_cube
 
 
 class Migration(migrations.Migration):
@@ -64,5 +64,5 @@ class Migration(migrations.Migration):
             },
         ),
         # Existing installs: fill the new table from the full daily cube.
-        migrations.RunSQL(MODEL_DAILY_FROM_DAILY, migrations.RunSQL.noop),
+        migrations.RunSQL(from_full_cube(GRAIN_BY_TABLE["rankings_usagemodeldaily"]), migrations.RunSQL.noop),
     ]

@@ -216,8 +216,13 @@ def test_reads_use_the_smallest_rollup_that_answers(usage):
     week = selectors.period_window("week")
     app = App.objects.get(origin="https://evil.example")
     cases = [
-        (lambda: selectors.ranking("model", week), "rankings_usagemodeldaily"),
-        (lambda: selectors.ranking("author", week), "rankings_usagemodeldaily"),
+        (lambda: selectors.ranking("model", week), "rankings_usagemodeltotal"),
+        (lambda: selectors.ranking("author", week), "rankings_usagemodeltotal"),
+        (lambda: selectors.ranking("category", week), "rankings_usagemodeldaily"),
+        (
+            lambda: selectors.ranking("model", week, filters=Filters(variant="free")),
+            "rankings_usagemodeldaily",
+        ),
         (lambda: selectors.ranking("app", week), "rankings_usagedaily"),
         (lambda: selectors.ranking("model", week, filters=Filters(app=app.pk)), "rankings_usagedaily"),
         (lambda: selectors.ranking("model", selectors.period_window("day")), "rankings_usagehourly"),
