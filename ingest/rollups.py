@@ -77,10 +77,12 @@ class Grain:
 GRAINS = (
     Grain("rankings_usagehourly", HOUR, DIMENSIONS),
     Grain("rankings_usagedaily", DAY, DIMENSIONS),
-    # Narrower daily tables for reads that need no app or provider (see rankings.selectors):
-    # per model, variant and category; and per model alone (the home page's charts).
+    # Narrower daily tables (see rankings.selectors): per model, variant and category; and
+    # per model alone (the home page's charts).
     Grain("rankings_usagemodeldaily", DAY, MODEL_DIMENSIONS),
     Grain("rankings_usagemodeltotal", DAY, ("bucket", "model_id")),
+    # Per app alone: app rankings and app trending without scanning the full cube.
+    Grain("rankings_usageappdaily", DAY, ("bucket", "app_id")),
 )
 ALL_TABLES = ", ".join(g.table for g in GRAINS)
 GRAIN_BY_TABLE = {g.table: g for g in GRAINS}

@@ -205,7 +205,10 @@ class UsageModelDaily(UsageMeasures):
     category = models.ForeignKey(Category, on_delete=models.DO_NOTHING, db_constraint=False)
 
     class Meta:
-        indexes = [models.Index(fields=["model", "bucket"], name="modeldaily_model_bucket")]
+        indexes = [
+            models.Index(fields=["model", "bucket"], name="modeldaily_model_bucket"),
+            models.Index(fields=["category", "bucket"], name="modeldaily_category_bucket"),
+        ]
 
 
 class UsageModelTotal(UsageMeasures):
@@ -218,3 +221,14 @@ class UsageModelTotal(UsageMeasures):
 
     class Meta:
         indexes = [models.Index(fields=["model", "bucket"], name="modeltotal_model_bucket")]
+
+
+class UsageAppDaily(UsageMeasures):
+    """Usage per UTC day and per app: app rankings and trending read this, not the cube."""
+
+    pk = models.CompositePrimaryKey("bucket", "app")
+    bucket = models.DateField()
+    app = models.ForeignKey(App, on_delete=models.DO_NOTHING, db_constraint=False)
+
+    class Meta:
+        indexes = [models.Index(fields=["app", "bucket"], name="appdaily_app_bucket")]

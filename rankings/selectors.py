@@ -137,6 +137,7 @@ def first_day() -> datetime | None:
 # or filter by (ingest.rollups.GRAINS writes them all from the same events).
 DAILY_TABLES = (
     ("rankings_usagemodeltotal", {"model_id"}),
+    ("rankings_usageappdaily", {"app_id"}),
     ("rankings_usagemodeldaily", {"model_id", "variant", "category_id"}),
     ("rankings_usagedaily", {"model_id", "variant", "provider_id", "app_id", "category_id"}),
 )
@@ -183,16 +184,16 @@ def _from(
     public_apps_only: bool = False,
     hourly: bool = False,
     entity: str | None = None,
+    columns: frozenset[str] = frozenset(),
 ) -> tuple[str, list[Any]]:
     """FROM + WHERE over the right grain (see :func:`_table`). Range scans use each rollup's
     primary key (bucket first); scoped reads use the (model, bucket) / (app, bucket) indexes."""
-    table, start, end = _table(window, hourly, _needed_columns(entity, filters))
+    table, start, end = _table(window, hourly, _needed_columns(entity, filters) | columns)
     where, params = filters.sql()
     join_app = " JOIN rankings_app a ON a.id = u.app_id AND a.is_public" if public_apps_only else ""
-    sql = (
-        f" FROM {table} u JOIN rankings_llmmodel m ON m.id = u.model_id{join_app}"
-        f" WHERE u.bucket >= %s AND u.bucket < %s{where}"
-    )
+    # The model join gives authors; the per-app table has no model to join.
+    join_model = "" if table == "rankings_usageappdaily" else " JOIN rankings_llmmodel m ON m.id = u.model_id"
+    sql = f" FROM {table} u{join_model}{join_app} WHERE u.bucket >= %s AND u.bucket < %s{where}"
     return sql, [start, end, *params]
 
 
@@ -546,7 +547,7 @@ def top_model_per_app(window: Window, app_ids: list[int]) -> dict[int, LLMModel]
     (app, bucket) indexes of the rollups)."""
     if not app_ids:
         return {}
-    source, params = _from(window, Filters(), entity="app")
+    source, params = _from(window, Filters(), entity="app", columns=frozenset({"model_id"}))
     sql = (
         f"SELECT DISTINCT ON (u.app_id) u.app_id, u.model_id{source} AND u.app_id = ANY(%s) "
         "GROUP BY 1, 2 ORDER BY 1, sum(u.prompt_tokens + u.completion_tokens) DESC, 2"

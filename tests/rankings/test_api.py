@@ -223,7 +223,8 @@ def test_reads_use_the_smallest_rollup_that_answers(usage):
             lambda: selectors.ranking("model", week, filters=Filters(variant="free")),
             "rankings_usagemodeldaily",
         ),
-        (lambda: selectors.ranking("app", week), "rankings_usagedaily"),
+        (lambda: selectors.ranking("app", week), "rankings_usageappdaily"),
+        (lambda: selectors.ranking("provider", week), "rankings_usagedaily"),
         (lambda: selectors.ranking("model", week, filters=Filters(app=app.pk)), "rankings_usagedaily"),
         (lambda: selectors.ranking("model", selectors.period_window("day")), "rankings_usagehourly"),
     ]
