@@ -251,7 +251,7 @@ def bench_ingest(n: int, offered_rate: int, freshness_seconds: int) -> None:
     ids = resolve(sample)
     rows = list(_rows(sample, ids, None))
     with connection.cursor() as cursor:
-        cursor.execute("CREATE TEMP TABLE copy_limit (LIKE ingest_rawevent)")
+        cursor.execute("CREATE TEMP TABLE copy_limit (LIKE ingest_rawevent INCLUDING DEFAULTS)")
         started = time.monotonic()
         with cursor.copy(f"COPY copy_limit ({', '.join(RAW_COLUMNS)}) FROM STDIN") as copy:
             for row in rows:
