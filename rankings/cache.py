@@ -1,5 +1,6 @@
-"""Section caching keyed by a generation number that ingest bumps on every commit, so a new
-event shows on the next page view instead of at a cache expiry."""
+"""Page and section caching keyed by a generation number that moves when ingest commits, so
+new events show within seconds instead of at a cache expiry, while continuous ingest costs
+at most one recomputation every MIN_SECONDS_BETWEEN_GENERATIONS."""
 
 from __future__ import annotations
 
@@ -12,25 +13,38 @@ from django.core.cache import cache
 log = logging.getLogger(__name__)
 
 GENERATION_KEY = "rollups:generation"
+DIRTY_KEY = "rollups:dirty"
+BUMP_LOCK_KEY = "rollups:bump-lock"
+# Under continuous ingest, recompute pages at most this often (new data shows within it).
+MIN_SECONDS_BETWEEN_GENERATIONS = 2
 SECTION_TTL = 3600
 
 
 def generation() -> int:
+    """The current rollup generation. Writers only mark the rollups dirty; the first reader
+    after that (at most once per MIN_SECONDS_BETWEEN_GENERATIONS) starts a new generation.
+    The increment happens after the dirty mark is cleared, so every commit made before the
+    clear is covered by the new generation."""
     value = cache.get(GENERATION_KEY)
     if value is None:
         cache.add(GENERATION_KEY, 1, timeout=None)
         value = cache.get(GENERATION_KEY, 1)
+    if cache.get(DIRTY_KEY) and cache.add(BUMP_LOCK_KEY, 1, timeout=MIN_SECONDS_BETWEEN_GENERATIONS):
+        cache.delete(DIRTY_KEY)
+        try:
+            value = cache.incr(GENERATION_KEY)
+        except ValueError:  # evicted meanwhile
+            cache.add(GENERATION_KEY, 1, timeout=None)
+            value = 1
     return int(value)
 
 
 def bump_generation() -> None:
     """Called after every rollup commit. A cache outage must not fail the ingest."""
     try:
-        cache.incr(GENERATION_KEY)
-    except ValueError:  # not set yet (or evicted)
-        cache.add(GENERATION_KEY, 2, timeout=None)
+        cache.set(DIRTY_KEY, 1, timeout=None)
     except Exception:
-        log.warning("cache unavailable: generation not bumped", exc_info=True)
+        log.warning("cache unavailable: rollups not marked changed", exc_info=True)
 
 
 def cached(key: str, compute: Callable[[], Any]) -> Any:

@@ -181,3 +181,19 @@ def test_top_apps_show_each_apps_top_model(client, usage, django_assert_max_num_
     assert 'href="/models/anthropic/claude-sonnet-4/"' in cline_row
     evil_row = next(row for row in body.split("<tr>") if "evil.example" in row or "&lt;img" in row)
     assert 'href="/models/google/gemini-2.5-flash/"' in evil_row
+
+
+def test_generations_coalesce_under_continuous_ingest():
+    import time
+
+    from rankings.cache import MIN_SECONDS_BETWEEN_GENERATIONS, bump_generation, generation
+
+    first = generation()
+    assert generation() == first  # nothing changed
+    bump_generation()
+    second = generation()
+    assert second == first + 1  # the first change shows at once
+    bump_generation()
+    assert generation() == second  # a burst of commits: at most one new generation per interval
+    time.sleep(MIN_SECONDS_BETWEEN_GENERATIONS + 0.2)
+    assert generation() == second + 1  # ...and the later commit shows right after it
