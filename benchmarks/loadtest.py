@@ -45,7 +45,7 @@ def main() -> None:
     )
     results: dict[str, list[float]] = {"ingest": [], "pages": []}
     errors = {"ingest": 0, "pages": 0}
-    counts = {"events": 0}
+    counts = {"events": 0, "throttled": 0}
     lock = threading.Lock()
     deadline = 0.0
 
@@ -79,6 +79,11 @@ def main() -> None:
                     response.read()
                 with lock:
                     results["pages"].append(time.monotonic() - started)
+            except urllib.error.HTTPError as error:
+                with lock:
+                    # 429 is the read API's throttle doing its job, not a failure.
+                    counts["throttled"] += error.code == 429
+                    errors["pages"] += error.code != 429
             except urllib.error.URLError:
                 with lock:
                     errors["pages"] += 1
@@ -104,7 +109,7 @@ def main() -> None:
         print(
             f"  {kind:<7} {len(latencies) / seconds:7.1f} requests/s{extra}, p50 "
             f"{statistics.median(latencies) * 1000 if latencies else float('nan'):.0f} ms, p95 {p95:.0f} ms, "
-            f"errors {errors[kind]}"
+            f"errors {errors[kind]}" + (f", throttled (429) {counts['throttled']}" if kind == "pages" else "")
         )
 
 
