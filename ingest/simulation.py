@@ -112,7 +112,7 @@ class Scale:
 
 SCALES = {
     "demo": Scale("demo", 200, 2.4, 300, 0, 0, 0),
-    "openrouter": Scale("openrouter", 14_000, 2.4, 4985, 45, 355, 41),
+    "openrouter": Scale("openrouter", 20_000, 2.4, 4985, 45, 355, 41),
 }
 
 
