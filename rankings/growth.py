@@ -15,6 +15,7 @@ from typing import Any
 
 from rankings import selectors
 from rankings.selectors import Filters, Totals, Window
+from rankings.templatetags.rankings_format import compact
 
 CONTRIBUTOR_ENTITIES = ("author", "model", "app", "category")
 TOP_CONTRIBUTORS = 8
@@ -215,13 +216,6 @@ def decompose(after: Window, *, with_history: bool = True) -> Growth:
         variants=_variants(before, after),
         history=_history(after) if with_history else {},
     )
-
-
-def compact(value: float) -> str:
-    for size, unit in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K")):
-        if abs(value) >= size:
-            return f"{value / size:.1f}{unit}"
-    return f"{value:.0f}"
 
 
 def summary(growth: Growth) -> list[str]:
