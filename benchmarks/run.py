@@ -242,7 +242,6 @@ def bench_ingest(n: int, offered_rate: int, freshness_seconds: int) -> None:
     report("  rollup rows (hourly) for those events", f"{hourly:,}")
 
     # The physical limit: COPY of the same rows into an unindexed table.
-    rows = [tuple(range(len(RAW_COLUMNS)))]  # shape only; values below
     from ingest.events import validate_batch
     from ingest.resolve import resolve
     from ingest.services import _rows

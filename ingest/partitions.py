@@ -80,8 +80,3 @@ def maintain(today: date | None = None) -> dict[str, int]:
     if dropped or pruned:
         log.info("retention: dropped %d partitions, pruned %d dedup ids", dropped, pruned)
     return {"dropped_partitions": dropped, "pruned_ids": pruned}
-
-
-def forget_known() -> None:
-    """Forget the cache (tests drop and recreate the table)."""
-    _known.clear()

@@ -37,20 +37,12 @@ def _ensure(model, rows: dict[str, dict[str, Any]]) -> dict[str, int]:
 
 
 def _ensure_models(slugs: Iterable[str]) -> dict[str, int]:
+    """slug -> id for models, creating their authors (from the slug prefix) when new."""
     slugs = set(slugs)
-    found = dict(LLMModel.objects.filter(slug__in=slugs).values_list("slug", "id"))
-    missing = slugs - found.keys()
-    if missing:
-        authors = _ensure(Author, {s.split("/")[0]: {"name": s.split("/")[0]} for s in missing})
-        LLMModel.objects.bulk_create(
-            [
-                LLMModel(slug=s, name=s.split("/")[1], author_id=authors[s.split("/")[0]], needs_review=True)
-                for s in missing
-            ],
-            ignore_conflicts=True,
-        )
-        found = dict(LLMModel.objects.filter(slug__in=slugs).values_list("slug", "id"))
-    return found
+    authors = _ensure(Author, {s.split("/")[0]: {"name": s.split("/")[0]} for s in slugs})
+    return _ensure(
+        LLMModel, {s: {"name": s.split("/")[1], "author_id": authors[s.split("/")[0]]} for s in slugs}
+    )
 
 
 def _app_slug(origin: str) -> str:

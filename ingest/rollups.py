@@ -89,8 +89,8 @@ GRAIN_BY_TABLE = {g.table: g for g in GRAINS}
 
 
 def from_full_cube(grain: Grain) -> str:
-    """A narrower daily table summed from the full daily cube (for installs that predate it,
-    and for benchmark data written straight into the cube)."""
+    """A narrower daily table summed from the full daily cube (for benchmark data written
+    straight into the cube)."""
     keys = ", ".join(grain.dimensions)
     positions = ", ".join(str(n) for n in range(1, len(grain.dimensions) + 1))
     return (

@@ -93,9 +93,6 @@ class Filters:
                 params.append(value)
         return "".join(f" AND {c}" for c in clauses), params
 
-    def key(self) -> str:
-        return ",".join(f"{k}={v}" for k, v in vars(self).items() if v is not None)
-
 
 def _cursor():
     """A cursor on the database the router picks for rollup reads (a replica when one is
@@ -237,10 +234,6 @@ class Totals:
     @property
     def tokens_per_request(self) -> float | None:
         return self.tokens / self.requests if self.requests else None
-
-    @property
-    def prompt_per_request(self) -> float | None:
-        return self.prompt_tokens / self.requests if self.requests else None
 
     @property
     def price_per_million(self) -> float | None:

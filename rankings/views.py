@@ -284,7 +284,6 @@ def _entity_page(
         return {
             "window": window,
             "totals": totals,
-            "previous": selectors.totals(window.previous(), filters),
             "figure": figure,
             "tables": tables,
             "providers": providers,
