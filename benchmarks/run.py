@@ -126,11 +126,10 @@ def workload(n: int, seed: int = 7, spread_hours: int = 24) -> list[dict]:
 def reset_usage() -> None:
     from django.db import connection
 
+    from ingest.rollups import ALL_TABLES
+
     with connection.cursor() as cursor:
-        cursor.execute(
-            "TRUNCATE ingest_rawevent, ingest_seenevent, ingest_inboxbatch, rankings_usagehourly, rankings_usagedaily, "
-            "rankings_usagemodeldaily, rankings_usagemodeltotal, rankings_usageappdaily"
-        )
+        cursor.execute(f"TRUNCATE ingest_rawevent, ingest_seenevent, ingest_inboxbatch, {ALL_TABLES}")
 
 
 def rollup_requests() -> int:
@@ -393,7 +392,7 @@ def build_openrouter_rollups(days: int = 365) -> tuple[int, int]:
     the last 30 days of hours."""
     from django.db import connection
 
-    from ingest.rollups import GRAIN_BY_TABLE, from_full_cube
+    from ingest.rollups import GRAINS, from_full_cube
     from rankings.models import App, AppOrigin, Author, LLMModel, Provider
 
     Author.objects.bulk_create(
@@ -485,13 +484,11 @@ def build_openrouter_rollups(days: int = 365) -> tuple[int, int]:
                 ),
                 params,
             )
-        for table in ("rankings_usagemodeldaily", "rankings_usagemodeltotal", "rankings_usageappdaily"):
-            cursor.execute(from_full_cube(GRAIN_BY_TABLE[table]))
-        cursor.execute("ANALYZE rankings_usagedaily")
-        cursor.execute("ANALYZE rankings_usagehourly")
-        cursor.execute("ANALYZE rankings_usagemodeldaily")
-        cursor.execute("ANALYZE rankings_usagemodeltotal")
-        cursor.execute("ANALYZE rankings_usageappdaily")
+        for grain in GRAINS:  # the narrower and weekly tables, from the daily cube
+            if grain.table not in ("rankings_usagedaily", "rankings_usagehourly"):
+                cursor.execute(from_full_cube(grain))
+        for grain in GRAINS:
+            cursor.execute(f"ANALYZE {grain.table}")
     return rollup_counts()
 
 

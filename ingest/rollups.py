@@ -58,20 +58,32 @@ MEASURES = {
 }
 HOUR = "date_trunc('hour', created_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'"
 DAY = "(created_at AT TIME ZONE 'UTC')::date"
+WEEK = "date_trunc('week', created_at AT TIME ZONE 'UTC')::date"  # ISO weeks: Monday
 MODEL_DIMENSIONS = ("bucket", "model_id", "variant", "category_id")
 
 
 @dataclass(frozen=True)
 class Grain:
-    """A rollup table: its bucket expression over raw rows and its key (primary key)."""
+    """A rollup table: its bucket expression over raw rows and its key (primary key).
+
+    A weekly grain also names the daily grain it sums up (``daily``): rebuilds and checks
+    derive it from that table, because raw events are kept only for the retention window
+    while daily rollups are kept forever.
+    """
 
     table: str
     bucket: str
     dimensions: tuple[str, ...]
+    daily: str | None = None
 
     @property
-    def day_bucketed(self) -> bool:
-        return self.bucket == DAY
+    def date_bucketed(self) -> bool:
+        """Buckets are dates (day or week), not timestamps."""
+        return self.bucket != HOUR
+
+    @property
+    def weekly(self) -> bool:
+        return self.bucket == WEEK
 
 
 GRAINS = (
@@ -83,20 +95,38 @@ GRAINS = (
     Grain("rankings_usagemodeltotal", DAY, ("bucket", "model_id")),
     # Per app alone: app rankings and app trending without scanning the full cube.
     Grain("rankings_usageappdaily", DAY, ("bucket", "app_id")),
+    # Per ISO week: the year-long weekly charts (per model; per category and model).
+    Grain("rankings_usagemodelweekly", WEEK, ("bucket", "model_id"), daily="rankings_usagemodeltotal"),
+    Grain(
+        "rankings_usagecategoryweekly",
+        WEEK,
+        ("bucket", "model_id", "category_id"),
+        daily="rankings_usagemodeldaily",
+    ),
 )
 ALL_TABLES = ", ".join(g.table for g in GRAINS)
 GRAIN_BY_TABLE = {g.table: g for g in GRAINS}
 
 
-def from_full_cube(grain: Grain) -> str:
-    """A narrower daily table summed from the full daily cube (for benchmark data written
-    straight into the cube)."""
+def _positions(grain: Grain) -> str:
+    return ", ".join(str(n) for n in range(1, len(grain.dimensions) + 1))
+
+
+def _from_daily(grain: Grain, daily: str, where: str = "") -> str:
+    """INSERT a date-bucketed grain summed from a daily rollup table (``where`` filters it)."""
     keys = ", ".join(grain.dimensions)
-    positions = ", ".join(str(n) for n in range(1, len(grain.dimensions) + 1))
+    bucket = "date_trunc('week', bucket)::date" if grain.weekly else "bucket"
     return (
         f"INSERT INTO {grain.table} ({keys}, {', '.join(MEASURES)}) "
-        f"SELECT {keys}, {', '.join(f'sum({m})' for m in MEASURES)} FROM rankings_usagedaily GROUP BY {positions}"
+        f"SELECT {bucket}, {', '.join(grain.dimensions[1:])}, {', '.join(f'sum({m})' for m in MEASURES)} "
+        f"FROM {daily}{where} GROUP BY {_positions(grain)}"
     )
+
+
+def from_full_cube(grain: Grain) -> str:
+    """A narrower or weekly table summed from the full daily cube (for benchmark data
+    written straight into the cube)."""
+    return _from_daily(grain, "rankings_usagedaily")
 
 
 _INCOMING_DDL = """
@@ -114,7 +144,7 @@ def _aggregate(grain: Grain, source: str) -> str:
     """INSERT ... SELECT grouped ``source`` rows into the grain's table, adding to existing
     rows (in key order, so concurrent writers never deadlock)."""
     table, keys = grain.table, ", ".join(grain.dimensions)
-    positions = ", ".join(str(n) for n in range(1, len(grain.dimensions) + 1))
+    positions = _positions(grain)
     measures = ", ".join(MEASURES.values())
     updates = ", ".join(f"{m} = {table}.{m} + EXCLUDED.{m}" for m in MEASURES)
     return (
@@ -176,19 +206,28 @@ def oldest_complete_day(retention_days: int, today: date | None = None) -> date:
 
 
 def rebuild_day(day: date) -> None:
-    """Recompute one UTC day of every rollup grain from its raw events; caller holds a
-    transaction. Locks the rollup tables against concurrent ingest (which would otherwise
-    add to rows being recomputed): ingest waits for the day to finish, then goes on."""
+    """Recompute one UTC day of every rollup grain from its raw events, then the weeks
+    holding it from the daily grains; caller holds a transaction. Locks the rollup tables
+    against concurrent ingest (which would otherwise add to rows being recomputed): ingest
+    waits for the day to finish, then goes on."""
     start = _day_start(day)
     end = start + timedelta(days=1)
+    monday = day - timedelta(days=day.weekday())
     with connection.cursor() as cursor:
         cursor.execute(f"LOCK TABLE {ALL_TABLES} IN SHARE ROW EXCLUSIVE MODE")
         # Reads one partition (pruned on created_at).
         source = "(SELECT * FROM ingest_rawevent WHERE created_at >= %s AND created_at < %s) AS raw"
         for grain in GRAINS:
-            bounds = [day, end.date()] if grain.day_bucketed else [start, end]
+            if grain.weekly:
+                continue
+            bounds = [day, end.date()] if grain.date_bucketed else [start, end]
             cursor.execute(f"DELETE FROM {grain.table} WHERE bucket >= %s AND bucket < %s", bounds)
             cursor.execute(_aggregate(grain, source), [start, end])
+        for grain in GRAINS:
+            if grain.weekly:
+                cursor.execute(f"DELETE FROM {grain.table} WHERE bucket = %s", [monday])
+                where = " WHERE bucket >= %s AND bucket < %s"
+                cursor.execute(_from_daily(grain, grain.daily, where), [monday, monday + timedelta(days=7)])
 
 
 def rederive_costs(model_id: int, start: datetime, end: datetime) -> int:
@@ -214,7 +253,7 @@ def reassign_apps(source_ids: list[int], target_id: int) -> None:
         table, keys = grain.table, ", ".join(grain.dimensions)
         updates = ", ".join(f"{m} = {table}.{m} + EXCLUDED.{m}" for m in MEASURES)
         selected = ", ".join("%s" if d == "app_id" else d for d in grain.dimensions)
-        positions = ", ".join(str(n) for n in range(1, len(grain.dimensions) + 1))
+        positions = _positions(grain)
         with connection.cursor() as cursor:
             cursor.execute(f"LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE")
             cursor.execute(
@@ -238,19 +277,35 @@ class Mismatch:
     raw: tuple | None
 
 
+def _expected(grain: Grain) -> str:
+    """What a grain's rows should hold from the ``%s`` bound on: raw events summed for
+    hourly and daily grains, the daily grain summed for weekly ones."""
+    others = ", ".join(grain.dimensions[1:])
+    if grain.weekly:
+        sums = ", ".join(f"sum({m}) AS {m}" for m in MEASURES)
+        return (
+            f"SELECT date_trunc('week', bucket)::date AS bucket, {others}, {sums} "
+            f"FROM {grain.daily} WHERE bucket >= %s GROUP BY {_positions(grain)}"
+        )
+    measures = ", ".join(f"{expr} AS {name}" for name, expr in MEASURES.items())
+    return (
+        f"SELECT {grain.bucket} AS bucket, {others}, {measures} "
+        f"FROM ingest_rawevent WHERE created_at >= %s GROUP BY {_positions(grain)}"
+    )
+
+
 def verify(since: date, limit: int = 50) -> list[Mismatch]:
-    """Rollup rows for ``[since, ∞)`` that differ from the raw events (up to ``limit`` per grain)."""
+    """Rollup rows for ``[since, ∞)`` that differ from the raw events (up to ``limit`` per
+    grain); weekly grains are checked against their daily grain from the week of ``since``."""
     mismatches: list[Mismatch] = []
     start = _day_start(since)
+    monday = since - timedelta(days=since.weekday())
     measures = ", ".join(MEASURES)
     for grain in GRAINS:
         keys = ", ".join(grain.dimensions)
-        positions = ", ".join(str(n) for n in range(1, len(grain.dimensions) + 1))
         sql = (
             f"WITH r AS (SELECT {keys}, {measures} FROM {grain.table} WHERE bucket >= %s), "
-            f"e AS (SELECT {grain.bucket} AS bucket, {', '.join(grain.dimensions[1:])}, "
-            f"{', '.join(f'{expr} AS {name}' for name, expr in MEASURES.items())} "
-            f"FROM ingest_rawevent WHERE created_at >= %s GROUP BY {positions}) "
+            f"e AS ({_expected(grain)}) "
             f"SELECT {', '.join('r.' + k for k in grain.dimensions)}, "
             f"{', '.join('e.' + k for k in grain.dimensions)}, "
             f"ROW({', '.join('r.' + m for m in MEASURES)})::text, "
@@ -261,7 +316,8 @@ def verify(since: date, limit: int = 50) -> list[Mismatch]:
             f"LIMIT %s"
         )
         with connection.cursor() as cursor:
-            cursor.execute(sql, [since if grain.day_bucketed else start, start, limit])
+            first = monday if grain.weekly else since if grain.date_bucketed else start
+            cursor.execute(sql, [first, monday if grain.weekly else start, limit])
             n = len(grain.dimensions)
             for row in cursor.fetchall():
                 key = row[:n] if row[0] is not None else row[n : 2 * n]

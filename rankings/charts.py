@@ -1,14 +1,16 @@
-"""Plotly figures built in Python; the template embeds them with ``json_script`` and
-``static/js/charts.js`` draws them. Every user-supplied label is HTML-escaped here, because
-Plotly renders a subset of HTML in labels and hover text."""
+"""Plotly figures built in Python as plain figure dicts (``{"data": [...], "layout": {...}}``);
+the template embeds them with ``figure_script`` and ``static/js/charts.js`` draws them with
+the plotly.js the plotly package ships. Dicts, not ``plotly.graph_objects``: validating a
+figure object cost ~10 ms per chart (three charts per home page, see docs/decisions.md);
+the tests validate every kind of figure with ``plotly.graph_objects.Figure`` instead.
+
+Every user-supplied label is HTML-escaped here, because Plotly renders a subset of HTML in
+labels and hover text."""
 
 from __future__ import annotations
 
 import html
-import json
 from typing import Any
-
-import plotly.graph_objects as go
 
 from rankings.selectors import Series
 
@@ -50,76 +52,74 @@ def _layout(**extra: Any) -> dict[str, Any]:
     }
 
 
-def to_json(figure: go.Figure) -> dict[str, Any]:
-    """A plain-JSON dict of the figure (numpy-free), ready for ``json_script``."""
-    return json.loads(figure.to_json())
+def _figure(traces: list[dict[str, Any]], **layout: Any) -> dict[str, Any]:
+    return {"data": traces, "layout": _layout(**layout)}
 
 
 def stacked_bars(series: Series, *, normalize: bool = False, height: int = 360) -> dict[str, Any]:
     """Stacked bars per bucket for the top entities plus "Others"; ``normalize`` makes it a
     100% market-share chart."""
-    figure = go.Figure()
     x = [b.isoformat() for b in series.buckets]
-    traces = [(label(entity), values) for entity, values in series.series]
+    named = [(label(entity), values) for entity, values in series.series]
     if any(series.others):
-        traces.append(("Others", series.others))
-    for i, (name, values) in enumerate(traces):
-        figure.add_bar(
-            x=x,
-            y=values,
-            name=name,
-            marker_color=PALETTE[i % len(PALETTE)],
-            hovertemplate="%{y:.3s}" + ("%" if normalize else "") + f"<extra>{name}</extra>",
-        )
+        named.append(("Others", series.others))
     if normalize:
-        totals = [sum(values[i] for _, values in traces) or 1 for i in range(len(x))]
-        for trace in figure.data:
-            trace.y = [v * 100 / t for v, t in zip(trace.y, totals, strict=True)]
-    figure.update_layout(
-        _layout(
-            barmode="stack",
-            height=height,
-            yaxis={"ticksuffix": "%" if normalize else "", "range": [0, 100] if normalize else None},
-        )
-    )
-    return to_json(figure)
+        totals = [sum(values[i] for _, values in named) or 1 for i in range(len(x))]
+        named = [(name, [v * 100 / t for v, t in zip(values, totals, strict=True)]) for name, values in named]
+    traces = [
+        {
+            "type": "bar",
+            "x": x,
+            "y": values,
+            "name": name,
+            "marker": {"color": PALETTE[i % len(PALETTE)]},
+            "hovertemplate": "%{y:.3s}" + ("%" if normalize else "") + f"<extra>{name}</extra>",
+        }
+        for i, (name, values) in enumerate(named)
+    ]
+    yaxis = {"ticksuffix": "%", "range": [0, 100]} if normalize else {"ticksuffix": ""}
+    return _figure(traces, barmode="stack", height=height, yaxis=yaxis)
+
+
+def _line(name: str, x: list[str], y: list, color: str, suffix: str = "", **extra: Any) -> dict[str, Any]:
+    name = html.escape(name)
+    return {
+        "type": "scatter",
+        "mode": "lines",
+        "x": x,
+        "y": y,
+        "name": name,
+        "line": {"color": color, "width": 2},
+        "hovertemplate": "%{y:.3s}" + suffix + f"<extra>{name}</extra>",
+        **extra,
+    }
 
 
 def lines(
     series_by_name: dict[str, list[float]], x: list[str], *, height: int = 300, suffix: str = ""
 ) -> dict[str, Any]:
-    figure = go.Figure()
-    for i, (name, values) in enumerate(series_by_name.items()):
-        figure.add_scatter(
-            x=x,
-            y=values,
-            name=html.escape(name),
-            mode="lines",
-            line={"color": PALETTE[i % len(PALETTE)], "width": 2},
-            hovertemplate="%{y:.3s}" + suffix + f"<extra>{html.escape(name)}</extra>",
-        )
-    figure.update_layout(_layout(height=height, yaxis={"ticksuffix": suffix}))
-    return to_json(figure)
+    traces = [
+        _line(name, x, values, PALETTE[i % len(PALETTE)], suffix)
+        for i, (name, values) in enumerate(series_by_name.items())
+    ]
+    return _figure(traces, height=height, yaxis={"ticksuffix": suffix})
 
 
 def waterfall(
     start_label: str, start: float, steps: list[tuple[str, float]], end_label: str
 ) -> dict[str, Any]:
     names = [html.escape(start_label), *[html.escape(n) for n, _ in steps], html.escape(end_label)]
-    values = [start, *[v for _, v in steps], 0]
-    measures = ["absolute", *["relative"] * len(steps), "total"]
-    figure = go.Figure(
-        go.Waterfall(
-            x=names,
-            y=values,
-            measure=measures,
-            connector={"line": {"color": "#94a3b8"}},
-            increasing={"marker": {"color": "#10b981"}},
-            decreasing={"marker": {"color": "#ef4444"}},
-            totals={"marker": {"color": "#6366f1"}},
-            hovertemplate="%{y:.3s}<extra>%{x}</extra>",
-        )
-    )
+    trace = {
+        "type": "waterfall",
+        "x": names,
+        "y": [start, *[v for _, v in steps], 0],
+        "measure": ["absolute", *["relative"] * len(steps), "total"],
+        "connector": {"line": {"color": "#94a3b8"}},
+        "increasing": {"marker": {"color": "#10b981"}},
+        "decreasing": {"marker": {"color": "#ef4444"}},
+        "totals": {"marker": {"color": "#6366f1"}},
+        "hovertemplate": "%{y:.3s}<extra>%{x}</extra>",
+    }
     running, levels = start, [start]
     for _, change in steps:
         running += change
@@ -127,36 +127,35 @@ def waterfall(
     # Start the axis near the lowest level: the changes, not the totals, are the story.
     low, high = min(levels), max(levels)
     pad = (high - low) * 0.15 or high * 0.05 or 1
-    figure.update_layout(
-        _layout(hovermode="closest", showlegend=False, yaxis={"range": [max(0, low - pad), high + pad]})
+    return _figure(
+        [trace], hovermode="closest", showlegend=False, yaxis={"range": [max(0, low - pad), high + pad]}
     )
-    return to_json(figure)
 
 
 def grouped_bars(
     categories: list[str], groups: dict[str, list[float]], *, stacked: bool = False, suffix: str = ""
 ) -> dict[str, Any]:
-    figure = go.Figure()
-    for i, (name, values) in enumerate(groups.items()):
-        figure.add_bar(
-            x=[html.escape(c) for c in categories],
-            y=values,
-            name=html.escape(name),
-            marker_color=PALETTE[i % len(PALETTE)],
-            hovertemplate="%{y:.3s}" + suffix + f"<extra>{html.escape(name)}</extra>",
-        )
-    figure.update_layout(
-        _layout(barmode="stack" if stacked else "group", hovermode="closest", yaxis={"ticksuffix": suffix})
+    x = [html.escape(c) for c in categories]
+    traces = [
+        {
+            "type": "bar",
+            "x": x,
+            "y": values,
+            "name": html.escape(name),
+            "marker": {"color": PALETTE[i % len(PALETTE)]},
+            "hovertemplate": "%{y:.3s}" + suffix + f"<extra>{html.escape(name)}</extra>",
+        }
+        for i, (name, values) in enumerate(groups.items())
+    ]
+    return _figure(
+        traces, barmode="stack" if stacked else "group", hovermode="closest", yaxis={"ticksuffix": suffix}
     )
-    return to_json(figure)
 
 
 def dual_lines(x: list[str], left: tuple[str, list], right: tuple[str, list]) -> dict[str, Any]:
     """Two series on two y axes (e.g. price against volume)."""
-    figure = go.Figure()
-    figure.add_scatter(x=x, y=left[1], name=html.escape(left[0]), line={"color": PALETTE[0], "width": 2})
-    figure.add_scatter(
-        x=x, y=right[1], name=html.escape(right[0]), yaxis="y2", line={"color": PALETTE[1], "width": 2}
-    )
-    figure.update_layout(_layout(yaxis2={"overlaying": "y", "side": "right", "showgrid": False}))
-    return to_json(figure)
+    traces = [
+        _line(left[0], x, left[1], PALETTE[0]),
+        _line(right[0], x, right[1], PALETTE[1], yaxis="y2"),
+    ]
+    return _figure(traces, yaxis2={"overlaying": "y", "side": "right", "showgrid": False})

@@ -232,3 +232,22 @@ class UsageAppDaily(UsageMeasures):
 
     class Meta:
         indexes = [models.Index(fields=["app", "bucket"], name="appdaily_app_bucket")]
+
+
+class UsageModelWeekly(UsageMeasures):
+    """Usage per ISO week (bucket = its Monday) and per model: the year-long weekly
+    top-models and author-share charts read ~53 x models rows."""
+
+    pk = models.CompositePrimaryKey("bucket", "model")
+    bucket = models.DateField()
+    model = models.ForeignKey(LLMModel, on_delete=models.DO_NOTHING, db_constraint=False)
+
+
+class UsageCategoryWeekly(UsageMeasures):
+    """Usage per ISO week, category and model: a category's weekly chart. The key leads
+    with the category, the only filter its reads use."""
+
+    pk = models.CompositePrimaryKey("category", "bucket", "model")
+    bucket = models.DateField()
+    model = models.ForeignKey(LLMModel, on_delete=models.DO_NOTHING, db_constraint=False)
+    category = models.ForeignKey(Category, on_delete=models.DO_NOTHING, db_constraint=False)

@@ -123,6 +123,19 @@ def period_window(period: str, at: datetime | None = None) -> Window:
     return Window(end - timedelta(days=days), end)
 
 
+def history_window(days: int, interval: str, at: datetime | None = None) -> Window:
+    """The last ``days`` UTC days to the end of today, for a chart per ``interval``; weekly
+    and monthly charts start at their first bucket's start, so no bar is cut short (and
+    weekly ones read the weekly rollups)."""
+    end = period_window("week", at).end
+    start = end - timedelta(days=days)
+    if interval == "week":
+        start -= timedelta(days=start.weekday())
+    elif interval == "month":
+        start = start.replace(day=1)
+    return Window(start, end)
+
+
 def first_day() -> datetime | None:
     with _cursor() as cursor:
         cursor.execute("SELECT min(bucket) FROM rankings_usagemodeltotal")  # the PK's leading column
@@ -130,13 +143,16 @@ def first_day() -> datetime | None:
     return datetime(first.year, first.month, first.day, tzinfo=UTC) if first else None
 
 
-# Daily rollup tables from the smallest to the full cube, with the columns each can group
-# or filter by (ingest.rollups.GRAINS writes them all from the same events).
-DAILY_TABLES = (
-    ("rankings_usagemodeltotal", {"model_id"}),
-    ("rankings_usageappdaily", {"app_id"}),
-    ("rankings_usagemodeldaily", {"model_id", "variant", "category_id"}),
-    ("rankings_usagedaily", {"model_id", "variant", "provider_id", "app_id", "category_id"}),
+# Date-bucketed rollup tables from the smallest to the full cube: bucket width and the
+# columns each can group or filter by (ingest.rollups.GRAINS writes them all from the same
+# events).
+DATE_TABLES = (
+    ("rankings_usagemodelweekly", "week", {"model_id"}),
+    ("rankings_usagemodeltotal", "day", {"model_id"}),
+    ("rankings_usageappdaily", "day", {"app_id"}),
+    ("rankings_usagecategoryweekly", "week", {"model_id", "category_id"}),
+    ("rankings_usagemodeldaily", "day", {"model_id", "variant", "category_id"}),
+    ("rankings_usagedaily", "day", {"model_id", "variant", "provider_id", "app_id", "category_id"}),
 )
 ENTITY_COLUMN = {
     None: None,
@@ -164,12 +180,26 @@ def _needed_columns(entity: str | None, filters: Filters) -> set[str]:
     return needed
 
 
-def _table(window: Window, hourly: bool = False, needed: set[str] | None = None) -> tuple[str, Any, Any]:
+def _whole_weeks(window: Window) -> bool:
+    """True when weekly buckets cover exactly ``window``: it starts on a Monday and ends on
+    one, or ends in the future (the current week's bucket holds nothing later than now)."""
+    monday = window.start.weekday() == 0 and window.start.time() == time(0)
+    end_on_monday = window.end.weekday() == 0 and window.end.time() == time(0)
+    return monday and (end_on_monday or window.end > now())
+
+
+def _table(
+    window: Window, interval: str | None = None, needed: set[str] | None = None
+) -> tuple[str, Any, Any]:
     """The smallest rollup table that answers: hourly for windows not on day boundaries
-    (and hour buckets), else the first daily table having every column the read needs."""
-    if window.days_aligned and not hourly:
-        needed = needed if needed is not None else set(DAILY_TABLES[-1][1])
-        table = next(name for name, columns in DAILY_TABLES if needed <= columns)
+    (and hour buckets), else the first date table having every column the read needs, weekly
+    ones only for whole weeks read as a total or per week."""
+    if window.days_aligned and interval != "hour":
+        needed = needed if needed is not None else set(DATE_TABLES[-1][2])
+        weeks = interval in (None, "week") and _whole_weeks(window)
+        table = next(
+            name for name, width, columns in DATE_TABLES if needed <= columns and (width == "day" or weeks)
+        )
         return table, window.start.date(), window.end.date()
     return "rankings_usagehourly", window.start, window.end
 
@@ -179,18 +209,22 @@ def _from(
     filters: Filters,
     *,
     public_apps_only: bool = False,
-    hourly: bool = False,
+    interval: str | None = None,
     entity: str | None = None,
     columns: frozenset[str] = frozenset(),
 ) -> tuple[str, list[Any]]:
     """FROM + WHERE over the right grain (see :func:`_table`). Range scans use each rollup's
-    primary key (bucket first); scoped reads use the (model, bucket) / (app, bucket) indexes."""
-    table, start, end = _table(window, hourly, _needed_columns(entity, filters) | columns)
+    primary key (bucket first); scoped reads use the (model, bucket) / (app, bucket) /
+    (category, bucket) indexes."""
+    table, start, end = _table(window, interval, _needed_columns(entity, filters) | columns)
     where, params = filters.sql()
-    join_app = " JOIN rankings_app a ON a.id = u.app_id AND a.is_public" if public_apps_only else ""
-    # The model join gives authors; the per-app table has no model to join.
-    join_model = "" if table == "rankings_usageappdaily" else " JOIN rankings_llmmodel m ON m.id = u.model_id"
-    sql = f" FROM {table} u{join_model}{join_app} WHERE u.bucket >= %s AND u.bucket < %s{where}"
+    # Authors come from the model row; join it only when they are read.
+    reads_author = entity == "author" or filters.author is not None
+    join = " JOIN rankings_llmmodel m ON m.id = u.model_id" if reads_author else ""
+    if public_apps_only:
+        # Private apps are few: a hashed anti-join on their ids beats joining every app.
+        where += " AND u.app_id NOT IN (SELECT id FROM rankings_app WHERE NOT is_public)"
+    sql = f" FROM {table} u{join} WHERE u.bucket >= %s AND u.bucket < %s{where}"
     return sql, [start, end, *params]
 
 
@@ -430,7 +464,7 @@ def timeseries(
     filters = filters or Filters()
     expression = "u." + METRICS[metric].replace(" + ", " + u.")
     source, params = _from(
-        window, filters, public_apps_only=group_by == "app", hourly=interval == "hour", entity=group_by
+        window, filters, public_apps_only=group_by == "app", interval=interval, entity=group_by
     )
     bucket_sql = f"date_trunc('{interval}', u.bucket::timestamp)"
     starts = bucket_starts(window, interval)
@@ -443,16 +477,12 @@ def timeseries(
     top_keys = [r.key for r in top_rows]
     if group_by:
         key = ENTITY_KEY[group_by]
-        sql = (
-            f"SELECT {bucket_sql}, CASE WHEN {key} = ANY(%s) THEN {key}::text END, sum({expression}){source} "
-            "GROUP BY 1, 2"
-        )
-        params = [[str(k) for k in top_keys] if group_by == "variant" else top_keys, *params]
-        if group_by == "variant":
-            sql = sql.replace(f"{key} = ANY(%s)", f"{key} = ANY(%s::text[])")
+        array = "%s::text[]" if group_by == "variant" else "%s"
+        sql = f"SELECT {bucket_sql}, CASE WHEN {key} = ANY({array}) THEN {key} END, sum({expression}){source} GROUP BY 1, 2"
+        params = [top_keys, *params]
     else:
         sql = f"SELECT {bucket_sql}, NULL, sum({expression}){source} GROUP BY 1, 2"
-    values: dict[str | None, list[float]] = {str(k): [0.0] * len(starts) for k in top_keys}
+    values: dict[Any, list[float]] = {k: [0.0] * len(starts) for k in top_keys}
     others = [0.0] * len(starts)
     with _cursor() as cursor:
         cursor.execute(sql, params)
@@ -461,7 +491,7 @@ def timeseries(
             if position is None:
                 continue
             (values[k] if k is not None else others)[position] += float(v)
-    return Series(starts, [(r.entity, values[str(r.key)]) for r in top_rows], others, metric)
+    return Series(starts, [(r.entity, values[r.key]) for r in top_rows], others, metric)
 
 
 # --- Trending and performance -------------------------------------------------------------
@@ -508,31 +538,53 @@ def trending(entity: str, window: Window, *, limit: int = 10, min_volume: float 
 
 
 def new_models(window: Window, limit: int = 10) -> list[RankRow]:
-    """Models whose first usage falls in ``window``, by tokens."""
-    rows = ranking("model", window, limit=200).rows
-    return [r for r in rows if r.is_new][:limit]
+    """Models first used in ``window`` (UTC days; no usage on any earlier day), by tokens.
+    One probe of the per-model daily table's (model, bucket) index per catalog model finds
+    the new ones; only their rows are summed."""
+    sql = (
+        "WITH new AS MATERIALIZED (SELECT m.id FROM rankings_llmmodel m WHERE "
+        "(SELECT min(p.bucket) FROM rankings_usagemodeltotal p WHERE p.model_id = m.id) >= %s) "
+        "SELECT u.model_id, sum(u.prompt_tokens + u.completion_tokens) FROM rankings_usagemodeltotal u "
+        "WHERE u.model_id IN (SELECT id FROM new) AND u.bucket >= %s AND u.bucket < %s "
+        "GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT %s"
+    )
+    with _cursor() as cursor:
+        cursor.execute(sql, [window.start.date(), window.start.date(), window.end.date(), limit])
+        raw = cursor.fetchall()
+    rows = [RankRow(n, k, float(v), 0.0, None, None) for n, (k, v) in enumerate(raw, start=1)]
+    attach_entities("model", rows)
+    return rows
 
 
 def performance(window: Window, *, min_requests: int = 5, limit: int = 10) -> dict[str, list[dict[str, Any]]]:
-    """Fastest models by throughput and lowest average latency in ``window``."""
+    """Fastest models by throughput and lowest average latency in ``window``: both top
+    lists ranked in one query, so only their models are loaded."""
     source, params = _from(window, Filters())
     sql = (
-        "SELECT u.model_id, sum(u.requests)::bigint, sum(u.latency_ms_sum)::float / nullif(sum(u.latency_count), 0), "
-        "sum(u.generation_completion_tokens)::float * 1000 / nullif(sum(u.generation_ms_sum), 0)"
-        f"{source} GROUP BY 1 HAVING sum(u.requests) >= %s"
+        "WITH s AS (SELECT u.model_id, sum(u.requests)::bigint AS n, "
+        "sum(u.latency_ms_sum)::float / nullif(sum(u.latency_count), 0) AS lat, "
+        "sum(u.generation_completion_tokens)::float * 1000 / nullif(sum(u.generation_ms_sum), 0) AS tps"
+        f"{source} GROUP BY 1 HAVING sum(u.requests) >= %s), "
+        "r AS (SELECT s.*, row_number() OVER (ORDER BY tps DESC NULLS LAST, model_id) AS by_tps, "
+        "row_number() OVER (ORDER BY lat NULLS LAST, model_id) AS by_lat FROM s) "
+        "SELECT model_id, n, lat, tps, by_tps, by_lat FROM r WHERE by_tps <= %s OR by_lat <= %s"
     )
     with _cursor() as cursor:
-        cursor.execute(sql, [*params, min_requests])
+        cursor.execute(sql, [*params, min_requests, limit, limit])
         raw = cursor.fetchall()
-    models = {m.pk: m for m in LLMModel.objects.filter(pk__in=[r[0] for r in raw]).select_related("author")}
-    items = [
-        {"model": models[k], "requests": n, "latency_ms": lat, "throughput": tps}
-        for k, n, lat, tps in raw
-        if k in models
-    ]
-    fastest = sorted((i for i in items if i["throughput"]), key=lambda i: -i["throughput"])[:limit]
-    lowest = sorted((i for i in items if i["latency_ms"]), key=lambda i: i["latency_ms"])[:limit]
-    return {"throughput": fastest, "latency": lowest}
+    models = LLMModel.objects.select_related("author").in_bulk([r[0] for r in raw])
+
+    def top(value: int, position: int) -> list[dict[str, Any]]:
+        chosen = sorted(
+            (r for r in raw if r[value] is not None and r[position] <= limit), key=lambda r: r[position]
+        )
+        return [
+            {"model": models[k], "requests": n, "latency_ms": lat, "throughput": tps}
+            for k, n, lat, tps, *_ in chosen
+            if k in models
+        ]
+
+    return {"throughput": top(3, 4), "latency": top(2, 5)}
 
 
 def top_model_per_app(window: Window, app_ids: list[int]) -> dict[int, LLMModel]:

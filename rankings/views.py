@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -19,7 +18,7 @@ from django.views.decorators.http import require_GET
 from rankings import charts, selectors
 from rankings.cache import cached
 from rankings.models import App, Author, Category, LLMModel, Provider, UsageDaily
-from rankings.selectors import Filters, Window
+from rankings.selectors import Filters
 
 PERIOD_LABELS = {
     "day": "Today",
@@ -93,17 +92,12 @@ def _tabs(state: State, path: str, field: str, labels: dict[str, str], section: 
     ]
 
 
-def _history(state: State) -> Window:
-    end = selectors.period_window("week").end
-    return Window(end - timedelta(days=INTERVAL_SPAN[state.interval]), end)
-
-
 # --- Home sections ------------------------------------------------------------------------
 
 
 def section_chart(state: State, path: str) -> dict[str, Any]:
     def compute():
-        window = _history(state)
+        window = selectors.history_window(INTERVAL_SPAN[state.interval], state.interval)
         series = selectors.timeseries("model", window, interval=state.interval, metric=state.metric, top=10)
         return {"figure": charts.stacked_bars(series), "window": window}
 
@@ -130,9 +124,7 @@ def section_leaderboard(state: State, path: str) -> dict[str, Any]:
 
 def section_authors(state: State, path: str) -> dict[str, Any]:
     def compute():
-        history = Window(
-            selectors.period_window("week").end - timedelta(days=364), selectors.period_window("week").end
-        )
+        history = selectors.history_window(364, "week")
         series = selectors.timeseries("author", history, interval="week", metric=state.metric, top=8)
         window = selectors.period_window(state.period)
         return {
@@ -149,7 +141,7 @@ def section_categories(state: State, path: str) -> dict[str, Any]:
         category = Category.objects.get(slug=state.category)
         filters = Filters(category=category.pk)
         window = selectors.period_window(state.period)
-        history = Window(window.end - timedelta(days=90), window.end)
+        history = selectors.history_window(90, "week")
         return {
             "category": category,
             "ranking": selectors.ranking("model", window, metric=state.metric, filters=filters, limit=10),
@@ -253,7 +245,7 @@ def _entity_page(
 
     def compute():
         window = selectors.period_window(state.period)
-        history = Window(window.end - timedelta(days=INTERVAL_SPAN[state.interval]), window.end)
+        history = selectors.history_window(INTERVAL_SPAN[state.interval], state.interval)
         totals = selectors.totals(window, filters)
         if kind == "model":
             by_type = {

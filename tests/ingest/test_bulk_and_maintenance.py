@@ -10,9 +10,9 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 
-from ingest import partitions, services
+from ingest import partitions, rollups, services
 from ingest.models import InboxBatch, SeenEvent
-from rankings.models import App, LLMModel, UsageDaily, UsageHourly
+from rankings.models import App, LLMModel, UsageDaily, UsageHourly, UsageModelWeekly
 from tests.conftest import wait_for
 from tests.factories import EventFactory, both_grains_equal, expected_totals, post_events
 
@@ -121,14 +121,16 @@ def test_late_events_land_in_their_own_buckets(tmp_path):
     call_command("import_events", str(write_ndjson(tmp_path / "late.ndjson", [event])), "--quiet")
     assert UsageDaily.objects.get().bucket == week_ago.date()
     assert UsageHourly.objects.get().bucket == week_ago.replace(minute=0, second=0, microsecond=0)
+    assert UsageModelWeekly.objects.get().bucket == week_ago.date() - timedelta(days=week_ago.weekday())
 
 
-def test_verify_finds_a_tampered_rollup_and_rebuild_repairs_it(tmp_path):
+@pytest.mark.parametrize("table", [grain.table for grain in rollups.GRAINS])
+def test_verify_finds_a_tampered_rollup_and_rebuild_repairs_it(tmp_path, table):
     events = EventFactory.build_batch(50)
     call_command("import_events", str(write_ndjson(tmp_path / "e.ndjson", events)), "--quiet")
     call_command("verify_rollups")
     with connection.cursor() as cursor:
-        cursor.execute("UPDATE rankings_usagedaily SET prompt_tokens = prompt_tokens + 1")
+        cursor.execute(f"UPDATE {table} SET prompt_tokens = prompt_tokens + 1")
     with pytest.raises(CommandError, match="differ"):
         call_command("verify_rollups")
     call_command("rebuild_rollups")

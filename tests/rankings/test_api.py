@@ -10,7 +10,7 @@ import pytest
 from django.db import connection
 
 from rankings import selectors
-from rankings.models import App
+from rankings.models import App, Category
 
 pytestmark = pytest.mark.django_db
 
@@ -208,13 +208,29 @@ def test_docs_page_loads_assets_locally(client, db):
     assert "/static/drf_spectacular_sidecar/" in body and "cdn" not in body.lower()
 
 
+def _cube_ranking(window, extra: str = "") -> dict:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT model_id, sum(prompt_tokens + completion_tokens) FROM rankings_usagedaily "
+            f"WHERE bucket >= %s AND bucket < %s{extra} GROUP BY 1",
+            [window.start.date(), window.end.date()],
+        )
+        return {k: float(v) for k, v in cursor.fetchall()}
+
+
 def test_reads_use_the_smallest_rollup_that_answers(usage):
+    from datetime import timedelta
+
     from django.test.utils import CaptureQueriesContext
 
-    from rankings.selectors import Filters
+    from rankings.selectors import Filters, Window
 
     week = selectors.period_window("week")
+    if week.start.weekday() == 0:  # a rolling week that is not a calendar week, whatever today is
+        week = Window(week.start - timedelta(days=1), week.end - timedelta(days=1))
+    weeks = selectors.history_window(90, "week")  # whole calendar weeks to now
     app = App.objects.get(origin="https://evil.example")
+    category = Category.objects.get(slug="roleplay")
     cases = [
         (lambda: selectors.ranking("model", week), "rankings_usagemodeltotal"),
         (lambda: selectors.ranking("author", week), "rankings_usagemodeltotal"),
@@ -227,17 +243,21 @@ def test_reads_use_the_smallest_rollup_that_answers(usage):
         (lambda: selectors.ranking("provider", week), "rankings_usagedaily"),
         (lambda: selectors.ranking("model", week, filters=Filters(app=app.pk)), "rankings_usagedaily"),
         (lambda: selectors.ranking("model", selectors.period_window("day")), "rankings_usagehourly"),
+        (lambda: selectors.ranking("model", weeks), "rankings_usagemodelweekly"),
+        (lambda: selectors.timeseries("author", weeks, interval="week"), "rankings_usagemodelweekly"),
+        (
+            lambda: selectors.ranking("model", weeks, filters=Filters(category=category.pk)),
+            "rankings_usagecategoryweekly",
+        ),
+        (lambda: selectors.timeseries(None, weeks, interval="day"), "rankings_usagemodeltotal"),
     ]
     for read, table in cases:
         with CaptureQueriesContext(connection) as queries:
             read()
         assert f"FROM {table} u" in queries.captured_queries[0]["sql"], table
-    # The narrow table and the full cube agree.
-    narrow = {r.key: r.value for r in selectors.ranking("model", week).rows}
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT model_id, sum(prompt_tokens + completion_tokens) FROM rankings_usagedaily "
-            "WHERE bucket >= %s AND bucket < %s GROUP BY 1",
-            [week.start.date(), week.end.date()],
-        )
-        assert narrow == {k: float(v) for k, v in cursor.fetchall()}
+    # The narrow and weekly tables agree with the full cube.
+    assert {r.key: r.value for r in selectors.ranking("model", week).rows} == _cube_ranking(week)
+    assert {r.key: r.value for r in selectors.ranking("model", weeks).rows} == _cube_ranking(weeks)
+    in_category = selectors.ranking("model", weeks, filters=Filters(category=category.pk)).rows
+    assert {r.key: r.value for r in in_category} == _cube_ranking(weeks, f" AND category_id = {category.pk}")
+    assert in_category

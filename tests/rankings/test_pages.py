@@ -159,6 +159,19 @@ def test_user_supplied_names_are_escaped_in_html_and_charts(client, usage):
         assert "<img" not in json.loads(script).__repr__()
 
 
+def test_every_embedded_figure_is_a_valid_plotly_figure(client, usage):
+    """charts.py builds plain figure dicts; plotly's own validator checks each kind here."""
+    import plotly.graph_objects as go
+
+    checked = 0
+    for url in ["/", "/growth/", *ENTITY_PAGES]:
+        body = client.get(url).content.decode()
+        for script in re.findall(r'<script id="fig-[^"]+" type="application/json">(.*?)</script>', body, re.S):
+            go.Figure(json.loads(script))  # raises ValueError on any property plotly.js does not know
+            checked += 1
+    assert checked >= 3 + 7 + len(ENTITY_PAGES)
+
+
 def test_a_new_event_shows_at_once_despite_the_cache(client, usage, django_capture_on_commit_callbacks):
     assert "GLM 4.5" not in client.get("/?section=leaderboard", HTTP_HX_REQUEST="true").content.decode()
     with django_capture_on_commit_callbacks(execute=True):  # the commit bumps the cache generation
