@@ -353,34 +353,47 @@ def ranking(
     limit: int = 20,
     offset: int = 0,
     compare: bool = True,
+    previous_ranks: bool = True,
     include_private: bool = False,
 ) -> Ranking:
     """Entities ranked by ``metric`` in ``window``, with share, change and rank movement
-    against the previous equal window."""
+    against the previous equal window. Without ``previous_ranks`` (for tables that show no
+    rank movement) the previous window is summed for the returned rows only, through the
+    rollups' (entity, bucket) indexes, instead of ranked whole."""
     filters = filters or Filters()
     key = ENTITY_KEY[entity]
-    expression = METRICS[metric]
+    measure = f"sum(u.{METRICS[metric].replace(' + ', ' + u.')})"
     public = entity == "app" and not include_private  # growth folds private apps itself
     source, params = _from(window, filters, public_apps_only=public, entity=entity)
     sql = (
-        f"WITH cur AS (SELECT {key} AS k, sum(u.{expression.replace(' + ', ' + u.')}) AS v{source} GROUP BY 1), "
+        f"WITH cur AS (SELECT {key} AS k, {measure} AS v{source} GROUP BY 1), "
         "ranked AS (SELECT k, v, rank() OVER (ORDER BY v DESC) AS r, sum(v) OVER () AS total, "
         "count(*) OVER () AS n FROM cur WHERE v > 0)"
     )
+    page = " ORDER BY 3 DESC, 2 LIMIT %s OFFSET %s"
     if compare and window.start > datetime(2000, 1, 1, tzinfo=UTC):
         prev_source, prev_params = _from(window.previous(), filters, public_apps_only=public, entity=entity)
-        sql += (
-            f", prev AS (SELECT {key} AS k, sum(u.{expression.replace(' + ', ' + u.')}) AS v{prev_source} "
-            "GROUP BY 1), prev_ranked AS (SELECT k, v, rank() OVER (ORDER BY v DESC) AS r FROM prev WHERE v > 0) "
-            "SELECT ranked.r, ranked.k, ranked.v, ranked.total, ranked.n, p.v, p.r "
-            "FROM ranked LEFT JOIN prev_ranked p USING (k)"
-        )
-        params = params + prev_params
+        if previous_ranks:
+            sql += (
+                f", prev AS (SELECT {key} AS k, {measure} AS v{prev_source} GROUP BY 1), "
+                "prev_ranked AS (SELECT k, v, rank() OVER (ORDER BY v DESC) AS r FROM prev WHERE v > 0) "
+                "SELECT ranked.r, ranked.k, ranked.v, ranked.total, ranked.n, p.v, p.r "
+                f"FROM ranked LEFT JOIN prev_ranked p USING (k){page}"
+            )
+            params = [*params, *prev_params, limit, offset]
+        else:
+            sql += (
+                f", listed AS MATERIALIZED (SELECT r, k, v, total, n FROM ranked{page}), "
+                f"prev AS (SELECT {key} AS k, {measure} AS v{prev_source} AND {key} IN (SELECT k FROM listed) "
+                "GROUP BY 1) SELECT l.r, l.k, l.v, l.total, l.n, NULLIF(p.v, 0), NULL "
+                "FROM listed l LEFT JOIN prev p USING (k) ORDER BY 3 DESC, 2"
+            )
+            params = [*params, limit, offset, *prev_params]
     else:
-        sql += " SELECT r, k, v, total, n, NULL, NULL FROM ranked"
-    sql += " ORDER BY 3 DESC, 2 LIMIT %s OFFSET %s"
+        sql += f" SELECT r, k, v, total, n, NULL, NULL FROM ranked{page}"
+        params = [*params, limit, offset]
     with _cursor() as cursor:
-        cursor.execute(sql, [*params, limit, offset])
+        cursor.execute(sql, params)
         raw = cursor.fetchall()
     total = float(raw[0][3]) if raw else 0.0
     count = raw[0][4] if raw else 0

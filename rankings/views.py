@@ -129,7 +129,9 @@ def section_authors(state: State, path: str) -> dict[str, Any]:
         window = selectors.period_window(state.period)
         return {
             "figure": charts.stacked_bars(series, normalize=True),
-            "ranking": selectors.ranking("author", window, metric=state.metric, limit=15),
+            "ranking": selectors.ranking(
+                "author", window, metric=state.metric, limit=15, previous_ranks=False
+            ),
             "previous_total": selectors.totals(window.previous()),
         }
 
@@ -144,7 +146,9 @@ def section_categories(state: State, path: str) -> dict[str, Any]:
         history = selectors.history_window(90, "week")
         return {
             "category": category,
-            "ranking": selectors.ranking("model", window, metric=state.metric, filters=filters, limit=10),
+            "ranking": selectors.ranking(
+                "model", window, metric=state.metric, filters=filters, limit=10, previous_ranks=False
+            ),
             "figure": charts.stacked_bars(
                 selectors.timeseries(
                     "model", history, interval="week", metric=state.metric, top=5, filters=filters
@@ -164,7 +168,7 @@ def section_categories(state: State, path: str) -> dict[str, Any]:
 def section_apps(state: State, path: str) -> dict[str, Any]:
     def compute():
         window = selectors.period_window(state.app_period)
-        ranking = selectors.ranking("app", window, metric=state.metric, limit=20)
+        ranking = selectors.ranking("app", window, metric=state.metric, limit=20, previous_ranks=False)
         top_models = selectors.top_model_per_app(window, [row.key for row in ranking.rows])
         for row in ranking.rows:
             row.extra["top_model"] = top_models.get(row.key)

@@ -261,3 +261,15 @@ def test_reads_use_the_smallest_rollup_that_answers(usage):
     in_category = selectors.ranking("model", weeks, filters=Filters(category=category.pk)).rows
     assert {r.key: r.value for r in in_category} == _cube_ranking(weeks, f" AND category_id = {category.pk}")
     assert in_category
+
+
+@pytest.mark.parametrize("entity", ["model", "author", "app", "category"])
+def test_previous_values_for_listed_rows_match_the_full_comparison(usage, entity):
+    week = selectors.period_window("week")
+    full = selectors.ranking(entity, week)
+    listed = selectors.ranking(entity, week, previous_ranks=False)
+    assert [(r.key, r.value, r.share, r.previous_value) for r in listed.rows] == [
+        (r.key, r.value, r.share, r.previous_value) for r in full.rows
+    ]
+    assert any(r.previous_value for r in listed.rows)  # the fixture has usage the week before
+    assert all(r.previous_rank is None for r in listed.rows)
