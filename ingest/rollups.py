@@ -113,13 +113,15 @@ def _positions(grain: Grain) -> str:
 
 
 def _from_daily(grain: Grain, daily: str, where: str = "") -> str:
-    """INSERT a date-bucketed grain summed from a daily rollup table (``where`` filters it)."""
+    """INSERT a date-bucketed grain summed from a daily rollup table (``where`` filters it),
+    in key order: rows land in bucket order, as ingest writes them, so a range of days stays
+    on few pages (hash-aggregate order would scatter a week of rows over the whole table)."""
     keys = ", ".join(grain.dimensions)
     bucket = "date_trunc('week', bucket)::date" if grain.weekly else "bucket"
     return (
         f"INSERT INTO {grain.table} ({keys}, {', '.join(MEASURES)}) "
         f"SELECT {bucket}, {', '.join(grain.dimensions[1:])}, {', '.join(f'sum({m})' for m in MEASURES)} "
-        f"FROM {daily}{where} GROUP BY {_positions(grain)}"
+        f"FROM {daily}{where} GROUP BY {_positions(grain)} ORDER BY {_positions(grain)}"
     )
 
 
