@@ -138,6 +138,9 @@ TOKENRANK = {
     # A batch still pending after this many seconds is handed to a worker again.
     "SWEEP_AFTER_SECONDS": _env_int("TOKENRANK_SWEEP_AFTER_SECONDS", 30),
     "BATCH_MAX_ATTEMPTS": _env_int("TOKENRANK_BATCH_MAX_ATTEMPTS", 5),
+    # Under a backlog a worker also takes other waiting batches, up to this many events in
+    # one transaction (fewer rollup rows per event); 0 processes every batch alone.
+    "BATCH_COALESCE_EVENTS": _env_int("TOKENRANK_BATCH_COALESCE_EVENTS", 40_000),
     "READY_MAX_LAG_SECONDS": _env_int("TOKENRANK_READY_MAX_LAG_SECONDS", 300),
     # /metrics is served to a bearer token or to these networks only.
     "METRICS_TOKEN": os.environ.get("METRICS_TOKEN", ""),

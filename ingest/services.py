@@ -169,8 +169,29 @@ def _count_rollup_rows(per_grain: list[int]) -> None:
         )
 
 
+def _claim_waiting(batch_id: int, room: int) -> list[int]:
+    """Mark other waiting batches as attempted by this worker, oldest first, up to ``room``
+    events; return their ids. Only batches never tried before: one that failed once is
+    processed alone, so a bad batch cannot take others down with it. A batch claimed here
+    and then not processed (this worker dies) is left pending for its own task or the sweep."""
+    if room <= 0:
+        return []
+    with transaction.atomic(), connection.cursor() as cursor:
+        # The partial index inbox_pending_received (unfinished batches) finds the waiting ones.
+        cursor.execute(
+            "WITH waiting AS (SELECT id, event_count FROM ingest_inboxbatch "
+            "WHERE status = 'pending' AND attempts = 0 AND id <> %s ORDER BY id LIMIT 100 FOR UPDATE SKIP LOCKED), "
+            "chosen AS (SELECT id, sum(event_count) OVER (ORDER BY id) AS running FROM waiting) "
+            "UPDATE ingest_inboxbatch b SET attempts = b.attempts + 1 FROM chosen c "
+            "WHERE b.id = c.id AND c.running <= %s RETURNING b.id",
+            [batch_id, room],
+        )
+        return sorted(row[0] for row in cursor.fetchall())
+
+
 def process_batch(batch_id: int) -> str:
-    """Move one pending batch into raw events and rollups. Idempotent: returns ``"done"``,
+    """Move one pending batch into raw events and rollups, with other waiting batches when
+    there is a backlog (``BATCH_COALESCE_EVENTS``). Idempotent: returns ``"done"``,
     ``"skipped"`` (already done, or another worker holds it) or ``"failed"``."""
     with transaction.atomic():
         claimed = InboxBatch.objects.filter(pk=batch_id, status=Status.PENDING).update(
@@ -178,35 +199,45 @@ def process_batch(batch_id: int) -> str:
         )
     if not claimed:
         return "skipped"
-    batch = InboxBatch.objects.values("attempts", "events").get(pk=batch_id)
+    batch = InboxBatch.objects.values("attempts", "event_count").get(pk=batch_id)
     if batch["attempts"] > settings.TOKENRANK["BATCH_MAX_ATTEMPTS"]:
         mark_failed(batch_id, f"gave up after {batch['attempts'] - 1} attempts (worker lost?)")
         return "failed"
     started = time.perf_counter()
-    ids = _prepare(batch["events"])
+    alone = batch["attempts"] > 1  # it failed before: no company
+    room = 0 if alone else settings.TOKENRANK["BATCH_COALESCE_EVENTS"] - batch["event_count"]
+    wanted = [batch_id, *_claim_waiting(batch_id, room)]
+    events = dict(InboxBatch.objects.filter(pk__in=wanted, status=Status.PENDING).values_list("pk", "events"))
+    if batch_id not in events:
+        return "skipped"
+    ids = _prepare([e for batch_events in events.values() for e in batch_events])
     with transaction.atomic():
-        locked = list(
+        # Under the row locks a batch is done or not, never half: whatever another worker
+        # took meanwhile is skipped here.
+        locked = sorted(
             InboxBatch.objects.select_for_update(skip_locked=True)
-            .filter(pk=batch_id, status=Status.PENDING)
+            .filter(pk__in=list(events), status=Status.PENDING)
             .values_list("pk", flat=True)
         )
-        if not locked:
+        if batch_id not in locked:
             return "skipped"
-        raw, *per_grain = rollups.write_events(_rows(batch["events"], ids, batch_id))
-        InboxBatch.objects.filter(pk=batch_id).update(
+        rows = (row for pk in locked for row in _rows(events[pk], ids, pk))
+        raw, *per_grain = rollups.write_events(rows)
+        InboxBatch.objects.filter(pk__in=locked).update(
             status=Status.DONE, processed_at=timezone.now(), last_error=""
         )
         transaction.on_commit(bump_generation)
     seconds = time.perf_counter() - started
     metrics.observe("tokenrank_batch_processing_seconds", (), seconds)
-    metrics.inc("tokenrank_batches_total", ("done",))
+    metrics.inc("tokenrank_batches_total", ("done",), len(locked))
     _count_rollup_rows(per_grain)
     log.info(
-        "batch %s done: %s events in %.3f s",
+        "batch %s done (with %s more): %s events in %.3f s",
         batch_id,
+        len(locked) - 1,
         raw,
         seconds,
-        extra={"batch_id": batch_id, "events": raw, "seconds": round(seconds, 4)},
+        extra={"batch_id": batch_id, "batches": locked, "events": raw, "seconds": round(seconds, 4)},
     )
     return "done"
 

@@ -131,3 +131,25 @@ def test_broker_down_while_batches_are_accepted(client, start_worker, ingest_key
     start_worker(concurrency=2)
     assert services.sweep_pending() == 3
     assert_counted_once(events)
+
+
+def test_a_backlog_is_taken_in_one_pass_and_each_batch_counted_once(db, settings):
+    """Coalescing: a worker takes waiting batches along (up to BATCH_COALESCE_EVENTS), never
+    one that failed before, and each batch is still done exactly once."""
+    from ingest.models import RawEvent
+
+    settings.TOKENRANK = {**settings.TOKENRANK, "BATCH_COALESCE_EVENTS": 250}
+    events = EventFactory.build_batch(500)
+    batches = [services.accept_events(events[i : i + 100], None).batch_id for i in range(0, 500, 100)]
+    InboxBatch.objects.filter(pk=batches[1]).update(attempts=1)  # tried before: goes alone
+
+    assert services.process_batch(batches[0]) == "done"  # takes batch 2 along; 3 would pass 250
+    assert set(InboxBatch.objects.filter(status="done").values_list("pk", flat=True)) == {batches[0], batches[2]}
+    assert services.process_batch(batches[2]) == "skipped"  # its own task finds it done
+    assert services.process_batch(batches[1]) == "done"  # alone
+    assert InboxBatch.objects.filter(status="done").count() == 3
+    assert services.process_batch(batches[3]) == "done"  # with batch 4
+    assert not InboxBatch.objects.exclude(status="done").exists()
+    assert both_grains_equal(expected_totals(events))
+    for batch_id in batches:  # raw events keep the batch they came in
+        assert RawEvent.objects.filter(batch_id=batch_id).count() == 100
