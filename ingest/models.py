@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 
+import orjson
 from django.conf import settings
 from django.contrib.postgres.indexes import BrinIndex
 from django.db import models
@@ -67,10 +68,11 @@ class PlainJSONField(models.JSONField):
     def get_db_prep_value(self, value, connection, prepared=False):
         if not prepared:
             value = self.get_prep_value(value)
-        return None if value is None else Json(value)
+        return None if value is None else Json(value, dumps=orjson.dumps)
 
     def from_db_value(self, value, expression, connection):
-        # psycopg already parses ``json`` columns (Django only hands jsonb over as text).
+        # psycopg already parses ``json`` columns, with orjson (see IngestConfig.ready);
+        # Django has psycopg hand jsonb over as text, which the parent parses.
         return value if not isinstance(value, str) else super().from_db_value(value, expression, connection)
 
 

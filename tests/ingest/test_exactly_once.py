@@ -144,7 +144,10 @@ def test_a_backlog_is_taken_in_one_pass_and_each_batch_counted_once(db, settings
     InboxBatch.objects.filter(pk=batches[1]).update(attempts=1)  # tried before: goes alone
 
     assert services.process_batch(batches[0]) == "done"  # takes batch 2 along; 3 would pass 250
-    assert set(InboxBatch.objects.filter(status="done").values_list("pk", flat=True)) == {batches[0], batches[2]}
+    assert set(InboxBatch.objects.filter(status="done").values_list("pk", flat=True)) == {
+        batches[0],
+        batches[2],
+    }
     assert services.process_batch(batches[2]) == "skipped"  # its own task finds it done
     assert services.process_batch(batches[1]) == "done"  # alone
     assert InboxBatch.objects.filter(status="done").count() == 3

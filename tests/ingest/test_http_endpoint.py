@@ -61,7 +61,7 @@ def test_resent_and_repeated_ids_are_duplicates(client, ingest_key):
         ({"model": "no-slash"}, "model", "author/name"),
         ({"model": 42}, "model", "author/name"),
         ({"tokens_prompt": -5}, "tokens_prompt", "negative"),
-        ({"tokens_prompt": 10**40}, "tokens_prompt", "whole number"),
+        ({"tokens_prompt": 10**40}, "tokens_prompt", "at most"),
         ({"tokens_prompt": 10**12}, "tokens_prompt", "at most"),
         ({"tokens_prompt": "many"}, "tokens_prompt", "whole number"),
         ({"tokens_completion": 1.5}, "tokens_completion", "whole number"),

@@ -166,7 +166,9 @@ def test_every_embedded_figure_is_a_valid_plotly_figure(client, usage):
     checked = 0
     for url in ["/", "/growth/", *ENTITY_PAGES]:
         body = client.get(url).content.decode()
-        for script in re.findall(r'<script id="fig-[^"]+" type="application/json">(.*?)</script>', body, re.S):
+        for script in re.findall(
+            r'<script id="fig-[^"]+" type="application/json">(.*?)</script>', body, re.S
+        ):
             go.Figure(json.loads(script))  # raises ValueError on any property plotly.js does not know
             checked += 1
     assert checked >= 3 + 7 + len(ENTITY_PAGES)
