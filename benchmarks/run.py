@@ -85,7 +85,9 @@ def report(name: str, value: str) -> None:
 
 def workload(n: int, seed: int = 7, spread_hours: int = 24) -> list[dict]:
     """Gateway-like events with realistic key repetition: Zipf-ish popularity of 60 models,
-    300 apps, 12 providers and 12 categories over ``spread_hours`` ending now."""
+    300 apps and 12 categories over ``spread_hours`` ending now. Providers follow the model,
+    as gateways route and as the demo simulator does: a third of the models (closed ones)
+    have one provider, the others are spread evenly over 3 to 6 of the 12."""
     from ingest.events import KNOWN_CATEGORIES
 
     rng = random.Random(seed)
@@ -96,6 +98,10 @@ def workload(n: int, seed: int = 7, spread_hours: int = 24) -> list[dict]:
     categories = sorted(KNOWN_CATEGORIES)
     mw = [1 / (i + 1) for i in range(len(models))]
     aw = [1 / (i + 1) ** 1.1 for i in range(len(apps))]
+    hosts = {
+        model: [providers[i % 12]] if i % 3 == 0 else rng.sample(providers, rng.randint(3, 6))
+        for i, model in enumerate(models)
+    }
     pm = rng.choices(models, mw, k=n)
     pa = rng.choices(apps, aw, k=n)
     events = []
@@ -107,7 +113,7 @@ def workload(n: int, seed: int = 7, spread_hours: int = 24) -> list[dict]:
                 "id": f"bench-{seed}-{i:09d}",
                 "created_at": (now - timedelta(seconds=rng.random() * spread_hours * 3600)).isoformat(),
                 "model": pm[i],
-                "provider_name": providers[i % 12],
+                "provider_name": rng.choice(hosts[pm[i]]),
                 "origin": pa[i],
                 "app_name": pa[i][8:],
                 "categories": categories[hash(pa[i]) % 12],
@@ -218,7 +224,7 @@ def post(url: str, key: str, events: list[dict]) -> float:
 # --- Benchmarks ---------------------------------------------------------------------------
 
 
-def bench_ingest(n: int, offered_rate: int, freshness_seconds: int) -> None:
+def bench_ingest(n: int, offered_rate: int, freshness_seconds: int, workers: int = 2) -> None:
     from django.db import connection
 
     from config import processes
@@ -226,7 +232,7 @@ def bench_ingest(n: int, offered_rate: int, freshness_seconds: int) -> None:
     from ingest.rollups import RAW_COLUMNS
     from ingest.services import import_events
 
-    print(f"\nIngest ({n:,} events, 60 models x 300 apps x 12 providers over 24 h)", flush=True)
+    print(f"\nIngest ({n:,} events, 60 models on 1-6 of 12 providers x 300 apps over 24 h)", flush=True)
     events = workload(n)
 
     reset_usage()
@@ -309,14 +315,16 @@ def bench_ingest(n: int, offered_rate: int, freshness_seconds: int) -> None:
     naive_seconds = time.monotonic() - started
     report(f"naive per-event ORM save ({naive_n:,} events)", rate(naive_n, naive_seconds))
 
-    # HTTP + Celery until rollups complete: gunicorn + 2 worker processes on this machine.
+    # HTTP + Celery until rollups complete: gunicorn + the Celery worker processes on this machine.
     reset_usage()
     _, key = IngestKey.issue(f"bench-{time.time():.0f}")
     IngestKey.objects.filter(name__startswith="bench-").update(rate_limit_per_minute=1_000_000)
     port = 8765
     web = start(processes.gunicorn(f"127.0.0.1:{port}", 2, "--log-level", "warning"), "bench-web.log")
     worker = start(
-        processes.celery_worker("ingest", 2, "--loglevel", "WARNING", "--without-mingle", "--without-gossip"),
+        processes.celery_worker(
+            "ingest", workers, "--loglevel", "WARNING", "--without-mingle", "--without-gossip"
+        ),
         "bench-worker.log",
     )
     peak_rss = 0.0
@@ -342,7 +350,7 @@ def bench_ingest(n: int, offered_rate: int, freshness_seconds: int) -> None:
         while rollup_requests() < n:
             time.sleep(0.2)
         seconds = time.monotonic() - started
-        report("HTTP + Celery until rollups complete", rate(n, seconds))
+        report(f"HTTP + Celery ({workers} worker processes) until rollups complete", rate(n, seconds))
         report("  of which HTTP accept (202s)", rate(n, accepted_at - started))
 
         # Freshness: offered load at a fixed rate, time from 202 to visible in rollups.
@@ -383,7 +391,7 @@ def bench_ingest(n: int, offered_rate: int, freshness_seconds: int) -> None:
         sampling = False
         stop(web)
         stop(worker)
-    report("worker peak RSS (main + 2 pool processes)", f"{peak_rss:,.0f} MB")
+    report(f"worker peak RSS (main + {workers} pool processes)", f"{peak_rss:,.0f} MB")
 
 
 def build_openrouter_rollups(days: int = 365) -> tuple[int, int]:
@@ -646,6 +654,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1_000_000, help="ingest benchmark size")
     parser.add_argument("--rate", type=int, default=5_000, help="offered events/s for the freshness run")
     parser.add_argument("--freshness-seconds", type=int, default=20)
+    parser.add_argument("--worker-processes", type=int, default=2, help="Celery ingest pool size")
     parser.add_argument("--raw-week", type=int, default=10_000_000, help="raw events for the leaderboard run")
     parser.add_argument("--page-runs", type=int, default=20)
     parser.add_argument("--only", default="ingest,pages,leaderboard")
@@ -657,7 +666,7 @@ def main() -> None:
     )
     only = set(args.only.split(","))
     if "ingest" in only:
-        bench_ingest(args.events, args.rate, args.freshness_seconds)
+        bench_ingest(args.events, args.rate, args.freshness_seconds, args.worker_processes)
     # The leaderboard run first: it can reuse the raw week a previous run left (--keep-data),
     # which the page dataset would replace.
     if "leaderboard" in only:
