@@ -208,13 +208,12 @@ def oldest_complete_day(retention_days: int, today: date | None = None) -> date:
 
 
 def rebuild_day(day: date) -> None:
-    """Recompute one UTC day of every rollup grain from its raw events, then the weeks
-    holding it from the daily grains; caller holds a transaction. Locks the rollup tables
-    against concurrent ingest (which would otherwise add to rows being recomputed): ingest
-    waits for the day to finish, then goes on."""
+    """Recompute one UTC day of every hourly and daily grain from its raw events; caller
+    holds a transaction, and rebuilds the day's week with :func:`rebuild_week` once its days
+    are done. Locks the rollup tables against concurrent ingest (which would otherwise add
+    to rows being recomputed): ingest waits for the day to finish, then goes on."""
     start = _day_start(day)
     end = start + timedelta(days=1)
-    monday = day - timedelta(days=day.weekday())
     with connection.cursor() as cursor:
         cursor.execute(f"LOCK TABLE {ALL_TABLES} IN SHARE ROW EXCLUSIVE MODE")
         # Reads one partition (pruned on created_at).
@@ -225,6 +224,13 @@ def rebuild_day(day: date) -> None:
             bounds = [day, end.date()] if grain.date_bucketed else [start, end]
             cursor.execute(f"DELETE FROM {grain.table} WHERE bucket >= %s AND bucket < %s", bounds)
             cursor.execute(_aggregate(grain, source), [start, end])
+
+
+def rebuild_week(monday: date) -> None:
+    """Recompute the weekly grains of the week starting ``monday`` from their daily grains;
+    caller holds a transaction."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"LOCK TABLE {ALL_TABLES} IN SHARE ROW EXCLUSIVE MODE")
         for grain in GRAINS:
             if grain.weekly:
                 cursor.execute(f"DELETE FROM {grain.table} WHERE bucket = %s", [monday])

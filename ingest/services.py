@@ -177,11 +177,13 @@ def _claim_waiting(batch_id: int, room: int) -> list[int]:
     if room <= 0:
         return []
     with transaction.atomic(), connection.cursor() as cursor:
-        # The partial index inbox_pending_received (unfinished batches) finds the waiting ones.
+        # Walks the partial index inbox_pending_received (unfinished batches by received_at),
+        # never the done ones: the inbox keeps every batch.
         cursor.execute(
-            "WITH waiting AS (SELECT id, event_count FROM ingest_inboxbatch "
-            "WHERE status = 'pending' AND attempts = 0 AND id <> %s ORDER BY id LIMIT 100 FOR UPDATE SKIP LOCKED), "
-            "chosen AS (SELECT id, sum(event_count) OVER (ORDER BY id) AS running FROM waiting) "
+            "WITH waiting AS (SELECT id, received_at, event_count FROM ingest_inboxbatch "
+            "WHERE status = 'pending' AND attempts = 0 AND id <> %s ORDER BY received_at, id LIMIT 100 "
+            "FOR UPDATE SKIP LOCKED), "
+            "chosen AS (SELECT id, sum(event_count) OVER (ORDER BY received_at, id) AS running FROM waiting) "
             "UPDATE ingest_inboxbatch b SET attempts = b.attempts + 1 FROM chosen c "
             "WHERE b.id = c.id AND c.running <= %s RETURNING b.id",
             [batch_id, room],
@@ -337,6 +339,9 @@ def rebuild_rollups(
     for done, day in enumerate(days, start=1):
         with transaction.atomic():
             rollups.rebuild_day(day)
+        if day.weekday() == 6 or day == until:  # the week's last rebuilt day: its weeklies
+            with transaction.atomic():
+                rollups.rebuild_week(day - timedelta(days=day.weekday()))
         if progress:
             progress(done, len(days))
     bump_generation()
