@@ -237,7 +237,7 @@ def bench_ingest(n: int, offered_rate: int, freshness_seconds: int, workers: int
 
     reset_usage()
     started = time.monotonic()
-    totals = import_events(events, chunk_size=20_000)
+    totals = import_events(events)
     seconds = time.monotonic() - started
     assert totals.accepted == n and rollup_requests() == n
     report("import_events (bulk path, COPY)", rate(n, seconds))

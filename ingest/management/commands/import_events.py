@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from ingest.events import from_csv_row, loads
-from ingest.services import import_events
+from ingest.services import IMPORT_CHUNK_EVENTS, import_events
 
 
 def _open(path: Path) -> io.TextIOBase:
@@ -46,7 +46,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("files", nargs="+", type=Path)
-        parser.add_argument("--chunk-size", type=int, default=20_000)
+        parser.add_argument(
+            "--chunk-size", type=int, default=IMPORT_CHUNK_EVENTS, help="events per transaction"
+        )
         parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
     def handle(self, *args, files, chunk_size, quiet, **options):
