@@ -621,7 +621,8 @@ def _generate_raw_week(raw_events: int, days: list) -> None:
                 },
             )
         cursor.execute("ANALYZE ingest_rawevent")
-        report("raw events generated", f"{raw_events:,} in {time.monotonic() - started:.0f} s")
+        drawn_from = f"{len(models)} models, {len(apps)} apps, {len(providers)} providers, {len(categories)} categories"
+        report("raw events generated", f"{raw_events:,} ({drawn_from}) in {time.monotonic() - started:.0f} s")
 
 
 def _compare_leaderboards() -> None:
