@@ -8,6 +8,7 @@ prints throughput, p95 latency and errors per kind.
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import statistics
@@ -56,7 +57,7 @@ def main() -> None:
                 return
             started = time.monotonic()
             try:
-                post(base + "/api/v1/events", key, events[i : i + 500])
+                post(base + "/api/v1/events", key, json.dumps(events[i : i + 500]).encode())
                 with lock:
                     results["ingest"].append(time.monotonic() - started)
                     counts["events"] += 500
