@@ -104,6 +104,11 @@ class InboxBatchAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None) -> bool:
         return False  # batches are the audit trail; failed ones are discarded, not deleted
 
+    def get_queryset(self, request):
+        # A batch's events (up to 10,000 per request, more when coalesced) are read only on its
+        # own page, where the deferred field loads on access; lists and actions skip them.
+        return super().get_queryset(request).defer("events")
+
     @admin.display(description="error")
     def short_error(self, obj: InboxBatch) -> str:
         return obj.last_error[:80]
@@ -180,6 +185,7 @@ class InboxBatchAdmin(admin.ModelAdmin):
             "lag": (now - oldest).total_seconds() if oldest else None,
             "figure": figure,
             "failed": InboxBatch.objects.filter(status="failed")
+            .defer("events")
             .select_related("key")
             .order_by("-received_at")[:50],
             "jobs": MaintenanceJob.objects.all()[:10],

@@ -156,32 +156,15 @@ def _history(end: Window, days: int = 90) -> dict[str, Any]:
     """Daily trends over the last ``days``: context (prompt per request), reasoning and cached
     shares, effective price, volume; and prompt per request for the largest categories."""
     window = Window(end.end - timedelta(days=days), end.end)
-    series = {
-        metric: selectors.timeseries(None, window, interval="day", metric=metric).others
-        for metric in (
-            "tokens",
-            "requests",
-            "prompt_tokens",
-            "completion_tokens",
-            "reasoning_tokens",
-            "cached_tokens",
-            "cost",
-        )
-    }
+    series = selectors.measure_series(window)
 
     def ratio(a: list[float], b: list[float], scale: float = 1.0) -> list[float | None]:
         return [x * scale / y if y else None for x, y in zip(a, b, strict=True)]
 
     by_category = {}
     for row in selectors.ranking("category", window, limit=4, compare=False).rows:
-        filters = Filters(category=row.key)
-        prompt = selectors.timeseries(
-            None, window, interval="day", metric="prompt_tokens", filters=filters
-        ).others
-        requests = selectors.timeseries(
-            None, window, interval="day", metric="requests", filters=filters
-        ).others
-        by_category[row.entity.name] = ratio(prompt, requests)
+        in_category = selectors.measure_series(window, filters=Filters(category=row.key))
+        by_category[row.entity.name] = ratio(in_category["prompt_tokens"], in_category["requests"])
     return {
         "days": [b.date().isoformat() for b in selectors.bucket_starts(window, "day")],
         "tokens": series["tokens"],

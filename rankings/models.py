@@ -5,8 +5,12 @@ Rollups are written only by :mod:`ingest.rollups` and read only by :mod:`ranking
 
 from __future__ import annotations
 
+from django.core.validators import URLValidator
 from django.db import models
 from django.urls import reverse
+
+# Sites the public pages link to: web addresses only (URLField alone also allows ftp).
+WEB_URL = URLValidator(schemes=["http", "https"])
 
 VARIANTS = ("free", "nitro", "floor", "thinking", "extended", "online", "beta", "exacto")
 VARIANT_CHOICES = [("", "standard")] + [(v, f":{v}") for v in VARIANTS]
@@ -33,7 +37,7 @@ class CatalogEntry(models.Model):
 class Author(CatalogEntry):
     """A model author (lab): the prefix of a model slug, e.g. ``anthropic``."""
 
-    url = models.URLField(blank=True)
+    url = models.URLField(blank=True, validators=[WEB_URL])
 
     def get_absolute_url(self) -> str:
         return reverse("rankings:author", args=[self.slug])
@@ -103,7 +107,12 @@ class App(CatalogEntry):
         max_length=500, unique=True, help_text="Canonical origin URL; other origins are aliases."
     )
     description = models.TextField(blank=True)
-    url = models.URLField(blank=True, max_length=500, help_text="Public site the name links to.")
+    url = models.URLField(
+        blank=True,
+        max_length=500,
+        validators=[WEB_URL],
+        help_text="Public site the name links to (http or https).",
+    )
     is_public = models.BooleanField(
         default=True, help_text="Private apps never appear in any ranking, page, CSV or API."
     )

@@ -79,14 +79,7 @@ class Filters:
 
     def sql(self) -> tuple[str, list[Any]]:
         clauses, params = [], []
-        for name, column in (
-            ("model", "u.model_id"),
-            ("author", "m.author_id"),
-            ("app", "u.app_id"),
-            ("category", "u.category_id"),
-            ("provider", "u.provider_id"),
-            ("variant", "u.variant"),
-        ):
+        for name, column in ENTITY_KEY.items():
             value = getattr(self, name)
             if value is not None:
                 clauses.append(f"{column} = %s")
@@ -166,18 +159,9 @@ ENTITY_COLUMN = {
 
 
 def _needed_columns(entity: str | None, filters: Filters) -> set[str]:
-    needed = {ENTITY_COLUMN[entity]} - {None}
-    for name, column in (
-        ("model", "model_id"),
-        ("author", "model_id"),
-        ("app", "app_id"),
-        ("category", "category_id"),
-        ("provider", "provider_id"),
-        ("variant", "variant"),
-    ):
-        if getattr(filters, name) is not None:
-            needed.add(column)
-    return needed
+    """The rollup columns a read groups by (``entity``) or filters on."""
+    scopes = [name for name in ENTITIES if getattr(filters, name) is not None]
+    return {ENTITY_COLUMN[name] for name in [entity, *scopes] if name is not None}
 
 
 def _whole_weeks(window: Window) -> bool:
@@ -475,36 +459,69 @@ def timeseries(
     """``metric`` per ``interval`` bucket for the top ``top`` entities of the window plus
     "others" (all of it under ``others`` when ``group_by`` is None); gaps are zeros."""
     filters = filters or Filters()
+    starts = bucket_starts(window, interval)
+    if not group_by:
+        return Series(starts, [], measure_series(window, interval=interval, filters=filters)[metric], metric)
     expression = "u." + METRICS[metric].replace(" + ", " + u.")
     source, params = _from(
         window, filters, public_apps_only=group_by == "app", interval=interval, entity=group_by
     )
-    bucket_sql = f"date_trunc('{interval}', u.bucket::timestamp)"
-    starts = bucket_starts(window, interval)
     index = {b: i for i, b in enumerate(starts)}
-    top_rows = (
-        ranking(group_by, window, metric=metric, filters=filters, limit=top, compare=False).rows
-        if group_by
-        else []
-    )
+    top_rows = ranking(group_by, window, metric=metric, filters=filters, limit=top, compare=False).rows
     top_keys = [r.key for r in top_rows]
-    if group_by:
-        key = ENTITY_KEY[group_by]
-        array = "%s::text[]" if group_by == "variant" else "%s"
-        sql = f"SELECT {bucket_sql}, CASE WHEN {key} = ANY({array}) THEN {key} END, sum({expression}){source} GROUP BY 1, 2"
-        params = [top_keys, *params]
-    else:
-        sql = f"SELECT {bucket_sql}, NULL, sum({expression}){source} GROUP BY 1, 2"
+    key = ENTITY_KEY[group_by]
+    array = "%s::text[]" if group_by == "variant" else "%s"
+    sql = (
+        f"SELECT date_trunc('{interval}', u.bucket::timestamp), CASE WHEN {key} = ANY({array}) THEN {key} END, "
+        f"sum({expression}){source} GROUP BY 1, 2"
+    )
     values: dict[Any, list[float]] = {k: [0.0] * len(starts) for k in top_keys}
     others = [0.0] * len(starts)
     with _cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(sql, [top_keys, *params])
         for bucket, k, v in cursor.fetchall():
             position = index.get(bucket.replace(tzinfo=UTC))
             if position is None:
                 continue
             (values[k] if k is not None else others)[position] += float(v)
     return Series(starts, [(r.entity, values[r.key]) for r in top_rows], others, metric)
+
+
+# The columns behind every metric in METRICS ("tokens" is prompt + completion).
+SERIES_COLUMNS = (
+    "requests",
+    "prompt_tokens",
+    "completion_tokens",
+    "reasoning_tokens",
+    "cached_tokens",
+    "cost",
+)
+
+
+def measure_series(
+    window: Window, *, interval: str = "day", filters: Filters | None = None
+) -> dict[str, list[float]]:
+    """Every metric of METRICS per ``interval`` bucket of ``window`` (zeros in gaps), summed
+    in one pass over the rollups, for charts and trends that need several at once."""
+    source, params = _from(window, filters or Filters(), interval=interval)
+    starts = bucket_starts(window, interval)
+    index = {b: i for i, b in enumerate(starts)}
+    values = {column: [0.0] * len(starts) for column in SERIES_COLUMNS}
+    sums = ", ".join(f"sum(u.{column})" for column in SERIES_COLUMNS)
+    with _cursor() as cursor:
+        cursor.execute(
+            f"SELECT date_trunc('{interval}', u.bucket::timestamp), {sums}{source} GROUP BY 1", params
+        )
+        for bucket, *row in cursor.fetchall():
+            position = index.get(bucket.replace(tzinfo=UTC))
+            if position is None:
+                continue
+            for column, value in zip(SERIES_COLUMNS, row, strict=True):
+                values[column][position] += float(value)
+    values["tokens"] = [
+        p + c for p, c in zip(values["prompt_tokens"], values["completion_tokens"], strict=True)
+    ]
+    return values
 
 
 # --- Trending and performance -------------------------------------------------------------

@@ -132,7 +132,6 @@ def section_authors(state: State, path: str) -> dict[str, Any]:
             "ranking": selectors.ranking(
                 "author", window, metric=state.metric, limit=15, previous_ranks=False
             ),
-            "previous_total": selectors.totals(window.previous()),
         }
 
     return {"authors": cached("home:authors:" + state.key("period", "metric"), compute)}
@@ -252,10 +251,9 @@ def _entity_page(
         history = selectors.history_window(INTERVAL_SPAN[state.interval], state.interval)
         totals = selectors.totals(window, filters)
         if kind == "model":
+            series = selectors.measure_series(history, interval=state.interval, filters=filters)
             by_type = {
-                name: selectors.timeseries(
-                    None, history, interval=state.interval, metric=metric, filters=filters
-                ).others
+                name: series[metric]
                 for name, metric in (
                     ("Prompt", "prompt_tokens"),
                     ("Completion", "completion_tokens"),
@@ -266,10 +264,9 @@ def _entity_page(
             buckets = selectors.bucket_starts(history, state.interval)
             figure = charts.lines(by_type, [b.isoformat() for b in buckets])
         else:
-            group = "model" if kind != "model" else "variant"
             figure = charts.stacked_bars(
                 selectors.timeseries(
-                    group, history, interval=state.interval, metric=state.metric, top=8, filters=filters
+                    "model", history, interval=state.interval, metric=state.metric, top=8, filters=filters
                 )
             )
         tables = [

@@ -53,6 +53,24 @@ def test_every_admin_page_loads_for_both_roles(client, data, role):
 
 
 @pytest.mark.django_db
+def test_inbox_lists_leave_the_events_unread_and_the_batch_page_shows_them(client, ingest_key):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from ingest.services import accept_events
+
+    batch_id = accept_events(EventFactory.build_batch(3, app_name="Listed App"), ingest_key[0]).batch_id
+    InboxBatch.objects.filter(pk=batch_id).update(status="failed", last_error="boom")
+    client.force_login(staff("operator"))
+    for url in (reverse("admin:ingest_inboxbatch_changelist"), reverse("admin:ingest_health")):
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(url).status_code == 200
+        assert not any('"ingest_inboxbatch"."events"' in q["sql"] for q in queries.captured_queries), url
+    page = client.get(reverse("admin:ingest_inboxbatch_change", args=[batch_id])).content.decode()
+    assert "Listed App" in page
+
+
+@pytest.mark.django_db
 def test_analyst_cannot_change(client, data):
     client.force_login(staff("analyst"))
     app, _ = data

@@ -3,11 +3,13 @@ the page's number. JSON by default; CSV with ``?format=csv`` or ``Accept: text/c
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
+from rest_framework.exceptions import Throttled
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -22,6 +24,8 @@ from rankings.api.throttles import AnonReadThrottle, KeyReadThrottle
 from rankings.cache import cached
 from rankings.models import App, Author, Category, LLMModel, Provider
 from rankings.selectors import Filters, Window
+
+log = logging.getLogger(__name__)
 
 ENTITY_BY_PLURAL = {
     "models": "model",
@@ -84,10 +88,11 @@ class ReadView(APIView):
     def check_throttles(self, request):
         try:
             super().check_throttles(request)
-        except Exception as exc:
-            if exc.__class__.__name__ == "Throttled":
-                raise
+        except Throttled:
+            raise
+        except Exception:
             # A cache outage must not take the API down: no throttling until it is back.
+            log.warning("read throttle unavailable (cache down); not throttling", exc_info=True)
 
 
 def _ranking_payload(request: Request, entity: str, query: dict[str, Any]) -> dict[str, Any]:
@@ -292,6 +297,7 @@ class AppDetailView(ReadView):
 
 class CatalogListView(ReadView):
     model = Category
+    entity = "category"
 
     @extend_schema(
         parameters=[params.PeriodParams, FORMAT_PARAM],
@@ -300,8 +306,7 @@ class CatalogListView(ReadView):
     )
     def get(self, request: Request) -> Response:
         query = params.parse(params.PeriodParams, request.query_params)
-        entity = "category" if self.model is Category else "provider"
-        ranked = {r.key: r for r in selectors.ranking(entity, query["window"], limit=10_000).rows}
+        ranked = {r.key: r for r in selectors.ranking(self.entity, query["window"], limit=10_000).rows}
         results = []
         for obj in self.model.objects.all():
             row = ranked.get(obj.pk)
@@ -319,6 +324,7 @@ class CatalogListView(ReadView):
 
 class ProviderListView(CatalogListView):
     model = Provider
+    entity = "provider"
 
 
 class RankingsDailyView(ReadView):

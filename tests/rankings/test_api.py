@@ -273,3 +273,18 @@ def test_previous_values_for_listed_rows_match_the_full_comparison(usage, entity
     ]
     assert any(r.previous_value for r in listed.rows)  # the fixture has usage the week before
     assert all(r.previous_rank is None for r in listed.rows)
+
+
+@pytest.mark.parametrize("interval", ["hour", "day", "week"])
+def test_measure_series_adds_up_to_the_window_totals(usage, interval):
+    from rankings.selectors import Filters
+
+    window = selectors.period_window("day") if interval == "hour" else selectors.history_window(14, interval)
+    top_model = selectors.ranking("model", window, limit=1).rows[0].key
+    for filters in (Filters(), Filters(model=top_model)):
+        series = selectors.measure_series(window, interval=interval, filters=filters)
+        totals = selectors.totals(window, filters)
+        assert len(series["tokens"]) == len(selectors.bucket_starts(window, interval))
+        for column in selectors.SERIES_COLUMNS:
+            assert sum(series[column]) == pytest.approx(float(getattr(totals, column))), column
+        assert sum(series["tokens"]) == pytest.approx(totals.tokens) and totals.tokens > 0

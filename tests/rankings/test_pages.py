@@ -212,3 +212,15 @@ def test_generations_coalesce_under_continuous_ingest():
     assert generation() == second  # a burst of commits: at most one new generation per interval
     time.sleep(MIN_SECONDS_BETWEEN_GENERATIONS + 0.2)
     assert generation() == second + 1  # ...and the later commit shows right after it
+
+
+@pytest.mark.parametrize("url", ["ftp://files.example/app", "javascript:alert(1)"])
+def test_app_links_can_only_be_web_addresses(db, url):
+    """Staff edit app URLs in the admin; the pages link to them, so only http(s) is allowed."""
+    from django.core.exceptions import ValidationError
+
+    app = App(slug="linked", name="Linked", origin="https://linked.example", url=url)
+    with pytest.raises(ValidationError, match="url"):
+        app.full_clean()
+    app.url = "https://linked.example/home"
+    app.full_clean()
