@@ -497,8 +497,10 @@ def build_openrouter_rollups(days: int = 365) -> tuple[int, int]:
         for grain in GRAINS:  # the narrower and weekly tables, from the daily cube
             if grain.table not in ("rankings_usagedaily", "rankings_usagehourly"):
                 cursor.execute(from_full_cube(grain))
+        # Settled tables, as in a running install: measuring while autovacuum works through
+        # 10M fresh rows gave a p95 20 ms higher.
         for grain in GRAINS:
-            cursor.execute(f"ANALYZE {grain.table}")
+            cursor.execute(f"VACUUM ANALYZE {grain.table}")
     return rollup_counts()
 
 
