@@ -488,14 +488,7 @@ def timeseries(
 
 
 # The columns behind every metric in METRICS ("tokens" is prompt + completion).
-SERIES_COLUMNS = (
-    "requests",
-    "prompt_tokens",
-    "completion_tokens",
-    "reasoning_tokens",
-    "cached_tokens",
-    "cost",
-)
+SERIES_COLUMNS = tuple(metric for metric in METRICS if metric != "tokens")
 
 
 def measure_series(
