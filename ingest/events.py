@@ -7,6 +7,7 @@ Nothing here touches the database.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import re
@@ -46,6 +47,8 @@ KNOWN_CATEGORIES = {
 
 _MODEL_RE = re.compile(r"^([a-z0-9][a-z0-9._-]{0,63})/([a-z0-9][a-z0-9._-]{0,127})(?::([a-z0-9-]{1,16}))?$")
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+_SURROGATE_RE = re.compile(r"[\ud800-\udfff]")  # lone surrogates: JSON can carry them, UTF-8 cannot
+_VARIANT_RE = re.compile(r"^[a-z0-9-]{1,16}$")
 _SLUG_RE = re.compile(r"[^a-z0-9]+")
 _SCHEME_RE = re.compile(r"^[a-z][a-z0-9+.-]*:(?!\d)", re.IGNORECASE)
 
@@ -80,11 +83,27 @@ class Rejection:
     errors: dict[str, str] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"index": self.index, "id": self.id, "errors": self.errors}
+        event_id = printable(self.id) if isinstance(self.id, str) else self.id
+        return {"index": self.index, "id": event_id, "errors": self.errors}
 
 
 def slugify(text: str) -> str:
-    return _SLUG_RE.sub("-", text.lower()).strip("-")[:100] or "unknown"
+    """An ASCII slug of at most 100 characters. A name with no ASCII letter or digit (say,
+    "日本") gets one made from its hash, so two such names never share a slug."""
+    slug = _SLUG_RE.sub("-", text.lower()).strip("-")[:100]
+    return slug or "x-" + hashlib.sha256(text.encode("utf-8", "backslashreplace")).hexdigest()[:12]
+
+
+def printable(text: str) -> str:
+    """``text`` with lone surrogates and control characters escaped (``\\ud800``), so that an
+    echo of bad input in an answer, a log line or a dead letter can always be encoded."""
+    if text.isprintable():
+        return text
+    return (
+        _CONTROL_RE.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+        .encode("utf-8", "backslashreplace")
+        .decode("utf-8")
+    )
 
 
 @lru_cache(maxsize=4096)
@@ -114,7 +133,7 @@ def parse_body(raw: bytes, content_type: str) -> tuple[list[Any], list[Rejection
     that line only; a malformed JSON document is a :class:`BodyError` with its position.
     """
     try:
-        text = raw.decode("utf-8")
+        text = raw.decode("utf-8-sig")  # a byte order mark, as some tools write, is dropped
     except UnicodeDecodeError as exc:
         raise BodyError(f"body is not UTF-8 (byte {exc.start})") from exc
     if "ndjson" in content_type or "jsonl" in content_type:
@@ -135,7 +154,9 @@ def parse_body(raw: bytes, content_type: str) -> tuple[list[Any], list[Rejection
 def _parse_ndjson(text: str) -> tuple[list[Any], list[Rejection]]:
     events: list[Any] = []
     rejected: list[Rejection] = []
-    for lineno, line in enumerate(text.splitlines(), start=1):
+    # Lines end at \n only: str.splitlines would also split inside a JSON string that holds
+    # U+2028 or U+0085 literally, which JSON allows.
+    for lineno, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
         try:
@@ -156,6 +177,8 @@ def _text(value: Any, limit: int) -> str:
     if len(value) > limit:
         raise ValueError(f"must be at most {limit} characters")
     if not value.isprintable():  # rare; isprintable is a fast C scan
+        if _SURROGATE_RE.search(value):
+            raise ValueError("must be valid Unicode (it holds a lone surrogate)")
         value = _CONTROL_RE.sub("", value)
     return value.strip()
 
@@ -221,11 +244,11 @@ def _timestamp(value: Any, now: datetime) -> datetime:
         raise ValueError("must be an RFC 3339 timestamp string")
     try:
         moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError as exc:
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)  # the CSV export writes naive UTC times
+        moment = moment.astimezone(UTC)  # year 1 at +01:00 overflows here
+    except (ValueError, OverflowError) as exc:
         raise ValueError("must be an RFC 3339 timestamp, e.g. 2025-08-01T12:00:00Z") from exc
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)  # the CSV export writes naive UTC times
-    moment = moment.astimezone(UTC)
     if moment < EARLIEST:
         raise ValueError("must not be before 2020-01-01")
     if moment > now + FUTURE_TOLERANCE:
@@ -263,6 +286,18 @@ def _normalize_origin(value: str) -> str:
 @lru_cache(maxsize=65536)
 def _match_model(model: str) -> re.Match | None:
     return _MODEL_RE.match(model.strip().lower())
+
+
+def _variant_column(value: Any) -> str:
+    """The CSV export's variant column: "standard" (or empty) is no variant."""
+    if not isinstance(value, str):
+        raise ValueError("must be a string")
+    variant = value.strip().lower()
+    if variant in ("", "standard", "default"):
+        return ""
+    if not _VARIANT_RE.match(variant):
+        raise ValueError("must be 1-16 lowercase letters, digits or dashes, e.g. free or nitro")
+    return variant
 
 
 def _categories(value: Any) -> str:
@@ -323,7 +358,7 @@ def normalize(event: Any, now: datetime) -> tuple[dict[str, Any] | None, dict[st
         if (
             not isinstance(raw_id, str)
             or len(raw_id) > MAX_ID_LENGTH
-            or (not raw_id.isprintable() and _CONTROL_RE.search(raw_id))
+            or (not raw_id.isprintable() and (_CONTROL_RE.search(raw_id) or _SURROGATE_RE.search(raw_id)))
         ):
             errors["id"] = f"must be a string of 1-{MAX_ID_LENGTH} printable characters"
         else:
@@ -346,9 +381,8 @@ def normalize(event: Any, now: datetime) -> tuple[dict[str, Any] | None, dict[st
         else:
             out["author"], name, variant = match.groups()
             out["model"] = f"{out['author']}/{name}"
-            if not variant and isinstance(variant_column, str):
-                column = variant_column.strip().lower()
-                variant = "" if column in ("", "standard", "default") else column[:16]
+            if not variant and variant_column is not None:
+                variant = check("variant", _variant_column, variant_column)
             out["variant"] = variant or ""
 
     provider = _first(event, "provider_name")
@@ -405,9 +439,51 @@ def normalize(event: Any, now: datetime) -> tuple[dict[str, Any] | None, dict[st
     for name in ("num_search_results",):
         if event.get(name) is not None:
             check(name, _count, event[name])
+    if not errors:
+        _check_widths(out, errors)
     if errors:
         return None, errors
     return out, {}
+
+
+# Normalized text -> (the event field it came from, the columns it is written to). Every
+# text the worker writes is listed here: the accept path refuses what a column would refuse.
+_WRITTEN_TEXT = {
+    "id": ("id", ("ingest.SeenEvent.id", "ingest.RawEvent.id")),
+    "origin": ("origin", ("ingest.RawEvent.origin", "rankings.AppOrigin.origin", "rankings.App.origin")),
+    "app_name": ("app_name", ("rankings.App.name",)),
+    "provider_name": ("provider_name", ("rankings.Provider.name",)),
+    "provider": ("provider_name", ("rankings.Provider.slug",)),
+    "model": ("model", ("rankings.LLMModel.slug",)),
+    "author": ("model", ("rankings.Author.slug", "rankings.Author.name")),
+    "variant": ("model", ("ingest.RawEvent.variant", "rankings.UsageDaily.variant")),
+    "finish_reason": ("finish_reason", ("ingest.RawEvent.finish_reason",)),
+    "category": ("categories", ("rankings.Category.slug",)),
+}
+
+
+@lru_cache(maxsize=1)
+def _column_widths() -> dict[str, tuple[str, int]]:
+    """Normalized key -> (event field, the narrowest width among the columns it lands in),
+    read from the models so the limits can never drift from the schema."""
+    from django.apps import apps
+
+    widths = {}
+    for key, (name, columns) in _WRITTEN_TEXT.items():
+        limits = []
+        for column in columns:
+            label, field_name = column.rsplit(".", 1)
+            limits.append(apps.get_model(label)._meta.get_field(field_name).max_length)
+        widths[key] = (name, min(limits))
+    return widths
+
+
+def _check_widths(out: dict[str, Any], errors: dict[str, str]) -> None:
+    """Lengths after normalisation (lowercasing, a scheme added to a bare host) against the
+    columns; text is already free of control characters and lone surrogates."""
+    for key, (name, width) in _column_widths().items():
+        if len(out[key]) > width:
+            errors[name] = f"must be at most {width} characters once normalized"
 
 
 def from_csv_row(row: dict[str, str]) -> dict[str, Any]:
@@ -420,6 +496,7 @@ class Validated:
     events: list[dict[str, Any]]
     duplicates_in_batch: int
     rejected: list[Rejection]
+    indexes: list[int]  # of each event in the items validated
 
 
 def validate_batch(items: list[Any], now: datetime, rejected: list[Rejection] | None = None) -> Validated:
@@ -427,6 +504,7 @@ def validate_batch(items: list[Any], now: datetime, rejected: list[Rejection] | 
     rejected = list(rejected or [])
     already_rejected = {r.index for r in rejected}
     events: list[dict[str, Any]] = []
+    indexes: list[int] = []
     seen: set[str] = set()
     duplicates = 0
     for index, item in enumerate(items):
@@ -445,5 +523,6 @@ def validate_batch(items: list[Any], now: datetime, rejected: list[Rejection] | 
         else:
             seen.add(event["id"])
             events.append(event)
+            indexes.append(index)
     rejected.sort(key=lambda r: r.index)
-    return Validated(events, duplicates, rejected)
+    return Validated(events, duplicates, rejected, indexes)

@@ -98,6 +98,9 @@ class InboxBatch(models.Model):
     event_count = models.PositiveIntegerField()
     attempts = models.PositiveSmallIntegerField(default=0)
     last_error = models.TextField(blank=True)
+    dead_letter_count = models.PositiveIntegerField(
+        default=0, help_text="Events of this batch the worker could not write (see dead letters)."
+    )
     processed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -114,6 +117,25 @@ class InboxBatch(models.Model):
 
     def __str__(self) -> str:
         return f"batch {self.pk} ({self.event_count} events, {self.status})"
+
+
+class DeadLetter(models.Model):
+    """An accepted event the worker could not write, kept with its error. Its id was
+    released when it was set aside, so a corrected resend is counted; the rest of its batch
+    was counted. :func:`ingest.services.requeue_dead_letters` tries it again."""
+
+    batch = models.ForeignKey(InboxBatch, on_delete=models.CASCADE, related_name="dead_letters")
+    event_id = models.CharField(max_length=200, help_text="As sent (escaped where not printable).")
+    event = models.TextField(help_text="The normalized event as ASCII JSON: storable whatever it holds.")
+    error = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now)
+    requeued_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"dead letter {self.event_id} (batch {self.batch_id})"
 
 
 class SeenEvent(models.Model):

@@ -6,8 +6,10 @@ New authors, models, providers and apps are created flagged ``needs_review``. Cr
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+import hashlib
+import itertools
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -18,10 +20,14 @@ from rankings.models import App, AppOrigin, Author, Category, LLMModel, Provider
 
 @dataclass
 class CatalogIds:
-    models: dict[str, int]
-    providers: dict[str, int]
-    apps: dict[str, int]  # origin -> app id ("" is the unattributed app)
-    categories: dict[str, int]
+    models: dict[str, int] = field(default_factory=dict)
+    providers: dict[str, int] = field(default_factory=dict)
+    apps: dict[str, int] = field(default_factory=dict)  # origin -> app id ("" is the unattributed app)
+    categories: dict[str, int] = field(default_factory=dict)
+
+    def update(self, other: CatalogIds) -> None:
+        for name in ("models", "providers", "apps", "categories"):
+            getattr(self, name).update(getattr(other, name))
 
 
 def _ensure(model, rows: dict[str, dict[str, Any]]) -> dict[str, int]:
@@ -57,27 +63,35 @@ def _ensure_apps(names_by_origin: dict[str, str]) -> dict[str, int]:
     return found
 
 
+def _slug_candidates(origin: str) -> Iterator[str]:
+    """The host's slug, then the host's slug with a hash of the whole origin (two paths of
+    one host, or hosts that slugify alike), then that with a counter: never runs out."""
+    base = _app_slug(origin) if origin else App.UNATTRIBUTED_SLUG
+    yield base
+    hashed = f"{base[:60]}-{hashlib.sha256(origin.encode()).hexdigest()[:8]}"
+    yield hashed
+    for n in itertools.count(2):
+        yield f"{hashed}-{n}"
+
+
 def _create_app(origin: str, name: str) -> int:
     """Create an app for a new origin; a concurrent creator's row wins if it came first."""
-    base = _app_slug(origin) if origin else App.UNATTRIBUTED_SLUG
-    for n in range(50):
-        slug = base if n == 0 else f"{base}-{n + 1}"
+    max_name = App._meta.get_field("name").max_length
+    title = (name or origin.split("://", 1)[-1])[:max_name] if origin else "(unattributed)"
+    candidates = _slug_candidates(origin)
+    while True:
+        slug = next(candidates)
         try:
             with transaction.atomic():
-                app = App.objects.create(
-                    slug=slug,
-                    name=(name or origin.split("://", 1)[-1]) if origin else "(unattributed)",
-                    origin=origin,
-                    url=origin,
-                    needs_review=True,
-                )
+                app = App.objects.create(slug=slug, name=title, origin=origin, url=origin, needs_review=True)
                 AppOrigin.objects.create(origin=origin, app=app)
                 return app.id
         except IntegrityError:
             existing = AppOrigin.objects.filter(origin=origin).values_list("app_id", flat=True).first()
             if existing is not None:
                 return existing
-    raise IntegrityError(f"no free slug for app {origin!r}")
+            if not App.objects.filter(slug=slug).exists():
+                raise  # not a slug collision: the caller isolates the event that caused it
 
 
 def resolve(events: list[dict[str, Any]]) -> CatalogIds:

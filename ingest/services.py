@@ -9,6 +9,7 @@ finds it done and does nothing.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -18,14 +19,14 @@ from functools import partial
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from config import metrics
 from ingest import partitions, rollups
-from ingest.events import Rejection, validate_batch
-from ingest.models import InboxBatch, IngestKey, MaintenanceJob
+from ingest.events import Rejection, printable, validate_batch
+from ingest.models import DeadLetter, InboxBatch, IngestKey, MaintenanceJob
 from ingest.resolve import CatalogIds, resolve
 from rankings.cache import bump_generation
 
@@ -77,20 +78,9 @@ def accept_events(
     """
     now = timezone.now()
     validated = validate_batch(items, now, rejected)
-    result = Accepted(duplicates=validated.duplicates_in_batch, rejected=validated.rejected)
-    if not validated.events:
-        return result
-    with transaction.atomic():
-        new_ids = claim_ids([e["id"] for e in validated.events])
-        fresh = [e for e in validated.events if e["id"] in new_ids]
-        result.accepted = len(fresh)
-        result.duplicates += len(validated.events) - len(fresh)
-        if fresh:
-            batch = InboxBatch.objects.create(
-                key=key, source=source, events=fresh, event_count=len(fresh), received_at=now
-            )
-            result.batch_id = batch.pk
-            transaction.on_commit(partial(enqueue_batch, batch.pk))
+    result = _store(validated.events, key, source, now)
+    result.duplicates += validated.duplicates_in_batch
+    result.rejected = validated.rejected
     if key is not None:
         IngestKey.objects.filter(pk=key.pk).update(
             last_used_at=now, events_accepted=F("events_accepted") + result.accepted
@@ -114,6 +104,26 @@ def accept_events(
     return result
 
 
+def _store(events: list[dict[str, Any]], key: IngestKey | None, source: str, now: datetime) -> Accepted:
+    """Claim the ids of normalized ``events`` and store the first-seen ones as a pending
+    batch, in one transaction; the worker is enqueued once it commits."""
+    result = Accepted()
+    if not events:
+        return result
+    with transaction.atomic():
+        new_ids = claim_ids([e["id"] for e in events])
+        fresh = [e for e in events if e["id"] in new_ids]
+        result.accepted = len(fresh)
+        result.duplicates = len(events) - len(fresh)
+        if fresh:
+            batch = InboxBatch.objects.create(
+                key=key, source=source, events=fresh, event_count=len(fresh), received_at=now
+            )
+            result.batch_id = batch.pk
+            transaction.on_commit(partial(enqueue_batch, batch.pk))
+    return result
+
+
 def enqueue_batch(batch_id: int) -> bool:
     """Hand a batch to a worker; False (logged) when the broker is unreachable."""
     from ingest.tasks import process_batch
@@ -129,8 +139,16 @@ def enqueue_batch(batch_id: int) -> bool:
         return False
 
 
-def _rows(events: list[dict[str, Any]], ids: CatalogIds, batch_id: int | None) -> Iterator[tuple]:
-    for e in events:
+# Errors worth retrying the whole batch for (deadlocks, lost connections): the same
+# tuple the task retries on. Anything else is about the data, and is isolated instead.
+TRANSIENT = (OperationalError, InterfaceError)
+
+Pending = tuple[int | None, dict[str, Any]]  # (batch id, normalized event)
+Failure = tuple[int | None, dict[str, Any], str]  # (batch id, event, error)
+
+
+def _rows(pending: Iterable[Pending], ids: CatalogIds) -> Iterator[tuple]:
+    for batch_id, e in pending:
         yield (
             e["id"],
             e["created_at"],
@@ -169,11 +187,101 @@ def _count_rollup_rows(per_grain: list[int]) -> None:
         )
 
 
+def _isolating(groups: list[list[Pending]], attempt: Callable[[list[Pending]], None]) -> list[Failure]:
+    """Run ``attempt`` over all ``groups`` in a savepoint. If it fails for a reason other
+    than a transient one, try each group alone, and split a failing group in halves until
+    the events that fail are single: those are returned with their error, everything else
+    is done. On the happy path this is one call; a bad event costs about two writes of its
+    batch (log2 of its size in halvings)."""
+    events = [p for group in groups for p in group]
+    if not events:
+        return []
+    try:
+        with transaction.atomic():
+            attempt(events)
+        return []
+    except TRANSIENT:
+        raise
+    except Exception as exc:
+        if len(events) == 1:
+            batch_id, event = events[0]
+            return [(batch_id, event, printable(f"{exc.__class__.__name__}: {exc}")[:2000])]
+        if len(groups) > 1:  # coalesced batches: one by one, never failing a neighbour
+            return [f for group in groups for f in _isolating([group], attempt)]
+        half = len(events) // 2
+        return _isolating([events[:half]], attempt) + _isolating([events[half:]], attempt)
+
+
+def _without(groups: list[list[Pending]], failures: list[Failure]) -> list[list[Pending]]:
+    failed = {id(event) for _, event, _ in failures}
+    return [[p for p in group if id(p[1]) not in failed] for group in groups]
+
+
+def _prepare_pending(groups: list[list[Pending]]) -> tuple[CatalogIds, list[Failure], list[list[Pending]]]:
+    """Catalog ids and partitions for ``groups`` (committed on their own, before the write
+    transaction); returns the ids, the events that could not be prepared, and the rest."""
+    ids = CatalogIds()
+    failures = _isolating(groups, lambda chunk: ids.update(_prepare([e for _, e in chunk])))
+    return ids, failures, _without(groups, failures)
+
+
+def _write_pending(groups: list[list[Pending]], ids: CatalogIds) -> tuple[list[Failure], list[int]]:
+    """Write prepared ``groups`` to raw events and rollups in the caller's transaction;
+    returns the events that could not be written and the rollup rows written per grain."""
+    written = [0] * len(rollups.GRAINS)
+
+    def write(chunk: list[Pending]) -> None:
+        _, *per_grain = rollups.write_events(_rows(chunk, ids))
+        for n, rows in enumerate(per_grain):
+            written[n] += rows
+
+    return _isolating(groups, write), written
+
+
+def _release_ids(ids: list[str]) -> None:
+    """Forget claimed ids of events that were not counted, so that a resend counts."""
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM ingest_seenevent WHERE id = ANY(%s)", [ids])
+
+
+def _set_aside(failures: list[Failure]) -> None:
+    """Dead-letter events that cannot be written: kept with their error on their own batch,
+    their ids released so that a corrected resend counts. Caller holds the transaction."""
+    if not failures:
+        return
+    DeadLetter.objects.bulk_create(
+        DeadLetter(
+            batch_id=batch_id,
+            event_id=printable(event["id"])[:200],
+            event=json.dumps(event, ensure_ascii=True),
+            error=error,
+        )
+        for batch_id, event, error in failures
+    )
+    _release_ids([event["id"] for _, event, _ in failures])
+    by_batch: dict[int, list[str]] = {}
+    for batch_id, _, error in failures:
+        by_batch.setdefault(batch_id, []).append(error)
+    for batch_id, errors in by_batch.items():
+        if batch_id is None:
+            continue
+        InboxBatch.objects.filter(pk=batch_id).update(
+            dead_letter_count=F("dead_letter_count") + len(errors),
+            last_error=f"{len(errors)} event(s) set aside as dead letters; first: {errors[0]}"[:2000],
+        )
+    metrics.inc("tokenrank_ingest_events_total", ("worker", "dead_letter"), len(failures))
+    log.error(
+        "%s event(s) set aside as dead letters: %s",
+        len(failures),
+        failures[0][2],
+        extra={"batches": sorted({b for b, _, _ in failures if b is not None})},
+    )
+
+
 def _claim_waiting(batch_id: int, room: int) -> list[int]:
     """Mark other waiting batches as attempted by this worker, oldest first, up to ``room``
-    events; return their ids. Only batches never tried before: one that failed once is
-    processed alone, so a bad batch cannot take others down with it. A batch claimed here
-    and then not processed (this worker dies) is left pending for its own task or the sweep."""
+    events; return their ids. Only batches never tried before. A batch claimed here and then
+    not processed (this worker dies) is left pending for its own task or the sweep."""
     if room <= 0:
         return []
     with transaction.atomic(), connection.cursor() as cursor:
@@ -194,7 +302,10 @@ def _claim_waiting(batch_id: int, room: int) -> list[int]:
 def process_batch(batch_id: int) -> str:
     """Move one pending batch into raw events and rollups, with other waiting batches when
     there is a backlog (``BATCH_COALESCE_EVENTS``). Idempotent: returns ``"done"``,
-    ``"skipped"`` (already done, or another worker holds it) or ``"failed"``."""
+    ``"skipped"`` (already done, or another worker holds it) or ``"failed"``.
+
+    An event that cannot be written never takes others down: it is isolated (see
+    :func:`_isolating`) and dead-lettered on its own batch; the rest is counted."""
     with transaction.atomic():
         claimed = InboxBatch.objects.filter(pk=batch_id, status=Status.PENDING).update(
             attempts=F("attempts") + 1
@@ -212,36 +323,49 @@ def process_batch(batch_id: int) -> str:
     events = dict(InboxBatch.objects.filter(pk__in=wanted, status=Status.PENDING).values_list("pk", "events"))
     if batch_id not in events:
         return "skipped"
-    ids = _prepare([e for batch_events in events.values() for e in batch_events])
+    pks = sorted(events)
+    ids, unprepared, groups = _prepare_pending([[(pk, e) for e in events.pop(pk)] for pk in pks])
     with transaction.atomic():
         # Under the row locks a batch is done or not, never half: whatever another worker
         # took meanwhile is skipped here.
         locked = sorted(
             InboxBatch.objects.select_for_update(skip_locked=True)
-            .filter(pk__in=list(events), status=Status.PENDING)
+            .filter(pk__in=pks, status=Status.PENDING)
             .values_list("pk", flat=True)
         )
         if batch_id not in locked:
             return "skipped"
-        rows = (row for pk in locked for row in _rows(events[pk], ids, pk))
-        raw, *per_grain = rollups.write_events(rows)
-        InboxBatch.objects.filter(pk__in=locked).update(
-            status=Status.DONE, processed_at=timezone.now(), last_error=""
-        )
+        groups = [g for g in groups if g and g[0][0] in locked]
+        written, per_grain = _write_pending(groups, ids)
+        failures = [f for f in unprepared if f[0] in locked] + written
+        _set_aside(failures)
+        InboxBatch.objects.filter(pk__in=locked).update(status=Status.DONE, processed_at=timezone.now())
         transaction.on_commit(bump_generation)
     seconds = time.perf_counter() - started
     metrics.observe("tokenrank_batch_processing_seconds", (), seconds)
     metrics.inc("tokenrank_batches_total", ("done",), len(locked))
     _count_rollup_rows(per_grain)
     log.info(
-        "batch %s done (with %s more): %s events in %.3f s",
+        "batch %s done (with %s more) in %.3f s, %s dead letters",
         batch_id,
         len(locked) - 1,
-        raw,
         seconds,
-        extra={"batch_id": batch_id, "batches": locked, "events": raw, "seconds": round(seconds, 4)},
+        len(failures),
+        extra={"batch_id": batch_id, "batches": locked, "seconds": round(seconds, 4)},
     )
     return "done"
+
+
+def requeue_dead_letters(dead_letters: Iterable[DeadLetter]) -> Accepted:
+    """Try dead letters again (after a fix was deployed) through the accept path: an id that
+    a corrected resend has claimed meanwhile counts as a duplicate, never twice."""
+    letters = [d for d in dead_letters if d.requeued_at is None]
+    with transaction.atomic():
+        result = _store(
+            [json.loads(d.event) for d in letters], key=None, source="requeue", now=timezone.now()
+        )
+        DeadLetter.objects.filter(pk__in=[d.pk for d in letters]).update(requeued_at=timezone.now())
+    return result
 
 
 def mark_failed(batch_id: int, reason: str) -> None:
@@ -292,6 +416,11 @@ class ImportTotals:
     errors: list[Rejection] = field(default_factory=list)
 
 
+def _reject(totals: ImportTotals, rejected: list[Rejection]) -> None:
+    totals.rejected += len(rejected)
+    totals.errors.extend(rejected[: max(0, 100 - len(totals.errors))])
+
+
 def import_events(
     items: Iterable[Any], *, chunk_size: int = IMPORT_CHUNK_EVENTS, progress=None
 ) -> ImportTotals:
@@ -306,19 +435,24 @@ def import_events(
         validated = validate_batch(chunk, timezone.now())
         for r in validated.rejected:
             r.index += offset
-        totals.rejected += len(validated.rejected)
-        totals.errors.extend(validated.rejected[: max(0, 100 - len(totals.errors))])
+        _reject(totals, validated.rejected)
         totals.duplicates += validated.duplicates_in_batch
         if validated.events:
-            ids = _prepare(validated.events)
+            ids, failures, (events,) = _prepare_pending([[(None, e) for e in validated.events]])
             with transaction.atomic():
-                new_ids = claim_ids([e["id"] for e in validated.events])
-                fresh = [e for e in validated.events if e["id"] in new_ids]
-                _, *per_grain = rollups.write_events(_rows(fresh, ids, None))
+                new_ids = claim_ids([e["id"] for _, e in events])
+                fresh = [p for p in events if p[1]["id"] in new_ids]
+                unwritten, per_grain = _write_pending([fresh], ids)
+                _release_ids([e["id"] for _, e, _ in unwritten])
                 transaction.on_commit(bump_generation)
             _count_rollup_rows(per_grain)
-            totals.accepted += len(fresh)
-            totals.duplicates += len(validated.events) - len(fresh)
+            failures += unwritten
+            index = {id(e): n for n, e in zip(validated.indexes, validated.events, strict=True)}
+            _reject(
+                totals, [Rejection(index[id(e)] + offset, e["id"], {"event": err}) for _, e, err in failures]
+            )
+            totals.accepted += len(fresh) - len(unwritten)
+            totals.duplicates += len(events) - len(fresh)
         if progress:
             progress(len(chunk))
         offset += len(chunk)

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from celery import shared_task
-from django.db import InterfaceError, OperationalError
 
 from ingest import partitions, services
-
-TRANSIENT = (OperationalError, InterfaceError)  # includes deadlocks and lost connections
+from ingest.services import TRANSIENT
 
 
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=5)

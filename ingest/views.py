@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import zlib
-
 from django.conf import settings
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import serializers
@@ -12,6 +10,7 @@ from rest_framework.views import APIView
 
 from config.api_errors import ApiError, error_body
 from ingest import auth
+from ingest.bodies import read_body
 from ingest.events import BodyError, parse_body
 from ingest.services import accept_events
 
@@ -28,31 +27,6 @@ class AcceptedSerializer(serializers.Serializer):
     accepted = serializers.IntegerField()
     duplicates = serializers.IntegerField()
     rejected = RejectedSerializer(many=True)
-
-
-def _read_body(request, limit: int) -> bytes:
-    length = request.META.get("CONTENT_LENGTH") or "0"
-    if not length.isdigit():
-        raise ApiError(400, "bad_content_length", "Content-Length must be a number.")
-    if int(length) > limit:
-        raise ApiError(413, "too_large", f"Body over {limit:,} bytes.")
-    raw = request._request.read(limit + 1)
-    if len(raw) > limit:
-        raise ApiError(413, "too_large", f"Body over {limit:,} bytes.")
-    encoding = request.META.get("HTTP_CONTENT_ENCODING", "").strip().lower()
-    if encoding in ("", "identity"):
-        return raw
-    if encoding != "gzip":
-        raise ApiError(415, "unsupported_encoding", "Content-Encoding must be gzip or identity.")
-    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
-    try:
-        # max_length stops a gzip bomb after limit + 1 bytes instead of inflating it whole.
-        body = inflater.decompress(raw, limit + 1)
-    except zlib.error as exc:
-        raise ApiError(400, "bad_gzip", f"Body is not valid gzip: {exc}.") from exc
-    if len(body) > limit or inflater.unconsumed_tail:
-        raise ApiError(413, "too_large", f"Decompressed body over {limit:,} bytes.")
-    return body
 
 
 class EventsView(APIView):
@@ -116,7 +90,7 @@ class EventsView(APIView):
                 "Content-Type",
             )
         limits = settings.TOKENRANK
-        raw = _read_body(request, limits["INGEST_MAX_BYTES"])
+        raw = read_body(request._request, limits["INGEST_MAX_BYTES"])
         try:
             items, rejected = parse_body(raw, content_type)
         except BodyError as exc:

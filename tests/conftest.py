@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -43,17 +44,22 @@ def _test_database_url() -> str:
     return urlunsplit(parts._replace(path="/" + connection.settings_dict["NAME"]))
 
 
+def _service_env() -> dict[str, str]:
+    """The environment of a process started by a test: the test database and broker."""
+    return {
+        **os.environ,
+        "DATABASE_URL": _test_database_url(),
+        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+        "REDIS_URL": settings.REDIS_URL,
+        "DB_CONN_MAX_AGE": "0",
+    }
+
+
 class Worker:
     """A real ``celery worker`` process (its own process group) on the test database."""
 
     def __init__(self, concurrency: int = 1, name: str = "w"):
-        env = {
-            **os.environ,
-            "DATABASE_URL": _test_database_url(),
-            "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
-            "REDIS_URL": settings.REDIS_URL,
-            "DB_CONN_MAX_AGE": "0",
-        }
+        env = _service_env()
         self.log_path = settings.DATA_DIR / f"worker-{name}-{os.getpid()}.log"
         self.log = self.log_path.open("w")
         self.proc = subprocess.Popen(
@@ -113,6 +119,37 @@ def start_worker(transactional_db) -> Iterator[Callable[..., Worker]]:
 @pytest.fixture
 def worker(start_worker) -> Worker:
     return start_worker(concurrency=2)
+
+
+@pytest.fixture
+def gunicorn_server(transactional_db, tmp_path) -> Iterator[int]:
+    """A real gunicorn (as deployed: it de-chunks request bodies, unlike the test server) on
+    the test database, with a 200,000-byte ingest body limit; yields its port."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**_service_env(), "TOKENRANK_INGEST_MAX_BYTES": "200000"}
+    log = (tmp_path / "gunicorn.log").open("w")
+    proc = subprocess.Popen(
+        processes.gunicorn(f"127.0.0.1:{port}", 1),
+        env=env,
+        cwd=settings.BASE_DIR,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+    def listening() -> bool:
+        if proc.poll() is not None:
+            pytest.fail(f"gunicorn did not start:\n{(tmp_path / 'gunicorn.log').read_text()}")
+        with socket.socket() as client:
+            return client.connect_ex(("127.0.0.1", port)) == 0
+
+    wait_for(listening, 60)
+    yield port
+    os.killpg(proc.pid, signal.SIGTERM)
+    proc.wait(15)
+    log.close()
 
 
 @pytest.fixture

@@ -138,21 +138,18 @@ def test_verify_finds_a_tampered_rollup_and_rebuild_repairs_it(tmp_path, table):
     assert both_grains_equal(expected_totals(events))
 
 
-def test_failed_batch_is_kept_and_retry_counts_it_once(client, ingest_key, start_worker):
+def test_batch_given_up_is_kept_and_retry_counts_it_once(client, ingest_key, start_worker, settings):
     _, key = ingest_key
     events = EventFactory.build_batch(20)
     post_events(client, key, events)
     batch = InboxBatch.objects.get()
-    # A cause we can fix: a corrupted stored batch (e.g. a bad manual edit).
-    InboxBatch.objects.filter(pk=batch.pk).update(
-        events=[{**e, "created_at": "not a time"} for e in batch.events]
-    )
+    # As if workers had died on it over and over (BATCH_MAX_ATTEMPTS).
+    InboxBatch.objects.filter(pk=batch.pk).update(attempts=settings.TOKENRANK["BATCH_MAX_ATTEMPTS"])
     start_worker()
     services.enqueue_batch(batch.pk)
     wait_for(lambda: InboxBatch.objects.get(pk=batch.pk).status == "failed")
     failed = InboxBatch.objects.get(pk=batch.pk)
-    assert failed.last_error and UsageDaily.objects.count() == 0
-    InboxBatch.objects.filter(pk=batch.pk).update(events=batch.events)  # the fix
+    assert "gave up" in failed.last_error and UsageDaily.objects.count() == 0
     assert services.retry_batch(batch.pk)
     wait_for(lambda: InboxBatch.objects.get(pk=batch.pk).status == "done")
     services.retry_batch(batch.pk)  # no-op on a done batch
