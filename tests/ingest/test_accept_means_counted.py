@@ -71,7 +71,10 @@ def test_poisoned_event_between_good_ones_is_isolated_and_the_rest_counted():
     batch = store_as_accepted(key, events, poison={499: TOO_LONG_VARIANT, 500: TOO_LONG_ORIGIN})
     assert services.process_batch(batch) == "done"
     assert InboxBatch.objects.get(pk=batch).dead_letter_count == 2
-    assert set(DeadLetter.objects.values_list("event_id", flat=True)) == {events[499]["id"], events[500]["id"]}
+    assert set(DeadLetter.objects.values_list("event_id", flat=True)) == {
+        events[499]["id"],
+        events[500]["id"],
+    }
     good = events[:499] + events[501:]
     assert both_grains_equal(expected_totals(good))
     assert services.verify_rollups()[1] == []
@@ -244,7 +247,9 @@ def test_chunked_body_without_content_length_is_read_whole(gunicorn_server):
     pieces = [body[i : i + 1000] for i in range(0, len(body), 1000)]
     status, answer = _chunked_post(gunicorn_server, key, pieces)
     assert status == 202 and answer["accepted"] == 300
-    status, answer = _chunked_post(gunicorn_server, key, [gzip.compress(body)], **{"Content-Encoding": "gzip"})
+    status, answer = _chunked_post(
+        gunicorn_server, key, [gzip.compress(body)], **{"Content-Encoding": "gzip"}
+    )
     assert status == 202 and answer["duplicates"] == 300
     # The size limit still holds, counted while reading (the server's limit: 200,000 bytes).
     status, answer = _chunked_post(gunicorn_server, key, [b" " * 50_000] * 5)
