@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from ingest import services
 from ingest.auth import revoke
-from ingest.models import InboxBatch, IngestKey, MaintenanceJob
+from ingest.models import DeadLetter, InboxBatch, IngestKey, MaintenanceJob
 from rankings import charts
 
 
@@ -86,6 +86,7 @@ class InboxBatchAdmin(admin.ModelAdmin):
         "source",
         "key",
         "event_count",
+        "dead_letter_count",
         "attempts",
         "received_at",
         "processed_at",
@@ -164,6 +165,7 @@ class InboxBatchAdmin(admin.ModelAdmin):
             windows[label] = InboxBatch.objects.filter(received_at__gte=since).aggregate(
                 **{s: Count("pk", filter=Q(status=s)) for s in InboxBatch.Status.values},
                 events=Sum("event_count"),
+                dead_letters=Sum("dead_letter_count"),
             )
         oldest = InboxBatch.objects.filter(status="pending").aggregate(oldest=Min("received_at"))["oldest"]
         per_minute = (
@@ -239,3 +241,50 @@ class MaintenanceJobAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False  # started from the ingest health page
+
+
+class DeadLetterForm(forms.ModelForm):
+    class Meta:
+        model = DeadLetter
+        fields = ["event"]
+
+    def clean_event(self) -> str:
+        """The event stays a JSON object (normalized field names) and ASCII, as stored."""
+        import json
+
+        try:
+            event = json.loads(self.cleaned_data["event"])
+        except ValueError as exc:
+            raise forms.ValidationError(f"Not valid JSON: {exc}") from exc
+        if not isinstance(event, dict) or "id" not in event:
+            raise forms.ValidationError("Must be a JSON object with the event's id.")
+        return json.dumps(event, ensure_ascii=True)
+
+
+@admin.register(DeadLetter)
+class DeadLetterAdmin(admin.ModelAdmin):
+    """Events the worker could not write. Their batches were counted without them and their
+    ids released: a corrected resend from the gateway counts, or fix the event here and
+    requeue it (an id resent meanwhile is a duplicate, never counted twice)."""
+
+    form = DeadLetterForm
+    list_display = ["event_id", "batch", "short_error", "created_at", "requeued_at"]
+    list_filter = [("requeued_at", admin.EmptyFieldListFilter)]
+    search_fields = ["event_id", "error"]
+    readonly_fields = ["batch", "event_id", "error", "created_at", "requeued_at"]
+    fields = ["batch", "event_id", "error", "event", "created_at", "requeued_at"]
+    actions = ["requeue"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    @admin.display(description="error")
+    def short_error(self, obj: DeadLetter) -> str:
+        return obj.error[:100]
+
+    @admin.action(description="Requeue selected dead letters (once each)", permissions=["change"])
+    def requeue(self, request, queryset):
+        result = services.requeue_dead_letters(queryset)
+        self.message_user(
+            request, f"{result.accepted} requeued; {result.duplicates} already counted (resent meanwhile)."
+        )

@@ -5,9 +5,27 @@ import django.utils.timezone
 from django.db import migrations, models
 
 
+def grant_roles(apps, schema_editor):
+    """Dead letters for the staff roles of rankings 0003: analysts view, operators change."""
+    from django.contrib.auth.management import create_permissions
+
+    config = apps.get_app_config("ingest")
+    config.models_module = True
+    create_permissions(config, apps=apps, verbosity=0)
+    config.models_module = None
+    Group = apps.get_model("auth", "Group")
+    Permission = apps.get_model("auth", "Permission")
+    ours = Permission.objects.filter(content_type__app_label="ingest", content_type__model="deadletter")
+    for group in Group.objects.filter(name="analyst"):
+        group.permissions.add(*ours.filter(codename__startswith="view_"))
+    for group in Group.objects.filter(name="operator"):
+        group.permissions.add(*ours)
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
+        ("rankings", "0003_staff_roles"),
         ('ingest', '0006_inbox_plain_json'),
     ]
 
@@ -32,4 +50,5 @@ class Migration(migrations.Migration):
                 'ordering': ['-created_at'],
             },
         ),
+        migrations.RunPython(grant_roles, migrations.RunPython.noop),
     ]
