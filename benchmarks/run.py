@@ -254,7 +254,7 @@ def bench_ingest(n: int, offered_rate: int, freshness_seconds: int, workers: int
 
     sample = validate_batch(events, datetime.now(UTC)).events
     ids = resolve(sample)
-    rows = list(_rows(sample, ids, None))
+    rows = list(_rows(((None, e) for e in sample), ids))
     with connection.cursor() as cursor:
         cursor.execute("CREATE TEMP TABLE copy_limit (LIKE ingest_rawevent INCLUDING DEFAULTS)")
         started = time.monotonic()

@@ -131,6 +131,9 @@ def from_full_cube(grain: Grain) -> str:
     return _from_daily(grain, "rankings_usagedaily")
 
 
+# Rows are staged here before they are counted: by the worker across the transactions of a
+# coalesced set (one batch at a time, so a worker holds one batch in memory), by the bulk
+# import within its transaction. Session-private, never WAL-logged; emptied after each use.
 _INCOMING_DDL = """
 CREATE TEMP TABLE IF NOT EXISTS incoming (
     id text, created_at timestamptz, batch_id bigint, model_id bigint, variant text,
@@ -138,7 +141,7 @@ CREATE TEMP TABLE IF NOT EXISTS incoming (
     prompt_tokens bigint, completion_tokens bigint, reasoning_tokens bigint,
     cached_tokens bigint, cost numeric, latency_ms integer, generation_ms integer,
     cancelled boolean, streamed boolean, finish_reason text, is_byok boolean
-) ON COMMIT DELETE ROWS
+)
 """
 
 
@@ -168,32 +171,63 @@ _RAW_SELECT = ", ".join(
     for column in RAW_COLUMNS
 )
 
-# One statement: new raw rows, and exactly those rows added to every grain; it answers
-# how many raw rows and rows per grain it wrote.
-_WRITE_SQL = (
-    f"WITH inserted AS (INSERT INTO ingest_rawevent ({', '.join(RAW_COLUMNS)}, cost_derived) "
-    f"SELECT {_RAW_SELECT}, i.cost IS NULL FROM incoming i JOIN rankings_llmmodel m ON m.id = i.model_id "
-    f"ON CONFLICT DO NOTHING RETURNING {', '.join(RAW_COLUMNS)}), "
-    + ", ".join(f"g{n} AS ({_aggregate(grain, 'inserted')} RETURNING 1)" for n, grain in enumerate(GRAINS))
-    + " SELECT (SELECT count(*) FROM inserted), "
-    + ", ".join(f"(SELECT count(*) FROM g{n})" for n in range(len(GRAINS)))
-)
+
+def _write_sql(where: str = "") -> str:
+    """One statement: staged rows (``where`` filters them) become raw rows, and exactly the
+    raw rows inserted are added to every grain; it answers how many raw rows and rows per
+    grain it wrote."""
+    return (
+        f"WITH inserted AS (INSERT INTO ingest_rawevent ({', '.join(RAW_COLUMNS)}, cost_derived) "
+        f"SELECT {_RAW_SELECT}, i.cost IS NULL FROM incoming i JOIN rankings_llmmodel m ON m.id = i.model_id{where} "
+        f"ON CONFLICT DO NOTHING RETURNING {', '.join(RAW_COLUMNS)}), "
+        + ", ".join(
+            f"g{n} AS ({_aggregate(grain, 'inserted')} RETURNING 1)" for n, grain in enumerate(GRAINS)
+        )
+        + " SELECT (SELECT count(*) FROM inserted), "
+        + ", ".join(f"(SELECT count(*) FROM g{n})" for n in range(len(GRAINS)))
+    )
 
 
-def write_events(rows: Iterable[Sequence[Any]]) -> tuple[int, ...]:
-    """Insert raw event rows (``RAW_COLUMNS`` order) and add them to the rollups; return the
-    number of raw rows written, then the rows upserted per grain (``GRAINS`` order).
+_WRITE_ALL = _write_sql()
+_WRITE_SOME = _write_sql(" WHERE i.id = ANY(%s)")
 
-    Must run inside the caller's transaction: raw rows and rollup increments commit together.
-    """
+
+def stage_events(rows: Iterable[Sequence[Any]]) -> None:
+    """COPY event rows (``RAW_COLUMNS`` order) into this session's staging table."""
     with connection.cursor() as cursor:
         cursor.execute(_INCOMING_DDL)
         with cursor.copy(f"COPY incoming ({', '.join(RAW_COLUMNS)}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
-        cursor.execute(_WRITE_SQL)
-        written = cursor.fetchone()
+
+
+def write_staged(ids: list[str] | None = None) -> tuple[int, ...]:
+    """Count the staged rows (those with ``ids`` only, when given) into raw events and
+    rollups; return the raw rows written, then the rows upserted per grain (``GRAINS``
+    order). Runs in the caller's transaction: raw rows and increments commit together."""
+    with connection.cursor() as cursor:
+        cursor.execute(_WRITE_ALL if ids is None else _WRITE_SOME, None if ids is None else [ids])
+        return cursor.fetchone()
+
+
+def clear_staged() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(_INCOMING_DDL)
         cursor.execute("TRUNCATE incoming")
+
+
+def unstage_batches_except(batch_ids: list[int]) -> None:
+    """Drop staged rows of batches other than ``batch_ids`` (taken by another worker)."""
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM incoming WHERE batch_id <> ALL(%s)", [batch_ids])
+
+
+def write_events(rows: Iterable[Sequence[Any]]) -> tuple[int, ...]:
+    """Stage ``rows`` and count them, in the caller's transaction (the bulk import's path)."""
+    clear_staged()
+    stage_events(rows)
+    written = write_staged()
+    clear_staged()
     return written
 
 

@@ -304,8 +304,11 @@ def process_batch(batch_id: int) -> str:
     there is a backlog (``BATCH_COALESCE_EVENTS``). Idempotent: returns ``"done"``,
     ``"skipped"`` (already done, or another worker holds it) or ``"failed"``.
 
-    An event that cannot be written never takes others down: it is isolated (see
-    :func:`_isolating`) and dead-lettered on its own batch; the rest is counted."""
+    The batches are staged one at a time (catalog resolved and committed, rows copied to the
+    session's staging table), so a worker holds one batch in memory whatever it coalesces;
+    then one transaction counts them all and marks them done. An event that cannot be
+    staged or written never takes others down: it is isolated (:func:`_isolating`) and
+    dead-lettered on its own batch; the rest is counted."""
     with transaction.atomic():
         claimed = InboxBatch.objects.filter(pk=batch_id, status=Status.PENDING).update(
             attempts=F("attempts") + 1
@@ -319,27 +322,28 @@ def process_batch(batch_id: int) -> str:
     started = time.perf_counter()
     alone = batch["attempts"] > 1  # it failed before: no company
     room = 0 if alone else settings.TOKENRANK["BATCH_COALESCE_EVENTS"] - batch["event_count"]
-    wanted = [batch_id, *_claim_waiting(batch_id, room)]
-    events = dict(InboxBatch.objects.filter(pk__in=wanted, status=Status.PENDING).values_list("pk", "events"))
-    if batch_id not in events:
+    rollups.clear_staged()  # whatever an interrupted run of this connection left
+    staged, failures = _stage([batch_id, *_claim_waiting(batch_id, room)])
+    if batch_id not in staged:
         return "skipped"
-    pks = sorted(events)
-    ids, unprepared, groups = _prepare_pending([[(pk, e) for e in events.pop(pk)] for pk in pks])
     with transaction.atomic():
         # Under the row locks a batch is done or not, never half: whatever another worker
         # took meanwhile is skipped here.
         locked = sorted(
             InboxBatch.objects.select_for_update(skip_locked=True)
-            .filter(pk__in=pks, status=Status.PENDING)
+            .filter(pk__in=list(staged), status=Status.PENDING)
             .values_list("pk", flat=True)
         )
         if batch_id not in locked:
+            rollups.clear_staged()
             return "skipped"
-        groups = [g for g in groups if g and g[0][0] in locked]
-        written, per_grain = _write_pending(groups, ids)
-        failures = [f for f in unprepared if f[0] in locked] + written
+        if len(locked) < len(staged):
+            rollups.unstage_batches_except(locked)
+        unwritten, per_grain = _write_staged([[(pk, {"id": i}) for i in staged[pk]] for pk in locked])
+        failures = [f for f in failures if f[0] in locked] + _with_events(unwritten)
         _set_aside(failures)
         InboxBatch.objects.filter(pk__in=locked).update(status=Status.DONE, processed_at=timezone.now())
+        rollups.clear_staged()
         transaction.on_commit(bump_generation)
     seconds = time.perf_counter() - started
     metrics.observe("tokenrank_batch_processing_seconds", (), seconds)
@@ -354,6 +358,55 @@ def process_batch(batch_id: int) -> str:
         extra={"batch_id": batch_id, "batches": locked, "seconds": round(seconds, 4)},
     )
     return "done"
+
+
+def _stage(pks: list[int]) -> tuple[dict[int, list[str]], list[Failure]]:
+    """Resolve and stage each pending batch of ``pks`` in turn, each step committed on its
+    own; return the ids staged per batch and the events that could not be prepared or
+    staged (with their batch)."""
+    staged: dict[int, list[str]] = {}
+    failures: list[Failure] = []
+    for pk in pks:
+        events = (
+            InboxBatch.objects.filter(pk=pk, status=Status.PENDING).values_list("events", flat=True).first()
+        )
+        if events is None:
+            continue  # done by another worker meanwhile
+        ids, unprepared, groups = _prepare_pending([[(pk, e) for e in events]])
+        unstaged = _isolating(groups, lambda chunk, ids=ids: rollups.stage_events(_rows(chunk, ids)))
+        failures += unprepared + unstaged
+        staged[pk] = [e["id"] for _, e in _without(groups, unstaged)[0]]
+    return staged, failures
+
+
+def _write_staged(groups: list[list[Pending]]) -> tuple[list[Failure], list[int]]:
+    """Count the staged rows of ``groups`` (events known by id) in the caller's transaction;
+    returns the events that could not be written and the rollup rows written per grain."""
+    everything = sum(len(group) for group in groups)
+    written = [0] * len(rollups.GRAINS)
+
+    def write(chunk: list[Pending]) -> None:
+        ids = None if len(chunk) == everything else [e["id"] for _, e in chunk]
+        _, *per_grain = rollups.write_staged(ids)
+        for n, rows in enumerate(per_grain):
+            written[n] += rows
+
+    return _isolating(groups, write), written
+
+
+def _with_events(failures: list[Failure]) -> list[Failure]:
+    """Failures known by event id only, with their whole events read back from their batch
+    (rare: only events that failed the write)."""
+    wanted: dict[int, set[str]] = {}
+    for pk, event, _ in failures:
+        wanted.setdefault(pk, set()).add(event["id"])
+    events = {
+        (pk, e["id"]): e
+        for pk, ids in wanted.items()
+        for e in InboxBatch.objects.values_list("events", flat=True).get(pk=pk)
+        if e["id"] in ids
+    }
+    return [(pk, events[pk, event["id"]], error) for pk, event, error in failures]
 
 
 def requeue_dead_letters(dead_letters: Iterable[DeadLetter]) -> Accepted:
