@@ -21,6 +21,8 @@ from django.utils import timezone
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 
+from config.network import in_networks
+
 log = logging.getLogger(__name__)
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -127,7 +129,7 @@ def _allowed(request: HttpRequest) -> bool:
         address = ipaddress.ip_address(request.META.get("REMOTE_ADDR", ""))
     except ValueError:
         return False
-    return any(address in ipaddress.ip_network(n) for n in settings.TOKENRANK["METRICS_ALLOWED_NETWORKS"])
+    return in_networks(address, settings.TOKENRANK["METRICS_ALLOWED_NETWORKS"])
 
 
 def metrics_view(request: HttpRequest) -> HttpResponse:

@@ -33,6 +33,16 @@ def _env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
+def _env_networks(name: str, default: str) -> tuple:
+    """A comma list of IP networks (or single addresses); a bad entry stops the start."""
+    from config.network import parse_networks
+
+    try:
+        return parse_networks(_env_list(name, default))
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name}: {exc}.") from exc
+
+
 # --- Environment --------------------------------------------------------------------------
 ENVIRONMENT = os.environ.get("DJANGO_ENV", "development")
 PRODUCTION = ENVIRONMENT == "production"
@@ -144,7 +154,9 @@ TOKENRANK = {
     "READY_MAX_LAG_SECONDS": _env_int("TOKENRANK_READY_MAX_LAG_SECONDS", 300),
     # /metrics is served to a bearer token or to these networks only.
     "METRICS_TOKEN": os.environ.get("METRICS_TOKEN", ""),
-    "METRICS_ALLOWED_NETWORKS": _env_list("METRICS_ALLOWED_NETWORKS", "127.0.0.1/32,::1/128"),
+    "METRICS_ALLOWED_NETWORKS": _env_networks("METRICS_ALLOWED_NETWORKS", "127.0.0.1/32,::1/128"),
+    # Reverse proxies whose X-Forwarded-For is believed (config.network.client_address).
+    "TRUSTED_PROXIES": _env_networks("TOKENRANK_TRUSTED_PROXIES", ""),
 }
 
 # --- Django -------------------------------------------------------------------------------
