@@ -307,6 +307,7 @@ AXES_LOCKOUT_PARAMETERS = ["ip_address"]  # per client: nobody can lock an accou
 AXES_CLIENT_IP_CALLABLE = "config.network.client_address"  # behind trusted proxies only
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "admin/lockout.html"
+AXES_VERBOSE = False  # no banner on every start; lockouts are still logged
 
 # --- REST API -----------------------------------------------------------------------------
 REST_FRAMEWORK = {
