@@ -70,11 +70,44 @@ def check_inbox_lag() -> str | None:
     return None
 
 
+def check_failed_batches() -> str | None:
+    """A warning when batches failed or events were dead-lettered in the last hour (not
+    counted until an operator retries them or the gateway resends), else None."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from ingest.models import DeadLetter, InboxBatch
+
+    since = timezone.now() - timedelta(hours=1)
+    try:
+        failed = InboxBatch.objects.filter(status=InboxBatch.Status.FAILED, processed_at__gte=since).count()
+        letters = DeadLetter.objects.filter(created_at__gte=since, requeued_at__isnull=True).count()
+    except DatabaseError:
+        return None
+    found = [
+        f"{failed} batch{'es' if failed > 1 else ''} failed" if failed else "",
+        f"{letters} event{'s' if letters > 1 else ''} dead-lettered" if letters else "",
+    ]
+    if failed or letters:
+        return f"ingest: {' and '.join(f for f in found if f)} in the last hour (Admin → Ingest health)"
+    return None
+
+
 @never_cache
 @require_GET
 def readyz(request):
-    """200 when this instance can serve: database, broker, migrations applied, inbox lag low."""
-    problems = [p for p in (check_database(), check_broker(), check_migrations(), check_inbox_lag()) if p]
+    """200 "ready" when this instance can serve: database, broker, migrations applied, inbox
+    lag low; 503 "not ready" otherwise. 200 "degraded" when it can serve but batches failed
+    in the last hour: a load balancer keeps sending traffic, monitoring reads the reason."""
+    database = check_database()
+    problems = [p for p in (database, check_broker()) if p]
+    warnings = []
+    if database is None:  # the rest reads the database: no second connect timeout when it is down
+        problems += [p for p in (check_migrations(), check_inbox_lag()) if p]
+        warnings += [w for w in (check_failed_batches(),) if w]
     if problems:
-        return JsonResponse({"status": "not ready", "reasons": problems}, status=503)
+        return JsonResponse({"status": "not ready", "reasons": problems + warnings}, status=503)
+    if warnings:
+        return JsonResponse({"status": "degraded", "reasons": warnings})
     return JsonResponse({"status": "ready"})

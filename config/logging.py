@@ -1,4 +1,5 @@
-"""One JSON object per log line, for production log shippers."""
+"""Log lines: one JSON object per line for production log shippers, request ids, and
+secrets taken out of logged URLs."""
 
 from __future__ import annotations
 
@@ -10,6 +11,20 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+
+REDACTED = "[redacted]"
+# A query parameter whose name says it carries a secret (key=, api_key=, token=, ...), and
+# anything shaped like an ingest key (ingest.models.KEY_PREFIX) wherever it appears.
+_SECRET_PARAMETER = re.compile(
+    r"((?:^|[?&;])[^=&;#\s]*(?:key|token|secret|passw(?:or)?d|signature|auth)[^=&;#\s]*=)[^&;#\s\"]*",
+    re.IGNORECASE,
+)
+_INGEST_KEY = re.compile(r"trk_[A-Za-z0-9_-]+")
+
+
+def redact_url(text: str) -> str:
+    """``text`` (a URL, a query string or a request line) with secret values replaced."""
+    return _INGEST_KEY.sub(REDACTED, _SECRET_PARAMETER.sub(rf"\1{REDACTED}", text))
 
 
 class JsonFormatter(logging.Formatter):

@@ -7,6 +7,7 @@ Recording never raises: metrics must not break ingest or pages.
 
 from __future__ import annotations
 
+import hmac
 import ipaddress
 import logging
 import time
@@ -16,10 +17,12 @@ from django.conf import settings
 from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache
 from django.db.models import Min
-from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
+from django.http import HttpRequest, HttpResponse, HttpResponseForbidden, HttpResponseNotFound
 from django.utils import timezone
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+
+from config.network import in_networks
 
 log = logging.getLogger(__name__)
 
@@ -121,17 +124,23 @@ class TokenrankCollector:
 
 def _allowed(request: HttpRequest) -> bool:
     token = settings.TOKENRANK["METRICS_TOKEN"]
-    if token and request.META.get("HTTP_AUTHORIZATION", "") == f"Bearer {token}":
+    sent = request.META.get("HTTP_AUTHORIZATION", "")
+    if token and hmac.compare_digest(sent.encode(), f"Bearer {token}".encode()):
         return True
+    if settings.PRODUCTION:
+        return False  # behind a same-host proxy every request comes from loopback
     try:
         address = ipaddress.ip_address(request.META.get("REMOTE_ADDR", ""))
     except ValueError:
         return False
-    return any(address in ipaddress.ip_network(n) for n in settings.TOKENRANK["METRICS_ALLOWED_NETWORKS"])
+    return in_networks(address, settings.TOKENRANK["METRICS_ALLOWED_NETWORKS"])
 
 
 def metrics_view(request: HttpRequest) -> HttpResponse:
-    """``/metrics``: for a bearer token or an allowed network (default: loopback only)."""
+    """``/metrics``: for the bearer token, or outside production for an allowed network
+    (default: loopback). In production with no token set there are no metrics: 404."""
+    if settings.PRODUCTION and not settings.TOKENRANK["METRICS_TOKEN"]:
+        return HttpResponseNotFound("metrics are off: set METRICS_TOKEN to serve them\n")
     if not _allowed(request):
         return HttpResponseForbidden("metrics are not public; see METRICS_TOKEN / METRICS_ALLOWED_NETWORKS\n")
     registry = CollectorRegistry()

@@ -26,6 +26,8 @@ def gunicorn(bind: str, workers: int, *extra: str) -> list[str]:
         sys.executable,
         "-m",
         "gunicorn",
+        "-c",
+        "python:config.gunicorn",  # the access log's redaction
         "config.wsgi",
         "--bind",
         bind,

@@ -8,6 +8,7 @@ the embedded PostgreSQL and Redis of :mod:`config.embedded` are started or reuse
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -33,16 +34,44 @@ def _env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
+def _env_networks(name: str, default: str) -> tuple:
+    """A comma list of IP networks (or single addresses); a bad entry stops the start."""
+    from config.network import parse_networks
+
+    try:
+        return parse_networks(_env_list(name, default))
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name}: {exc}.") from exc
+
+
 # --- Environment --------------------------------------------------------------------------
 ENVIRONMENT = os.environ.get("DJANGO_ENV", "development")
 PRODUCTION = ENVIRONMENT == "production"
 DATA_DIR = Path(os.environ.get("TOKENRANK_DATA_DIR", BASE_DIR / "var")).resolve()
 
 _DEV_SECRET_KEY = "insecure-development-key-do-not-use-in-production"  # noqa: S105
+# Published values that must never sign a production session: the development default and
+# the placeholder of .env.example (tests check that every example value is refused).
+_EXAMPLE_SECRET_KEYS = {
+    _DEV_SECRET_KEY,
+    "change-me-to-50-or-more-random-characters-for-production-use-only",
+}
 SECRET_KEY = os.environ.get("SECRET_KEY", _DEV_SECRET_KEY)
-if PRODUCTION and (SECRET_KEY == _DEV_SECRET_KEY or len(SECRET_KEY) < 50):
+
+
+def _weak_secret_key(key: str) -> str | None:
+    """Why ``key`` must not be used in production, or None."""
+    if key in _EXAMPLE_SECRET_KEYS or "change-me" in key.lower() or key.startswith("django-insecure"):
+        return "it is an example value"
+    if len(key) < 50 or len(set(key)) < 5:
+        return "it is shorter than 50 characters or has fewer than 5 different ones"
+    return None
+
+
+if PRODUCTION and (_why := _weak_secret_key(SECRET_KEY)):
     raise ImproperlyConfigured(
-        "DJANGO_ENV=production needs SECRET_KEY set to a random value of 50+ characters."
+        f"DJANGO_ENV=production refuses this SECRET_KEY: {_why}. Set it to 50+ random characters, "
+        "e.g. python -c 'import secrets; print(secrets.token_urlsafe(50))'."
     )
 
 DEBUG = _env_bool("DEBUG", False)
@@ -142,9 +171,13 @@ TOKENRANK = {
     # one transaction (fewer rollup rows per event); 0 processes every batch alone.
     "BATCH_COALESCE_EVENTS": _env_int("TOKENRANK_BATCH_COALESCE_EVENTS", 40_000),
     "READY_MAX_LAG_SECONDS": _env_int("TOKENRANK_READY_MAX_LAG_SECONDS", 300),
-    # /metrics is served to a bearer token or to these networks only.
+    # /metrics is served to this bearer token, and outside production also to these networks
+    # (in production a same-host proxy would make every request look local): production
+    # without a token answers 404.
     "METRICS_TOKEN": os.environ.get("METRICS_TOKEN", ""),
-    "METRICS_ALLOWED_NETWORKS": _env_list("METRICS_ALLOWED_NETWORKS", "127.0.0.1/32,::1/128"),
+    "METRICS_ALLOWED_NETWORKS": _env_networks("METRICS_ALLOWED_NETWORKS", "127.0.0.1/32,::1/128"),
+    # Reverse proxies whose X-Forwarded-For is believed (config.network.client_address).
+    "TRUSTED_PROXIES": _env_networks("TOKENRANK_TRUSTED_PROXIES", ""),
 }
 
 # --- Django -------------------------------------------------------------------------------
@@ -161,6 +194,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_htmx",
+    "axes",
     "rankings",
     "ingest",
 ]
@@ -179,6 +213,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "axes.middleware.AxesMiddleware",  # last, as django-axes asks
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -261,6 +296,19 @@ if PRODUCTION:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
 
+# --- Admin login throttling (django-axes) ---------------------------------------------------
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # refuses a locked-out client before the password check
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = _env_int("TOKENRANK_ADMIN_LOGIN_FAILURES", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=_env_int("TOKENRANK_ADMIN_LOCKOUT_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = ["ip_address"]  # per client: nobody can lock an account out from afar
+AXES_CLIENT_IP_CALLABLE = "config.network.client_address"  # behind trusted proxies only
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "admin/lockout.html"
+AXES_VERBOSE = False  # no banner on every start; lockouts are still logged
+
 # --- REST API -----------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -307,5 +355,8 @@ LOGGING = {
         }
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        "axes": {"level": "WARNING"},  # lockouts (warnings) only, not every login
+    },
 }

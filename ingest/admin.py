@@ -134,14 +134,25 @@ class InboxBatchAdmin(admin.ModelAdmin):
 
     def get_urls(self):
         return [
-            path("health/", self.admin_site.admin_view(self.health_view), name="ingest_health"),
+            path("health/", self._for_viewers(self.health_view), name="ingest_health"),
             path(
                 "health/batch/<int:pk>/<str:action>/",
-                self.admin_site.admin_view(self.batch_action),
+                self._for_viewers(self.batch_action),
                 name="ingest_batch_action",
             ),
-            path("health/jobs/", self.admin_site.admin_view(self.jobs_fragment), name="ingest_jobs"),
+            path("health/jobs/", self._for_viewers(self.jobs_fragment), name="ingest_jobs"),
         ] + super().get_urls()
+
+    def _for_viewers(self, view):
+        """Staff may see ingest health only with a role that may view batches (analyst,
+        operator): being staff alone is not enough."""
+
+        def guarded(request: HttpRequest, *args, **kwargs):
+            if not self.has_view_permission(request):
+                raise PermissionDenied("Your role may not see ingest health.")
+            return view(request, *args, **kwargs)
+
+        return self.admin_site.admin_view(guarded)
 
     def health_view(self, request: HttpRequest):
         now = timezone.now()

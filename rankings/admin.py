@@ -12,7 +12,7 @@ from django.utils.html import format_html
 
 from rankings.cache import bump_generation
 from rankings.models import App, AppOrigin, Author, Category, LLMModel, Provider
-from rankings.services import merge_apps
+from rankings.services import merge_apps, set_apps_public
 
 admin.site.site_header = "Tokenrank backoffice"
 admin.site.site_title = "Tokenrank"
@@ -189,11 +189,16 @@ class AppAdmin(ReviewAdmin):
         self._set_public(request, queryset, True)
 
     def _set_public(self, request, queryset, public: bool) -> None:
-        for app in queryset:
+        apps = list(queryset)
+        for app in apps:
             self.log_change(request, app, f"Set {'public' if public else 'private'}.")
-        updated = queryset.update(is_public=public)
-        bump_generation()
-        self.message_user(request, f"{updated} apps are now {'public' if public else 'private'}.")
+        set_apps_public(apps, public)
+        self.message_user(request, f"{len(apps)} apps are now {'public' if public else 'private'}.")
+
+    def save_model(self, request, obj: App, form, change):
+        super().save_model(request, obj, form, change)
+        if change and "is_public" in form.changed_data:  # the change form and the list's checkbox
+            set_apps_public([obj], obj.is_public)
 
     @admin.action(description="Merge selected apps into one…", permissions=["change"])
     def merge(self, request: HttpRequest, queryset):

@@ -5,6 +5,7 @@ at most one recomputation every MIN_SECONDS_BETWEEN_GENERATIONS."""
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -45,6 +46,16 @@ def bump_generation() -> None:
         cache.set(DIRTY_KEY, 1, timeout=None)
     except Exception:
         log.warning("cache unavailable: rollups not marked changed", exc_info=True)
+
+
+def new_generation() -> None:
+    """Start a new generation now, skipping the MIN_SECONDS_BETWEEN_GENERATIONS wait, for a
+    change that must show on the very next view (an app made private). Call it after the
+    change commits; it raises when the cache cannot be reached."""
+    try:
+        cache.incr(GENERATION_KEY)
+    except ValueError:  # never set, or evicted: start far from any small number used before
+        cache.set(GENERATION_KEY, time.time_ns() // 1_000_000, timeout=None)
 
 
 def cached(key: str, compute: Callable[[], Any]) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from decimal import Decimal
 
@@ -10,8 +11,10 @@ from django.apps.registry import Apps
 from django.db import transaction
 
 from rankings import catalog
-from rankings.cache import bump_generation
+from rankings.cache import bump_generation, new_generation
 from rankings.models import App, AppOrigin, Category
+
+log = logging.getLogger(__name__)
 
 
 def load_catalog(apps: Apps = django_apps) -> None:
@@ -66,3 +69,25 @@ def merge_apps(target: App, others: Iterable[App]) -> int:
         App.objects.filter(pk__in=source_ids).delete()
         transaction.on_commit(bump_generation)
     return len(source_ids)
+
+
+def set_apps_public(apps: Iterable[App], public: bool) -> int:
+    """Make ``apps`` public or private; returns how many changed. Every route (admin form,
+    list and actions, ``manage.py app_privacy``) comes here, so the change shows on the very
+    next page or API answer: a new cache generation starts right after the commit (not at
+    the next scheduled refresh), and any view after that computes from the committed rows."""
+    with transaction.atomic():
+        changed = (
+            App.objects.filter(pk__in=[app.pk for app in apps]).exclude(is_public=public).update(is_public=public)
+        )
+        transaction.on_commit(_new_generation_now)
+    return changed
+
+
+def _new_generation_now() -> None:
+    try:
+        new_generation()
+    except Exception:
+        # Pages are computed uncached while the cache is down; sections stored before the
+        # outage could show the old visibility until they expire (SECTION_TTL) once it is back.
+        log.error("cache unavailable: an app privacy change could not flush cached pages", exc_info=True)

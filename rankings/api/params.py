@@ -14,6 +14,12 @@ from rankings.models import App, Author, Category, LLMModel, Provider
 from rankings.selectors import Filters, Window
 
 MAX_RANGE = timedelta(days=3660)
+# A window not on UTC day boundaries is summed from the hourly rollups (24x the rows of
+# the daily ones): such windows may span at most this long.
+HOURLY_MAX_RANGE = timedelta(days=92)
+# Timeseries: buckets per interval, and values per answer (buckets x series incl. others).
+MAX_BUCKETS = {"hour": 24 * 92, "day": 3660, "week": 600, "month": 240}
+MAX_POINTS = 20_000
 
 
 class WindowParams(serializers.Serializer):
@@ -43,6 +49,14 @@ class WindowParams(serializers.Serializer):
             if start.year < 2000 or end.year > 2100:
                 raise ApiError(400, "invalid", "start and end must fall between 2000 and 2100.", "start")
             attrs["window"] = Window(start, end)
+            if not attrs["window"].days_aligned and end - start > HOURLY_MAX_RANGE:
+                raise ApiError(
+                    400,
+                    "window_too_long",
+                    f"A window that does not start and end at 00:00 UTC may span at most "
+                    f"{HOURLY_MAX_RANGE.days} days; align start and end on UTC days for longer ones.",
+                    "start",
+                )
         else:
             attrs["window"] = selectors.period_window(attrs.get("period", self.default_period))
         return attrs
@@ -107,18 +121,22 @@ class TimeseriesParams(RankingParams):
     def validate(self, attrs):
         attrs = super().validate(attrs)
         window: Window = attrs["window"]
-        limits = {"hour": 24 * 92, "day": 3660, "week": 600, "month": 240}
-        count = (
-            len(selectors.bucket_starts(window, attrs["interval"]))
-            if window.length < timedelta(days=3700)
-            else 10**6
-        )
-        if count > limits[attrs["interval"]]:
+        interval = attrs["interval"]
+        limit = MAX_BUCKETS[interval]
+        too_long = window.length > timedelta(days=3700)  # period=all: don't list a million hours
+        count = 10**6 if too_long else len(selectors.bucket_starts(window, interval))
+        if count > limit:
+            raise ApiError(
+                400, "too_many_buckets", f"At most {limit:,} {interval} buckets per request.", "interval"
+            )
+        series = attrs["top"] + 1 if attrs.get("group_by") else 1  # the top N plus others
+        if count * series > MAX_POINTS:
             raise ApiError(
                 400,
-                "too_many_buckets",
-                f"At most {limits[attrs['interval']]} {attrs['interval']} buckets.",
-                "interval",
+                "too_many_points",
+                f"At most {MAX_POINTS:,} values per request: {count:,} {interval} buckets x {series} series "
+                f"= {count * series:,}; ask for fewer series (top), a coarser interval or a shorter window.",
+                "top",
             )
         return attrs
 
@@ -143,6 +161,12 @@ class DatasetParams(WindowParams):
             raise ApiError(400, "invalid", "The dataset covers at most 400 days per request.", "start")
         attrs["window"] = Window(start, end)
         return attrs
+
+
+def known(serializer_class: type[serializers.Serializer], query) -> dict[str, str]:
+    """The parameters ``serializer_class`` reads, sorted by name (a canonical cache key)."""
+    fields = serializer_class().fields
+    return {name: query[name] for name in sorted(query) if name in fields}
 
 
 def parse(serializer_class: type[serializers.Serializer], query) -> dict:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from typing import Any
+from urllib.parse import urlencode
 
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
@@ -95,7 +96,7 @@ class ReadView(APIView):
             log.warning("read throttle unavailable (cache down); not throttling", exc_info=True)
 
 
-def _ranking_payload(request: Request, entity: str, query: dict[str, Any]) -> dict[str, Any]:
+def _ranking_payload(path: str, params_given: dict[str, str], entity: str, query: dict[str, Any]) -> dict[str, Any]:
     offset = int(query.get("cursor", 0))
     ranking = selectors.ranking(
         entity,
@@ -107,9 +108,7 @@ def _ranking_payload(request: Request, entity: str, query: dict[str, Any]) -> di
     )
     next_url = None
     if offset + query["limit"] < ranking.count:
-        params_copy = request.query_params.copy()
-        params_copy["cursor"] = str(offset + query["limit"])
-        next_url = f"{request.path}?{params_copy.urlencode()}"
+        next_url = f"{path}?{urlencode({**params_given, 'cursor': str(offset + query['limit'])})}"
     return {
         "window": s.window_dict(ranking.window),
         "metric": ranking.metric,
@@ -132,8 +131,11 @@ class RankingView(ReadView):
     )
     def get(self, request: Request) -> Response:
         query = params.parse(params.RankingParams, request.query_params)
-        key = f"api:ranking:{self.entity}:{request.query_params.urlencode()}"
-        return Response(cached(key, lambda: _ranking_payload(request, self.entity, query)))
+        # Cached under the parameters that change the answer, in a fixed order: made-up
+        # parameters or a reordered query string do not buy a fresh computation.
+        given = params.known(params.RankingParams, request.query_params)
+        key = f"api:ranking:{self.entity}:{urlencode(given)}"
+        return Response(cached(key, lambda: _ranking_payload(request.path, given, self.entity, query)))
 
 
 def ranking_view(plural: str) -> type[RankingView]:

@@ -11,6 +11,7 @@ from ingest.models import IngestKey
 from ingest.services import import_events
 from ingest.simulation import SCALES, Simulator
 from rankings.models import App, AppOrigin
+from rankings.services import set_apps_public
 
 # Cline's tokens in the final week of OpenRouter's 2025 rankings: the calibration anchor.
 CLINE_FINAL_WEEK_TOKENS = 49e9
@@ -48,9 +49,12 @@ class Command(BaseCommand):
         with tqdm(total=simulator.estimated_events(), unit=" events", disable=quiet, desc="simulate") as bar:
             totals = import_events(tracked(simulator.events()), progress=bar.update)
         elapsed = time.monotonic() - started
-        App.objects.filter(
-            pk__in=AppOrigin.objects.filter(origin__in=simulator.private_origins()).values("app_id")
-        ).update(is_public=False)
+        set_apps_public(
+            App.objects.filter(
+                pk__in=AppOrigin.objects.filter(origin__in=simulator.private_origins()).values("app_id")
+            ),
+            False,
+        )
         factor = CLINE_FINAL_WEEK_TOKENS / cline_final_week if cline_final_week else float("nan")
         self.stdout.write(
             f"Simulated {days} days ending {end} at scale {scale!r} (seed {seed}): "
