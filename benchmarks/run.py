@@ -88,14 +88,14 @@ def workload(n: int, seed: int = 7, spread_hours: int = 24) -> list[dict]:
     300 apps and 12 categories over ``spread_hours`` ending now. Providers follow the model,
     as gateways route and as the demo simulator does: a third of the models (closed ones)
     have one provider, the others are spread evenly over 3 to 6 of the 12."""
-    from ingest.events import KNOWN_CATEGORIES
+    from rankings.catalog import CATEGORIES, OTHER_CATEGORY
 
     rng = random.Random(seed)
     now = datetime.now(UTC) - timedelta(minutes=1)
     models = [f"lab{i % 15}/model-{i}" for i in range(60)]
     apps = [f"https://app-{i}.example" for i in range(300)]
     providers = [f"Provider {i}" for i in range(12)]
-    categories = sorted(KNOWN_CATEGORIES)
+    categories = sorted(slug for slug, _ in CATEGORIES if slug != OTHER_CATEGORY)
     mw = [1 / (i + 1) for i in range(len(models))]
     aw = [1 / (i + 1) ** 1.1 for i in range(len(apps))]
     hosts = {
@@ -279,11 +279,11 @@ def bench_ingest(n: int, offered_rate: int, freshness_seconds: int, workers: int
         with transaction.atomic():
             created = datetime.fromisoformat(e["created_at"])
             dims = dict(
-                model_id=ids.models[e["model"]],
+                model_id=ids.of("model")[e["model"]],
                 variant=e["variant"],
-                provider_id=ids.providers[e["provider"]],
-                app_id=ids.apps[e["origin"]],
-                category_id=ids.categories[e["category"]],
+                provider_id=ids.of("provider")[e["provider"]],
+                app_id=ids.of("app")[e["origin"]],
+                category_id=ids.of("category")[e["category"]],
             )
             RawEvent.objects.create(
                 id=e["id"] + "-naive",

@@ -1,8 +1,9 @@
 """Reading usage events: request bodies and files into validated, normalized events.
 
 Field names follow OpenRouter's generation record (and its activity CSV export), so real
-exports load as they are; see docs/api.md for the accepted fields and the limits below.
-Nothing here touches the database.
+exports load as they are; see docs/api.md for the accepted fields and the limits below. The
+values read are declared in :mod:`ingest.schema`. The only database read is the catalog's list
+of categories, kept for ``KNOWN_CATEGORIES_TTL`` seconds.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import hashlib
 import json
 import math
 import re
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -19,8 +21,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import orjson
+from django.apps import apps
 
+from ingest import schema
 from rankings.catalog import OTHER_CATEGORY, UNKNOWN_PROVIDER
+from rankings.models import Category
 
 EARLIEST = datetime(2020, 1, 1, tzinfo=UTC)
 FUTURE_TOLERANCE = timedelta(hours=1)
@@ -30,20 +35,8 @@ MAX_MS = 24 * 3600 * 1000
 MAX_ID_LENGTH = 200
 
 CATEGORY_ALIASES = {"marketing/seo": "marketing-seo"}
-KNOWN_CATEGORIES = {
-    "programming",
-    "roleplay",
-    "marketing",
-    "marketing-seo",
-    "technology",
-    "science",
-    "translation",
-    "legal",
-    "finance",
-    "health",
-    "trivia",
-    "academia",
-}
+# A category added in the admin is recognised by every process within this many seconds.
+KNOWN_CATEGORIES_TTL = 30.0
 
 _MODEL_RE = re.compile(r"^([a-z0-9][a-z0-9._-]{0,63})/([a-z0-9][a-z0-9._-]{0,127})(?::([a-z0-9-]{1,16}))?$")
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
@@ -52,12 +45,14 @@ _VARIANT_RE = re.compile(r"^[a-z0-9-]{1,16}$")
 _SLUG_RE = re.compile(r"[^a-z0-9]+")
 _SCHEME_RE = re.compile(r"^[a-z][a-z0-9+.-]*:(?!\d)", re.IGNORECASE)
 
-# (normalized key, native field, normalized field) of each token count.
-TOKEN_FIELDS = (
-    ("prompt", "native_tokens_prompt", "tokens_prompt"),
-    ("completion", "native_tokens_completion", "tokens_completion"),
-    ("reasoning", "native_tokens_reasoning", "tokens_reasoning"),
-    ("cached", "native_tokens_cached", "tokens_cached"),
+_TOKEN_VALUES = tuple(count.value for count in schema.TOKENS)
+_MS_VALUES = tuple(v for v in schema.VALUES if v.parse == "ms")
+_FLAG_VALUES = tuple(v for v in schema.VALUES if v.parse == "flag")
+# Each token count that has parts (cached of prompt), with them: parts never add up to more.
+_PARTS = tuple(
+    (whole, parts)
+    for whole in schema.TOKENS
+    if (parts := tuple(part for part in schema.TOKENS if part.part_of == whole.key))
 )
 
 # Activity CSV export column -> generation record field.
@@ -300,24 +295,40 @@ def _variant_column(value: Any) -> str:
     return variant
 
 
+_known_categories: tuple[float, frozenset[str]] = (-math.inf, frozenset())
+
+
+def known_categories() -> frozenset[str]:
+    """The slugs of the catalog's categories, read again at most every
+    ``KNOWN_CATEGORIES_TTL`` seconds per process (validation is ingest's hot path)."""
+    global _known_categories
+    expires, slugs = _known_categories
+    moment = time.monotonic()
+    if moment >= expires:
+        slugs = frozenset(Category.objects.values_list("slug", flat=True))
+        _known_categories = (moment + KNOWN_CATEGORIES_TTL, slugs)
+    return slugs
+
+
 def _categories(value: Any) -> str:
+    known = known_categories()
     if isinstance(value, str):
-        return _categories_text(value)
-    return _categories_items(value)
+        return _categories_text(value, known)
+    return _categories_items(value, known)
 
 
-@lru_cache(maxsize=4096)
-def _categories_text(value: str) -> str:
-    return _categories_items(value.split(","))
+@lru_cache(maxsize=4096)  # keyed by the known set too (a frozenset hashes once)
+def _categories_text(value: str, known: frozenset[str]) -> str:
+    return _categories_items(value.split(","), known)
 
 
-def _categories_items(value: Any) -> str:
+def _categories_items(value: Any, known: frozenset[str]) -> str:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise ValueError("must be a list of strings or a comma-separated string")
     for item in value[:30]:
         slug = item.strip().lower()[:30]
         slug = CATEGORY_ALIASES.get(slug, slug)
-        if slug in KNOWN_CATEGORIES:
+        if slug in known:
             return slug
     return OTHER_CATEGORY  # unknown values are dropped, as OpenRouter does
 
@@ -390,7 +401,7 @@ def normalize(event: Any, now: datetime) -> tuple[dict[str, Any] | None, dict[st
     out["provider_name"] = provider_name or ""
     out["provider"] = _provider_slug(provider_name) if provider_name else UNKNOWN_PROVIDER
 
-    origin = _first(event, "origin", "http_referer")
+    origin = _first(event, *schema.ORIGIN.fields)
     out["origin"] = (check("origin", normalize_origin, origin) or "") if origin is not None else ""
     app_name = event.get("app_name")
     out["app_name"] = (check("app_name", _text, app_name, 200) or "") if app_name is not None else ""
@@ -401,39 +412,37 @@ def normalize(event: Any, now: datetime) -> tuple[dict[str, Any] | None, dict[st
         else OTHER_CATEGORY
     )
 
-    # Tokens: native counts first, normalized ones in their place.
-    for key, native, normalized in TOKEN_FIELDS:
-        value, name = event.get(native), native
-        if value is None or value == "":
-            value, name = event.get(normalized), normalized
+    # Tokens: the first field given (native counts first, normalized ones in their place).
+    for count in _TOKEN_VALUES:
+        for name in count.fields:
+            value = event.get(name)
+            if value is not None and value != "":
+                break
         if type(value) is int and 0 <= value <= MAX_TOKENS:  # the common case, without a call
-            out[key] = value
+            out[count.key] = value
         else:
-            out[key] = 0 if value is None or value == "" else check(name, _count, value)
+            out[count.key] = 0 if value is None or value == "" else check(name, _count, value)
     if not errors:
-        if out["reasoning"] > out["completion"]:
-            errors["native_tokens_reasoning"] = "reasoning tokens are part of completion tokens"
-        if out["cached"] > out["prompt"]:
-            errors["native_tokens_cached"] = "cached tokens are part of prompt tokens"
+        _check_parts(out, errors)
 
-    cost = _first(event, "total_cost", "usage")
+    cost = _first(event, *schema.COST.fields)
     # No cost reported: None, and the writer derives it from the model's list prices.
-    amount = check("total_cost", _money, cost) if cost is not None else None
+    amount = check(schema.COST.field, _money, cost) if cost is not None else None
     out["cost"] = str(amount) if amount is not None else None
-    for key, name in (("latency", "latency"), ("generation", "generation_time")):
-        value = event.get(name)
+    for ms in _MS_VALUES:
+        value = event.get(ms.field)
         if type(value) is int and 0 <= value <= MAX_MS:
-            out[key] = value
+            out[ms.key] = value
         else:
-            out[key] = None if value is None or value == "" else check(name, _milliseconds, value)
-    for key, name in (("cancelled", "cancelled"), ("streamed", "streamed"), ("byok", "is_byok")):
-        value = event.get(name)
+            out[ms.key] = None if value is None or value == "" else check(ms.field, _milliseconds, value)
+    for flag in _FLAG_VALUES:
+        value = event.get(flag.field)
         if value is True or value is False:
-            out[key] = value
+            out[flag.key] = value
         elif value is None:
-            out[key] = None if key == "streamed" else False
+            out[flag.key] = flag.default
         else:
-            out[key] = check(name, _flag, value) or False
+            out[flag.key] = check(flag.field, _flag, value) or False
     finish = event.get("finish_reason")
     out["finish_reason"] = (check("finish_reason", _text, finish, 50) or "") if finish is not None else ""
     for name in ("num_search_results",):
@@ -444,6 +453,20 @@ def normalize(event: Any, now: datetime) -> tuple[dict[str, Any] | None, dict[st
     if errors:
         return None, errors
     return out, {}
+
+
+def _check_parts(out: dict[str, Any], errors: dict[str, str]) -> None:
+    """Token counts that are parts of another (reasoning of completion; cached and cache
+    write of prompt) must not add up to more than it."""
+    for whole, parts in _PARTS:
+        total = 0
+        for n, part in enumerate(parts):
+            total += out[part.key]
+            if total > out[whole.key]:
+                nouns = " and ".join(p.key.replace("_", " ") for p in parts[: n + 1])
+                together = " together" if n else ""
+                errors[part.fields[0]] = f"{nouns} tokens{together} are part of {whole.noun}"
+                break
 
 
 # Normalized text -> (the event field it came from, the columns it is written to). Every
@@ -466,8 +489,6 @@ _WRITTEN_TEXT = {
 def _column_widths() -> dict[str, tuple[str, int]]:
     """Normalized key -> (event field, the narrowest width among the columns it lands in),
     read from the models so the limits can never drift from the schema."""
-    from django.apps import apps
-
     widths = {}
     for key, (name, columns) in _WRITTEN_TEXT.items():
         limits = []

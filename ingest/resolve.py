@@ -14,20 +14,24 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
+from ingest import schema
 from ingest.events import slugify
 from rankings.models import App, AppOrigin, Author, Category, LLMModel, Provider
 
 
 @dataclass
 class CatalogIds:
-    models: dict[str, int] = field(default_factory=dict)
-    providers: dict[str, int] = field(default_factory=dict)
-    apps: dict[str, int] = field(default_factory=dict)  # origin -> app id ("" is the unattributed app)
-    categories: dict[str, int] = field(default_factory=dict)
+    """Per stored catalog dimension (``ingest.schema``), its event value -> catalog id (the
+    app's value is its origin; "" is the unattributed app)."""
+
+    found: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def of(self, dimension: str) -> dict[str, int]:
+        return self.found.setdefault(dimension, {})
 
     def update(self, other: CatalogIds) -> None:
-        for name in ("models", "providers", "apps", "categories"):
-            getattr(self, name).update(getattr(other, name))
+        for dimension, ids in other.found.items():
+            self.of(dimension).update(ids)
 
 
 def _ensure(model, rows: dict[str, dict[str, Any]]) -> dict[str, int]:
@@ -94,16 +98,30 @@ def _create_app(origin: str, name: str) -> int:
                 raise  # not a slug collision: the caller isolates the event that caused it
 
 
-def resolve(events: list[dict[str, Any]]) -> CatalogIds:
-    """Ids for every model, provider, app and category named in ``events``."""
-    providers = {e["provider"]: {"name": e["provider_name"] or e["provider"]} for e in events}
+def _models(events: list[dict[str, Any]]) -> dict[str, int]:
+    return _ensure_models({e["model"] for e in events})
+
+
+def _providers(events: list[dict[str, Any]]) -> dict[str, int]:
+    return _ensure(Provider, {e["provider"]: {"name": e["provider_name"] or e["provider"]} for e in events})
+
+
+def _apps(events: list[dict[str, Any]]) -> dict[str, int]:
     origins: dict[str, str] = {}
     for e in events:
         if e["origin"] not in origins or not origins[e["origin"]]:
             origins[e["origin"]] = e["app_name"]
-    return CatalogIds(
-        models=_ensure_models({e["model"] for e in events}),
-        providers=_ensure(Provider, providers),
-        apps=_ensure_apps(origins),
-        categories=_ensure(Category, {e["category"]: {"name": e["category"].title()} for e in events}),
-    )
+    return _ensure_apps(origins)
+
+
+def _categories(events: list[dict[str, Any]]) -> dict[str, int]:
+    return _ensure(Category, {e["category"]: {"name": e["category"].title()} for e in events})
+
+
+# How each stored catalog dimension of ``ingest.schema`` finds (or creates) its entries.
+RESOLVERS = {"model": _models, "provider": _providers, "app": _apps, "category": _categories}
+
+
+def resolve(events: list[dict[str, Any]]) -> CatalogIds:
+    """Ids for every catalog entry named in ``events``, per stored dimension."""
+    return CatalogIds({d.name: RESOLVERS[d.name](events) for d in schema.STORED if d.catalog})

@@ -17,45 +17,11 @@ from typing import Any
 
 from django.db import connection
 
-RAW_COLUMNS = (
-    "id",
-    "created_at",
-    "batch_id",
-    "model_id",
-    "variant",
-    "provider_id",
-    "app_id",
-    "category_id",
-    "origin",
-    "prompt_tokens",
-    "completion_tokens",
-    "reasoning_tokens",
-    "cached_tokens",
-    "cost",
-    "latency_ms",
-    "generation_ms",
-    "cancelled",
-    "streamed",
-    "finish_reason",
-    "is_byok",
-)
-DIMENSIONS = ("bucket", "model_id", "variant", "provider_id", "app_id", "category_id")
-MEASURES = {
-    "requests": "count(*)",
-    "prompt_tokens": "sum(prompt_tokens)",
-    "completion_tokens": "sum(completion_tokens)",
-    "reasoning_tokens": "sum(reasoning_tokens)",
-    "cached_tokens": "sum(cached_tokens)",
-    "cost": "sum(cost)",
-    "latency_ms_sum": "coalesce(sum(latency_ms), 0)",
-    "latency_count": "count(latency_ms)",
-    "generation_ms_sum": "coalesce(sum(generation_ms), 0)",
-    "generation_count": "count(generation_ms)",
-    "generation_completion_tokens": (
-        "coalesce(sum(completion_tokens) FILTER (WHERE generation_ms IS NOT NULL), 0)"
-    ),
-    "cancelled": "count(*) FILTER (WHERE cancelled)",
-}
+from ingest import schema
+
+RAW_COLUMNS = schema.RAW_COLUMNS
+MEASURES = {m.column: m.aggregate for m in schema.MEASURES}
+DIMENSIONS = ("bucket", *(schema.DIMENSION[name].column for name in schema.CUBE))
 HOUR = "date_trunc('hour', created_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'"
 DAY = "(created_at AT TIME ZONE 'UTC')::date"
 WEEK = "date_trunc('week', created_at AT TIME ZONE 'UTC')::date"  # ISO weeks: Monday
@@ -134,15 +100,14 @@ def from_full_cube(grain: Grain) -> str:
 # Rows are staged here before they are counted: by the worker across the transactions of a
 # coalesced set (one batch at a time, so a worker holds one batch in memory), by the bulk
 # import within its transaction. Session-private, never WAL-logged; emptied after each use.
-_INCOMING_DDL = """
-CREATE TEMP TABLE IF NOT EXISTS incoming (
-    id text, created_at timestamptz, batch_id bigint, model_id bigint, variant text,
-    provider_id bigint, app_id bigint, category_id bigint, origin text,
-    prompt_tokens bigint, completion_tokens bigint, reasoning_tokens bigint,
-    cached_tokens bigint, cost numeric, latency_ms integer, generation_ms integer,
-    cancelled boolean, streamed boolean, finish_reason text, is_byok boolean
+_STAGED_TYPES = (
+    ("batch_id", "bigint"),
+    *((d.column, d.sql_type) for d in schema.STORED),
+    *((v.column, v.sql_type) for v in schema.VALUES),
 )
-"""
+_INCOMING_DDL = (
+    f"CREATE TEMP TABLE IF NOT EXISTS incoming ({', '.join(f'{c} {t}' for c, t in _STAGED_TYPES)})"
+)
 
 
 def _aggregate(grain: Grain, source: str) -> str:

@@ -24,7 +24,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from config import metrics
-from ingest import partitions, rollups
+from ingest import partitions, rollups, schema
 from ingest.events import Rejection, printable, validate_batch
 from ingest.models import DeadLetter, InboxBatch, IngestKey, MaintenanceJob
 from ingest.resolve import CatalogIds, resolve
@@ -147,29 +147,20 @@ Pending = tuple[int | None, dict[str, Any]]  # (batch id, normalized event)
 Failure = tuple[int | None, dict[str, Any], str]  # (batch id, event, error)
 
 
+# (key, default) of each value in a normalized event; an event stored before a value
+# existed (a pending batch, a dead letter) gets its default.
+_VALUES = tuple((v.key, v.default) for v in schema.VALUES)
+
+
 def _rows(pending: Iterable[Pending], ids: CatalogIds) -> Iterator[tuple]:
+    """Raw-event rows (``schema.RAW_COLUMNS`` order) of normalized events."""
+    # Dimensions: (catalog ids by event value, or None for the value itself; event key).
+    dimensions = tuple((ids.of(d.name) if d.catalog else None, d.event_key) for d in schema.STORED)
     for batch_id, e in pending:
         yield (
-            e["id"],
-            e["created_at"],
             batch_id,
-            ids.models[e["model"]],
-            e["variant"],
-            ids.providers[e["provider"]],
-            ids.apps[e["origin"]],
-            ids.categories[e["category"]],
-            e["origin"],
-            e["prompt"],
-            e["completion"],
-            e["reasoning"],
-            e["cached"],
-            e["cost"],
-            e["latency"],
-            e["generation"],
-            e["cancelled"],
-            e["streamed"],
-            e["finish_reason"],
-            e["byok"],
+            *[e[key] if found is None else found[e[key]] for found, key in dimensions],
+            *[e.get(key, default) for key, default in _VALUES],
         )
 
 

@@ -27,7 +27,6 @@ PALETTE = [
     "#ec4899",
     "#94a3b8",
 ]
-METRIC_LABELS = {"tokens": "Tokens", "requests": "Requests", "cost": "Cost (USD)"}
 
 
 def label(entity: Any) -> str:

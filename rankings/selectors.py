@@ -10,37 +10,26 @@ authors, providers and categories, as on OpenRouter.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, make_dataclass
 from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
+from django.apps import apps
 from django.db import connections, router
+from django.db.models import QuerySet
 
-from rankings.models import App, Author, Category, LLMModel, Provider, UsageDaily
+from ingest import schema
+from rankings.models import LLMModel, Provider, UsageDaily
 
-METRICS = {
-    "tokens": "prompt_tokens + completion_tokens",
-    "requests": "requests",
-    "cost": "cost",
-    "prompt_tokens": "prompt_tokens",
-    "completion_tokens": "completion_tokens",
-    "reasoning_tokens": "reasoning_tokens",
-    "cached_tokens": "cached_tokens",
-}
+# Metric -> its SQL over a rollup row (a sum of measures).
+METRICS = {metric.name: " + ".join(metric.columns) for metric in schema.METRICS}
 PERIODS = {"day": 1, "week": 7, "month": 30, "year": 365, "all": None}
 INTERVALS = ("hour", "day", "week", "month")
-ENTITIES = ("model", "author", "app", "category", "provider", "variant")
-# SQL key of each entity in a rollup row ``u`` joined to its model ``m`` and app ``a``.
-ENTITY_KEY = {
-    "model": "u.model_id",
-    "author": "m.author_id",
-    "app": "u.app_id",
-    "category": "u.category_id",
-    "provider": "u.provider_id",
-    "variant": "u.variant",
-}
-ENTITY_MODEL = {"model": LLMModel, "author": Author, "app": App, "category": Category, "provider": Provider}
+ENTITIES = tuple(d.name for d in schema.DIMENSIONS)
+# SQL key of each entity in a rollup row ``u`` joined to its model ``m``.
+ENTITY_KEY = {d.name: f"m.{d.model_column}" if d.model_column else f"u.{d.column}" for d in schema.DIMENSIONS}
+ENTITY_MODEL = {d.name: apps.get_model(d.catalog) for d in schema.DIMENSIONS if d.catalog}
 
 
 @dataclass(frozen=True)
@@ -66,17 +55,7 @@ class Window:
         return f"{self.start:%b %-d, %Y} – {last:%b %-d, %Y}"
 
 
-@dataclass
-class Filters:
-    """Optional scopes; ids already resolved (views resolve slugs and 404 on unknown ones)."""
-
-    model: int | None = None
-    author: int | None = None
-    app: int | None = None
-    category: int | None = None
-    provider: int | None = None
-    variant: str | None = None
-
+class _Scopes:
     def sql(self) -> tuple[str, list[Any]]:
         clauses, params = [], []
         for name, column in ENTITY_KEY.items():
@@ -85,6 +64,25 @@ class Filters:
                 clauses.append(f"{column} = %s")
                 params.append(value)
         return "".join(f" AND {c}" for c in clauses), params
+
+
+Filters = make_dataclass(
+    "Filters",
+    [(d.name, int | str | None, field(default=None)) for d in schema.DIMENSIONS],
+    bases=(_Scopes,),
+    module=__name__,
+)
+Filters.__doc__ = """Optional scopes, one per dimension; ids already resolved (views resolve slugs
+and 404 on unknown ones)."""
+
+
+def entries(dimension: schema.Dimension) -> QuerySet:
+    """The entries of a catalog dimension anyone may see (a private app is as unknown as a
+    missing one)."""
+    queryset = ENTITY_MODEL[dimension.name]._default_manager.all()
+    if dimension.public_field:
+        queryset = queryset.filter(**{dimension.public_field: True})
+    return queryset
 
 
 def _cursor():
@@ -147,15 +145,7 @@ DATE_TABLES = (
     ("rankings_usagemodeldaily", "day", {"model_id", "variant", "category_id"}),
     ("rankings_usagedaily", "day", {"model_id", "variant", "provider_id", "app_id", "category_id"}),
 )
-ENTITY_COLUMN = {
-    None: None,
-    "model": "model_id",
-    "author": "model_id",
-    "app": "app_id",
-    "category": "category_id",
-    "provider": "provider_id",
-    "variant": "variant",
-}
+ENTITY_COLUMN = {None: None, **{d.name: d.column for d in schema.DIMENSIONS}}
 
 
 def _needed_columns(entity: str | None, filters: Filters) -> set[str]:
@@ -214,36 +204,11 @@ def _from(
 
 # --- Totals -------------------------------------------------------------------------------
 
-TOTAL_COLUMNS = (
-    "requests",
-    "prompt_tokens",
-    "completion_tokens",
-    "reasoning_tokens",
-    "cached_tokens",
-    "cost",
-    "latency_ms_sum",
-    "latency_count",
-    "generation_ms_sum",
-    "generation_count",
-    "generation_completion_tokens",
-    "cancelled",
-)
+TOTAL_COLUMNS = tuple(m.column for m in schema.MEASURES)
 
 
-@dataclass
-class Totals:
-    requests: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    reasoning_tokens: int = 0
-    cached_tokens: int = 0
-    cost: Decimal = Decimal(0)
-    latency_ms_sum: int = 0
-    latency_count: int = 0
-    generation_ms_sum: int = 0
-    generation_count: int = 0
-    generation_completion_tokens: int = 0
-    cancelled: int = 0
+class _Derived:
+    """Figures derived from the measures of :class:`Totals`."""
 
     @property
     def tokens(self) -> int:
@@ -277,6 +242,18 @@ class Totals:
         return self.cached_tokens / self.prompt_tokens if self.prompt_tokens else None
 
 
+Totals = make_dataclass(
+    "Totals",
+    [
+        (m.column, Decimal if m.money else int, field(default=Decimal(0) if m.money else 0))
+        for m in schema.MEASURES
+    ],
+    bases=(_Derived,),
+    module=__name__,
+)
+Totals.__doc__ = "Every measure of ``ingest.schema`` summed over a window."
+
+
 def totals(window: Window, filters: Filters | None = None) -> Totals:
     source, params = _from(window, filters or Filters())
     # sum(bigint) is numeric in PostgreSQL: cast the counts back to bigint (Python int).
@@ -285,7 +262,7 @@ def totals(window: Window, filters: Filters | None = None) -> Totals:
     )
     with _cursor() as cursor:
         cursor.execute(f"SELECT {columns}{source}", params)
-        return Totals(*cursor.fetchone())
+        return Totals(**dict(zip(TOTAL_COLUMNS, cursor.fetchone(), strict=True)))
 
 
 # --- Rankings -----------------------------------------------------------------------------

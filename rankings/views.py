@@ -10,14 +10,15 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.template.loader import render_to_string
 from django.views.decorators.http import require_GET
 
+from ingest import schema
 from rankings import charts, selectors
 from rankings.cache import cached
-from rankings.models import App, Author, Category, LLMModel, Provider, UsageDaily
+from rankings.models import Category, UsageDaily
 from rankings.selectors import Filters
 
 PERIOD_LABELS = {
@@ -30,7 +31,8 @@ PERIOD_LABELS = {
 APP_PERIODS = ("day", "week", "month")
 INTERVAL_LABELS = {"day": "Daily", "week": "Weekly", "month": "Monthly"}
 INTERVAL_SPAN = {"day": 90, "week": 364, "month": 365}  # days of history each interval shows
-METRIC_LABELS = {"tokens": "Tokens", "requests": "Requests", "cost": "Cost"}
+# The pages' metric switch (``ingest.schema``).
+METRIC_LABELS = {metric.name: metric.label for metric in schema.METRICS if metric.switch}
 PAGE_SIZE = 20
 SLUG_RE = re.compile(r"[a-z0-9-]{1,50}")
 
@@ -252,15 +254,7 @@ def _entity_page(
         totals = selectors.totals(window, filters)
         if kind == "model":
             series = selectors.measure_series(history, interval=state.interval, filters=filters)
-            by_type = {
-                name: series[metric]
-                for name, metric in (
-                    ("Prompt", "prompt_tokens"),
-                    ("Completion", "completion_tokens"),
-                    ("Reasoning", "reasoning_tokens"),
-                    ("Cached", "cached_tokens"),
-                )
-            }
+            by_type = {count.label: series[count.column] for count in schema.TOKENS}
             buckets = selectors.bucket_starts(history, state.interval)
             figure = charts.lines(by_type, [b.isoformat() for b in buckets])
         else:
@@ -277,6 +271,8 @@ def _entity_page(
         return {
             "window": window,
             "totals": totals,
+            # Measures the schema shows as figures of their own.
+            "stats": [(m.column, m.label, getattr(totals, m.column)) for m in schema.MEASURES if m.stat],
             "figure": figure,
             "tables": tables,
             "providers": providers,
@@ -303,40 +299,16 @@ def _entity_page(
 
 
 @require_GET
-def model_detail(request: HttpRequest, author: str, name: str) -> HttpResponse:
-    model = get_object_or_404(LLMModel.objects.select_related("author"), slug=f"{author}/{name}")
-    return _entity_page(
-        request,
-        "model",
-        model,
-        Filters(model=model.pk),
-        [("Variants", "variant"), ("Top apps", "app"), ("Categories", "category")],
-    )
-
-
-@require_GET
-def app_detail(request: HttpRequest, slug: str) -> HttpResponse:
-    app = get_object_or_404(App, slug=slug)
-    if not app.is_public:
-        raise Http404("No such app.")
-    return _entity_page(
-        request, "app", app, Filters(app=app.pk), [("Models it uses", "model"), ("Providers", "provider")]
-    )
-
-
-# Entity pages that are a plain catalog lookup: model class and breakdown tables per kind.
-SCOPED_PAGES = {
-    "author": (Author, [("Models", "model"), ("Top apps", "app")]),
-    "category": (Category, [("Top models", "model"), ("Top apps", "app")]),
-    "provider": (Provider, [("Models", "model"), ("Top apps", "app")]),
-}
-
-
-@require_GET
-def scoped_detail(request: HttpRequest, slug: str, kind: str) -> HttpResponse:
-    model, breakdowns = SCOPED_PAGES[kind]
-    obj = get_object_or_404(model, slug=slug)
-    return _entity_page(request, kind, obj, Filters(**{kind: obj.pk}), breakdowns)
+def entity_page(request: HttpRequest, kind: str, **slug: str) -> HttpResponse:
+    """The page of a catalog entry (a dimension of ``ingest.schema`` with a route): its slug
+    is the route's parts joined by "/" (a model's is author/name). A private app is as
+    unknown as a missing one."""
+    dimension = schema.DIMENSION[kind]
+    entries = selectors.entries(dimension)
+    if dimension.related:
+        entries = entries.select_related(*dimension.related)
+    obj = get_object_or_404(entries, slug="/".join(slug.values()))
+    return _entity_page(request, kind, obj, Filters(**{kind: obj.pk}), list(dimension.page))
 
 
 GROWTH_PERIODS = {"day": 1, "week": 7, "month": 30}

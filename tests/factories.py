@@ -12,6 +12,7 @@ import factory
 from django.db.models import Sum
 from django.utils import timezone
 
+from ingest import schema
 from rankings.models import App, AppOrigin, Author, LLMModel, UsageDaily, UsageHourly
 
 
@@ -84,7 +85,8 @@ def post_events(
     return client.post("/api/v1/events", data=body, content_type=content_type, **extra)
 
 
-MEASURES = ("requests", "prompt_tokens", "completion_tokens", "reasoning_tokens", "cached_tokens", "cost")
+# The measures an event's own fields add up to: every measure with an API name.
+MEASURES = tuple(m.column for m in schema.MEASURES if m.api_name)
 
 
 def rollup_totals(model=UsageDaily) -> dict[str, Any]:
@@ -92,16 +94,20 @@ def rollup_totals(model=UsageDaily) -> dict[str, Any]:
     return {m: (v if v is not None else 0) for m, v in sums.items()}
 
 
+def _tokens(event: dict[str, Any], count: schema.TokenCount) -> int:
+    """A token count as sent: its first field given (native before normalized), else 0."""
+    return next((int(event[name]) for name in count.fields if event.get(name) not in (None, "")), 0)
+
+
 def expected_totals(events: list[dict[str, Any]]) -> dict[str, Any]:
     """What the rollups must hold for these (unique, valid) events."""
-    return {
+    expected = {
         "requests": len(events),
-        "prompt_tokens": sum(e["tokens_prompt"] for e in events),
-        "completion_tokens": sum(e["tokens_completion"] for e in events),
-        "reasoning_tokens": sum(e["native_tokens_reasoning"] for e in events),
-        "cached_tokens": sum(e["native_tokens_cached"] for e in events),
         "cost": sum((Decimal(str(e["total_cost"])) for e in events), Decimal(0)),
+        **{count.column: sum(_tokens(e, count) for e in events) for count in schema.TOKENS},
     }
+    assert set(expected) == set(MEASURES), "a measure the test events do not account for"
+    return expected
 
 
 def both_grains_equal(expected: dict[str, Any]) -> bool:

@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 from rest_framework import serializers
 
 from config.api_errors import ApiError
+from ingest import schema
 from rankings import selectors
-from rankings.models import App, Author, Category, LLMModel, Provider
 from rankings.selectors import Filters, Window
 
 MAX_RANGE = timedelta(days=3660)
@@ -62,37 +62,36 @@ class WindowParams(serializers.Serializer):
         return attrs
 
 
+def _filter_field(dimension: schema.Dimension) -> serializers.Field:
+    """The query parameter that scopes a read to one entry of ``dimension``."""
+    kwargs = {"required": False, "help_text": dimension.help}
+    if dimension.max_length is not None:
+        kwargs["max_length"] = dimension.max_length
+    if dimension.pattern is None:
+        return serializers.SlugField(**kwargs)
+    return serializers.RegexField(dimension.pattern, **kwargs)
+
+
 class FilterParams(serializers.Serializer):
-    category = serializers.SlugField(
-        required=False, max_length=100, help_text="Category slug, e.g. programming."
-    )
-    author = serializers.SlugField(required=False, max_length=100, help_text="Author slug, e.g. anthropic.")
-    provider = serializers.SlugField(
-        required=False, max_length=100, help_text="Provider slug, e.g. together."
-    )
-    app = serializers.SlugField(required=False, max_length=100, help_text="App slug (public apps only).")
-    model = serializers.RegexField(
-        r"^[a-z0-9._-]+/[a-z0-9._-]+$", required=False, max_length=200, help_text="Model slug author/name."
-    )
-    variant = serializers.RegexField(
-        r"^[a-z0-9-]{0,16}$", required=False, help_text="Variant without colon, e.g. free."
-    )
+    """One filter parameter per dimension of ``ingest.schema``: a catalog entry's slug, or
+    the value itself."""
+
+    def get_fields(self):
+        return {**super().get_fields(), **{d.name: _filter_field(d) for d in schema.DIMENSIONS}}
 
     def validate(self, attrs):
-        filters = Filters(variant=attrs.get("variant"))
-        lookups = {
-            "category": Category.objects.all(),
-            "author": Author.objects.all(),
-            "provider": Provider.objects.all(),
-            "app": App.objects.filter(is_public=True),  # a private app is as unknown as a missing one
-            "model": LLMModel.objects.all(),
-        }
-        for name, queryset in lookups.items():
-            if name in attrs:
-                pk = queryset.filter(slug=attrs[name]).values_list("pk", flat=True).first()
-                if pk is None:
-                    raise ApiError(400, "unknown", f"No {name} with slug {attrs[name]!r}.", name)
-                setattr(filters, name, pk)
+        filters = Filters()
+        for dimension in schema.DIMENSIONS:
+            name = dimension.name
+            if name not in attrs:
+                continue
+            if dimension.catalog is None:
+                setattr(filters, name, attrs[name])
+                continue
+            pk = selectors.entries(dimension).filter(slug=attrs[name]).values_list("pk", flat=True).first()
+            if pk is None:
+                raise ApiError(400, "unknown", f"No {name} with slug {attrs[name]!r}.", name)
+            setattr(filters, name, pk)
         attrs["filters"] = filters
         return attrs
 

@@ -7,7 +7,8 @@ from typing import Any
 
 from rest_framework import serializers
 
-from rankings.selectors import RankRow, Window
+from ingest import schema
+from rankings.selectors import RankRow, Totals, Window
 
 
 class EntitySerializer(serializers.Serializer):
@@ -95,6 +96,20 @@ def rank_row(row: RankRow) -> dict[str, Any]:
         "rank_change": row.rank_change,
         "is_new": row.is_new,
     }
+
+
+# Figures derived from the measures, after them in every answer's totals.
+DERIVED = ("tokens_per_request", "price_per_million", "avg_latency_ms", "throughput")
+
+
+def totals_dict(totals: Totals) -> dict[str, Any]:
+    """Tokens, every measure the schema gives an API name, then the derived figures."""
+    measures = {
+        m.api_name: float(getattr(totals, m.column)) if m.money else getattr(totals, m.column)
+        for m in schema.MEASURES
+        if m.api_name
+    }
+    return {"tokens": totals.tokens, **measures, **{name: getattr(totals, name) for name in DERIVED}}
 
 
 def flat(row: dict[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -17,6 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.api_errors import ApiError, json_error
+from ingest import schema
 from rankings import selectors
 from rankings.api import params
 from rankings.api import serializers as s
@@ -28,13 +29,8 @@ from rankings.selectors import Filters, Window
 
 log = logging.getLogger(__name__)
 
-ENTITY_BY_PLURAL = {
-    "models": "model",
-    "authors": "author",
-    "apps": "app",
-    "categories": "category",
-    "providers": "provider",
-}
+# Catalog dimensions have rankings endpoints under their plural.
+ENTITY_BY_PLURAL = {d.plural: d.name for d in schema.DIMENSIONS if d.catalog}
 FORMAT_PARAM = OpenApiParameter(
     "format", str, enum=["json", "csv"], description="Response format (or use Accept)."
 )
@@ -210,27 +206,18 @@ class TrendingAppsView(TrendingView):
     entity = "app"
 
 
-def _detail(obj: Any, filters: Filters, window: Window, breakdowns: dict[str, str]) -> dict[str, Any]:
-    totals = selectors.totals(window, filters)
+def _detail(kind: str, obj: Any, window: Window) -> dict[str, Any]:
+    """An entry's totals and the breakdowns of its page (``ingest.schema``), each under the
+    plural of the dimension it ranks."""
+    filters = Filters(**{kind: obj.pk})
     out = {
         "entity": s.entity_dict(obj),
         "window": s.window_dict(window),
-        "totals": {
-            "tokens": totals.tokens,
-            "requests": totals.requests,
-            "prompt_tokens": totals.prompt_tokens,
-            "completion_tokens": totals.completion_tokens,
-            "reasoning_tokens": totals.reasoning_tokens,
-            "cached_tokens": totals.cached_tokens,
-            "cost": float(totals.cost),
-            "tokens_per_request": totals.tokens_per_request,
-            "price_per_million": totals.price_per_million,
-            "avg_latency_ms": totals.avg_latency_ms,
-            "throughput": totals.throughput,
-        },
+        "totals": s.totals_dict(selectors.totals(window, filters)),
     }
-    for name, entity in breakdowns.items():
-        out[name] = [s.rank_row(r) for r in selectors.ranking(entity, window, filters=filters, limit=20).rows]
+    for _, entity in schema.DIMENSION[kind].page:
+        rows = selectors.ranking(entity, window, filters=filters, limit=20).rows
+        out[schema.DIMENSION[entity].plural] = [s.rank_row(r) for r in rows]
     return out
 
 
@@ -244,9 +231,7 @@ class ModelDetailView(ReadView):
         query = params.parse(params.PeriodParams, request.query_params)
         model = get_object_or_404(LLMModel.objects.select_related("author"), slug=f"{author}/{name}")
         filters = Filters(model=model.pk)
-        data = _detail(
-            model, filters, query["window"], {"variants": "variant", "apps": "app", "categories": "category"}
-        )
+        data = _detail("model", model, query["window"])
         data["model"] = {
             "author": s.entity_dict(model.author),
             "context_length": model.context_length,
@@ -276,9 +261,7 @@ class AuthorDetailView(ReadView):
     def get(self, request: Request, slug: str) -> Response:
         query = params.parse(params.PeriodParams, request.query_params)
         author = get_object_or_404(Author, slug=slug)
-        return Response(
-            _detail(author, Filters(author=author.pk), query["window"], {"models": "model", "apps": "app"})
-        )
+        return Response(_detail("author", author, query["window"]))
 
 
 class AppDetailView(ReadView):
@@ -290,9 +273,7 @@ class AppDetailView(ReadView):
     def get(self, request: Request, slug: str) -> Response:
         query = params.parse(params.PeriodParams, request.query_params)
         app = get_object_or_404(App, slug=slug, is_public=True)
-        data = _detail(
-            app, Filters(app=app.pk), query["window"], {"models": "model", "providers": "provider"}
-        )
+        data = _detail("app", app, query["window"])
         data["app"] = {"description": app.description, "url": app.url}
         return Response(data)
 

@@ -267,7 +267,7 @@ def test_no_body_answers_5xx(client, ingest_key, body_and_encoding, content_type
     json.loads(response.content)  # always a readable answer
 
 
-def test_fuzz_strategies_reach_the_write_path():
+def test_fuzz_strategies_reach_the_write_path(db):
     """The write property is only as good as its examples: most generated events must pass
     validation (and reach the worker), with hostile text among them."""
     from ingest.events import normalize

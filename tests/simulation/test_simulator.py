@@ -29,7 +29,7 @@ def test_same_seed_same_events_different_seed_different_events():
     assert first != other
 
 
-def test_simulated_events_are_all_valid():
+def test_simulated_events_are_all_valid(db):
     from datetime import UTC, datetime
 
     events = list(Simulator(days=30, end=END, scale=SMALL, seed=1).events())

@@ -1,0 +1,278 @@
+"""The usage schema: every value, measure and dimension of the rollups, declared once.
+
+The rest is derived from these declarations: the raw-event and staging columns and the rows
+the worker copies (``ingest.rollups.write``), the rollup models' fields (``ingest.models``),
+the write, rebuild and verify SQL, the read helpers' column maps and totals, the API's metric
+choices, filters and totals, the pages' metric switch, entity pages and their URLs, and the
+test factories. docs/architecture.md shows how to add a measure and a dimension.
+
+This module only declares: it imports no model and touches no database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Value:
+    """A value of an event as counted: its key in normalized events (inbox batches store
+    those), its raw-event column and SQL type, the event fields it is read from (the first
+    one present wins) and how they are parsed (``ingest.events``: "tokens", "money", "ms",
+    "flag"; "text" values are read by hand there). ``default`` is its value when the event
+    has none, and in a normalized event stored before the value existed."""
+
+    key: str
+    column: str
+    sql_type: str
+    fields: tuple[str, ...]
+    parse: str = "text"
+    default: Any = None
+
+    @property
+    def field(self) -> str:
+        """The event field its errors are reported under."""
+        return self.fields[0]
+
+
+@dataclass(frozen=True)
+class Measure:
+    """An additive column of every rollup row: ``aggregate`` sums raw-event rows into it
+    (rows merge by addition). ``label`` and ``unit`` name it on pages; with an ``api_name``
+    it is in the API's totals and a metric rankings and series can be asked for; ``stat``
+    shows it as a figure of its own on entity pages; ``source`` names the event fields it
+    counts (for the docs)."""
+
+    column: str
+    aggregate: str
+    label: str = ""
+    unit: str = ""
+    api_name: str | None = None
+    stat: bool = False
+    source: str = ""
+    money: bool = False
+
+
+@dataclass(frozen=True)
+class TokenCount:
+    """A token count of an event: a value (native field first, then the normalized one)
+    and the measure that sums it. ``part_of``: the key of the count it is a part of (cached
+    tokens of prompt tokens); the parts of a count never add up to more than it."""
+
+    key: str
+    column: str
+    fields: tuple[str, ...]
+    label: str
+    part_of: str | None = None
+    stat: bool = False
+
+    @property
+    def noun(self) -> str:
+        return self.key.replace("_", " ") + " tokens"
+
+    @property
+    def value(self) -> Value:
+        return Value(self.key, self.column, "bigint", self.fields, "tokens", 0)
+
+    @property
+    def measure(self) -> Measure:
+        return Measure(
+            self.column,
+            f"sum({self.column})",
+            self.label,
+            "tokens",
+            api_name=self.column,
+            stat=self.stat,
+            source=" or ".join(self.fields),
+        )
+
+
+TOKENS = (
+    TokenCount("prompt", "prompt_tokens", ("native_tokens_prompt", "tokens_prompt"), "Prompt"),
+    TokenCount(
+        "completion", "completion_tokens", ("native_tokens_completion", "tokens_completion"), "Completion"
+    ),
+    TokenCount(
+        "reasoning",
+        "reasoning_tokens",
+        ("native_tokens_reasoning", "tokens_reasoning"),
+        "Reasoning",
+        part_of="completion",
+    ),
+    TokenCount(
+        "cached", "cached_tokens", ("native_tokens_cached", "tokens_cached"), "Cached", part_of="prompt"
+    ),
+)
+
+ORIGIN = Value("origin", "origin", "text", ("origin", "http_referer"))
+COST = Value("cost", "cost", "numeric", ("total_cost", "usage"), "money")  # None: derived from list prices
+LATENCY = Value("latency", "latency_ms", "integer", ("latency",), "ms")
+GENERATION = Value("generation", "generation_ms", "integer", ("generation_time",), "ms")
+CANCELLED = Value("cancelled", "cancelled", "boolean", ("cancelled",), "flag", False)
+
+# Every value a raw event keeps besides its batch and dimensions, in staging-table order.
+VALUES = (
+    Value("id", "id", "text", ("id",)),
+    Value("created_at", "created_at", "timestamptz", ("created_at",)),
+    ORIGIN,
+    *(count.value for count in TOKENS),
+    COST,
+    LATENCY,
+    GENERATION,
+    CANCELLED,
+    Value("streamed", "streamed", "boolean", ("streamed",), "flag", None),
+    Value("finish_reason", "finish_reason", "text", ("finish_reason",)),
+    Value("byok", "is_byok", "boolean", ("is_byok",), "flag", False),
+)
+
+MEASURES = (
+    Measure("requests", "count(*)", "Requests", "requests", api_name="requests", source="each event"),
+    Measure("cost", "sum(cost)", "Cost", "USD", api_name="cost", source="total_cost", money=True),
+    *(count.measure for count in TOKENS),
+    Measure("latency_ms_sum", "coalesce(sum(latency_ms), 0)", source="latency"),
+    Measure("latency_count", "count(latency_ms)", source="latency"),
+    Measure("generation_ms_sum", "coalesce(sum(generation_ms), 0)", source="generation_time"),
+    Measure("generation_count", "count(generation_ms)", source="generation_time"),
+    # Completion tokens of the requests that reported a generation time (throughput numerator).
+    Measure(
+        "generation_completion_tokens",
+        "coalesce(sum(completion_tokens) FILTER (WHERE generation_ms IS NOT NULL), 0)",
+        source="tokens_completion, generation_time",
+    ),
+    Measure("cancelled", "count(*) FILTER (WHERE cancelled)", source="cancelled"),
+)
+
+
+@dataclass(frozen=True)
+class Metric:
+    """What rankings and series can be ordered by: a sum of measures. ``switch``: offered
+    by the pages' metric switch."""
+
+    name: str
+    columns: tuple[str, ...]
+    label: str
+    switch: bool = False
+
+
+METRICS = (
+    Metric("tokens", ("prompt_tokens", "completion_tokens"), "Tokens", switch=True),
+    *(
+        Metric(m.api_name, (m.column,), m.label, switch=m.column in ("requests", "cost"))
+        for m in MEASURES
+        if m.api_name
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Dimension:
+    """What usage is grouped and filtered by; its name is the entity name everywhere (API
+    ``group_by`` and filter parameter, page kind).
+
+    ``column``: the rollup and raw-event column it is read from; an author is read through
+    its model (``model_column`` of the model row). ``event_key``: the normalized event value
+    whose catalog id (or, without a ``catalog``, the value itself) raw events store.
+    ``catalog``: its entries' model; ``plural``: their URL segment, API endpoints and
+    breakdown key; ``route``: its page's URL route; ``page``: that page's breakdown tables
+    (title, dimension); ``public_field``: a boolean field of entries that, when false, hides
+    the entry everywhere. ``pattern`` (else a slug) and ``help`` describe the filter parameter.
+    """
+
+    name: str
+    column: str
+    plural: str
+    help: str
+    event_key: str | None = None
+    model_column: str | None = None
+    catalog: str | None = None
+    route: str | None = None
+    page: tuple[tuple[str, str], ...] = ()
+    public_field: str | None = None
+    pattern: str | None = None
+    max_length: int | None = 100
+    related: tuple[str, ...] = ()
+
+    @property
+    def sql_type(self) -> str:
+        """Its column's type in raw events: a catalog id, or the value itself."""
+        return "bigint" if self.catalog else "text"
+
+    @property
+    def stored(self) -> bool:
+        """Raw events and rollups have a column of its own."""
+        return self.model_column is None
+
+
+DIMENSIONS = (
+    Dimension(
+        "model",
+        "model_id",
+        "models",
+        "Model slug author/name.",
+        event_key="model",
+        catalog="rankings.LLMModel",
+        route="models/<slug:author>/<str:name>/",
+        page=(("Variants", "variant"), ("Top apps", "app"), ("Categories", "category")),
+        pattern=r"^[a-z0-9._-]+/[a-z0-9._-]+$",
+        max_length=200,
+        related=("author",),
+    ),
+    Dimension(
+        "author",
+        "model_id",
+        "authors",
+        "Author slug, e.g. anthropic.",
+        model_column="author_id",
+        catalog="rankings.Author",
+        route="authors/<slug:slug>/",
+        page=(("Models", "model"), ("Top apps", "app")),
+    ),
+    Dimension(
+        "app",
+        "app_id",
+        "apps",
+        "App slug (public apps only).",
+        event_key="origin",
+        catalog="rankings.App",
+        route="apps/<slug:slug>/",
+        page=(("Models it uses", "model"), ("Providers", "provider")),
+        public_field="is_public",
+    ),
+    Dimension(
+        "category",
+        "category_id",
+        "categories",
+        "Category slug, e.g. programming.",
+        event_key="category",
+        catalog="rankings.Category",
+        route="categories/<slug:slug>/",
+        page=(("Top models", "model"), ("Top apps", "app")),
+    ),
+    Dimension(
+        "provider",
+        "provider_id",
+        "providers",
+        "Provider slug, e.g. together.",
+        event_key="provider",
+        catalog="rankings.Provider",
+        route="providers/<slug:slug>/",
+        page=(("Models", "model"), ("Top apps", "app")),
+    ),
+    Dimension(
+        "variant",
+        "variant",
+        "variants",
+        "Variant without colon, e.g. free.",
+        event_key="variant",
+        pattern=r"^[a-z0-9-]{0,16}$",
+        max_length=None,
+    ),
+)
+DIMENSION = {d.name: d for d in DIMENSIONS}
+STORED = tuple(d for d in DIMENSIONS if d.stored)
+# The full cube's key, in key order (the rollup tables' primary keys follow it).
+CUBE = ("model", "variant", "provider", "app", "category")
+
+# Raw-event (and staging) columns: the batch, the stored dimensions, then the values.
+RAW_COLUMNS = ("batch_id", *(d.column for d in STORED), *(v.column for v in VALUES))

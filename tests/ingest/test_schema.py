@@ -1,0 +1,45 @@
+"""The declared schema (ingest.schema) and what is derived from it stay in step."""
+
+from __future__ import annotations
+
+import math
+import time
+
+import pytest
+from django.utils import timezone
+
+from ingest import events, schema
+from ingest.events import validate_batch
+from rankings.models import Category
+from tests.factories import EventFactory
+
+
+@pytest.mark.django_db
+def test_a_category_added_in_the_catalog_is_recognised_within_the_ttl(monkeypatch):
+    monkeypatch.setattr(events, "KNOWN_CATEGORIES_TTL", 0.5)
+    monkeypatch.setattr(events, "_known_categories", (-math.inf, frozenset()))
+
+    def category_of(categories: str) -> str:
+        return validate_batch([EventFactory(categories=categories)], timezone.now()).events[0]["category"]
+
+    assert category_of("poetry, roleplay") == "roleplay"
+    Category.objects.create(slug="poetry", name="Poetry")
+    assert category_of("poetry, roleplay") == "roleplay"  # read at most every TTL seconds
+    time.sleep(0.6)
+    assert category_of("poetry, roleplay") == "poetry"
+    Category.objects.filter(slug="poetry").delete()
+    time.sleep(0.6)
+    assert category_of("poetry") == "other"
+
+
+def test_every_metric_sums_declared_measures():
+    columns = {m.column for m in schema.MEASURES}
+    for metric in schema.METRICS:
+        assert set(metric.columns) <= columns, metric.name
+
+
+def test_every_page_breakdown_and_cube_key_names_a_dimension():
+    for dimension in schema.DIMENSIONS:
+        for _, entity in dimension.page:
+            assert entity in schema.DIMENSION
+    assert set(schema.CUBE) == {d.name for d in schema.STORED}
