@@ -132,7 +132,7 @@ def workload(n: int, seed: int = 7, spread_hours: int = 24) -> list[dict]:
 def reset_usage() -> None:
     from django.db import connection
 
-    from ingest.rollups import ALL_TABLES
+    from ingest.rollups.grains import ALL_TABLES
 
     with connection.cursor() as cursor:
         cursor.execute(f"TRUNCATE ingest_rawevent, ingest_seenevent, ingest_inboxbatch, {ALL_TABLES}")
@@ -230,7 +230,7 @@ def bench_ingest(n: int, offered_rate: int, freshness_seconds: int, workers: int
 
     from config import processes
     from ingest.models import IngestKey
-    from ingest.rollups import RAW_COLUMNS
+    from ingest.schema import RAW_COLUMNS
     from ingest.services import import_events
 
     print(f"\nIngest ({n:,} events, 60 models on 1-6 of 12 providers x 300 apps over 24 h)", flush=True)
@@ -249,12 +249,12 @@ def bench_ingest(n: int, offered_rate: int, freshness_seconds: int, workers: int
 
     # The physical limit: COPY of the same rows into an unindexed table.
     from ingest.events import validate_batch
+    from ingest.processing import raw_rows
     from ingest.resolve import resolve
-    from ingest.services import _rows
 
     sample = validate_batch(events, datetime.now(UTC)).events
     ids = resolve(sample)
-    rows = list(_rows(((None, e) for e in sample), ids))
+    rows = list(raw_rows(((None, e) for e in sample), ids))
     with connection.cursor() as cursor:
         cursor.execute("CREATE TEMP TABLE copy_limit (LIKE ingest_rawevent INCLUDING DEFAULTS)")
         started = time.monotonic()
@@ -271,8 +271,7 @@ def bench_ingest(n: int, offered_rate: int, freshness_seconds: int, workers: int
     from django.db import transaction
     from django.db.models import F
 
-    from ingest.models import RawEvent
-    from rankings.models import UsageDaily, UsageHourly
+    from ingest.models import RawEvent, UsageDaily, UsageHourly
 
     started = time.monotonic()
     for e in sample[:naive_n]:
@@ -402,7 +401,8 @@ def build_openrouter_rollups(days: int = 365) -> tuple[int, int]:
     the last 30 days of hours."""
     from django.db import connection
 
-    from ingest.rollups import GRAINS, from_full_cube
+    from ingest.rollups.grains import GRAINS
+    from ingest.rollups.maintain import from_full_cube
     from rankings.models import App, AppOrigin, Author, LLMModel, Provider
 
     Author.objects.bulk_create(
@@ -564,7 +564,7 @@ def bench_pages(runs: int, keep: bool = False) -> None:
 def bench_leaderboard(raw_events: int, keep: bool = False) -> None:
     from django.db import connection
 
-    from ingest.services import rebuild_rollups
+    from ingest.maintenance import rebuild_rollups
 
     print(f"\nWeekly leaderboard: rollups vs {raw_events:,} raw events", flush=True)
     today = datetime.now(UTC).date()

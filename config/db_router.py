@@ -7,8 +7,11 @@ from django.db import models
 
 class ReplicaRouter:
     def db_for_read(self, model: type[models.Model], **hints: object) -> str:
-        # Ingest bookkeeping must read its own writes; rankings tolerate replica lag.
-        return "default" if model._meta.app_label == "ingest" else "replica"
+        # Ingest bookkeeping must read its own writes; the catalog and the usage rollups
+        # (``replica_reads``) are read by pages, which tolerate replica lag.
+        if model._meta.app_label == "ingest" and not getattr(model, "replica_reads", False):
+            return "default"
+        return "replica"
 
     def db_for_write(self, model: type[models.Model], **hints: object) -> str:
         return "default"

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from django.conf import settings
 from django.db import connection
+from django.db.models import Min
 from django.db.utils import DatabaseError
 from django.http import JsonResponse
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from config.celery import app as celery_app
+from ingest.models import DeadLetter, InboxBatch
 
 
 def check_database() -> str | None:
@@ -54,12 +60,6 @@ def check_migrations() -> str | None:
 
 
 def check_inbox_lag() -> str | None:
-    from django.conf import settings
-    from django.db.models import Min
-    from django.utils import timezone
-
-    from ingest.models import InboxBatch
-
     try:
         oldest = InboxBatch.objects.filter(status="pending").aggregate(oldest=Min("received_at"))["oldest"]
     except DatabaseError:
@@ -73,12 +73,6 @@ def check_inbox_lag() -> str | None:
 def check_failed_batches() -> str | None:
     """A warning when batches failed or events were dead-lettered in the last hour (not
     counted until an operator retries them or the gateway resends), else None."""
-    from datetime import timedelta
-
-    from django.utils import timezone
-
-    from ingest.models import DeadLetter, InboxBatch
-
     since = timezone.now() - timedelta(hours=1)
     try:
         failed = InboxBatch.objects.filter(status=InboxBatch.Status.FAILED, processed_at__gte=since).count()

@@ -23,6 +23,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 
 from config.network import in_networks
+from ingest.models import InboxBatch
 
 log = logging.getLogger(__name__)
 
@@ -78,8 +79,6 @@ def observe(name: str, labels: tuple, seconds: float) -> None:
 
 class TokenrankCollector:
     def collect(self):
-        from ingest.models import InboxBatch
-
         client = _redis()
         if client is not None:
             yield from self._from_redis(client)

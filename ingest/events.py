@@ -479,7 +479,7 @@ _WRITTEN_TEXT = {
     "provider": ("provider_name", ("rankings.Provider.slug",)),
     "model": ("model", ("rankings.LLMModel.slug",)),
     "author": ("model", ("rankings.Author.slug", "rankings.Author.name")),
-    "variant": ("model", ("ingest.RawEvent.variant", "rankings.UsageDaily.variant")),
+    "variant": ("model", ("ingest.RawEvent.variant", "ingest.UsageDaily.variant")),
     "finish_reason": ("finish_reason", ("ingest.RawEvent.finish_reason",)),
     "category": ("categories", ("rankings.Category.slug",)),
 }

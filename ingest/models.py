@@ -1,4 +1,6 @@
-"""Ingest bookkeeping: keys, the durable inbox, the dedup registry and the raw events."""
+"""Ingest's tables: keys, the durable inbox, the dedup registry, the raw events and the usage
+rollups built from them. The measures and dimensions of raw events and rollups come from
+:mod:`ingest.schema`."""
 
 from __future__ import annotations
 
@@ -11,6 +13,8 @@ from django.contrib.postgres.indexes import BrinIndex
 from django.db import models
 from django.utils import timezone
 from psycopg.types.json import Json
+
+from ingest import schema
 
 KEY_PREFIX = "trk_"
 
@@ -169,10 +173,6 @@ class RawEvent(models.Model):
     app_id = models.BigIntegerField()
     category_id = models.BigIntegerField()
     origin = models.CharField(max_length=500)
-    prompt_tokens = models.BigIntegerField()
-    completion_tokens = models.BigIntegerField()
-    reasoning_tokens = models.BigIntegerField()
-    cached_tokens = models.BigIntegerField()
     cost = models.DecimalField(max_digits=24, decimal_places=10)
     cost_derived = models.BooleanField(
         default=False, help_text="No cost reported: priced from the model's list prices."
@@ -187,6 +187,10 @@ class RawEvent(models.Model):
     class Meta:
         managed = False
         db_table = "ingest_rawevent"
+
+
+for _count in schema.TOKENS:  # token counts: one column each (added by hand: see 0002)
+    RawEvent.add_to_class(_count.column, models.BigIntegerField(default=0))
 
 
 class MaintenanceJob(models.Model):
@@ -225,3 +229,146 @@ class MaintenanceJob(models.Model):
     @property
     def percent(self) -> int:
         return int(self.progress_done * 100 / self.progress_total) if self.progress_total else 0
+
+
+# --- Usage rollups ---------------------------------------------------------------------------
+# Written by ingest.rollups.write, rebuilt and checked by ingest.rollups.maintain, read through
+# ingest.rollups.read. The tables keep the names they were created with (rankings_usage*).
+
+
+def _measure_field(measure: schema.Measure) -> models.Field:
+    if measure.money:
+        return models.DecimalField(max_digits=24, decimal_places=10, default=0)
+    return models.BigIntegerField(default=0)
+
+
+def _dimension_field(name: str) -> models.Field:
+    """A rollup key column. No foreign-key constraints: ingest resolves ids before it writes,
+    and constraint checks on every upserted row would cost more than they protect."""
+    dimension = schema.DIMENSION[name]
+    if dimension.catalog:
+        return models.ForeignKey(dimension.catalog, on_delete=models.DO_NOTHING, db_constraint=False)
+    return models.CharField(max_length=dimension.width, blank=True, default="")
+
+
+class UsageMeasures(models.Model):
+    """The additive measures every rollup row carries (sums, so rows merge by addition): one
+    field per measure of :data:`ingest.schema.MEASURES`."""
+
+    replica_reads = True  # pages read rollups from the replica (config.db_router)
+
+    class Meta:
+        abstract = True
+
+
+for _measure in schema.MEASURES:
+    UsageMeasures.add_to_class(_measure.column, _measure_field(_measure))
+
+
+class UsageRollup(UsageMeasures):
+    """A row of the full cube: one per bucket and key of :data:`ingest.schema.CUBE`."""
+
+    class Meta:
+        abstract = True
+
+
+for _name in schema.CUBE:
+    UsageRollup.add_to_class(_name, _dimension_field(_name))
+
+
+class UsageHourly(UsageRollup):
+    """Usage per UTC hour. The primary key leads with the bucket, so time-range scans use it;
+    the two secondary indexes serve the per-model and per-app pages."""
+
+    pk = models.CompositePrimaryKey("bucket", *schema.CUBE)
+    bucket = models.DateTimeField()
+
+    class Meta:
+        db_table = "rankings_usagehourly"
+        indexes = [
+            models.Index(fields=["model", "bucket"], name="hourly_model_bucket"),
+            models.Index(fields=["app", "bucket"], name="hourly_app_bucket"),
+        ]
+
+
+class UsageDaily(UsageRollup):
+    """Usage per UTC day; same key and indexes as :class:`UsageHourly`."""
+
+    pk = models.CompositePrimaryKey("bucket", *schema.CUBE)
+    bucket = models.DateField()
+
+    class Meta:
+        db_table = "rankings_usagedaily"
+        indexes = [
+            models.Index(fields=["model", "bucket"], name="daily_model_bucket"),
+            models.Index(fields=["app", "bucket"], name="daily_app_bucket"),
+        ]
+
+
+class UsageModelDaily(UsageMeasures):
+    """Usage per UTC day and per (model, variant, category): the full cube without app and
+    provider. Unfiltered model, author, category and variant reads (the home page's charts and
+    leaderboards) scan this much smaller table; see ingest.rollups.read."""
+
+    pk = models.CompositePrimaryKey("bucket", "model", "variant", "category")
+    bucket = models.DateField()
+    model = _dimension_field("model")
+    variant = _dimension_field("variant")
+    category = _dimension_field("category")
+
+    class Meta:
+        db_table = "rankings_usagemodeldaily"
+        indexes = [
+            models.Index(fields=["model", "bucket"], name="modeldaily_model_bucket"),
+            models.Index(fields=["category", "bucket"], name="modeldaily_category_bucket"),
+        ]
+
+
+class UsageModelTotal(UsageMeasures):
+    """Usage per UTC day and per model: the smallest rollup, for unfiltered model and author
+    rankings and series (a year is ~365 x models rows)."""
+
+    pk = models.CompositePrimaryKey("bucket", "model")
+    bucket = models.DateField()
+    model = _dimension_field("model")
+
+    class Meta:
+        db_table = "rankings_usagemodeltotal"
+        indexes = [models.Index(fields=["model", "bucket"], name="modeltotal_model_bucket")]
+
+
+class UsageAppDaily(UsageMeasures):
+    """Usage per UTC day and per app: app rankings and trending read this, not the cube."""
+
+    pk = models.CompositePrimaryKey("bucket", "app")
+    bucket = models.DateField()
+    app = _dimension_field("app")
+
+    class Meta:
+        db_table = "rankings_usageappdaily"
+        indexes = [models.Index(fields=["app", "bucket"], name="appdaily_app_bucket")]
+
+
+class UsageModelWeekly(UsageMeasures):
+    """Usage per ISO week (bucket = its Monday) and per model: the year-long weekly
+    top-models and author-share charts read ~53 x models rows."""
+
+    pk = models.CompositePrimaryKey("bucket", "model")
+    bucket = models.DateField()
+    model = _dimension_field("model")
+
+    class Meta:
+        db_table = "rankings_usagemodelweekly"
+
+
+class UsageCategoryWeekly(UsageMeasures):
+    """Usage per ISO week, category and model: a category's weekly chart. The key leads
+    with the category, the only filter its reads use."""
+
+    pk = models.CompositePrimaryKey("category", "bucket", "model")
+    bucket = models.DateField()
+    model = _dimension_field("model")
+    category = _dimension_field("category")
+
+    class Meta:
+        db_table = "rankings_usagecategoryweekly"

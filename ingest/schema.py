@@ -176,7 +176,8 @@ class Dimension:
     ``catalog``: its entries' model; ``plural``: their URL segment, API endpoints and
     breakdown key; ``route``: its page's URL route; ``page``: that page's breakdown tables
     (title, dimension); ``public_field``: a boolean field of entries that, when false, hides
-    the entry everywhere. ``pattern`` (else a slug) and ``help`` describe the filter parameter.
+    the entry everywhere. ``pattern`` (else a slug), ``max_length`` and ``help`` describe the
+    filter parameter; ``width`` is the column width of a value stored as itself.
     """
 
     name: str
@@ -191,6 +192,7 @@ class Dimension:
     public_field: str | None = None
     pattern: str | None = None
     max_length: int | None = 100
+    width: int = 0
     related: tuple[str, ...] = ()
 
     @property
@@ -267,6 +269,7 @@ DIMENSIONS = (
         event_key="variant",
         pattern=r"^[a-z0-9-]{0,16}$",
         max_length=None,
+        width=16,
     ),
 )
 DIMENSION = {d.name: d for d in DIMENSIONS}

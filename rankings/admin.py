@@ -10,6 +10,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
+from ingest.services import start_job
 from rankings.cache import bump_generation
 from rankings.models import App, AppOrigin, Author, Category, LLMModel, Provider
 from rankings.services import merge_apps, set_apps_public
@@ -105,8 +106,6 @@ class LLMModelAdmin(ReviewAdmin):
 
     @admin.action(description="Recompute derived costs…", permissions=["change"])
     def recompute_costs(self, request: HttpRequest, queryset):
-        from ingest.services import start_job
-
         form = RecostForm(request.POST if "since" in request.POST else None)
         if form.is_valid():
             for model in queryset:

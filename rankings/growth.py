@@ -176,13 +176,6 @@ def _history(end: Window, days: int = 90) -> dict[str, Any]:
     }
 
 
-def rolling_window(days: int = 7, at=None) -> Window:
-    """The last ``days`` x 24 hours up to the end of the current hour: a fair comparison
-    with the equal window before it (no partial day)."""
-    end = (at or selectors.now()).replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
-    return Window(end - timedelta(days=days), end)
-
-
 def decompose(after: Window, *, with_history: bool = True) -> Growth:
     before = after.previous()
     t0, t1 = selectors.totals(before), selectors.totals(after)

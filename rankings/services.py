@@ -10,6 +10,7 @@ from django.apps import apps as django_apps
 from django.apps.registry import Apps
 from django.db import transaction
 
+from ingest.rollups import maintain
 from rankings import catalog
 from rankings.cache import bump_generation, new_generation
 from rankings.models import App, AppOrigin, Category
@@ -57,13 +58,11 @@ def load_catalog(apps: Apps = django_apps) -> None:
 def merge_apps(target: App, others: Iterable[App]) -> int:
     """Merge ``others`` into ``target``: their origins become its aliases and their history
     moves to it in the rollups and raw events; totals are unchanged. Returns apps merged."""
-    from ingest import rollups
-
     source_ids = [app.pk for app in others if app.pk != target.pk]
     if not source_ids:
         return 0
     with transaction.atomic():
-        rollups.reassign_apps(source_ids, target.pk)
+        maintain.reassign_apps(source_ids, target.pk)
         AppOrigin.objects.filter(app_id__in=source_ids).update(app=target)
         target.categories.add(*Category.objects.filter(apps__in=source_ids))
         App.objects.filter(pk__in=source_ids).delete()

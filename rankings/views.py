@@ -16,9 +16,11 @@ from django.template.loader import render_to_string
 from django.views.decorators.http import require_GET
 
 from ingest import schema
+from ingest.models import UsageDaily
 from rankings import charts, selectors
+from rankings.api.growth import growth_payload
 from rankings.cache import cached
-from rankings.models import Category, UsageDaily
+from rankings.models import Category
 from rankings.selectors import Filters
 
 PERIOD_LABELS = {
@@ -323,12 +325,9 @@ MIX_LABELS = {
 @require_GET
 def growth_page(request: HttpRequest) -> HttpResponse:
     """Why usage grew: the same decomposition as /api/v1/growth, drawn."""
-    from rankings import growth
-    from rankings.api.growth import growth_payload
-
     state = State.from_request(request)
     period = request.GET.get("period") if request.GET.get("period") in GROWTH_PERIODS else "week"
-    window = growth.rolling_window(GROWTH_PERIODS[period])
+    window = selectors.rolling_window(GROWTH_PERIODS[period])
     data = growth_payload(window)
     if not data["tokens"]["before"] and not data["tokens"]["after"]:
         return render(request, "rankings/empty.html", {"state": state})

@@ -13,7 +13,8 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from ingest import schema
-from rankings.models import App, AppOrigin, Author, LLMModel, UsageDaily, UsageHourly
+from ingest.models import UsageDaily, UsageHourly
+from rankings.models import App, AppOrigin, Author, LLMModel
 
 
 class EventFactory(factory.DictFactory):

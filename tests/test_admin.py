@@ -10,9 +10,9 @@ from django.contrib import admin
 from django.contrib.auth.models import Group, User
 from django.urls import reverse
 
-from ingest.models import InboxBatch, IngestKey, MaintenanceJob
+from ingest.models import InboxBatch, IngestKey, MaintenanceJob, UsageDaily
 from ingest.services import import_events
-from rankings.models import App, UsageDaily
+from rankings.models import App
 from tests.conftest import wait_for
 from tests.factories import EventFactory, post_events, rollup_totals
 
@@ -113,7 +113,7 @@ def test_merging_two_apps_moves_their_tokens_and_keeps_totals(
     assert rollup_totals() == before
     rows = client.get("/api/v1/rankings/apps").json()["results"]
     assert [(r["entity"]["slug"], r["value"]) for r in rows] == [(one.slug, expected)]
-    from ingest.services import verify_rollups
+    from ingest.maintenance import verify_rollups
 
     assert verify_rollups()[1] == []
     # New events from the merged origin count for the surviving app.
@@ -187,7 +187,7 @@ def test_retrying_a_failed_batch_from_the_health_page_counts_it_once(client, sta
     # As if workers had died on it until they gave up.
     InboxBatch.objects.filter(pk=batch.pk).update(attempts=settings.TOKENRANK["BATCH_MAX_ATTEMPTS"])
     start_worker()
-    from ingest.services import enqueue_batch
+    from ingest.tasks import enqueue_batch
 
     enqueue_batch(batch.pk)
     wait_for(lambda: InboxBatch.objects.get(pk=batch.pk).status == "failed")
@@ -202,7 +202,7 @@ def test_retrying_a_failed_batch_from_the_health_page_counts_it_once(client, sta
 
 @pytest.mark.django_db(transaction=True)
 def test_dead_letter_fixed_and_requeued_in_the_admin_counts_once(client):
-    from ingest import services
+    from ingest import processing
     from ingest.models import DeadLetter
 
     _, plaintext = IngestKey.issue("gw")
@@ -212,7 +212,7 @@ def test_dead_letter_fixed_and_requeued_in_the_admin_counts_once(client):
     stored = batch.events
     stored[2] = {**stored[2], "variant": "v" * 40}  # a value the write refuses
     InboxBatch.objects.filter(pk=batch.pk).update(events=stored)
-    services.process_batch(batch.pk)
+    processing.process_batch(batch.pk)
     letter = DeadLetter.objects.get()
     assert rollup_totals()["requests"] == 4
 
@@ -230,7 +230,7 @@ def test_dead_letter_fixed_and_requeued_in_the_admin_counts_once(client):
         reverse("admin:ingest_deadletter_changelist"),
         {"action": "requeue", "_selected_action": [letter.pk]},
     )
-    services.process_batch(InboxBatch.objects.latest("pk").pk)
+    processing.process_batch(InboxBatch.objects.latest("pk").pk)
     client.post(
         reverse("admin:ingest_deadletter_changelist"),
         {"action": "requeue", "_selected_action": [letter.pk]},

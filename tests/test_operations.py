@@ -14,10 +14,9 @@ from django.utils import timezone
 
 from config import embedded
 from config.db_router import ReplicaRouter
-from ingest.models import InboxBatch
+from ingest.models import InboxBatch, UsageDaily
 from ingest.services import import_events
 from rankings import selectors
-from rankings.models import UsageDaily
 from tests.conftest import wait_for
 from tests.factories import EventFactory, post_events
 

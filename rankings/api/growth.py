@@ -10,7 +10,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from rankings import growth
+from rankings import growth, selectors
 from rankings.api import params
 from rankings.api.serializers import entity_dict, window_dict
 from rankings.api.views import ReadView
@@ -67,7 +67,7 @@ def growth_dict(g: growth.Growth) -> dict[str, Any]:
 class GrowthParams(params.WindowParams):
     def validate(self, attrs):
         if "period" not in attrs and "start" not in attrs:
-            attrs["window"] = growth.rolling_window(7)
+            attrs["window"] = selectors.rolling_window(7)
             return attrs
         return super().validate(attrs)
 

@@ -11,7 +11,7 @@ import json
 import pytest
 from django.utils import timezone
 
-from ingest import services
+from ingest import maintenance, processing, services
 from ingest.events import normalize
 from ingest.models import DeadLetter, InboxBatch, IngestKey, SeenEvent
 from rankings.models import App, Provider
@@ -27,7 +27,7 @@ def store_as_accepted(key: IngestKey, events: list[dict], poison: dict[int, dict
     normalized = [normalize(e, timezone.now())[0] for e in events]
     for position, change in (poison or {}).items():
         normalized[position] = {**normalized[position], **change}
-    services.claim_ids([e["id"] for e in normalized])
+    processing.claim_ids([e["id"] for e in normalized])
     return InboxBatch.objects.create(key=key, events=normalized, event_count=len(normalized)).pk
 
 
@@ -46,7 +46,7 @@ def test_poisoned_batch_coalesced_with_clean_batches_of_another_key(settings, po
     bad = store_as_accepted(theirs, poisoned, poison={7: poison})
     last = store_as_accepted(mine, clean_b)
 
-    assert services.process_batch(first) == "done"  # takes the other two along
+    assert processing.process_batch(first) == "done"  # takes the other two along
 
     batches = {b.pk: b for b in InboxBatch.objects.all()}
     assert {b.status for b in batches.values()} == {"done"}
@@ -58,7 +58,7 @@ def test_poisoned_batch_coalesced_with_clean_batches_of_another_key(settings, po
     assert "DataError" in letter.error
     good = clean_a + poisoned[:7] + poisoned[8:] + clean_b
     assert both_grains_equal(expected_totals(good))
-    assert services.verify_rollups()[1] == []
+    assert maintenance.verify_rollups()[1] == []
     # The bad event's id was released: the corrected event, resent, is counted.
     assert not SeenEvent.objects.filter(id=poisoned[7]["id"]).exists()
     assert SeenEvent.objects.count() == len(good)
@@ -69,7 +69,7 @@ def test_poisoned_event_between_good_ones_is_isolated_and_the_rest_counted():
     key, _ = IngestKey.issue("gw")
     events = EventFactory.build_batch(1000)
     batch = store_as_accepted(key, events, poison={499: TOO_LONG_VARIANT, 500: TOO_LONG_ORIGIN})
-    assert services.process_batch(batch) == "done"
+    assert processing.process_batch(batch) == "done"
     assert InboxBatch.objects.get(pk=batch).dead_letter_count == 2
     assert set(DeadLetter.objects.values_list("event_id", flat=True)) == {
         events[499]["id"],
@@ -77,7 +77,7 @@ def test_poisoned_event_between_good_ones_is_isolated_and_the_rest_counted():
     }
     good = events[:499] + events[501:]
     assert both_grains_equal(expected_totals(good))
-    assert services.verify_rollups()[1] == []
+    assert maintenance.verify_rollups()[1] == []
 
 
 @committed
@@ -85,12 +85,12 @@ def test_dead_letter_resent_or_requeued_is_counted_once(client):
     key, plaintext = IngestKey.issue("gw")
     events = EventFactory.build_batch(10)
     batch = store_as_accepted(key, events, poison={3: TOO_LONG_VARIANT, 4: TOO_LONG_VARIANT})
-    services.process_batch(batch)
+    processing.process_batch(batch)
     assert DeadLetter.objects.count() == 2
 
     # The gateway resends one of them, corrected: its id was released, so it counts.
     assert post_events(client, plaintext, [events[3]]).json()["accepted"] == 1
-    services.process_batch(InboxBatch.objects.latest("pk").pk)
+    processing.process_batch(InboxBatch.objects.latest("pk").pk)
     # The operator fixes the other one in the backoffice and requeues both: the resent one is
     # a duplicate now, the fixed one counts; requeuing again does nothing.
     fixed = DeadLetter.objects.get(event_id=events[4]["id"])
@@ -98,7 +98,7 @@ def test_dead_letter_resent_or_requeued_is_counted_once(client):
     fixed.save()
     result = services.requeue_dead_letters(DeadLetter.objects.all())
     assert (result.accepted, result.duplicates) == (1, 1)
-    services.process_batch(result.batch_id)
+    processing.process_batch(result.batch_id)
     assert services.requeue_dead_letters(DeadLetter.objects.all()).accepted == 0
     assert both_grains_equal(expected_totals(events))
 

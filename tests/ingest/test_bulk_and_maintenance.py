@@ -10,9 +10,10 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 
-from ingest import partitions, rollups, services
-from ingest.models import InboxBatch, SeenEvent
-from rankings.models import App, LLMModel, UsageDaily, UsageHourly, UsageModelWeekly
+from ingest import maintenance, partitions, services, tasks
+from ingest.models import InboxBatch, SeenEvent, UsageDaily, UsageHourly, UsageModelWeekly
+from ingest.rollups.grains import GRAINS
+from rankings.models import App, LLMModel
 from tests.conftest import wait_for
 from tests.factories import EventFactory, both_grains_equal, expected_totals, post_events
 
@@ -31,7 +32,7 @@ def test_import_ndjson_json_and_rerun_counts_once(tmp_path):
     call_command("import_events", str(tmp_path / "b.json"), "--quiet", "--chunk-size", "64")
     call_command("import_events", str(tmp_path / "a.ndjson"), "--quiet")  # a rerun dedups
     assert both_grains_equal(expected_totals(events))
-    assert services.verify_rollups()[1] == []
+    assert maintenance.verify_rollups()[1] == []
 
 
 def test_import_openrouter_activity_csv(tmp_path):
@@ -124,7 +125,7 @@ def test_late_events_land_in_their_own_buckets(tmp_path):
     assert UsageModelWeekly.objects.get().bucket == week_ago.date() - timedelta(days=week_ago.weekday())
 
 
-@pytest.mark.parametrize("table", [grain.table for grain in rollups.GRAINS])
+@pytest.mark.parametrize("table", [grain.table for grain in GRAINS])
 def test_verify_finds_a_tampered_rollup_and_rebuild_repairs_it(tmp_path, table):
     events = EventFactory.build_batch(50)
     call_command("import_events", str(write_ndjson(tmp_path / "e.ndjson", events)), "--quiet")
@@ -146,7 +147,7 @@ def test_batch_given_up_is_kept_and_retry_counts_it_once(client, ingest_key, sta
     # As if workers had died on it over and over (BATCH_MAX_ATTEMPTS).
     InboxBatch.objects.filter(pk=batch.pk).update(attempts=settings.TOKENRANK["BATCH_MAX_ATTEMPTS"])
     start_worker()
-    services.enqueue_batch(batch.pk)
+    tasks.enqueue_batch(batch.pk)
     wait_for(lambda: InboxBatch.objects.get(pk=batch.pk).status == "failed")
     failed = InboxBatch.objects.get(pk=batch.pk)
     assert "gave up" in failed.last_error and UsageDaily.objects.count() == 0
@@ -188,7 +189,7 @@ def test_unreported_costs_are_derived_from_list_prices_and_recomputed_after_a_pr
     model.prompt_price, model.completion_price = Decimal("1"), Decimal("10")
     model.save()
     today = datetime.now(UTC).date()
-    changed, _, _ = services.recompute_derived_costs(model.slug, today - timedelta(days=1), today)
+    changed, _, _ = maintenance.recompute_derived_costs(model.slug, today - timedelta(days=1), today)
     assert changed == 1
     assert UsageDaily.objects.get().cost == Decimal("0.5") + Decimal("2")  # the reported cost is untouched
-    assert services.verify_rollups()[1] == []
+    assert maintenance.verify_rollups()[1] == []

@@ -11,7 +11,7 @@ import pytest
 from django.conf import settings as django_settings
 
 from config import embedded
-from ingest import services
+from ingest import maintenance, processing, services, tasks
 from ingest.models import InboxBatch
 from tests.conftest import wait_for
 from tests.factories import EventFactory, both_grains_equal, expected_totals, post_events
@@ -37,7 +37,7 @@ def assert_counted_once(events: list[dict]) -> None:
     wait_for(all_batches_done, timeout=120)
     expected = expected_totals(events)
     wait_for(lambda: both_grains_equal(expected), timeout=10)
-    since, mismatches = services.verify_rollups()
+    since, mismatches = maintenance.verify_rollups()
     assert mismatches == []
 
 
@@ -109,7 +109,7 @@ def test_worker_killed_mid_batch_loses_and_doubles_nothing(client, start_worker,
     assert InboxBatch.objects.get(pk=in_flight).status == "pending"
 
     start_worker(concurrency=1, name="rescuer")
-    assert services.sweep_pending() >= 1  # what beat does every few seconds
+    assert tasks.sweep_pending() >= 1  # what beat does every few seconds
     assert_counted_once(events)
     assert InboxBatch.objects.get(pk=in_flight).attempts >= 2
 
@@ -129,7 +129,7 @@ def test_broker_down_while_batches_are_accepted(client, start_worker, ingest_key
         embedded.redis_url(settings.DATA_DIR)  # the broker comes back (same data dir)
     assert InboxBatch.objects.filter(status="pending").count() == 3
     start_worker(concurrency=2)
-    assert services.sweep_pending() == 3
+    assert tasks.sweep_pending() == 3
     assert_counted_once(events)
 
 
@@ -143,15 +143,15 @@ def test_a_backlog_is_taken_in_one_pass_and_each_batch_counted_once(db, settings
     batches = [services.accept_events(events[i : i + 100], None).batch_id for i in range(0, 500, 100)]
     InboxBatch.objects.filter(pk=batches[1]).update(attempts=1)  # tried before: goes alone
 
-    assert services.process_batch(batches[0]) == "done"  # takes batch 2 along; 3 would pass 250
+    assert processing.process_batch(batches[0]) == "done"  # takes batch 2 along; 3 would pass 250
     assert set(InboxBatch.objects.filter(status="done").values_list("pk", flat=True)) == {
         batches[0],
         batches[2],
     }
-    assert services.process_batch(batches[2]) == "skipped"  # its own task finds it done
-    assert services.process_batch(batches[1]) == "done"  # alone
+    assert processing.process_batch(batches[2]) == "skipped"  # its own task finds it done
+    assert processing.process_batch(batches[1]) == "done"  # alone
     assert InboxBatch.objects.filter(status="done").count() == 3
-    assert services.process_batch(batches[3]) == "done"  # with batch 4
+    assert processing.process_batch(batches[3]) == "done"  # with batch 4
     assert not InboxBatch.objects.exclude(status="done").exists()
     assert both_grains_equal(expected_totals(events))
     for batch_id in batches:  # raw events keep the batch they came in

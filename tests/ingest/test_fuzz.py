@@ -20,7 +20,7 @@ from django.utils import timezone
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from ingest import services
+from ingest import processing
 from ingest.models import InboxBatch
 from tests.factories import post_events
 
@@ -212,7 +212,7 @@ def test_whatever_validate_accepts_the_worker_writes(client, ingest_key, events)
     if not accepted:
         return
     batch = InboxBatch.objects.latest("pk")
-    assert services.process_batch(batch.pk) == "done"
+    assert processing.process_batch(batch.pk) == "done"
     batch.refresh_from_db()
     assert batch.dead_letter_count == 0, batch.last_error
     assert raw_count() == before + accepted

@@ -41,7 +41,7 @@ def test_log_mean():
 
 
 def windows():
-    after = growth.rolling_window(7)
+    after = selectors.rolling_window(7)
     return after.previous(), after
 
 

@@ -2,7 +2,7 @@ from datetime import date
 
 from django.core.management.base import BaseCommand
 
-from ingest.services import rebuild_rollups
+from ingest.maintenance import rebuild_rollups
 
 
 class Command(BaseCommand):

@@ -2,7 +2,7 @@ from datetime import date
 
 from django.core.management.base import BaseCommand, CommandError
 
-from ingest.services import verify_rollups
+from ingest.maintenance import verify_rollups
 
 
 class Command(BaseCommand):

@@ -21,7 +21,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from config import embedded, processes
-from rankings.models import UsageDaily
+from ingest.models import UsageDaily
 
 
 class Command(BaseCommand):

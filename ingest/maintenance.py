@@ -1,0 +1,100 @@
+"""Rollup maintenance: rebuilds, verifications and cost recomputations, run from the
+command line or as jobs the admin queues (a worker runs them, reporting progress)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from ingest.models import MaintenanceJob
+from ingest.rollups import maintain
+from rankings.cache import bump_generation
+from rankings.models import LLMModel
+
+log = logging.getLogger(__name__)
+
+
+def rebuild_rollups(
+    since: date | None = None, until: date | None = None, progress: Callable[[int, int], None] | None = None
+) -> tuple[date, date]:
+    """Recompute rollups from raw events for the days ``[since, until]`` (default: the oldest
+    day still fully kept, to today), one transaction per day. ``since`` is raised to the
+    oldest fully kept day, so no rollup history is wiped for lack of raw events."""
+    oldest = maintain.oldest_complete_day(settings.TOKENRANK["RAW_RETENTION_DAYS"])
+    since = max(since or oldest, oldest)
+    until = until or timezone.now().date()
+    days = [since + timedelta(days=n) for n in range((until - since).days + 1)]
+    for done, day in enumerate(days, start=1):
+        with transaction.atomic():
+            maintain.rebuild_day(day)
+        if day.weekday() == 6 or day == until:  # the week's last rebuilt day: its weeklies
+            with transaction.atomic():
+                maintain.rebuild_week(day - timedelta(days=day.weekday()))
+        if progress:
+            progress(done, len(days))
+    bump_generation()
+    return since, until
+
+
+def verify_rollups(since: date | None = None) -> tuple[date, list[maintain.Mismatch]]:
+    oldest = maintain.oldest_complete_day(settings.TOKENRANK["RAW_RETENTION_DAYS"])
+    since = max(since or oldest, oldest)
+    return since, maintain.verify(since)
+
+
+def run_job(job_id: int) -> str:
+    """Run a queued job, recording progress; idempotent for a job already finished."""
+    job = MaintenanceJob.objects.get(pk=job_id)
+    if job.status in (MaintenanceJob.Status.DONE, MaintenanceJob.Status.FAILED):
+        return job.status
+    MaintenanceJob.objects.filter(pk=job_id).update(status=MaintenanceJob.Status.RUNNING)
+
+    def progress(done: int, total: int) -> None:
+        MaintenanceJob.objects.filter(pk=job_id).update(progress_done=done, progress_total=total)
+
+    try:
+        if job.kind == MaintenanceJob.Kind.REBUILD:
+            first, last = rebuild_rollups(job.since, job.until, progress=progress)
+            result = f"Rebuilt {first} to {last}."
+        elif job.kind == MaintenanceJob.Kind.RECOST:
+            changed, first, last = recompute_derived_costs(
+                job.target, job.since, job.until, progress=progress
+            )
+            result = f"Re-priced {changed} events of {job.target} without a reported cost; rebuilt {first} to {last}."
+        else:
+            progress(0, 1)
+            first, mismatches = verify_rollups(job.since)
+            progress(1, 1)
+            lines = [f"{m.table} {m.key}: rollup={m.rollup} raw={m.raw}" for m in mismatches]
+            result = (
+                (f"{len(mismatches)} mismatching rows since {first}:\n" + "\n".join(lines))
+                if lines
+                else (f"Rollups match raw events since {first}.")
+            )
+        status = MaintenanceJob.Status.DONE
+    except Exception as exc:  # recorded for the operator, not swallowed silently
+        log.exception("maintenance job %s failed", job_id)
+        result, status = f"{exc.__class__.__name__}: {exc}", MaintenanceJob.Status.FAILED
+    MaintenanceJob.objects.filter(pk=job_id).update(status=status, result=result, finished_at=timezone.now())
+    return status
+
+
+def recompute_derived_costs(
+    model_slug: str, since: date, until: date, progress: Callable[[int, int], None] | None = None
+) -> tuple[int, date, date]:
+    """After a price change: re-price the model's events that reported no cost, for the raw
+    events still kept in ``[since, until]``, and rebuild those days' maintain."""
+    model = LLMModel.objects.get(slug=model_slug)
+    oldest = maintain.oldest_complete_day(settings.TOKENRANK["RAW_RETENTION_DAYS"])
+    since = max(since, oldest)
+    start = datetime(since.year, since.month, since.day, tzinfo=UTC)
+    end = datetime(until.year, until.month, until.day, tzinfo=UTC) + timedelta(days=1)
+    with transaction.atomic():
+        changed = maintain.rederive_costs(model.pk, start, end)
+    first, last = rebuild_rollups(since, until, progress=progress)
+    return changed, first, last

@@ -1,0 +1,320 @@
+"""The worker's side of ingest: a pending batch (with others waiting, under a backlog) moved
+into raw events and rollups exactly once, bad events isolated into dead letters.
+
+Exactly once rests on two facts. (1) An event id is claimed in ``ingest_seenevent`` in the
+same transaction that stores its batch (:mod:`ingest.services`), so a resent id is a
+duplicate whoever sends it and whenever (within retention). (2) A batch moves into raw
+events and rollups in one transaction that also marks it done, under a row lock, so a
+redelivered or re-swept task finds it done and does nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Iterable, Iterator
+from datetime import date
+from typing import Any
+
+from django.conf import settings
+from django.db import InterfaceError, OperationalError, connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from config import metrics
+from ingest import partitions, schema
+from ingest.events import printable
+from ingest.models import DeadLetter, InboxBatch
+from ingest.resolve import CatalogIds, resolve
+from ingest.rollups import write
+from ingest.rollups.grains import GRAINS
+from rankings.cache import bump_generation
+
+log = logging.getLogger(__name__)
+Status = InboxBatch.Status
+
+
+def claim_ids(ids: list[str]) -> set[str]:
+    """Register event ids; return those never seen before. Sorted inserts keep two
+    overlapping concurrent batches from deadlocking on the unique index."""
+    if not ids:
+        return set()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO ingest_seenevent (id, seen_at) "
+            "SELECT id, now() FROM unnest(%s::text[]) AS t(id) ORDER BY id "
+            "ON CONFLICT (id) DO NOTHING RETURNING id",
+            [sorted(ids)],
+        )
+        return {row[0] for row in cursor.fetchall()}
+
+
+# Errors worth retrying the whole batch for (deadlocks, lost connections): the same
+# tuple the task retries on. Anything else is about the data, and is isolated instead.
+TRANSIENT = (OperationalError, InterfaceError)
+
+Pending = tuple[int | None, dict[str, Any]]  # (batch id, normalized event)
+Failure = tuple[int | None, dict[str, Any], str]  # (batch id, event, error)
+
+
+# (key, default) of each value in a normalized event; an event stored before a value
+# existed (a pending batch, a dead letter) gets its default.
+_VALUES = tuple((v.key, v.default) for v in schema.VALUES)
+
+
+def raw_rows(pending: Iterable[Pending], ids: CatalogIds) -> Iterator[tuple]:
+    """Raw-event rows (``schema.RAW_COLUMNS`` order) of normalized events."""
+    # Dimensions: (catalog ids by event value, or None for the value itself; event key).
+    dimensions = tuple((ids.of(d.name) if d.catalog else None, d.event_key) for d in schema.STORED)
+    for batch_id, e in pending:
+        yield (
+            batch_id,
+            *[e[key] if found is None else found[e[key]] for found, key in dimensions],
+            *[e.get(key, default) for key, default in _VALUES],
+        )
+
+
+def _prepare(events: list[dict[str, Any]]) -> CatalogIds:
+    """Catalog ids and raw partitions, each committed on its own before the batch writes."""
+    ids = resolve(events)
+    partitions.ensure_partitions({date.fromisoformat(e["created_at"][:10]) for e in events})
+    return ids
+
+
+def count_rollup_rows(per_grain: list[int]) -> None:
+    for grain, rows in zip(GRAINS, per_grain, strict=True):
+        metrics.inc(
+            "tokenrank_rollup_rows_written_total", (grain.table.removeprefix("rankings_usage"),), rows
+        )
+
+
+def _isolating(groups: list[list[Pending]], attempt: Callable[[list[Pending]], None]) -> list[Failure]:
+    """Run ``attempt`` over all ``groups`` in a savepoint. If it fails for a reason other
+    than a transient one, try each group alone, and split a failing group in halves until
+    the events that fail are single: those are returned with their error, everything else
+    is done. On the happy path this is one call; a bad event costs about two writes of its
+    batch (log2 of its size in halvings)."""
+    events = [p for group in groups for p in group]
+    if not events:
+        return []
+    try:
+        with transaction.atomic():
+            attempt(events)
+        return []
+    except TRANSIENT:
+        raise
+    except Exception as exc:
+        if len(events) == 1:
+            batch_id, event = events[0]
+            return [(batch_id, event, printable(f"{exc.__class__.__name__}: {exc}")[:2000])]
+        if len(groups) > 1:  # coalesced batches: one by one, never failing a neighbour
+            return [f for group in groups for f in _isolating([group], attempt)]
+        half = len(events) // 2
+        return _isolating([events[:half]], attempt) + _isolating([events[half:]], attempt)
+
+
+def _without(groups: list[list[Pending]], failures: list[Failure]) -> list[list[Pending]]:
+    failed = {id(event) for _, event, _ in failures}
+    return [[p for p in group if id(p[1]) not in failed] for group in groups]
+
+
+def prepare_pending(groups: list[list[Pending]]) -> tuple[CatalogIds, list[Failure], list[list[Pending]]]:
+    """Catalog ids and partitions for ``groups`` (committed on their own, before the write
+    transaction); returns the ids, the events that could not be prepared, and the rest."""
+    ids = CatalogIds()
+    failures = _isolating(groups, lambda chunk: ids.update(_prepare([e for _, e in chunk])))
+    return ids, failures, _without(groups, failures)
+
+
+def write_pending(groups: list[list[Pending]], ids: CatalogIds) -> tuple[list[Failure], list[int]]:
+    """Write prepared ``groups`` to raw events and rollups in the caller's transaction;
+    returns the events that could not be written and the rollup rows written per grain."""
+    written = [0] * len(GRAINS)
+
+    def count(chunk: list[Pending]) -> None:
+        _, *per_grain = write.write_events(raw_rows(chunk, ids))
+        for n, rows in enumerate(per_grain):
+            written[n] += rows
+
+    return _isolating(groups, count), written
+
+
+def release_ids(ids: list[str]) -> None:
+    """Forget claimed ids of events that were not counted, so that a resend counts."""
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM ingest_seenevent WHERE id = ANY(%s)", [ids])
+
+
+def _set_aside(failures: list[Failure]) -> None:
+    """Dead-letter events that cannot be written: kept with their error on their own batch,
+    their ids released so that a corrected resend counts. Caller holds the transaction."""
+    if not failures:
+        return
+    DeadLetter.objects.bulk_create(
+        DeadLetter(
+            batch_id=batch_id,
+            event_id=printable(event["id"])[:200],
+            event=json.dumps(event, ensure_ascii=True),
+            error=error,
+        )
+        for batch_id, event, error in failures
+    )
+    release_ids([event["id"] for _, event, _ in failures])
+    by_batch: dict[int, list[str]] = {}
+    for batch_id, _, error in failures:
+        by_batch.setdefault(batch_id, []).append(error)
+    for batch_id, errors in by_batch.items():
+        if batch_id is None:
+            continue
+        InboxBatch.objects.filter(pk=batch_id).update(
+            dead_letter_count=F("dead_letter_count") + len(errors),
+            last_error=f"{len(errors)} event(s) set aside as dead letters; first: {errors[0]}"[:2000],
+        )
+    metrics.inc("tokenrank_ingest_events_total", ("worker", "dead_letter"), len(failures))
+    log.error(
+        "%s event(s) set aside as dead letters: %s",
+        len(failures),
+        failures[0][2],
+        extra={"batches": sorted({b for b, _, _ in failures if b is not None})},
+    )
+
+
+def _claim_waiting(batch_id: int, room: int) -> list[int]:
+    """Mark other waiting batches as attempted by this worker, oldest first, up to ``room``
+    events; return their ids. Only batches never tried before. A batch claimed here and then
+    not processed (this worker dies) is left pending for its own task or the sweep."""
+    if room <= 0:
+        return []
+    with transaction.atomic(), connection.cursor() as cursor:
+        # Walks the partial index inbox_pending_received (unfinished batches by received_at),
+        # never the done ones: the inbox keeps every batch.
+        cursor.execute(
+            "WITH waiting AS (SELECT id, received_at, event_count FROM ingest_inboxbatch "
+            "WHERE status = 'pending' AND attempts = 0 AND id <> %s ORDER BY received_at, id LIMIT 100 "
+            "FOR UPDATE SKIP LOCKED), "
+            "chosen AS (SELECT id, sum(event_count) OVER (ORDER BY received_at, id) AS running FROM waiting) "
+            "UPDATE ingest_inboxbatch b SET attempts = b.attempts + 1 FROM chosen c "
+            "WHERE b.id = c.id AND c.running <= %s RETURNING b.id",
+            [batch_id, room],
+        )
+        return sorted(row[0] for row in cursor.fetchall())
+
+
+def process_batch(batch_id: int) -> str:
+    """Move one pending batch into raw events and rollups, with other waiting batches when
+    there is a backlog (``BATCH_COALESCE_EVENTS``). Idempotent: returns ``"done"``,
+    ``"skipped"`` (already done, or another worker holds it) or ``"failed"``.
+
+    The batches are staged one at a time (catalog resolved and committed, rows copied to the
+    session's staging table), so a worker holds one batch in memory whatever it coalesces;
+    then one transaction counts them all and marks them done. An event that cannot be
+    staged or written never takes others down: it is isolated (:func:`_isolating`) and
+    dead-lettered on its own batch; the rest is counted."""
+    with transaction.atomic():
+        claimed = InboxBatch.objects.filter(pk=batch_id, status=Status.PENDING).update(
+            attempts=F("attempts") + 1
+        )
+    if not claimed:
+        return "skipped"
+    batch = InboxBatch.objects.values("attempts", "event_count").get(pk=batch_id)
+    if batch["attempts"] > settings.TOKENRANK["BATCH_MAX_ATTEMPTS"]:
+        mark_failed(batch_id, f"gave up after {batch['attempts'] - 1} attempts (worker lost?)")
+        return "failed"
+    started = time.perf_counter()
+    alone = batch["attempts"] > 1  # it failed before: no company
+    room = 0 if alone else settings.TOKENRANK["BATCH_COALESCE_EVENTS"] - batch["event_count"]
+    write.clear_staged()  # whatever an interrupted run of this connection left
+    staged, failures = _stage([batch_id, *_claim_waiting(batch_id, room)])
+    if batch_id not in staged:
+        return "skipped"
+    with transaction.atomic():
+        # Under the row locks a batch is done or not, never half: whatever another worker
+        # took meanwhile is skipped here.
+        locked = sorted(
+            InboxBatch.objects.select_for_update(skip_locked=True)
+            .filter(pk__in=list(staged), status=Status.PENDING)
+            .values_list("pk", flat=True)
+        )
+        if batch_id not in locked:
+            write.clear_staged()
+            return "skipped"
+        if len(locked) < len(staged):
+            write.unstage_batches_except(locked)
+        unwritten, per_grain = _write_staged([[(pk, {"id": i}) for i in staged[pk]] for pk in locked])
+        failures = [f for f in failures if f[0] in locked] + _with_events(unwritten)
+        _set_aside(failures)
+        InboxBatch.objects.filter(pk__in=locked).update(status=Status.DONE, processed_at=timezone.now())
+        write.clear_staged()
+        transaction.on_commit(bump_generation)
+    seconds = time.perf_counter() - started
+    metrics.observe("tokenrank_batch_processing_seconds", (), seconds)
+    metrics.inc("tokenrank_batches_total", ("done",), len(locked))
+    count_rollup_rows(per_grain)
+    log.info(
+        "batch %s done (with %s more) in %.3f s, %s dead letters",
+        batch_id,
+        len(locked) - 1,
+        seconds,
+        len(failures),
+        extra={"batch_id": batch_id, "batches": locked, "seconds": round(seconds, 4)},
+    )
+    return "done"
+
+
+def _stage(pks: list[int]) -> tuple[dict[int, list[str]], list[Failure]]:
+    """Resolve and stage each pending batch of ``pks`` in turn, each step committed on its
+    own; return the ids staged per batch and the events that could not be prepared or
+    staged (with their batch)."""
+    staged: dict[int, list[str]] = {}
+    failures: list[Failure] = []
+    for pk in pks:
+        events = (
+            InboxBatch.objects.filter(pk=pk, status=Status.PENDING).values_list("events", flat=True).first()
+        )
+        if events is None:
+            continue  # done by another worker meanwhile
+        ids, unprepared, groups = prepare_pending([[(pk, e) for e in events]])
+        unstaged = _isolating(groups, lambda chunk, ids=ids: write.stage_events(raw_rows(chunk, ids)))
+        failures += unprepared + unstaged
+        staged[pk] = [e["id"] for _, e in _without(groups, unstaged)[0]]
+    return staged, failures
+
+
+def _write_staged(groups: list[list[Pending]]) -> tuple[list[Failure], list[int]]:
+    """Count the staged rows of ``groups`` (events known by id) in the caller's transaction;
+    returns the events that could not be written and the rollup rows written per grain."""
+    everything = sum(len(group) for group in groups)
+    written = [0] * len(GRAINS)
+
+    def count(chunk: list[Pending]) -> None:
+        ids = None if len(chunk) == everything else [e["id"] for _, e in chunk]
+        _, *per_grain = write.write_staged(ids)
+        for n, rows in enumerate(per_grain):
+            written[n] += rows
+
+    return _isolating(groups, count), written
+
+
+def _with_events(failures: list[Failure]) -> list[Failure]:
+    """Failures known by event id only, with their whole events read back from their batch
+    (rare: only events that failed the write)."""
+    wanted: dict[int, set[str]] = {}
+    for pk, event, _ in failures:
+        wanted.setdefault(pk, set()).add(event["id"])
+    events = {
+        (pk, e["id"]): e
+        for pk, ids in wanted.items()
+        for e in InboxBatch.objects.values_list("events", flat=True).get(pk=pk)
+        if e["id"] in ids
+    }
+    return [(pk, events[pk, event["id"]], error) for pk, event, error in failures]
+
+
+def mark_failed(batch_id: int, reason: str) -> None:
+    """Dead-letter a batch: kept with its reason, replayable with :func:`retry_batch`."""
+    InboxBatch.objects.filter(pk=batch_id, status=Status.PENDING).update(
+        status=Status.FAILED, last_error=reason[:2000], processed_at=timezone.now()
+    )
+    metrics.inc("tokenrank_batches_total", ("failed",))
+    log.error("batch %s failed: %s", batch_id, reason, extra={"batch_id": batch_id})

@@ -1,0 +1,62 @@
+"""Reads for the rankings: the one source of numbers for pages and the REST API.
+
+Everything here reads only the usage rollups (through ``ingest.rollups.read``, which picks
+the grain) plus the catalog: rankings (:mod:`.ranks`), series (:mod:`.series`), totals and
+figures (:mod:`.figures`), catalog entries (:mod:`.entities`). This package is their public
+face, with the windows and filters they take.
+"""
+
+from ingest.rollups.read import ENTITIES, METRICS, Filters
+from ingest.rollups.windows import (
+    INTERVALS,
+    PERIODS,
+    Window,
+    bucket_starts,
+    history_window,
+    now,
+    period_window,
+    rolling_window,
+)
+from rankings.selectors.entities import ENTITY_MODEL, attach_entities, entries
+from rankings.selectors.figures import (
+    Totals,
+    daily_dataset,
+    performance,
+    provider_stats,
+    top_model_per_app,
+    totals,
+)
+from rankings.selectors.ranks import Ranking, RankRow, new_models, ranking, trending
+from rankings.selectors.series import SERIES_COLUMNS, Series, measure_series, timeseries
+
+__all__ = [
+    "ENTITIES",
+    "ENTITY_MODEL",
+    "INTERVALS",
+    "METRICS",
+    "PERIODS",
+    "SERIES_COLUMNS",
+    "Filters",
+    "RankRow",
+    "Ranking",
+    "Series",
+    "Totals",
+    "Window",
+    "attach_entities",
+    "bucket_starts",
+    "daily_dataset",
+    "entries",
+    "history_window",
+    "measure_series",
+    "new_models",
+    "now",
+    "performance",
+    "period_window",
+    "provider_stats",
+    "ranking",
+    "rolling_window",
+    "timeseries",
+    "top_model_per_app",
+    "totals",
+    "trending",
+]
