@@ -81,8 +81,6 @@ class Span:
 
 def decode(raw: bytes, protobuf: bool) -> list[Span]:
     """Every span of an ``ExportTraceServiceRequest``; a :class:`BodyError` if the body is not one."""
-    if not raw.strip():
-        return []  # an empty request (OpenRouter's connection test) is a success
     return list(_from_protobuf(raw) if protobuf else _from_json(raw))
 
 

@@ -175,15 +175,16 @@ class OtlpTracesView(APIView):
     def _export(self, request, protobuf: bool) -> HttpResponse:
         key = auth.authenticate(request.META.get("HTTP_AUTHORIZATION", ""))
         auth.check_rate(key)
+        _check_backlog()
+        raw = read_body(request)
+        if not raw.strip():  # an empty request (OpenRouter's connection test) is a success
+            return _otlp_response(protobuf, 200, ExportTraceServiceResponse(), {})
         if not protobuf and _content_type(request) != JSON_TYPE:
             raise ApiError(
-                415,
-                "unsupported_media_type",
-                "Content-Type must be application/x-protobuf or application/json.",
+                415, "unsupported_media_type", "Content-Type must be application/x-protobuf or application/json."
             )
-        _check_backlog()
         try:
-            spans = otlp.decode(read_body(request), protobuf)
+            spans = otlp.decode(raw, protobuf)
         except BodyError as exc:
             raise ApiError(400, "bad_data", str(exc)) from exc
         events, positions, not_usage = map_items(spans, otlp.to_event)
