@@ -154,6 +154,7 @@ _BEDROCK_REGIONS = ("us.", "eu.", "apac.", "global.", "us-gov.", "jp.", "au.", "
 VARIANTS = {"free", "nitro", "floor", "thinking", "extended", "online", "beta", "exacto"}
 
 _NOT_SLUG = re.compile(r"[^a-z0-9._-]+")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _VERSION_SUFFIX = re.compile(r"(:\d+|@[\w.-]+)$")  # Bedrock ``:0``, Vertex ``@20240620``
 
 
@@ -223,6 +224,14 @@ def model_slug(model: str, provider_value: str = "") -> str:
 # --- Fields shared by the receivers ---------------------------------------------------------
 
 
+def text(value: Any) -> str:
+    """A string value, stripped, lone surrogates (valid in JSON, not in UTF-8: nothing could
+    store them) replaced by U+FFFD; anything else is ""."""
+    if not isinstance(value, str):
+        return ""
+    return (value if value.isascii() else _SURROGATE.sub("\ufffd", value)).strip()
+
+
 def usable_id(value: str) -> bool:
     return 0 < len(value) <= MAX_ID_LENGTH and value.isprintable()
 
@@ -244,7 +253,7 @@ def finish_reason(value: Any) -> str | None:
             pass
     if isinstance(value, list):
         value = value[0] if value else None
-    return (value.strip()[:50] or None) if isinstance(value, str) else None
+    return text(value)[:50] or None
 
 
 def whole(value: Any) -> Any:

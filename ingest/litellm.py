@@ -61,10 +61,6 @@ def _dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _text(value: Any) -> str:
-    return value.strip() if isinstance(value, str) else ""
-
-
 def _seconds(value: Any) -> float | None:
     """An epoch or a duration in seconds (LiteLLM's floats)."""
     if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
@@ -87,8 +83,8 @@ def _served_model(payload: dict[str, Any]) -> str:
         _dict(payload.get("hidden_params")).get("litellm_model_name"),
         payload.get("model_group"),
     ):
-        if _text(value):
-            return _text(value)
+        if gateways.text(value):
+            return gateways.text(value)
     return ""
 
 
@@ -112,8 +108,8 @@ def _usage(payload: dict[str, Any]) -> dict[str, Any]:
 
 def _app_name(payload: dict[str, Any], app_from: str) -> str | None:
     metadata = _dict(payload.get("metadata"))
-    key = _text(metadata.get("user_api_key_alias"))
-    team = _text(metadata.get("user_api_key_team_alias") or metadata.get("team_alias"))
+    key = gateways.text(metadata.get("user_api_key_alias"))
+    team = gateways.text(metadata.get("user_api_key_team_alias") or metadata.get("team_alias"))
     first, second = (team, key) if app_from == "team" else (key, team)
     return (first or second)[:200] or None
 
@@ -135,7 +131,7 @@ def to_event(payload: Any, app_from: str = "key") -> tuple[dict[str, Any] | None
     used = tokens["native_tokens_prompt"] or tokens["native_tokens_completion"]
     if failed and not used:
         return None, "failed request without token usage"
-    call_type = _text(payload.get("call_type"))
+    call_type = gateways.text(payload.get("call_type"))
     if call_type and call_type not in INFERENCE_CALL_TYPES and not used:
         return None, f"no token usage ({call_type[:40]} call)"
     model = _served_model(payload)
@@ -147,15 +143,15 @@ def to_event(payload: Any, app_from: str = "key") -> tuple[dict[str, Any] | None
         return None, "no startTime or endTime"
     event_id = next(
         (
-            _text(v)
+            gateways.text(v)
             for v in (payload.get("id"), payload.get("litellm_call_id"))
-            if gateways.usable_id(_text(v))
+            if gateways.usable_id(gateways.text(v))
         ),
         "",
     )
     if not event_id:
         return None, "no id or litellm_call_id"
-    provider_value = _text(payload.get("custom_llm_provider")) or _text(
+    provider_value = gateways.text(payload.get("custom_llm_provider")) or gateways.text(
         _dict(payload.get("error_information")).get("llm_provider")
     )
     first_token = _seconds(payload.get("completionStartTime"))

@@ -236,7 +236,7 @@ def _first(attributes: dict[str, Any], names: tuple[str, ...]) -> Any:
 def _text(value: Any) -> str:
     if isinstance(value, list):
         value = value[0] if value else None
-    return value.strip() if isinstance(value, str) else ""
+    return gateways.text(value)
 
 
 def _moment(nanoseconds: int) -> str | None:
@@ -251,7 +251,7 @@ def to_event(span: Span) -> tuple[dict[str, Any] | None, str]:
     operation = attributes.get(OPERATION)
     counts = [_first(attributes, names) for names in (INPUT, OUTPUT, CACHE_READ, CACHE_WRITE, REASONING)]
     if operation is not None and operation not in INFERENCE_OPERATIONS:
-        return None, f"not inference ({str(operation)[:40]} span)"
+        return None, f"not inference ({gateways.text(str(operation))[:40]} span)"
     if operation is None and counts[0] is None and counts[1] is None:
         return None, "not a GenAI span (no gen_ai.operation.name, no token usage)"
     model = _text(_first(attributes, MODEL))

@@ -26,7 +26,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.api_errors import ApiError
-from ingest import auth, litellm, otlp, tally
+from ingest import auth, gateways, litellm, otlp, tally
 from ingest.events import BodyError, Rejection
 from ingest.models import InboxBatch, IngestKey
 from ingest.services import Accepted, accept_events
@@ -38,6 +38,7 @@ PROTOBUF_TYPES = ("application/x-protobuf", "application/protobuf")
 JSON_TYPE = "application/json"
 UNAVAILABLE_RETRY_SECONDS = 30
 MAX_MESSAGE = 1000
+NOT_USAGE = "usage"  # the key of a rejection's reason when the item is not usage (vs invalid fields)
 
 # HTTP status -> google.rpc.Code of the Status body.
 GRPC_CODES = {400: 3, 401: 16, 403: 7, 404: 5, 411: 3, 413: 8, 415: 3, 429: 8, 503: 14}
@@ -94,7 +95,7 @@ def map_items(
     for index, item in enumerate(items):
         event, why = to_event(item)
         if event is None:
-            not_usage.append(Rejection(index, None, {"usage": why}))
+            not_usage.append(Rejection(index, None, {NOT_USAGE: why}))
         else:
             events.append(event)
             positions.append(index)
@@ -108,10 +109,15 @@ def _merge(result: Accepted, positions: list[int], not_usage: list[Rejection]) -
     return sorted(not_usage + result.rejected, key=lambda r: r.index)
 
 
+def _reason(rejection: Rejection) -> str:
+    """Why an item was rejected: not usage (with the mapping's reason) or its invalid fields."""
+    if set(rejection.errors) == {NOT_USAGE}:
+        return rejection.errors[NOT_USAGE]
+    return tally.rejection_reason(rejection)
+
+
 def _record(source: str, result: Accepted, rejected: list[Rejection]) -> None:
-    reasons = Counter(
-        r.errors["usage"] if set(r.errors) == {"usage"} else tally.rejection_reason(r) for r in rejected
-    )
+    reasons = Counter(_reason(r) for r in rejected)
     tally.record(source, tally.counts(result.accepted, result.duplicates, [], reasons))
 
 
@@ -140,13 +146,11 @@ def _partial_message(rejected: list[Rejection], total: int) -> str:
     reasons: Counter[str] = Counter()
     examples: dict[str, str] = {}
     for r in rejected:
-        if set(r.errors) == {"usage"}:
-            reasons[r.errors["usage"]] += 1
-        else:
-            key = tally.rejection_reason(r)
-            reasons[key] += 1
+        reason = _reason(r)
+        reasons[reason] += 1
+        if NOT_USAGE not in r.errors:
             detail = "; ".join(f"{field}: {message}" for field, message in r.errors.items())
-            examples.setdefault(key, f"span {r.index}: {detail}")
+            examples.setdefault(reason, f"span {r.index}: {detail}")
     parts = [
         f"{n} {reason}" + (f" (e.g. {examples[reason]})" if reason in examples else "")
         for reason, n in reasons.most_common()
@@ -181,7 +185,9 @@ class OtlpTracesView(APIView):
             return _otlp_response(protobuf, 200, ExportTraceServiceResponse(), {})
         if not protobuf and _content_type(request) != JSON_TYPE:
             raise ApiError(
-                415, "unsupported_media_type", "Content-Type must be application/x-protobuf or application/json."
+                415,
+                "unsupported_media_type",
+                "Content-Type must be application/x-protobuf or application/json.",
             )
         try:
             spans = otlp.decode(raw, protobuf)
@@ -305,8 +311,8 @@ class LiteLLMView(APIView):
         not_usage = [r for r in not_usage if r.index not in unreadable_lines] + unreadable
         for r in not_usage:
             payload = payloads[r.index]
-            if isinstance(payload, dict) and isinstance(payload.get("id"), str):
-                r.id = payload["id"][:200]
+            if isinstance(payload, dict):
+                r.id = gateways.text(payload.get("id"))[:200] or None
         result = accept(events, key, "litellm") if events else Accepted()
         rejected = _merge(result, positions, not_usage)
         _record("litellm", result, rejected)

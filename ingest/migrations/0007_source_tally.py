@@ -4,24 +4,43 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('ingest', '0006_inbox_plain_json'),
+        ("ingest", "0006_inbox_plain_json"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='SourceTally',
+            name="SourceTally",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('hour', models.DateTimeField()),
-                ('source', models.CharField(max_length=20)),
-                ('outcome', models.CharField(choices=[('accepted', 'Accepted'), ('duplicate', 'Duplicate'), ('rejected', 'Rejected'), ('refused', 'Refused')], max_length=10)),
-                ('reason', models.CharField(blank=True, max_length=120)),
-                ('count', models.BigIntegerField(default=0)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("hour", models.DateTimeField()),
+                ("source", models.CharField(max_length=20)),
+                (
+                    "outcome",
+                    models.CharField(
+                        choices=[
+                            ("accepted", "Accepted"),
+                            ("duplicate", "Duplicate"),
+                            ("rejected", "Rejected"),
+                            ("refused", "Refused"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("reason", models.CharField(blank=True, max_length=120)),
+                ("count", models.BigIntegerField(default=0)),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('hour', 'source', 'outcome', 'reason'), name='source_tally_key')],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("hour", "source", "outcome", "reason"), name="source_tally_key"
+                    )
+                ],
             },
         ),
     ]

@@ -59,10 +59,11 @@ def make_spans(specs: list[tuple[str, dict]], service: str = "Support bot", fail
     provider.add_span_processor(SimpleSpanProcessor(memory))
     tracer = provider.get_tracer("tokenrank-tests")
     for index, (name, attributes) in enumerate(specs):
-        span = tracer.start_span(name, attributes=attributes, start_time=ns(5 + index / 100))
+        start = ns(5 + index / 100)
+        span = tracer.start_span(name, attributes=attributes, start_time=start)
         if index in failed:
             span.set_status(StatusCode.ERROR)
-        span.end(end_time=ns(5 + index / 100) + 2_000_000_000)
+        span.end(end_time=start + 2_000_000_000)
     return list(memory.get_finished_spans())
 
 
@@ -426,3 +427,26 @@ def test_spans_far_in_the_future_or_past_are_rejected_not_errors(client, db, ing
     answer = post(client, key, json.dumps(old).encode(), content_type="application/json").json()
     assert answer["partialSuccess"]["rejectedSpans"] == "1"
     assert "created_at" in answer["partialSuccess"]["errorMessage"]
+
+
+@pytest.mark.django_db
+def test_lone_surrogates_in_strings_are_no_error(client, ingest_key):
+    _, key = ingest_key
+    body = broadcast_body(1)
+    spans = body["resourceSpans"][0]["scopeSpans"][0]["spans"]
+    spans[0]["attributes"][12] = {
+        "key": "trace.metadata.openrouter.api_key_name",
+        "value": {"stringValue": "key\ud800"},
+    }
+    spans.append(
+        {
+            "traceId": "ab" * 16,
+            "spanId": "cd" * 8,
+            "attributes": [{"key": "gen_ai.operation.name", "value": {"stringValue": "\udfff"}}],
+        }
+    )
+    response = post(client, key, json.dumps(body).encode(), content_type="application/json")
+    assert response.status_code == 200
+    assert response.json()["partialSuccess"]["rejectedSpans"] == "1"
+    [event] = pending_events()
+    assert event["app_name"] == "key\ufffd"
