@@ -137,6 +137,9 @@ def test_litellm_generic_api_logger_in_every_format_counted_once(live_server, wo
             resender = _logger(endpoint, key, log_format)
             resender.log_queue.extend([*payloads, cache_hit_of(payloads[0])])
             await resender.flush_queue()
+        # Close LiteLLM's keep-alive connections: each holds a live-server thread (and its
+        # database session) open past the test otherwise.
+        await logger.async_httpx_client.close()
         return payloads
 
     payloads = asyncio.run(run())
