@@ -11,6 +11,9 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 from google.rpc import status_pb2
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
@@ -450,3 +453,40 @@ def test_lone_surrogates_in_strings_are_no_error(client, ingest_key):
     assert response.json()["partialSuccess"]["rejectedSpans"] == "1"
     [event] = pending_events()
     assert event["app_name"] == "key\ufffd"
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@pytest.mark.django_db
+@hypothesis_settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    raw=st.binary(max_size=300),
+    value=json_values,
+    key_name=st.sampled_from(
+        [
+            "gen_ai.usage.input_tokens",
+            "gen_ai.request.model",
+            "gen_ai.operation.name",
+            "gen_ai.response.id",
+            "gen_ai.usage.total_cost",
+            "gen_ai.response.finish_reason",
+        ]
+    ),
+)
+def test_no_body_answers_5xx(client, ingest_key, raw, value, key_name):
+    _, key = ingest_key
+    assert post(client, key, raw).status_code < 500
+    assert post(client, key, raw, content_type="application/json").status_code < 500
+    body = broadcast_body(1)
+    attributes = body["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["attributes"]
+    attributes.append({"key": key_name, "value": value})
+    attributes.insert(
+        0, {"key": key_name, "value": {"stringValue": value} if isinstance(value, str) else value}
+    )
+    response = post(client, key, json.dumps(body).encode(), content_type="application/json")
+    assert response.status_code == 200
