@@ -5,9 +5,10 @@ or embedded PostgreSQL, with real Redis and real Celery worker processes.
 
     python benchmarks/run.py [--events N] [--only ingest,pages,leaderboard] [--raw-week N]
 
-ingest       import_events rate; HTTP + Celery rate until the rollups are complete; p95
-             delay from HTTP 202 to rollups at an offered rate; worker peak RSS; a plain
-             PostgreSQL COPY of the same rows; a naive per-event ORM save.
+ingest       import_events rate; HTTP + Celery rate until the rollups are complete, for native
+             events and for the same usage as OTLP/HTTP protobuf spans; p95 delay from HTTP
+             202 to rollups at an offered rate; worker peak RSS; a plain PostgreSQL COPY of
+             the same rows; a naive per-event ORM save.
 pages        p50/p95 server time of / and a model page, uncached and cached, over rollups
              at OpenRouter-like cardinality (400 models, 60 authors, 60 providers, 5,000
              apps, 12 categories, a year).
@@ -72,8 +73,8 @@ def setup_database(name: str = BENCH_DB, keep: bool = False) -> None:
     call_command("migrate", verbosity=0)
 
 
-def rate(n: int, seconds: float) -> str:
-    return f"{n / seconds:,.0f} events/s ({n:,} events in {seconds:.1f} s)"
+def rate(n: int, seconds: float, unit: str = "events") -> str:
+    return f"{n / seconds:,.0f} {unit}/s ({n:,} {unit} in {seconds:.1f} s)"
 
 
 def report(name: str, value: str) -> None:
@@ -209,17 +210,74 @@ def wait_http(url: str, timeout: float = 60) -> None:
     raise SystemExit(f"{url} did not come up")
 
 
-def post(url: str, key: str, body: bytes) -> float:
-    """POST a JSON-encoded batch; the time the 202 arrived."""
+def post(url: str, key: str, body: bytes, content_type: str = "application/json", status: int = 202) -> float:
+    """POST an encoded batch; the time the answer (``status``) arrived."""
     request = urllib.request.Request(
         url,
         data=body,
         method="POST",
-        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+        headers={"Authorization": f"Bearer {key}", "Content-Type": content_type},
     )
     with urllib.request.urlopen(request, timeout=120) as response:  # noqa: S310 (loopback)
-        assert response.status == 202, response.status
+        assert response.status == status, response.status
     return time.monotonic()
+
+
+def otlp_bodies(events: list[dict], per_body: int = 5000) -> list[bytes]:
+    """The same usage as an OpenTelemetry-instrumented gateway reports it: one GenAI span per
+    event (v1.41 attribute names), grouped per app into resources, ``per_body`` spans per
+    ExportTraceServiceRequest, encoded as protobuf."""
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+    from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyValue
+
+    def attribute(key: str, value) -> KeyValue:
+        if isinstance(value, list):
+            return KeyValue(
+                key=key,
+                value=AnyValue(array_value=ArrayValue(values=[AnyValue(string_value=v) for v in value])),
+            )
+        kind = {str: "string_value", int: "int_value", float: "double_value"}[type(value)]
+        return KeyValue(key=key, value=AnyValue(**{kind: value}))
+
+    bodies = []
+    for offset in range(0, len(events), per_body):
+        request = ExportTraceServiceRequest()
+        by_app: dict[str, list[dict]] = {}
+        for event in events[offset : offset + per_body]:
+            by_app.setdefault(event["origin"], []).append(event)
+        for origin, app_events in by_app.items():
+            resource_spans = request.resource_spans.add()
+            resource_spans.resource.attributes.append(attribute("service.name", app_events[0]["app_name"]))
+            spans = resource_spans.scope_spans.add().spans
+            for event in app_events:
+                start = int(datetime.fromisoformat(event["created_at"]).timestamp() * 1e9)
+                span = spans.add(
+                    trace_id=random.randbytes(16),
+                    span_id=random.randbytes(8),
+                    name=f"chat {event['model']}",
+                    kind=3,
+                    start_time_unix_nano=start,
+                    end_time_unix_nano=start + (event["latency"] + event["generation_time"]) * 1_000_000,
+                )
+                span.attributes.extend(
+                    [
+                        attribute("gen_ai.operation.name", "chat"),
+                        attribute("gen_ai.provider.name", event["provider_name"]),
+                        attribute("gen_ai.request.model", event["model"]),
+                        attribute("gen_ai.response.model", event["model"]),
+                        attribute("gen_ai.response.id", event["id"]),
+                        attribute("gen_ai.usage.input_tokens", event["tokens_prompt"]),
+                        attribute("gen_ai.usage.output_tokens", event["tokens_completion"]),
+                        attribute("gen_ai.usage.cache_read.input_tokens", event["native_tokens_cached"]),
+                        attribute("gen_ai.usage.reasoning.output_tokens", event["native_tokens_reasoning"]),
+                        attribute("gen_ai.usage.cost", float(event["total_cost"])),
+                        attribute("gen_ai.response.time_to_first_chunk", event["latency"] / 1000),
+                        attribute("gen_ai.response.finish_reasons", ["stop"]),
+                        attribute("http.request.header.referer", [origin]),
+                    ]
+                )
+        bodies.append(request.SerializeToString())
+    return bodies
 
 
 # --- Benchmarks ---------------------------------------------------------------------------
@@ -353,6 +411,22 @@ def bench_ingest(n: int, offered_rate: int, freshness_seconds: int, workers: int
         seconds = time.monotonic() - started
         report(f"HTTP + Celery ({workers} worker processes) until rollups complete", rate(n, seconds))
         report("  of which HTTP accept (202s)", rate(n, accepted_at - started))
+        native_rate = n / seconds
+
+        # The same usage as OTLP/HTTP protobuf spans, through /otlp/v1/traces to the rollups.
+        reset_usage()
+        bodies = otlp_bodies(events)
+        started = time.monotonic()
+        otlp_url = f"http://127.0.0.1:{port}/otlp/v1/traces"
+        with ThreadPoolExecutor(4) as pool:
+            list(pool.map(lambda body: post(otlp_url, key, body, "application/x-protobuf", 200), bodies))
+        accepted_at = time.monotonic()
+        while rollup_requests() < n:
+            time.sleep(0.2)
+        seconds = time.monotonic() - started
+        report("OTLP/HTTP protobuf spans until rollups complete", rate(n, seconds, "spans"))
+        report("  of which HTTP accept (200s)", rate(n, accepted_at - started, "spans"))
+        report("  OTLP spans/s as a share of native events/s", f"{n / seconds / native_rate:.0%}")
 
         # Freshness: offered load at a fixed rate, time from 202 to visible in rollups.
         reset_usage()

@@ -171,6 +171,10 @@ TOKENRANK = {
     # one transaction (fewer rollup rows per event); 0 processes every batch alone.
     "BATCH_COALESCE_EVENTS": _env_int("TOKENRANK_BATCH_COALESCE_EVENTS", 40_000),
     "READY_MAX_LAG_SECONDS": _env_int("TOKENRANK_READY_MAX_LAG_SECONDS", 300),
+    # Gateway receivers (OTLP traces, LiteLLM): decompressed body limit (the OTLP spec's
+    # recommendation), and the pending-batch backlog past which OTLP answers 503 (retried).
+    "RECEIVER_MAX_BYTES": _env_int("TOKENRANK_RECEIVER_MAX_BYTES", 64 * 1024 * 1024),
+    "OTLP_MAX_PENDING_BATCHES": _env_int("TOKENRANK_OTLP_MAX_PENDING_BATCHES", 20_000),
     # /metrics is served to this bearer token, and outside production also to these networks
     # (in production a same-host proxy would make every request look local): production
     # without a token answers 404.

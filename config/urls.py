@@ -4,6 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from config import health
 from config.metrics import metrics_view
+from ingest import receivers
 from rankings.api.views import not_found
 
 urlpatterns = [
@@ -15,6 +16,9 @@ urlpatterns = [
     # The split view serves its init script as a file: no inline script for the CSP to block.
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/v1/", include("ingest.urls")),
+    # OTLP/HTTP: OTEL_EXPORTER_OTLP_ENDPOINT=https://host/otlp (the exporter appends /v1/traces).
+    path("otlp/v1/traces", receivers.OtlpTracesView.as_view(), name="otlp-traces"),
+    re_path(r"^otlp/v1/(?P<signal>metrics|logs)$", receivers.OtlpUnsupportedView.as_view()),
     path("api/v1/", include("rankings.api.urls")),
     re_path(r"^api/(?P<path>[\s\S]*)$", not_found),
     path("", include("rankings.urls")),

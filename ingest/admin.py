@@ -15,7 +15,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 
-from ingest import services
+from ingest import services, tally
 from ingest.auth import revoke
 from ingest.models import DeadLetter, InboxBatch, IngestKey, MaintenanceJob
 from rankings import charts
@@ -195,6 +195,13 @@ class InboxBatchAdmin(admin.ModelAdmin):
             "title": "Ingest health",
             "opts": self.model._meta,
             "windows": windows,
+            "sources": {
+                label: tally.summary(since)
+                for label, since in (
+                    ("last hour", now - timedelta(hours=1)),
+                    ("last day", now - timedelta(days=1)),
+                )
+            },
             "lag": (now - oldest).total_seconds() if oldest else None,
             "figure": figure,
             "failed": InboxBatch.objects.filter(status="failed")

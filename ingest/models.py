@@ -231,6 +231,31 @@ class MaintenanceJob(models.Model):
         return int(self.progress_done * 100 / self.progress_total) if self.progress_total else 0
 
 
+class SourceTally(models.Model):
+    """How many items each way in (events, OTLP spans, LiteLLM payloads) brought per hour, by
+    outcome and reason: what the ingest health page shows per source. One upsert per request."""
+
+    class Outcome(models.TextChoices):
+        ACCEPTED = "accepted"
+        DUPLICATE = "duplicate"
+        REJECTED = "rejected"  # items of a request that was answered
+        REFUSED = "refused"  # whole requests answered with an error (reason: the error code)
+
+    hour = models.DateTimeField()
+    source = models.CharField(max_length=20)
+    outcome = models.CharField(max_length=10, choices=Outcome.choices)
+    reason = models.CharField(max_length=120, blank=True)
+    count = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["hour", "source", "outcome", "reason"], name="source_tally_key")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source} {self.outcome} {self.reason} at {self.hour:%Y-%m-%d %H}: {self.count}"
+
+
 # --- Usage rollups ---------------------------------------------------------------------------
 # Written by ingest.rollups.write, rebuilt and checked by ingest.rollups.maintain, read through
 # ingest.rollups.read. The tables keep the names they were created with (rankings_usage*).

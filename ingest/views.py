@@ -9,7 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.api_errors import ApiError, error_body
-from ingest import auth
+from ingest import auth, tally
 from ingest.bodies import read_body
 from ingest.events import BodyError, parse_body
 from ingest.services import accept_events
@@ -102,6 +102,7 @@ class EventsView(APIView):
         if not items:
             raise ApiError(400, "empty_batch", "The body holds no events.")
         result = accept_events(items, key, rejected=rejected)
+        tally.record("http", tally.counts(result.accepted, result.duplicates, result.rejected))
         if result.accepted == 0 and result.duplicates == 0:
             body = error_body("no_valid_events", "No event in the batch is valid; see rejected.")
             return Response({**body, **result.as_dict()}, status=400)

@@ -29,7 +29,7 @@ def _move_content_types(source: str, target: str):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("ingest", "0007_dead_letters"),
+        ("ingest", "0008_source_tally"),
         ("rankings", "0007_rollups_owned_by_ingest"),
         ("contenttypes", "0002_remove_content_type_name"),
     ]
