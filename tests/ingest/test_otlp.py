@@ -23,7 +23,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import StatusCode
 
-from ingest import services
+from ingest import maintenance
 from ingest.models import InboxBatch, SourceTally
 from tests.conftest import wait_for
 from tests.factories import rollup_totals
@@ -417,7 +417,7 @@ def test_sdk_exporter_resends_counted_once_in_the_rollups(live_server, worker, i
     }
     expected["cost"] = Decimal("0.0125") * 35
     assert rollup_totals() == expected
-    assert services.verify_rollups()[1] == []
+    assert maintenance.verify_rollups()[1] == []
     counted = dict(SourceTally.objects.filter(source="otlp").values_list("outcome", "count").order_by())
     assert counted["accepted"] == 35
 
