@@ -132,11 +132,14 @@ def workload(n: int, seed: int = 7, spread_hours: int = 24) -> list[dict]:
 
 def reset_usage() -> None:
     from django.db import connection
+    from psycopg import sql
 
     from ingest.rollups.grains import ALL_TABLES
 
     with connection.cursor() as cursor:
-        cursor.execute(f"TRUNCATE ingest_rawevent, ingest_seenevent, ingest_inboxbatch, {ALL_TABLES}")
+        cursor.execute(
+            sql.SQL("TRUNCATE ingest_rawevent, ingest_seenevent, ingest_inboxbatch, {}").format(ALL_TABLES)
+        )
 
 
 def rollup_requests() -> int:

@@ -1,9 +1,9 @@
 """Reading usage events: request bodies and files into validated, normalized events.
 
 Field names follow OpenRouter's generation record (and its activity CSV export), so real
-exports load as they are; see docs/api.md for the accepted fields and the limits below. The
-values read are declared in :mod:`ingest.schema`. The only database read is the catalog's list
-of categories, kept for ``KNOWN_CATEGORIES_TTL`` seconds.
+exports load as they are; see docs/api.md for the accepted fields and the limits in
+:mod:`ingest.values` (which parses each value). The values read are declared in
+:mod:`ingest.schema`.
 """
 
 from __future__ import annotations
@@ -12,39 +12,19 @@ import hashlib
 import json
 import math
 import re
-import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
-from urllib.parse import urlsplit
 
 import orjson
 from django.apps import apps
 
-from ingest import schema
+from ingest import schema, values
+from ingest.values import CONTROL_RE, MAX_ID_LENGTH, MAX_MS, MAX_TOKENS, SURROGATE_RE
 from rankings.catalog import OTHER_CATEGORY, UNKNOWN_PROVIDER
-from rankings.models import Category
 
-EARLIEST = datetime(2020, 1, 1, tzinfo=UTC)
-FUTURE_TOLERANCE = timedelta(hours=1)
-MAX_TOKENS = 100_000_000  # per field of one request; larger counts are errors, not usage
-MAX_COST = Decimal("100000")
-MAX_MS = 24 * 3600 * 1000
-MAX_ID_LENGTH = 200
-
-CATEGORY_ALIASES = {"marketing/seo": "marketing-seo"}
-# A category added in the admin is recognised by every process within this many seconds.
-KNOWN_CATEGORIES_TTL = 30.0
-
-_MODEL_RE = re.compile(r"^([a-z0-9][a-z0-9._-]{0,63})/([a-z0-9][a-z0-9._-]{0,127})(?::([a-z0-9-]{1,16}))?$")
-_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
-_SURROGATE_RE = re.compile(r"[\ud800-\udfff]")  # lone surrogates: JSON can carry them, UTF-8 cannot
-_VARIANT_RE = re.compile(r"^[a-z0-9-]{1,16}$")
 _SLUG_RE = re.compile(r"[^a-z0-9]+")
-_SCHEME_RE = re.compile(r"^[a-z][a-z0-9+.-]*:(?!\d)", re.IGNORECASE)
-
 _TOKEN_VALUES = tuple(count.value for count in schema.TOKENS)
 _MS_VALUES = tuple(v for v in schema.VALUES if v.parse == "ms")
 _FLAG_VALUES = tuple(v for v in schema.VALUES if v.parse == "flag")
@@ -95,7 +75,7 @@ def printable(text: str) -> str:
     if text.isprintable():
         return text
     return (
-        _CONTROL_RE.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+        CONTROL_RE.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
         .encode("utf-8", "backslashreplace")
         .decode("utf-8")
     )
@@ -166,173 +146,6 @@ def _parse_ndjson(text: str) -> tuple[list[Any], list[Rejection]]:
 # --- One event ----------------------------------------------------------------------------
 
 
-def _text(value: Any, limit: int) -> str:
-    if not isinstance(value, str):
-        raise ValueError("must be a string")
-    if len(value) > limit:
-        raise ValueError(f"must be at most {limit} characters")
-    if not value.isprintable():  # rare; isprintable is a fast C scan
-        if _SURROGATE_RE.search(value):
-            raise ValueError("must be valid Unicode (it holds a lone surrogate)")
-        value = _CONTROL_RE.sub("", value)
-    return value.strip()
-
-
-def _count(value: Any, limit: int = MAX_TOKENS) -> int:
-    if type(value) is int and 0 <= value <= limit:
-        return value  # the common case, first
-    if isinstance(value, bool):
-        raise ValueError("must be a whole number")
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit() and len(value) <= 30:
-        value = int(value)
-    if isinstance(value, float):
-        if not math.isfinite(value) or value != int(value):
-            raise ValueError("must be a finite whole number")
-        value = int(value)
-    if not isinstance(value, int):
-        raise ValueError("must be a whole number")
-    if value < 0:
-        raise ValueError("must not be negative")
-    if value > limit:
-        raise ValueError(f"must be at most {limit:,}")
-    return value
-
-
-def _milliseconds(value: Any) -> int:
-    if isinstance(value, float) and math.isfinite(value):
-        value = round(value)
-    return _count(value, MAX_MS)
-
-
-def _money(value: Any) -> Decimal:
-    if type(value) is float and 0 <= value <= 100_000:  # finite and in range: the common case
-        return Decimal(repr(value))
-    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        raise ValueError("must be a number")
-    if isinstance(value, str) and len(value) > 40:
-        raise ValueError("must be a number")
-    try:
-        amount = Decimal(str(value))
-    except InvalidOperation as exc:
-        raise ValueError("must be a number") from exc
-    if not amount.is_finite():
-        raise ValueError("must be a finite number")
-    if amount < 0:
-        raise ValueError("must not be negative")
-    if amount > MAX_COST:
-        raise ValueError(f"must be at most {MAX_COST}")
-    return amount.quantize(Decimal("1e-10"))
-
-
-def _flag(value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    if value in (0, 1):
-        return bool(value)
-    if isinstance(value, str) and value.strip().lower() in {"true", "false", "1", "0", ""}:
-        return value.strip().lower() in {"true", "1"}
-    raise ValueError("must be true or false")
-
-
-def _timestamp(value: Any, now: datetime) -> datetime:
-    if not isinstance(value, str) or len(value) > 40:
-        raise ValueError("must be an RFC 3339 timestamp string")
-    try:
-        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=UTC)  # the CSV export writes naive UTC times
-        moment = moment.astimezone(UTC)  # year 1 at +01:00 overflows here
-    except (ValueError, OverflowError) as exc:
-        raise ValueError("must be an RFC 3339 timestamp, e.g. 2025-08-01T12:00:00Z") from exc
-    if moment < EARLIEST:
-        raise ValueError("must not be before 2020-01-01")
-    if moment > now + FUTURE_TOLERANCE:
-        raise ValueError("must not be in the future")
-    return moment
-
-
-def normalize_origin(value: Any) -> str:
-    """The app identity of a URL: scheme, host and path, lowercased host, no query."""
-    if not isinstance(value, str):
-        raise ValueError("must be a string")
-    return _normalize_origin(value)
-
-
-@lru_cache(maxsize=65536)  # a gateway sees the same few thousand origins over and over
-def _normalize_origin(value: str) -> str:
-    url = _text(value, 500)
-    if not url:
-        return ""
-    if "://" not in url:
-        if _SCHEME_RE.match(url):  # javascript:, data:, mailto: ...
-            raise ValueError("must be an http(s) URL")
-        url = "https://" + url  # a bare host such as cline.bot
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError as exc:
-        raise ValueError("must be an http(s) URL") from exc
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError("must be an http(s) URL")
-    host = f"{parts.hostname}:{port}" if port else parts.hostname
-    return f"{parts.scheme}://{host}{parts.path.rstrip('/')}"
-
-
-@lru_cache(maxsize=65536)
-def _match_model(model: str) -> re.Match | None:
-    return _MODEL_RE.match(model.strip().lower())
-
-
-def _variant_column(value: Any) -> str:
-    """The CSV export's variant column: "standard" (or empty) is no variant."""
-    if not isinstance(value, str):
-        raise ValueError("must be a string")
-    variant = value.strip().lower()
-    if variant in ("", "standard", "default"):
-        return ""
-    if not _VARIANT_RE.match(variant):
-        raise ValueError("must be 1-16 lowercase letters, digits or dashes, e.g. free or nitro")
-    return variant
-
-
-_known_categories: tuple[float, frozenset[str]] = (-math.inf, frozenset())
-
-
-def known_categories() -> frozenset[str]:
-    """The slugs of the catalog's categories, read again at most every
-    ``KNOWN_CATEGORIES_TTL`` seconds per process (validation is ingest's hot path)."""
-    global _known_categories
-    expires, slugs = _known_categories
-    moment = time.monotonic()
-    if moment >= expires:
-        slugs = frozenset(Category.objects.values_list("slug", flat=True))
-        _known_categories = (moment + KNOWN_CATEGORIES_TTL, slugs)
-    return slugs
-
-
-def _categories(value: Any) -> str:
-    known = known_categories()
-    if isinstance(value, str):
-        return _categories_text(value, known)
-    return _categories_items(value, known)
-
-
-@lru_cache(maxsize=4096)  # keyed by the known set too (a frozenset hashes once)
-def _categories_text(value: str, known: frozenset[str]) -> str:
-    return _categories_items(value.split(","), known)
-
-
-def _categories_items(value: Any, known: frozenset[str]) -> str:
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ValueError("must be a list of strings or a comma-separated string")
-    for item in value[:30]:
-        slug = item.strip().lower()[:30]
-        slug = CATEGORY_ALIASES.get(slug, slug)
-        if slug in known:
-            return slug
-    return OTHER_CATEGORY  # unknown values are dropped, as OpenRouter does
-
-
 def _first(event: dict[str, Any], *names: str) -> Any:
     for name in names:
         value = event.get(name)
@@ -369,7 +182,7 @@ def normalize(event: Any, now: datetime) -> tuple[dict[str, Any] | None, dict[st
         if (
             not isinstance(raw_id, str)
             or len(raw_id) > MAX_ID_LENGTH
-            or (not raw_id.isprintable() and (_CONTROL_RE.search(raw_id) or _SURROGATE_RE.search(raw_id)))
+            or (not raw_id.isprintable() and (CONTROL_RE.search(raw_id) or SURROGATE_RE.search(raw_id)))
         ):
             errors["id"] = f"must be a string of 1-{MAX_ID_LENGTH} printable characters"
         else:
@@ -377,7 +190,7 @@ def normalize(event: Any, now: datetime) -> tuple[dict[str, Any] | None, dict[st
     if event.get("created_at") is None:
         errors["created_at"] = "is required"
     else:
-        moment = check("created_at", _timestamp, event["created_at"], now)
+        moment = check("created_at", values.timestamp, event["created_at"], now)
         if moment is not None:
             out["created_at"] = moment.isoformat()
 
@@ -386,28 +199,28 @@ def normalize(event: Any, now: datetime) -> tuple[dict[str, Any] | None, dict[st
     if model is None or model == "":
         errors["model"] = "is required"
     else:
-        match = _match_model(model) if isinstance(model, str) else None
+        match = values.match_model(model) if isinstance(model, str) else None
         if not match:
             errors["model"] = "must look like author/name or author/name:variant"
         else:
             out["author"], name, variant = match.groups()
             out["model"] = f"{out['author']}/{name}"
             if not variant and variant_column is not None:
-                variant = check("variant", _variant_column, variant_column)
+                variant = check("variant", values.variant_column, variant_column)
             out["variant"] = variant or ""
 
     provider = _first(event, "provider_name")
-    provider_name = check("provider_name", _text, provider, 100) if provider is not None else None
+    provider_name = check("provider_name", values.text, provider, 100) if provider is not None else None
     out["provider_name"] = provider_name or ""
     out["provider"] = _provider_slug(provider_name) if provider_name else UNKNOWN_PROVIDER
 
     origin = _first(event, *schema.ORIGIN.fields)
-    out["origin"] = (check("origin", normalize_origin, origin) or "") if origin is not None else ""
+    out["origin"] = (check("origin", values.normalize_origin, origin) or "") if origin is not None else ""
     app_name = event.get("app_name")
-    out["app_name"] = (check("app_name", _text, app_name, 200) or "") if app_name is not None else ""
+    out["app_name"] = (check("app_name", values.text, app_name, 200) or "") if app_name is not None else ""
     categories = event.get("categories")
     out["category"] = (
-        check("categories", _categories, categories) or OTHER_CATEGORY
+        check("categories", values.categories, categories) or OTHER_CATEGORY
         if categories not in (None, "")
         else OTHER_CATEGORY
     )
@@ -421,20 +234,22 @@ def normalize(event: Any, now: datetime) -> tuple[dict[str, Any] | None, dict[st
         if type(value) is int and 0 <= value <= MAX_TOKENS:  # the common case, without a call
             out[count.key] = value
         else:
-            out[count.key] = 0 if value is None or value == "" else check(name, _count, value)
+            out[count.key] = 0 if value is None or value == "" else check(name, values.count, value)
     if not errors:
         _check_parts(out, errors)
 
     cost = _first(event, *schema.COST.fields)
     # No cost reported: None, and the writer derives it from the model's list prices.
-    amount = check(schema.COST.field, _money, cost) if cost is not None else None
+    amount = check(schema.COST.field, values.money, cost) if cost is not None else None
     out["cost"] = str(amount) if amount is not None else None
     for ms in _MS_VALUES:
         value = event.get(ms.field)
         if type(value) is int and 0 <= value <= MAX_MS:
             out[ms.key] = value
         else:
-            out[ms.key] = None if value is None or value == "" else check(ms.field, _milliseconds, value)
+            out[ms.key] = (
+                None if value is None or value == "" else check(ms.field, values.milliseconds, value)
+            )
     for flag in _FLAG_VALUES:
         value = event.get(flag.field)
         if value is True or value is False:
@@ -442,12 +257,14 @@ def normalize(event: Any, now: datetime) -> tuple[dict[str, Any] | None, dict[st
         elif value is None:
             out[flag.key] = flag.default
         else:
-            out[flag.key] = check(flag.field, _flag, value) or False
+            out[flag.key] = check(flag.field, values.flag, value) or False
     finish = event.get("finish_reason")
-    out["finish_reason"] = (check("finish_reason", _text, finish, 50) or "") if finish is not None else ""
+    out["finish_reason"] = (
+        (check("finish_reason", values.text, finish, 50) or "") if finish is not None else ""
+    )
     for name in ("num_search_results",):
         if event.get(name) is not None:
-            check(name, _count, event[name])
+            check(name, values.count, event[name])
     if not errors:
         _check_widths(out, errors)
     if errors:

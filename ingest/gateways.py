@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from ingest.events import MAX_ID_LENGTH, MAX_MS, loads, normalize_origin
+from ingest.events import loads
+from ingest.values import MAX_ID_LENGTH, MAX_MS, normalize_origin
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
+from psycopg import sql
 
 log = logging.getLogger(__name__)
 
@@ -31,12 +32,13 @@ def ensure_partitions(days: Iterable[date]) -> None:
         for attempt in range(3):
             try:
                 with transaction.atomic(), connection.cursor() as cursor:
-                    cursor.execute("SELECT to_regclass(%s)", [name])
+                    cursor.execute("SELECT to_regclass(%(name)s)", {"name": name})
                     if cursor.fetchone()[0] is None:
                         cursor.execute(
-                            f"CREATE TABLE IF NOT EXISTS {name} PARTITION OF {PARENT} "
-                            "FOR VALUES FROM (%s) TO (%s)",
-                            [start, start + timedelta(days=1)],
+                            sql.SQL(
+                                "CREATE TABLE IF NOT EXISTS {} PARTITION OF {} FOR VALUES FROM (%(start)s) TO (%(end)s)"
+                            ).format(sql.Identifier(name), sql.Identifier(PARENT)),
+                            {"start": start, "end": start + timedelta(days=1)},
                         )
                 break
             except DatabaseError:
@@ -51,8 +53,8 @@ def existing_partitions() -> list[date]:
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
-            "WHERE i.inhparent = %s::regclass ORDER BY 1",
-            [PARENT],
+            "WHERE i.inhparent = %(parent)s::regclass ORDER BY 1",
+            {"parent": PARENT},
         )
         return [datetime.strptime(name[-8:], "%Y%m%d").date() for (name,) in cursor.fetchall()]
 
@@ -67,14 +69,14 @@ def maintain(today: date | None = None) -> dict[str, int]:
     for day in existing_partitions():
         if day < cutoff:
             with transaction.atomic(), connection.cursor() as cursor:
-                cursor.execute(f"DROP TABLE IF EXISTS {partition_name(day)}")
+                cursor.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(partition_name(day))))
             _known.discard(day)
             dropped += 1
     with connection.cursor() as cursor:
         # Uses seen_event_seen_at_brin. Ids older than the window may be counted again if re-sent.
         cursor.execute(
-            "DELETE FROM ingest_seenevent WHERE seen_at < %s",
-            [datetime(cutoff.year, cutoff.month, cutoff.day, tzinfo=UTC)],
+            "DELETE FROM ingest_seenevent WHERE seen_at < %(cutoff)s",
+            {"cutoff": datetime(cutoff.year, cutoff.month, cutoff.day, tzinfo=UTC)},
         )
         pruned = cursor.rowcount
     if dropped or pruned:

@@ -41,11 +41,12 @@ def claim_ids(ids: list[str]) -> set[str]:
     if not ids:
         return set()
     with connection.cursor() as cursor:
+        # The primary key (id) is the conflict target.
         cursor.execute(
             "INSERT INTO ingest_seenevent (id, seen_at) "
-            "SELECT id, now() FROM unnest(%s::text[]) AS t(id) ORDER BY id "
+            "SELECT id, now() FROM unnest(%(ids)s::text[]) AS t(id) ORDER BY id "
             "ON CONFLICT (id) DO NOTHING RETURNING id",
-            [sorted(ids)],
+            {"ids": sorted(ids)},
         )
         return {row[0] for row in cursor.fetchall()}
 
@@ -143,7 +144,7 @@ def write_pending(groups: list[list[Pending]], ids: CatalogIds) -> tuple[list[Fa
 def release_ids(ids: list[str]) -> None:
     """Forget claimed ids of events that were not counted, so that a resend counts."""
     with connection.cursor() as cursor:
-        cursor.execute("DELETE FROM ingest_seenevent WHERE id = ANY(%s)", [ids])
+        cursor.execute("DELETE FROM ingest_seenevent WHERE id = ANY(%(ids)s)", {"ids": ids})  # by primary key
 
 
 def _set_aside(failures: list[Failure]) -> None:
@@ -191,12 +192,12 @@ def _claim_waiting(batch_id: int, room: int) -> list[int]:
         # never the done ones: the inbox keeps every batch.
         cursor.execute(
             "WITH waiting AS (SELECT id, received_at, event_count FROM ingest_inboxbatch "
-            "WHERE status = 'pending' AND attempts = 0 AND id <> %s ORDER BY received_at, id LIMIT 100 "
+            "WHERE status = 'pending' AND attempts = 0 AND id <> %(batch)s ORDER BY received_at, id LIMIT 100 "
             "FOR UPDATE SKIP LOCKED), "
             "chosen AS (SELECT id, sum(event_count) OVER (ORDER BY received_at, id) AS running FROM waiting) "
             "UPDATE ingest_inboxbatch b SET attempts = b.attempts + 1 FROM chosen c "
-            "WHERE b.id = c.id AND c.running <= %s RETURNING b.id",
-            [batch_id, room],
+            "WHERE b.id = c.id AND c.running <= %(room)s RETURNING b.id",
+            {"batch": batch_id, "room": room},
         )
         return sorted(row[0] for row in cursor.fetchall())
 

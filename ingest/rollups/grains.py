@@ -8,9 +8,11 @@ bucket and dimensions; any number of workers add to the same rows atomically
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db import connections, models, router
+from psycopg import sql
 
 from ingest import schema
 from ingest.models import (
@@ -23,9 +25,16 @@ from ingest.models import (
     UsageModelWeekly,
 )
 
-HOUR = "date_trunc('hour', created_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'"
-DAY = "(created_at AT TIME ZONE 'UTC')::date"
-WEEK = "date_trunc('week', created_at AT TIME ZONE 'UTC')::date"  # ISO weeks: Monday
+# Bucket expressions over raw-event rows.
+HOUR = sql.SQL("date_trunc('hour', created_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'")
+DAY = sql.SQL("(created_at AT TIME ZONE 'UTC')::date")
+WEEK = sql.SQL("date_trunc('week', created_at AT TIME ZONE 'UTC')::date")  # ISO weeks: Monday
+MEASURES = tuple(m.column for m in schema.MEASURES)
+
+
+def names(columns: Iterable[str], alias: str | None = None) -> sql.Composed:
+    """Comma-separated column identifiers, qualified with a table ``alias`` when given."""
+    return sql.SQL(", ").join(sql.Identifier(alias, c) if alias else sql.Identifier(c) for c in columns)
 
 
 @dataclass(frozen=True)
@@ -39,7 +48,7 @@ class Grain:
     """
 
     model: type[models.Model]
-    bucket: str
+    bucket: sql.SQL
     dimensions: tuple[str, ...]
     daily: Grain | None = None
 
@@ -48,9 +57,18 @@ class Grain:
         return self.model._meta.db_table
 
     @property
+    def name(self) -> sql.Identifier:
+        return sql.Identifier(self.table)
+
+    @property
     def columns(self) -> tuple[str, ...]:
         """Its key columns: the bucket, then its dimensions' columns."""
         return ("bucket", *(schema.DIMENSION[name].column for name in self.dimensions))
+
+    @property
+    def positions(self) -> sql.SQL:
+        """Its key columns by position in a SELECT that lists them first (GROUP/ORDER BY)."""
+        return sql.SQL(", ".join(str(n) for n in range(1, len(self.columns) + 1)))
 
     @property
     def date_bucketed(self) -> bool:
@@ -78,7 +96,7 @@ GRAINS = (HOURLY, DAILY, MODEL_DAILY, MODEL_TOTAL, APP_DAILY, MODEL_WEEKLY, CATE
 # Date-bucketed grains from the smallest to the full cube: a read takes the first that has
 # every column it groups or filters by (see ingest.rollups.read).
 BY_SIZE = (MODEL_WEEKLY, MODEL_TOTAL, APP_DAILY, CATEGORY_WEEKLY, MODEL_DAILY, DAILY)
-ALL_TABLES = ", ".join(g.table for g in GRAINS)
+ALL_TABLES = sql.SQL(", ").join(g.name for g in GRAINS)
 
 
 def read_cursor():

@@ -8,28 +8,44 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from django.db import connection
+from psycopg import sql
 
-from ingest.rollups.grains import ALL_TABLES, DAILY, GRAINS, Grain
-from ingest.rollups.write import DERIVED_COST, MEASURES, aggregate, positions
+from ingest import schema
+from ingest.rollups.grains import ALL_TABLES, DAILY, GRAINS, MEASURES, Grain, names
+from ingest.rollups.write import derived_cost, upsert
+
+_LOCK = sql.SQL("LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE")
+_SUMS = sql.SQL(", ").join(sql.SQL("sum({0}) AS {0}").format(sql.Identifier(m)) for m in MEASURES)
 
 
-def _from_daily(grain: Grain, daily: str, where: str = "") -> str:
-    """INSERT a date-bucketed grain summed from a daily rollup table (``where`` filters it),
-    in key order: rows land in bucket order, as ingest writes them, so a range of days stays
-    on few pages (hash-aggregate order would scatter a week of rows over the whole table)."""
-    keys = ", ".join(grain.columns)
-    bucket = "date_trunc('week', bucket)::date" if grain.weekly else "bucket"
-    return (
-        f"INSERT INTO {grain.table} ({keys}, {', '.join(MEASURES)}) "
-        f"SELECT {bucket}, {', '.join(grain.columns[1:])}, {', '.join(f'sum({m})' for m in MEASURES)} "
-        f"FROM {daily}{where} GROUP BY {positions(grain)} ORDER BY {positions(grain)}"
+def _bucket_from_daily(grain: Grain) -> sql.SQL:
+    return sql.SQL("date_trunc('week', bucket)::date" if grain.weekly else "bucket")
+
+
+def _from_daily(grain: Grain, daily: Grain, where: sql.Composable) -> sql.Composed:
+    """INSERT a date-bucketed grain summed from a daily grain (``where`` filters it), in key
+    order: rows land in bucket order, as ingest writes them, so a range of days stays on few
+    pages (hash-aggregate order would scatter a week of rows over the whole table)."""
+    return sql.SQL(
+        "INSERT INTO {table} ({keys}, {measures}) SELECT {bucket}, {dimensions}, {sums} "
+        "FROM {daily}{where} GROUP BY {positions} ORDER BY {positions}"
+    ).format(
+        table=grain.name,
+        keys=names(grain.columns),
+        measures=names(MEASURES),
+        bucket=_bucket_from_daily(grain),
+        dimensions=names(grain.columns[1:]),
+        sums=_SUMS,
+        daily=daily.name,
+        where=where,
+        positions=grain.positions,
     )
 
 
-def from_full_cube(grain: Grain) -> str:
+def from_full_cube(grain: Grain) -> sql.Composed:
     """A narrower or weekly table summed from the full daily cube (for benchmark data
     written straight into the cube)."""
-    return _from_daily(grain, DAILY.table)
+    return _from_daily(grain, DAILY, sql.SQL(""))
 
 
 def _day_start(day: date) -> datetime:
@@ -42,6 +58,16 @@ def oldest_complete_day(retention_days: int, today: date | None = None) -> date:
     return today - timedelta(days=retention_days - 1)
 
 
+# One day of raw events: the partition of that day only (pruned on created_at).
+_RAW_DAY = sql.SQL(
+    "(SELECT * FROM ingest_rawevent WHERE created_at >= %(start)s AND created_at < %(end)s) AS raw"
+)
+# Rows of one grain in a range of buckets: a range scan of its primary key (bucket first).
+_DELETE_BUCKETS = sql.SQL("DELETE FROM {} WHERE bucket >= %(first)s AND bucket < %(last)s")
+# One week of a weekly grain (the category one's key leads with the category: a scan).
+_DELETE_WEEK = sql.SQL("DELETE FROM {} WHERE bucket = %(first)s")
+
+
 def rebuild_day(day: date) -> None:
     """Recompute one UTC day of every hourly and daily grain from its raw events; caller
     holds a transaction, and rebuilds the day's week with :func:`rebuild_week` once its days
@@ -50,65 +76,83 @@ def rebuild_day(day: date) -> None:
     start = _day_start(day)
     end = start + timedelta(days=1)
     with connection.cursor() as cursor:
-        cursor.execute(f"LOCK TABLE {ALL_TABLES} IN SHARE ROW EXCLUSIVE MODE")
-        # Reads one partition (pruned on created_at).
-        source = "(SELECT * FROM ingest_rawevent WHERE created_at >= %s AND created_at < %s) AS raw"
+        cursor.execute(_LOCK.format(ALL_TABLES))
         for grain in GRAINS:
             if grain.weekly:
                 continue
-            bounds = [day, end.date()] if grain.date_bucketed else [start, end]
-            cursor.execute(f"DELETE FROM {grain.table} WHERE bucket >= %s AND bucket < %s", bounds)
-            cursor.execute(aggregate(grain, source), [start, end])
+            first, last = (day, end.date()) if grain.date_bucketed else (start, end)
+            cursor.execute(_DELETE_BUCKETS.format(grain.name), {"first": first, "last": last})
+            cursor.execute(upsert(grain, _RAW_DAY), {"start": start, "end": end})
 
 
 def rebuild_week(monday: date) -> None:
     """Recompute the weekly grains of the week starting ``monday`` from their daily grains;
     caller holds a transaction."""
+    week = {"first": monday, "last": monday + timedelta(days=7)}
     with connection.cursor() as cursor:
-        cursor.execute(f"LOCK TABLE {ALL_TABLES} IN SHARE ROW EXCLUSIVE MODE")
+        cursor.execute(_LOCK.format(ALL_TABLES))
         for grain in GRAINS:
             if grain.weekly:
-                cursor.execute(f"DELETE FROM {grain.table} WHERE bucket = %s", [monday])
-                where = " WHERE bucket >= %s AND bucket < %s"
-                cursor.execute(_from_daily(grain, grain.daily.table, where), [monday, monday + timedelta(days=7)])
+                cursor.execute(_DELETE_WEEK.format(grain.name), week)
+                where = sql.SQL(" WHERE bucket >= %(first)s AND bucket < %(last)s")
+                cursor.execute(_from_daily(grain, grain.daily, where), week)
+
+
+# One model's priced events of a time range: the raw partitions of the range (pruned on
+# created_at), scanned for the model.
+_REDERIVE = sql.SQL(
+    "UPDATE ingest_rawevent r SET cost = {cost} FROM rankings_llmmodel m "
+    "WHERE m.id = r.model_id AND r.model_id = %(model)s AND r.cost_derived "
+    "AND r.created_at >= %(start)s AND r.created_at < %(end)s"
+).format(cost=derived_cost("r"))
 
 
 def rederive_costs(model_id: int, start: datetime, end: datetime) -> int:
     """Recompute the derived costs of one model's raw events in ``[start, end)`` from its
     current list prices; the caller rebuilds the rollups of those days."""
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE ingest_rawevent r SET cost = {DERIVED_COST.format(t='r')} FROM rankings_llmmodel m "
-            "WHERE m.id = r.model_id AND r.model_id = %s AND r.cost_derived AND r.created_at >= %s AND r.created_at < %s",
-            [model_id, start, end],
-        )
+        cursor.execute(_REDERIVE, {"model": model_id, "start": start, "end": end})
         return cursor.rowcount
+
+
+def _merge_app_rows(grain: Grain) -> sql.Composed:
+    """Add the rows of the merged apps to the target app's rows of the same key (found
+    through the grain's (app, bucket) index), in key order."""
+    selected = sql.SQL(", ").join(
+        sql.SQL("%(target)s") if column == "app_id" else sql.Identifier(column) for column in grain.columns
+    )
+    return sql.SQL(
+        "INSERT INTO {table} ({keys}, {measures}) SELECT {selected}, {sums} FROM {table} "
+        "WHERE app_id = ANY(%(sources)s) GROUP BY {positions} ORDER BY {positions} "
+        "ON CONFLICT ({keys}) DO UPDATE SET {increments}"
+    ).format(
+        table=grain.name,
+        keys=names(grain.columns),
+        measures=names(MEASURES),
+        selected=selected,
+        sums=sql.SQL(", ").join(sql.SQL("sum({})").format(sql.Identifier(m)) for m in MEASURES),
+        positions=grain.positions,
+        increments=sql.SQL(", ").join(
+            sql.SQL("{m} = {table}.{m} + EXCLUDED.{m}").format(m=sql.Identifier(m), table=grain.name)
+            for m in MEASURES
+        ),
+    )
 
 
 def reassign_apps(source_ids: list[int], target_id: int) -> None:
     """Move the usage of ``source_ids`` to ``target_id`` in the grains keyed by app and in
     the raw events (an app merge); totals are unchanged. Caller holds a transaction."""
-    measures = ", ".join(MEASURES)
-    sums = ", ".join(f"sum({m})" for m in MEASURES)
+    apps = {"sources": source_ids, "target": target_id}
     for grain in GRAINS:
         if "app" not in grain.dimensions:
             continue
-        table, keys = grain.table, ", ".join(grain.columns)
-        updates = ", ".join(f"{m} = {table}.{m} + EXCLUDED.{m}" for m in MEASURES)
-        selected = ", ".join("%s" if d == "app_id" else d for d in grain.columns)
         with connection.cursor() as cursor:
-            cursor.execute(f"LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE")
-            cursor.execute(
-                f"INSERT INTO {table} ({keys}, {measures}) SELECT {selected}, {sums} FROM {table} "
-                f"WHERE app_id = ANY(%s) GROUP BY {positions(grain)} ORDER BY {positions(grain)} "
-                f"ON CONFLICT ({keys}) DO UPDATE SET {updates}",
-                [target_id, source_ids],
-            )
-            cursor.execute(f"DELETE FROM {table} WHERE app_id = ANY(%s)", [source_ids])
+            cursor.execute(_LOCK.format(grain.name))
+            cursor.execute(_merge_app_rows(grain), apps)
+            cursor.execute(sql.SQL("DELETE FROM {} WHERE app_id = ANY(%(sources)s)").format(grain.name), apps)
     with connection.cursor() as cursor:
-        cursor.execute(
-            "UPDATE ingest_rawevent SET app_id = %s WHERE app_id = ANY(%s)", [target_id, source_ids]
-        )
+        # Every raw partition, scanned: merges are rare.
+        cursor.execute("UPDATE ingest_rawevent SET app_id = %(target)s WHERE app_id = ANY(%(sources)s)", apps)
 
 
 @dataclass
@@ -119,20 +163,48 @@ class Mismatch:
     raw: tuple | None
 
 
-def _expected(grain: Grain) -> str:
-    """What a grain's rows should hold from the ``%s`` bound on: raw events summed for
-    hourly and daily grains, the daily grain summed for weekly ones."""
-    others = ", ".join(grain.columns[1:])
+def _expected(grain: Grain) -> sql.Composed:
+    """What a grain's rows should hold from ``%(since)s`` on: raw events summed for hourly and
+    daily grains (their partitions from then on), the daily grain summed for weekly ones (a
+    range scan of its primary key)."""
     if grain.weekly:
-        sums = ", ".join(f"sum({m}) AS {m}" for m in MEASURES)
-        return (
-            f"SELECT date_trunc('week', bucket)::date AS bucket, {others}, {sums} "
-            f"FROM {grain.daily.table} WHERE bucket >= %s GROUP BY {positions(grain)}"
+        return sql.SQL(
+            "SELECT date_trunc('week', bucket)::date AS bucket, {dimensions}, {sums} "
+            "FROM {daily} WHERE bucket >= %(since)s GROUP BY {positions}"
+        ).format(
+            dimensions=names(grain.columns[1:]), sums=_SUMS, daily=grain.daily.name, positions=grain.positions
         )
-    measures = ", ".join(f"{expr} AS {name}" for name, expr in MEASURES.items())
-    return (
-        f"SELECT {grain.bucket} AS bucket, {others}, {measures} "
-        f"FROM ingest_rawevent WHERE created_at >= %s GROUP BY {positions(grain)}"
+    return sql.SQL(
+        "SELECT {bucket} AS bucket, {dimensions}, {aggregates} "
+        "FROM ingest_rawevent WHERE created_at >= %(since)s GROUP BY {positions}"
+    ).format(
+        bucket=grain.bucket,
+        dimensions=names(grain.columns[1:]),
+        aggregates=sql.SQL(", ").join(
+            sql.SQL("{} AS {}").format(sql.SQL(m.aggregate), sql.Identifier(m.column))
+            for m in schema.MEASURES
+        ),
+        positions=grain.positions,
+    )
+
+
+def _differences(grain: Grain) -> sql.Composed:
+    """The grain's rows from ``%(first)s`` on that differ from what they should hold, keys of
+    both sides first, then both sides' measures as text."""
+    return sql.SQL(
+        "WITH r AS (SELECT {keys}, {measures} FROM {table} WHERE bucket >= %(first)s), e AS ({expected}) "
+        "SELECT {r_keys}, {e_keys}, ROW({r_measures})::text, ROW({e_measures})::text "
+        "FROM r FULL OUTER JOIN e USING ({keys}) "
+        "WHERE ROW({r_measures}) IS DISTINCT FROM ROW({e_measures}) LIMIT %(limit)s"
+    ).format(
+        keys=names(grain.columns),
+        measures=names(MEASURES),
+        table=grain.name,
+        expected=_expected(grain),
+        r_keys=names(grain.columns, "r"),
+        e_keys=names(grain.columns, "e"),
+        r_measures=names(MEASURES, "r"),
+        e_measures=names(MEASURES, "e"),
     )
 
 
@@ -142,24 +214,11 @@ def verify(since: date, limit: int = 50) -> list[Mismatch]:
     mismatches: list[Mismatch] = []
     start = _day_start(since)
     monday = since - timedelta(days=since.weekday())
-    measures = ", ".join(MEASURES)
     for grain in GRAINS:
-        keys = ", ".join(grain.columns)
-        sql = (
-            f"WITH r AS (SELECT {keys}, {measures} FROM {grain.table} WHERE bucket >= %s), "
-            f"e AS ({_expected(grain)}) "
-            f"SELECT {', '.join('r.' + k for k in grain.columns)}, "
-            f"{', '.join('e.' + k for k in grain.columns)}, "
-            f"ROW({', '.join('r.' + m for m in MEASURES)})::text, "
-            f"ROW({', '.join('e.' + m for m in MEASURES)})::text "
-            f"FROM r FULL OUTER JOIN e USING ({keys}) "
-            f"WHERE ROW({', '.join('r.' + m for m in MEASURES)}) "
-            f"IS DISTINCT FROM ROW({', '.join('e.' + m for m in MEASURES)}) "
-            f"LIMIT %s"
-        )
+        first = monday if grain.weekly else since if grain.date_bucketed else start
+        params = {"first": first, "since": monday if grain.weekly else start, "limit": limit}
         with connection.cursor() as cursor:
-            first = monday if grain.weekly else since if grain.date_bucketed else start
-            cursor.execute(sql, [first, monday if grain.weekly else start, limit])
+            cursor.execute(_differences(grain), params)
             n = len(grain.columns)
             for row in cursor.fetchall():
                 key = row[:n] if row[0] is not None else row[n : 2 * n]

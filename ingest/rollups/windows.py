@@ -7,6 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 
+from psycopg import sql
+
 from ingest.rollups.grains import MODEL_TOTAL, read_cursor
 
 PERIODS = {"day": 1, "week": 7, "month": 30, "year": 365, "all": None}
@@ -89,7 +91,8 @@ def rolling_window(days: int = 7, at: datetime | None = None) -> Window:
 
 def first_day() -> datetime | None:
     with read_cursor() as cursor:
-        cursor.execute(f"SELECT min(bucket) FROM {MODEL_TOTAL.table}")  # the PK's leading column
+        # The first entry of the smallest grain's primary key (bucket first).
+        cursor.execute(sql.SQL("SELECT min(bucket) FROM {}").format(MODEL_TOTAL.name))
         (first,) = cursor.fetchone()
     return datetime(first.year, first.month, first.day, tzinfo=UTC) if first else None
 

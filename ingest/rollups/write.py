@@ -14,28 +14,34 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from django.db import connection
+from psycopg import sql
 
 from ingest import schema
-from ingest.rollups.grains import GRAINS, Grain
-
-MEASURES = {m.column: m.aggregate for m in schema.MEASURES}
+from ingest.rollups.grains import GRAINS, MEASURES, Grain, names
 
 
-def positions(grain: Grain) -> str:
-    return ", ".join(str(n) for n in range(1, len(grain.columns) + 1))
-
-
-def aggregate(grain: Grain, source: str) -> str:
-    """INSERT ... SELECT grouped ``source`` rows into the grain's table, adding to existing
-    rows (in key order, so concurrent writers never deadlock)."""
-    table, keys = grain.table, ", ".join(grain.columns)
-    measures = ", ".join(MEASURES.values())
-    updates = ", ".join(f"{m} = {table}.{m} + EXCLUDED.{m}" for m in MEASURES)
-    return (
-        f"INSERT INTO {table} ({keys}, {', '.join(MEASURES)}) "
-        f"SELECT {grain.bucket} AS bucket, {', '.join(grain.columns[1:])}, "
-        f"{measures} FROM {source} GROUP BY {positions(grain)} ORDER BY {positions(grain)} "
-        f"ON CONFLICT ({keys}) DO UPDATE SET {updates}"
+def upsert(grain: Grain, source: sql.Composable) -> sql.Composed:
+    """INSERT the raw-event rows of ``source`` grouped into the grain's table, adding to the
+    rows already there (its primary key is the conflict target), in key order so that
+    concurrent writers never deadlock."""
+    return sql.SQL(
+        "INSERT INTO {table} ({keys}, {measures}) "
+        "SELECT {bucket} AS bucket, {dimensions}, {aggregates} FROM {source} "
+        "GROUP BY {positions} ORDER BY {positions} "
+        "ON CONFLICT ({keys}) DO UPDATE SET {increments}"
+    ).format(
+        table=grain.name,
+        keys=names(grain.columns),
+        measures=names(MEASURES),
+        bucket=grain.bucket,
+        dimensions=names(grain.columns[1:]),
+        aggregates=sql.SQL(", ").join(sql.SQL(m.aggregate) for m in schema.MEASURES),
+        source=source,
+        positions=grain.positions,
+        increments=sql.SQL(", ").join(
+            sql.SQL("{m} = {table}.{m} + EXCLUDED.{m}").format(m=sql.Identifier(m), table=grain.name)
+            for m in MEASURES
+        ),
     )
 
 
@@ -47,46 +53,57 @@ _STAGED_TYPES = (
     *((d.column, d.sql_type) for d in schema.STORED),
     *((v.column, v.sql_type) for v in schema.VALUES),
 )
-_INCOMING_DDL = (
-    f"CREATE TEMP TABLE IF NOT EXISTS incoming ({', '.join(f'{c} {t}' for c, t in _STAGED_TYPES)})"
+_CREATE_STAGING = sql.SQL("CREATE TEMP TABLE IF NOT EXISTS incoming ({})").format(
+    sql.SQL(", ").join(sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(t)) for c, t in _STAGED_TYPES)
 )
-RAW_COLUMNS = schema.RAW_COLUMNS
-
-# The cost of an event that reported none, from its model's list prices ($ per 1M tokens);
-# ``t`` is the event row and ``m`` its rankings_llmmodel row.
-DERIVED_COST = (
-    "round(({t}.prompt_tokens * coalesce(m.prompt_price, 0) "
-    "+ {t}.completion_tokens * coalesce(m.completion_price, 0)) / 1000000, 10)"
-)
-_RAW_SELECT = ", ".join(
-    f"coalesce(i.cost, {DERIVED_COST.format(t='i')})" if column == "cost" else f"i.{column}"
-    for column in RAW_COLUMNS
-)
+# As text: Django's query log keeps a COPY statement as it is given.
+_COPY = sql.SQL("COPY incoming ({}) FROM STDIN").format(names(schema.RAW_COLUMNS)).as_string()
 
 
-def _write_sql(where: str = "") -> str:
-    """One statement: staged rows (``where`` filters them) become raw rows, and exactly the
-    raw rows inserted are added to every grain; it answers how many raw rows and rows per
-    grain it wrote."""
-    return (
-        f"WITH inserted AS (INSERT INTO ingest_rawevent ({', '.join(RAW_COLUMNS)}, cost_derived) "
-        f"SELECT {_RAW_SELECT}, i.cost IS NULL FROM incoming i JOIN rankings_llmmodel m ON m.id = i.model_id{where} "
-        f"ON CONFLICT DO NOTHING RETURNING {', '.join(RAW_COLUMNS)}), "
-        + ", ".join(f"g{n} AS ({aggregate(grain, 'inserted')} RETURNING 1)" for n, grain in enumerate(GRAINS))
-        + " SELECT (SELECT count(*) FROM inserted), "
-        + ", ".join(f"(SELECT count(*) FROM g{n})" for n in range(len(GRAINS)))
+def derived_cost(row: str) -> sql.Composed:
+    """The cost of an event that reported none, from its model's list prices ($ per 1M
+    tokens); ``row`` is the alias of the event row, ``m`` its rankings_llmmodel row."""
+    return sql.SQL(
+        "round(({row}.prompt_tokens * coalesce(m.prompt_price, 0) "
+        "+ {row}.completion_tokens * coalesce(m.completion_price, 0)) / 1000000, 10)"
+    ).format(row=sql.Identifier(row))
+
+
+def _count(where: sql.Composable) -> sql.Composed:
+    """One statement: the staged rows (``where`` filters them) become raw events, and exactly
+    the raw rows inserted are added to every grain (an id already counted conflicts on the raw
+    primary key and adds nothing); it answers the raw rows and the rows per grain written."""
+    staged = sql.SQL(", ").join(
+        sql.SQL("coalesce(i.cost, {})").format(derived_cost("i")) if c == "cost" else sql.Identifier("i", c)
+        for c in schema.RAW_COLUMNS
+    )
+    inserted = sql.SQL(
+        "INSERT INTO ingest_rawevent ({raw}, cost_derived) "
+        "SELECT {staged}, i.cost IS NULL FROM incoming i JOIN rankings_llmmodel m ON m.id = i.model_id{where} "
+        "ON CONFLICT DO NOTHING RETURNING {raw}"
+    ).format(raw=names(schema.RAW_COLUMNS), staged=staged, where=where)
+    grains = [sql.Identifier(f"g{n}") for n in range(len(GRAINS))]
+    return sql.SQL(
+        "WITH inserted AS ({inserted}), {upserts} SELECT (SELECT count(*) FROM inserted), {counts}"
+    ).format(
+        inserted=inserted,
+        upserts=sql.SQL(", ").join(
+            sql.SQL("{} AS ({} RETURNING 1)").format(name, upsert(grain, sql.Identifier("inserted")))
+            for name, grain in zip(grains, GRAINS, strict=True)
+        ),
+        counts=sql.SQL(", ").join(sql.SQL("(SELECT count(*) FROM {})").format(name) for name in grains),
     )
 
 
-_WRITE_ALL = _write_sql()
-_WRITE_SOME = _write_sql(" WHERE i.id = ANY(%s)")
+_COUNT_ALL = _count(sql.SQL(""))
+_COUNT_SOME = _count(sql.SQL(" WHERE i.id = ANY(%(ids)s)"))
 
 
 def stage_events(rows: Iterable[Sequence[Any]]) -> None:
-    """COPY event rows (``RAW_COLUMNS`` order) into this session's staging table."""
+    """COPY event rows (``schema.RAW_COLUMNS`` order) into this session's staging table."""
     with connection.cursor() as cursor:
-        cursor.execute(_INCOMING_DDL)
-        with cursor.copy(f"COPY incoming ({', '.join(RAW_COLUMNS)}) FROM STDIN") as copy:
+        cursor.execute(_CREATE_STAGING)
+        with cursor.copy(_COPY) as copy:
             for row in rows:
                 copy.write_row(row)
 
@@ -96,20 +113,23 @@ def write_staged(ids: list[str] | None = None) -> tuple[int, ...]:
     rollups; return the raw rows written, then the rows upserted per grain (``GRAINS``
     order). Runs in the caller's transaction: raw rows and increments commit together."""
     with connection.cursor() as cursor:
-        cursor.execute(_WRITE_ALL if ids is None else _WRITE_SOME, None if ids is None else [ids])
+        if ids is None:
+            cursor.execute(_COUNT_ALL)
+        else:
+            cursor.execute(_COUNT_SOME, {"ids": ids})
         return cursor.fetchone()
 
 
 def clear_staged() -> None:
     with connection.cursor() as cursor:
-        cursor.execute(_INCOMING_DDL)
+        cursor.execute(_CREATE_STAGING)
         cursor.execute("TRUNCATE incoming")
 
 
 def unstage_batches_except(batch_ids: list[int]) -> None:
     """Drop staged rows of batches other than ``batch_ids`` (taken by another worker)."""
     with connection.cursor() as cursor:
-        cursor.execute("DELETE FROM incoming WHERE batch_id <> ALL(%s)", [batch_ids])
+        cursor.execute("DELETE FROM incoming WHERE batch_id <> ALL(%(kept)s)", {"kept": batch_ids})
 
 
 def write_events(rows: Iterable[Sequence[Any]]) -> tuple[int, ...]:

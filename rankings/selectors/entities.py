@@ -11,7 +11,9 @@ from django.db.models import Model, QuerySet
 from ingest import schema
 
 # Catalog model of each catalog dimension.
-ENTITY_MODEL: dict[str, type[Model]] = {d.name: apps.get_model(d.catalog) for d in schema.DIMENSIONS if d.catalog}
+ENTITY_MODEL: dict[str, type[Model]] = {
+    d.name: apps.get_model(d.catalog) for d in schema.DIMENSIONS if d.catalog
+}
 
 
 def entries(dimension: schema.Dimension) -> QuerySet:

@@ -7,9 +7,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from psycopg import sql
+
 from ingest.rollups import read
-from ingest.rollups.grains import read_cursor
-from ingest.rollups.read import ENTITY_KEY, METRICS, Filters
+from ingest.rollups.grains import MODEL_TOTAL, read_cursor
+from ingest.rollups.read import Filters
 from ingest.rollups.windows import Window
 from rankings.selectors.entities import attach_entities
 
@@ -51,6 +53,32 @@ class Ranking:
     count: int
 
 
+# Entries of the window by value (``cur``), ranked with their share of the total and their
+# count; the grain and its index come with the source (see ingest.rollups.read.source).
+_RANKED = (
+    "WITH cur AS (SELECT {key} AS k, sum({metric}) AS v{source} GROUP BY 1), "
+    "ranked AS (SELECT k, v, rank() OVER (ORDER BY v DESC) AS r, sum(v) OVER () AS total, "
+    "count(*) OVER () AS n FROM cur WHERE v > 0)"
+)
+_PAGE = " ORDER BY 3 DESC, 2 LIMIT %(limit)s OFFSET %(offset)s"
+# The previous window ranked whole too: rank movement for every row.
+_WITH_PREVIOUS_RANKS = sql.SQL(
+    _RANKED + ", prev AS (SELECT {key} AS k, sum({metric}) AS v{previous} GROUP BY 1), "
+    "prev_ranked AS (SELECT k, v, rank() OVER (ORDER BY v DESC) AS r FROM prev WHERE v > 0) "
+    "SELECT ranked.r, ranked.k, ranked.v, ranked.total, ranked.n, p.v, p.r "
+    "FROM ranked LEFT JOIN prev_ranked p USING (k)" + _PAGE
+)
+# The previous window summed for the listed rows only: probes of the grain's (entity,
+# bucket) index instead of a second scan of the whole window.
+_WITH_PREVIOUS_VALUES = sql.SQL(
+    _RANKED + ", listed AS MATERIALIZED (SELECT r, k, v, total, n FROM ranked" + _PAGE + "), "
+    "prev AS (SELECT {key} AS k, sum({metric}) AS v{previous} AND {key} IN (SELECT k FROM listed) "
+    "GROUP BY 1) SELECT l.r, l.k, l.v, l.total, l.n, NULLIF(p.v, 0), NULL "
+    "FROM listed l LEFT JOIN prev p USING (k) ORDER BY 3 DESC, 2"
+)
+_ALONE = sql.SQL(_RANKED + " SELECT r, k, v, total, n, NULL, NULL FROM ranked" + _PAGE)
+
+
 def ranking(
     entity: str,
     window: Window,
@@ -68,39 +96,22 @@ def ranking(
     rank movement) the previous window is summed for the returned rows only, through the
     rollups' (entity, bucket) indexes, instead of ranked whole."""
     filters = filters or Filters()
-    key = ENTITY_KEY[entity]
-    measure = f"sum(u.{METRICS[metric].replace(' + ', ' + u.')})"
     public = entity == "app" and not include_private  # growth folds private apps itself
-    source, params = read.source(window, filters, public_apps_only=public, entity=entity)
-    sql = (
-        f"WITH cur AS (SELECT {key} AS k, {measure} AS v{source} GROUP BY 1), "
-        "ranked AS (SELECT k, v, rank() OVER (ORDER BY v DESC) AS r, sum(v) OVER () AS total, "
-        "count(*) OVER () AS n FROM cur WHERE v > 0)"
-    )
-    page = " ORDER BY 3 DESC, 2 LIMIT %s OFFSET %s"
+    current = read.source(window, filters, public_apps_only=public, entity=entity)
+    parts = {"key": read.key(entity), "metric": read.metric_sum(metric), "source": current.sql}
+    params = {**current.params, "limit": limit, "offset": offset}
     if compare and window.start > datetime(2000, 1, 1, tzinfo=UTC):
-        prev_source, prev_params = read.source(window.previous(), filters, public_apps_only=public, entity=entity)
-        if previous_ranks:
-            sql += (
-                f", prev AS (SELECT {key} AS k, {measure} AS v{prev_source} GROUP BY 1), "
-                "prev_ranked AS (SELECT k, v, rank() OVER (ORDER BY v DESC) AS r FROM prev WHERE v > 0) "
-                "SELECT ranked.r, ranked.k, ranked.v, ranked.total, ranked.n, p.v, p.r "
-                f"FROM ranked LEFT JOIN prev_ranked p USING (k){page}"
-            )
-            params = [*params, *prev_params, limit, offset]
-        else:
-            sql += (
-                f", listed AS MATERIALIZED (SELECT r, k, v, total, n FROM ranked{page}), "
-                f"prev AS (SELECT {key} AS k, {measure} AS v{prev_source} AND {key} IN (SELECT k FROM listed) "
-                "GROUP BY 1) SELECT l.r, l.k, l.v, l.total, l.n, NULLIF(p.v, 0), NULL "
-                "FROM listed l LEFT JOIN prev p USING (k) ORDER BY 3 DESC, 2"
-            )
-            params = [*params, limit, offset, *prev_params]
+        previous = read.source(
+            window.previous(), filters, public_apps_only=public, entity=entity, prefix="prev_"
+        )
+        query = (_WITH_PREVIOUS_RANKS if previous_ranks else _WITH_PREVIOUS_VALUES).format(
+            previous=previous.sql, **parts
+        )
+        params.update(previous.params)
     else:
-        sql += f" SELECT r, k, v, total, n, NULL, NULL FROM ranked{page}"
-        params = [*params, limit, offset]
+        query = _ALONE.format(**parts)
     with read_cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(query, params)
         raw = cursor.fetchall()
     total = float(raw[0][3]) if raw else 0.0
     count = raw[0][4] if raw else 0
@@ -119,36 +130,27 @@ def ranking(
     return Ranking(window, metric, rows, total, count)
 
 
+# Tokens in the window (from ``split`` on) and the mean of the three windows before, per
+# entry, over one read of the four windows; the best growth first.
+_TRENDING = sql.SQL(
+    "SELECT {key}, sum({tokens}) FILTER (WHERE u.bucket >= %(split)s) AS cur, "
+    "sum({tokens}) FILTER (WHERE u.bucket < %(split)s) / 3.0 AS base{source} GROUP BY 1 "
+    "HAVING coalesce(sum({tokens}) FILTER (WHERE u.bucket >= %(split)s), 0) >= %(min_volume)s "
+    "ORDER BY coalesce(sum({tokens}) FILTER (WHERE u.bucket >= %(split)s), 0) "
+    "- coalesce(sum({tokens}) FILTER (WHERE u.bucket < %(split)s), 0) / 3.0 DESC LIMIT %(limit)s"
+)
+
+
 def trending(entity: str, window: Window, *, limit: int = 10, min_volume: float = 0) -> list[RankRow]:
     """Growth score = tokens in ``window`` minus the mean of the three preceding equal
     windows (OpenRouter's definition); entries under ``min_volume`` tokens are left out."""
-    key = ENTITY_KEY[entity]
-    public = entity == "app"
     lookback = Window(window.start - 3 * window.length, window.end)
-    source, params = read.source(lookback, Filters(), public_apps_only=public, entity=entity)
-    _, bucket_start, _ = read.table(window)
-    sql = (
-        f"SELECT {key}, sum(u.prompt_tokens + u.completion_tokens) FILTER (WHERE u.bucket >= %s) AS cur, "
-        f"sum(u.prompt_tokens + u.completion_tokens) FILTER (WHERE u.bucket < %s) / 3.0 AS base"
-        f"{source} GROUP BY 1 "
-        "HAVING coalesce(sum(u.prompt_tokens + u.completion_tokens) FILTER (WHERE u.bucket >= %s), 0) >= %s "
-        "ORDER BY coalesce(sum(u.prompt_tokens + u.completion_tokens) FILTER (WHERE u.bucket >= %s), 0) "
-        "- coalesce(sum(u.prompt_tokens + u.completion_tokens) FILTER (WHERE u.bucket < %s), 0) / 3.0 DESC "
-        "LIMIT %s"
-    )
+    source = read.source(lookback, Filters(), public_apps_only=entity == "app", entity=entity)
+    split, _ = read.bounds(window, source.grain)
+    query = _TRENDING.format(key=read.key(entity), tokens=read.metric_sum("tokens"), source=source.sql)
     with read_cursor() as cursor:
         cursor.execute(
-            sql,
-            [
-                bucket_start,
-                bucket_start,
-                *params,
-                bucket_start,
-                max(min_volume, 1),
-                bucket_start,
-                bucket_start,
-                limit,
-            ],
+            query, {**source.params, "split": split, "min_volume": max(min_volume, 1), "limit": limit}
         )
         raw = cursor.fetchall()
     rows = []
@@ -159,19 +161,23 @@ def trending(entity: str, window: Window, *, limit: int = 10, min_volume: float 
     return [r for r in rows if r.extra["score"] > 0]
 
 
+# Models first used in a window: one probe of the per-model daily grain's (model, bucket)
+# index per catalog model finds the new ones (their first bucket); only their rows are summed.
+_NEW_MODELS = sql.SQL(
+    "WITH new AS MATERIALIZED (SELECT m.id FROM rankings_llmmodel m WHERE "
+    "(SELECT min(p.bucket) FROM {table} p WHERE p.model_id = m.id) >= %(start)s) "
+    "SELECT u.model_id, sum({tokens}) FROM {table} u "
+    "WHERE u.model_id IN (SELECT id FROM new) AND u.bucket >= %(start)s AND u.bucket < %(end)s "
+    "GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT %(limit)s"
+)
+
+
 def new_models(window: Window, limit: int = 10) -> list[RankRow]:
-    """Models first used in ``window`` (UTC days; no usage on any earlier day), by tokens.
-    One probe of the per-model daily table's (model, bucket) index per catalog model finds
-    the new ones; only their rows are summed."""
-    sql = (
-        "WITH new AS MATERIALIZED (SELECT m.id FROM rankings_llmmodel m WHERE "
-        "(SELECT min(p.bucket) FROM rankings_usagemodeltotal p WHERE p.model_id = m.id) >= %s) "
-        "SELECT u.model_id, sum(u.prompt_tokens + u.completion_tokens) FROM rankings_usagemodeltotal u "
-        "WHERE u.model_id IN (SELECT id FROM new) AND u.bucket >= %s AND u.bucket < %s "
-        "GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT %s"
-    )
+    """Models first used in ``window`` (UTC days; no usage on any earlier day), by tokens."""
+    query = _NEW_MODELS.format(table=MODEL_TOTAL.name, tokens=read.metric_sum("tokens"))
+    start, end = read.bounds(window, MODEL_TOTAL)
     with read_cursor() as cursor:
-        cursor.execute(sql, [window.start.date(), window.start.date(), window.end.date(), limit])
+        cursor.execute(query, {"start": start, "end": end, "limit": limit})
         raw = cursor.fetchall()
     rows = [RankRow(n, k, float(v), 0.0, None, None) for n, (k, v) in enumerate(raw, start=1)]
     attach_entities("model", rows)

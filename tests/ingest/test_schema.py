@@ -8,7 +8,7 @@ import time
 import pytest
 from django.utils import timezone
 
-from ingest import events, schema
+from ingest import schema, values
 from ingest.events import validate_batch
 from rankings.models import Category
 from tests.factories import EventFactory
@@ -16,8 +16,8 @@ from tests.factories import EventFactory
 
 @pytest.mark.django_db
 def test_a_category_added_in_the_catalog_is_recognised_within_the_ttl(monkeypatch):
-    monkeypatch.setattr(events, "KNOWN_CATEGORIES_TTL", 0.5)
-    monkeypatch.setattr(events, "_known_categories", (-math.inf, frozenset()))
+    monkeypatch.setattr(values, "KNOWN_CATEGORIES_TTL", 0.5)
+    monkeypatch.setattr(values, "_known_categories", (-math.inf, frozenset()))
 
     def category_of(categories: str) -> str:
         return validate_batch([EventFactory(categories=categories)], timezone.now()).events[0]["category"]

@@ -247,7 +247,7 @@ def test_reads_use_the_smallest_rollup_that_answers(usage):
     for read, table in cases:
         with CaptureQueriesContext(connection) as queries:
             read()
-        assert f"FROM {table} u" in queries.captured_queries[0]["sql"], table
+        assert f'FROM "{table}" u' in queries.captured_queries[0]["sql"], table
     # The narrow and weekly tables agree with the full cube.
     assert {r.key: r.value for r in selectors.ranking("model", week).rows} == _cube_ranking(week)
     assert {r.key: r.value for r in selectors.ranking("model", weeks).rows} == _cube_ranking(weeks)

@@ -1,0 +1,202 @@
+"""Parsing one value of an event: text, counts, milliseconds, money, flags, timestamps,
+origins, model names, variants and categories (the known ones read from the catalog, kept for
+``KNOWN_CATEGORIES_TTL`` seconds). Each parser returns the value or raises ValueError with
+the message an event's rejection shows."""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from functools import lru_cache
+from typing import Any
+from urllib.parse import urlsplit
+
+from rankings.catalog import OTHER_CATEGORY
+from rankings.models import Category
+
+EARLIEST = datetime(2020, 1, 1, tzinfo=UTC)
+FUTURE_TOLERANCE = timedelta(hours=1)
+MAX_TOKENS = 100_000_000  # per field of one request; larger counts are errors, not usage
+MAX_COST = Decimal("100000")
+MAX_MS = 24 * 3600 * 1000
+MAX_ID_LENGTH = 200
+
+CATEGORY_ALIASES = {"marketing/seo": "marketing-seo"}
+# A category added in the admin is recognised by every process within this many seconds.
+KNOWN_CATEGORIES_TTL = 30.0
+
+_MODEL_RE = re.compile(r"^([a-z0-9][a-z0-9._-]{0,63})/([a-z0-9][a-z0-9._-]{0,127})(?::([a-z0-9-]{1,16}))?$")
+CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+SURROGATE_RE = re.compile(r"[\ud800-\udfff]")  # lone surrogates: JSON can carry them, UTF-8 cannot
+_VARIANT_RE = re.compile(r"^[a-z0-9-]{1,16}$")
+_SCHEME_RE = re.compile(r"^[a-z][a-z0-9+.-]*:(?!\d)", re.IGNORECASE)
+
+
+def text(value: Any, limit: int) -> str:
+    if not isinstance(value, str):
+        raise ValueError("must be a string")
+    if len(value) > limit:
+        raise ValueError(f"must be at most {limit} characters")
+    if not value.isprintable():  # rare; isprintable is a fast C scan
+        if SURROGATE_RE.search(value):
+            raise ValueError("must be valid Unicode (it holds a lone surrogate)")
+        value = CONTROL_RE.sub("", value)
+    return value.strip()
+
+
+def count(value: Any, limit: int = MAX_TOKENS) -> int:
+    if type(value) is int and 0 <= value <= limit:
+        return value  # the common case, first
+    if isinstance(value, bool):
+        raise ValueError("must be a whole number")
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit() and len(value) <= 30:
+        value = int(value)
+    if isinstance(value, float):
+        if not math.isfinite(value) or value != int(value):
+            raise ValueError("must be a finite whole number")
+        value = int(value)
+    if not isinstance(value, int):
+        raise ValueError("must be a whole number")
+    if value < 0:
+        raise ValueError("must not be negative")
+    if value > limit:
+        raise ValueError(f"must be at most {limit:,}")
+    return value
+
+
+def milliseconds(value: Any) -> int:
+    if isinstance(value, float) and math.isfinite(value):
+        value = round(value)
+    return count(value, MAX_MS)
+
+
+def money(value: Any) -> Decimal:
+    if type(value) is float and 0 <= value <= 100_000:  # finite and in range: the common case
+        return Decimal(repr(value))
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ValueError("must be a number")
+    if isinstance(value, str) and len(value) > 40:
+        raise ValueError("must be a number")
+    try:
+        amount = Decimal(str(value))
+    except InvalidOperation as exc:
+        raise ValueError("must be a number") from exc
+    if not amount.is_finite():
+        raise ValueError("must be a finite number")
+    if amount < 0:
+        raise ValueError("must not be negative")
+    if amount > MAX_COST:
+        raise ValueError(f"must be at most {MAX_COST}")
+    return amount.quantize(Decimal("1e-10"))
+
+
+def flag(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in {"true", "false", "1", "0", ""}:
+        return value.strip().lower() in {"true", "1"}
+    raise ValueError("must be true or false")
+
+
+def timestamp(value: Any, now: datetime) -> datetime:
+    if not isinstance(value, str) or len(value) > 40:
+        raise ValueError("must be an RFC 3339 timestamp string")
+    try:
+        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)  # the CSV export writes naive UTC times
+        moment = moment.astimezone(UTC)  # year 1 at +01:00 overflows here
+    except (ValueError, OverflowError) as exc:
+        raise ValueError("must be an RFC 3339 timestamp, e.g. 2025-08-01T12:00:00Z") from exc
+    if moment < EARLIEST:
+        raise ValueError("must not be before 2020-01-01")
+    if moment > now + FUTURE_TOLERANCE:
+        raise ValueError("must not be in the future")
+    return moment
+
+
+def normalize_origin(value: Any) -> str:
+    """The app identity of a URL: scheme, host and path, lowercased host, no query."""
+    if not isinstance(value, str):
+        raise ValueError("must be a string")
+    return _normalize_origin(value)
+
+
+@lru_cache(maxsize=65536)  # a gateway sees the same few thousand origins over and over
+def _normalize_origin(value: str) -> str:
+    url = text(value, 500)
+    if not url:
+        return ""
+    if "://" not in url:
+        if _SCHEME_RE.match(url):  # javascript:, data:, mailto: ...
+            raise ValueError("must be an http(s) URL")
+        url = "https://" + url  # a bare host such as cline.bot
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise ValueError("must be an http(s) URL") from exc
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("must be an http(s) URL")
+    host = f"{parts.hostname}:{port}" if port else parts.hostname
+    return f"{parts.scheme}://{host}{parts.path.rstrip('/')}"
+
+
+@lru_cache(maxsize=65536)
+def match_model(model: str) -> re.Match | None:
+    return _MODEL_RE.match(model.strip().lower())
+
+
+def variant_column(value: Any) -> str:
+    """The CSV export's variant column: "standard" (or empty) is no variant."""
+    if not isinstance(value, str):
+        raise ValueError("must be a string")
+    variant = value.strip().lower()
+    if variant in ("", "standard", "default"):
+        return ""
+    if not _VARIANT_RE.match(variant):
+        raise ValueError("must be 1-16 lowercase letters, digits or dashes, e.g. free or nitro")
+    return variant
+
+
+_known_categories: tuple[float, frozenset[str]] = (-math.inf, frozenset())
+
+
+def known_categories() -> frozenset[str]:
+    """The slugs of the catalog's categories, read again at most every
+    ``KNOWN_CATEGORIES_TTL`` seconds per process (validation is ingest's hot path)."""
+    global _known_categories
+    expires, slugs = _known_categories
+    moment = time.monotonic()
+    if moment >= expires:
+        slugs = frozenset(Category.objects.values_list("slug", flat=True))
+        _known_categories = (moment + KNOWN_CATEGORIES_TTL, slugs)
+    return slugs
+
+
+def categories(value: Any) -> str:
+    known = known_categories()
+    if isinstance(value, str):
+        return _categories_text(value, known)
+    return _categories_items(value, known)
+
+
+@lru_cache(maxsize=4096)  # keyed by the known set too (a frozenset hashes once)
+def _categories_text(value: str, known: frozenset[str]) -> str:
+    return _categories_items(value.split(","), known)
+
+
+def _categories_items(value: Any, known: frozenset[str]) -> str:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError("must be a list of strings or a comma-separated string")
+    for item in value[:30]:
+        slug = item.strip().lower()[:30]
+        slug = CATEGORY_ALIASES.get(slug, slug)
+        if slug in known:
+            return slug
+    return OTHER_CATEGORY  # unknown values are dropped, as OpenRouter does
