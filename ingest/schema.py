@@ -170,30 +170,42 @@ class Dimension:
     """What usage is grouped and filtered by; its name is the entity name everywhere (API
     ``group_by`` and filter parameter, page kind).
 
-    ``column``: the rollup and raw-event column it is read from; an author is read through
-    its model (``model_column`` of the model row). ``event_key``: the normalized event value
-    whose catalog id (or, without a ``catalog``, the value itself) raw events store.
-    ``catalog``: its entries' model; ``plural``: their URL segment, API endpoints and
-    breakdown key; ``route``: its page's URL route; ``page``: that page's breakdown tables
-    (title, dimension); ``public_field``: a boolean field of entries that, when false, hides
-    the entry everywhere. ``pattern`` (else a slug), ``max_length`` and ``help`` describe the
-    filter parameter; ``width`` is the column width of a value stored as itself.
+    ``plural``: the URL segment of its entries' pages and API endpoints, and the key of its
+    breakdowns; ``help`` describes the filter parameter, whose value is a slug unless a
+    ``pattern`` says otherwise. ``catalog``: its entries' model (without one, the value
+    itself is stored, in a column ``width`` wide). ``column``: the raw-event and rollup column
+    it is stored in (a catalog entry's id by default), or read from, for a dimension read
+    through the model row (``model_column``, e.g. a model's author). ``event_key``: the
+    normalized event value it is stored from (its name by default). ``route``: its page's
+    URL route (by default ``<plural>/<slug>/`` for catalog dimensions); ``page``: that page's
+    breakdown tables (title, dimension); ``related``: what its page loads along.
+    ``public_field``: a boolean field of entries that, when false, hides the entry everywhere.
     """
 
     name: str
-    column: str
     plural: str
     help: str
-    event_key: str | None = None
-    model_column: str | None = None
     catalog: str | None = None
-    route: str | None = None
+    column: str = ""
+    model_column: str | None = None
+    event_key: str = ""
+    route: str = ""
     page: tuple[tuple[str, str], ...] = ()
+    related: tuple[str, ...] = ()
     public_field: str | None = None
     pattern: str | None = None
     max_length: int | None = 100
     width: int = 0
-    related: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        derived = {
+            "column": f"{self.name}_id" if self.catalog else self.name,
+            "event_key": self.name,
+            "route": f"{self.plural}/<slug:slug>/" if self.catalog else "",
+        }
+        for name, value in derived.items():
+            if not getattr(self, name):
+                object.__setattr__(self, name, value)
 
     @property
     def sql_type(self) -> str:
@@ -209,64 +221,51 @@ class Dimension:
 DIMENSIONS = (
     Dimension(
         "model",
-        "model_id",
         "models",
         "Model slug author/name.",
-        event_key="model",
         catalog="rankings.LLMModel",
         route="models/<slug:author>/<str:name>/",
         page=(("Variants", "variant"), ("Top apps", "app"), ("Categories", "category")),
+        related=("author",),
         pattern=r"^[a-z0-9._-]+/[a-z0-9._-]+$",
         max_length=200,
-        related=("author",),
     ),
     Dimension(
         "author",
-        "model_id",
         "authors",
         "Author slug, e.g. anthropic.",
-        model_column="author_id",
         catalog="rankings.Author",
-        route="authors/<slug:slug>/",
+        column="model_id",
+        model_column="author_id",
         page=(("Models", "model"), ("Top apps", "app")),
     ),
     Dimension(
         "app",
-        "app_id",
         "apps",
         "App slug (public apps only).",
-        event_key="origin",
         catalog="rankings.App",
-        route="apps/<slug:slug>/",
+        event_key="origin",
         page=(("Models it uses", "model"), ("Providers", "provider")),
         public_field="is_public",
     ),
     Dimension(
         "category",
-        "category_id",
         "categories",
         "Category slug, e.g. programming.",
-        event_key="category",
         catalog="rankings.Category",
-        route="categories/<slug:slug>/",
         page=(("Top models", "model"), ("Top apps", "app")),
     ),
     Dimension(
         "provider",
-        "provider_id",
         "providers",
         "Provider slug, e.g. together.",
-        event_key="provider",
         catalog="rankings.Provider",
-        route="providers/<slug:slug>/",
         page=(("Models", "model"), ("Top apps", "app")),
     ),
     Dimension(
         "variant",
-        "variant",
         "variants",
         "Variant without colon, e.g. free.",
-        event_key="variant",
         pattern=r"^[a-z0-9-]{0,16}$",
         max_length=None,
         width=16,

@@ -12,34 +12,20 @@ from psycopg import sql
 
 from ingest import schema
 from ingest.rollups.grains import ALL_TABLES, DAILY, GRAINS, MEASURES, Grain, names
-from ingest.rollups.write import derived_cost, upsert
+from ingest.rollups.write import derived_cost, insert_grouped, upsert
 
 _LOCK = sql.SQL("LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE")
-_SUMS = sql.SQL(", ").join(sql.SQL("sum({0}) AS {0}").format(sql.Identifier(m)) for m in MEASURES)
-
-
-def _bucket_from_daily(grain: Grain) -> sql.SQL:
-    return sql.SQL("date_trunc('week', bucket)::date" if grain.weekly else "bucket")
+_SUMS = sql.SQL(", ").join(sql.SQL("sum({})").format(sql.Identifier(m)) for m in MEASURES)
+_NAMED_SUMS = sql.SQL(", ").join(sql.SQL("sum({0}) AS {0}").format(sql.Identifier(m)) for m in MEASURES)
 
 
 def _from_daily(grain: Grain, daily: Grain, where: sql.Composable) -> sql.Composed:
     """INSERT a date-bucketed grain summed from a daily grain (``where`` filters it), in key
     order: rows land in bucket order, as ingest writes them, so a range of days stays on few
     pages (hash-aggregate order would scatter a week of rows over the whole table)."""
-    return sql.SQL(
-        "INSERT INTO {table} ({keys}, {measures}) SELECT {bucket}, {dimensions}, {sums} "
-        "FROM {daily}{where} GROUP BY {positions} ORDER BY {positions}"
-    ).format(
-        table=grain.name,
-        keys=names(grain.columns),
-        measures=names(MEASURES),
-        bucket=_bucket_from_daily(grain),
-        dimensions=names(grain.columns[1:]),
-        sums=_SUMS,
-        daily=daily.name,
-        where=where,
-        positions=grain.positions,
-    )
+    bucket = sql.SQL("date_trunc('week', bucket)::date" if grain.weekly else "bucket")
+    keys = sql.SQL("{}, {}").format(bucket, names(grain.columns[1:]))
+    return insert_grouped(grain, keys, _SUMS, sql.SQL("{}{}").format(daily.name, where), add=False)
 
 
 def from_full_cube(grain: Grain) -> sql.Composed:
@@ -116,27 +102,13 @@ def rederive_costs(model_id: int, start: datetime, end: datetime) -> int:
 
 
 def _merge_app_rows(grain: Grain) -> sql.Composed:
-    """Add the rows of the merged apps to the target app's rows of the same key (found
-    through the grain's (app, bucket) index), in key order."""
-    selected = sql.SQL(", ").join(
+    """Add the rows of the merged apps to the target app's rows of the same key (the merged
+    apps' rows found through the grain's (app, bucket) index)."""
+    keys = sql.SQL(", ").join(
         sql.SQL("%(target)s") if column == "app_id" else sql.Identifier(column) for column in grain.columns
     )
-    return sql.SQL(
-        "INSERT INTO {table} ({keys}, {measures}) SELECT {selected}, {sums} FROM {table} "
-        "WHERE app_id = ANY(%(sources)s) GROUP BY {positions} ORDER BY {positions} "
-        "ON CONFLICT ({keys}) DO UPDATE SET {increments}"
-    ).format(
-        table=grain.name,
-        keys=names(grain.columns),
-        measures=names(MEASURES),
-        selected=selected,
-        sums=sql.SQL(", ").join(sql.SQL("sum({})").format(sql.Identifier(m)) for m in MEASURES),
-        positions=grain.positions,
-        increments=sql.SQL(", ").join(
-            sql.SQL("{m} = {table}.{m} + EXCLUDED.{m}").format(m=sql.Identifier(m), table=grain.name)
-            for m in MEASURES
-        ),
-    )
+    source = sql.SQL("{} WHERE app_id = ANY(%(sources)s)").format(grain.name)
+    return insert_grouped(grain, keys, _SUMS, source, add=True)
 
 
 def reassign_apps(source_ids: list[int], target_id: int) -> None:
@@ -172,7 +144,10 @@ def _expected(grain: Grain) -> sql.Composed:
             "SELECT date_trunc('week', bucket)::date AS bucket, {dimensions}, {sums} "
             "FROM {daily} WHERE bucket >= %(since)s GROUP BY {positions}"
         ).format(
-            dimensions=names(grain.columns[1:]), sums=_SUMS, daily=grain.daily.name, positions=grain.positions
+            dimensions=names(grain.columns[1:]),
+            sums=_NAMED_SUMS,
+            daily=grain.daily.name,
+            positions=grain.positions,
         )
     return sql.SQL(
         "SELECT {bucket} AS bucket, {dimensions}, {aggregates} "

@@ -36,6 +36,11 @@ class Window:
         end_on_monday = self.end.weekday() == 0 and self.end.time() == time(0)
         return monday and (end_on_monday or self.end > now())
 
+    def whole_days(self) -> Window:
+        """The smallest window of whole UTC days that covers this one."""
+        end = day_start(self.end)
+        return Window(day_start(self.start), end if end == self.end else end + timedelta(days=1))
+
     def previous(self) -> Window:
         return Window(self.start - self.length, self.start)
 

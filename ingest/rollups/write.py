@@ -20,29 +20,41 @@ from ingest import schema
 from ingest.rollups.grains import GRAINS, MEASURES, Grain, names
 
 
-def upsert(grain: Grain, source: sql.Composable) -> sql.Composed:
-    """INSERT the raw-event rows of ``source`` grouped into the grain's table, adding to the
-    rows already there (its primary key is the conflict target), in key order so that
-    concurrent writers never deadlock."""
-    return sql.SQL(
-        "INSERT INTO {table} ({keys}, {measures}) "
-        "SELECT {bucket} AS bucket, {dimensions}, {aggregates} FROM {source} "
-        "GROUP BY {positions} ORDER BY {positions} "
-        "ON CONFLICT ({keys}) DO UPDATE SET {increments}"
+def insert_grouped(
+    grain: Grain, keys: sql.Composable, measures: sql.Composable, source: sql.Composable, *, add: bool
+) -> sql.Composed:
+    """INSERT into the grain's table the rows of ``source`` grouped by its key: each row's
+    ``keys`` (the key columns, in order) then its ``measures`` (one per measure), in key order
+    so that concurrent writers never deadlock. With ``add``, a row already there (its primary
+    key is the conflict target) is added to."""
+    insert = sql.SQL(
+        "INSERT INTO {table} ({columns}, {measure_columns}) SELECT {keys}, {measures} FROM {source} "
+        "GROUP BY {positions} ORDER BY {positions}"
     ).format(
         table=grain.name,
-        keys=names(grain.columns),
-        measures=names(MEASURES),
-        bucket=grain.bucket,
-        dimensions=names(grain.columns[1:]),
-        aggregates=sql.SQL(", ").join(sql.SQL(m.aggregate) for m in schema.MEASURES),
+        columns=names(grain.columns),
+        measure_columns=names(MEASURES),
+        keys=keys,
+        measures=measures,
         source=source,
         positions=grain.positions,
-        increments=sql.SQL(", ").join(
-            sql.SQL("{m} = {table}.{m} + EXCLUDED.{m}").format(m=sql.Identifier(m), table=grain.name)
-            for m in MEASURES
-        ),
     )
+    if not add:
+        return insert
+    increments = sql.SQL(", ").join(
+        sql.SQL("{m} = {table}.{m} + EXCLUDED.{m}").format(m=sql.Identifier(m), table=grain.name)
+        for m in MEASURES
+    )
+    return insert + sql.SQL(" ON CONFLICT ({}) DO UPDATE SET {}").format(names(grain.columns), increments)
+
+
+_AGGREGATES = sql.SQL(", ").join(sql.SQL(m.aggregate) for m in schema.MEASURES)
+
+
+def upsert(grain: Grain, source: sql.Composable) -> sql.Composed:
+    """Add the raw-event rows of ``source`` to the grain: bucketed, grouped and aggregated."""
+    keys = sql.SQL("{} AS bucket, {}").format(grain.bucket, names(grain.columns[1:]))
+    return insert_grouped(grain, keys, _AGGREGATES, source, add=True)
 
 
 # Rows are staged here before they are counted: by the worker across the transactions of a

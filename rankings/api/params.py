@@ -4,7 +4,7 @@ names the parameter."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, timedelta
 
 from rest_framework import serializers
 
@@ -149,16 +149,10 @@ class DatasetParams(WindowParams):
 
     def validate(self, attrs):
         attrs = super().validate(attrs)
-        window = attrs["window"]
-        start = window.start.replace(hour=0, minute=0, second=0, microsecond=0)
-        end = (
-            window.end
-            if window.end.time() == datetime.min.time()
-            else (window.end.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1))
-        )
-        if end - start > timedelta(days=400):
+        window = attrs["window"].whole_days()
+        if window.length > timedelta(days=400):
             raise ApiError(400, "invalid", "The dataset covers at most 400 days per request.", "start")
-        attrs["window"] = Window(start, end)
+        attrs["window"] = window
         return attrs
 
 
