@@ -15,6 +15,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
 from datetime import date
+from operator import call, itemgetter
 from typing import Any
 
 from django.conf import settings
@@ -59,21 +60,23 @@ Pending = tuple[int | None, dict[str, Any]]  # (batch id, normalized event)
 Failure = tuple[int | None, dict[str, Any], str]  # (batch id, event, error)
 
 
-# (key, default) of each value in a normalized event; an event stored before a value
-# existed (a pending batch, a dead letter) gets its default.
-_VALUES = tuple((v.key, v.default) for v in schema.VALUES)
+# Each value of a normalized event, by key; an event stored before a value existed (a
+# pending batch, a dead letter) gets its default.
+_VALUES = itemgetter(*(v.key for v in schema.VALUES))
+_DEFAULTS = tuple((v.key, v.default) for v in schema.VALUES)
+_DIMENSIONS = itemgetter(*(d.event_key for d in schema.STORED))
 
 
 def raw_rows(pending: Iterable[Pending], ids: CatalogIds) -> Iterator[tuple]:
-    """Raw-event rows (``schema.RAW_COLUMNS`` order) of normalized events."""
-    # Dimensions: (catalog ids by event value, or None for the value itself; event key).
-    dimensions = tuple((ids.of(d.name) if d.catalog else None, d.event_key) for d in schema.STORED)
+    """Raw-event rows (``schema.RAW_COLUMNS`` order) of normalized events: the batch, each
+    stored dimension (its catalog id, or the value itself), then the values."""
+    stored = tuple(ids.of(d.name).__getitem__ if d.catalog else str for d in schema.STORED)
     for batch_id, e in pending:
-        yield (
-            batch_id,
-            *[e[key] if found is None else found[e[key]] for found, key in dimensions],
-            *[e.get(key, default) for key, default in _VALUES],
-        )
+        try:
+            values = _VALUES(e)
+        except KeyError:
+            values = tuple(e.get(key, default) for key, default in _DEFAULTS)
+        yield (batch_id, *map(call, stored, _DIMENSIONS(e)), *values)
 
 
 def _prepare(events: list[dict[str, Any]]) -> CatalogIds:
