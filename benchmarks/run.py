@@ -478,6 +478,7 @@ def build_openrouter_rollups(days: int = 365) -> tuple[int, int]:
     the last 30 days of hours."""
     from django.db import connection
 
+    from ingest import schema
     from ingest.rollups.grains import GRAINS
     from ingest.rollups.maintain import from_full_cube
     from rankings.models import App, AppOrigin, Author, LLMModel, Provider
@@ -507,10 +508,22 @@ def build_openrouter_rollups(days: int = 365) -> tuple[int, int]:
         [AppOrigin(origin=a.origin, app=a) for a in App.objects.filter(slug__startswith="bench-app-")],
         ignore_conflicts=True,
     )
-    measures = (
-        "requests, prompt_tokens, completion_tokens, reasoning_tokens, cached_tokens, cost, latency_ms_sum, "
-        "latency_count, generation_ms_sum, generation_count, generation_completion_tokens, cancelled"
-    )
+    # A random value per row for these measures; any other measure of the schema is 0.
+    generated = {
+        "requests": "(1 + random() * 500)::bigint",
+        "prompt_tokens": "(random() * 5e7)::bigint",
+        "completion_tokens": "(random() * 5e6)::bigint",
+        "reasoning_tokens": "(random() * 1e6)::bigint",
+        "cached_tokens": "(random() * 2e7)::bigint",
+        "cost": "(random() * 50)::numeric",
+        "latency_ms_sum": "(random() * 1e6)::bigint",
+        "latency_count": "(1 + random() * 500)::bigint",
+        "generation_ms_sum": "(random() * 5e6)::bigint",
+        "generation_count": "(1 + random() * 500)::bigint",
+        "generation_completion_tokens": "(random() * 5e6)::bigint",
+    }
+    measures = ", ".join(m.column for m in schema.MEASURES)
+    values = ", ".join(f"{generated.get(m.column, '0')} AS {m.column}" for m in schema.MEASURES)
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT array_agg(id ORDER BY id) FROM rankings_llmmodel WHERE slug LIKE 'bench-author-%%'"
@@ -534,12 +547,8 @@ def build_openrouter_rollups(days: int = 365) -> tuple[int, int]:
             "(%(providers)s::bigint[])[1 + floor(60 * power(random(), 1.5))::int] AS provider_id, "
             "(%(apps)s::bigint[])[pick.app] AS app_id, "
             "(%(categories)s::bigint[])[1 + pick.app %% 12] AS category_id, "
-            "(1 + random() * 500)::bigint AS requests, (random() * 5e7)::bigint AS prompt_tokens, "
-            "(random() * 5e6)::bigint AS completion_tokens, (random() * 1e6)::bigint AS reasoning_tokens, "
-            "(random() * 2e7)::bigint AS cached_tokens, (random() * 50)::numeric AS cost, "
-            "(random() * 1e6)::bigint, (1 + random() * 500)::bigint, (random() * 5e6)::bigint, "
-            "(1 + random() * 500)::bigint, (random() * 5e6)::bigint, 0 "
-            "FROM {series} AS s(b), generate_series(1, {per}) AS g "
+            + values
+            + " FROM {series} AS s(b), generate_series(1, {per}) AS g "
             # g in the lateral makes PostgreSQL draw a new app for every row.
             "CROSS JOIN LATERAL (SELECT 1 + floor(5000 * power(random() + 0 * g, 2.5))::int AS app) AS pick "
             "ORDER BY 1, 2, 3, 4, 5, 6"
