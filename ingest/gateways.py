@@ -279,8 +279,8 @@ def token_fields(
     Input (prompt) tokens include cache reads and cache writes, and output (completion) tokens
     include reasoning, as the semantic conventions and OpenAI-style usage say. A source that
     reports them apart (Anthropic's own ``input_tokens`` exclude the cache) shows it by a subset
-    larger than its total: then the subsets are added to the total, once. Cache writes have no
-    measure of their own yet: they count inside prompt tokens.
+    larger than its total: then the subsets are added to the total, once. Cache writes count
+    inside prompt tokens, and on their own as cache-write tokens.
     """
     counts = [
         0 if value is None else whole(value)
@@ -296,6 +296,7 @@ def token_fields(
         "native_tokens_prompt": prompt,
         "native_tokens_completion": completion,
         "native_tokens_cached": cache_read,
+        "native_tokens_cache_write": cache_write,
         "native_tokens_reasoning": reasoning,
     }
 

@@ -103,6 +103,15 @@ TOKENS = (
     TokenCount(
         "cached", "cached_tokens", ("native_tokens_cached", "tokens_cached"), "Cached", part_of="prompt"
     ),
+    # Prompt-cache writes, billed apart by Anthropic and others; part of the prompt, like reads.
+    TokenCount(
+        "cache_write",
+        "cache_write_tokens",
+        ("native_tokens_cache_write",),
+        "Cache writes",
+        part_of="prompt",
+        stat=True,
+    ),
 )
 
 ORIGIN = Value("origin", "origin", "text", ("origin", "http_referer"))

@@ -31,6 +31,10 @@ class EventFactory(factory.DictFactory):
     tokens_completion = factory.Sequence(lambda n: 100 + n % 13)
     native_tokens_reasoning = 10
     native_tokens_cached = 100
+    # A twentieth of the prompt (none when a test sends a prompt count that is not valid).
+    native_tokens_cache_write = factory.LazyAttribute(
+        lambda o: o.tokens_prompt // 20 if type(o.tokens_prompt) is int and o.tokens_prompt > 0 else 0
+    )
     total_cost = "0.0123"
     latency = 500
     generation_time = 1500

@@ -85,6 +85,11 @@ def test_tokens_counted_once(counts, expected):
     assert tuple(str(v) if isinstance(v, float) else v for v in got) == expected
 
 
+def test_cache_writes_have_their_own_field():
+    assert gateways.token_fields(1000, 200, 600, 100, 50)["native_tokens_cache_write"] == 100
+    assert gateways.token_fields(40, 10, 900, 60, 0)["native_tokens_cache_write"] == 60
+
+
 def test_timing_first_token_and_generation():
     assert gateways.timing_fields(2000, 500) == {"latency": 500, "generation_time": 1500}
     assert gateways.timing_fields(2000, None) == {"latency": 2000, "generation_time": None}

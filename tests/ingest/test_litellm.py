@@ -155,6 +155,7 @@ def test_litellm_generic_api_logger_in_every_format_counted_once(live_server, wo
         "completion_tokens": 300 + 900 + 20,
         "reasoning_tokens": 600,
         "cached_tokens": 1000,
+        "cache_write_tokens": 0,
         # USD as sent, kept to 10 decimal places (numeric(24, 10)).
         "cost": sum(
             (Decimal(repr(p["response_cost"])).quantize(Decimal("1e-10")) for p in successes), Decimal(0)

@@ -414,6 +414,7 @@ def test_sdk_exporter_resends_counted_once_in_the_rollups(live_server, worker, i
         "completion_tokens": sum(a["gen_ai.usage.output_tokens"] for a in inference),
         "reasoning_tokens": 35 * 50,
         "cached_tokens": 35 * 600,
+        "cache_write_tokens": 35 * 100,
     }
     expected["cost"] = Decimal("0.0125") * 35
     assert rollup_totals() == expected
