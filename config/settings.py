@@ -143,6 +143,10 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     # Unacknowledged messages come back after this long; the beat sweep is faster anyway.
     "visibility_timeout": _env_int("CELERY_VISIBILITY_TIMEOUT", 3600),
     "socket_connect_timeout": 2,
+    # A broker that accepts connections but stops answering (a hung Redis) must not hang
+    # ingest or the health checks: the batch is safe in PostgreSQL and the sweep enqueues it.
+    # Above the worker's 1 s BRPOP poll.
+    "socket_timeout": 3,
     "max_retries": 1,
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from ingest import services, tally
 from ingest.auth import revoke
+from ingest.events import as_record, normalize
 from ingest.models import DeadLetter, InboxBatch, IngestKey, MaintenanceJob
 from rankings import charts
 
@@ -276,6 +277,9 @@ class DeadLetterForm(forms.ModelForm):
             raise forms.ValidationError(f"Not valid JSON: {exc}") from exc
         if not isinstance(event, dict) or "id" not in event:
             raise forms.ValidationError("Must be a JSON object with the event's id.")
+        _, errors = normalize(as_record(event), timezone.now())
+        if errors:
+            raise forms.ValidationError([f"{name}: {message}" for name, message in errors.items()])
         return json.dumps(event, ensure_ascii=True)
 
 
@@ -306,3 +310,6 @@ class DeadLetterAdmin(admin.ModelAdmin):
         self.message_user(
             request, f"{result.accepted} requeued; {result.duplicates} already counted (resent meanwhile)."
         )
+        for rejection in result.rejected:
+            problems = "; ".join(f"{name}: {message}" for name, message in rejection.errors.items())
+            self.message_user(request, f"{rejection.id} is still invalid ({problems}).", messages.ERROR)

@@ -48,6 +48,7 @@ KNOWN_CATEGORIES = {
 _MODEL_RE = re.compile(r"^([a-z0-9][a-z0-9._-]{0,63})/([a-z0-9][a-z0-9._-]{0,127})(?::([a-z0-9-]{1,16}))?$")
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 _SURROGATE_RE = re.compile(r"[\ud800-\udfff]")  # lone surrogates: JSON can carry them, UTF-8 cannot
+_MAX_MODEL = 64 + 1 + 128 + 1 + 16 + 10  # author/name:variant as _MODEL_RE allows, with spaces
 _VARIANT_RE = re.compile(r"^[a-z0-9-]{1,16}$")
 _SLUG_RE = re.compile(r"[^a-z0-9]+")
 _SCHEME_RE = re.compile(r"^[a-z][a-z0-9+.-]*:(?!\d)", re.IGNORECASE)
@@ -188,7 +189,8 @@ def _count(value: Any, limit: int = MAX_TOKENS) -> int:
         return value  # the common case, first
     if isinstance(value, bool):
         raise ValueError("must be a whole number")
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit() and len(value) <= 30:
+    # isdecimal, not isdigit: int() refuses superscripts such as "²" that isdigit accepts.
+    if isinstance(value, str) and value.strip().lstrip("-").isdecimal() and len(value) <= 30:
         value = int(value)
     if isinstance(value, float):
         if not math.isfinite(value) or value != int(value):
@@ -279,7 +281,8 @@ def _normalize_origin(value: str) -> str:
         raise ValueError("must be an http(s) URL") from exc
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError("must be an http(s) URL")
-    host = f"{parts.hostname}:{port}" if port else parts.hostname
+    hostname = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname  # IPv6
+    host = f"{hostname}:{port}" if port else hostname
     return f"{parts.scheme}://{host}{parts.path.rstrip('/')}"
 
 
@@ -302,7 +305,8 @@ def _variant_column(value: Any) -> str:
 
 def _categories(value: Any) -> str:
     if isinstance(value, str):
-        return _categories_text(value)
+        # Cached by the text as sent, so only short texts; the first 30 items count anyway.
+        return _categories_text(value) if len(value) <= 300 else _categories_items(value.split(",", 30)[:30])
     return _categories_items(value)
 
 
@@ -315,7 +319,7 @@ def _categories_items(value: Any) -> str:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise ValueError("must be a list of strings or a comma-separated string")
     for item in value[:30]:
-        slug = item.strip().lower()[:30]
+        slug = item[:64].strip().lower()[:30]
         slug = CATEGORY_ALIASES.get(slug, slug)
         if slug in KNOWN_CATEGORIES:
             return slug
@@ -375,7 +379,8 @@ def normalize(event: Any, now: datetime) -> tuple[dict[str, Any] | None, dict[st
     if model is None or model == "":
         errors["model"] = "is required"
     else:
-        match = _match_model(model) if isinstance(model, str) else None
+        # The cache keys on the text as sent: only texts short enough to be a model go in it.
+        match = _match_model(model) if isinstance(model, str) and len(model) <= _MAX_MODEL else None
         if not match:
             errors["model"] = "must look like author/name or author/name:variant"
         else:
@@ -484,6 +489,31 @@ def _check_widths(out: dict[str, Any], errors: dict[str, str]) -> None:
     for key, (name, width) in _column_widths().items():
         if len(out[key]) > width:
             errors[name] = f"must be at most {width} characters once normalized"
+
+
+def as_record(event: dict[str, Any]) -> dict[str, Any]:
+    """A normalized event written back as a generation record, so that it can be validated
+    again (a dead letter an operator edited and requeues); ``normalize`` of the result gives
+    the same event."""
+    record = {
+        "id": event.get("id"),
+        "created_at": event.get("created_at"),
+        "model": f"{event['model']}:{event['variant']}" if event.get("variant") else event.get("model"),
+        "provider_name": event.get("provider_name") or None,
+        "origin": event.get("origin"),
+        "app_name": event.get("app_name"),
+        "categories": event.get("category"),
+        "total_cost": event.get("cost"),
+        "latency": event.get("latency"),
+        "generation_time": event.get("generation"),
+        "cancelled": event.get("cancelled"),
+        "streamed": event.get("streamed"),
+        "is_byok": event.get("byok"),
+        "finish_reason": event.get("finish_reason"),
+    }
+    for key, native, _ in TOKEN_FIELDS:
+        record[native] = event.get(key)
+    return {name: value for name, value in record.items() if value is not None}
 
 
 def from_csv_row(row: dict[str, str]) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from ingest.events import slugify
@@ -74,6 +75,17 @@ def _slug_candidates(origin: str) -> Iterator[str]:
         yield f"{hashed}-{n}"
 
 
+def _public_url(origin: str) -> str:
+    """The origin as the app's link when it is a URL the admin form would also accept (an
+    origin such as https://my_app.local identifies an app but is no valid link): otherwise
+    no link, so an operator can still save the app's page."""
+    try:
+        App._meta.get_field("url").run_validators(origin)
+    except ValidationError:
+        return ""
+    return origin
+
+
 def _create_app(origin: str, name: str) -> int:
     """Create an app for a new origin; a concurrent creator's row wins if it came first."""
     max_name = App._meta.get_field("name").max_length
@@ -83,7 +95,9 @@ def _create_app(origin: str, name: str) -> int:
         slug = next(candidates)
         try:
             with transaction.atomic():
-                app = App.objects.create(slug=slug, name=title, origin=origin, url=origin, needs_review=True)
+                app = App.objects.create(
+                    slug=slug, name=title, origin=origin, url=_public_url(origin), needs_review=True
+                )
                 AppOrigin.objects.create(origin=origin, app=app)
                 return app.id
         except IntegrityError:

@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from config import metrics
 from ingest import partitions, rollups
-from ingest.events import Rejection, printable, validate_batch
+from ingest.events import Rejection, as_record, printable, validate_batch
 from ingest.models import DeadLetter, InboxBatch, IngestKey, MaintenanceJob
 from ingest.resolve import CatalogIds, resolve
 from rankings.cache import bump_generation
@@ -413,11 +413,19 @@ def requeue_dead_letters(dead_letters: Iterable[DeadLetter]) -> Accepted:
     """Try dead letters again (after a fix was deployed) through the accept path: an id that
     a corrected resend has claimed meanwhile counts as a duplicate, never twice."""
     letters = [d for d in dead_letters if d.requeued_at is None]
+    now = timezone.now()
+    # Validated again like any event (an operator may have edited it): a letter that is
+    # still invalid stays a dead letter, listed in ``rejected``.
+    validated = validate_batch([as_record(json.loads(d.event)) for d in letters], now)
+    valid = set(validated.indexes)
     with transaction.atomic():
-        result = _store(
-            [json.loads(d.event) for d in letters], key=None, source="requeue", now=timezone.now()
+        result = _store(validated.events, key=None, source="requeue", now=now)
+        DeadLetter.objects.filter(pk__in=[d.pk for n, d in enumerate(letters) if n in valid]).update(
+            requeued_at=now
         )
-        DeadLetter.objects.filter(pk__in=[d.pk for d in letters]).update(requeued_at=timezone.now())
+    result.rejected = validated.rejected
+    for rejection in result.rejected:
+        rejection.id = letters[rejection.index].event_id
     return result
 
 

@@ -228,3 +228,19 @@ def test_gunicorn_access_log_holds_no_key_sent_in_the_query_string(tmp_path):
     assert "/api/v1/events?key=[redacted]" in log
     assert key not in log and key[len(KEY_PREFIX) :] not in log and "t0ken-value" not in log
     assert "period=week" in log  # the rest of the request line is kept
+
+
+def test_json_log_lines_never_carry_a_key_sent_in_the_query_string(rf):
+    """Django logs 4xx answers with the request, whose text is the full path: the JSON line
+    written for a log shipper must not hold the key (plain or percent-encoded)."""
+    import logging
+
+    from config.logging import JsonFormatter
+
+    for path in ("/api/v1/events?key=trk_s3cretValue", "/api/v1/events?x=trk%5Fs3cretValue"):
+        record = logging.makeLogRecord(
+            {"name": "django.request", "msg": "Unauthorized: %s", "args": ("/api/v1/events",), "levelno": 30}
+        )
+        record.request = rf.post(path)
+        line = JsonFormatter().format(record)
+        assert "s3cretValue" not in line and "[redacted]" in line
