@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from config import metrics
 from ingest import partitions, rollups
-from ingest.events import Rejection, validate_batch
+from ingest.events import Rejection, attribute_titles, validate_batch
 from ingest.models import InboxBatch, IngestKey, MaintenanceJob
 from ingest.resolve import CatalogIds, resolve
 from rankings.cache import bump_generation
@@ -293,10 +293,16 @@ class ImportTotals:
 
 
 def import_events(
-    items: Iterable[Any], *, chunk_size: int = IMPORT_CHUNK_EVENTS, progress=None
+    items: Iterable[Any],
+    *,
+    chunk_size: int = IMPORT_CHUNK_EVENTS,
+    progress: Callable[[int], object] | None = None,
+    titles_are_apps: bool = False,
 ) -> ImportTotals:
     """The bulk path (files, simulator): validate, dedup and write in chunks, each chunk one
-    transaction with no inbox and no broker; same exactly-once rules as the HTTP path."""
+    transaction with no inbox and no broker; same exactly-once rules as the HTTP path.
+    ``titles_are_apps``: export files, whose rows name their app without a URL
+    (:func:`ingest.events.attribute_titles`)."""
     totals = ImportTotals()
     chunk: list[Any] = []
     offset = 0
@@ -309,6 +315,8 @@ def import_events(
         totals.rejected += len(validated.rejected)
         totals.errors.extend(validated.rejected[: max(0, 100 - len(totals.errors))])
         totals.duplicates += validated.duplicates_in_batch
+        if titles_are_apps:
+            attribute_titles(validated.events)
         if validated.events:
             ids = _prepare(validated.events)
             with transaction.atomic():
