@@ -286,6 +286,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "config.api_errors.add_error_responses",
+        "config.api_schema.add_security",
     ],
 }
 

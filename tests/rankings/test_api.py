@@ -158,6 +158,7 @@ def test_throttling_answers_429_with_retry_after(client, usage, settings):
     from rest_framework.settings import api_settings
     from rest_framework.throttling import SimpleRateThrottle
 
+    original_rates = SimpleRateThrottle.THROTTLE_RATES
     SimpleRateThrottle.THROTTLE_RATES = api_settings.DEFAULT_THROTTLE_RATES
     try:
         statuses = [client.get("/api/v1/categories").status_code for _ in range(4)]
@@ -168,8 +169,7 @@ def test_throttling_answers_429_with_retry_after(client, usage, settings):
         # An ingest key gets its own, larger allowance.
         assert client.get("/api/v1/categories", HTTP_AUTHORIZATION="Bearer trk_x").status_code == 200
     finally:
-        settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK}
-        SimpleRateThrottle.THROTTLE_RATES = api_settings.DEFAULT_THROTTLE_RATES
+        SimpleRateThrottle.THROTTLE_RATES = original_rates  # later tests keep the real rates
 
 
 def test_schema_is_openapi_31_and_documents_every_endpoint(client, db):
