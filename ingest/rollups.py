@@ -314,33 +314,35 @@ class Mismatch:
 
 
 def _expected(grain: Grain) -> str:
-    """What a grain's rows should hold from the ``%s`` bound on: raw events summed for
+    """What a grain's rows should hold between the two ``%s`` bounds: raw events summed for
     hourly and daily grains, the daily grain summed for weekly ones."""
     others = ", ".join(grain.dimensions[1:])
     if grain.weekly:
         sums = ", ".join(f"sum({m}) AS {m}" for m in MEASURES)
         return (
             f"SELECT date_trunc('week', bucket)::date AS bucket, {others}, {sums} "
-            f"FROM {grain.daily} WHERE bucket >= %s GROUP BY {_positions(grain)}"
+            f"FROM {grain.daily} WHERE bucket >= %s AND bucket < %s GROUP BY {_positions(grain)}"
         )
     measures = ", ".join(f"{expr} AS {name}" for name, expr in MEASURES.items())
     return (
         f"SELECT {grain.bucket} AS bucket, {others}, {measures} "
-        f"FROM ingest_rawevent WHERE created_at >= %s GROUP BY {_positions(grain)}"
+        f"FROM ingest_rawevent WHERE created_at >= %s AND created_at < %s GROUP BY {_positions(grain)}"
     )
 
 
-def verify(since: date, limit: int = 50) -> list[Mismatch]:
-    """Rollup rows for ``[since, ∞)`` that differ from the raw events (up to ``limit`` per
-    grain); weekly grains are checked against their daily grain from the week of ``since``."""
+def verify(since: date, until: date, limit: int = 50) -> list[Mismatch]:
+    """Rollup rows of the days ``[since, until]`` that differ from the raw events (up to
+    ``limit`` per grain); weekly grains are checked against their daily grain for the weeks
+    those days fall in."""
     mismatches: list[Mismatch] = []
-    start = _day_start(since)
+    start, end = _day_start(since), _day_start(until) + timedelta(days=1)
     monday = since - timedelta(days=since.weekday())
+    next_monday = until - timedelta(days=until.weekday()) + timedelta(days=7)
     measures = ", ".join(MEASURES)
     for grain in GRAINS:
         keys = ", ".join(grain.dimensions)
         sql = (
-            f"WITH r AS (SELECT {keys}, {measures} FROM {grain.table} WHERE bucket >= %s), "
+            f"WITH r AS (SELECT {keys}, {measures} FROM {grain.table} WHERE bucket >= %s AND bucket < %s), "
             f"e AS ({_expected(grain)}) "
             f"SELECT {', '.join('r.' + k for k in grain.dimensions)}, "
             f"{', '.join('e.' + k for k in grain.dimensions)}, "
@@ -351,9 +353,14 @@ def verify(since: date, limit: int = 50) -> list[Mismatch]:
             f"IS DISTINCT FROM ROW({', '.join('e.' + m for m in MEASURES)}) "
             f"LIMIT %s"
         )
+        if grain.weekly:
+            bounds = [monday, next_monday, monday, next_monday]
+        elif grain.date_bucketed:
+            bounds = [since, until + timedelta(days=1), start, end]
+        else:
+            bounds = [start, end, start, end]
         with connection.cursor() as cursor:
-            first = monday if grain.weekly else since if grain.date_bucketed else start
-            cursor.execute(sql, [first, monday if grain.weekly else start, limit])
+            cursor.execute(sql, [*bounds, limit])
             n = len(grain.dimensions)
             for row in cursor.fetchall():
                 key = row[:n] if row[0] is not None else row[n : 2 * n]
