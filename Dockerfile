@@ -10,10 +10,11 @@ COPY templates ./templates
 COPY static ./static
 COPY manage.py ./
 RUN pip install --no-cache-dir . && useradd --system tokenrank && mkdir -p var && chown tokenrank var
-# collectstatic needs settings but no services: point them at placeholders.
+# The release's static files, collected once into the image (collectstatic needs settings but
+# no services: point them at placeholders).
 RUN DJANGO_ENV=production SECRET_KEY=build-only-key-build-only-key-build-only-key-0123456789 \
     DATABASE_URL=postgresql://x@localhost/x CELERY_BROKER_URL=redis://localhost:6379/0 \
     python manage.py collectstatic --noinput
 USER tokenrank
 EXPOSE 8000
-CMD ["gunicorn", "config.wsgi", "--bind", "0.0.0.0:8000", "--workers", "4", "--threads", "4"]
+CMD ["gunicorn", "-c", "python:config.gunicorn", "config.wsgi", "--bind", "0.0.0.0:8000", "--workers", "4", "--threads", "4"]

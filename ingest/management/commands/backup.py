@@ -19,8 +19,9 @@ class Command(BaseCommand):
         parser.add_argument(
             "--output",
             type=Path,
-            help="file to write (default: tokenrank-<UTC timestamp>.dump in the current folder); "
-            "written to FILE.partial first, so a failed backup never leaves a truncated FILE",
+            help="file to write, or a folder for tokenrank-<UTC timestamp>.dump (default: that name in "
+            "the current folder); written to FILE.partial first, so a failed backup never leaves a "
+            "truncated FILE",
         )
         parser.add_argument(
             "--pg-bin",
@@ -30,7 +31,8 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, output: Path | None, pg_bin: Path | None, **options):
-        output = output or Path(f"tokenrank-{datetime.now(UTC):%Y-%m-%dT%H%M%SZ}.dump")
+        name = f"tokenrank-{datetime.now(UTC):%Y-%m-%dT%H%M%SZ}.dump"
+        output = output / name if output and output.is_dir() else output or Path(name)
         if output.exists():
             raise CommandError(f"{output} exists already; pick another --output")
         server = connection.pg_version // 10000
