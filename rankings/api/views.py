@@ -8,7 +8,7 @@ from typing import Any
 
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework.exceptions import Throttled
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
@@ -369,15 +369,11 @@ class ProviderListView(CatalogListView):
 
 
 class DailyDatasetView(ReadView):
+    """Per UTC day, the top entities plus an `other` row; :func:`dataset_view` makes one per
+    entity with its own documented columns."""
+
     entity = "model"
 
-    @extend_schema(
-        parameters=[params.DatasetParams, FORMAT_PARAM],
-        responses=s.DatasetSerializer,
-        description="Per UTC day, the top `top` (default 50) models by tokens plus one `other` row for the "
-        "rest, in OpenRouter's public daily rankings dataset columns. Pages of `limit` rows (`next`, "
-        "`Link: rel=next`); a CSV export without `limit`/`cursor` carries every row.",
-    )
     def get(self, request: Request) -> Response:
         query = params.parse(params.DatasetParams, request.query_params)
         window: Window = query["window"]
@@ -396,18 +392,34 @@ class DailyDatasetView(ReadView):
         return _paginated(request, payload)
 
 
-class AppDailyDatasetView(DailyDatasetView):
-    entity = "app"
+DATASET_PAGES = " Pages of `limit` rows (`next`, `Link: rel=next`); a CSV export without `limit`/`cursor` carries every row."
 
-    @extend_schema(
+
+def dataset_view(
+    entity: str, serializer: type[s.DatasetSerializer], description: str
+) -> type[DailyDatasetView]:
+    view = type(f"{entity.title()}DailyDatasetView", (DailyDatasetView,), {"entity": entity})
+    schema = extend_schema(
         parameters=[params.DatasetParams, FORMAT_PARAM],
-        responses=s.AppDatasetSerializer,
-        description="Per UTC day, the top `top` (default 50) public apps by tokens plus one `other` row for "
-        "the rest (private apps are counted there, never named): OpenRouter's app rankings columns "
-        "`app_id`, `app_name`, `rank`, `total_requests`, `total_tokens`. Paginated like the models dataset.",
+        responses=serializer,
+        description=description + DATASET_PAGES,
     )
-    def get(self, request: Request) -> Response:
-        return super().get(request)
+    return extend_schema_view(get=schema)(view)
+
+
+ModelDailyDatasetView = dataset_view(
+    "model",
+    s.DatasetSerializer,
+    "Per UTC day, the top `top` (default 50) models by tokens plus one `other` row for the rest, in "
+    "OpenRouter's public daily rankings dataset columns.",
+)
+AppDailyDatasetView = dataset_view(
+    "app",
+    s.AppDatasetSerializer,
+    "Per UTC day, the top `top` (default 50) public apps by tokens plus one `other` row for the rest "
+    "(private apps are counted there, never named): OpenRouter's app rankings columns `app_id`, "
+    "`app_name`, `rank`, `total_requests`, `total_tokens`.",
+)
 
 
 class ApiRootView(ReadView):

@@ -3,10 +3,8 @@ app names without URLs, dated permaslugs; errors in the file's own terms; exit c
 
 from __future__ import annotations
 
-import csv
 import gzip
 import io
-from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -16,68 +14,9 @@ from ingest import services
 from ingest.imports import ExportFile, Progress
 from ingest.services import import_events
 from rankings.models import App, AppOrigin, LLMModel, UsageDaily
-from tests.factories import EventFactory
+from tests.factories import EventFactory, activity_row, write_activity_export
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-COLUMNS = [
-    "generation_id",
-    "created_at",
-    "cost_total",
-    "cost_web_search",
-    "tokens_prompt",
-    "tokens_completion",
-    "tokens_reasoning",
-    "tokens_cached",
-    "model_permaslug",
-    "provider_name",
-    "variant",
-    "app_name",
-    "api_key_name",
-    "streamed",
-    "cancelled",
-    "finish_reason_normalized",
-    "finish_reason_raw",
-    "generation_time_ms",
-    "time_to_first_token_ms",
-]
-
-
-def export_row(n: int, **values: str) -> dict[str, str]:
-    moment = datetime.now(UTC) - timedelta(hours=3, minutes=n)
-    return {
-        "generation_id": f"gen-export-{n}",
-        "created_at": moment.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3],
-        "cost_total": "0.001",
-        "cost_web_search": "0",
-        "tokens_prompt": "1000",
-        "tokens_completion": "200",
-        "tokens_reasoning": "0",
-        "tokens_cached": "0",
-        "model_permaslug": "deepseek/deepseek-r1-0528",
-        "provider_name": "Chutes",
-        "variant": "standard",
-        "app_name": "",
-        "api_key_name": "default",
-        "streamed": "true",
-        "cancelled": "false",
-        "finish_reason_normalized": "stop",
-        "finish_reason_raw": "stop",
-        "generation_time_ms": "2000",
-        "time_to_first_token_ms": "350",
-        **values,
-    }
-
-
-def write_export(path, rows, *, bom=True, gz=False) -> str:
-    """As Excel saves "CSV UTF-8": a byte-order mark and CRLF line ends."""
-    buffer = io.StringIO(newline="")
-    writer = csv.DictWriter(buffer, COLUMNS, lineterminator="\r\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    data = (("\ufeff" if bom else "") + buffer.getvalue()).encode()
-    path.write_bytes(gzip.compress(data) if gz else data)
-    return str(path)
 
 
 def tokens_of(**filters) -> int:
@@ -94,14 +33,14 @@ def test_excel_export_with_app_names_and_dated_slugs_loads_as_it_is(tmp_path):
         import_events([EventFactory.build(origin=origin, app_name="Roo Code")])
     before_cline = tokens_of(app__origin="https://cline.bot")
     rows = [
-        export_row(1, app_name="Cline", model_permaslug="openai/gpt-4o-mini-2024-07-18"),
-        export_row(2, app_name="  cline ", model_permaslug="anthropic/claude-4-sonnet-20250522"),
-        export_row(3, app_name="Roo Code"),
-        export_row(4, app_name="My Notebook", model_permaslug="newlab/thinker-20250101"),
-        export_row(5, app_name="My Notebook", model_permaslug="newlab/thinker-2025-01-01"),
-        export_row(6, app_name=""),
+        activity_row(1, app_name="Cline", model_permaslug="openai/gpt-4o-mini-2024-07-18"),
+        activity_row(2, app_name="  cline ", model_permaslug="anthropic/claude-4-sonnet-20250522"),
+        activity_row(3, app_name="Roo Code"),
+        activity_row(4, app_name="My Notebook", model_permaslug="newlab/thinker-20250101"),
+        activity_row(5, app_name="My Notebook", model_permaslug="newlab/thinker-2025-01-01"),
+        activity_row(6, app_name=""),
     ]
-    path = write_export(tmp_path / "activity.csv", rows)
+    path = write_activity_export(tmp_path / "activity.csv", rows)
     call_command("import_events", path, "--quiet")
 
     # An app name with no URL is its app: Cline's URL app (the only one of that title)...
@@ -139,20 +78,22 @@ def test_excel_export_with_app_names_and_dated_slugs_loads_as_it_is(tmp_path):
 
 
 def test_gzipped_export_without_bom_loads_too(tmp_path):
-    path = write_export(tmp_path / "activity.csv.gz", [export_row(1, app_name="Zipped")], bom=False, gz=True)
+    path = write_activity_export(
+        tmp_path / "activity.csv.gz", [activity_row(1, app_name="Zipped")], bom=False, gz=True
+    )
     call_command("import_events", path, "--quiet")
     assert tokens_of(app__name="Zipped") == 1200
 
 
 def test_rejections_name_the_csv_line_and_the_exports_column_and_exit_3(tmp_path):
     rows = [
-        export_row(1),
-        export_row(2, finish_reason_raw="a reason\r\nover two lines"),  # one row, lines 3-4
-        export_row(3, tokens_prompt="lots"),  # line 5
-        export_row(4, generation_id=""),  # line 6
-        export_row(5, tokens_reasoning="900"),  # more reasoning than completion: line 7
+        activity_row(1),
+        activity_row(2, finish_reason_raw="a reason\r\nover two lines"),  # one row, lines 3-4
+        activity_row(3, tokens_prompt="lots"),  # line 5
+        activity_row(4, generation_id=""),  # line 6
+        activity_row(5, tokens_reasoning="900"),  # more reasoning than completion: line 7
     ]
-    path = write_export(tmp_path / "activity.csv", rows)
+    path = write_activity_export(tmp_path / "activity.csv", rows)
     err = io.StringIO()
     with pytest.raises(CommandError) as raised:
         call_command("import_events", path, "--quiet", stderr=err)
@@ -171,7 +112,7 @@ def test_rejections_name_the_csv_line_and_the_exports_column_and_exit_3(tmp_path
 
 
 def test_failure_exits_1_whatever_allow_rejects_says(tmp_path):
-    nothing_valid = write_export(tmp_path / "bad.csv", [export_row(1, model_permaslug="no slash")])
+    nothing_valid = write_activity_export(tmp_path / "bad.csv", [activity_row(1, model_permaslug="no slash")])
     not_utf8 = tmp_path / "latin1.csv"
     not_utf8.write_bytes("generation_id,app_name\r\ng1,Caf\xe9\r\n".encode("latin-1"))
     (tmp_path / "notes.txt").write_text("generation_id\n")
@@ -212,7 +153,7 @@ def test_ndjson_lines_are_reported_by_line_number(tmp_path):
 
 
 def test_progress_bar_shows_rows_per_second_and_an_eta(tmp_path):
-    path = write_export(tmp_path / "activity.csv", [export_row(n) for n in range(50)])
+    path = write_activity_export(tmp_path / "activity.csv", [activity_row(n) for n in range(50)])
     stream = io.StringIO()
     source = ExportFile(tmp_path / "activity.csv")
     progress = Progress(source, enabled=True, stream=stream)
