@@ -15,6 +15,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,7 +52,9 @@ class Tool:
 def _candidate_folders(extra: Path | None) -> list[Path]:
     folders = [extra] if extra else []
     try:
-        import pgserver
+        with warnings.catch_warnings():  # platformdirs warns when XDG_RUNTIME_DIR is unset
+            warnings.simplefilter("ignore")
+            import pgserver
 
         folders.append(Path(pgserver.__file__).parent / "pginstall" / "bin")
     except ImportError:
@@ -75,8 +78,11 @@ def find_tool(name: str, at_least: int, folder: Path | None = None) -> Tool:
     installed, else the newest newer one. With ``folder``, only that folder is searched."""
     tools: dict[Path, Tool] = {}
     for candidate in _candidate_folders(folder) if folder is None else [folder]:
-        path = (candidate / name).resolve()
-        if path in tools or not path.is_file() or not os.access(path, os.X_OK):
+        try:
+            path = (candidate / name).resolve()
+            if path in tools or not path.is_file() or not os.access(path, os.X_OK):
+                continue
+        except OSError:  # a folder on $PATH this user may not read
             continue
         if (major := _major(path)) is not None:
             tools[path] = Tool(path, major)
