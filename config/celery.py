@@ -17,8 +17,10 @@ def _django_logging(**kwargs) -> None:
     """Workers and beat log through Django's ``LOGGING`` (one JSON object per line in
     production, ``LOG_LEVEL``) instead of Celery's own format: with a receiver here, Celery
     leaves logging alone."""
+    import logging
     from logging.config import dictConfig
 
     from django.conf import settings
 
     dictConfig(settings.LOGGING)
+    logging.captureWarnings(True)  # Python warnings as log lines too, not bare text

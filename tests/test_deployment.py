@@ -68,9 +68,10 @@ def docs_env_file() -> dict[str, str]:
     return dict(line.split("=", 1) for line in block.splitlines() if line and not line.startswith("#"))
 
 
-def exec_lines(unit: str, key: str = "ExecStart") -> list[list[str]]:
-    """The unit's command lines, as systemd would run them from this checkout's virtualenv."""
-    text = (DEPLOY / unit).read_text().replace("\\\n", " ")
+def exec_lines(unit: str, key: str = "ExecStart", instance: str = "") -> list[list[str]]:
+    """The unit's command lines, as systemd would run them from this checkout's virtualenv
+    (``%i`` is the template's instance, ``%%`` a percent sign)."""
+    text = (DEPLOY / unit).read_text().replace("\\\n", " ").replace("%i", instance).replace("%%", "%")
     bin_dir = str(Path(sys.executable).parent) + "/"
     return [
         [arg.replace("/srv/tokenrank/.venv/bin/", bin_dir) for arg in shlex.split(line.split("=", 1)[1])]
@@ -222,6 +223,7 @@ def test_the_documented_deployment_runs(tmp_path, data_dir, mode):
     assert created.returncode == 0, created.stderr
 
     site = Site(env, tmp_path)
+    worker = None
     try:
         # Probes by address pass under the production host settings...
         assert site.get("/healthz")[0] == 200
@@ -240,8 +242,18 @@ def test_the_documented_deployment_runs(tmp_path, data_dir, mode):
         # Behind TLS the CSRF cookie is Secure-only (a browser on plain HTTP would never send it
         # back: 403); in plain-HTTP mode it is not, so the login works there.
         assert _login(site, proxied, origin) == (302, not plain)
+        if not plain:
+            worker = _ingest_through_the_worker_unit(site, env, proxied, tmp_path)
     finally:
         log = site.stop()
+        if worker is not None:
+            lines = [line for line in _stop(worker).splitlines() if line.strip()]
+            if os.geteuid() == 0:  # Celery warns about root in text before logging is set up
+                lines = lines[next(n for n, line in enumerate(lines) if line.startswith("{")) :]
+            # Celery prints its shutdown notice as text, whatever the logging: the one exception.
+            records = [json.loads(line) for line in lines if line != "worker: Warm shutdown (MainProcess)"]
+            assert any(r["message"].endswith("ready.") for r in records)
+            assert any(r["logger"] == "ingest.services" and "done" in r["message"] for r in records)
 
     lines = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
     assert len(lines) == len([line for line in log.splitlines() if line.strip()]), log[-2000:]
@@ -254,6 +266,55 @@ def test_the_documented_deployment_runs(tmp_path, data_dir, mode):
     )
     assert any(line["logger"] == "gunicorn.error" for line in lines)
     assert "secret-in-query" not in log
+
+
+def _stop(proc: subprocess.Popen) -> str:
+    os.killpg(proc.pid, 15)
+    proc.wait(30)
+    proc.log.close()
+    return Path(proc.log.name).read_text()
+
+
+def _ingest_through_the_worker_unit(site: Site, env: dict[str, str], headers: dict[str, str], tmp_path: Path):
+    """An event sent through the site is counted by a worker started from its unit's line."""
+    (command,) = exec_lines("tokenrank-worker@.service", instance="ingest")
+    command = [env[arg[2:-1]] if re.fullmatch(r"\$\{\w+\}", arg) else arg for arg in command]
+    log = (tmp_path / "worker.log").open("w")
+    worker = subprocess.Popen(
+        command, cwd=BASE, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    worker.log = log
+    wait_for(lambda: "ready." in Path(log.name).read_text() or worker.poll() is not None, 60)
+    assert worker.poll() is None, Path(log.name).read_text()[-3000:]
+    key = subprocess.run(
+        [sys.executable, "manage.py", "ingest_key", "create", "deploy-test"],
+        cwd=BASE,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    ).stdout.strip()
+    body = subprocess.run(
+        [sys.executable, "manage.py", "example_event"],
+        cwd=BASE,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    ).stdout
+    status, _, answer = site.request(
+        "POST",
+        "/api/v1/events",
+        {**headers, "Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+        body,
+    )
+    assert (status, json.loads(answer)["accepted"]) == (202, 1), answer
+
+    def counted() -> bool:
+        return json.loads(site.get("/api/v1/rankings/apps?period=day", headers)[2])["count"] == 1
+
+    wait_for(counted, 60)
+    return worker
 
 
 def test_compose_runs_the_release_step_once_behind_a_proxy():
