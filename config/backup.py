@@ -128,6 +128,7 @@ def dump(settings_dict: dict[str, Any], server_major: int, output: Path, folder:
     pg_dump = find_tool("pg_dump", server_major, folder)
     target, env = libpq_target(settings_dict)
     partial = output.with_name(output.name + ".partial")
+    partial.touch(mode=0o600)  # it holds password and key hashes: the owner's only
     try:
         _run([str(pg_dump.path), "--format=custom", f"--file={partial}", f"--dbname={target}"], env)
         entries = len(archive_listing(partial, folder)[1])

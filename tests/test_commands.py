@@ -146,6 +146,7 @@ def test_backup_then_restore_brings_back_exactly_the_backed_up_data(tmp_path):
     out = io.StringIO()
     call_command("backup", "--output", str(archive), stdout=out)
     assert archive.stat().st_size > 0 and "archive entries" in out.getvalue()
+    assert archive.stat().st_mode & 0o077 == 0  # account and key hashes: the owner's only
     assert not (tmp_path / "tokenrank.dump.partial").exists()
     with pytest.raises(CommandError, match="exists already"):
         call_command("backup", "--output", str(archive))
