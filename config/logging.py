@@ -27,6 +27,14 @@ def redact_url(text: str) -> str:
     return _INGEST_KEY.sub(REDACTED, _SECRET_PARAMETER.sub(rf"\1{REDACTED}", text))
 
 
+class ReadableFormatter(logging.Formatter):
+    """Plain text lines, with secrets taken out like the JSON ones (Django's "Not Found:
+    /path" lines print paths as requested)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact_url(super().format(record))
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         payload = {

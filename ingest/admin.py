@@ -19,6 +19,7 @@ from ingest import services, tally
 from ingest.auth import revoke
 from ingest.events import as_record, normalize
 from ingest.models import DeadLetter, InboxBatch, IngestKey, MaintenanceJob
+from ingest.services import RangeError, rollup_days
 from rankings import charts
 
 
@@ -74,8 +75,11 @@ class JobForm(forms.Form):
 
     def clean(self):
         data = super().clean()
-        if data.get("since") and data.get("until") and data["until"] < data["since"]:
-            raise forms.ValidationError("until must not be before since.")
+        if data.get("since") and data.get("until"):
+            try:  # the same checks as the rebuild_rollups / verify_rollups commands
+                rollup_days(data["since"], data["until"])
+            except RangeError as exc:
+                raise forms.ValidationError(f"{str(exc)[0].upper()}{str(exc)[1:]}.") from exc
         return data
 
 

@@ -70,7 +70,11 @@ CSV_COLUMNS = {
     "model_permaslug": "model",
     "finish_reason_normalized": "finish_reason",
     "generation_time_ms": "generation_time",
+    "time_to_first_token_ms": "latency",  # OpenRouter's latency is the time to the first token
 }
+# The app identity of an export row that names its app but carries no URL (see
+# :func:`attribute_titles`); a normalized origin always holds "://", so the two never meet.
+TITLE_IDENTITY_PREFIX = "title:"
 
 
 class BodyError(ValueError):
@@ -519,6 +523,26 @@ def as_record(event: dict[str, Any]) -> dict[str, Any]:
 def from_csv_row(row: dict[str, str]) -> dict[str, Any]:
     """Map an activity CSV export row onto generation-record field names."""
     return {CSV_COLUMNS.get(column, column): value for column, value in row.items() if value != ""}
+
+
+def csv_field_columns(header: list[str]) -> dict[str, str]:
+    """Generation-record field -> the export's own column, for the columns ``header`` renames
+    (so a rejection names ``generation_id``, not ``id``)."""
+    return {CSV_COLUMNS[column]: column for column in header if column in CSV_COLUMNS}
+
+
+def title_identity(app_name: str) -> str:
+    """The identity of an app known only by its title: case and spacing do not matter."""
+    return TITLE_IDENTITY_PREFIX + " ".join(app_name.split()).casefold()
+
+
+def attribute_titles(events: list[dict[str, Any]]) -> None:
+    """Exports (files) name the app but carry no URL: there the title is the app's identity,
+    so an event with an ``app_name`` and no origin counts for that app instead of
+    "(unattributed)". Live traffic keeps OpenRouter's rule (only a URL makes an app)."""
+    for event in events:
+        if not event["origin"] and event["app_name"]:
+            event["origin"] = title_identity(event["app_name"])
 
 
 @dataclass

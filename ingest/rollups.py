@@ -284,31 +284,59 @@ def rederive_costs(model_id: int, start: datetime, end: datetime) -> int:
         return cursor.rowcount
 
 
-def reassign_apps(source_ids: list[int], target_id: int) -> None:
-    """Move the usage of ``source_ids`` to ``target_id`` in the grains keyed by app and in
-    the raw events (an app merge); totals are unchanged. Caller holds a transaction."""
+class MergeMismatch(RuntimeError):
+    """A merge would change totals; the caller's transaction rolls it back."""
+
+
+def _usage_of(dimension: str, ids: list[int]) -> dict[str, tuple]:
+    """Every measure summed over the rows of ``ids`` in each table keyed by ``dimension``."""
+    sums = ", ".join(f"coalesce(sum({m}), 0)" for m in MEASURES)
+    totals = {}
+    with connection.cursor() as cursor:
+        for table in [g.table for g in GRAINS if dimension in g.dimensions] + ["ingest_rawevent"]:
+            select = (
+                sums
+                if table != "ingest_rawevent"
+                else "count(*), coalesce(sum(prompt_tokens + completion_tokens), 0)"
+            )
+            cursor.execute(f"SELECT {select} FROM {table} WHERE {dimension} = ANY(%s)", [ids])
+            totals[table] = cursor.fetchone()
+    return totals
+
+
+def reassign(dimension: str, source_ids: list[int], target_id: int) -> None:
+    """Move the usage of ``source_ids`` to ``target_id`` along ``dimension`` (``app_id`` for an
+    app merge, ``model_id`` for a model merge) in every table keyed by it and in the raw
+    events, then check that the target now holds exactly what all of them held: otherwise
+    :class:`MergeMismatch` (the caller's transaction undoes the merge)."""
+    before = _usage_of(dimension, [*source_ids, target_id])
     measures = ", ".join(MEASURES)
     sums = ", ".join(f"sum({m})" for m in MEASURES)
     for grain in GRAINS:
-        if "app_id" not in grain.dimensions:
+        if dimension not in grain.dimensions:
             continue
         table, keys = grain.table, ", ".join(grain.dimensions)
         updates = ", ".join(f"{m} = {table}.{m} + EXCLUDED.{m}" for m in MEASURES)
-        selected = ", ".join("%s" if d == "app_id" else d for d in grain.dimensions)
+        selected = ", ".join("%s" if d == dimension else d for d in grain.dimensions)
         positions = _positions(grain)
         with connection.cursor() as cursor:
             cursor.execute(f"LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE")
             cursor.execute(
                 f"INSERT INTO {table} ({keys}, {measures}) SELECT {selected}, {sums} FROM {table} "
-                f"WHERE app_id = ANY(%s) GROUP BY {positions} ORDER BY {positions} "
+                f"WHERE {dimension} = ANY(%s) GROUP BY {positions} ORDER BY {positions} "
                 f"ON CONFLICT ({keys}) DO UPDATE SET {updates}",
                 [target_id, source_ids],
             )
-            cursor.execute(f"DELETE FROM {table} WHERE app_id = ANY(%s)", [source_ids])
+            cursor.execute(f"DELETE FROM {table} WHERE {dimension} = ANY(%s)", [source_ids])
     with connection.cursor() as cursor:
         cursor.execute(
-            "UPDATE ingest_rawevent SET app_id = %s WHERE app_id = ANY(%s)", [target_id, source_ids]
+            f"UPDATE ingest_rawevent SET {dimension} = %s WHERE {dimension} = ANY(%s)",
+            [target_id, source_ids],
         )
+    after = _usage_of(dimension, [target_id])
+    if after != before:
+        changed = [table for table in before if before[table] != after[table]]
+        raise MergeMismatch(f"merge would change totals in {', '.join(changed)}; nothing was merged")
 
 
 @dataclass
@@ -320,33 +348,35 @@ class Mismatch:
 
 
 def _expected(grain: Grain) -> str:
-    """What a grain's rows should hold from the ``%s`` bound on: raw events summed for
+    """What a grain's rows should hold between the two ``%s`` bounds: raw events summed for
     hourly and daily grains, the daily grain summed for weekly ones."""
     others = ", ".join(grain.dimensions[1:])
     if grain.weekly:
         sums = ", ".join(f"sum({m}) AS {m}" for m in MEASURES)
         return (
             f"SELECT date_trunc('week', bucket)::date AS bucket, {others}, {sums} "
-            f"FROM {grain.daily} WHERE bucket >= %s GROUP BY {_positions(grain)}"
+            f"FROM {grain.daily} WHERE bucket >= %s AND bucket < %s GROUP BY {_positions(grain)}"
         )
     measures = ", ".join(f"{expr} AS {name}" for name, expr in MEASURES.items())
     return (
         f"SELECT {grain.bucket} AS bucket, {others}, {measures} "
-        f"FROM ingest_rawevent WHERE created_at >= %s GROUP BY {_positions(grain)}"
+        f"FROM ingest_rawevent WHERE created_at >= %s AND created_at < %s GROUP BY {_positions(grain)}"
     )
 
 
-def verify(since: date, limit: int = 50) -> list[Mismatch]:
-    """Rollup rows for ``[since, ∞)`` that differ from the raw events (up to ``limit`` per
-    grain); weekly grains are checked against their daily grain from the week of ``since``."""
+def verify(since: date, until: date, limit: int = 50) -> list[Mismatch]:
+    """Rollup rows of the days ``[since, until]`` that differ from the raw events (up to
+    ``limit`` per grain); weekly grains are checked against their daily grain for the weeks
+    those days fall in."""
     mismatches: list[Mismatch] = []
-    start = _day_start(since)
+    start, end = _day_start(since), _day_start(until) + timedelta(days=1)
     monday = since - timedelta(days=since.weekday())
+    next_monday = until - timedelta(days=until.weekday()) + timedelta(days=7)
     measures = ", ".join(MEASURES)
     for grain in GRAINS:
         keys = ", ".join(grain.dimensions)
         sql = (
-            f"WITH r AS (SELECT {keys}, {measures} FROM {grain.table} WHERE bucket >= %s), "
+            f"WITH r AS (SELECT {keys}, {measures} FROM {grain.table} WHERE bucket >= %s AND bucket < %s), "
             f"e AS ({_expected(grain)}) "
             f"SELECT {', '.join('r.' + k for k in grain.dimensions)}, "
             f"{', '.join('e.' + k for k in grain.dimensions)}, "
@@ -357,9 +387,14 @@ def verify(since: date, limit: int = 50) -> list[Mismatch]:
             f"IS DISTINCT FROM ROW({', '.join('e.' + m for m in MEASURES)}) "
             f"LIMIT %s"
         )
+        if grain.weekly:
+            bounds = [monday, next_monday, monday, next_monday]
+        elif grain.date_bucketed:
+            bounds = [since, until + timedelta(days=1), start, end]
+        else:
+            bounds = [start, end, start, end]
         with connection.cursor() as cursor:
-            first = monday if grain.weekly else since if grain.date_bucketed else start
-            cursor.execute(sql, [first, monday if grain.weekly else start, limit])
+            cursor.execute(sql, [*bounds, limit])
             n = len(grain.dimensions)
             for row in cursor.fetchall():
                 key = row[:n] if row[0] is not None else row[n : 2 * n]

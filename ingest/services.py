@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from config import metrics
 from ingest import partitions, rollups
-from ingest.events import Rejection, as_record, printable, validate_batch
+from ingest.events import Rejection, as_record, attribute_titles, printable, validate_batch
 from ingest.models import DeadLetter, InboxBatch, IngestKey, MaintenanceJob
 from ingest.resolve import CatalogIds, resolve
 from rankings.cache import bump_generation
@@ -483,10 +483,16 @@ def _reject(totals: ImportTotals, rejected: list[Rejection]) -> None:
 
 
 def import_events(
-    items: Iterable[Any], *, chunk_size: int = IMPORT_CHUNK_EVENTS, progress=None
+    items: Iterable[Any],
+    *,
+    chunk_size: int = IMPORT_CHUNK_EVENTS,
+    progress: Callable[[int], object] | None = None,
+    titles_are_apps: bool = False,
 ) -> ImportTotals:
     """The bulk path (files, simulator): validate, dedup and write in chunks, each chunk one
-    transaction with no inbox and no broker; same exactly-once rules as the HTTP path."""
+    transaction with no inbox and no broker; same exactly-once rules as the HTTP path.
+    ``titles_are_apps``: export files, whose rows name their app without a URL
+    (:func:`ingest.events.attribute_titles`)."""
     totals = ImportTotals()
     chunk: list[Any] = []
     offset = 0
@@ -498,6 +504,8 @@ def import_events(
             r.index += offset
         _reject(totals, validated.rejected)
         totals.duplicates += validated.duplicates_in_batch
+        if titles_are_apps:
+            attribute_titles(validated.events)
         if validated.events:
             ids, failures, (events,) = _prepare_pending([[(None, e) for e in validated.events]])
             with transaction.atomic():
@@ -528,15 +536,38 @@ def import_events(
     return totals
 
 
+class RangeError(ValueError):
+    """A rebuild or verification range that cannot be honoured (the message says why)."""
+
+
+def rollup_days(since: date | None = None, until: date | None = None) -> tuple[date, date]:
+    """The days ``[since, until]`` a rebuild or verification covers: by default from the
+    oldest day whose raw events are all kept to today (UTC). ``until`` may not be before
+    ``since`` nor after today; a range wholly before the oldest kept day is refused (its raw
+    events are gone, its rollups are all that is left), one that starts before it is cut to it."""
+    today = timezone.now().date()
+    retention = settings.TOKENRANK["RAW_RETENTION_DAYS"]
+    oldest = rollups.oldest_complete_day(retention, today)
+    since, until = since or oldest, until or today
+    if until < since:
+        raise RangeError(f"until ({until}) is before since ({since})")
+    if until > today:
+        raise RangeError(f"until ({until}) is after today ({today}, UTC)")
+    if until < oldest:
+        raise RangeError(
+            f"{since} to {until} is before {oldest}, the oldest day whose raw events are kept "
+            f"(TOKENRANK_RAW_RETENTION_DAYS={retention}): its rollups cannot be rebuilt or checked"
+        )
+    return max(since, oldest), until
+
+
 def rebuild_rollups(
     since: date | None = None, until: date | None = None, progress: Callable[[int, int], None] | None = None
 ) -> tuple[date, date]:
-    """Recompute rollups from raw events for the days ``[since, until]`` (default: the oldest
-    day still fully kept, to today), one transaction per day. ``since`` is raised to the
-    oldest fully kept day, so no rollup history is wiped for lack of raw events."""
-    oldest = rollups.oldest_complete_day(settings.TOKENRANK["RAW_RETENTION_DAYS"])
-    since = max(since or oldest, oldest)
-    until = until or timezone.now().date()
+    """Recompute rollups from raw events for the days :func:`rollup_days` makes of
+    ``[since, until]``, one transaction per day; returns the days rebuilt. Never reaches
+    before the oldest fully kept day, so no rollup history is wiped for lack of raw events."""
+    since, until = rollup_days(since, until)
     days = [since + timedelta(days=n) for n in range((until - since).days + 1)]
     for done, day in enumerate(days, start=1):
         with transaction.atomic():
@@ -550,10 +581,13 @@ def rebuild_rollups(
     return since, until
 
 
-def verify_rollups(since: date | None = None) -> tuple[date, list[rollups.Mismatch]]:
-    oldest = rollups.oldest_complete_day(settings.TOKENRANK["RAW_RETENTION_DAYS"])
-    since = max(since or oldest, oldest)
-    return since, rollups.verify(since)
+def verify_rollups(
+    since: date | None = None, until: date | None = None
+) -> tuple[date, list[rollups.Mismatch]]:
+    """Rollup rows of the days :func:`rollup_days` makes of ``[since, until]`` that differ
+    from the raw events; returns the first day checked and the differences."""
+    since, until = rollup_days(since, until)
+    return since, rollups.verify(since, until)
 
 
 def discard_batch(batch_id: int) -> bool:
@@ -599,13 +633,13 @@ def run_job(job_id: int) -> str:
             result = f"Re-priced {changed} events of {job.target} without a reported cost; rebuilt {first} to {last}."
         else:
             progress(0, 1)
-            first, mismatches = verify_rollups(job.since)
+            first, mismatches = verify_rollups(job.since, job.until)
             progress(1, 1)
             lines = [f"{m.table} {m.key}: rollup={m.rollup} raw={m.raw}" for m in mismatches]
             result = (
-                (f"{len(mismatches)} mismatching rows since {first}:\n" + "\n".join(lines))
+                (f"{len(mismatches)} mismatching rows from {first} to {job.until}:\n" + "\n".join(lines))
                 if lines
-                else (f"Rollups match raw events since {first}.")
+                else (f"Rollups match raw events from {first} to {job.until}.")
             )
         status = MaintenanceJob.Status.DONE
     except Exception as exc:  # recorded for the operator, not swallowed silently

@@ -654,27 +654,68 @@ def provider_stats(window: Window, filters: Filters) -> list[dict[str, Any]]:
     ]
 
 
-def daily_dataset(window: Window, top: int = 50) -> list[dict[str, Any]]:
-    """Per UTC day, the top ``top`` models by tokens plus one ``other`` row: the shape of
-    OpenRouter's public daily rankings dataset. One pass over the per-model daily table (its primary
-    key range on bucket), ranking models per day with a window function."""
+@dataclass
+class DatasetPage:
+    rows: list[dict[str, Any]]
+    count: int  # rows of the whole dataset for the window
+
+
+# Per dataset: the per-day rollup read, the catalog table joined for names, the expression
+# that keeps an entity out of the ranks (private apps go to `other`), and the name column.
+_DATASETS = {
+    "model": (
+        "rankings_usagemodeltotal",
+        "model_id",
+        "rankings_llmmodel",
+        "true",
+        "coalesce(nullif(e.permaslug, ''), e.slug)",
+    ),
+    "app": ("rankings_usageappdaily", "app_id", "rankings_app", "e.is_public", "e.name"),
+}
+
+
+def daily_dataset(
+    entity: str, window: Window, *, top: int = 50, limit: int | None = None, offset: int = 0
+) -> DatasetPage:
+    """Per UTC day, the top ``top`` models (or public apps) by tokens plus one ``other`` row
+    for the rest: the shape of OpenRouter's public daily datasets. One pass over a per-day
+    rollup (its primary key range on bucket), ranked per day with a window function; pages
+    of ``limit`` rows from ``offset``, in (date, rank) order with `other` last in its day."""
+    table, column, catalog, ranked, name = _DATASETS[entity]
     sql = (
-        "WITH d AS (SELECT u.bucket AS day, u.model_id, sum(u.prompt_tokens + u.completion_tokens) AS t, "
-        "sum(u.requests) AS r FROM rankings_usagemodeltotal u WHERE u.bucket >= %s AND u.bucket < %s GROUP BY 1, 2), "
-        "ranked AS (SELECT d.*, row_number() OVER (PARTITION BY day ORDER BY t DESC, model_id) AS n FROM d) "
-        "SELECT day, CASE WHEN n <= %s THEN n END, CASE WHEN n <= %s THEN m.slug ELSE 'other' END, "
-        "sum(t), sum(r) FROM ranked JOIN rankings_llmmodel m ON m.id = ranked.model_id "
-        "GROUP BY 1, 2, 3 ORDER BY 1, 2 NULLS LAST"
+        f"WITH d AS (SELECT u.bucket AS day, u.{column} AS k, sum(u.prompt_tokens + u.completion_tokens) AS t, "
+        f"sum(u.requests) AS r FROM {table} u WHERE u.bucket >= %s AND u.bucket < %s GROUP BY 1, 2), "
+        f"n AS (SELECT d.*, {name} AS label, CASE WHEN {ranked} THEN row_number() OVER "
+        f"(PARTITION BY d.day, {ranked} ORDER BY d.t DESC, d.k) END AS n FROM d JOIN {catalog} e ON e.id = d.k), "
+        "rows AS (SELECT day, CASE WHEN n <= %s THEN n END AS rank, CASE WHEN n <= %s THEN k END AS k, "
+        "CASE WHEN n <= %s THEN label ELSE 'other' END AS label, sum(t) AS t, sum(r) AS r FROM n GROUP BY 1, 2, 3, 4) "
+        "SELECT day, rank, k, label, t, r, count(*) OVER () FROM rows ORDER BY day, rank NULLS LAST LIMIT %s OFFSET %s"
     )
     with _cursor() as cursor:
-        cursor.execute(sql, [window.start.date(), window.end.date(), top, top])
-        return [
+        cursor.execute(sql, [window.start.date(), window.end.date(), top, top, top, limit, offset])
+        raw = cursor.fetchall()
+    count = raw[0][-1] if raw else 0
+    if entity == "model":
+        rows = [
             {
                 "date": day.isoformat(),
                 "rank": rank,
-                "model_permaslug": slug,
-                "total_tokens": int(tokens),
-                "total_requests": int(requests),
+                "model_permaslug": label,
+                "total_tokens": int(t),
+                "total_requests": int(r),
             }
-            for day, rank, slug, tokens, requests in cursor.fetchall()
+            for day, rank, _, label, t, r, _ in raw
         ]
+    else:
+        rows = [
+            {
+                "date": day.isoformat(),
+                "app_id": k,
+                "app_name": label,
+                "rank": rank,
+                "total_requests": int(r),
+                "total_tokens": int(t),
+            }
+            for day, rank, k, label, t, r, _ in raw
+        ]
+    return DatasetPage(rows, count)
