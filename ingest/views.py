@@ -74,6 +74,16 @@ class AcceptedSerializer(serializers.Serializer):
     rejected = RejectedSerializer(many=True)
 
 
+# What every ingest endpoint answers about its key and its body's format (OpenAPI).
+KEY_AND_FORMAT_ANSWERS = {
+    401: OpenApiResponse(description="No or unknown ingest key"),
+    403: OpenApiResponse(description="Revoked ingest key"),
+    411: OpenApiResponse(description="Chunked body through a server that cannot de-chunk it"),
+    415: OpenApiResponse(description="Unsupported Content-Type or Content-Encoding"),
+    429: OpenApiResponse(description="Over the key's rate limit (see Retry-After)"),
+}
+
+
 class EventsView(APIView):
     authentication_classes: list = []
     permission_classes: list = []
@@ -96,11 +106,8 @@ class EventsView(APIView):
         responses={
             202: AcceptedSerializer,
             400: OpenApiResponse(description="Unparseable body, or no valid event"),
-            401: OpenApiResponse(description="No or unknown ingest key"),
-            403: OpenApiResponse(description="Revoked ingest key"),
             413: OpenApiResponse(description="Too many events or too many bytes"),
-            415: OpenApiResponse(description="Unsupported Content-Type or Content-Encoding"),
-            429: OpenApiResponse(description="Over the key's rate limit (see Retry-After)"),
+            **KEY_AND_FORMAT_ANSWERS,
         },
         examples=[
             OpenApiExample(

@@ -21,6 +21,19 @@ from tests.factories import EventFactory, both_grains_equal, expected_totals, po
 committed = pytest.mark.django_db(transaction=True)
 
 
+def post_encoded(
+    client, key: str, body: bytes, content_type: str = "application/json", encoding: str = "gzip"
+):
+    """POST a body already encoded (gzip, broken gzip) with its Content-Encoding."""
+    return client.post(
+        "/api/v1/events",
+        data=body,
+        content_type=content_type,
+        HTTP_CONTENT_ENCODING=encoding,
+        HTTP_AUTHORIZATION=f"Bearer {key}",
+    )
+
+
 def store_as_accepted(key: IngestKey, events: list[dict], poison: dict[int, dict] | None = None) -> int:
     """Store a batch as the accept path does (ids claimed, normalized events), with the events
     at the ``poison`` positions altered afterwards: stand-ins for whatever a future gap in
@@ -217,13 +230,7 @@ def test_multi_member_gzip_is_read_whole(client, ingest_key):
     body = gzip.compress(b'{"events": [' + json.dumps(events[:3])[1:-1].encode()) + gzip.compress(
         b", " + json.dumps(events[3:])[1:-1].encode() + b"]}"
     )
-    response = client.post(
-        "/api/v1/events",
-        data=body,
-        content_type="application/json",
-        HTTP_CONTENT_ENCODING="gzip",
-        HTTP_AUTHORIZATION=f"Bearer {key}",
-    )
+    response = post_encoded(client, key, body)
     assert response.status_code == 202 and response.json()["accepted"] == 6
 
 
@@ -233,13 +240,7 @@ def test_truncated_gzip_is_400_and_accepts_nothing(client, ingest_key, cut):
     _, key = ingest_key
     whole = gzip.compress("\n".join(json.dumps(e) for e in EventFactory.build_batch(200)).encode())
     body = whole[: int(len(whole) * cut) if isinstance(cut, float) else cut]
-    response = client.post(
-        "/api/v1/events",
-        data=body,
-        content_type="application/x-ndjson",
-        HTTP_CONTENT_ENCODING="gzip",
-        HTTP_AUTHORIZATION=f"Bearer {key}",
-    )
+    response = post_encoded(client, key, body, "application/x-ndjson")
     assert response.status_code == 400 and response.json()["error"]["code"] == "bad_gzip"
     assert not InboxBatch.objects.exists() and not SeenEvent.objects.exists()
 
@@ -311,13 +312,7 @@ def test_malformed_chunked_body_is_400_not_500(gunicorn_server, framing):
 def test_many_gzip_members_are_refused_quickly(client, ingest_key):
     _, key = ingest_key
     body = gzip.compress(b"") * 5000 + gzip.compress(json.dumps([EventFactory.build()]).encode())
-    response = client.post(
-        "/api/v1/events",
-        data=body,
-        content_type="application/json",
-        HTTP_CONTENT_ENCODING="gzip",
-        HTTP_AUTHORIZATION=f"Bearer {key}",
-    )
+    response = post_encoded(client, key, body)
     assert response.status_code == 400 and "gzip members" in response.json()["error"]["message"]
 
 
@@ -357,7 +352,10 @@ def test_app_whose_origin_is_no_valid_link_can_still_be_saved_in_the_admin(clien
     from django.contrib.auth.models import User
 
     services.import_events(
-        [EventFactory.build(origin="https://my_app.local/x"), EventFactory.build(origin="http://[::1]:8080/x")]
+        [
+            EventFactory.build(origin="https://my_app.local/x"),
+            EventFactory.build(origin="http://[::1]:8080/x"),
+        ]
     )
     underscore = App.objects.get(origin="https://my_app.local/x")
     assert underscore.url == ""  # identifies the app, but no link the admin would accept
