@@ -136,7 +136,7 @@ def reset_usage() -> None:
     from ingest.rollups import ALL_TABLES
 
     with connection.cursor() as cursor:
-        cursor.execute(f"TRUNCATE ingest_rawevent, ingest_seenevent, ingest_inboxbatch, {ALL_TABLES}")
+        cursor.execute(f"TRUNCATE ingest_rawevent, ingest_seenevent, ingest_inboxbatch, ingest_deadletter, {ALL_TABLES}")
 
 
 def rollup_requests() -> int:
@@ -739,7 +739,20 @@ def main() -> None:
     parser.add_argument("--only", default="ingest,pages,leaderboard")
     parser.add_argument("--keep-data", action="store_true", help="reuse the page dataset of the last run")
     args = parser.parse_args()
-    setup_database(keep=args.keep_data)
+    embedded_dir = (
+        None if os.environ.get("DATABASE_URL") else Path(os.environ.get("TOKENRANK_DATA_DIR", ROOT / "var"))
+    )
+    try:
+        setup_database(keep=args.keep_data)
+        run(args)
+    finally:
+        if embedded_dir is not None:  # started (or reused) for this run: stop it, as make run does on exit
+            from config.embedded import stop_all
+
+            stop_all(embedded_dir.resolve())
+
+
+def run(args: argparse.Namespace) -> None:
     print(
         f"Tokenrank benchmarks — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores", flush=True
     )
