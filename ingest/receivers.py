@@ -74,7 +74,8 @@ def accept(items: list[dict[str, Any]], key: IngestKey, source: str) -> Accepted
     size = settings.TOKENRANK["INGEST_MAX_EVENTS"]
     total = Accepted()
     for offset in range(0, len(items), size):
-        result = accept_events(items[offset : offset + size], key, source=source)
+        # The app of a span or payload is a name its operator set (service.name, key alias).
+        result = accept_events(items[offset : offset + size], key, source=source, titles_are_apps=True)
         total.accepted += result.accepted
         total.duplicates += result.duplicates
         for rejection in result.rejected:

@@ -70,14 +70,19 @@ def accept_events(
     *,
     rejected: list[Rejection] | None = None,
     source: str = "http",
+    titles_are_apps: bool = False,
 ) -> Accepted:
     """Validate ``items`` and durably store the new ones as a pending batch.
 
     Returns once the batch is committed; the worker task is enqueued on commit (if the
-    broker is down, the beat sweep enqueues it later).
+    broker is down, the beat sweep enqueues it later). ``titles_are_apps``: sources whose
+    app is a name the operator configured (an OTLP ``service.name``, a LiteLLM key alias),
+    not a URL (:func:`ingest.events.attribute_titles`).
     """
     now = timezone.now()
     validated = validate_batch(items, now, rejected)
+    if titles_are_apps:
+        attribute_titles(validated.events)
     result = _store(validated.events, key, source, now)
     result.duplicates += validated.duplicates_in_batch
     result.rejected = validated.rejected
