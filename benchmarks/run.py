@@ -138,7 +138,9 @@ def reset_usage() -> None:
 
     with connection.cursor() as cursor:
         cursor.execute(
-            sql.SQL("TRUNCATE ingest_rawevent, ingest_seenevent, ingest_inboxbatch, {}").format(ALL_TABLES)
+            sql.SQL(
+                "TRUNCATE ingest_rawevent, ingest_seenevent, ingest_inboxbatch, ingest_deadletter, {}"
+            ).format(ALL_TABLES)
         )
 
 
@@ -751,7 +753,20 @@ def main() -> None:
     parser.add_argument("--only", default="ingest,pages,leaderboard")
     parser.add_argument("--keep-data", action="store_true", help="reuse the page dataset of the last run")
     args = parser.parse_args()
-    setup_database(keep=args.keep_data)
+    embedded_dir = (
+        None if os.environ.get("DATABASE_URL") else Path(os.environ.get("TOKENRANK_DATA_DIR", ROOT / "var"))
+    )
+    try:
+        setup_database(keep=args.keep_data)
+        run(args)
+    finally:
+        if embedded_dir is not None:  # started (or reused) for this run: stop it, as make run does on exit
+            from config.embedded import stop_all
+
+            stop_all(embedded_dir.resolve())
+
+
+def run(args: argparse.Namespace) -> None:
     print(
         f"Tokenrank benchmarks — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores", flush=True
     )

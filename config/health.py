@@ -105,3 +105,18 @@ def readyz(request):
     if warnings:
         return JsonResponse({"status": "degraded", "reasons": warnings})
     return JsonResponse({"status": "ready"})
+
+
+class ProbeMiddleware:
+    """``/healthz`` and ``/readyz`` answer whatever the Host header says: container
+    healthchecks and load balancers probe by address (``127.0.0.1:8000``), which
+    ``ALLOWED_HOSTS`` rightly refuses for every other page (400)."""
+
+    PROBES = {"/healthz": healthz, "/readyz": readyz}
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        probe = self.PROBES.get(request.path_info)
+        return probe(request) if probe is not None else self.get_response(request)

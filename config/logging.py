@@ -19,12 +19,20 @@ _SECRET_PARAMETER = re.compile(
     r"((?:^|[?&;])[^=&;#\s]*(?:key|token|secret|passw(?:or)?d|signature|auth)[^=&;#\s]*=)[^&;#\s\"]*",
     re.IGNORECASE,
 )
-_INGEST_KEY = re.compile(r"trk_[A-Za-z0-9_-]+")
+_INGEST_KEY = re.compile(r"trk(?:_|%5f)[A-Za-z0-9_%-]+", re.IGNORECASE)  # plain or percent-encoded
 
 
 def redact_url(text: str) -> str:
     """``text`` (a URL, a query string or a request line) with secret values replaced."""
     return _INGEST_KEY.sub(REDACTED, _SECRET_PARAMETER.sub(rf"\1{REDACTED}", text))
+
+
+class ReadableFormatter(logging.Formatter):
+    """Plain text lines, with secrets taken out like the JSON ones (Django's "Not Found:
+    /path" lines print paths as requested)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact_url(super().format(record))
 
 
 class JsonFormatter(logging.Formatter):
@@ -39,7 +47,9 @@ class JsonFormatter(logging.Formatter):
         payload.update({k: v for k, v in vars(record).items() if k not in _STANDARD})
         if record.exc_info:
             payload["exc"] = self.formatException(record.exc_info)
-        return json.dumps(payload, default=str)
+        # Django's request records carry the request, whose text is its full path with the
+        # query string: a key sent as ?key= would be written out. The whole line is redacted.
+        return redact_url(json.dumps(payload, default=str))
 
 
 request_id: ContextVar[str] = ContextVar("request_id", default="-")
@@ -62,10 +72,10 @@ class RequestIdMiddleware:
 
     def __call__(self, request):
         incoming = request.META.get("HTTP_X_REQUEST_ID", "")
-        token = request_id.set(incoming if _SAFE_ID.match(incoming) else uuid.uuid4().hex)
-        try:
-            response = self.get_response(request)
-            response["X-Request-ID"] = request_id.get()
-            return response
-        finally:
-            request_id.reset(token)
+        # Set, never reset: Django logs 4xx/5xx answers ("Bad Request: ...") after the
+        # middleware returns, and those lines should carry the id too. The next request on
+        # this thread sets its own.
+        request_id.set(incoming if _SAFE_ID.match(incoming) else uuid.uuid4().hex)
+        response = self.get_response(request)
+        response["X-Request-ID"] = request_id.get()
+        return response

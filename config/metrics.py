@@ -40,10 +40,25 @@ HISTOGRAMS = {
 }
 
 
+# After a failed write, metrics are not recorded for this long in this process: a Redis that
+# hangs would otherwise cost its socket timeout on every one of a request's metric calls.
+PAUSE_AFTER_FAILURE_SECONDS = 10
+_paused_until = 0.0
+
+
 def _redis():
-    """The raw Redis client behind Django's cache (None with a non-Redis cache)."""
+    """The raw Redis client behind Django's cache (None with a non-Redis cache, or while
+    recording is paused after a failure)."""
+    if time.monotonic() < _paused_until:
+        return None
     backend = caches["default"]
     return backend._cache.get_client(write=True) if isinstance(backend, RedisCache) else None
+
+
+def _failed() -> None:
+    global _paused_until
+    _paused_until = time.monotonic() + PAUSE_AFTER_FAILURE_SECONDS
+    log.debug("metrics unavailable; paused", exc_info=True)
 
 
 def _labels(values: Iterable[str]) -> str:
@@ -57,7 +72,7 @@ def inc(name: str, labels: tuple = (), amount: float = 1) -> None:
     try:
         client.hincrbyfloat(PREFIX + name, _labels(labels), amount)
     except Exception:
-        log.debug("metrics unavailable", exc_info=True)
+        _failed()
 
 
 def observe(name: str, labels: tuple, seconds: float) -> None:
@@ -74,7 +89,7 @@ def observe(name: str, labels: tuple, seconds: float) -> None:
         pipe.hincrbyfloat(f"{PREFIX}{name}:sum", key, seconds)
         pipe.execute()
     except Exception:
-        log.debug("metrics unavailable", exc_info=True)
+        _failed()
 
 
 class TokenrankCollector:

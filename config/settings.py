@@ -79,6 +79,15 @@ ALLOWED_HOSTS = _env_list("ALLOWED_HOSTS", "" if PRODUCTION else "127.0.0.1,loca
 CSRF_TRUSTED_ORIGINS = _env_list("CSRF_TRUSTED_ORIGINS", "")
 
 # --- Services -----------------------------------------------------------------------------
+# Production never falls back to the embedded servers: that would be a fresh, empty database
+# under the data folder, with no error to tell.
+_missing_services = [name for name in ("DATABASE_URL", "CELERY_BROKER_URL") if not os.environ.get(name)]
+if PRODUCTION and _missing_services:
+    raise ImproperlyConfigured(
+        f"DJANGO_ENV=production needs {' and '.join(_missing_services)}: the embedded PostgreSQL and Redis "
+        "are for development only. See docs/operations.md (env file) for the values."
+    )
+
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 EMBEDDED_POSTGRES = not DATABASE_URL
 if EMBEDDED_POSTGRES:
@@ -143,6 +152,10 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     # Unacknowledged messages come back after this long; the beat sweep is faster anyway.
     "visibility_timeout": _env_int("CELERY_VISIBILITY_TIMEOUT", 3600),
     "socket_connect_timeout": 2,
+    # A broker that accepts connections but stops answering (a hung Redis) must not hang
+    # ingest or the health checks: the batch is safe in PostgreSQL and the sweep enqueues it.
+    # Above the worker's 1 s BRPOP poll.
+    "socket_timeout": 3,
     "max_retries": 1,
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
@@ -206,6 +219,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "config.logging.RequestIdMiddleware",
     "config.metrics.RequestMetricsMiddleware",
+    "config.health.ProbeMiddleware",  # before anything that checks the Host header
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -291,14 +305,17 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# Plain HTTP in production (a private network without TLS, on purpose): no HTTPS redirect, no
+# Secure-only cookies (the admin login would get 403), no HSTS; `check --deploy` says so.
+PLAIN_HTTP = _env_bool("TOKENRANK_PLAIN_HTTP", False)
 if PRODUCTION:
-    SECURE_SSL_REDIRECT = _env_bool("SECURE_SSL_REDIRECT", True)
+    SECURE_SSL_REDIRECT = not PLAIN_HTTP and _env_bool("SECURE_SSL_REDIRECT", True)
     SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
-    SESSION_COOKIE_SECURE = True
-    CSRF_COOKIE_SECURE = True
-    SECURE_HSTS_SECONDS = _env_int("SECURE_HSTS_SECONDS", 31_536_000)
-    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
-    SECURE_HSTS_PRELOAD = True
+    SESSION_COOKIE_SECURE = not PLAIN_HTTP
+    CSRF_COOKIE_SECURE = not PLAIN_HTTP
+    SECURE_HSTS_SECONDS = 0 if PLAIN_HTTP else _env_int("SECURE_HSTS_SECONDS", 31_536_000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = not PLAIN_HTTP
+    SECURE_HSTS_PRELOAD = not PLAIN_HTTP
 
 # --- Admin login throttling (django-axes) ---------------------------------------------------
 AUTHENTICATION_BACKENDS = [
@@ -338,6 +355,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "config.api_errors.add_error_responses",
+        "config.api_schema.add_security",
     ],
 }
 
@@ -347,7 +365,10 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
-        "readable": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s"},
+        "readable": {
+            "()": "config.logging.ReadableFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s",
+        },
         "json": {"()": "config.logging.JsonFormatter"},
     },
     "filters": {"request_id": {"()": "config.logging.RequestIdFilter"}},

@@ -17,6 +17,8 @@ from django.utils import timezone
 
 from ingest import services, tally
 from ingest.auth import revoke
+from ingest.events import as_record, normalize
+from ingest.maintenance import RangeError, rollup_days
 from ingest.models import DeadLetter, InboxBatch, IngestKey, MaintenanceJob
 from rankings import charts
 
@@ -73,8 +75,11 @@ class JobForm(forms.Form):
 
     def clean(self):
         data = super().clean()
-        if data.get("since") and data.get("until") and data["until"] < data["since"]:
-            raise forms.ValidationError("until must not be before since.")
+        if data.get("since") and data.get("until"):
+            try:  # the same checks as the rebuild_rollups / verify_rollups commands
+                rollup_days(data["since"], data["until"])
+            except RangeError as exc:
+                raise forms.ValidationError(f"{str(exc)[0].upper()}{str(exc)[1:]}.") from exc
         return data
 
 
@@ -276,6 +281,9 @@ class DeadLetterForm(forms.ModelForm):
             raise forms.ValidationError(f"Not valid JSON: {exc}") from exc
         if not isinstance(event, dict) or "id" not in event:
             raise forms.ValidationError("Must be a JSON object with the event's id.")
+        _, errors = normalize(as_record(event), timezone.now())
+        if errors:
+            raise forms.ValidationError([f"{name}: {message}" for name, message in errors.items()])
         return json.dumps(event, ensure_ascii=True)
 
 
@@ -306,3 +314,6 @@ class DeadLetterAdmin(admin.ModelAdmin):
         self.message_user(
             request, f"{result.accepted} requeued; {result.duplicates} already counted (resent meanwhile)."
         )
+        for rejection in result.rejected:
+            problems = "; ".join(f"{name}: {message}" for name, message in rejection.errors.items())
+            self.message_user(request, f"{rejection.id} is still invalid ({problems}).", messages.ERROR)

@@ -21,7 +21,7 @@ import orjson
 from django.apps import apps
 
 from ingest import schema, values
-from ingest.values import CONTROL_RE, MAX_ID_LENGTH, MAX_MS, MAX_TOKENS, SURROGATE_RE
+from ingest.values import CONTROL_RE, MAX_ID_LENGTH, MAX_MODEL, MAX_MS, MAX_TOKENS, SURROGATE_RE
 from rankings.catalog import OTHER_CATEGORY, UNKNOWN_PROVIDER
 
 _SLUG_RE = re.compile(r"[^a-z0-9]+")
@@ -44,7 +44,11 @@ CSV_COLUMNS = {
     "model_permaslug": "model",
     "finish_reason_normalized": "finish_reason",
     "generation_time_ms": "generation_time",
+    "time_to_first_token_ms": "latency",  # OpenRouter's latency is the time to the first token
 }
+# The app identity of an export row that names its app but carries no URL (see
+# :func:`attribute_titles`); a normalized origin always holds "://", so the two never meet.
+TITLE_IDENTITY_PREFIX = "title:"
 
 
 class BodyError(ValueError):
@@ -199,7 +203,8 @@ def normalize(event: Any, now: datetime) -> tuple[dict[str, Any] | None, dict[st
     if model is None or model == "":
         errors["model"] = "is required"
     else:
-        match = values.match_model(model) if isinstance(model, str) else None
+        # The cache keys on the text as sent: only texts short enough to be a model go in it.
+        match = values.match_model(model) if isinstance(model, str) and len(model) <= MAX_MODEL else None
         if not match:
             errors["model"] = "must look like author/name or author/name:variant"
         else:
@@ -324,9 +329,43 @@ def _check_widths(out: dict[str, Any], errors: dict[str, str]) -> None:
             errors[name] = f"must be at most {width} characters once normalized"
 
 
+def as_record(event: dict[str, Any]) -> dict[str, Any]:
+    """A normalized event written back as a generation record, so that it can be validated
+    again (a dead letter an operator edited and requeues); ``normalize`` of the result gives
+    the same event."""
+    record = {
+        **{value.field: event.get(value.key) for value in schema.VALUES},
+        "model": f"{event['model']}:{event['variant']}" if event.get("variant") else event.get("model"),
+        "provider_name": event.get("provider_name") or None,
+        "app_name": event.get("app_name"),
+        "categories": event.get("category"),
+    }
+    return {name: value for name, value in record.items() if value is not None}
+
+
 def from_csv_row(row: dict[str, str]) -> dict[str, Any]:
     """Map an activity CSV export row onto generation-record field names."""
     return {CSV_COLUMNS.get(column, column): value for column, value in row.items() if value != ""}
+
+
+def csv_field_columns(header: list[str]) -> dict[str, str]:
+    """Generation-record field -> the export's own column, for the columns ``header`` renames
+    (so a rejection names ``generation_id``, not ``id``)."""
+    return {CSV_COLUMNS[column]: column for column in header if column in CSV_COLUMNS}
+
+
+def title_identity(app_name: str) -> str:
+    """The identity of an app known only by its title: case and spacing do not matter."""
+    return TITLE_IDENTITY_PREFIX + " ".join(app_name.split()).casefold()
+
+
+def attribute_titles(events: list[dict[str, Any]]) -> None:
+    """Exports (files) name the app but carry no URL: there the title is the app's identity,
+    so an event with an ``app_name`` and no origin counts for that app instead of
+    "(unattributed)". Live traffic keeps OpenRouter's rule (only a URL makes an app)."""
+    for event in events:
+        if not event["origin"] and event["app_name"]:
+            event["origin"] = title_identity(event["app_name"])
 
 
 @dataclass

@@ -19,15 +19,38 @@ from rankings.models import LLMModel
 log = logging.getLogger(__name__)
 
 
+class RangeError(ValueError):
+    """A rebuild or verification range that cannot be honoured (the message says why)."""
+
+
+def rollup_days(since: date | None = None, until: date | None = None) -> tuple[date, date]:
+    """The days ``[since, until]`` a rebuild or verification covers: by default from the
+    oldest day whose raw events are all kept to today (UTC). ``until`` may not be before
+    ``since`` nor after today; a range wholly before the oldest kept day is refused (its raw
+    events are gone, its rollups are all that is left), one that starts before it is cut to it."""
+    today = timezone.now().date()
+    retention = settings.TOKENRANK["RAW_RETENTION_DAYS"]
+    oldest = maintain.oldest_complete_day(retention, today)
+    since, until = since or oldest, until or today
+    if until < since:
+        raise RangeError(f"until ({until}) is before since ({since})")
+    if until > today:
+        raise RangeError(f"until ({until}) is after today ({today}, UTC)")
+    if until < oldest:
+        raise RangeError(
+            f"{since} to {until} is before {oldest}, the oldest day whose raw events are kept "
+            f"(TOKENRANK_RAW_RETENTION_DAYS={retention}): its rollups cannot be rebuilt or checked"
+        )
+    return max(since, oldest), until
+
+
 def rebuild_rollups(
     since: date | None = None, until: date | None = None, progress: Callable[[int, int], None] | None = None
 ) -> tuple[date, date]:
-    """Recompute rollups from raw events for the days ``[since, until]`` (default: the oldest
-    day still fully kept, to today), one transaction per day. ``since`` is raised to the
-    oldest fully kept day, so no rollup history is wiped for lack of raw events."""
-    oldest = maintain.oldest_complete_day(settings.TOKENRANK["RAW_RETENTION_DAYS"])
-    since = max(since or oldest, oldest)
-    until = until or timezone.now().date()
+    """Recompute rollups from raw events for the days :func:`rollup_days` makes of
+    ``[since, until]``, one transaction per day; returns the days rebuilt. Never reaches
+    before the oldest fully kept day, so no rollup history is wiped for lack of raw events."""
+    since, until = rollup_days(since, until)
     days = [since + timedelta(days=n) for n in range((until - since).days + 1)]
     for done, day in enumerate(days, start=1):
         with transaction.atomic():
@@ -41,10 +64,13 @@ def rebuild_rollups(
     return since, until
 
 
-def verify_rollups(since: date | None = None) -> tuple[date, list[maintain.Mismatch]]:
-    oldest = maintain.oldest_complete_day(settings.TOKENRANK["RAW_RETENTION_DAYS"])
-    since = max(since or oldest, oldest)
-    return since, maintain.verify(since)
+def verify_rollups(
+    since: date | None = None, until: date | None = None
+) -> tuple[date, list[maintain.Mismatch]]:
+    """Rollup rows of the days :func:`rollup_days` makes of ``[since, until]`` that differ
+    from the raw events; returns the first day checked and the differences."""
+    since, until = rollup_days(since, until)
+    return since, maintain.verify(since, until)
 
 
 def run_job(job_id: int) -> str:
@@ -68,13 +94,13 @@ def run_job(job_id: int) -> str:
             result = f"Re-priced {changed} events of {job.target} without a reported cost; rebuilt {first} to {last}."
         else:
             progress(0, 1)
-            first, mismatches = verify_rollups(job.since)
+            first, mismatches = verify_rollups(job.since, job.until)
             progress(1, 1)
             lines = [f"{m.table} {m.key}: rollup={m.rollup} raw={m.raw}" for m in mismatches]
             result = (
-                (f"{len(mismatches)} mismatching rows since {first}:\n" + "\n".join(lines))
+                (f"{len(mismatches)} mismatching rows from {first} to {job.until}:\n" + "\n".join(lines))
                 if lines
-                else (f"Rollups match raw events since {first}.")
+                else (f"Rollups match raw events from {first} to {job.until}.")
             )
         status = MaintenanceJob.Status.DONE
     except Exception as exc:  # recorded for the operator, not swallowed silently

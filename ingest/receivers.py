@@ -31,7 +31,7 @@ from ingest.bodies import read_body as read_whole_body
 from ingest.events import BodyError, Rejection
 from ingest.models import InboxBatch, IngestKey
 from ingest.services import Accepted, accept_events
-from ingest.views import ACCEPTED_TYPES, AcceptedSerializer
+from ingest.views import ACCEPTED_TYPES, KEY_AND_FORMAT_ANSWERS, AcceptedSerializer
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +74,8 @@ def accept(items: list[dict[str, Any]], key: IngestKey, source: str) -> Accepted
     size = settings.TOKENRANK["INGEST_MAX_EVENTS"]
     total = Accepted()
     for offset in range(0, len(items), size):
-        result = accept_events(items[offset : offset + size], key, source=source)
+        # The app of a span or payload is a name its operator set (service.name, key alias).
+        result = accept_events(items[offset : offset + size], key, source=source, titles_are_apps=True)
         total.accepted += result.accepted
         total.duplicates += result.duplicates
         for rejection in result.rejected:
@@ -269,12 +270,9 @@ class LiteLLMView(APIView):
         responses={
             202: AcceptedSerializer,
             400: OpenApiResponse(description="Unparseable body or empty batch"),
-            401: OpenApiResponse(description="No or unknown ingest key"),
-            403: OpenApiResponse(description="Revoked ingest key"),
             413: OpenApiResponse(description="Body over TOKENRANK_RECEIVER_MAX_BYTES"),
-            415: OpenApiResponse(description="Unsupported Content-Type or Content-Encoding"),
-            429: OpenApiResponse(description="Over the key's rate limit (see Retry-After)"),
             503: OpenApiResponse(description="Storage unavailable (see Retry-After)"),
+            **KEY_AND_FORMAT_ANSWERS,
         },
     )
     def post(self, request):

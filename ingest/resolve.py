@@ -8,15 +8,20 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from ingest import schema
-from ingest.events import slugify
-from rankings.models import App, AppOrigin, Author, Category, LLMModel, Provider
+from ingest.events import TITLE_IDENTITY_PREFIX, slugify
+from rankings.models import App, AppOrigin, Author, Category, LLMModel, ModelAlias, Provider
+
+# A dated permaslug: the model's name, then its snapshot date (2024-07-18 or 20250522).
+_DATED = re.compile(r"^(?P<base>.+/.+?)-(?:20\d\d-[01]\d-[0-3]\d|20\d\d[01]\d[0-3]\d)$")
 
 
 @dataclass
@@ -46,13 +51,45 @@ def _ensure(model, rows: dict[str, dict[str, Any]]) -> dict[str, int]:
     return found
 
 
+def _known_models(slugs: set[str]) -> dict[str, int]:
+    """slug -> id for the slugs that are models or aliases of one."""
+    found = dict(LLMModel.objects.filter(slug__in=slugs).values_list("slug", "id"))
+    found.update(ModelAlias.objects.filter(slug__in=slugs - found.keys()).values_list("slug", "model_id"))
+    return found
+
+
+def canonical_slug(slug: str) -> str:
+    """The undated model a dated permaslug stands for (``openai/gpt-4o-mini-2024-07-18`` ->
+    ``openai/gpt-4o-mini``); other slugs are their own. Four-digit suffixes such as
+    ``deepseek-r1-0528`` are model names, not dates."""
+    match = _DATED.match(slug)
+    return match["base"] if match else slug
+
+
 def _ensure_models(slugs: Iterable[str]) -> dict[str, int]:
-    """slug -> id for models, creating their authors (from the slug prefix) when new."""
+    """slug -> id for models, creating their authors (from the slug prefix) when new. A slug
+    that is an alias counts as its model; an unknown dated permaslug counts as its undated
+    model (created if new), recorded as an alias and, first, as that model's permaslug."""
     slugs = set(slugs)
-    authors = _ensure(Author, {s.split("/")[0]: {"name": s.split("/")[0]} for s in slugs})
-    return _ensure(
-        LLMModel, {s: {"name": s.split("/")[1], "author_id": authors[s.split("/")[0]]} for s in slugs}
-    )
+    found = _known_models(slugs)
+    unknown = slugs - found.keys()
+    if not unknown:
+        return found
+    dated = {s: canonical_slug(s) for s in unknown if canonical_slug(s) != s}
+    bases = set(dated.values())
+    new = (unknown - dated.keys()) | (bases - _known_models(bases).keys())
+    if new:
+        authors = _ensure(Author, {s.split("/")[0]: {"name": s.split("/")[0]} for s in new})
+        _ensure(LLMModel, {s: {"name": s.split("/")[1], "author_id": authors[s.split("/")[0]]} for s in new})
+    if dated:
+        canonical = _known_models(bases)
+        ModelAlias.objects.bulk_create(
+            [ModelAlias(slug=s, model_id=canonical[base]) for s, base in sorted(dated.items())],
+            ignore_conflicts=True,
+        )
+        for s, base in sorted(dated.items()):
+            LLMModel.objects.filter(pk=canonical[base], permaslug="").update(permaslug=s)
+    return _known_models(slugs)
 
 
 def _app_slug(origin: str) -> str:
@@ -63,31 +100,63 @@ def _app_slug(origin: str) -> str:
 def _ensure_apps(names_by_origin: dict[str, str]) -> dict[str, int]:
     found = dict(AppOrigin.objects.filter(origin__in=names_by_origin).values_list("origin", "app_id"))
     for origin in sorted(names_by_origin.keys() - found.keys()):
-        found[origin] = _create_app(origin, names_by_origin[origin])
+        if origin.startswith(TITLE_IDENTITY_PREFIX):
+            found[origin] = _title_app(origin, names_by_origin[origin])
+        else:
+            found[origin] = _create_app(origin, names_by_origin[origin])
     return found
 
 
-def _slug_candidates(origin: str) -> Iterator[str]:
-    """The host's slug, then the host's slug with a hash of the whole origin (two paths of
-    one host, or hosts that slugify alike), then that with a counter: never runs out."""
-    base = _app_slug(origin) if origin else App.UNATTRIBUTED_SLUG
+def _title_app(identity: str, name: str) -> int:
+    """The app of an export row known only by its title: the one app of that title that has a
+    URL, when there is exactly one (the title becomes its alias), else an app of its own."""
+    same_title = list(
+        App.objects.filter(name__iexact=" ".join(name.split()), origin__contains="://").values_list(
+            "pk", flat=True
+        )[:2]
+    )
+    if len(same_title) != 1:
+        return _create_app(identity, name)
+    AppOrigin.objects.bulk_create([AppOrigin(origin=identity, app_id=same_title[0])], ignore_conflicts=True)
+    return AppOrigin.objects.get(origin=identity).app_id
+
+
+def _slug_candidates(base: str, identity: str) -> Iterator[str]:
+    """``base``, then ``base`` with a hash of the app's identity (two paths of one host, or
+    hosts and titles that slugify alike), then that with a counter: never runs out."""
     yield base
-    hashed = f"{base[:60]}-{hashlib.sha256(origin.encode()).hexdigest()[:8]}"
+    hashed = f"{base[:60]}-{hashlib.sha256(identity.encode()).hexdigest()[:8]}"
     yield hashed
     for n in itertools.count(2):
         yield f"{hashed}-{n}"
 
 
+def _public_url(origin: str) -> str:
+    """The origin as the app's link when it is a URL the admin form would also accept (an
+    origin such as https://my_app.local identifies an app but is no valid link, nor is a title
+    identity): otherwise no link, so an operator can still save the app's page."""
+    try:
+        App._meta.get_field("url").run_validators(origin)
+    except ValidationError:
+        return ""
+    return origin
+
+
 def _create_app(origin: str, name: str) -> int:
-    """Create an app for a new origin; a concurrent creator's row wins if it came first."""
+    """Create an app for a new origin (or title identity); a concurrent creator's row wins if
+    it came first."""
+    titled = origin.startswith(TITLE_IDENTITY_PREFIX)
+    base = (slugify(name)[:80] if titled else _app_slug(origin)) if origin else App.UNATTRIBUTED_SLUG
     max_name = App._meta.get_field("name").max_length
     title = (name or origin.split("://", 1)[-1])[:max_name] if origin else "(unattributed)"
-    candidates = _slug_candidates(origin)
+    candidates = _slug_candidates(base, origin)
     while True:
         slug = next(candidates)
         try:
             with transaction.atomic():
-                app = App.objects.create(slug=slug, name=title, origin=origin, url=origin, needs_review=True)
+                app = App.objects.create(
+                    slug=slug, name=title, origin=origin, url=_public_url(origin), needs_review=True
+                )
                 AppOrigin.objects.create(origin=origin, app=app)
                 return app.id
         except IntegrityError:

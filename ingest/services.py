@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import partial
@@ -17,7 +17,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from config import metrics
-from ingest.events import Rejection, validate_batch
+from ingest.events import Rejection, as_record, attribute_titles, validate_batch
 from ingest.models import DeadLetter, InboxBatch, IngestKey, MaintenanceJob
 from ingest.processing import claim_ids, count_rollup_rows, prepare_pending, release_ids, write_pending
 from ingest.tasks import enqueue_batch, maintenance_run_job
@@ -48,14 +48,19 @@ def accept_events(
     *,
     rejected: list[Rejection] | None = None,
     source: str = "http",
+    titles_are_apps: bool = False,
 ) -> Accepted:
     """Validate ``items`` and durably store the new ones as a pending batch.
 
     Returns once the batch is committed; the worker task is enqueued on commit (if the
-    broker is down, the beat sweep enqueues it later).
+    broker is down, the beat sweep enqueues it later). ``titles_are_apps``: sources whose
+    app is a name the operator configured (an OTLP ``service.name``, a LiteLLM key alias),
+    not a URL (:func:`ingest.events.attribute_titles`).
     """
     now = timezone.now()
     validated = validate_batch(items, now, rejected)
+    if titles_are_apps:
+        attribute_titles(validated.events)
     result = _store(validated.events, key, source, now)
     result.duplicates += validated.duplicates_in_batch
     result.rejected = validated.rejected
@@ -106,11 +111,19 @@ def requeue_dead_letters(dead_letters: Iterable[DeadLetter]) -> Accepted:
     """Try dead letters again (after a fix was deployed) through the accept path: an id that
     a corrected resend has claimed meanwhile counts as a duplicate, never twice."""
     letters = [d for d in dead_letters if d.requeued_at is None]
+    now = timezone.now()
+    # Validated again like any event (an operator may have edited it): a letter that is
+    # still invalid stays a dead letter, listed in ``rejected``.
+    validated = validate_batch([as_record(json.loads(d.event)) for d in letters], now)
+    valid = set(validated.indexes)
     with transaction.atomic():
-        result = _store(
-            [json.loads(d.event) for d in letters], key=None, source="requeue", now=timezone.now()
+        result = _store(validated.events, key=None, source="requeue", now=now)
+        DeadLetter.objects.filter(pk__in=[d.pk for n, d in enumerate(letters) if n in valid]).update(
+            requeued_at=now
         )
-        DeadLetter.objects.filter(pk__in=[d.pk for d in letters]).update(requeued_at=timezone.now())
+    result.rejected = validated.rejected
+    for rejection in result.rejected:
+        rejection.id = letters[rejection.index].event_id
     return result
 
 
@@ -163,10 +176,16 @@ def _reject(totals: ImportTotals, rejected: list[Rejection]) -> None:
 
 
 def import_events(
-    items: Iterable[Any], *, chunk_size: int = IMPORT_CHUNK_EVENTS, progress=None
+    items: Iterable[Any],
+    *,
+    chunk_size: int = IMPORT_CHUNK_EVENTS,
+    progress: Callable[[int], object] | None = None,
+    titles_are_apps: bool = False,
 ) -> ImportTotals:
     """The bulk path (files, simulator): validate, dedup and write in chunks, each chunk one
-    transaction with no inbox and no broker; same exactly-once rules as the HTTP path."""
+    transaction with no inbox and no broker; same exactly-once rules as the HTTP path.
+    ``titles_are_apps``: export files, whose rows name their app without a URL
+    (:func:`ingest.events.attribute_titles`)."""
     totals = ImportTotals()
     chunk: list[Any] = []
     offset = 0
@@ -178,6 +197,8 @@ def import_events(
             r.index += offset
         _reject(totals, validated.rejected)
         totals.duplicates += validated.duplicates_in_batch
+        if titles_are_apps:
+            attribute_titles(validated.events)
         if validated.events:
             ids, failures, (events,) = prepare_pending([[(None, e) for e in validated.events]])
             with transaction.atomic():

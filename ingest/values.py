@@ -31,6 +31,7 @@ KNOWN_CATEGORIES_TTL = 30.0
 _MODEL_RE = re.compile(r"^([a-z0-9][a-z0-9._-]{0,63})/([a-z0-9][a-z0-9._-]{0,127})(?::([a-z0-9-]{1,16}))?$")
 CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 SURROGATE_RE = re.compile(r"[\ud800-\udfff]")  # lone surrogates: JSON can carry them, UTF-8 cannot
+MAX_MODEL = 64 + 1 + 128 + 1 + 16 + 10  # author/name:variant as _MODEL_RE allows, with spaces
 _VARIANT_RE = re.compile(r"^[a-z0-9-]{1,16}$")
 _SCHEME_RE = re.compile(r"^[a-z][a-z0-9+.-]*:(?!\d)", re.IGNORECASE)
 
@@ -52,7 +53,8 @@ def count(value: Any, limit: int = MAX_TOKENS) -> int:
         return value  # the common case, first
     if isinstance(value, bool):
         raise ValueError("must be a whole number")
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit() and len(value) <= 30:
+    # isdecimal, not isdigit: int() refuses superscripts such as "²" that isdigit accepts.
+    if isinstance(value, str) and value.strip().lstrip("-").isdecimal() and len(value) <= 30:
         value = int(value)
     if isinstance(value, float):
         if not math.isfinite(value) or value != int(value):
@@ -143,7 +145,8 @@ def _normalize_origin(value: str) -> str:
         raise ValueError("must be an http(s) URL") from exc
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError("must be an http(s) URL")
-    host = f"{parts.hostname}:{port}" if port else parts.hostname
+    hostname = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname  # IPv6
+    host = f"{hostname}:{port}" if port else hostname
     return f"{parts.scheme}://{host}{parts.path.rstrip('/')}"
 
 
@@ -182,7 +185,10 @@ def known_categories() -> frozenset[str]:
 def categories(value: Any) -> str:
     known = known_categories()
     if isinstance(value, str):
-        return _categories_text(value, known)
+        # Cached by the text as sent, so only short texts; the first 30 items count anyway.
+        if len(value) <= 300:
+            return _categories_text(value, known)
+        return _categories_items(value.split(",", 30)[:30], known)
     return _categories_items(value, known)
 
 
@@ -195,7 +201,7 @@ def _categories_items(value: Any, known: frozenset[str]) -> str:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise ValueError("must be a list of strings or a comma-separated string")
     for item in value[:30]:
-        slug = item.strip().lower()[:30]
+        slug = item[:64].strip().lower()[:30]
         slug = CATEGORY_ALIASES.get(slug, slug)
         if slug in known:
             return slug

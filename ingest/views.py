@@ -17,6 +17,51 @@ from ingest.services import accept_events
 ACCEPTED_TYPES = ("application/json", "application/x-ndjson", "application/ndjson", "application/jsonl")
 
 
+# What an event may carry (docs/api.md has the rules); unknown fields are ignored.
+EVENT_SCHEMA = {
+    "type": "object",
+    "required": ["id", "created_at", "model"],
+    "properties": {
+        "id": {"type": ["string", "integer"], "description": "Idempotency key, 1-200 printable characters."},
+        "created_at": {"type": "string", "format": "date-time"},
+        "model": {"type": "string", "examples": ["anthropic/claude-sonnet-4:thinking"]},
+        "provider_name": {"type": "string"},
+        "origin": {"type": "string", "description": "The app's URL (its identity); or http_referer."},
+        "app_name": {"type": "string"},
+        "categories": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]},
+        **{
+            name: {"type": "integer", "minimum": 0}
+            for name in (
+                "tokens_prompt",
+                "tokens_completion",
+                "native_tokens_prompt",
+                "native_tokens_completion",
+                "native_tokens_reasoning",
+                "native_tokens_cached",
+                "latency",
+                "generation_time",
+            )
+        },
+        "total_cost": {"type": ["number", "string"], "description": "USD"},
+        "streamed": {"type": "boolean"},
+        "cancelled": {"type": "boolean"},
+        "is_byok": {"type": "boolean"},
+        "finish_reason": {"type": "string"},
+    },
+}
+EVENTS_JSON = {
+    "oneOf": [
+        {"type": "array", "items": EVENT_SCHEMA},
+        {
+            "type": "object",
+            "required": ["events"],
+            "properties": {"events": {"type": "array", "items": EVENT_SCHEMA}},
+        },
+    ]
+}
+EVENTS_NDJSON = {"type": "string", "description": "One event (a JSON object) per line."}
+
+
 class RejectedSerializer(serializers.Serializer):
     index = serializers.IntegerField()
     id = serializers.CharField(allow_null=True)
@@ -29,6 +74,16 @@ class AcceptedSerializer(serializers.Serializer):
     rejected = RejectedSerializer(many=True)
 
 
+# What every ingest endpoint answers about its key and its body's format (OpenAPI).
+KEY_AND_FORMAT_ANSWERS = {
+    401: OpenApiResponse(description="No or unknown ingest key"),
+    403: OpenApiResponse(description="Revoked ingest key"),
+    411: OpenApiResponse(description="Chunked body through a server that cannot de-chunk it"),
+    415: OpenApiResponse(description="Unsupported Content-Type or Content-Encoding"),
+    429: OpenApiResponse(description="Over the key's rate limit (see Retry-After)"),
+}
+
+
 class EventsView(APIView):
     authentication_classes: list = []
     permission_classes: list = []
@@ -39,19 +94,20 @@ class EventsView(APIView):
         summary="Send usage events",
         description=(
             'Body: a JSON array of events, `{"events": [...]}`, or NDJSON '
-            "(`Content-Type: application/x-ndjson`); `Content-Encoding: gzip` accepted. "
+            "(`Content-Type: application/x-ndjson`, `application/ndjson` or `application/jsonl`); "
+            "any of them may be sent with `Content-Encoding: gzip`. Authorize with an ingest key. "
             "Fields follow OpenRouter's generation record; see docs/api.md. Answers 202 once "
             "the valid events are durably stored; invalid ones are listed in `rejected`."
         ),
-        request={"application/json": {"type": "array", "items": {"type": "object"}}},
+        request={
+            "application/json": EVENTS_JSON,
+            **{media_type: EVENTS_NDJSON for media_type in ACCEPTED_TYPES[1:]},
+        },
         responses={
             202: AcceptedSerializer,
             400: OpenApiResponse(description="Unparseable body, or no valid event"),
-            401: OpenApiResponse(description="No or unknown ingest key"),
-            403: OpenApiResponse(description="Revoked ingest key"),
             413: OpenApiResponse(description="Too many events or too many bytes"),
-            415: OpenApiResponse(description="Unsupported Content-Type or Content-Encoding"),
-            429: OpenApiResponse(description="Over the key's rate limit (see Retry-After)"),
+            **KEY_AND_FORMAT_ANSWERS,
         },
         examples=[
             OpenApiExample(

@@ -10,10 +10,11 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
+from ingest.rollups.maintain import MergeMismatch
 from ingest.services import start_job
 from rankings.cache import bump_generation
-from rankings.models import App, AppOrigin, Author, Category, LLMModel, Provider
-from rankings.services import merge_apps, set_apps_public
+from rankings.models import App, AppOrigin, Author, Category, LLMModel, ModelAlias, Provider
+from rankings.services import merge_apps, merge_models, set_apps_public
 
 admin.site.site_header = "Tokenrank backoffice"
 admin.site.site_title = "Tokenrank"
@@ -63,8 +64,62 @@ class CategoryAdmin(ReviewAdmin):
     list_editable = ["position"]
 
 
+class MergeForm(forms.Form):
+    target = forms.ModelChoiceField(queryset=App.objects.none(), label="Merge into")
+
+    def __init__(self, *args, choices=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["target"].queryset = choices
+
+
+class MergeActionMixin:
+    """The "Merge selected … into one" action: pick the survivor on a confirmation page; the
+    service moves history and aliases and checks that totals are unchanged."""
+
+    merge_service = None  # staticmethod(merge_apps) or staticmethod(merge_models)
+    merge_note = ""
+
+    @admin.action(description="Merge selected %(verbose_name_plural)s into one…", permissions=["change"])
+    def merge(self, request: HttpRequest, queryset):
+        plural = self.model._meta.verbose_name_plural
+        if queryset.count() < 2:
+            self.message_user(request, f"Select at least two {plural} to merge.", messages.WARNING)
+            return None
+        form = MergeForm(request.POST if "target" in request.POST else None, choices=queryset)
+        if form.is_valid():
+            target = form.cleaned_data["target"]
+            others = [obj for obj in queryset if obj.pk != target.pk]
+            names = ", ".join(self.merge_label(obj) for obj in others)
+            try:
+                merged = self.merge_service(target, others)
+            except MergeMismatch as exc:
+                self.message_user(request, str(exc), messages.ERROR)
+                return HttpResponseRedirect(request.get_full_path())
+            self.log_change(request, target, f"Merged {names} into this {self.model._meta.verbose_name}.")
+            self.message_user(
+                request, f"Merged {merged} {plural} into {target}; their usage now counts for it."
+            )
+            return HttpResponseRedirect(request.get_full_path())
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Merge {plural}",
+            "objects": [(obj.pk, self.merge_label(obj)) for obj in queryset],
+            "note": self.merge_note,
+            "form": form,
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            "opts": self.model._meta,
+            "changelist_url": reverse(
+                f"admin:{self.model._meta.app_label}_{self.model._meta.model_name}_changelist"
+            ),
+        }
+        return TemplateResponse(request, "admin/rankings/merge.html", context)
+
+    def merge_label(self, obj) -> str:
+        return str(obj)
+
+
 @admin.register(LLMModel)
-class LLMModelAdmin(ReviewAdmin):
+class LLMModelAdmin(MergeActionMixin, ReviewAdmin):
     list_display = [
         "slug",
         "name",
@@ -78,9 +133,16 @@ class LLMModelAdmin(ReviewAdmin):
     ]
     list_filter = ["needs_review", "supports_reasoning", "author"]
     list_select_related = ["author"]
+    search_fields = ["slug", "name", "permaslug", "aliases__slug"]
     autocomplete_fields = ["author"]
+    readonly_fields = ["created_at", "alias_list"]
+    merge_service = staticmethod(merge_models)
+    merge_note = (
+        "The others' slugs (and their aliases) become aliases of the one you pick, so events sent "
+        "under them count for it from now on, and their whole history moves to it in every ranking."
+    )
     fieldsets = [
-        (None, {"fields": ["slug", "name", "author", "needs_review"]}),
+        (None, {"fields": ["slug", "name", "author", "permaslug", "alias_list", "needs_review"]}),
         ("Capabilities", {"fields": ["context_length", "supports_reasoning", "release_date"]}),
         (
             "Pricing ($ per 1M tokens)",
@@ -92,7 +154,7 @@ class LLMModelAdmin(ReviewAdmin):
         ("Record", {"fields": ["created_at"]}),
     ]
 
-    actions = ["recompute_costs", confirm_reviewed]
+    actions = ["merge", "recompute_costs", confirm_reviewed]
 
     def save_model(self, request, obj: LLMModel, form, change):
         super().save_model(request, obj, form, change)
@@ -129,6 +191,11 @@ class LLMModelAdmin(ReviewAdmin):
         }
         return TemplateResponse(request, "admin/rankings/llmmodel/recost.html", context)
 
+    @admin.display(description="aliases")
+    def alias_list(self, obj: LLMModel) -> str:
+        """Slugs that count as this model (dated permaslugs, merged models); edited under Model aliases."""
+        return ", ".join(obj.aliases.values_list("slug", flat=True)) or "—"
+
     @admin.display(description="author", ordering="author__name")
     def author_link(self, obj: LLMModel):
         return format_html(
@@ -150,16 +217,8 @@ class AppOriginInline(admin.TabularInline):
     readonly_fields = ["created_at"]
 
 
-class MergeForm(forms.Form):
-    target = forms.ModelChoiceField(queryset=App.objects.none(), label="Merge into")
-
-    def __init__(self, *args, apps=None, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["target"].queryset = apps
-
-
 @admin.register(App)
-class AppAdmin(ReviewAdmin):
+class AppAdmin(MergeActionMixin, ReviewAdmin):
     list_display = ["name", "slug", "origin", "is_public", "origin_count", "needs_review", "created_at"]
     list_editable = ["is_public"]
     list_filter = ["is_public", "needs_review", "categories"]
@@ -199,31 +258,11 @@ class AppAdmin(ReviewAdmin):
         if change and "is_public" in form.changed_data:  # the change form and the list's checkbox
             set_apps_public([obj], obj.is_public)
 
-    @admin.action(description="Merge selected apps into one…", permissions=["change"])
-    def merge(self, request: HttpRequest, queryset):
-        if queryset.count() < 2:
-            self.message_user(request, "Select at least two apps to merge.", messages.WARNING)
-            return None
-        form = MergeForm(request.POST if "target" in request.POST else None, apps=queryset)
-        if form.is_valid():
-            target = form.cleaned_data["target"]
-            others = [app for app in queryset if app.pk != target.pk]
-            names = ", ".join(f"{a.name} ({a.origin})" for a in others)
-            merged = merge_apps(target, others)
-            self.log_change(request, target, f"Merged {names} into this app.")
-            self.message_user(
-                request, f"Merged {merged} apps into {target.name}; their usage now counts for it."
-            )
-            return HttpResponseRedirect(request.get_full_path())
-        context = {
-            **self.admin_site.each_context(request),
-            "title": "Merge apps",
-            "apps": queryset,
-            "form": form,
-            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
-            "opts": self.model._meta,
-        }
-        return TemplateResponse(request, "admin/rankings/app/merge.html", context)
+    merge_service = staticmethod(merge_apps)
+    merge_note = "The others' origins become aliases of the one you pick, and their whole history moves to it in every ranking."
+
+    def merge_label(self, obj: App) -> str:
+        return f"{obj.name} ({obj.origin})"
 
 
 @admin.register(AppOrigin)
@@ -232,3 +271,11 @@ class AppOriginAdmin(admin.ModelAdmin):
     search_fields = ["origin", "app__name"]
     autocomplete_fields = ["app"]
     list_select_related = ["app"]
+
+
+@admin.register(ModelAlias)
+class ModelAliasAdmin(admin.ModelAdmin):
+    list_display = ["slug", "model", "created_at"]
+    search_fields = ["slug", "model__slug"]
+    autocomplete_fields = ["model"]
+    list_select_related = ["model"]

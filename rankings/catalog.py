@@ -148,3 +148,21 @@ MODELS: list[tuple[str, str, int, float, float, bool, date]] = [
     ("amazon/nova-lite-v1", "Nova Lite 1.0", 300_000, 0.06, 0.24, False, date(2024, 12, 5)),
     ("minimax/minimax-m1", "MiniMax M1", 1_000_000, 0.30, 1.65, True, date(2025, 6, 17)),
 ]
+
+# OpenRouter's dated permaslugs (its models' ``canonical_slug``) for starting-catalog models, as
+# listed in 2025. Exports name models by these; each is recorded as an alias of its model, and
+# the datasets list it as ``model_permaslug``. Other dated slugs (``-YYYY-MM-DD`` or
+# ``-YYYYMMDD``) map to their undated model by rule (ingest.resolve).
+PERMASLUGS: dict[str, str] = {
+    "anthropic/claude-sonnet-4": "anthropic/claude-4-sonnet-20250522",
+    "anthropic/claude-sonnet-4.5": "anthropic/claude-4.5-sonnet-20250929",
+    "anthropic/claude-opus-4.1": "anthropic/claude-4.1-opus-20250805",
+    "anthropic/claude-3.7-sonnet": "anthropic/claude-3-7-sonnet-20250219",
+    "anthropic/claude-3.5-haiku": "anthropic/claude-3-5-haiku-20241022",
+    "openai/gpt-4o-mini": "openai/gpt-4o-mini-2024-07-18",
+    "openai/gpt-4.1": "openai/gpt-4.1-2025-04-14",
+    "openai/gpt-4.1-mini": "openai/gpt-4.1-mini-2025-04-14",
+    "openai/gpt-5": "openai/gpt-5-2025-08-07",
+    "openai/gpt-5-mini": "openai/gpt-5-mini-2025-08-07",
+    "openai/o4-mini": "openai/o4-mini-2025-04-16",
+}

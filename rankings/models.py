@@ -77,6 +77,12 @@ class LLMModel(models.Model):
     )
     supports_reasoning = models.BooleanField(default=False)
     release_date = models.DateField(null=True, blank=True)
+    permaslug = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="OpenRouter's dated permaslug, e.g. openai/gpt-4o-mini-2024-07-18; the datasets list it "
+        "(the slug when blank). Set from the first dated alias seen.",
+    )
     needs_review = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -95,13 +101,34 @@ class LLMModel(models.Model):
         return self.slug.split("/", 1)[1]
 
 
+class ModelAlias(models.Model):
+    """Another slug that counts as a model: a dated permaslug (``openai/gpt-4o-mini-2024-07-18``
+    counts as ``openai/gpt-4o-mini``) or the slug of a model merged into it."""
+
+    slug = models.CharField(max_length=200, unique=True)
+    model = models.ForeignKey(LLMModel, on_delete=models.CASCADE, related_name="aliases")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["slug"]
+        verbose_name = "model alias"
+        verbose_name_plural = "model aliases"
+
+    def __str__(self) -> str:
+        return self.slug
+
+
 class App(CatalogEntry):
-    """An application calling the gateway, identified by its origin URL (HTTP-Referer)."""
+    """An application calling the gateway, identified by its origin URL (HTTP-Referer), or by
+    its title (``title:<name>``) when it is known only from export files that carry no URL."""
 
     UNATTRIBUTED_SLUG = "unattributed"
 
     origin = models.CharField(
-        max_length=500, unique=True, help_text="Canonical origin URL; other origins are aliases."
+        max_length=500,
+        unique=True,
+        help_text="Canonical origin URL (or title:<name> for an app known only by its title in "
+        "imported exports); other origins are aliases.",
     )
     description = models.TextField(blank=True)
     url = models.URLField(

@@ -13,7 +13,7 @@ from django.db import transaction
 from ingest.rollups import maintain
 from rankings import catalog
 from rankings.cache import bump_generation, new_generation
-from rankings.models import App, AppOrigin, Category
+from rankings.models import App, AppOrigin, Category, LLMModel, ModelAlias
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +48,7 @@ def load_catalog(apps: Apps = django_apps) -> None:
                 "release_date": released,
             },
         )
+    _load_permaslugs(apps, LLMModel)
     unattributed, _ = App.objects.get_or_create(
         slug="unattributed",
         defaults={"name": "(unattributed)", "origin": "", "description": "Requests sent without an app URL."},
@@ -55,14 +56,28 @@ def load_catalog(apps: Apps = django_apps) -> None:
     AppOrigin.objects.get_or_create(origin="", defaults={"app": unattributed})
 
 
+def _load_permaslugs(apps: Apps, LLMModel) -> None:
+    """Record the starting models' permaslugs (and each as an alias). The starting-catalog data
+    migration runs before aliases existed; it skips this step and migration 0007 does it."""
+    try:
+        ModelAlias = apps.get_model("rankings", "ModelAlias")
+    except LookupError:
+        return
+    for slug, permaslug in catalog.PERMASLUGS.items():
+        model = LLMModel.objects.get(slug=slug)
+        if not model.permaslug:
+            LLMModel.objects.filter(pk=model.pk).update(permaslug=permaslug)
+        ModelAlias.objects.get_or_create(slug=permaslug, defaults={"model": model})
+
+
 def merge_apps(target: App, others: Iterable[App]) -> int:
     """Merge ``others`` into ``target``: their origins become its aliases and their history
-    moves to it in the rollups and raw events; totals are unchanged. Returns apps merged."""
+    moves to it in the rollups and raw events; totals are checked unchanged. Returns apps merged."""
     source_ids = [app.pk for app in others if app.pk != target.pk]
     if not source_ids:
         return 0
     with transaction.atomic():
-        maintain.reassign_apps(source_ids, target.pk)
+        maintain.reassign("app", source_ids, target.pk)
         AppOrigin.objects.filter(app_id__in=source_ids).update(app=target)
         target.categories.add(*Category.objects.filter(apps__in=source_ids))
         App.objects.filter(pk__in=source_ids).delete()
@@ -90,3 +105,26 @@ def _new_generation_now() -> None:
         # Pages are computed uncached while the cache is down; sections stored before the
         # outage could show the old visibility until they expire (SECTION_TTL) once it is back.
         log.error("cache unavailable: an app privacy change could not flush cached pages", exc_info=True)
+
+
+def merge_models(target: LLMModel, others: Iterable[LLMModel]) -> int:
+    """Merge ``others`` into ``target`` (e.g. a dated permaslug that arrived as a model of its
+    own): their slugs and aliases become its aliases, so later events under those slugs count
+    for it, and their history moves to it in the rollups and raw events; totals are checked
+    unchanged. Returns models merged."""
+    sources = [model for model in others if model.pk != target.pk]
+    if not sources:
+        return 0
+    source_ids = [model.pk for model in sources]
+    with transaction.atomic():
+        maintain.reassign("model", source_ids, target.pk)
+        ModelAlias.objects.filter(model_id__in=source_ids).update(model=target)
+        ModelAlias.objects.bulk_create(
+            [ModelAlias(slug=model.slug, model=target) for model in sources], ignore_conflicts=True
+        )
+        if not target.permaslug:
+            target.permaslug = next((m.permaslug for m in sources if m.permaslug), "")
+            target.save(update_fields=["permaslug"])
+        LLMModel.objects.filter(pk__in=source_ids).delete()
+        transaction.on_commit(bump_generation)
+    return len(source_ids)

@@ -179,8 +179,12 @@ def _committed_data_hygiene(request):
 
 @pytest.fixture(autouse=True)
 def _clear_cache():
-    """Each test starts with an empty cache (rate-limit windows, section caches)."""
+    """Each test starts with an empty cache (rate-limit windows, section caches) and metrics
+    recording on (a test that hangs Redis pauses it)."""
     from django.core.cache import cache
 
+    from config import metrics
+
     cache.clear()
+    metrics._paused_until = 0.0
     yield

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import csv
 import gzip
+import io
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -117,3 +119,65 @@ def expected_totals(events: list[dict[str, Any]]) -> dict[str, Any]:
 
 def both_grains_equal(expected: dict[str, Any]) -> bool:
     return rollup_totals(UsageDaily) == expected and rollup_totals(UsageHourly) == expected
+
+
+# OpenRouter's activity CSV export columns (docs/api.md).
+ACTIVITY_COLUMNS = [
+    "generation_id",
+    "created_at",
+    "cost_total",
+    "cost_web_search",
+    "tokens_prompt",
+    "tokens_completion",
+    "tokens_reasoning",
+    "tokens_cached",
+    "model_permaslug",
+    "provider_name",
+    "variant",
+    "app_name",
+    "api_key_name",
+    "streamed",
+    "cancelled",
+    "finish_reason_normalized",
+    "finish_reason_raw",
+    "generation_time_ms",
+    "time_to_first_token_ms",
+]
+
+
+def activity_row(n: int, **values: str) -> dict[str, str]:
+    """A row of the export, n minutes apart, three hours ago; ``values`` replace cells."""
+    moment = datetime.now(UTC) - timedelta(hours=3, minutes=n)
+    return {
+        "generation_id": f"gen-export-{n}",
+        "created_at": moment.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3],
+        "cost_total": "0.001",
+        "cost_web_search": "0",
+        "tokens_prompt": "1000",
+        "tokens_completion": "200",
+        "tokens_reasoning": "0",
+        "tokens_cached": "0",
+        "model_permaslug": "deepseek/deepseek-r1-0528",
+        "provider_name": "Chutes",
+        "variant": "standard",
+        "app_name": "",
+        "api_key_name": "default",
+        "streamed": "true",
+        "cancelled": "false",
+        "finish_reason_normalized": "stop",
+        "finish_reason_raw": "stop",
+        "generation_time_ms": "2000",
+        "time_to_first_token_ms": "350",
+        **values,
+    }
+
+
+def write_activity_export(path, rows, *, bom=True, gz=False) -> str:
+    """As Excel saves "CSV UTF-8": a byte-order mark and CRLF line ends."""
+    buffer = io.StringIO(newline="")
+    writer = csv.DictWriter(buffer, ACTIVITY_COLUMNS, lineterminator="\r\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    data = (("\ufeff" if bom else "") + buffer.getvalue()).encode()
+    path.write_bytes(gzip.compress(data) if gz else data)
+    return str(path)

@@ -8,11 +8,13 @@ import json
 import pytest
 from django.contrib import admin
 from django.contrib.auth.models import Group, User
+from django.db.models import Sum
 from django.urls import reverse
 
+from ingest.maintenance import verify_rollups
 from ingest.models import InboxBatch, IngestKey, MaintenanceJob, UsageDaily
 from ingest.services import import_events
-from rankings.models import App
+from rankings.models import App, LLMModel, ModelAlias
 from tests.conftest import wait_for
 from tests.factories import EventFactory, post_events, rollup_totals
 
@@ -281,3 +283,31 @@ def test_price_change_warns_and_recompute_action_queues_a_job(client, data):
     assert response.status_code == 302
     job = MaintenanceJob.objects.get()
     assert (job.kind, job.target) == ("recost", model.slug)
+
+
+@pytest.mark.django_db
+def test_models_merge_in_the_admin_like_apps(client, django_capture_on_commit_callbacks):
+    import_events(EventFactory.build_batch(4, model="openai/gpt-4o-mini"))
+    import_events(EventFactory.build_batch(3, model="openai/gpt-4o-mini-snapshot"))  # not a date
+    target = LLMModel.objects.get(slug="openai/gpt-4o-mini")
+    stray = LLMModel.objects.get(slug="openai/gpt-4o-mini-snapshot")
+    before = rollup_totals()
+    client.force_login(staff("operator"))
+    changelist = reverse("admin:rankings_llmmodel_changelist")
+    page = client.post(changelist, {"action": "merge", "_selected_action": [target.pk, stray.pk]})
+    assert page.status_code == 200 and b"Merge into" in page.content
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            changelist, {"action": "merge", "_selected_action": [target.pk, stray.pk], "target": target.pk}
+        )
+    assert response.status_code == 302
+    assert not LLMModel.objects.filter(pk=stray.pk).exists()
+    assert ModelAlias.objects.get(slug="openai/gpt-4o-mini-snapshot").model == target
+    assert rollup_totals() == before
+    assert verify_rollups()[1] == []
+    rows = client.get("/api/v1/rankings/models?period=week").json()["results"]
+    assert [r["entity"]["slug"] for r in rows] == ["openai/gpt-4o-mini"]
+    # Later events under the merged slug count for the survivor.
+    import_events([EventFactory.build(model="openai/gpt-4o-mini-snapshot")])
+    assert UsageDaily.objects.filter(model=target).aggregate(n=Sum("requests"))["n"] == 8
+    assert not LLMModel.objects.filter(slug="openai/gpt-4o-mini-snapshot").exists()

@@ -197,12 +197,13 @@ def test_gunicorn_access_log_holds_no_key_sent_in_the_query_string(tmp_path):
         "DATABASE_URL": _test_database_url(),
         "CELERY_BROKER_URL": django_settings.CELERY_BROKER_URL,
     }
-    web = subprocess.Popen(
-        processes.gunicorn(f"127.0.0.1:{port}", 1, "--access-logfile", str(log_path)),
+    log_file = log_path.open("w")
+    web = subprocess.Popen(  # access lines go to standard output (config.gunicorn)
+        processes.gunicorn(f"127.0.0.1:{port}", 1),
         cwd=django_settings.BASE_DIR,
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
         start_new_session=True,
     )
     try:
@@ -220,11 +221,29 @@ def test_gunicorn_access_log_holds_no_key_sent_in_the_query_string(tmp_path):
         wait_for(lambda: get("/healthz") == 200, timeout=60, interval=0.2)
         assert get(f"/api/v1/events?key={key}") in (401, 405)
         get(f"/api/v1/rankings/models?period=week&api_key={key}&token=t0ken-value", Referer=f"https://x/?key={key}")
-        wait_for(lambda: log_path.exists() and log_path.read_text().count("\n") >= 3, timeout=10)
+        get(f"/somewhere/{key}", **{"User-Agent": f"gateway {key}"})  # a key in the path and the agent
+        wait_for(lambda: "/somewhere/" in log_path.read_text(), timeout=10)
     finally:
         os.killpg(web.pid, signal.SIGTERM)
         web.wait(15)
+        log_file.close()
     log = log_path.read_text()
-    assert "/api/v1/events?key=[redacted]" in log
+    assert "/api/v1/events" in log and "/somewhere/[redacted]" in log
     assert key not in log and key[len(KEY_PREFIX) :] not in log and "t0ken-value" not in log
-    assert "period=week" in log  # the rest of the request line is kept
+    assert "/api/v1/rankings/models" in log  # the path is kept, never the query string
+
+
+def test_json_log_lines_never_carry_a_key_sent_in_the_query_string(rf):
+    """Django logs 4xx answers with the request, whose text is the full path: the JSON line
+    written for a log shipper must not hold the key (plain or percent-encoded)."""
+    import logging
+
+    from config.logging import JsonFormatter
+
+    for path in ("/api/v1/events?key=trk_s3cretValue", "/api/v1/events?x=trk%5Fs3cretValue"):
+        record = logging.makeLogRecord(
+            {"name": "django.request", "msg": "Unauthorized: %s", "args": ("/api/v1/events",), "levelno": 30}
+        )
+        record.request = rf.post(path)
+        line = JsonFormatter().format(record)
+        assert "s3cretValue" not in line and "[redacted]" in line

@@ -1,6 +1,6 @@
 """The usage rollups, now ingest's (it writes, rebuilds and checks them; rankings reads them).
 
-State only, after ``rankings.0007_rollups_owned_by_ingest``: the tables keep their names,
+State only, after ``rankings.0008_rollups_owned_by_ingest``: the tables keep their names,
 rows and indexes. Their content types (and so any permission on them) move along.
 """
 
@@ -30,7 +30,7 @@ def _move_content_types(source: str, target: str):
 class Migration(migrations.Migration):
     dependencies = [
         ("ingest", "0008_source_tally"),
-        ("rankings", "0007_rollups_owned_by_ingest"),
+        ("rankings", "0008_rollups_owned_by_ingest"),
         ("contenttypes", "0002_remove_content_type_name"),
     ]
 

@@ -17,6 +17,7 @@ from ingest.rollups.write import derived_cost, insert_grouped, upsert
 _LOCK = sql.SQL("LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE")
 _SUMS = sql.SQL(", ").join(sql.SQL("sum({})").format(sql.Identifier(m)) for m in MEASURES)
 _NAMED_SUMS = sql.SQL(", ").join(sql.SQL("sum({0}) AS {0}").format(sql.Identifier(m)) for m in MEASURES)
+_TOTALS = sql.SQL(", ").join(sql.SQL("coalesce(sum({}), 0)").format(sql.Identifier(m)) for m in MEASURES)
 
 
 def _from_daily(grain: Grain, daily: Grain, where: sql.Composable) -> sql.Composed:
@@ -101,30 +102,78 @@ def rederive_costs(model_id: int, start: datetime, end: datetime) -> int:
         return cursor.rowcount
 
 
-def _merge_app_rows(grain: Grain) -> sql.Composed:
-    """Add the rows of the merged apps to the target app's rows of the same key (the merged
-    apps' rows found through the grain's (app, bucket) index)."""
+class MergeMismatch(RuntimeError):
+    """A merge would change totals; the caller's transaction rolls it back."""
+
+
+def _usage_of(column: str, ids: list[int]) -> dict[str, tuple]:
+    """Every measure summed over the rows of ``ids`` in each grain keyed by ``column`` (by its
+    (column, bucket) index, or a scan where there is none), and the raw events' count and
+    tokens (every partition, scanned: merges are rare)."""
+    totals = {}
+    with connection.cursor() as cursor:
+        for grain in GRAINS:
+            if column in grain.columns:
+                cursor.execute(
+                    sql.SQL("SELECT {} FROM {} WHERE {} = ANY(%(ids)s)").format(
+                        _TOTALS, grain.name, sql.Identifier(column)
+                    ),
+                    {"ids": ids},
+                )
+                totals[grain.table] = cursor.fetchone()
+        cursor.execute(
+            sql.SQL(
+                "SELECT count(*), coalesce(sum(prompt_tokens + completion_tokens), 0) "
+                "FROM ingest_rawevent WHERE {} = ANY(%(ids)s)"
+            ).format(sql.Identifier(column)),
+            {"ids": ids},
+        )
+        totals["ingest_rawevent"] = cursor.fetchone()
+    return totals
+
+
+def _merge_rows(grain: Grain, column: str) -> sql.Composed:
+    """Add the rows of the merged entries to the target's rows of the same key (the merged
+    entries' rows found through the grain's (column, bucket) index)."""
     keys = sql.SQL(", ").join(
-        sql.SQL("%(target)s") if column == "app_id" else sql.Identifier(column) for column in grain.columns
+        sql.SQL("%(target)s") if key == column else sql.Identifier(key) for key in grain.columns
     )
-    source = sql.SQL("{} WHERE app_id = ANY(%(sources)s)").format(grain.name)
+    source = sql.SQL("{} WHERE {} = ANY(%(sources)s)").format(grain.name, sql.Identifier(column))
     return insert_grouped(grain, keys, _SUMS, source, add=True)
 
 
-def reassign_apps(source_ids: list[int], target_id: int) -> None:
-    """Move the usage of ``source_ids`` to ``target_id`` in the grains keyed by app and in
-    the raw events (an app merge); totals are unchanged. Caller holds a transaction."""
-    apps = {"sources": source_ids, "target": target_id}
+def reassign(dimension: str, source_ids: list[int], target_id: int) -> None:
+    """Move the usage of ``source_ids`` to ``target_id`` along a stored catalog ``dimension``
+    (``app`` for an app merge, ``model`` for a model merge) in every grain keyed by it and in
+    the raw events, then check that the target now holds exactly what all of them held:
+    otherwise :class:`MergeMismatch` (the caller's transaction undoes the merge)."""
+    column = schema.DIMENSION[dimension].column
+    before = _usage_of(column, [*source_ids, target_id])
+    entries = {"sources": source_ids, "target": target_id}
     for grain in GRAINS:
-        if "app" not in grain.dimensions:
+        if dimension not in grain.dimensions:
             continue
         with connection.cursor() as cursor:
             cursor.execute(_LOCK.format(grain.name))
-            cursor.execute(_merge_app_rows(grain), apps)
-            cursor.execute(sql.SQL("DELETE FROM {} WHERE app_id = ANY(%(sources)s)").format(grain.name), apps)
+            cursor.execute(_merge_rows(grain, column), entries)
+            cursor.execute(
+                sql.SQL("DELETE FROM {} WHERE {} = ANY(%(sources)s)").format(
+                    grain.name, sql.Identifier(column)
+                ),
+                entries,
+            )
     with connection.cursor() as cursor:
         # Every raw partition, scanned: merges are rare.
-        cursor.execute("UPDATE ingest_rawevent SET app_id = %(target)s WHERE app_id = ANY(%(sources)s)", apps)
+        cursor.execute(
+            sql.SQL("UPDATE ingest_rawevent SET {0} = %(target)s WHERE {0} = ANY(%(sources)s)").format(
+                sql.Identifier(column)
+            ),
+            entries,
+        )
+    after = _usage_of(column, [target_id])
+    if after != before:
+        changed = [table for table in before if before[table] != after[table]]
+        raise MergeMismatch(f"merge would change totals in {', '.join(changed)}; nothing was merged")
 
 
 @dataclass
@@ -136,13 +185,13 @@ class Mismatch:
 
 
 def _expected(grain: Grain) -> sql.Composed:
-    """What a grain's rows should hold from ``%(since)s`` on: raw events summed for hourly and
-    daily grains (their partitions from then on), the daily grain summed for weekly ones (a
-    range scan of its primary key)."""
+    """What a grain's rows should hold from ``%(start)s`` to ``%(end)s``: raw events summed for
+    hourly and daily grains (their partitions in that range), the daily grain summed for weekly
+    ones (a range of its primary key)."""
     if grain.weekly:
         return sql.SQL(
             "SELECT date_trunc('week', bucket)::date AS bucket, {dimensions}, {sums} "
-            "FROM {daily} WHERE bucket >= %(since)s GROUP BY {positions}"
+            "FROM {daily} WHERE bucket >= %(start)s AND bucket < %(end)s GROUP BY {positions}"
         ).format(
             dimensions=names(grain.columns[1:]),
             sums=_NAMED_SUMS,
@@ -151,7 +200,7 @@ def _expected(grain: Grain) -> sql.Composed:
         )
     return sql.SQL(
         "SELECT {bucket} AS bucket, {dimensions}, {aggregates} "
-        "FROM ingest_rawevent WHERE created_at >= %(since)s GROUP BY {positions}"
+        "FROM ingest_rawevent WHERE created_at >= %(start)s AND created_at < %(end)s GROUP BY {positions}"
     ).format(
         bucket=grain.bucket,
         dimensions=names(grain.columns[1:]),
@@ -164,10 +213,12 @@ def _expected(grain: Grain) -> sql.Composed:
 
 
 def _differences(grain: Grain) -> sql.Composed:
-    """The grain's rows from ``%(first)s`` on that differ from what they should hold, keys of
-    both sides first, then both sides' measures as text."""
+    """The grain's rows from ``%(first)s`` to ``%(last)s`` (a range of its primary key) that
+    differ from what they should hold, keys of both sides first, then both sides' measures as
+    text."""
     return sql.SQL(
-        "WITH r AS (SELECT {keys}, {measures} FROM {table} WHERE bucket >= %(first)s), e AS ({expected}) "
+        "WITH r AS (SELECT {keys}, {measures} FROM {table} WHERE bucket >= %(first)s AND bucket < %(last)s), "
+        "e AS ({expected}) "
         "SELECT {r_keys}, {e_keys}, ROW({r_measures})::text, ROW({e_measures})::text "
         "FROM r FULL OUTER JOIN e USING ({keys}) "
         "WHERE ROW({r_measures}) IS DISTINCT FROM ROW({e_measures}) LIMIT %(limit)s"
@@ -183,15 +234,22 @@ def _differences(grain: Grain) -> sql.Composed:
     )
 
 
-def verify(since: date, limit: int = 50) -> list[Mismatch]:
-    """Rollup rows for ``[since, ∞)`` that differ from the raw events (up to ``limit`` per
-    grain); weekly grains are checked against their daily grain from the week of ``since``."""
+def verify(since: date, until: date, limit: int = 50) -> list[Mismatch]:
+    """Rollup rows of the days ``[since, until]`` that differ from the raw events (up to
+    ``limit`` per grain); weekly grains are checked against their daily grain for the weeks
+    those days fall in."""
     mismatches: list[Mismatch] = []
-    start = _day_start(since)
+    start, end = _day_start(since), _day_start(until) + timedelta(days=1)
     monday = since - timedelta(days=since.weekday())
+    next_monday = until - timedelta(days=until.weekday()) + timedelta(days=7)
     for grain in GRAINS:
-        first = monday if grain.weekly else since if grain.date_bucketed else start
-        params = {"first": first, "since": monday if grain.weekly else start, "limit": limit}
+        if grain.weekly:
+            first, last, source_start, source_end = monday, next_monday, monday, next_monday
+        elif grain.date_bucketed:
+            first, last, source_start, source_end = since, until + timedelta(days=1), start, end
+        else:
+            first, last, source_start, source_end = start, end, start, end
+        params = {"first": first, "last": last, "start": source_start, "end": source_end, "limit": limit}
         with connection.cursor() as cursor:
             cursor.execute(_differences(grain), params)
             n = len(grain.columns)

@@ -100,18 +100,32 @@ class MetricParam(serializers.Serializer):
     metric = serializers.ChoiceField(choices=list(selectors.METRICS), default="tokens")
 
 
-class RankingParams(WindowParams, FilterParams, MetricParam):
-    limit = serializers.IntegerField(min_value=1, max_value=100, default=20)
+class PageParams(serializers.Serializer):
+    """A page of a list: ``limit`` rows from ``cursor``. A CSV export with neither carries every
+    row; with them, a page and a ``Link: <…>; rel="next"`` header."""
+
+    limit = serializers.IntegerField(
+        min_value=1,
+        max_value=100,
+        default=20,
+        help_text="Rows per page (CSV without limit/cursor: all rows).",
+    )
     cursor = serializers.RegexField(
-        r"^\d{1,6}$", required=False, help_text="Opaque: the `next` link carries it."
+        r"^\d{1,7}$", required=False, help_text="Opaque: the `next` link carries it."
     )
 
+
+class FilteredParams(WindowParams, FilterParams, MetricParam):
     def validate(self, attrs):
         attrs = WindowParams.validate(self, attrs)
         return FilterParams.validate(self, attrs)
 
 
-class TimeseriesParams(RankingParams):
+class RankingParams(FilteredParams, PageParams):
+    pass
+
+
+class TimeseriesParams(FilteredParams):
     group_by = serializers.ChoiceField(choices=list(selectors.ENTITIES), required=False, allow_null=True)
     interval = serializers.ChoiceField(choices=list(selectors.INTERVALS), default="day")
     top = serializers.IntegerField(min_value=1, max_value=50, default=10)
@@ -144,7 +158,19 @@ class PeriodParams(WindowParams):
     pass
 
 
-class DatasetParams(WindowParams):
+class DatasetParams(WindowParams, PageParams):
+    limit = serializers.IntegerField(
+        min_value=1,
+        max_value=5000,
+        default=1000,
+        help_text="Rows per page (CSV without limit/cursor: all rows).",
+    )
+    top = serializers.IntegerField(
+        min_value=1,
+        max_value=100,
+        default=50,
+        help_text="Entries ranked per day; the rest is the `other` row.",
+    )
     default_period = "month"
 
     def validate(self, attrs):

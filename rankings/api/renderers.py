@@ -35,4 +35,5 @@ class CSVRenderer(BaseRenderer):
                         for k, v in row.items()
                     }
                 )
-        return buffer.getvalue().encode()
+        # An empty list is an empty line, not an empty body (DRF drops the Content-Type of those).
+        return buffer.getvalue().encode() or b"\r\n"

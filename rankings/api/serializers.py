@@ -25,9 +25,9 @@ class WindowSerializer(serializers.Serializer):
 class RankRowSerializer(serializers.Serializer):
     rank = serializers.IntegerField()
     entity = EntitySerializer(allow_null=True, help_text="null if the entity was deleted")
-    value = serializers.FloatField()
+    value = serializers.FloatField(help_text="An integer for counts (tokens, requests); USD for cost.")
     share = serializers.FloatField(help_text="Share of the total of all ranked entries, 0-1.")
-    previous_value = serializers.FloatField(allow_null=True)
+    previous_value = serializers.FloatField(allow_null=True, help_text="Same unit as value.")
     change_pct = serializers.FloatField(allow_null=True, help_text="Change vs the previous equal window, %.")
     rank_change = serializers.IntegerField(
         allow_null=True, help_text="Places gained (+) or lost (-); null = new."
@@ -38,15 +38,17 @@ class RankRowSerializer(serializers.Serializer):
 class RankingSerializer(serializers.Serializer):
     window = WindowSerializer()
     metric = serializers.CharField()
-    total = serializers.FloatField()
-    count = serializers.IntegerField()
-    next = serializers.CharField(allow_null=True)
+    total = serializers.FloatField(help_text="An integer for counts; USD for cost.")
+    count = serializers.IntegerField(help_text="Rows in the whole ranking (every page).")
+    next = serializers.CharField(allow_null=True, help_text="The next page (also sent as a Link header).")
     results = RankRowSerializer(many=True)
 
 
 class SeriesItemSerializer(serializers.Serializer):
     entity = EntitySerializer(allow_null=True)
-    values = serializers.ListField(child=serializers.FloatField())
+    values = serializers.ListField(
+        child=serializers.FloatField(), help_text="Integers for counts; USD for cost."
+    )
 
 
 class TimeseriesSerializer(serializers.Serializer):
@@ -67,10 +69,23 @@ class TrendingRowSerializer(serializers.Serializer):
 
 class DatasetRowSerializer(serializers.Serializer):
     date = serializers.DateField()
-    rank = serializers.IntegerField(allow_null=True)
-    model_permaslug = serializers.CharField(help_text='Model slug, or "other" for the rest.')
+    rank = serializers.IntegerField(allow_null=True, help_text="null on the day's `other` row")
+    model_permaslug = serializers.CharField(
+        help_text='The model\'s permaslug (e.g. openai/gpt-4o-mini-2024-07-18; its slug when it has none), or "other".'
+    )
     total_tokens = serializers.IntegerField()
     total_requests = serializers.IntegerField()
+
+
+class AppDatasetRowSerializer(serializers.Serializer):
+    date = serializers.DateField()
+    app_id = serializers.IntegerField(allow_null=True, help_text="null on the day's `other` row")
+    app_name = serializers.CharField(
+        help_text='The app\'s name, or "other" (the rest, private apps included).'
+    )
+    rank = serializers.IntegerField(allow_null=True, help_text="null on the day's `other` row")
+    total_requests = serializers.IntegerField()
+    total_tokens = serializers.IntegerField()
 
 
 def entity_dict(entity: Any) -> dict[str, Any] | None:
@@ -85,13 +100,20 @@ def window_dict(window: Window) -> dict[str, str]:
     return {"start": window.start.isoformat(), "end": window.end.isoformat()}
 
 
-def rank_row(row: RankRow) -> dict[str, Any]:
+def amount(value: float | None, metric: str) -> int | float | None:
+    """Counts stay integers in JSON (``509408``, not ``509408.0``); cost is USD."""
+    if value is None or metric == "cost":
+        return value
+    return int(round(value))
+
+
+def rank_row(row: RankRow, metric: str = "tokens") -> dict[str, Any]:
     return {
         "rank": row.rank,
         "entity": entity_dict(row.entity),
-        "value": row.value,
+        "value": amount(row.value, metric),
         "share": row.share,
-        "previous_value": row.previous_value,
+        "previous_value": amount(row.previous_value, metric),
         "change_pct": row.change,
         "rank_change": row.rank_change,
         "is_new": row.is_new,
@@ -142,4 +164,10 @@ class TrendingListSerializer(serializers.Serializer):
 
 class DatasetSerializer(serializers.Serializer):
     window = WindowSerializer()
+    count = serializers.IntegerField(help_text="Rows in the whole dataset for the window (every page).")
+    next = serializers.CharField(allow_null=True, help_text="The next page (also sent as a Link header).")
     results = DatasetRowSerializer(many=True)
+
+
+class AppDatasetSerializer(DatasetSerializer):
+    results = AppDatasetRowSerializer(many=True)

@@ -17,5 +17,6 @@ urlpatterns = [
     path("categories", views.CatalogListView.as_view(), name="api-categories"),
     path("providers", views.ProviderListView.as_view(), name="api-providers"),
     path("growth", growth.GrowthView.as_view(), name="api-growth"),
-    path("datasets/rankings-daily", views.RankingsDailyView.as_view(), name="api-rankings-daily"),
+    path("datasets/rankings-daily", views.ModelDailyDatasetView.as_view(), name="api-rankings-daily"),
+    path("datasets/app-rankings-daily", views.AppDailyDatasetView.as_view(), name="api-app-rankings-daily"),
 ]

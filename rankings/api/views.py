@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework.exceptions import Throttled
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
@@ -92,26 +92,64 @@ class ReadView(APIView):
             log.warning("read throttle unavailable (cache down); not throttling", exc_info=True)
 
 
-def _ranking_payload(path: str, params_given: dict[str, str], entity: str, query: dict[str, Any]) -> dict[str, Any]:
-    offset = int(query.get("cursor", 0))
+def _page(request: Request, query: dict[str, Any]) -> tuple[int | None, int]:
+    """(limit, offset) of the page asked for. A CSV export with neither ``limit`` nor
+    ``cursor`` is the whole list: a spreadsheet gets every row, not the first page."""
+    whole = (
+        request.accepted_renderer.format == "csv" and not {"limit", "cursor"} & request.query_params.keys()
+    )
+    return (None if whole else query["limit"]), int(query.get("cursor", 0))
+
+
+def _past_the_end(offset: int, count: int) -> None:
+    """A cursor beyond the last row is a client error, not an empty list with a zero total."""
+    raise ApiError(400, "invalid", f"cursor {offset} is past the end of the list ({count} rows).", "cursor")
+
+
+def _next_url(
+    request: Request, serializer_class: type, offset: int, limit: int | None, count: int
+) -> str | None:
+    """The next page's address, from the parameters the list reads (never made-up ones:
+    ranking answers are cached and shared)."""
+    if limit is None or offset + limit >= count:
+        return None
+    given = params.known(serializer_class, request.query_params)
+    if "format" in request.query_params:
+        given["format"] = request.query_params["format"]
+    return f"{request.path}?{urlencode({**given, 'cursor': str(offset + limit)})}"
+
+
+def _paginated(request: Request, payload: dict[str, Any]) -> Response:
+    """The payload, with its next page also as a ``Link`` header (CSV clients see no JSON)."""
+    response = Response(payload)
+    if payload.get("next"):
+        response["Link"] = f'<{request.build_absolute_uri(payload["next"])}>; rel="next"'
+    return response
+
+
+def _ranking_payload(request: Request, entity: str, query: dict[str, Any]) -> dict[str, Any]:
+    limit, offset = _page(request, query)
     ranking = selectors.ranking(
         entity,
         query["window"],
         metric=query["metric"],
         filters=query["filters"],
-        limit=query["limit"],
+        limit=limit,
         offset=offset,
     )
-    next_url = None
-    if offset + query["limit"] < ranking.count:
-        next_url = f"{path}?{urlencode({**params_given, 'cursor': str(offset + query['limit'])})}"
+    count = ranking.count
+    if offset and not ranking.rows:
+        count = selectors.ranking(
+            entity, query["window"], metric=query["metric"], filters=query["filters"], limit=1, compare=False
+        ).count
+        _past_the_end(offset, count)
     return {
         "window": s.window_dict(ranking.window),
         "metric": ranking.metric,
-        "total": ranking.total,
-        "count": ranking.count,
-        "next": next_url,
-        "results": [s.rank_row(r) for r in ranking.rows],
+        "total": s.amount(ranking.total, ranking.metric),
+        "count": count,
+        "next": _next_url(request, params.RankingParams, offset, limit, count),
+        "results": [s.rank_row(r, ranking.metric) for r in ranking.rows],
     }
 
 
@@ -123,15 +161,16 @@ class RankingView(ReadView):
         responses=s.RankingSerializer,
         examples=[RANKING_EXAMPLE],
         description="Entities ranked by a metric in a window, with share, change and rank movement vs the "
-        "previous equal window. Private apps are never listed.",
+        "previous equal window. Private apps are never listed. Pages: `next` (and a `Link: rel=next` "
+        "header); a CSV export without `limit`/`cursor` carries every row.",
     )
     def get(self, request: Request) -> Response:
         query = params.parse(params.RankingParams, request.query_params)
         # Cached under the parameters that change the answer, in a fixed order: made-up
         # parameters or a reordered query string do not buy a fresh computation.
         given = params.known(params.RankingParams, request.query_params)
-        key = f"api:ranking:{self.entity}:{urlencode(given)}"
-        return Response(cached(key, lambda: _ranking_payload(request.path, given, self.entity, query)))
+        key = f"api:ranking:{self.entity}:{request.accepted_renderer.format}:{urlencode(given)}"
+        return _paginated(request, cached(key, lambda: _ranking_payload(request, self.entity, query)))
 
 
 def ranking_view(plural: str) -> type[RankingView]:
@@ -157,21 +196,28 @@ class TimeseriesView(ReadView):
             filters=query["filters"],
         )
         buckets = [b.isoformat() for b in series.buckets]
+
+        def values(numbers: list[float]) -> list[int | float]:
+            return [s.amount(n, series.metric) for n in numbers]
+
         response = Response(
             {
                 "window": s.window_dict(query["window"]),
                 "metric": series.metric,
                 "interval": query["interval"],
                 "buckets": buckets,
-                "series": [{"entity": s.entity_dict(e), "values": v} for e, v in series.series],
-                "others": series.others,
+                "series": [{"entity": s.entity_dict(e), "values": values(v)} for e, v in series.series],
+                "others": values(series.others),
             }
         )
         response.csv_rows = [
-            {"bucket": b, "entity": s.entity_dict(e)["slug"] if e is not None else "", "value": v[i]}
+            {"bucket": b, "entity": s.entity_dict(e)["slug"] if e is not None else "", "value": value}
             for e, v in series.series
-            for i, b in enumerate(buckets)
-        ] + [{"bucket": b, "entity": "others", "value": series.others[i]} for i, b in enumerate(buckets)]
+            for b, value in zip(buckets, values(v), strict=True)
+        ] + [
+            {"bucket": b, "entity": "others", "value": value}
+            for b, value in zip(buckets, values(series.others), strict=True)
+        ]
         return response
 
 
@@ -192,7 +238,7 @@ class TrendingView(ReadView):
                 "results": [
                     {
                         "entity": s.entity_dict(r.entity),
-                        "tokens": r.value,
+                        "tokens": s.amount(r.value, "tokens"),
                         "baseline": r.previous_value,
                         "score": r.extra["score"],
                     }
@@ -296,7 +342,7 @@ class CatalogListView(ReadView):
             results.append(
                 {
                     "entity": s.entity_dict(obj),
-                    "tokens": row.value if row else 0.0,
+                    "tokens": s.amount(row.value, "tokens") if row else 0,
                     "share": row.share if row else 0.0,
                     "rank": row.rank if row else None,
                 }
@@ -310,18 +356,58 @@ class ProviderListView(CatalogListView):
     entity = "provider"
 
 
-class RankingsDailyView(ReadView):
-    @extend_schema(
-        parameters=[params.DatasetParams, FORMAT_PARAM],
-        responses=s.DatasetSerializer,
-        description="Per UTC day, the top 50 models by tokens plus one `other` row (OpenRouter's public "
-        "daily rankings dataset shape).",
-    )
+class DailyDatasetView(ReadView):
+    """Per UTC day, the top entities plus an `other` row; :func:`dataset_view` makes one per
+    entity with its own documented columns."""
+
+    entity = "model"
+
     def get(self, request: Request) -> Response:
         query = params.parse(params.DatasetParams, request.query_params)
         window: Window = query["window"]
-        rows = selectors.daily_dataset(window)
-        return Response({"window": s.window_dict(window), "results": rows})
+        limit, offset = _page(request, query)
+        page = selectors.daily_dataset(self.entity, window, top=query["top"], limit=limit, offset=offset)
+        count = page.count
+        if offset and not page.rows:
+            count = selectors.daily_dataset(self.entity, window, top=query["top"], limit=1).count
+            _past_the_end(offset, count)
+        payload = {
+            "window": s.window_dict(window),
+            "count": count,
+            "next": _next_url(request, params.DatasetParams, offset, limit, count),
+            "results": page.rows,
+        }
+        return _paginated(request, payload)
+
+
+DATASET_PAGES = " Pages of `limit` rows (`next`, `Link: rel=next`); a CSV export without `limit`/`cursor` carries every row."
+
+
+def dataset_view(
+    entity: str, serializer: type[s.DatasetSerializer], description: str
+) -> type[DailyDatasetView]:
+    view = type(f"{entity.title()}DailyDatasetView", (DailyDatasetView,), {"entity": entity})
+    schema = extend_schema(
+        parameters=[params.DatasetParams, FORMAT_PARAM],
+        responses=serializer,
+        description=description + DATASET_PAGES,
+    )
+    return extend_schema_view(get=schema)(view)
+
+
+ModelDailyDatasetView = dataset_view(
+    "model",
+    s.DatasetSerializer,
+    "Per UTC day, the top `top` (default 50) models by tokens plus one `other` row for the rest, in "
+    "OpenRouter's public daily rankings dataset columns.",
+)
+AppDailyDatasetView = dataset_view(
+    "app",
+    s.AppDatasetSerializer,
+    "Per UTC day, the top `top` (default 50) public apps by tokens plus one `other` row for the rest "
+    "(private apps are counted there, never named): OpenRouter's app rankings columns `app_id`, "
+    "`app_name`, `rank`, `total_requests`, `total_tokens`.",
+)
 
 
 class ApiRootView(ReadView):
@@ -335,7 +421,7 @@ class ApiRootView(ReadView):
                 "trending": [f"{base}trending/models", f"{base}trending/apps"],
                 "categories": f"{base}categories",
                 "providers": f"{base}providers",
-                "datasets": [f"{base}datasets/rankings-daily"],
+                "datasets": [f"{base}datasets/rankings-daily", f"{base}datasets/app-rankings-daily"],
                 "growth": f"{base}growth",
                 "schema": request.build_absolute_uri("/api/schema/"),
                 "docs": request.build_absolute_uri("/api/docs/"),

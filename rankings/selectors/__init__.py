@@ -19,6 +19,7 @@ from ingest.rollups.windows import (
 )
 from rankings.selectors.entities import ENTITY_MODEL, attach_entities, entries
 from rankings.selectors.figures import (
+    DatasetPage,
     Totals,
     daily_dataset,
     performance,
@@ -30,6 +31,7 @@ from rankings.selectors.ranks import Ranking, RankRow, new_models, ranking, tren
 from rankings.selectors.series import SERIES_COLUMNS, Series, measure_series, timeseries
 
 __all__ = [
+    "DatasetPage",
     "ENTITIES",
     "ENTITY_MODEL",
     "INTERVALS",

@@ -3,7 +3,7 @@ model, each app's top model, and the daily rankings dataset."""
 
 from __future__ import annotations
 
-from dataclasses import field, make_dataclass
+from dataclasses import dataclass, field, make_dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -11,10 +11,11 @@ from psycopg import sql
 
 from ingest import schema
 from ingest.rollups import read
-from ingest.rollups.grains import MODEL_TOTAL, read_cursor
+from ingest.rollups.grains import APP_DAILY, MODEL_TOTAL, read_cursor
 from ingest.rollups.read import Filters
 from ingest.rollups.windows import Window
 from rankings.models import LLMModel, Provider
+from rankings.selectors.entities import ENTITY_MODEL
 
 
 class _Derived:
@@ -172,32 +173,80 @@ def provider_stats(window: Window, filters: Filters) -> list[dict[str, Any]]:
     ]
 
 
-# One pass over the per-model daily grain (a range of its primary key, bucket first), models
-# ranked per day with a window function.
+@dataclass
+class DatasetPage:
+    rows: list[dict[str, Any]]
+    count: int  # rows of the whole dataset for the window
+
+
+# Per dataset: the per-day grain it reads, and the SQL of an entry's name in it (``e``: the
+# catalog row; a model is listed by its dated permaslug when it has one).
+_DATASETS = {
+    "model": (MODEL_TOTAL, sql.SQL("coalesce(nullif(e.permaslug, ''), e.slug)")),
+    "app": (APP_DAILY, sql.SQL("e.name")),
+}
+# One pass over a per-day grain (a range of its primary key, bucket first): entries ranked per
+# day with a window function (entries that may not be listed, private apps, go to `other`),
+# then a page of the (date, rank) rows with `other` last in its day.
 _DAILY_DATASET = sql.SQL(
-    "WITH d AS (SELECT u.bucket AS day, u.model_id, sum({tokens}) AS t, "
-    "sum(u.requests) AS r FROM {table} u WHERE u.bucket >= %(start)s AND u.bucket < %(end)s GROUP BY 1, 2), "
-    "ranked AS (SELECT d.*, row_number() OVER (PARTITION BY day ORDER BY t DESC, model_id) AS n FROM d) "
-    "SELECT day, CASE WHEN n <= %(top)s THEN n END, CASE WHEN n <= %(top)s THEN m.slug ELSE 'other' END, "
-    "sum(t), sum(r) FROM ranked JOIN rankings_llmmodel m ON m.id = ranked.model_id "
-    "GROUP BY 1, 2, 3 ORDER BY 1, 2 NULLS LAST"
+    "WITH d AS (SELECT u.bucket AS day, {key} AS k, sum({tokens}) AS t, sum(u.requests) AS r "
+    "FROM {table} u WHERE u.bucket >= %(start)s AND u.bucket < %(end)s GROUP BY 1, 2), "
+    "n AS (SELECT d.*, {name} AS label, CASE WHEN {listed} THEN row_number() OVER "
+    "(PARTITION BY d.day, {listed} ORDER BY d.t DESC, d.k) END AS n FROM d JOIN {catalog} e ON e.id = d.k), "
+    "rows AS (SELECT day, CASE WHEN n <= %(top)s THEN n END AS rank, CASE WHEN n <= %(top)s THEN k END AS k, "
+    "CASE WHEN n <= %(top)s THEN label ELSE 'other' END AS label, sum(t) AS t, sum(r) AS r FROM n GROUP BY 1, 2, 3, 4) "
+    "SELECT day, rank, k, label, t, r, count(*) OVER () FROM rows ORDER BY day, rank NULLS LAST "
+    "LIMIT %(limit)s OFFSET %(offset)s"
 )
 
 
-def daily_dataset(window: Window, top: int = 50) -> list[dict[str, Any]]:
-    """Per UTC day, the top ``top`` models by tokens plus one ``other`` row: the shape of
-    OpenRouter's public daily rankings dataset."""
-    start, end = read.bounds(window, MODEL_TOTAL)
-    query = _DAILY_DATASET.format(tokens=read.metric_sum("tokens"), table=MODEL_TOTAL.name)
+def daily_dataset(
+    entity: str, window: Window, *, top: int = 50, limit: int | None = None, offset: int = 0
+) -> DatasetPage:
+    """Per UTC day, the top ``top`` models (or public apps) by tokens plus one ``other`` row
+    for the rest: the shape of OpenRouter's public daily datasets, in pages of ``limit`` rows
+    from ``offset``."""
+    grain, name = _DATASETS[entity]
+    dimension = schema.DIMENSION[entity]
+    listed = (
+        sql.SQL("e.{}").format(sql.Identifier(dimension.public_field))
+        if dimension.public_field
+        else sql.SQL("true")
+    )
+    query = _DAILY_DATASET.format(
+        key=read.key(entity),
+        tokens=read.metric_sum("tokens"),
+        table=grain.name,
+        name=name,
+        listed=listed,
+        catalog=sql.Identifier(ENTITY_MODEL[entity]._meta.db_table),
+    )
+    start, end = read.bounds(window, grain)
     with read_cursor() as cursor:
-        cursor.execute(query, {"start": start, "end": end, "top": top})
-        return [
+        cursor.execute(query, {"start": start, "end": end, "top": top, "limit": limit, "offset": offset})
+        raw = cursor.fetchall()
+    count = raw[0][-1] if raw else 0
+    if entity == "model":
+        rows = [
             {
                 "date": day.isoformat(),
                 "rank": rank,
-                "model_permaslug": slug,
-                "total_tokens": int(tokens),
-                "total_requests": int(requests),
+                "model_permaslug": label,
+                "total_tokens": int(t),
+                "total_requests": int(r),
             }
-            for day, rank, slug, tokens, requests in cursor.fetchall()
+            for day, rank, _, label, t, r, _ in raw
         ]
+    else:
+        rows = [
+            {
+                "date": day.isoformat(),
+                "app_id": k,
+                "app_name": label,
+                "rank": rank,
+                "total_requests": int(r),
+                "total_tokens": int(t),
+            }
+            for day, rank, k, label, t, r, _ in raw
+        ]
+    return DatasetPage(rows, count)

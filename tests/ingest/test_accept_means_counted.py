@@ -7,6 +7,7 @@ from __future__ import annotations
 import gzip
 import http.client
 import json
+import socket
 
 import pytest
 from django.utils import timezone
@@ -18,6 +19,19 @@ from rankings.models import App, Provider
 from tests.factories import EventFactory, both_grains_equal, expected_totals, post_events
 
 committed = pytest.mark.django_db(transaction=True)
+
+
+def post_encoded(
+    client, key: str, body: bytes, content_type: str = "application/json", encoding: str = "gzip"
+):
+    """POST a body already encoded (gzip, broken gzip) with its Content-Encoding."""
+    return client.post(
+        "/api/v1/events",
+        data=body,
+        content_type=content_type,
+        HTTP_CONTENT_ENCODING=encoding,
+        HTTP_AUTHORIZATION=f"Bearer {key}",
+    )
 
 
 def store_as_accepted(key: IngestKey, events: list[dict], poison: dict[int, dict] | None = None) -> int:
@@ -91,16 +105,33 @@ def test_dead_letter_resent_or_requeued_is_counted_once(client):
     # The gateway resends one of them, corrected: its id was released, so it counts.
     assert post_events(client, plaintext, [events[3]]).json()["accepted"] == 1
     processing.process_batch(InboxBatch.objects.latest("pk").pk)
-    # The operator fixes the other one in the backoffice and requeues both: the resent one is
-    # a duplicate now, the fixed one counts; requeuing again does nothing.
+    # The operator fixes the other one in the backoffice and requeues both: the fixed one
+    # counts; the resent one, never fixed, is validated again and stays a dead letter (it was
+    # counted through the resend); requeuing again does nothing more.
     fixed = DeadLetter.objects.get(event_id=events[4]["id"])
     fixed.event = json.dumps({**json.loads(fixed.event), "variant": ""})
     fixed.save()
     result = services.requeue_dead_letters(DeadLetter.objects.all())
-    assert (result.accepted, result.duplicates) == (1, 1)
+    assert (result.accepted, result.duplicates) == (1, 0)
+    assert [r.id for r in result.rejected] == [events[3]["id"]] and "model" in result.rejected[0].errors
     processing.process_batch(result.batch_id)
-    assert services.requeue_dead_letters(DeadLetter.objects.all()).accepted == 0
+    again = services.requeue_dead_letters(DeadLetter.objects.all())
+    assert again.accepted == 0 and len(again.rejected) == 1
     assert both_grains_equal(expected_totals(events))
+
+
+@committed
+def test_requeue_validates_an_edited_dead_letter_like_any_event():
+    key, _ = IngestKey.issue("gw")
+    events = EventFactory.build_batch(3)
+    processing.process_batch(store_as_accepted(key, events, poison={1: TOO_LONG_VARIANT}))
+    letter = DeadLetter.objects.get()
+    letter.event = json.dumps({**json.loads(letter.event), "variant": "", "prompt": -1_000_000, "cached": 5})
+    letter.save()
+    result = services.requeue_dead_letters([letter])
+    assert result.accepted == 0 and set(result.rejected[0].errors) == {"native_tokens_prompt"}
+    assert DeadLetter.objects.get().requeued_at is None  # still waiting for a real fix
+    assert both_grains_equal(expected_totals([events[0], events[2]]))
 
 
 # --- Accept implies write -------------------------------------------------------------------
@@ -199,13 +230,7 @@ def test_multi_member_gzip_is_read_whole(client, ingest_key):
     body = gzip.compress(b'{"events": [' + json.dumps(events[:3])[1:-1].encode()) + gzip.compress(
         b", " + json.dumps(events[3:])[1:-1].encode() + b"]}"
     )
-    response = client.post(
-        "/api/v1/events",
-        data=body,
-        content_type="application/json",
-        HTTP_CONTENT_ENCODING="gzip",
-        HTTP_AUTHORIZATION=f"Bearer {key}",
-    )
+    response = post_encoded(client, key, body)
     assert response.status_code == 202 and response.json()["accepted"] == 6
 
 
@@ -215,13 +240,7 @@ def test_truncated_gzip_is_400_and_accepts_nothing(client, ingest_key, cut):
     _, key = ingest_key
     whole = gzip.compress("\n".join(json.dumps(e) for e in EventFactory.build_batch(200)).encode())
     body = whole[: int(len(whole) * cut) if isinstance(cut, float) else cut]
-    response = client.post(
-        "/api/v1/events",
-        data=body,
-        content_type="application/x-ndjson",
-        HTTP_CONTENT_ENCODING="gzip",
-        HTTP_AUTHORIZATION=f"Bearer {key}",
-    )
+    response = post_encoded(client, key, body, "application/x-ndjson")
     assert response.status_code == 400 and response.json()["error"]["code"] == "bad_gzip"
     assert not InboxBatch.objects.exists() and not SeenEvent.objects.exists()
 
@@ -254,3 +273,98 @@ def test_chunked_body_without_content_length_is_read_whole(gunicorn_server):
     # The size limit still holds, counted while reading (the server's limit: 200,000 bytes).
     status, answer = _chunked_post(gunicorn_server, key, [b" " * 50_000] * 5)
     assert status == 413 and answer["error"]["code"] == "too_large"
+
+
+# --- Found by a hostile trial ----------------------------------------------------------------
+
+
+def _raw_post(port: int, key: str, body: bytes) -> tuple[int, bytes]:
+    """A hand-framed request: chunked framing that a client library would not produce."""
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as connection:
+        connection.sendall(
+            b"POST /api/v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            + f"Authorization: Bearer {key}\r\n".encode()
+            + b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+            + body
+        )
+        connection.shutdown(socket.SHUT_WR)
+        answer = b""
+        while chunk := connection.recv(65536):
+            answer += chunk
+    status = int(answer.split(b" ", 2)[1])
+    return status, answer.split(b"\r\n\r\n", 1)[1]
+
+
+@committed
+@pytest.mark.parametrize(
+    "framing",
+    [b"zz\r\n[]\r\n0\r\n\r\n", b"5\r\n[]\r\n0\r\n\r\n", b"2\r\n[]\r\n"],
+    ids=["size-not-a-number", "size-wrong", "no-last-chunk"],
+)
+def test_malformed_chunked_body_is_400_not_500(gunicorn_server, framing):
+    _, key = IngestKey.issue("framing")
+    status, body = _raw_post(gunicorn_server, key, framing)
+    assert status == 400, body
+    assert json.loads(body)["error"]["code"] == "unreadable_body"
+
+
+@pytest.mark.django_db
+def test_many_gzip_members_are_refused_quickly(client, ingest_key):
+    _, key = ingest_key
+    body = gzip.compress(b"") * 5000 + gzip.compress(json.dumps([EventFactory.build()]).encode())
+    response = post_encoded(client, key, body)
+    assert response.status_code == 400 and "gzip members" in response.json()["error"]["message"]
+
+
+def test_validating_huge_fields_keeps_no_memory():
+    """The validator's caches key on the text as sent: a huge model or category text must not
+    stay in them (a gateway could grow the server's memory by megabytes per request)."""
+    import gc
+    import tracemalloc
+
+    now = timezone.now()
+    huge = [
+        EventFactory.build(model=f"{n}" + "m" * 1_000_000, categories=f"{n}" + "c," * 500_000)
+        for n in range(3)
+    ]
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for event in huge:
+            assert normalize(event, now)[0] is None  # the model is refused
+        del event
+        gc.collect()
+        kept = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert kept < 500_000, f"{kept:,} bytes kept after validating"
+
+
+@pytest.mark.django_db
+def test_numbers_in_superscript_are_refused_with_a_clear_message(client, ingest_key):
+    _, key = ingest_key
+    answer = post_events(client, key, [EventFactory.build(tokens_prompt="²")]).json()
+    assert answer["rejected"][0]["errors"] == {"tokens_prompt": "must be a whole number"}
+
+
+@committed
+def test_app_whose_origin_is_no_valid_link_can_still_be_saved_in_the_admin(client):
+    from django.contrib.auth.models import User
+
+    services.import_events(
+        [
+            EventFactory.build(origin="https://my_app.local/x"),
+            EventFactory.build(origin="http://[::1]:8080/x"),
+        ]
+    )
+    underscore = App.objects.get(origin="https://my_app.local/x")
+    assert underscore.url == ""  # identifies the app, but no link the admin would accept
+    assert App.objects.filter(origin="http://[::1]:8080/x").exists()  # IPv6 keeps its brackets
+    client.force_login(User.objects.create_superuser("root", password="x"))
+    change = f"/admin/rankings/app/{underscore.pk}/change/"
+    form = client.get(change).context["adminform"].form
+    data = {k: v for k, v in form.initial.items() if v is not None and not isinstance(v, list)}
+    data.update({"is_public": "", "origins-TOTAL_FORMS": "0", "origins-INITIAL_FORMS": "0"})
+    response = client.post(change, data)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    assert not App.objects.get(pk=underscore.pk).is_public

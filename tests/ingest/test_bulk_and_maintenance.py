@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 from datetime import UTC, datetime, timedelta
 
@@ -15,7 +14,14 @@ from ingest.models import InboxBatch, SeenEvent, UsageDaily, UsageHourly, UsageM
 from ingest.rollups.grains import GRAINS
 from rankings.models import App, LLMModel
 from tests.conftest import wait_for
-from tests.factories import EventFactory, both_grains_equal, expected_totals, post_events
+from tests.factories import (
+    EventFactory,
+    activity_row,
+    both_grains_equal,
+    expected_totals,
+    post_events,
+    write_activity_export,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -36,50 +42,22 @@ def test_import_ndjson_json_and_rerun_counts_once(tmp_path):
 
 
 def test_import_openrouter_activity_csv(tmp_path):
-    now = datetime.now(UTC) - timedelta(hours=2)
-    path = tmp_path / "activity.csv"
-    columns = [
-        "generation_id",
-        "created_at",
-        "cost_total",
-        "cost_web_search",
-        "tokens_prompt",
-        "tokens_completion",
-        "tokens_reasoning",
-        "tokens_cached",
-        "model_permaslug",
-        "provider_name",
-        "variant",
-        "app_name",
-        "streamed",
-        "cancelled",
-        "finish_reason_normalized",
-        "generation_time_ms",
-    ]
-    with path.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, columns)
-        writer.writeheader()
-        writer.writerow(
-            {
-                "generation_id": "gen-csv-1",
-                "created_at": now.strftime("%Y-%m-%d %H:%M:%S.000"),
-                "cost_total": "0.5",
-                "cost_web_search": "0",
-                "tokens_prompt": "1000",
-                "tokens_completion": "300",
-                "tokens_reasoning": "100",
-                "tokens_cached": "200",
-                "model_permaslug": "deepseek/deepseek-r1-0528",
-                "provider_name": "Chutes",
-                "variant": "free",
-                "app_name": "My App",
-                "streamed": "true",
-                "cancelled": "false",
-                "finish_reason_normalized": "stop",
-                "generation_time_ms": "3000",
-            }
-        )
-    call_command("import_events", str(path), "--quiet")
+    row = activity_row(
+        1,
+        cost_total="0.5",
+        tokens_prompt="1000",
+        tokens_completion="300",
+        tokens_reasoning="100",
+        tokens_cached="200",
+        model_permaslug="deepseek/deepseek-r1-0528",
+        provider_name="Chutes",
+        variant="free",
+        app_name="My App",
+        generation_time_ms="3000",
+    )
+    call_command(
+        "import_events", write_activity_export(tmp_path / "activity.csv", [row], bom=False), "--quiet"
+    )
     row = UsageDaily.objects.get()
     assert (row.requests, row.prompt_tokens, row.completion_tokens) == (1, 1000, 300)
     assert (row.reasoning_tokens, row.cached_tokens, row.variant) == (100, 200, "free")

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import random
+import signal
+import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
@@ -130,6 +133,32 @@ def test_broker_down_while_batches_are_accepted(client, start_worker, ingest_key
     assert InboxBatch.objects.filter(status="pending").count() == 3
     start_worker(concurrency=2)
     assert tasks.sweep_pending() == 3
+    assert_counted_once(events)
+
+
+@pytest.mark.worker
+@pytest.mark.skipif(not django_settings.EMBEDDED_REDIS, reason="freezes the broker: needs the embedded one")
+def test_hung_broker_neither_hangs_ingest_nor_health_and_loses_nothing(client, start_worker, ingest_key, settings):
+    """A Redis that accepts connections but no longer answers (SIGSTOP): ingest answers 202
+    within the broker's socket timeouts, /healthz answers 503, and the batch lands later."""
+    settings.TOKENRANK = {**settings.TOKENRANK, "SWEEP_AFTER_SECONDS": 0}
+    _, key = ingest_key
+    events = EventFactory.build_batch(200)
+    pid = int((settings.DATA_DIR / "redis" / "redis.pid").read_text())
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        started = time.monotonic()
+        assert post_events(client, key, events).status_code == 202
+        accepted_in = time.monotonic() - started
+        started = time.monotonic()
+        health = client.get("/healthz")
+        health_in = time.monotonic() - started
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    assert accepted_in < 15 and health_in < 15, (accepted_in, health_in)
+    assert health.status_code == 503 and "broker" in health.json()["reasons"][0]
+    start_worker(concurrency=1)
+    tasks.sweep_pending()
     assert_counted_once(events)
 
 

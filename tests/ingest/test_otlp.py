@@ -114,6 +114,7 @@ def test_sdk_encoded_spans_become_events_and_other_spans_are_partial_success(cli
     assert event["model"] == "anthropic/claude-sonnet-4-20250514"
     assert event["provider_name"] == "Anthropic"
     assert event["app_name"] == "Support bot"
+    assert event["origin"] == "title:support bot"  # its app is the service, not "(unattributed)"
     # Input includes cache reads and writes, output includes reasoning: each counted once.
     assert (event["prompt"], event["completion"], event["cached"], event["reasoning"]) == (1001, 201, 600, 50)
     assert event["finish_reason"] == "stop"

@@ -43,3 +43,14 @@ def test_ingest_never_answers_5xx(case, ingest_key):
     case.headers = {**(case.headers or {}), "Authorization": f"Bearer {key}"}
     response = case.call()
     assert response.status_code < 500, response.text
+
+
+@schemathesis.serializer("application/x-ndjson", "application/ndjson", "application/jsonl")
+def _ndjson(ctx, value):
+    """NDJSON bodies as a gateway sends them: one JSON value per line (strings as they are)."""
+    import json
+
+    if isinstance(value, str):
+        return {"data": value.encode("utf-8", "surrogatepass")}
+    items = value if isinstance(value, list) else [value]
+    return {"data": "\n".join(json.dumps(item) for item in items).encode()}

@@ -1,69 +1,98 @@
-import csv
-import gzip
-import io
-import json
-from collections.abc import Iterator
+import sys
 from pathlib import Path
-from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
-from tqdm import tqdm
+from django.db import DatabaseError
 
-from ingest.events import from_csv_row, loads
+from ingest.imports import ExportFile, Progress, SourceError
 from ingest.services import IMPORT_CHUNK_EVENTS, import_events
 
-
-def _open(path: Path) -> io.TextIOBase:
-    if path.suffix == ".gz":
-        return io.TextIOWrapper(gzip.open(path), encoding="utf-8")
-    return path.open(encoding="utf-8", newline="")
-
-
-def read_file(path: Path) -> Iterator[Any]:
-    """Events from NDJSON (.ndjson/.jsonl), JSON (array or {"events": [...]}) or CSV
-    (OpenRouter's activity export columns), optionally gzipped."""
-    kind = path.name.removesuffix(".gz").rsplit(".", 1)[-1].lower()
-    with _open(path) as handle:
-        if kind == "csv":
-            for row in csv.DictReader(handle):
-                yield from_csv_row(row)
-        elif kind in ("ndjson", "jsonl"):
-            for lineno, line in enumerate(handle, start=1):
-                if line.strip():
-                    try:
-                        yield loads(line)
-                    except json.JSONDecodeError:
-                        yield {"_line": lineno}  # rejected by validation, keeps counting going
-        elif kind == "json":
-            document = loads(handle.read())
-            yield from document["events"] if isinstance(document, dict) else document
-        else:
-            raise CommandError(f"{path}: unknown format (use .ndjson, .jsonl, .json or .csv)")
+# Exit codes (docs/operations.md): a cron job can tell "all good" from "partly" from "failed".
+EXIT_OK = 0
+EXIT_FAILED = 1  # a file could not be read, the database failed, or no row of a file was valid
+EXIT_PARTIAL = 3  # some rows were rejected, the valid rest is imported (0 with --allow-rejects)
+SHOWN_ERRORS = 20
 
 
 class Command(BaseCommand):
-    help = "Import usage events from NDJSON, JSON or CSV files through the bulk (COPY) path."
+    help = (
+        "Import usage events from export files through the bulk (COPY) path: OpenRouter's activity "
+        'CSV export, NDJSON/JSONL or JSON (array or {"events": [...]}), optionally gzipped; a UTF-8 '
+        "byte-order mark and CRLF line ends are fine. Re-importing a file counts nothing twice. A CSV "
+        "row with an app_name but no origin counts for that app (the app of the same title that has a "
+        "URL, when there is exactly one). Exit status: 0 every row imported (or already there), "
+        f"{EXIT_PARTIAL} some rows rejected and the rest imported, {EXIT_FAILED} failure (unreadable "
+        "file, database error, or no valid row in a file); 2 for a usage error."
+    )
 
     def add_arguments(self, parser):
-        parser.add_argument("files", nargs="+", type=Path)
+        parser.add_argument("files", nargs="+", type=Path, help="files to import, in order")
         parser.add_argument(
-            "--chunk-size", type=int, default=IMPORT_CHUNK_EVENTS, help="events per transaction"
+            "--chunk-size",
+            type=int,
+            default=IMPORT_CHUNK_EVENTS,
+            help=f"events per transaction (default {IMPORT_CHUNK_EVENTS:,}); an interrupted import keeps "
+            "the chunks committed before, and a rerun skips them as duplicates",
         )
-        parser.add_argument("--quiet", action="store_true", help="no progress bar")
+        parser.add_argument(
+            "--allow-rejects",
+            action="store_true",
+            help=f"exit 0 instead of {EXIT_PARTIAL} when some rows are rejected (cron jobs that only "
+            "want to hear about failures); rejected rows are still listed on stderr",
+        )
+        parser.add_argument(
+            "--quiet", action="store_true", help="no progress bar (it is shown only on a terminal anyway)"
+        )
 
-    def handle(self, *args, files, chunk_size, quiet, **options):
-        failed = False
+    def handle(self, *args, files: list[Path], chunk_size: int, allow_rejects: bool, quiet: bool, **options):
+        if chunk_size < 1:
+            raise CommandError("--chunk-size must be at least 1", returncode=2)
+        missing = [str(path) for path in files if not path.is_file()]
+        if missing:
+            raise CommandError(f"no such file: {', '.join(missing)}", returncode=EXIT_FAILED)
+        failed = partial = False
         for path in files:
-            if not path.exists():
-                raise CommandError(f"{path}: no such file")
-            with tqdm(desc=path.name, unit=" events", disable=quiet) as bar:
-                totals = import_events(read_file(path), chunk_size=chunk_size, progress=bar.update)
-            self.stdout.write(
-                f"{path}: {totals.accepted} accepted, {totals.duplicates} duplicates, "
-                f"{totals.rejected} rejected"
-            )
-            for rejection in totals.errors[:10]:
-                self.stderr.write(f"  event {rejection.index} ({rejection.id}): {rejection.errors}")
-            failed = failed or totals.rejected > 0
+            outcome = self._import(path, chunk_size, quiet)
+            failed |= outcome == EXIT_FAILED
+            partial |= outcome == EXIT_PARTIAL
         if failed:
-            raise CommandError("some events were rejected (see above); the valid ones are imported")
+            raise CommandError(
+                "import failed (see above); files before the failure were imported", returncode=EXIT_FAILED
+            )
+        if partial and not allow_rejects:
+            raise CommandError(
+                "some rows were rejected (listed above); the valid rows are imported. "
+                "Fix and re-import the file (imported rows count once), or pass --allow-rejects.",
+                returncode=EXIT_PARTIAL,
+            )
+
+    def _import(self, path: Path, chunk_size: int, quiet: bool) -> int:
+        try:
+            source = ExportFile(path)
+        except SourceError as exc:
+            self.stderr.write(str(exc))
+            return EXIT_FAILED
+        progress = Progress(source, enabled=False if quiet else None, stream=sys.stderr)
+        try:
+            totals = import_events(
+                source.items(), chunk_size=chunk_size, progress=progress, titles_are_apps=source.kind == "csv"
+            )
+        except (SourceError, DatabaseError) as exc:
+            progress.close()
+            self.stderr.write(
+                f"{path}: {exc}; rows before it in whole chunks of {chunk_size:,} were imported"
+            )
+            return EXIT_FAILED
+        progress.close()
+        self.stdout.write(
+            f"{path}: {totals.accepted:,} imported, {totals.duplicates:,} duplicates, "
+            f"{totals.rejected:,} rejected"
+        )
+        for rejection in totals.errors[:SHOWN_ERRORS]:
+            self.stderr.write(f"  {path.name} {source.describe(rejection)}")
+        if totals.rejected > SHOWN_ERRORS:
+            self.stderr.write(f"  … and {totals.rejected - SHOWN_ERRORS:,} more rejected rows")
+        if totals.rejected and not (totals.accepted or totals.duplicates):
+            self.stderr.write(f"{path}: no valid row; is it the right file?")
+            return EXIT_FAILED
+        return EXIT_PARTIAL if totals.rejected else EXIT_OK

@@ -10,12 +10,16 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="action", required=True)
         create = sub.add_parser("create", help="create a key and print it once")
-        create.add_argument("name")
-        create.add_argument("--owner", default="")
-        create.add_argument("--rate-limit", type=int, help="requests per minute")
-        sub.add_parser("list", help="list keys")
-        rev = sub.add_parser("revoke", help="revoke a key by name")
-        rev.add_argument("name")
+        create.add_argument("name", help="a unique name, e.g. the gateway it is for")
+        create.add_argument("--owner", default="", help="who to ask about this key (free text)")
+        create.add_argument(
+            "--rate-limit",
+            type=int,
+            help="requests per minute for this key (default: TOKENRANK_INGEST_RATE_LIMIT)",
+        )
+        sub.add_parser("list", help="list keys: name, prefix, state, events accepted, last use")
+        rev = sub.add_parser("revoke", help="revoke a key by name (it answers 403 from then on)")
+        rev.add_argument("name", help="the key's name")
 
     def handle(self, *args, action: str, **options):
         if action == "create":

@@ -1,19 +1,25 @@
-from datetime import date
-
 from django.core.management.base import BaseCommand
 
 from ingest.maintenance import rebuild_rollups
+from ingest.management.commands._range import add_range_arguments, checked_range
 
 
 class Command(BaseCommand):
-    help = "Recompute rollups from raw events (from --since, at most the retention window back)."
+    help = (
+        "Recompute every rollup table from the raw events for a range of UTC days, one transaction "
+        "per day (ingest waits on each day, then goes on). Raw events are kept for the retention "
+        "window only, so days before it cannot be rebuilt (their rollups are kept as they are). "
+        "Exit status 0 when done, 2 for an invalid range."
+    )
 
     def add_arguments(self, parser):
-        parser.add_argument("--since", type=date.fromisoformat, help="first day, YYYY-MM-DD (UTC)")
-        parser.add_argument("--until", type=date.fromisoformat, help="last day (default: today)")
+        add_range_arguments(parser)
 
     def handle(self, *args, since, until, **options):
-        first, last = rebuild_rollups(since, until, progress=self._progress)
+        first, last = checked_range(since, until)
+        if since and first > since:
+            self.stderr.write(f"Raw events before {first} are no longer kept: rebuilding from {first}.")
+        rebuild_rollups(first, last, progress=self._progress)
         self.stdout.write(f"Rollups rebuilt for {first} to {last}.")
 
     def _progress(self, done: int, total: int) -> None:

@@ -18,16 +18,41 @@ CLINE_FINAL_WEEK_TOKENS = 49e9
 
 
 class Command(BaseCommand):
-    help = "Simulate a year of gateway traffic through the bulk ingest path (deterministic per --seed)."
+    help = (
+        "Simulate gateway traffic (models, providers, apps and categories with realistic growth) through "
+        "the bulk ingest path, deterministic per --seed; `make run` uses it for demo data. Re-running with "
+        "the same options adds nothing (the event ids repeat). Optionally keep sending live traffic over HTTP."
+    )
 
     def add_arguments(self, parser):
-        parser.add_argument("--days", type=int, default=365)
-        parser.add_argument("--scale", choices=sorted(SCALES), default="demo")
-        parser.add_argument("--seed", type=int, default=1)
-        parser.add_argument("--end", type=date.fromisoformat, help="last simulated day (default: today, UTC)")
-        parser.add_argument("--quiet", action="store_true")
-        parser.add_argument("--live", type=float, metavar="RATE", help="then send RATE events/s over HTTP")
-        parser.add_argument("--url", default="http://127.0.0.1:8000", help="with --live: the server")
+        parser.add_argument("--days", type=int, default=365, help="days of history to simulate (default 365)")
+        parser.add_argument(
+            "--scale",
+            choices=sorted(SCALES),
+            default="demo",
+            help="traffic volume per day (default demo: a year in about 20 s)",
+        )
+        parser.add_argument(
+            "--seed", type=int, default=1, help="random seed: the same seed makes the same events (default 1)"
+        )
+        parser.add_argument(
+            "--end",
+            type=date.fromisoformat,
+            metavar="YYYY-MM-DD",
+            help="last simulated day (default: today, UTC)",
+        )
+        parser.add_argument("--quiet", action="store_true", help="no progress bar")
+        parser.add_argument(
+            "--live",
+            type=float,
+            metavar="RATE",
+            help="after the history, send RATE events/s over HTTP until Ctrl-C",
+        )
+        parser.add_argument(
+            "--url",
+            default="http://127.0.0.1:8000",
+            help="with --live: the server (default http://127.0.0.1:8000)",
+        )
         parser.add_argument("--key", help="with --live: an ingest key (default: create one)")
 
     def handle(self, *args, days, scale, seed, end, quiet, live, url, key, **options):

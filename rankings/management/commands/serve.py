@@ -28,8 +28,17 @@ class Command(BaseCommand):
     help = "Run web (gunicorn), Celery worker and beat; Ctrl-C stops everything."
 
     def add_arguments(self, parser):
-        parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
-        parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+        parser.add_argument(
+            "--port",
+            type=int,
+            default=int(os.environ.get("PORT", "8000")),
+            help="port (default: $PORT or 8000)",
+        )
+        parser.add_argument(
+            "--host",
+            default=os.environ.get("HOST", "127.0.0.1"),
+            help="address (default: $HOST or 127.0.0.1)",
+        )
         parser.add_argument("--no-demo", action="store_true", help="do not simulate demo data")
 
     def handle(self, *args, port: int, host: str, no_demo: bool, **options):

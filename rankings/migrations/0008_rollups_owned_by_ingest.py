@@ -1,7 +1,7 @@
 """The usage rollup models move to the ingest app (which writes, rebuilds and checks them).
 
 State only: the tables, their rows and indexes stay as they are, under their names
-(rankings_usage*); ``ingest.0008_rollups_from_rankings`` declares the same tables there.
+(rankings_usage*); ``ingest.0009_rollups_from_rankings`` declares the same tables there.
 """
 
 from django.db import migrations
@@ -18,7 +18,7 @@ ROLLUPS = (
 
 
 class Migration(migrations.Migration):
-    dependencies = [("rankings", "0006_web_urls_only")]
+    dependencies = [("rankings", "0007_model_aliases_and_permaslugs")]
 
     operations = [
         migrations.SeparateDatabaseAndState(

@@ -1,0 +1,38 @@
+"""The day range options ``rebuild_rollups`` and ``verify_rollups`` share."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import date
+
+from django.core.management.base import CommandError
+
+from ingest.maintenance import RangeError, rollup_days
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date: use YYYY-MM-DD") from exc
+
+
+def add_range_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--since",
+        type=_day,
+        metavar="YYYY-MM-DD",
+        help="first day (UTC); default and earliest: the oldest day whose raw events are all kept "
+        "(today minus TOKENRANK_RAW_RETENTION_DAYS - 1); an earlier day is cut to it",
+    )
+    parser.add_argument(
+        "--until", type=_day, metavar="YYYY-MM-DD", help="last day (UTC), inclusive; default: today"
+    )
+
+
+def checked_range(since: date | None, until: date | None) -> tuple[date, date]:
+    """The days to cover, or a CommandError (exit 2: a usage error) saying why not."""
+    try:
+        return rollup_days(since, until)
+    except RangeError as exc:
+        raise CommandError(str(exc), returncode=2) from exc
