@@ -1,6 +1,6 @@
 from django.urls import path
 
-from rankings.api import growth, views
+from rankings.api import details, growth, views
 
 urlpatterns = [
     path("", views.ApiRootView.as_view(), name="api-root"),
@@ -11,9 +11,9 @@ urlpatterns = [
     path("timeseries", views.TimeseriesView.as_view(), name="api-timeseries"),
     path("trending/models", views.TrendingView.as_view(), name="api-trending-models"),
     path("trending/apps", views.TrendingAppsView.as_view(), name="api-trending-apps"),
-    path("models/<slug:author>/<str:name>", views.ModelDetailView.as_view(), name="api-model"),
-    path("authors/<slug:slug>", views.AuthorDetailView.as_view(), name="api-author"),
-    path("apps/<slug:slug>", views.AppDetailView.as_view(), name="api-app"),
+    path("models/<slug:author>/<str:name>", details.ModelDetailView.as_view(), name="api-model"),
+    path("authors/<slug:slug>", details.AuthorDetailView.as_view(), name="api-author"),
+    path("apps/<slug:slug>", details.AppDetailView.as_view(), name="api-app"),
     path("categories", views.CatalogListView.as_view(), name="api-categories"),
     path("providers", views.ProviderListView.as_view(), name="api-providers"),
     path("growth", growth.GrowthView.as_view(), name="api-growth"),

@@ -1,0 +1,100 @@
+"""Detail endpoints of the read API: a model, an author, an app, each with its totals and the
+breakdowns its page shows (``ingest.schema``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from ingest import schema
+from rankings import selectors
+from rankings.api import params
+from rankings.api import serializers as s
+from rankings.api.views import ReadView
+from rankings.selectors import Filters, Window
+
+
+def _entries(kind: str) -> QuerySet:
+    """The entries of a dimension anyone may see (a private app answers 404 like a missing
+    one), with what their answer reads along."""
+    dimension = schema.DIMENSION[kind]
+    entries = selectors.entries(dimension)
+    return entries.select_related(*dimension.related) if dimension.related else entries
+
+
+def _detail(kind: str, obj: Any, window: Window) -> dict[str, Any]:
+    """An entry's totals and the breakdowns of its page (``ingest.schema``), each under the
+    plural of the dimension it ranks."""
+    filters = Filters(**{kind: obj.pk})
+    out = {
+        "entity": s.entity_dict(obj),
+        "window": s.window_dict(window),
+        "totals": s.totals_dict(selectors.totals(window, filters)),
+    }
+    for _, entity in schema.DIMENSION[kind].page:
+        rows = selectors.ranking(entity, window, filters=filters, limit=20).rows
+        out[schema.DIMENSION[entity].plural] = [s.rank_row(r) for r in rows]
+    return out
+
+
+class ModelDetailView(ReadView):
+    @extend_schema(
+        parameters=[params.PeriodParams],
+        responses=OpenApiTypes.OBJECT,
+        description="A model: pricing, totals, variants, providers with latency/throughput, apps.",
+    )
+    def get(self, request: Request, author: str, name: str) -> Response:
+        query = params.parse(params.PeriodParams, request.query_params)
+        model = get_object_or_404(_entries("model"), slug=f"{author}/{name}")
+        filters = Filters(model=model.pk)
+        data = _detail("model", model, query["window"])
+        data["model"] = {
+            "author": s.entity_dict(model.author),
+            "context_length": model.context_length,
+            "prompt_price_per_million": float(model.prompt_price) if model.prompt_price is not None else None,
+            "completion_price_per_million": float(model.completion_price)
+            if model.completion_price is not None
+            else None,
+            "supports_reasoning": model.supports_reasoning,
+            "release_date": model.release_date.isoformat() if model.release_date else None,
+        }
+        data["providers"] = [
+            {
+                "entity": s.entity_dict(p["provider"]),
+                "requests": p["requests"],
+                "tokens": p["tokens"],
+                "share": p["share"],
+                "latency_ms": p["latency_ms"],
+                "throughput": p["throughput"],
+            }
+            for p in selectors.provider_stats(query["window"], filters)
+        ]
+        return Response(data)
+
+
+class AuthorDetailView(ReadView):
+    @extend_schema(parameters=[params.PeriodParams], responses=OpenApiTypes.OBJECT)
+    def get(self, request: Request, slug: str) -> Response:
+        query = params.parse(params.PeriodParams, request.query_params)
+        author = get_object_or_404(_entries("author"), slug=slug)
+        return Response(_detail("author", author, query["window"]))
+
+
+class AppDetailView(ReadView):
+    @extend_schema(
+        parameters=[params.PeriodParams],
+        responses=OpenApiTypes.OBJECT,
+        description="A public app; a private app answers 404 like a missing one.",
+    )
+    def get(self, request: Request, slug: str) -> Response:
+        query = params.parse(params.PeriodParams, request.query_params)
+        app = get_object_or_404(_entries("app"), slug=slug)
+        data = _detail("app", app, query["window"])
+        data["app"] = {"description": app.description, "url": app.url}
+        return Response(data)
