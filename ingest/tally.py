@@ -55,12 +55,20 @@ def record(source: str, tally: Counter[tuple[str, str]], now: datetime | None = 
     hour = (now or timezone.now()).replace(minute=0, second=0, microsecond=0)
     try:
         with transaction.atomic(), connection.cursor() as cursor:
+            # The unique constraint source_tally_key is the conflict target.
             cursor.execute(
                 "INSERT INTO ingest_sourcetally (hour, source, outcome, reason, count) "
-                "SELECT %s, %s, o, r, n FROM unnest(%s::text[], %s::text[], %s::bigint[]) AS t(o, r, n) "
+                "SELECT %(hour)s, %(source)s, o, r, n "
+                "FROM unnest(%(outcomes)s::text[], %(reasons)s::text[], %(counts)s::bigint[]) AS t(o, r, n) "
                 "ON CONFLICT (hour, source, outcome, reason) "
                 "DO UPDATE SET count = ingest_sourcetally.count + EXCLUDED.count",
-                [hour, source, [o for (o, _), _ in rows], [r for (_, r), _ in rows], [n for _, n in rows]],
+                {
+                    "hour": hour,
+                    "source": source,
+                    "outcomes": [o for (o, _), _ in rows],
+                    "reasons": [r for (_, r), _ in rows],
+                    "counts": [n for _, n in rows],
+                },
             )
     except DatabaseError:
         log.warning("source tally not recorded for %s", source, exc_info=True)
