@@ -16,7 +16,7 @@ from django.template.loader import render_to_string
 from django.views.decorators.http import require_GET
 
 from ingest import schema
-from ingest.models import UsageDaily
+from ingest.rollups.read import has_usage
 from rankings import charts, selectors
 from rankings.api.growth import growth_payload
 from rankings.cache import cached
@@ -223,7 +223,7 @@ def home(request: HttpRequest) -> HttpResponse:
     base = {"state": state, "metric_label": METRIC_LABELS[state.metric]}
     if section not in HOME_SECTIONS:
         section = None
-        if not UsageDaily.objects.exists():
+        if not has_usage():
             return render(request, "rankings/empty.html", base)
 
     def page() -> str:

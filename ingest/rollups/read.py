@@ -59,6 +59,7 @@ and 404 on unknown ones)."""
 
 
 def has_usage() -> bool:
+    """Anything counted yet (an empty install shows how to send events)."""
     return UsageDaily.objects.exists()
 
 

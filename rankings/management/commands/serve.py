@@ -21,7 +21,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from config import embedded, processes
-from ingest.models import UsageDaily
+from ingest.rollups.read import has_usage
 
 
 class Command(BaseCommand):
@@ -94,7 +94,7 @@ class Command(BaseCommand):
             url = f"http://{host}:{port}/"
             self._wait_healthy(url + "healthz", procs)
             self.stdout.write(self.style.SUCCESS(f"\nTokenrank is running at {url}  (Ctrl-C stops it)\n"))
-            if not no_demo and not UsageDaily.objects.exists():
+            if not no_demo and not has_usage():
                 self.stdout.write("Empty database: simulating a year of demo traffic in the background…")
                 procs["demo"] = subprocess.Popen(
                     [python, "manage.py", "simulate", "--scale", "demo", "--quiet"],
