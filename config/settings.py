@@ -247,6 +247,20 @@ SECURE_CSP = {
     "form-action": [CSP.SELF],
 }
 
+# --- Embeds and daily snapshots -----------------------------------------------------------
+# Sites that may frame the /embed/ pages (CSP frame-ancestors; every other page denies
+# framing): "*" = any, or a list of origins such as "https://wiki.example.com".
+EMBED_FRAME_ANCESTORS = _env_list("TOKENRANK_EMBED_FRAME_ANCESTORS", "*")
+# Daily snapshots of the rankings (rankings.snapshots), immutable once published.
+EXPORTS_LICENSE = os.environ.get("TOKENRANK_EXPORTS_LICENSE", "")
+EXPORTS_DELAY_MINUTES = _env_int("TOKENRANK_EXPORTS_DELAY_MINUTES", 60)  # after the UTC day closes
+EXPORTS_BACKFILL_DAYS = _env_int("TOKENRANK_EXPORTS_BACKFILL_DAYS", 7)
+STORAGES["exports"] = {
+    "BACKEND": "django.core.files.storage.FileSystemStorage",
+    "OPTIONS": {"location": os.environ.get("TOKENRANK_EXPORTS_DIR", str(DATA_DIR / "exports"))},
+}
+CELERY_BEAT_SCHEDULE["daily-snapshots"] = {"task": "rankings.tasks.maintenance_snapshots", "schedule": 900}
+
 # --- Security (production) ----------------------------------------------------------------
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_CONTENT_TYPE_NOSNIFF = True

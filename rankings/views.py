@@ -10,12 +10,12 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.template.loader import render_to_string
 from django.views.decorators.http import require_GET
 
-from rankings import charts, selectors
+from rankings import charts, selectors, share
 from rankings.cache import cached
 from rankings.models import App, Author, Category, LLMModel, Provider, UsageDaily
 from rankings.selectors import Filters
@@ -230,21 +230,48 @@ def home(request: HttpRequest) -> HttpResponse:
         for name in ("chart", "leaderboard", "authors", "categories", "apps", "trending", "performance"):
             context.update(HOME_SECTIONS[name](state, path))
         context["metric_tabs"] = _tabs(state, path, "metric", METRIC_LABELS, "")
+        summary = share.home_summary(context["leaderboard"], PERIOD_LABELS[state.period])
+        context["og"] = share.meta(request, "LLM token rankings", summary, share.og_image_path("home"))
         return render_to_string("rankings/home.html", context, request)
 
-    # The rendered HTML depends only on the state (the page has no form or per-user part):
-    # cache it per canonical state URL and rollup generation.
-    return HttpResponse(cached("html:" + state.url(path, section, offset=state.offset), page))
+    # The rendered HTML depends only on the state (the page has no form or per-user part)
+    # and the host (named by the link-preview meta): cache it per canonical state URL and
+    # rollup generation.
+    url = request.build_absolute_uri(state.url(path, section, offset=state.offset))
+    return HttpResponse(cached("html:" + url, page))
 
 
 # --- Entity pages -------------------------------------------------------------------------
 
 
-def _entity_page(
-    request: HttpRequest, kind: str, obj: Any, filters: Filters, breakdowns: list[tuple[str, str]]
+# The breakdown tables of each entity page: (title, entity ranked within it).
+BREAKDOWNS = {
+    "model": [("Variants", "variant"), ("Top apps", "app"), ("Categories", "category")],
+    "app": [("Models it uses", "model"), ("Providers", "provider")],
+    "author": [("Models", "model"), ("Top apps", "app")],
+    "category": [("Top models", "model"), ("Top apps", "app")],
+    "provider": [("Models", "model"), ("Top apps", "app")],
+}
+ENTITY_CLASSES = {"model": LLMModel, "app": App, "author": Author, "category": Category, "provider": Provider}
+
+
+def entity_object(kind: str, slug: str) -> Any:
+    """The object of an entity page; 404 for an unknown slug and for a private app."""
+    if kind == "model":
+        return get_object_or_404(LLMModel.objects.select_related("author"), slug=slug)
+    if kind == "app":
+        return get_object_or_404(App, slug=slug, is_public=True)
+    return get_object_or_404(ENTITY_CLASSES[kind], slug=slug)
+
+
+def entity_page(
+    request: HttpRequest, kind: str, obj: Any, embed: dict[str, Any] | None = None
 ) -> HttpResponse:
+    """An entity's page, or with ``embed`` (theme, compact) its /embed/ version;
+    ``?section=body`` is the htmx fragment of either."""
     state = State.from_request(request)
     path = request.path
+    filters = Filters(**{kind: obj.pk})
 
     def compute():
         window = selectors.period_window(state.period)
@@ -271,7 +298,7 @@ def _entity_page(
             )
         tables = [
             (title, entity, selectors.ranking(entity, window, metric=state.metric, filters=filters, limit=10))
-            for title, entity in breakdowns
+            for title, entity in BREAKDOWNS[kind]
         ]
         providers = selectors.provider_stats(window, filters) if kind == "model" else None
         return {
@@ -293,50 +320,38 @@ def _entity_page(
             "period_tabs": _tabs(state, path, "period", PERIOD_LABELS, "body"),
             "interval_tabs": _tabs(state, path, "interval", INTERVAL_LABELS, "body"),
             "metric_tabs": _tabs(state, path, "metric", METRIC_LABELS, "body"),
+            "page_url": state.url(obj.get_absolute_url()),
+            "embed_url": state.url("/embed" + obj.get_absolute_url()),
             **compute(),
         }
-        template = "rankings/entity.html#body" if section else "rankings/entity.html"
-        return render_to_string(template, context, request)
+        if section:
+            return render_to_string("rankings/entity.html#body", context, request)
+        if embed is not None:
+            context.update(embed, title=obj.name, partial="rankings/entity.html#body")
+            context["page_url"] += "#usage"
+            return render_to_string("embed/base.html", context, request)
+        if state.period != "all":
+            previous = selectors.totals(context["window"].previous(), filters).tokens
+        else:
+            previous = None
+        summary = share.entity_summary(obj.name, context["totals"], PERIOD_LABELS[state.period], previous)
+        context["og"] = share.meta(request, obj.name, summary, share.og_image_path(kind, obj))
+        return render_to_string("rankings/entity.html", context, request)
 
-    # Like the home page: the HTML is a function of the object, the state and the data.
-    return HttpResponse(cached(f"html:{kind}:{obj.pk}:" + state.url(path, section), page))
+    # Like the home page: the HTML is a function of the object, the state and the data (and
+    # of the host, which the link-preview meta names).
+    url = request.build_absolute_uri(state.url(path, section))
+    return HttpResponse(cached(f"html:{kind}:{obj.pk}:{embed}:{url}", page))
 
 
 @require_GET
 def model_detail(request: HttpRequest, author: str, name: str) -> HttpResponse:
-    model = get_object_or_404(LLMModel.objects.select_related("author"), slug=f"{author}/{name}")
-    return _entity_page(
-        request,
-        "model",
-        model,
-        Filters(model=model.pk),
-        [("Variants", "variant"), ("Top apps", "app"), ("Categories", "category")],
-    )
-
-
-@require_GET
-def app_detail(request: HttpRequest, slug: str) -> HttpResponse:
-    app = get_object_or_404(App, slug=slug)
-    if not app.is_public:
-        raise Http404("No such app.")
-    return _entity_page(
-        request, "app", app, Filters(app=app.pk), [("Models it uses", "model"), ("Providers", "provider")]
-    )
-
-
-# Entity pages that are a plain catalog lookup: model class and breakdown tables per kind.
-SCOPED_PAGES = {
-    "author": (Author, [("Models", "model"), ("Top apps", "app")]),
-    "category": (Category, [("Top models", "model"), ("Top apps", "app")]),
-    "provider": (Provider, [("Models", "model"), ("Top apps", "app")]),
-}
+    return entity_page(request, "model", entity_object("model", f"{author}/{name}"))
 
 
 @require_GET
 def scoped_detail(request: HttpRequest, slug: str, kind: str) -> HttpResponse:
-    model, breakdowns = SCOPED_PAGES[kind]
-    obj = get_object_or_404(model, slug=slug)
-    return _entity_page(request, kind, obj, Filters(**{kind: obj.pk}), breakdowns)
+    return entity_page(request, kind, entity_object(kind, slug))
 
 
 GROWTH_PERIODS = {"day": 1, "week": 7, "month": 30}

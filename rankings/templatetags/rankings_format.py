@@ -70,10 +70,15 @@ def entity_link(entity, kind: str) -> str:
 @register.simple_tag
 def change_badge(row) -> str:
     """ "new", or the signed change vs the previous period, coloured up or down."""
-    if row.is_new:
-        return mark_safe('<span class="badge new">new</span>')
-    direction = "up" if row.change > 0 else "down" if row.change < 0 else ""
-    return format_html('<span class="{}">{}</span>', direction, change(row.change))
+    return _NEW if row.is_new else _signed(row.change)
+
+
+_NEW = mark_safe('<span class="badge new">new</span>')
+
+
+def _signed(value: float) -> str:
+    direction = "up" if value > 0 else "down" if value < 0 else ""
+    return format_html('<span class="{}">{}</span>', direction, change(value))
 
 
 # json_script's escapes, applied with str.replace: str.translate falls back to a slow path
@@ -90,3 +95,23 @@ def figure_script(figure: dict, element_id: str) -> str:
     for char, escaped in _SCRIPT_ESCAPES:
         data = data.replace(char, escaped)
     return format_html('<script id="{}" type="application/json">{}</script>', element_id, mark_safe(data))  # noqa: S308 (escaped above)
+
+
+@register.simple_tag
+def entry_change(row: dict) -> str:
+    """An index entry's change: "new" when it had no usage in the previous period, "–" when
+    it has none in this one."""
+    if not row["value"]:
+        return mark_safe('<span class="muted">–</span>')
+    return _NEW if row["change"] is None else _signed(row["change"])
+
+
+@register.inclusion_tag("rankings/_share.html")
+def share_links(state, path: str, anchor: str, title: str, embed: str | None = None) -> dict:
+    """ "Copy link" to a section of this page as it is switched, and "Embed" for its
+    /embed/ version (``embed``: that page's path; default /embed/<anchor>/)."""
+    return {
+        "link": f"{state.url(path)}#{anchor}",
+        "embed": state.url(embed or f"/embed/{anchor}/"),
+        "title": title,
+    }
