@@ -300,7 +300,7 @@ class Result:
     total: int  # entries before search and filters
 
 
-def _link(kind: str, slug: str) -> str:
+def entity_link(kind: str, slug: str) -> str:
     if kind == "model":
         return reverse("rankings:model", args=slug.split("/", 1))
     return reverse(f"rankings:{kind}", args=[slug])
@@ -323,7 +323,8 @@ def apply(spec: Spec, query: IndexQuery, page_size: int = PAGE_SIZE) -> Result:
     pages = max(1, math.ceil(len(chosen) / page_size))
     page = min(query.page, pages)
     shown = [
-        dict(r, link=_link(spec.kind, r["slug"])) for r in chosen[(page - 1) * page_size : page * page_size]
+        dict(r, link=entity_link(spec.kind, r["slug"]))
+        for r in chosen[(page - 1) * page_size : page * page_size]
     ]
     return Result(shown, len(chosen), page, pages, total)
 
@@ -354,5 +355,5 @@ def search(q: str, limit: int = 5) -> dict[str, list[dict[str, Any]]]:
     for kind in SEARCH_KINDS:
         rows = [r for r in listings.entries(kind, "week", "tokens") if matches(r, terms)]
         rows.sort(key=lambda r: (not r["name"].casefold().startswith(terms[0]), -r["value"], r["name"]))
-        results[kind] = [dict(r, link=_link(kind, r["slug"])) for r in rows[:limit]]
+        results[kind] = [dict(r, link=entity_link(kind, r["slug"])) for r in rows[:limit]]
     return results

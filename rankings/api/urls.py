@@ -1,6 +1,6 @@
 from django.urls import path
 
-from rankings.api import growth, views
+from rankings.api import growth, lists, views
 
 urlpatterns = [
     path("", views.ApiRootView.as_view(), name="api-root"),
@@ -16,6 +16,10 @@ urlpatterns = [
     path("apps/<slug:slug>", views.AppDetailView.as_view(), name="api-app"),
     path("categories", views.CatalogListView.as_view(), name="api-categories"),
     path("providers", views.ProviderListView.as_view(), name="api-providers"),
+    path("models", lists.index_list_view("model").as_view(), name="api-models"),
+    path("apps", lists.index_list_view("app").as_view(), name="api-apps"),
+    path("authors", lists.index_list_view("author").as_view(), name="api-authors"),
+    path("search", lists.SearchView.as_view(), name="api-search"),
     path("growth", growth.GrowthView.as_view(), name="api-growth"),
     path("datasets/rankings-daily", views.RankingsDailyView.as_view(), name="api-rankings-daily"),
 ]

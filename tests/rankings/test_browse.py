@@ -236,3 +236,51 @@ def test_400_and_403_pages(client):
     # A host outside ALLOWED_HOSTS is a real 400 through the handler.
     response = client.get("/", HTTP_HOST="evil.example")
     assert response.status_code == 400 and "Bad request" in response.content.decode()
+
+
+def test_list_api_has_the_index_pages_rows(client, usage):
+    data = client.get("/api/v1/models?author=google&sort=name&limit=2").json()
+    assert data["count"] == sum(1 for m in LLMModel.objects.filter(author__slug="google"))
+    assert len(data["results"]) == 2 and data["next"].endswith("page=2")
+    names = [r["entity"]["name"] for r in data["results"]]
+    assert names == sorted(names, key=str.casefold)
+    top = client.get("/api/v1/models").json()["results"][0]
+    assert top["entity"]["link"] == "/models/anthropic/claude-sonnet-4/" and top["rank"] == 1
+    assert top["author"]["slug"] == "anthropic" and top["providers"][0]["slug"] == "anthropic"
+    assert top["tokens"] == top["value"] > 0 and top["first_seen"]
+    apps = client.get("/api/v1/apps?q=e").json()["results"]
+    assert all(a["entity"]["name"] != "Secret App" for a in apps)
+    authors = client.get("/api/v1/authors?sort=models").json()["results"]
+    assert authors[0]["models"] >= authors[-1]["models"]
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("sort=vibes", "sort"),
+        ("author=nobody", "author"),
+        ("price_min=x", "price_min"),
+        ("limit=0", "limit"),
+        ("page=0", "page"),
+        ("q=" + "x" * 101, "q"),
+        ("context=7", "context"),
+    ],
+)
+def test_list_api_rejects_bad_parameters_naming_them(client, db, query, field):
+    response = client.get(f"/api/v1/models?{query}")
+    assert response.status_code == 400 and response.json()["error"]["field"] == field
+
+
+def test_list_api_csv_and_search(client, usage):
+    response = client.get("/api/v1/models?format=csv&author=google")
+    assert response["Content-Type"].startswith("text/csv")
+    header, *lines = response.content.decode().splitlines()
+    assert (
+        "providers" in header
+        and "entity_slug" in header
+        and len(lines) == LLMModel.objects.filter(author__slug="google").count()
+    )
+    found = client.get("/api/v1/search?q=deep").json()["results"]
+    assert found["authors"][0]["slug"] == "deepseek" and found["models"]
+    assert client.get("/api/v1/search?q=secret").json()["results"]["apps"] == []
+    assert client.get("/api/v1/search").status_code == 400
