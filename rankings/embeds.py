@@ -4,6 +4,7 @@ answer 404 everywhere here, exactly like unknown ones."""
 
 from __future__ import annotations
 
+from functools import wraps
 from typing import Any
 
 from django.conf import settings
@@ -30,12 +31,18 @@ EMBED_SECTIONS = {
     "performance": "Performance",
 }
 THEMES = ("light", "dark")
-EMBED_POLICY = {**settings.SECURE_CSP, "frame-ancestors": settings.EMBED_FRAME_ANCESTORS}
 
 
 def frameable(view):
-    """Lets the origins of EMBED_FRAME_ANCESTORS frame ``view`` (every other page denies it)."""
-    return require_GET(xframe_options_exempt(csp_override(EMBED_POLICY)(view)))
+    """Lets the origins of EMBED_FRAME_ANCESTORS frame ``view`` (every other page denies it):
+    the site's policy with that one directive replaced, and no X-Frame-Options."""
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        policy = {**settings.SECURE_CSP, "frame-ancestors": settings.EMBED_FRAME_ANCESTORS}
+        return csp_override(policy)(view)(request, *args, **kwargs)
+
+    return require_GET(xframe_options_exempt(wrapped))
 
 
 PLURALS = {
@@ -85,7 +92,9 @@ def embed_section(request: HttpRequest, section: str) -> HttpResponse:
         )
         return render_to_string("embed/base.html", context, request)
 
-    key = f"html:embed:{section}:{options}:" + state.url(path, fragment, offset=state.offset)
+    key = f"html:embed:{section}:{views.embed_variant(options)}:" + state.url(
+        path, fragment, offset=state.offset
+    )
     return HttpResponse(cached(key, page))
 
 

@@ -341,7 +341,12 @@ def entity_page(
     # Like the home page: the HTML is a function of the object, the state and the data (and
     # of the host, which the link-preview meta names).
     url = request.build_absolute_uri(state.url(path, section))
-    return HttpResponse(cached(f"html:{kind}:{obj.pk}:{embed}:{url}", page))
+    return HttpResponse(cached(f"html:{kind}:{obj.pk}:{embed_variant(embed)}:{url}", page))
+
+
+def embed_variant(embed: dict[str, Any] | None) -> str:
+    """A cache-key part for a page or one of its embed looks."""
+    return "page" if embed is None else f"embed-{embed['theme'] or 'auto'}-{int(embed['compact'])}"
 
 
 @require_GET

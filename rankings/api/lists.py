@@ -192,6 +192,7 @@ class SearchSerializer(serializers.Serializer):
 
 class SearchView(ReadView):
     renderer_classes = [JSONRenderer]  # grouped results: no CSV shape
+
     @extend_schema(
         parameters=[
             OpenApiParameter("q", str, required=True, description="Words to find (≤ 100 characters).")
