@@ -257,9 +257,16 @@ EXPORTS_DELAY_MINUTES = _env_int("TOKENRANK_EXPORTS_DELAY_MINUTES", 60)  # after
 EXPORTS_BACKFILL_DAYS = _env_int("TOKENRANK_EXPORTS_BACKFILL_DAYS", 7)
 STORAGES["exports"] = {
     "BACKEND": "django.core.files.storage.FileSystemStorage",
-    "OPTIONS": {"location": os.environ.get("TOKENRANK_EXPORTS_DIR", str(DATA_DIR / "exports"))},
+    "OPTIONS": {
+        "location": os.environ.get("TOKENRANK_EXPORTS_DIR", str(DATA_DIR / "exports")),
+        "file_permissions_mode": 0o444,  # published files are never rewritten
+    },
 }
-CELERY_BEAT_SCHEDULE["daily-snapshots"] = {"task": "rankings.tasks.maintenance_snapshots", "schedule": 900}
+CELERY_BEAT_SCHEDULE["daily-snapshots"] = {
+    "task": "rankings.tasks.maintenance_snapshots",
+    "schedule": 900,  # a closed day is published within 15 minutes of its delay
+    "options": {"queue": "maintenance"},
+}
 
 # --- Security (production) ----------------------------------------------------------------
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from rankings.api import growth, lists, views
+from rankings.api import exports, growth, lists, views
 
 urlpatterns = [
     path("", views.ApiRootView.as_view(), name="api-root"),
@@ -22,4 +22,8 @@ urlpatterns = [
     path("search", lists.SearchView.as_view(), name="api-search"),
     path("growth", growth.GrowthView.as_view(), name="api-growth"),
     path("datasets/rankings-daily", views.RankingsDailyView.as_view(), name="api-rankings-daily"),
+    path("datasets/exports/", exports.ExportsIndexView.as_view(), name="api-exports"),
+    path("datasets/exports/README", exports.ExportsReadmeView.as_view(), name="api-exports-readme"),
+    path("datasets/exports/<str:day>/", exports.ExportsManifestView.as_view(), name="api-exports-manifest"),
+    path("datasets/exports/<str:day>/<str:name>", exports.ExportsFileView.as_view(), name="api-exports-file"),
 ]

@@ -356,7 +356,7 @@ class ApiRootView(ReadView):
                 "categories": f"{base}categories",
                 "providers": f"{base}providers",
                 "search": f"{base}search",
-                "datasets": [f"{base}datasets/rankings-daily"],
+                "datasets": [f"{base}datasets/rankings-daily", f"{base}datasets/exports/"],
                 "growth": f"{base}growth",
                 "schema": request.build_absolute_uri("/api/schema/"),
                 "docs": request.build_absolute_uri("/api/docs/"),
