@@ -159,3 +159,14 @@ def test_sections_have_copy_link_and_embed_controls(client, usage):
     assert 'href="/models/anthropic/claude-sonnet-4/?interval=day#usage" data-copy-link' in model
     assert 'data-embed="/embed/models/anthropic/claude-sonnet-4/?interval=day"' in model
     assert 'id="embed-dialog"' in body
+
+
+def test_every_chart_has_a_data_table_alternative(client, usage):
+    for url in ("/", "/growth/", "/models/anthropic/claude-sonnet-4/", "/apps/evil-example/", "/embed/chart/"):
+        body = client.get(url).content.decode()
+        assert body.count('class="plot') == body.count('<details class="chart-data">'), url
+        assert XSS_NAME not in body and "&amp;lt;" not in body  # escaped once, not twice
+    home = client.get("/?interval=day").content.decode()
+    table = home.split('<details class="chart-data">', 1)[1].split("</details>", 1)[0]
+    assert "<caption>Top models per period</caption>" in table and "anthropic/claude-sonnet-4" in table
+    assert re.search(r'<th scope="row">\d{4}-\d{2}-\d{2}</th>', table)
