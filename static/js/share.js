@@ -23,7 +23,7 @@
   }
 
   function embedCode(dialog) {
-    const base = new URL(dialog.dataset.embed, window.location.href);
+    const base = new URL(dialog.dataset.src, window.location.href);
     const theme = dialog.querySelector("input[name=embed-theme]:checked").value;
     const compact = dialog.querySelector("input[name=embed-compact]").checked;
     if (theme) base.searchParams.set("theme", theme); else base.searchParams.delete("theme");
@@ -47,7 +47,7 @@
     const dialog = document.getElementById("embed-dialog");
     if (embed && dialog && dialog.showModal) {
       event.preventDefault();
-      dialog.dataset.embed = embed.dataset.embed;
+      dialog.dataset.src = embed.dataset.embed;
       dialog.dataset.title = embed.dataset.embedTitle || "Tokenrank chart";
       embedCode(dialog);
       dialog.showModal();
@@ -65,6 +65,21 @@
   document.addEventListener("change", function (event) {
     const dialog = event.target.closest("#embed-dialog");
     if (dialog) embedCode(dialog);
+  });
+
+  // Index filters: send only the fields that differ from their defaults, so the address
+  // the results are pushed under stays short (a plain submit sends them all, harmlessly).
+  document.addEventListener("htmx:configRequest", function (event) {
+    const form = event.detail.elt.closest && event.detail.elt.closest("form[data-defaults]");
+    if (!form) return;
+    const defaults = JSON.parse(form.dataset.defaults);
+    const params = event.detail.parameters;
+    for (const key of Array.from(params.keys ? params.keys() : Object.keys(params))) {
+      const value = params.get ? params.get(key) : params[key];
+      if (value === "" || defaults[key] === value) {
+        if (params.delete) params.delete(key); else delete params[key];
+      }
+    }
   });
 
   document.addEventListener("keydown", function (event) {

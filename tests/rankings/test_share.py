@@ -162,7 +162,13 @@ def test_sections_have_copy_link_and_embed_controls(client, usage):
 
 
 def test_every_chart_has_a_data_table_alternative(client, usage):
-    for url in ("/", "/growth/", "/models/anthropic/claude-sonnet-4/", "/apps/evil-example/", "/embed/chart/"):
+    for url in (
+        "/",
+        "/growth/",
+        "/models/anthropic/claude-sonnet-4/",
+        "/apps/evil-example/",
+        "/embed/chart/",
+    ):
         body = client.get(url).content.decode()
         assert body.count('class="plot') == body.count('<details class="chart-data">'), url
         assert XSS_NAME not in body and "&amp;lt;" not in body  # escaped once, not twice
