@@ -346,11 +346,11 @@ def test_screenshots_of_index_error_and_embed_pages(browser, site, other_origin)
     shots = [(f"index-{u.strip('/')}", u, 1280) for u in INDEX_PAGES]
     shots += [("error-404", "/nowhere/", 1280), ("models-phone", "/models/", 390), ("home-phone", "/", 390)]
     for name, url, width in shots:
-        page = browser.new_page(viewport={"width": width, "height": 900})
+        page = browser.new_page(viewport={"width": width, "height": 900 if width > 390 else 1400})
         page.goto(site + url)
         page.wait_for_load_state("networkidle")
         page.wait_for_timeout(500)
-        page.screenshot(path=str(folder / f"{name}.png"), full_page=width == 390)
+        page.screenshot(path=str(folder / f"{name}.png"))
         page.close()
     page = browser.new_page(viewport={"width": 1000, "height": 950})
     page.goto(other_origin)

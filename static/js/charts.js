@@ -24,7 +24,10 @@
       const source = document.getElementById(el.dataset.figure);
       if (!source) return;
       const figure = JSON.parse(source.textContent);
-      window.Plotly.react(el, figure.data, themed(figure.layout || {}), {
+      const layout = themed(figure.layout || {});
+      // Phones: the legend would take the chart's place; the data table under it names every series.
+      if (el.clientWidth < 480 && figure.data.length > 1) layout.showlegend = false;
+      window.Plotly.react(el, figure.data, layout, {
         responsive: true, displaylogo: false, modeBarButtonsToRemove: ["lasso2d", "select2d"],
       });
     });
