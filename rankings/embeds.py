@@ -14,7 +14,7 @@ from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.csp import csp_override
 from django.views.decorators.http import require_GET
 
-from rankings import badges, og, selectors, share, views
+from rankings import badges, listings, og, selectors, share, views
 from rankings.cache import cached
 from rankings.models import Category
 from rankings.selectors import Filters
@@ -45,19 +45,10 @@ def frameable(view):
     return require_GET(xframe_options_exempt(wrapped))
 
 
-PLURALS = {
-    "models": "model",
-    "apps": "app",
-    "authors": "author",
-    "categories": "category",
-    "providers": "provider",
-}
-
-
-def _kind(plural: str, allowed: tuple[str, ...] = tuple(PLURALS)) -> str:
+def _kind(plural: str, allowed: tuple[str, ...] = tuple(listings.PLURALS)) -> str:
     if plural not in allowed:
         raise Http404("No such page.")
-    return PLURALS[plural]
+    return listings.PLURALS[plural]
 
 
 def _options(request: HttpRequest) -> dict[str, Any]:

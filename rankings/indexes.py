@@ -15,9 +15,10 @@ from django.urls import reverse
 
 from rankings import listings
 from rankings.models import Author, Category, Provider
+from rankings.views import METRIC_LABELS, PERIOD_LABELS
 
-PERIODS = {"day": "Today", "week": "This week", "month": "This month", "year": "This year", "all": "All time"}
-METRICS = {"tokens": "Tokens", "requests": "Requests", "cost": "Cost"}
+PERIODS = PERIOD_LABELS
+METRICS = METRIC_LABELS
 PAGE_SIZE = 50
 MAX_QUERY = 100
 

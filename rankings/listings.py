@@ -19,6 +19,15 @@ from rankings.models import App, Author, Category, LLMModel, Provider
 from rankings.selectors import ENTITY_KEY, TOTAL_COLUMNS, Filters, Totals, Window
 
 KINDS = ("model", "app", "author", "provider", "category")
+# URL and file names of each kind.
+PLURALS = {
+    "models": "model",
+    "authors": "author",
+    "apps": "app",
+    "categories": "category",
+    "providers": "provider",
+}
+PLURAL_OF = {kind: plural for plural, kind in PLURALS.items()}
 # Slow-moving facts (who serves a model, when an entry was first used) are refreshed this
 # often instead of at every rollup generation: they scan far more rows than a ranking.
 SLOW_TTL = 600

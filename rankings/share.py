@@ -8,6 +8,7 @@ from typing import Any
 from django.http import HttpRequest
 from django.urls import reverse
 
+from rankings.listings import PLURAL_OF
 from rankings.templatetags.rankings_format import compact, percent
 
 SITE_NAME = "Tokenrank"
@@ -17,8 +18,7 @@ def og_image_path(kind: str, obj: Any = None) -> str:
     """Path of the PNG preview of a page's main chart: the home chart, or an entity's usage."""
     if kind == "home":
         return reverse("rankings:og-home")
-    plural = "categories" if kind == "category" else f"{kind}s"
-    return reverse("rankings:og-entity", kwargs={"plural": plural, "slug": obj.slug})
+    return reverse("rankings:og-entity", kwargs={"plural": PLURAL_OF[kind], "slug": obj.slug})
 
 
 def meta(request: HttpRequest, title: str, description: str, image_path: str) -> dict[str, str]:

@@ -29,13 +29,7 @@ from rankings.selectors import Window
 
 log = logging.getLogger(__name__)
 
-ENTITIES = {
-    "models": "model",
-    "authors": "author",
-    "apps": "app",
-    "categories": "category",
-    "providers": "provider",
-}
+ENTITIES = listings.PLURALS
 FORMATS = ("csv", "json")
 MEASURES = (
     "tokens",
