@@ -441,6 +441,7 @@ def growth_page(request: HttpRequest) -> HttpResponse:
         }
         for p in GROWTH_PERIODS
     ]
-    return render(
-        request, "rankings/growth.html", {"g": data, "figures": figures, "tabs": tabs, "state": state}
-    )
+    summary = data["summary"][0] if data["summary"] else "Why LLM token usage changed."
+    og = share.meta(request, "Why usage grew", summary, share.og_image_path("home"))
+    context = {"g": data, "figures": figures, "tabs": tabs, "state": state, "og": og}
+    return render(request, "rankings/growth.html", context)

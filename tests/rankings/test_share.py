@@ -146,6 +146,8 @@ def test_pages_carry_preview_meta_with_real_numbers(client, usage):
         f'+{change:.1f}% on the period before."'
     ) in model
     assert "http://testserver/og/models/anthropic/claude-sonnet-4.png" in model
+    growth = client.get("/growth/").content.decode()
+    assert '<meta property="og:description" content="' in growth and "tokens" in growth
     evil = client.get("/apps/evil-example/").content.decode()
     assert XSS_NAME not in evil
 
