@@ -76,7 +76,7 @@ def index(request: HttpRequest, kind: str) -> HttpResponse:
 
 @require_GET
 def search(request: HttpRequest) -> HttpResponse:
-    """Models, apps, authors, providers and categories whose names have every word typed."""
+    """Models, apps and authors whose names have every word typed."""
     q = " ".join(request.GET.get("q", "").split())[: indexes.MAX_QUERY]
     suggest = _htmx_target(request) == SUGGEST_TARGET
     results = indexes.search(q, limit=5 if suggest else 20)

@@ -343,12 +343,12 @@ def page_links(query: IndexQuery, result: Result, path: str) -> list[dict[str, A
     return links
 
 
-SEARCH_KINDS = ("model", "app", "author", "provider", "category")
+SEARCH_KINDS = ("model", "app", "author")
 
 
 def search(q: str, limit: int = 5) -> dict[str, list[dict[str, Any]]]:
-    """The entries of every kind whose name or slug has every word of ``q``, most used this
-    week first, names that start with ``q`` before the rest."""
+    """The models, apps and authors whose name or slug has every word of ``q``, most used
+    this week first, names that start with ``q`` before the rest."""
     terms = " ".join(q.split())[:MAX_QUERY].casefold().split()
     if not terms:
         return {}

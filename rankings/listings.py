@@ -54,7 +54,7 @@ def metric_of(totals: Totals | None, metric: str) -> float:
     return float(totals.cost) if metric == "cost" else float(getattr(totals, metric))
 
 
-def _slow(key: str, compute):
+def slow_cached(key: str, compute):
     """``compute()`` cached for SLOW_TTL seconds (not per generation); computed directly
     when the cache is down."""
     try:
@@ -84,7 +84,7 @@ def first_seen(entity: str) -> dict[int, date]:
             cursor.execute(sql)
             return {pk: day for pk, day in cursor.fetchall() if day is not None}
 
-    return _slow(f"first-seen:{entity}", compute)
+    return slow_cached(f"first-seen:{entity}", compute)
 
 
 def model_offers() -> dict[int, dict[str, list]]:
@@ -110,7 +110,7 @@ def model_offers() -> dict[int, dict[str, list]]:
             for model, ids, variants in raw
         }
 
-    return _slow("model-offers", compute)
+    return slow_cached("model-offers", compute)
 
 
 def _ranked(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -213,7 +213,8 @@ def _models_per(column: str) -> dict[int, int]:
     slug_to_id = dict(Provider.objects.values_list("slug", "pk"))
     for offer in model_offers().values():
         for slug, _ in offer["providers"]:
-            counts[slug_to_id[slug]] = counts.get(slug_to_id[slug], 0) + 1
+            if slug in slug_to_id:  # a provider renamed since the offers were read is skipped
+                counts[slug_to_id[slug]] = counts.get(slug_to_id[slug], 0) + 1
     return counts
 
 

@@ -36,6 +36,7 @@ class ExportsIndexView(ReadView):
     renderer_classes = [JSONRenderer]
 
     @extend_schema(
+        operation_id="v1_datasets_exports_list",
         responses=OpenApiTypes.OBJECT,
         description="Published daily snapshots, newest first, with the README and the license.",
     )
@@ -75,7 +76,9 @@ class ExportsManifestView(ImmutableView):
     renderer_classes = [JSONRenderer]
 
     @extend_schema(
-        responses=OpenApiTypes.OBJECT, description="A day's manifest: each file's rows, bytes and SHA-256."
+        operation_id="v1_datasets_exports_manifest",
+        responses=OpenApiTypes.OBJECT,
+        description="A day's manifest: each file's rows, bytes and SHA-256.",
     )
     def get(self, request: Request, day: str) -> Response:
         manifest = _manifest(day)
@@ -86,6 +89,7 @@ class ExportsManifestView(ImmutableView):
 
 class ExportsFileView(ImmutableView):
     @extend_schema(
+        operation_id="v1_datasets_exports_file",
         responses={
             (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR),
             (200, "application/json"): OpenApiResponse(OpenApiTypes.OBJECT),

@@ -175,6 +175,7 @@ def index_list_view(kind: str) -> type[IndexListView]:
 
     # A function of its own per kind: the schema decorator annotates the function.
     @extend_schema(
+        operation_id=f"v1_{spec.plural}_list",
         parameters=_parameters(spec),
         responses=IndexListSerializer,
         description=f"{spec.intro} The list behind /{spec.plural}/: search, filters, sort and pages.",
@@ -198,8 +199,8 @@ class SearchView(ReadView):
             OpenApiParameter("q", str, required=True, description="Words to find (≤ 100 characters).")
         ],
         responses=SearchSerializer,
-        description="Models, apps, authors, providers and categories whose name or slug has every word "
-        "of q, most used this week first (the header search box).",
+        description="Models, apps and authors whose name or slug has every word of q, most used this "
+        "week first (the header search box).",
     )
     def get(self, request: Request) -> Response:
         q = " ".join(request.query_params.get("q", "").split())
