@@ -97,6 +97,27 @@ def embed_entity(request: HttpRequest, plural: str, slug: str) -> HttpResponse:
     return views.entity_page(request, kind, obj, embed=_options(request))
 
 
+@frameable
+def embed_growth(request: HttpRequest, name: str) -> HttpResponse:
+    """One chart of the growth page (same ``period``)."""
+    if name not in views.GROWTH_CHARTS:
+        raise Http404("No such chart.")
+    options = _options(request)
+
+    def page() -> str:
+        context = views.growth_context(request)
+        title = views.GROWTH_CHARTS[name][0]
+        if context is None:
+            context = {"partial": "embed/no_data.html"}
+        else:
+            context.update(chart=context["charts"][name], partial="rankings/_growth_chart.html")
+        context.update(options, title=title, page_url=f"/growth/#growth-{name}")
+        return render_to_string("embed/base.html", context, request)
+
+    period = request.GET.get("period", "")
+    return HttpResponse(cached(f"html:embed:growth:{name}:{views.embed_variant(options)}:{period[:8]}", page))
+
+
 @require_GET
 def badge(request: HttpRequest, plural: str, slug: str) -> HttpResponse:
     """An SVG badge for a README; ``period`` (day, week, month) and, for models, ``category``."""

@@ -17,6 +17,7 @@ urlpatterns = [
     path("apps/<slug:slug>/", views.scoped_detail, {"kind": "app"}, name="app"),
     path("categories/<slug:slug>/", views.scoped_detail, {"kind": "category"}, name="category"),
     path("providers/<slug:slug>/", views.scoped_detail, {"kind": "provider"}, name="provider"),
+    path("embed/growth/<slug:name>/", embeds.embed_growth, name="embed-growth"),
     path("embed/<slug:section>/", embeds.embed_section, name="embed-section"),
     path("embed/<slug:plural>/<path:slug>/", embeds.embed_entity, name="embed-entity"),
     path("badge/<slug:plural>/<path:slug>.svg", embeds.badge, name="badge"),

@@ -368,18 +368,28 @@ MIX_LABELS = {
 }
 
 
-@require_GET
-def growth_page(request: HttpRequest) -> HttpResponse:
-    """Why usage grew: the same decomposition as /api/v1/growth, drawn."""
+# The growth page's charts: title and text alternative label; each has an embed.
+GROWTH_CHARTS = {
+    "waterfall": ("From before to after, by author", "Waterfall of the change in tokens by author"),
+    "drivers": ("More requests or bigger requests?", "Volume and intensity parts of the change"),
+    "mix": ("Token mix of the change", "Change by token type"),
+    "variants": ("Free, paid and routing variants", "Share of tokens by variant before and after"),
+    "context": ("Context growth", "Prompt tokens per request over time"),
+    "shares": ("Reasoning and caching", "Reasoning and cached shares over time"),
+    "price": ("Price against volume", "Effective price per million tokens and tokens per day"),
+}
+
+
+def growth_context(request: HttpRequest) -> dict[str, Any] | None:
+    """The growth page's data and charts (None when there is no usage in either window)."""
     from rankings import growth
     from rankings.api.growth import growth_payload
 
-    state = State.from_request(request)
     period = request.GET.get("period") if request.GET.get("period") in GROWTH_PERIODS else "week"
     window = growth.rolling_window(GROWTH_PERIODS[period])
     data = growth_payload(window)
     if not data["tokens"]["before"] and not data["tokens"]["after"]:
-        return render(request, "rankings/empty.html", {"state": state})
+        return None
     authors = data["contributors"]["author"]["items"]
     figures = {
         "waterfall": charts.waterfall(
@@ -441,7 +451,29 @@ def growth_page(request: HttpRequest) -> HttpResponse:
         }
         for p in GROWTH_PERIODS
     ]
-    summary = data["summary"][0] if data["summary"] else "Why LLM token usage changed."
-    og = share.meta(request, "Why usage grew", summary, share.og_image_path("home"))
-    context = {"g": data, "figures": figures, "tabs": tabs, "state": state, "og": og}
+    query = "" if period == "week" else f"?period={period}"
+    growth_charts = {
+        name: {
+            "name": name,
+            "title": title,
+            "label": label,
+            "figure": figures[name],
+            "link": f"/growth/{query}#growth-{name}",
+            "embed": f"/embed/growth/{name}/{query}",
+        }
+        for name, (title, label) in GROWTH_CHARTS.items()
+    }
+    return {"g": data, "charts": growth_charts, "tabs": tabs}
+
+
+@require_GET
+def growth_page(request: HttpRequest) -> HttpResponse:
+    """Why usage grew: the same decomposition as /api/v1/growth, drawn."""
+    state = State.from_request(request)
+    context = growth_context(request)
+    if context is None:
+        return render(request, "rankings/empty.html", {"state": state})
+    summary = context["g"]["summary"][0] if context["g"]["summary"] else "Why LLM token usage changed."
+    context["og"] = share.meta(request, "Why usage grew", summary, share.og_image_path("home"))
+    context["state"] = state
     return render(request, "rankings/growth.html", context)

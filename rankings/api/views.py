@@ -120,8 +120,23 @@ def _ranking_payload(request: Request, entity: str, query: dict[str, Any]) -> di
     }
 
 
+RANK_ROW_COLUMNS = (
+    "rank",
+    "entity_slug",
+    "entity_name",
+    "entity_link",
+    "value",
+    "share",
+    "previous_value",
+    "change_pct",
+    "rank_change",
+    "is_new",
+)
+
+
 class RankingView(ReadView):
     entity = "model"
+    csv_columns = RANK_ROW_COLUMNS  # the header of an empty list
 
     @extend_schema(
         parameters=[params.RankingParams, FORMAT_PARAM],
@@ -179,6 +194,7 @@ class TimeseriesView(ReadView):
 
 class TrendingView(ReadView):
     entity = "model"
+    csv_columns = ("entity_slug", "entity_name", "entity_link", "tokens", "baseline", "score")
 
     @extend_schema(
         parameters=[params.PeriodParams, FORMAT_PARAM],
@@ -328,6 +344,8 @@ class ProviderListView(CatalogListView):
 
 
 class RankingsDailyView(ReadView):
+    csv_columns = ("date", "rank", "model_permaslug", "total_tokens", "total_requests")
+
     @extend_schema(
         parameters=[params.DatasetParams, FORMAT_PARAM],
         responses=s.DatasetSerializer,

@@ -284,3 +284,18 @@ def test_list_api_csv_and_search(client, usage):
     assert found["authors"][0]["slug"] == "deepseek" and found["models"]
     assert client.get("/api/v1/search?q=secret").json()["results"]["apps"] == []
     assert client.get("/api/v1/search").status_code == 400
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/api/v1/rankings/models?start=2001-01-01T00:00:00Z&end=2001-01-02T00:00:00Z",
+        "/api/v1/trending/apps?start=2001-01-01T00:00:00Z&end=2001-01-02T00:00:00Z",
+        "/api/v1/datasets/rankings-daily?start=2001-01-01T00:00:00Z&end=2001-01-02T00:00:00Z",
+        "/api/v1/models?q=nothing-matches-this",
+    ],
+)
+def test_an_empty_csv_list_still_has_its_header(client, db, url):
+    response = client.get(url + "&format=csv")
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
+    assert response.content.decode().splitlines()[0].count(",") >= 2

@@ -29,6 +29,8 @@ EMBEDS = [
     "/embed/apps/cline-bot/",
     "/embed/categories/programming/",
     "/embed/providers/anthropic/",
+    "/embed/growth/waterfall/",
+    "/embed/growth/price/?period=month",
 ]
 
 
@@ -178,3 +180,19 @@ def test_every_chart_has_a_data_table_alternative(client, usage):
     table = home.split('<details class="chart-data">', 1)[1].split("</details>", 1)[0]
     assert "<caption>Top models per period</caption>" in table and "anthropic/claude-sonnet-4" in table
     assert re.search(r'<th scope="row">\d{4}-\d{2}-\d{2}</th>', table)
+
+
+def test_growth_charts_have_links_embeds_and_an_empty_state(client, usage):
+    body = client.get("/growth/?period=month").content.decode()
+    for name in ("waterfall", "drivers", "mix", "variants", "context", "shares", "price"):
+        assert f'id="growth-{name}"' in body
+        assert f'href="/growth/?period=month#growth-{name}" data-copy-link' in body
+        assert f'data-embed="/embed/growth/{name}/?period=month"' in body
+    embed = client.get("/embed/growth/mix/").content.decode()
+    assert embed.count('class="plot') == 1 and "Token mix of the change" in embed
+    assert client.get("/embed/growth/nothing/").status_code == 404
+
+
+def test_growth_embed_without_usage(client, db):
+    response = client.get("/embed/growth/waterfall/")
+    assert response.status_code == 200 and "No usage yet" in response.content.decode()
