@@ -10,12 +10,12 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.template.loader import render_to_string
 from django.views.decorators.http import require_GET
 
-from rankings import charts, selectors
+from rankings import charts, selectors, share
 from rankings.cache import cached
 from rankings.models import App, Author, Category, LLMModel, Provider, UsageDaily
 from rankings.selectors import Filters
@@ -230,21 +230,48 @@ def home(request: HttpRequest) -> HttpResponse:
         for name in ("chart", "leaderboard", "authors", "categories", "apps", "trending", "performance"):
             context.update(HOME_SECTIONS[name](state, path))
         context["metric_tabs"] = _tabs(state, path, "metric", METRIC_LABELS, "")
+        summary = share.home_summary(context["leaderboard"], PERIOD_LABELS[state.period])
+        context["og"] = share.meta(request, "LLM token rankings", summary, share.og_image_path("home"))
         return render_to_string("rankings/home.html", context, request)
 
-    # The rendered HTML depends only on the state (the page has no form or per-user part):
-    # cache it per canonical state URL and rollup generation.
-    return HttpResponse(cached("html:" + state.url(path, section, offset=state.offset), page))
+    # The rendered HTML depends only on the state (the page has no form or per-user part)
+    # and the host (named by the link-preview meta): cache it per canonical state URL and
+    # rollup generation.
+    url = request.build_absolute_uri(state.url(path, section, offset=state.offset))
+    return HttpResponse(cached("html:" + url, page))
 
 
 # --- Entity pages -------------------------------------------------------------------------
 
 
-def _entity_page(
-    request: HttpRequest, kind: str, obj: Any, filters: Filters, breakdowns: list[tuple[str, str]]
+# The breakdown tables of each entity page: (title, entity ranked within it).
+BREAKDOWNS = {
+    "model": [("Variants", "variant"), ("Top apps", "app"), ("Categories", "category")],
+    "app": [("Models it uses", "model"), ("Providers", "provider")],
+    "author": [("Models", "model"), ("Top apps", "app")],
+    "category": [("Top models", "model"), ("Top apps", "app")],
+    "provider": [("Models", "model"), ("Top apps", "app")],
+}
+ENTITY_CLASSES = {"model": LLMModel, "app": App, "author": Author, "category": Category, "provider": Provider}
+
+
+def entity_object(kind: str, slug: str) -> Any:
+    """The object of an entity page; 404 for an unknown slug and for a private app."""
+    if kind == "model":
+        return get_object_or_404(LLMModel.objects.select_related("author"), slug=slug)
+    if kind == "app":
+        return get_object_or_404(App, slug=slug, is_public=True)
+    return get_object_or_404(ENTITY_CLASSES[kind], slug=slug)
+
+
+def entity_page(
+    request: HttpRequest, kind: str, obj: Any, embed: dict[str, Any] | None = None
 ) -> HttpResponse:
+    """An entity's page, or with ``embed`` (theme, compact) its /embed/ version;
+    ``?section=body`` is the htmx fragment of either."""
     state = State.from_request(request)
     path = request.path
+    filters = Filters(**{kind: obj.pk})
 
     def compute():
         window = selectors.period_window(state.period)
@@ -271,7 +298,7 @@ def _entity_page(
             )
         tables = [
             (title, entity, selectors.ranking(entity, window, metric=state.metric, filters=filters, limit=10))
-            for title, entity in breakdowns
+            for title, entity in BREAKDOWNS[kind]
         ]
         providers = selectors.provider_stats(window, filters) if kind == "model" else None
         return {
@@ -293,50 +320,43 @@ def _entity_page(
             "period_tabs": _tabs(state, path, "period", PERIOD_LABELS, "body"),
             "interval_tabs": _tabs(state, path, "interval", INTERVAL_LABELS, "body"),
             "metric_tabs": _tabs(state, path, "metric", METRIC_LABELS, "body"),
+            "page_url": state.url(obj.get_absolute_url()),
+            "embed_url": state.url("/embed" + obj.get_absolute_url()),
             **compute(),
         }
-        template = "rankings/entity.html#body" if section else "rankings/entity.html"
-        return render_to_string(template, context, request)
+        if section:
+            return render_to_string("rankings/entity.html#body", context, request)
+        if embed is not None:
+            context.update(embed, title=obj.name, partial="rankings/entity.html#body")
+            context["page_url"] += "#usage"
+            return render_to_string("embed/base.html", context, request)
+        if state.period != "all":
+            previous = selectors.totals(context["window"].previous(), filters).tokens
+        else:
+            previous = None
+        summary = share.entity_summary(obj.name, context["totals"], PERIOD_LABELS[state.period], previous)
+        context["og"] = share.meta(request, obj.name, summary, share.og_image_path(kind, obj))
+        return render_to_string("rankings/entity.html", context, request)
 
-    # Like the home page: the HTML is a function of the object, the state and the data.
-    return HttpResponse(cached(f"html:{kind}:{obj.pk}:" + state.url(path, section), page))
+    # Like the home page: the HTML is a function of the object, the state and the data (and
+    # of the host, which the link-preview meta names).
+    url = request.build_absolute_uri(state.url(path, section))
+    return HttpResponse(cached(f"html:{kind}:{obj.pk}:{embed_variant(embed)}:{url}", page))
+
+
+def embed_variant(embed: dict[str, Any] | None) -> str:
+    """A cache-key part for a page or one of its embed looks."""
+    return "page" if embed is None else f"embed-{embed['theme'] or 'auto'}-{int(embed['compact'])}"
 
 
 @require_GET
 def model_detail(request: HttpRequest, author: str, name: str) -> HttpResponse:
-    model = get_object_or_404(LLMModel.objects.select_related("author"), slug=f"{author}/{name}")
-    return _entity_page(
-        request,
-        "model",
-        model,
-        Filters(model=model.pk),
-        [("Variants", "variant"), ("Top apps", "app"), ("Categories", "category")],
-    )
-
-
-@require_GET
-def app_detail(request: HttpRequest, slug: str) -> HttpResponse:
-    app = get_object_or_404(App, slug=slug)
-    if not app.is_public:
-        raise Http404("No such app.")
-    return _entity_page(
-        request, "app", app, Filters(app=app.pk), [("Models it uses", "model"), ("Providers", "provider")]
-    )
-
-
-# Entity pages that are a plain catalog lookup: model class and breakdown tables per kind.
-SCOPED_PAGES = {
-    "author": (Author, [("Models", "model"), ("Top apps", "app")]),
-    "category": (Category, [("Top models", "model"), ("Top apps", "app")]),
-    "provider": (Provider, [("Models", "model"), ("Top apps", "app")]),
-}
+    return entity_page(request, "model", entity_object("model", f"{author}/{name}"))
 
 
 @require_GET
 def scoped_detail(request: HttpRequest, slug: str, kind: str) -> HttpResponse:
-    model, breakdowns = SCOPED_PAGES[kind]
-    obj = get_object_or_404(model, slug=slug)
-    return _entity_page(request, kind, obj, Filters(**{kind: obj.pk}), breakdowns)
+    return entity_page(request, kind, entity_object(kind, slug))
 
 
 GROWTH_PERIODS = {"day": 1, "week": 7, "month": 30}
@@ -348,18 +368,28 @@ MIX_LABELS = {
 }
 
 
-@require_GET
-def growth_page(request: HttpRequest) -> HttpResponse:
-    """Why usage grew: the same decomposition as /api/v1/growth, drawn."""
+# The growth page's charts: title and text alternative label; each has an embed.
+GROWTH_CHARTS = {
+    "waterfall": ("From before to after, by author", "Waterfall of the change in tokens by author"),
+    "drivers": ("More requests or bigger requests?", "Volume and intensity parts of the change"),
+    "mix": ("Token mix of the change", "Change by token type"),
+    "variants": ("Free, paid and routing variants", "Share of tokens by variant before and after"),
+    "context": ("Context growth", "Prompt tokens per request over time"),
+    "shares": ("Reasoning and caching", "Reasoning and cached shares over time"),
+    "price": ("Price against volume", "Effective price per million tokens and tokens per day"),
+}
+
+
+def growth_context(request: HttpRequest) -> dict[str, Any] | None:
+    """The growth page's data and charts (None when there is no usage in either window)."""
     from rankings import growth
     from rankings.api.growth import growth_payload
 
-    state = State.from_request(request)
     period = request.GET.get("period") if request.GET.get("period") in GROWTH_PERIODS else "week"
     window = growth.rolling_window(GROWTH_PERIODS[period])
     data = growth_payload(window)
     if not data["tokens"]["before"] and not data["tokens"]["after"]:
-        return render(request, "rankings/empty.html", {"state": state})
+        return None
     authors = data["contributors"]["author"]["items"]
     figures = {
         "waterfall": charts.waterfall(
@@ -421,6 +451,29 @@ def growth_page(request: HttpRequest) -> HttpResponse:
         }
         for p in GROWTH_PERIODS
     ]
-    return render(
-        request, "rankings/growth.html", {"g": data, "figures": figures, "tabs": tabs, "state": state}
-    )
+    query = "" if period == "week" else f"?period={period}"
+    growth_charts = {
+        name: {
+            "name": name,
+            "title": title,
+            "label": label,
+            "figure": figures[name],
+            "link": f"/growth/{query}#growth-{name}",
+            "embed": f"/embed/growth/{name}/{query}",
+        }
+        for name, (title, label) in GROWTH_CHARTS.items()
+    }
+    return {"g": data, "charts": growth_charts, "tabs": tabs}
+
+
+@require_GET
+def growth_page(request: HttpRequest) -> HttpResponse:
+    """Why usage grew: the same decomposition as /api/v1/growth, drawn."""
+    state = State.from_request(request)
+    context = growth_context(request)
+    if context is None:
+        return render(request, "rankings/empty.html", {"state": state})
+    summary = context["g"]["summary"][0] if context["g"]["summary"] else "Why LLM token usage changed."
+    context["og"] = share.meta(request, "Why usage grew", summary, share.og_image_path("home"))
+    context["state"] = state
+    return render(request, "rankings/growth.html", context)
