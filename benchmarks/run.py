@@ -9,7 +9,8 @@ ingest       import_events rate; HTTP + Celery rate until the rollups are comple
              events and for the same usage as OTLP/HTTP protobuf spans; p95 delay from HTTP
              202 to rollups at an offered rate; worker peak RSS; a plain PostgreSQL COPY of
              the same rows; a naive per-event ORM save.
-pages        p50/p95 server time of / and a model page, uncached and cached, over rollups
+pages        p50/p95 server time of / and a model page, uncached and cached, and of /models/
+             search (a new query each time; after a new generation; cold), over rollups
              at OpenRouter-like cardinality (400 models, 60 authors, 60 providers, 5,000
              apps, 12 categories, a year).
 leaderboard  the weekly leaderboard from rollups vs the same computed from a week of raw
@@ -647,6 +648,43 @@ def bench_pages(runs: int, keep: bool = False) -> None:
         cached = timed(lambda u=url: client.get(u), runs * 3)
         report(f"{name} uncached p50 / p95", f"{uncached[0]:.0f} ms / {uncached[1]:.0f} ms")
         report(f"{name} cached   p50 / p95", f"{cached[0]:.1f} ms / {cached[1]:.1f} ms")
+    bench_models_search(client, runs)
+
+
+def bench_models_search(client, runs: int) -> None:
+    """/models/ as the search box asks for it (the htmx results fragment), each request a
+    different query: entries cached as in steady use; then the cost of a new rollup
+    generation (entries rebuilt, the 10-minute facts kept) and of a cold cache."""
+    from django.core.cache import cache
+
+    from rankings.cache import bump_generation, generation
+
+    queries = iter(f"{word} {n}" for n in range(10_000) for word in ("model", "author", "mod"))
+
+    def search() -> None:
+        response = client.get(
+            "/models/", {"q": next(queries)}, HTTP_HX_REQUEST="true", HTTP_HX_TARGET="index-results"
+        )
+        assert response.status_code == 200
+
+    client.get("/models/")  # entries built once, as by the first visitor of a generation
+    warm = timed(search, runs * 3)
+    report("/models/ search p50 / p95 (a new query each time)", f"{warm[0]:.1f} ms / {warm[1]:.1f} ms")
+
+    def new_generation() -> None:
+        bump_generation()
+        time.sleep(2.1)  # rankings.cache starts at most one generation per 2 s
+        generation()
+
+    samples = []
+    for _ in range(max(3, runs // 4)):
+        new_generation()
+        started = time.perf_counter()
+        search()
+        samples.append((time.perf_counter() - started) * 1000)
+    report("/models/ search after a new rollup generation (max)", f"{max(samples):.0f} ms")
+    cold = timed(lambda: (cache.clear(), search()), max(3, runs // 4))
+    report("/models/ search, cold cache p50 / p95", f"{cold[0]:.0f} ms / {cold[1]:.0f} ms")
 
 
 def bench_leaderboard(raw_events: int, keep: bool = False) -> None:

@@ -300,6 +300,27 @@ SECURE_CSP = {
     "form-action": [CSP.SELF],
 }
 
+# --- Embeds and daily snapshots -----------------------------------------------------------
+# Sites that may frame the /embed/ pages (CSP frame-ancestors; every other page denies
+# framing): "*" = any, or a list of origins such as "https://wiki.example.com".
+EMBED_FRAME_ANCESTORS = _env_list("TOKENRANK_EMBED_FRAME_ANCESTORS", "*")
+# Daily snapshots of the rankings (rankings.snapshots), immutable once published.
+EXPORTS_LICENSE = os.environ.get("TOKENRANK_EXPORTS_LICENSE", "")
+EXPORTS_DELAY_MINUTES = _env_int("TOKENRANK_EXPORTS_DELAY_MINUTES", 60)  # after the UTC day closes
+EXPORTS_BACKFILL_DAYS = _env_int("TOKENRANK_EXPORTS_BACKFILL_DAYS", 7)
+STORAGES["exports"] = {
+    "BACKEND": "django.core.files.storage.FileSystemStorage",
+    "OPTIONS": {
+        "location": os.environ.get("TOKENRANK_EXPORTS_DIR", str(DATA_DIR / "exports")),
+        "file_permissions_mode": 0o444,  # published files are never rewritten
+    },
+}
+CELERY_BEAT_SCHEDULE["daily-snapshots"] = {
+    "task": "rankings.tasks.maintenance_snapshots",
+    "schedule": 900,  # a closed day is published within 15 minutes of its delay
+    "options": {"queue": "maintenance"},
+}
+
 # --- Security (production) ----------------------------------------------------------------
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_CONTENT_TYPE_NOSNIFF = True

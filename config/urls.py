@@ -23,3 +23,8 @@ urlpatterns = [
     re_path(r"^api/(?P<path>[\s\S]*)$", not_found),
     path("", include("rankings.urls")),
 ]
+
+handler400 = "rankings.errors.bad_request"
+handler403 = "rankings.errors.permission_denied"
+handler404 = "rankings.errors.page_not_found"
+handler500 = "rankings.errors.server_error"

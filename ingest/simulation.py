@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from ingest.app_names import NameMaker
 from rankings import catalog
 
 # Author token shares at the start and the end of the simulated year (the rest: long tail).
@@ -206,12 +207,16 @@ class Simulator:
             origins = (origin, SECOND_ORIGINS[origin]) if origin in SECOND_ORIGINS else (origin,)
             by_category[category].append(SimApp(name, origins, category, weight, private=False))
         categories = list(CATEGORIES)
+        names = NameMaker(self.seed)
+        names.names.update(name.casefold() for name, *_ in NAMED_APPS)
+        names.origins.update(origin for _, origin, *_ in NAMED_APPS)
         for n in range(self.scale.tail_apps):
             category = categories[n % len(categories)]
+            name, origin = names.make(category)
             by_category[category].append(
                 SimApp(
-                    f"App {n:04d}",
-                    (f"https://app-{n:04d}.example",),
+                    name,
+                    (origin,),
                     category,
                     weight=3.0 / (1 + n / 12) ** 1.1,  # a Zipf-like long tail
                     private=rng.random() < 0.08,

@@ -17,8 +17,7 @@ from django.views.decorators.http import require_GET
 
 from ingest import schema
 from ingest.rollups.read import has_usage
-from rankings import charts, selectors
-from rankings.api.growth import growth_payload
+from rankings import charts, selectors, share
 from rankings.cache import cached
 from rankings.models import Category
 from rankings.selectors import Filters
@@ -234,21 +233,38 @@ def home(request: HttpRequest) -> HttpResponse:
         for name in ("chart", "leaderboard", "authors", "categories", "apps", "trending", "performance"):
             context.update(HOME_SECTIONS[name](state, path))
         context["metric_tabs"] = _tabs(state, path, "metric", METRIC_LABELS, "")
+        summary = share.home_summary(context["leaderboard"], PERIOD_LABELS[state.period])
+        context["og"] = share.meta(request, "LLM token rankings", summary, share.og_image_path("home"))
         return render_to_string("rankings/home.html", context, request)
 
-    # The rendered HTML depends only on the state (the page has no form or per-user part):
-    # cache it per canonical state URL and rollup generation.
-    return HttpResponse(cached("html:" + state.url(path, section, offset=state.offset), page))
+    # The rendered HTML depends only on the state (the page has no form or per-user part)
+    # and the host (named by the link-preview meta): cache it per canonical state URL and
+    # rollup generation.
+    url = request.build_absolute_uri(state.url(path, section, offset=state.offset))
+    return HttpResponse(cached("html:" + url, page))
 
 
 # --- Entity pages -------------------------------------------------------------------------
 
 
-def _entity_page(
-    request: HttpRequest, kind: str, obj: Any, filters: Filters, breakdowns: list[tuple[str, str]]
+def entity_object(kind: str, slug: str) -> Any:
+    """The catalog entry of an entity page (a dimension of ``ingest.schema``); 404 for an
+    unknown slug and for a private app."""
+    dimension = schema.DIMENSION[kind]
+    entries = selectors.entries(dimension)
+    if dimension.related:
+        entries = entries.select_related(*dimension.related)
+    return get_object_or_404(entries, slug=slug)
+
+
+def entity_page(
+    request: HttpRequest, kind: str, obj: Any, embed: dict[str, Any] | None = None
 ) -> HttpResponse:
+    """An entity's page, or with ``embed`` (theme, compact) its /embed/ version;
+    ``?section=body`` is the htmx fragment of either."""
     state = State.from_request(request)
     path = request.path
+    filters = Filters(**{kind: obj.pk})
 
     def compute():
         window = selectors.period_window(state.period)
@@ -267,7 +283,7 @@ def _entity_page(
             )
         tables = [
             (title, entity, selectors.ranking(entity, window, metric=state.metric, filters=filters, limit=10))
-            for title, entity in breakdowns
+            for title, entity in schema.DIMENSION[kind].page
         ]
         providers = selectors.provider_stats(window, filters) if kind == "model" else None
         return {
@@ -291,107 +307,37 @@ def _entity_page(
             "period_tabs": _tabs(state, path, "period", PERIOD_LABELS, "body"),
             "interval_tabs": _tabs(state, path, "interval", INTERVAL_LABELS, "body"),
             "metric_tabs": _tabs(state, path, "metric", METRIC_LABELS, "body"),
+            "page_url": state.url(obj.get_absolute_url()),
+            "embed_url": state.url("/embed" + obj.get_absolute_url()),
             **compute(),
         }
-        template = "rankings/entity.html#body" if section else "rankings/entity.html"
-        return render_to_string(template, context, request)
+        if section:
+            return render_to_string("rankings/entity.html#body", context, request)
+        if embed is not None:
+            context.update(embed, title=obj.name, partial="rankings/entity.html#body")
+            context["page_url"] += "#usage"
+            return render_to_string("embed/base.html", context, request)
+        if state.period != "all":
+            previous = selectors.totals(context["window"].previous(), filters).tokens
+        else:
+            previous = None
+        summary = share.entity_summary(obj.name, context["totals"], PERIOD_LABELS[state.period], previous)
+        context["og"] = share.meta(request, obj.name, summary, share.og_image_path(kind, obj))
+        return render_to_string("rankings/entity.html", context, request)
 
-    # Like the home page: the HTML is a function of the object, the state and the data.
-    return HttpResponse(cached(f"html:{kind}:{obj.pk}:" + state.url(path, section), page))
+    # Like the home page: the HTML is a function of the object, the state and the data (and
+    # of the host, which the link-preview meta names).
+    url = request.build_absolute_uri(state.url(path, section))
+    return HttpResponse(cached(f"html:{kind}:{obj.pk}:{embed_variant(embed)}:{url}", page))
 
 
-@require_GET
-def entity_page(request: HttpRequest, kind: str, **slug: str) -> HttpResponse:
-    """The page of a catalog entry (a dimension of ``ingest.schema`` with a route): its slug
-    is the route's parts joined by "/" (a model's is author/name). A private app is as
-    unknown as a missing one."""
-    dimension = schema.DIMENSION[kind]
-    entries = selectors.entries(dimension)
-    if dimension.related:
-        entries = entries.select_related(*dimension.related)
-    obj = get_object_or_404(entries, slug="/".join(slug.values()))
-    return _entity_page(request, kind, obj, Filters(**{kind: obj.pk}), list(dimension.page))
-
-
-GROWTH_PERIODS = {"day": 1, "week": 7, "month": 30}
-MIX_LABELS = {
-    "prompt_uncached": "Prompt (uncached)",
-    "cached": "Prompt (cached)",
-    "completion_visible": "Completion (visible)",
-    "reasoning": "Reasoning",
-}
+def embed_variant(embed: dict[str, Any] | None) -> str:
+    """A cache-key part for a page or one of its embed looks."""
+    return "page" if embed is None else f"embed-{embed['theme'] or 'auto'}-{int(embed['compact'])}"
 
 
 @require_GET
-def growth_page(request: HttpRequest) -> HttpResponse:
-    """Why usage grew: the same decomposition as /api/v1/growth, drawn."""
-    state = State.from_request(request)
-    period = request.GET.get("period") if request.GET.get("period") in GROWTH_PERIODS else "week"
-    window = selectors.rolling_window(GROWTH_PERIODS[period])
-    data = growth_payload(window)
-    if not data["tokens"]["before"] and not data["tokens"]["after"]:
-        return render(request, "rankings/empty.html", {"state": state})
-    authors = data["contributors"]["author"]["items"]
-    figures = {
-        "waterfall": charts.waterfall(
-            "Before", data["tokens"]["before"], [(i["entity"]["name"], i["change"]) for i in authors], "After"
-        ),
-        "drivers": charts.waterfall(
-            "Before",
-            data["tokens"]["before"],
-            [
-                ("More requests", data["volume_intensity"]["volume"]),
-                ("Tokens per request", data["volume_intensity"]["intensity"]),
-            ],
-            "After",
-        ),
-        "mix": charts.grouped_bars(["Change"], {MIX_LABELS[k]: [v] for k, v in data["mix"].items()}),
-        "variants": charts.grouped_bars(
-            ["Before", "After"],
-            {
-                (f":{v['variant']}" if v["variant"] else "standard"): [
-                    v["share_before"] * 100,
-                    v["share_after"] * 100,
-                ]
-                for v in data["variants"]
-            },
-            stacked=True,
-            suffix="%",
-        ),
-        "context": charts.lines(
-            {
-                "All": data["history"]["prompt_per_request"],
-                **data["history"]["prompt_per_request_by_category"],
-            },
-            data["history"]["days"],
-        ),
-        "shares": charts.lines(
-            {
-                "Reasoning / completion": [
-                    v * 100 if v is not None else None for v in data["history"]["reasoning_share"]
-                ],
-                "Cached / prompt": [
-                    v * 100 if v is not None else None for v in data["history"]["cached_share"]
-                ],
-            },
-            data["history"]["days"],
-            suffix="%",
-        ),
-        "price": charts.dual_lines(
-            data["history"]["days"],
-            ("$ per 1M tokens", data["history"]["price_per_million"]),
-            ("Tokens per day", data["history"]["tokens"]),
-        ),
-    }
-    tabs = [
-        {
-            "value": p,
-            "label": {"day": "Day", "week": "Week", "month": "30 days"}[p],
-            "active": p == period,
-            "url": f"{request.path}?period={p}",
-        }
-        for p in GROWTH_PERIODS
-    ]
-    return render(
-        request, "rankings/growth.html", {"g": data, "figures": figures, "tabs": tabs, "state": state}
-    )
+def entity_view(request: HttpRequest, kind: str, **slug: str) -> HttpResponse:
+    """The page of a catalog entry at its dimension's route: its slug is the route's parts
+    joined by "/" (a model's is author/name)."""
+    return entity_page(request, kind, entity_object(kind, "/".join(slug.values())))

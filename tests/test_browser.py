@@ -12,10 +12,12 @@ from django.conf import settings
 
 from ingest.services import import_events
 from rankings.models import LLMModel
+from tests.conftest import wait_for
 from tests.factories import EventFactory
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 XSS_NAME = "<img src=x onerror=alert(1)>"
+XSS_NAME_2 = '"><svg onload=alert(2)>'
 
 pytestmark = [
     pytest.mark.browser,
@@ -65,6 +67,7 @@ def site(live_server):
         for model in ("anthropic/claude-sonnet-4", "google/gemini-2.5-flash", "deepseek/deepseek-r1"):
             events += EventFactory.build_batch(2, created_at=at, model=model)
         events.append(EventFactory.build(created_at=at, origin="https://evil.example", app_name=XSS_NAME))
+        events.append(EventFactory.build(created_at=at, origin="https://evil2.example", app_name=XSS_NAME_2))
     import_events(events)
     return live_server.url
 
@@ -139,4 +142,219 @@ def test_model_page_and_screenshots(browser, site, scheme):
         home.wait_for_timeout(1000)
         home.screenshot(path=str(folder / f"home-{scheme}.png"))
         home.close()
+    page.close()
+
+
+# --- Index pages, search, share, embeds, phones and accessibility ------------------------
+
+INDEX_PAGES = ["/models/", "/apps/", "/authors/", "/providers/", "/categories/"]
+
+
+def index_rows(page) -> list[str]:
+    return page.locator("#index-results tbody tr").all_inner_texts()
+
+
+def test_index_search_and_filters_swap_results_in_place(browser, site):
+    page, errors, dialogs = open_page(browser, site + "/models/")
+    page.evaluate("window.__marker = 'same page'")
+    page.fill("#index-q", "gemini 2.5")
+    wait_for(lambda: 0 < len(index_rows(page)) < 10, 10)
+    rows = index_rows(page)
+    assert rows and all("Gemini 2.5" in r for r in rows)
+    assert page.url.endswith("/models/?q=gemini%202.5")  # only what differs from the defaults
+    page.fill("#index-q", "")
+    page.select_option("#f-author", "deepseek")
+    page.wait_for_url("**author=deepseek**")
+    wait_for(lambda: all("DeepSeek" in r for r in index_rows(page)), 10)
+    page.locator("label.tab", has_text="Requests").click()
+    page.wait_for_url("**metric=requests**")
+    page.locator("#index-results th", has_text="Requests").first.wait_for()
+    page.check("#f-reasoning")
+    page.wait_for_url("**reasoning=1**")
+    assert page.evaluate("window.__marker") == "same page"  # every change was an htmx swap
+    assert errors == [] and dialogs == []
+    page.close()
+
+
+def test_index_form_works_without_javascript(browser, site):
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    page.goto(site + "/apps/")
+    page.fill("#index-q", "evil")
+    page.press("#index-q", "Enter")
+    page.wait_for_url("**q=evil**")
+    rows = page.locator("#index-results tbody tr").all_inner_texts()
+    assert len(rows) == 2 and any(XSS_NAME in r for r in rows)
+    context.close()
+
+
+def test_header_search_suggests_and_hostile_names_stay_text(browser, site):
+    page, errors, dialogs = open_page(browser, site + "/")
+    page.fill("#site-q", "evil")
+    page.locator("#site-suggest a", has_text=XSS_NAME_2).wait_for()
+    assert page.locator("#site-suggest svg").count() == 0
+    page.press("#site-q", "Enter")
+    page.wait_for_url("**/search/?q=evil")
+    assert page.get_by_text(XSS_NAME).count() >= 1 and page.get_by_text(XSS_NAME_2).count() >= 1
+    for url in ("/apps/", "/apps/?q=evil", "/search/?q=svg"):
+        other, more_errors, more_dialogs = open_page(browser, site + url)
+        assert other.locator("img[src=x]").count() == 0 and other.locator("svg[onload]").count() == 0
+        other.wait_for_timeout(300)
+        assert more_errors == [] and more_dialogs == []
+        other.close()
+    page.wait_for_timeout(300)
+    assert errors == [] and dialogs == []
+    page.close()
+
+
+def test_copy_link_and_embed_code(browser, site):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=site)
+    page = context.new_page()
+    page.goto(site + "/?period=month")
+    page.wait_for_load_state("networkidle")
+    page.locator("#leaderboard [data-copy-link]").click()
+    page.locator("#leaderboard [data-copy-link][data-copied]").wait_for()
+    assert page.evaluate("navigator.clipboard.readText()") == site + "/?period=month#leaderboard"
+    page.locator("#authors [data-embed]").click()
+    dialog = page.locator("#embed-dialog")
+    dialog.wait_for(state="visible")
+    code = page.input_value("#embed-code")
+    assert code.startswith(f'<iframe src="{site}/embed/authors/?period=month"') and "title=" in code
+    dialog.locator("label.tab", has_text="Dark").click()
+    dialog.locator("label.tab", has_text="Compact").click()
+    code = page.input_value("#embed-code")
+    assert "theme=dark" in code and "compact=1" in code
+    dialog.locator("[data-copy-target]").click()
+    wait_for(lambda: page.evaluate("navigator.clipboard.readText()").startswith("<iframe"), 10)
+    dialog.locator("button", has_text="Close").click()
+    dialog.wait_for(state="hidden")
+    context.close()
+
+
+@pytest.fixture
+def other_origin(site):
+    """A page on a second local port (another origin) that frames an embed and a normal page."""
+    import http.server
+    import threading
+
+    html = (
+        f"<!doctype html><title>Wiki</title><h1>Our wiki</h1>"
+        f'<iframe id="embed" src="{site}/embed/leaderboard/?theme=dark" width="900" height="600"></iframe>'
+        f'<iframe id="page" src="{site}/" width="900" height="300"></iframe>'
+    ).encode()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (the http.server API)
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.end_headers()
+            self.wfile.write(html)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/"
+    server.shutdown()
+    server.server_close()
+
+
+def test_embed_inside_an_iframe_on_another_origin(browser, site, other_origin):
+    page, errors, dialogs = open_page(browser, other_origin)
+    embed = page.frame_locator("#embed")
+    embed.locator("#leaderboard tbody tr").first.wait_for()
+    assert "Claude Sonnet 4" in embed.locator("#leaderboard").inner_text()
+    assert embed.locator("html[data-theme=dark]").count() == 1
+    embed.locator("#leaderboard a.tab", has_text="This month").click()
+    embed.locator("#leaderboard a.tab.active", has_text="This month").wait_for()
+    assert page.url == other_origin  # the swap stayed inside the frame
+    # Every other page refuses to be framed (frame-ancestors 'none').
+    page.wait_for_timeout(500)
+    framed = next(f for f in page.frames if f.name == "" and f != page.main_frame and "embed" not in f.url)
+    assert framed.locator("#leaderboard").count() == 0
+    assert any("frame-ancestors" in e or "Refused" in e for e in errors)
+    assert dialogs == []
+    page.close()
+
+
+PHONE_PAGES = [
+    "/",
+    "/growth/",
+    "/models/anthropic/claude-sonnet-4/",
+    "/search/?q=a",
+    "/nowhere/",
+    *INDEX_PAGES,
+]
+
+
+@pytest.mark.parametrize("url", PHONE_PAGES)
+def test_every_page_fits_a_phone(browser, site, url):
+    page = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    page.goto(site + url)
+    page.wait_for_load_state("networkidle")
+    page.wait_for_timeout(300)
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"{url} is {width}px wide on a 390px phone"
+    page.close()
+
+
+A11Y_PAGES = [
+    "/",
+    "/growth/",
+    "/models/anthropic/claude-sonnet-4/",
+    "/search/?q=gemini",
+    "/nowhere/",
+    "/embed/chart/",
+    "/embed/models/google/gemini-2.5-flash/?theme=dark",
+    *INDEX_PAGES,
+]
+A11Y_DARK = ["/", "/models/", "/nowhere/"]
+
+
+@pytest.mark.parametrize(
+    ("url", "scheme"), [(u, "light") for u in A11Y_PAGES] + [(u, "dark") for u in A11Y_DARK]
+)
+def test_pages_pass_axe_core_without_serious_violations(browser, site, url, scheme):
+    """axe-core from the axe-playwright-python package (installed with the test
+    dependencies; nothing downloaded at run time)."""
+    from axe_playwright_python.base import AXE_FILE_PATH
+
+    context = browser.new_context(bypass_csp=True, color_scheme=scheme)  # bypass: to inject axe
+    page = context.new_page()
+    page.goto(site + url)
+    page.wait_for_load_state("networkidle")
+    page.add_script_tag(path=str(AXE_FILE_PATH))
+    results = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
+    serious = [
+        f"{v['id']} ({v['impact']}): {v['help']} — {[n['target'] for n in v['nodes']][:3]}"
+        for v in results["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+    assert serious == [], "\n".join(serious)
+    context.close()
+
+
+@pytest.mark.skipif(not os.environ.get("TOKENRANK_SCREENSHOTS"), reason="set TOKENRANK_SCREENSHOTS=1")
+def test_screenshots_of_index_error_and_embed_pages(browser, site, other_origin):
+    from django.core.management import call_command
+
+    call_command("simulate", "--quiet")
+    folder = Path(settings.BASE_DIR) / "docs" / "screenshots"
+    shots = [(f"index-{u.strip('/')}", u, 1280) for u in INDEX_PAGES]
+    shots += [("error-404", "/nowhere/", 1280), ("models-phone", "/models/", 390), ("home-phone", "/", 390)]
+    for name, url, width in shots:
+        page = browser.new_page(viewport={"width": width, "height": 900 if width > 390 else 1400})
+        page.goto(site + url)
+        page.wait_for_load_state("networkidle")
+        page.wait_for_timeout(500)
+        page.screenshot(path=str(folder / f"{name}.png"))
+        page.close()
+    page = browser.new_page(viewport={"width": 1000, "height": 950})
+    page.goto(other_origin)
+    page.frame_locator("#embed").locator(".plot, #leaderboard tbody tr").first.wait_for()
+    page.wait_for_timeout(800)
+    page.screenshot(path=str(folder / "embed-iframe.png"))
     page.close()

@@ -23,8 +23,14 @@ class CSVRenderer(BaseRenderer):
             rows = data.get("results", [data]) if isinstance(data, dict) else data
         rows = [flat(r) for r in rows]
         buffer = io.StringIO()
-        if rows:
-            columns = list(dict.fromkeys(k for r in rows for k in r))
+        # An empty list still gets its header when the response or the view names its columns.
+        view = (renderer_context or {}).get("view")
+        columns = (
+            list(dict.fromkeys(k for r in rows for k in r))
+            or getattr(response, "csv_columns", None)
+            or getattr(view, "csv_columns", [])
+        )
+        if columns:
             writer = csv.DictWriter(buffer, columns, extrasaction="ignore")
             writer.writeheader()
             for row in rows:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from rankings.api import details, growth, views
+from rankings.api import details, exports, growth, lists, views
 
 urlpatterns = [
     path("", views.ApiRootView.as_view(), name="api-root"),
@@ -16,7 +16,15 @@ urlpatterns = [
     path("apps/<slug:slug>", details.AppDetailView.as_view(), name="api-app"),
     path("categories", views.CatalogListView.as_view(), name="api-categories"),
     path("providers", views.ProviderListView.as_view(), name="api-providers"),
+    path("models", lists.index_list_view("model").as_view(), name="api-models"),
+    path("apps", lists.index_list_view("app").as_view(), name="api-apps"),
+    path("authors", lists.index_list_view("author").as_view(), name="api-authors"),
+    path("search", lists.SearchView.as_view(), name="api-search"),
     path("growth", growth.GrowthView.as_view(), name="api-growth"),
     path("datasets/rankings-daily", views.ModelDailyDatasetView.as_view(), name="api-rankings-daily"),
     path("datasets/app-rankings-daily", views.AppDailyDatasetView.as_view(), name="api-app-rankings-daily"),
+    path("datasets/exports/", exports.ExportsIndexView.as_view(), name="api-exports"),
+    path("datasets/exports/README", exports.ExportsReadmeView.as_view(), name="api-exports-readme"),
+    path("datasets/exports/<str:day>/", exports.ExportsManifestView.as_view(), name="api-exports-manifest"),
+    path("datasets/exports/<str:day>/<str:name>", exports.ExportsFileView.as_view(), name="api-exports-file"),
 ]

@@ -151,8 +151,23 @@ def _ranking_payload(request: Request, entity: str, query: dict[str, Any]) -> di
     }
 
 
+RANK_ROW_COLUMNS = (
+    "rank",
+    "entity_slug",
+    "entity_name",
+    "entity_link",
+    "value",
+    "share",
+    "previous_value",
+    "change_pct",
+    "rank_change",
+    "is_new",
+)
+
+
 class RankingView(ReadView):
     entity = "model"
+    csv_columns = RANK_ROW_COLUMNS  # the header of an empty list
 
     @extend_schema(
         parameters=[params.RankingParams, FORMAT_PARAM],
@@ -221,6 +236,7 @@ class TimeseriesView(ReadView):
 
 class TrendingView(ReadView):
     entity = "model"
+    csv_columns = ("entity_slug", "entity_name", "entity_link", "tokens", "baseline", "score")
 
     @extend_schema(
         parameters=[params.PeriodParams, FORMAT_PARAM],
@@ -312,7 +328,12 @@ DATASET_PAGES = " Pages of `limit` rows (`next`, `Link: rel=next`); a CSV export
 def dataset_view(
     entity: str, serializer: type[s.DatasetSerializer], description: str
 ) -> type[DailyDatasetView]:
-    view = type(f"{entity.title()}DailyDatasetView", (DailyDatasetView,), {"entity": entity})
+    view = type(
+        f"{entity.title()}DailyDatasetView",
+        (DailyDatasetView,),
+        # the header of an empty list: the row serializer's columns
+        {"entity": entity, "csv_columns": tuple(serializer().fields["results"].child.fields)},
+    )
     schema = extend_schema(
         parameters=[params.DatasetParams, FORMAT_PARAM],
         responses=serializer,
@@ -345,9 +366,17 @@ class ApiRootView(ReadView):
                 "rankings": {p: f"{base}rankings/{p}" for p in ENTITY_BY_PLURAL},
                 "timeseries": f"{base}timeseries",
                 "trending": [f"{base}trending/models", f"{base}trending/apps"],
+                "models": f"{base}models",
+                "apps": f"{base}apps",
+                "authors": f"{base}authors",
                 "categories": f"{base}categories",
                 "providers": f"{base}providers",
-                "datasets": [f"{base}datasets/rankings-daily", f"{base}datasets/app-rankings-daily"],
+                "search": f"{base}search",
+                "datasets": [
+                    f"{base}datasets/rankings-daily",
+                    f"{base}datasets/app-rankings-daily",
+                    f"{base}datasets/exports/",
+                ],
                 "growth": f"{base}growth",
                 "schema": request.build_absolute_uri("/api/schema/"),
                 "docs": request.build_absolute_uri("/api/docs/"),

@@ -12,6 +12,7 @@ from ingest.rollups.windows import (
     PERIODS,
     Window,
     bucket_starts,
+    first_day,
     history_window,
     now,
     period_window,
@@ -26,6 +27,7 @@ from rankings.selectors.figures import (
     provider_stats,
     top_model_per_app,
     totals,
+    totals_by,
 )
 from rankings.selectors.ranks import Ranking, RankRow, new_models, ranking, trending
 from rankings.selectors.series import SERIES_COLUMNS, Series, measure_series, timeseries
@@ -48,6 +50,7 @@ __all__ = [
     "bucket_starts",
     "daily_dataset",
     "entries",
+    "first_day",
     "history_window",
     "measure_series",
     "new_models",
@@ -60,5 +63,6 @@ __all__ = [
     "timeseries",
     "top_model_per_app",
     "totals",
+    "totals_by",
     "trending",
 ]

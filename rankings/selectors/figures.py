@@ -83,6 +83,21 @@ def totals(window: Window, filters: Filters | None = None) -> Totals:
         return Totals(**dict(zip(names, cursor.fetchone(), strict=True)))
 
 
+# Every measure summed per entry (the source brings the grain and its index).
+_TOTALS_BY = sql.SQL("SELECT {key} AS key, {sums}{source} GROUP BY 1")
+
+
+def totals_by(
+    entity: str, window: Window, filters: Filters | None = None, *, public_apps_only: bool = False
+) -> dict[Any, Totals]:
+    """Every measure summed per ``entity`` in ``window``, by entry key."""
+    source = read.source(window, filters or Filters(), public_apps_only=public_apps_only, entity=entity)
+    with read_cursor() as cursor:
+        cursor.execute(_TOTALS_BY.format(key=read.key(entity), sums=_SUMS, source=source.sql), source.params)
+        names = [column.name for column in cursor.description][1:]
+        return {key: Totals(**dict(zip(names, values, strict=True))) for key, *values in cursor.fetchall()}
+
+
 # Requests, latency and throughput per model, both top lists ranked in one read (the source
 # brings the grain: the per-model daily one for day-aligned windows).
 _PERFORMANCE = sql.SQL(

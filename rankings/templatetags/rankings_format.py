@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 
 from django import template
@@ -70,10 +71,15 @@ def entity_link(entity, kind: str) -> str:
 @register.simple_tag
 def change_badge(row) -> str:
     """ "new", or the signed change vs the previous period, coloured up or down."""
-    if row.is_new:
-        return mark_safe('<span class="badge new">new</span>')
-    direction = "up" if row.change > 0 else "down" if row.change < 0 else ""
-    return format_html('<span class="{}">{}</span>', direction, change(row.change))
+    return _NEW if row.is_new else _signed(row.change)
+
+
+_NEW = mark_safe('<span class="badge new">new</span>')
+
+
+def _signed(value: float) -> str:
+    direction = "up" if value > 0 else "down" if value < 0 else ""
+    return format_html('<span class="{}">{}</span>', direction, change(value))
 
 
 # json_script's escapes, applied with str.replace: str.translate falls back to a slow path
@@ -90,3 +96,65 @@ def figure_script(figure: dict, element_id: str) -> str:
     for char, escaped in _SCRIPT_ESCAPES:
         data = data.replace(char, escaped)
     return format_html('<script id="{}" type="application/json">{}</script>', element_id, mark_safe(data))  # noqa: S308 (escaped above)
+
+
+@register.simple_tag
+def entry_change(row: dict) -> str:
+    """An index entry's change: "new" when it had no usage in the previous period, "–" when
+    it has none in this one."""
+    if not row["value"]:
+        return mark_safe('<span class="muted">–</span>')
+    return _NEW if row["change"] is None else _signed(row["change"])
+
+
+@register.inclusion_tag("rankings/_share.html")
+def share_links(state, path: str, anchor: str, title: str, embed: str | None = None) -> dict:
+    """ "Copy link" to a section of this page as it is switched, and "Embed" for its
+    /embed/ version (``embed``: that page's path; default /embed/<anchor>/)."""
+    return {
+        "link": f"{state.url(path)}#{anchor}",
+        "embed": state.url(embed or f"/embed/{anchor}/"),
+        "title": title,
+    }
+
+
+def _cell(value) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, str):  # a category axis label, escaped for Plotly already
+        return html.escape(html.unescape(value))
+    return compact(value)
+
+
+def _axis_label(value) -> str:
+    text = str(value)
+    return html.escape(text[:10] if len(text) >= 19 and text[4] == "-" else html.unescape(text))
+
+
+@register.filter
+def figure_table(figure: dict, caption: str) -> str:
+    """The text alternative of a chart: its numbers as a table in a closed <details>, one row
+    per x value and one column per series. Labels in figures are HTML-escaped for Plotly,
+    so they are unescaped and escaped again (never twice, never raw)."""
+    traces = [t for t in figure.get("data", []) if t.get("x") is not None]
+    if not traces:
+        return ""
+    xs = list(traces[0]["x"])
+    head = "".join(f'<th scope="col" class="num">{_cell(t.get("name") or "Value")}</th>' for t in traces)
+    body = []
+    for i, x in enumerate(xs):
+        cells = "".join(
+            f'<td class="num">{_cell(t["y"][i] if i < len(t["y"]) else None)}</td>' for t in traces
+        )
+        body.append(f'<tr><th scope="row">{_axis_label(x)}</th>{cells}</tr>')
+    return mark_safe(  # noqa: S308 (every piece escaped above)
+        '<details class="chart-data"><summary>Show the data as a table</summary><div class="table-scroll">'
+        f'<table class="ranking"><caption>{html.escape(caption)}</caption>'
+        f'<thead><tr><th scope="col">{"Period" if xs and _is_time(xs[0]) else "Item"}</th>{head}</tr></thead>'
+        f"<tbody>{''.join(body)}</tbody></table></div></details>"
+    )
+
+
+def _is_time(value) -> bool:
+    text = str(value)
+    return len(text) >= 10 and text[4] == "-" and text[7] == "-"

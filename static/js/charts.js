@@ -3,9 +3,14 @@
   "use strict";
   const dark = window.matchMedia("(prefers-color-scheme: dark)");
 
+  function isDark() {
+    const forced = document.documentElement.dataset.theme;  // embeds: ?theme=light|dark
+    return forced ? forced === "dark" : dark.matches;
+  }
+
   function themed(layout) {
-    const ink = dark.matches ? "#e5e7eb" : "#1f2937";
-    const grid = dark.matches ? "#374151" : "#e5e7eb";
+    const ink = isDark() ? "#e5e7eb" : "#1f2937";
+    const grid = isDark() ? "#374151" : "#e5e7eb";
     layout.font = Object.assign({}, layout.font, { color: ink });
     for (const axis of ["xaxis", "yaxis"]) {
       layout[axis] = Object.assign({ gridcolor: grid, zerolinecolor: grid }, layout[axis]);
@@ -19,7 +24,10 @@
       const source = document.getElementById(el.dataset.figure);
       if (!source) return;
       const figure = JSON.parse(source.textContent);
-      window.Plotly.react(el, figure.data, themed(figure.layout || {}), {
+      const layout = themed(figure.layout || {});
+      // Phones: the legend would take the chart's place; the data table under it names every series.
+      if (el.clientWidth < 480 && figure.data.length > 1) layout.showlegend = false;
+      window.Plotly.react(el, figure.data, layout, {
         responsive: true, displaylogo: false, modeBarButtonsToRemove: ["lasso2d", "select2d"],
       });
     });

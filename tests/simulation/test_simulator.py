@@ -104,3 +104,23 @@ def test_openrouter_scale_has_the_benchmark_cardinality():
     assert len(sim.models) >= 400
     assert len({m.author for m in sim.models}) >= 60
     assert sum(len(apps) for apps in sim.apps_by_category.values()) >= 5000
+
+
+def test_long_tail_apps_have_believable_unique_names_and_origins():
+    from urllib.parse import urlsplit
+
+    apps = [
+        a
+        for apps in Simulator(days=2, end=END, scale=SCALES["openrouter"], seed=5).apps_by_category.values()
+        for a in apps
+    ]
+    names = [a.name for a in apps]
+    origins = [o for a in apps for o in a.origins]
+    assert len(set(n.casefold() for n in names)) == len(names) >= 5000
+    assert len(set(origins)) == len(origins)
+    assert not [n for n in names if n.startswith("App ") or n[-1].isdigit()]
+    for origin in origins:
+        parts = urlsplit(origin)
+        assert parts.scheme == "https" and "." in parts.netloc and ".example" not in parts.netloc
+    again = Simulator(days=2, end=END, scale=SCALES["openrouter"], seed=5).apps_by_category
+    assert [a.name for apps in again.values() for a in apps] == names

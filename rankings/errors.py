@@ -1,0 +1,48 @@
+"""Error pages in the site's look (with navigation and search); anything under /api/
+keeps the API's JSON error format."""
+
+from __future__ import annotations
+
+import logging
+
+from django.http import HttpRequest, HttpResponse
+from django.template.loader import render_to_string
+
+from config.api_errors import json_error
+
+log = logging.getLogger(__name__)
+
+ERRORS = {
+    400: ("bad_request", "Bad request", "The address or its parameters could not be understood."),
+    403: ("permission_denied", "Not allowed", "You do not have access to this page."),
+    404: ("not_found", "Page not found", "There is no page at this address, or it is not public."),
+    500: ("server_error", "Something went wrong", "The error was logged. Please try again in a moment."),
+}
+
+
+def _error(request: HttpRequest, status: int) -> HttpResponse:
+    code, title, message = ERRORS[status]
+    if request.path.startswith("/api/"):
+        return json_error(status, code, message)
+    try:
+        body = render_to_string(f"{status}.html", {"status": status, "title": title, "message": message})
+    except Exception:  # a broken template must not hide the original error
+        log.exception("error page %s could not be rendered", status)
+        body = f"<!doctype html><title>{title}</title><h1>{title}</h1><p>{message}</p>"
+    return HttpResponse(body, status=status)
+
+
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return _error(request, 400)
+
+
+def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return _error(request, 403)
+
+
+def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return _error(request, 404)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    return _error(request, 500)

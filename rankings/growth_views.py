@@ -1,0 +1,130 @@
+"""The growth page (/growth/): why usage grew, the decomposition of /api/v1/growth drawn;
+its charts are embeddable one by one (rankings.embeds)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from rankings import charts, selectors, share
+from rankings.api.growth import growth_payload
+from rankings.views import State
+
+GROWTH_PERIODS = {"day": 1, "week": 7, "month": 30}
+MIX_LABELS = {
+    "prompt_uncached": "Prompt (uncached)",
+    "cached": "Prompt (cached)",
+    "completion_visible": "Completion (visible)",
+    "reasoning": "Reasoning",
+}
+
+
+# The growth page's charts: title and text alternative label; each has an embed.
+GROWTH_CHARTS = {
+    "waterfall": ("From before to after, by author", "Waterfall of the change in tokens by author"),
+    "drivers": ("More requests or bigger requests?", "Volume and intensity parts of the change"),
+    "mix": ("Token mix of the change", "Change by token type"),
+    "variants": ("Free, paid and routing variants", "Share of tokens by variant before and after"),
+    "context": ("Context growth", "Prompt tokens per request over time"),
+    "shares": ("Reasoning and caching", "Reasoning and cached shares over time"),
+    "price": ("Price against volume", "Effective price per million tokens and tokens per day"),
+}
+
+
+def growth_context(request: HttpRequest) -> dict[str, Any] | None:
+    """The growth page's data and charts (None when there is no usage in either window)."""
+    period = request.GET.get("period") if request.GET.get("period") in GROWTH_PERIODS else "week"
+    window = selectors.rolling_window(GROWTH_PERIODS[period])
+    data = growth_payload(window)
+    if not data["tokens"]["before"] and not data["tokens"]["after"]:
+        return None
+    authors = data["contributors"]["author"]["items"]
+    figures = {
+        "waterfall": charts.waterfall(
+            "Before", data["tokens"]["before"], [(i["entity"]["name"], i["change"]) for i in authors], "After"
+        ),
+        "drivers": charts.waterfall(
+            "Before",
+            data["tokens"]["before"],
+            [
+                ("More requests", data["volume_intensity"]["volume"]),
+                ("Tokens per request", data["volume_intensity"]["intensity"]),
+            ],
+            "After",
+        ),
+        "mix": charts.grouped_bars(["Change"], {MIX_LABELS[k]: [v] for k, v in data["mix"].items()}),
+        "variants": charts.grouped_bars(
+            ["Before", "After"],
+            {
+                (f":{v['variant']}" if v["variant"] else "standard"): [
+                    v["share_before"] * 100,
+                    v["share_after"] * 100,
+                ]
+                for v in data["variants"]
+            },
+            stacked=True,
+            suffix="%",
+        ),
+        "context": charts.lines(
+            {
+                "All": data["history"]["prompt_per_request"],
+                **data["history"]["prompt_per_request_by_category"],
+            },
+            data["history"]["days"],
+        ),
+        "shares": charts.lines(
+            {
+                "Reasoning / completion": [
+                    v * 100 if v is not None else None for v in data["history"]["reasoning_share"]
+                ],
+                "Cached / prompt": [
+                    v * 100 if v is not None else None for v in data["history"]["cached_share"]
+                ],
+            },
+            data["history"]["days"],
+            suffix="%",
+        ),
+        "price": charts.dual_lines(
+            data["history"]["days"],
+            ("$ per 1M tokens", data["history"]["price_per_million"]),
+            ("Tokens per day", data["history"]["tokens"]),
+        ),
+    }
+    tabs = [
+        {
+            "value": p,
+            "label": {"day": "Day", "week": "Week", "month": "30 days"}[p],
+            "active": p == period,
+            "url": f"{request.path}?period={p}",
+        }
+        for p in GROWTH_PERIODS
+    ]
+    query = "" if period == "week" else f"?period={period}"
+    growth_charts = {
+        name: {
+            "name": name,
+            "title": title,
+            "label": label,
+            "figure": figures[name],
+            "link": f"/growth/{query}#growth-{name}",
+            "embed": f"/embed/growth/{name}/{query}",
+        }
+        for name, (title, label) in GROWTH_CHARTS.items()
+    }
+    return {"g": data, "charts": growth_charts, "tabs": tabs}
+
+
+@require_GET
+def growth_page(request: HttpRequest) -> HttpResponse:
+    """Why usage grew: the same decomposition as /api/v1/growth, drawn."""
+    state = State.from_request(request)
+    context = growth_context(request)
+    if context is None:
+        return render(request, "rankings/empty.html", {"state": state})
+    summary = context["g"]["summary"][0] if context["g"]["summary"] else "Why LLM token usage changed."
+    context["og"] = share.meta(request, "Why usage grew", summary, share.og_image_path("home"))
+    context["state"] = state
+    return render(request, "rankings/growth.html", context)

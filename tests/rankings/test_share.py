@@ -1,0 +1,198 @@
+"""Share, embed, badges and link previews: framing rules, themes, privacy, escaping and the
+real numbers."""
+
+from __future__ import annotations
+
+import io
+import re
+
+import pytest
+from PIL import Image
+
+from rankings import selectors
+from rankings.models import App, Category
+from rankings.templatetags.rankings_format import compact
+from tests.rankings.conftest import XSS_NAME
+
+pytestmark = pytest.mark.django_db
+
+EMBEDS = [
+    "/embed/chart/",
+    "/embed/leaderboard/?period=month",
+    "/embed/authors/",
+    "/embed/categories/?category=roleplay",
+    "/embed/apps/",
+    "/embed/trending/",
+    "/embed/performance/",
+    "/embed/models/anthropic/claude-sonnet-4/",
+    "/embed/authors/google/",
+    "/embed/apps/cline-bot/",
+    "/embed/categories/programming/",
+    "/embed/providers/anthropic/",
+    "/embed/growth/waterfall/",
+    "/embed/growth/price/?period=month",
+]
+
+
+def frame_ancestors(response) -> str:
+    policy = response["Content-Security-Policy"]
+    return next(p.strip() for p in policy.split(";") if p.strip().startswith("frame-ancestors"))
+
+
+@pytest.mark.parametrize("url", EMBEDS)
+def test_embeds_are_the_only_frameable_pages(client, usage, url):
+    response = client.get(url)
+    assert response.status_code == 200
+    assert frame_ancestors(response) == "frame-ancestors *"
+    assert "X-Frame-Options" not in response
+    body = response.content.decode()
+    assert 'class="embed"' in body and '<base target="_blank">' in body and "plotly.min.js" in body
+
+
+@pytest.mark.parametrize(
+    "url", ["/", "/models/", "/apps/cline-bot/", "/search/?q=a", "/growth/", "/nowhere/"]
+)
+def test_other_pages_refuse_framing(client, usage, url):
+    response = client.get(url)
+    assert frame_ancestors(response) == "frame-ancestors 'none'"
+    assert response["X-Frame-Options"] == "DENY"
+
+
+def test_frame_ancestors_come_from_the_setting(client, usage, settings):
+    settings.EMBED_FRAME_ANCESTORS = ["https://wiki.example.com", "https://docs.example.com"]
+    response = client.get("/embed/chart/?theme=dark")
+    assert frame_ancestors(response) == "frame-ancestors https://wiki.example.com https://docs.example.com"
+
+
+def test_embed_themes_compact_and_fragments(client, usage):
+    dark = client.get("/embed/leaderboard/?theme=dark&compact=1").content.decode()
+    assert 'data-theme="dark"' in dark and 'class="embed compact"' in dark
+    auto = client.get("/embed/leaderboard/?theme=<script>").content.decode()
+    assert "data-theme" not in auto and "<script>" not in auto.split("</head>")[1]
+    tab = client.get("/embed/leaderboard/?period=month&section=leaderboard", HTTP_HX_REQUEST="true")
+    assert "<html" not in tab.content.decode() and 'id="leaderboard"' in tab.content.decode()
+    body = client.get("/embed/chart/").content.decode()
+    assert 'hx-get="/embed/chart/?interval=day&amp;section=chart"' in body  # tabs swap within the embed
+    assert client.get("/embed/nonsense/").status_code == 404
+
+
+def test_private_apps_have_no_embed_badge_or_preview(client, usage):
+    secret = App.objects.get(origin="https://secret.example")
+    for url in (
+        f"/embed/apps/{secret.slug}/",
+        f"/badge/apps/{secret.slug}.svg",
+        f"/og/apps/{secret.slug}.png",
+    ):
+        private, missing = client.get(url), client.get(url.replace(secret.slug, "no-such-app"))
+        assert private.status_code == missing.status_code == 404
+        assert private.content == missing.content
+    assert "Secret App" not in client.get("/embed/apps/?app_period=day").content.decode()
+
+
+def test_badges_show_rank_category_and_tokens(client, usage):
+    response = client.get("/badge/apps/cline-bot.svg")
+    assert response["Content-Type"] == "image/svg+xml; charset=utf-8"
+    assert "max-age=3600" in response["Cache-Control"]
+    svg = response.content.decode()
+    cline = selectors.ranking("app", selectors.period_window("week"), limit=1).rows[0]
+    assert cline.entity.name == "Cline"
+    assert f"#1 in programming this week · {compact(cline.value)} tokens" in svg
+    model = client.get("/badge/models/google/gemini-2.5-flash.svg?period=month").content.decode()
+    assert "#2 this month" in model
+    in_category = client.get("/badge/models/google/gemini-2.5-flash.svg?category=roleplay").content.decode()
+    assert "#1 in roleplay this week" in in_category
+    unused = client.get("/badge/models/openai/gpt-4o-mini.svg").content.decode()
+    assert "not ranked this week" in unused
+    assert client.get("/badge/authors/google.svg").status_code == 404
+
+
+def test_badges_escape_names(client, usage):
+    Category.objects.filter(slug="programming").update(name='"><svg onload=alert(1)>')
+    svg = client.get("/badge/apps/cline-bot.svg").content.decode()
+    assert "<svg onload" not in svg and "&quot;&gt;&lt;svg onload=alert(1)&gt;" in svg
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/og/home.png",
+        "/og/models/anthropic/claude-sonnet-4.png",
+        "/og/apps/evil-example.png",
+        "/og/categories/roleplay.png",
+    ],
+)
+def test_preview_images_are_pngs_of_the_chart(client, usage, url):
+    response = client.get(url)
+    assert response.status_code == 200 and response["Content-Type"] == "image/png"
+    image = Image.open(io.BytesIO(response.content))
+    assert image.size == (1200, 630)
+    colors = image.convert("RGB").getcolors(1_000_000)
+    assert len(colors) > 20  # bars and text, not a blank card
+
+
+def test_pages_carry_preview_meta_with_real_numbers(client, usage):
+    body = client.get("/").content.decode()
+    description = re.search(r'<meta property="og:description" content="([^"]*)"', body).group(1)
+    ranking = selectors.ranking("model", selectors.period_window("week"))
+    top = ranking.rows[0]
+    assert description == (
+        f"This week, 3 models used {compact(ranking.total)} tokens; "
+        f"Claude Sonnet 4 led with {compact(top.value)} ({top.share * 100:.1f}%)."
+    )
+    assert '<meta property="og:image" content="http://testserver/og/home.png">' in body
+    assert '<meta name="twitter:card" content="summary_large_image">' in body
+    model = client.get("/models/anthropic/claude-sonnet-4/").content.decode()
+    change = (top.value - top.previous_value) * 100 / top.previous_value
+    assert (
+        f'content="Claude Sonnet 4 used {compact(top.value)} tokens in 30 requests this week, '
+        f'+{change:.1f}% on the period before."'
+    ) in model
+    assert "http://testserver/og/models/anthropic/claude-sonnet-4.png" in model
+    growth = client.get("/growth/").content.decode()
+    assert '<meta property="og:description" content="' in growth and "tokens" in growth
+    evil = client.get("/apps/evil-example/").content.decode()
+    assert XSS_NAME not in evil
+
+
+def test_sections_have_copy_link_and_embed_controls(client, usage):
+    body = client.get("/?period=month").content.decode()
+    for section in ("chart", "leaderboard", "authors", "categories", "apps", "trending", "performance"):
+        assert f'href="/?period=month#{section}" data-copy-link' in body
+        assert f'data-embed="/embed/{section}/?period=month"' in body
+    model = client.get("/models/anthropic/claude-sonnet-4/?interval=day").content.decode()
+    assert 'href="/models/anthropic/claude-sonnet-4/?interval=day#usage" data-copy-link' in model
+    assert 'data-embed="/embed/models/anthropic/claude-sonnet-4/?interval=day"' in model
+    assert 'id="embed-dialog"' in body
+
+
+def test_every_chart_has_a_data_table_alternative(client, usage):
+    for url in (
+        "/",
+        "/growth/",
+        "/models/anthropic/claude-sonnet-4/",
+        "/apps/evil-example/",
+        "/embed/chart/",
+    ):
+        body = client.get(url).content.decode()
+        assert body.count('class="plot') == body.count('<details class="chart-data">'), url
+        assert XSS_NAME not in body and "&amp;lt;" not in body  # escaped once, not twice
+    home = client.get("/?interval=day").content.decode()
+    table = home.split('<details class="chart-data">', 1)[1].split("</details>", 1)[0]
+    assert "<caption>Top models per period</caption>" in table and "anthropic/claude-sonnet-4" in table
+    assert re.search(r'<th scope="row">\d{4}-\d{2}-\d{2}</th>', table)
+
+
+def test_growth_charts_have_links_embeds_and_an_empty_state(client, usage):
+    body = client.get("/growth/?period=month").content.decode()
+    for name in ("waterfall", "drivers", "mix", "variants", "context", "shares", "price"):
+        assert f'id="growth-{name}"' in body
+        assert f'href="/growth/?period=month#growth-{name}" data-copy-link' in body
+        assert f'data-embed="/embed/growth/{name}/?period=month"' in body
+    embed = client.get("/embed/growth/mix/").content.decode()
+    assert embed.count('class="plot') == 1 and "Token mix of the change" in embed
+    assert client.get("/embed/growth/nothing/").status_code == 404
+
+
+def test_growth_embed_without_usage(client, db):
+    response = client.get("/embed/growth/waterfall/")
+    assert response.status_code == 200 and "No usage yet" in response.content.decode()
