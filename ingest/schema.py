@@ -116,9 +116,6 @@ TOKENS = (
 
 ORIGIN = Value("origin", "origin", "text", ("origin", "http_referer"))
 COST = Value("cost", "cost", "numeric", ("total_cost", "usage"), "money")  # None: derived from list prices
-LATENCY = Value("latency", "latency_ms", "integer", ("latency",), "ms")
-GENERATION = Value("generation", "generation_ms", "integer", ("generation_time",), "ms")
-CANCELLED = Value("cancelled", "cancelled", "boolean", ("cancelled",), "flag", False)
 
 # Every value a raw event keeps besides its batch and dimensions, in staging-table order.
 VALUES = (
@@ -127,9 +124,9 @@ VALUES = (
     ORIGIN,
     *(count.value for count in TOKENS),
     COST,
-    LATENCY,
-    GENERATION,
-    CANCELLED,
+    Value("latency", "latency_ms", "integer", ("latency",), "ms"),
+    Value("generation", "generation_ms", "integer", ("generation_time",), "ms"),
+    Value("cancelled", "cancelled", "boolean", ("cancelled",), "flag", False),
     Value("streamed", "streamed", "boolean", ("streamed",), "flag", None),
     Value("finish_reason", "finish_reason", "text", ("finish_reason",)),
     Value("byok", "is_byok", "boolean", ("is_byok",), "flag", False),
@@ -155,19 +152,28 @@ MEASURES = (
 
 @dataclass(frozen=True)
 class Metric:
-    """What rankings and series can be ordered by: a sum of measures. ``switch``: offered
-    by the pages' metric switch."""
+    """What rankings and series can be ordered by: a sum of measures (``description`` for
+    the API's documentation). ``switch``: offered by the pages' metric switch."""
 
     name: str
     columns: tuple[str, ...]
     label: str
+    description: str
     switch: bool = False
 
 
 METRICS = (
-    Metric("tokens", ("prompt_tokens", "completion_tokens"), "Tokens", switch=True),
+    Metric(
+        "tokens", ("prompt_tokens", "completion_tokens"), "Tokens", "prompt + completion tokens", switch=True
+    ),
     *(
-        Metric(m.api_name, (m.column,), m.label, switch=m.column in ("requests", "cost"))
+        Metric(
+            m.api_name,
+            (m.column,),
+            m.label,
+            f"{m.label} ({m.unit}), from {m.source}",
+            switch=m.column in ("requests", "cost"),
+        )
         for m in MEASURES
         if m.api_name
     ),

@@ -97,7 +97,11 @@ class FilterParams(serializers.Serializer):
 
 
 class MetricParam(serializers.Serializer):
-    metric = serializers.ChoiceField(choices=list(selectors.METRICS), default="tokens")
+    metric = serializers.ChoiceField(
+        choices=list(selectors.METRICS),
+        default="tokens",
+        help_text="; ".join(f"{m.name}: {m.description}" for m in schema.METRICS) + ".",
+    )
 
 
 class PageParams(serializers.Serializer):
