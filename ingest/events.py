@@ -426,8 +426,11 @@ def normalize(event: Any, now: datetime) -> tuple[dict[str, Any] | None, dict[st
             errors["native_tokens_cached"] = "cached tokens are part of prompt tokens"
 
     cost = _first(event, "total_cost", "usage")
-    # No cost reported: None, and the writer derives it from the model's list prices.
+    # No cost reported: None, and the writer derives it from the model's list prices; but a
+    # :free variant costs nothing whatever the model's prices.
     amount = check("total_cost", _money, cost) if cost is not None else None
+    if amount is None and out.get("variant") == "free" and "total_cost" not in errors:
+        amount = Decimal(0)
     out["cost"] = str(amount) if amount is not None else None
     for key, name in (("latency", "latency"), ("generation", "generation_time")):
         value = event.get(name)
