@@ -216,10 +216,12 @@ INSTALLED_APPS = [
     "ingest",
 ]
 
+CSRF_FAILURE_VIEW = "rankings.errors.csrf_failure"
 MIDDLEWARE = [
     "config.logging.RequestIdMiddleware",
     "config.metrics.RequestMetricsMiddleware",
     "config.health.ProbeMiddleware",  # before anything that checks the Host header
+    "rankings.errors.RefuseNulMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

@@ -14,6 +14,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
@@ -244,8 +245,11 @@ def normalize(event: Any, now: datetime) -> tuple[dict[str, Any] | None, dict[st
         _check_parts(out, errors)
 
     cost = _first(event, *schema.COST.fields)
-    # No cost reported: None, and the writer derives it from the model's list prices.
+    # No cost reported: None, and the writer derives it from the model's list prices; but a
+    # :free variant costs nothing whatever the model's prices.
     amount = check(schema.COST.field, values.money, cost) if cost is not None else None
+    if amount is None and out.get("variant") == "free" and schema.COST.field not in errors:
+        amount = Decimal(0)
     out["cost"] = str(amount) if amount is not None else None
     for ms in _MS_VALUES:
         value = event.get(ms.field)

@@ -10,6 +10,7 @@ The tables below are documented in docs/integrations.md; nothing here touches th
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 from dataclasses import dataclass
@@ -233,8 +234,17 @@ def text(value: Any) -> str:
     return (value if value.isascii() else _SURROGATE.sub("\ufffd", value)).strip()
 
 
-def usable_id(value: str) -> bool:
-    return 0 < len(value) <= MAX_ID_LENGTH and value.isprintable()
+def event_id(value: Any) -> str | None:
+    """The id of an event from a gateway's id value (a response id, a call id), or None when
+    there is none. An id that cannot be stored as it is (over MAX_ID_LENGTH characters, control
+    characters, lone surrogates) becomes a hash of itself: still the same id whenever and
+    through whichever receiver it is resent, and never one shared with a different id."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    value = value.strip()
+    if len(value) <= MAX_ID_LENGTH and value.isprintable():
+        return value
+    return "sha256:" + hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def usable_origin(value: str) -> str | None:

@@ -142,11 +142,7 @@ def to_event(payload: Any, app_from: str = "key") -> tuple[dict[str, Any] | None
     if moment is None:
         return None, "no startTime or endTime"
     event_id = next(
-        (
-            gateways.text(v)
-            for v in (payload.get("id"), payload.get("litellm_call_id"))
-            if gateways.usable_id(gateways.text(v))
-        ),
+        (i for i in map(gateways.event_id, (payload.get("id"), payload.get("litellm_call_id"))) if i),
         "",
     )
     if not event_id:

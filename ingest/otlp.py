@@ -263,8 +263,8 @@ def to_event(span: Span) -> tuple[dict[str, Any] | None, str]:
     moment = _moment(span.start_ns) or _moment(span.end_ns)
     if moment is None:
         return None, "no start or end time"
-    event_id = _text(attributes.get(RESPONSE_ID))
-    if not gateways.usable_id(event_id):
+    event_id = gateways.event_id(attributes.get(RESPONSE_ID))
+    if event_id is None:
         if not (span.trace_id and span.span_id):
             return None, "no gen_ai.response.id and no trace and span id"
         event_id = f"{span.trace_id}:{span.span_id}"

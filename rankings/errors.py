@@ -46,3 +46,22 @@ def page_not_found(request: HttpRequest, exception: Exception | None = None) -> 
 
 def server_error(request: HttpRequest) -> HttpResponse:
     return _error(request, 500)
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """CSRF_FAILURE_VIEW: a refused form post gets the site's 403 page, not Django's."""
+    return _error(request, 403)
+
+
+class RefuseNulMiddleware:
+    """A NUL character in the path or the query string is a 400 before any view runs:
+    PostgreSQL cannot hold NUL in text, so a slug or filter with one would reach the
+    database as an error (500) wherever a view forgot to check."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if "\x00" in request.path or "%00" in request.META.get("QUERY_STRING", ""):
+            return _error(request, 400)
+        return self.get_response(request)

@@ -105,3 +105,16 @@ def test_finish_reasons_and_origins():
     assert gateways.finish_reason(7) is None
     assert gateways.usable_origin("https://Cline.bot/") == "https://cline.bot"
     assert gateways.usable_origin("javascript:alert(1)") is None
+
+
+def test_ids_that_cannot_be_stored_as_sent_keep_their_identity():
+    """A response id with a lone surrogate, control characters or over 200 characters is
+    stored as its hash: the same for every resend, never the same as another id's."""
+    from ingest.gateways import event_id
+
+    long_id = "resp-" + "x" * 300
+    assert event_id(long_id) == event_id(long_id) and len(event_id(long_id)) <= 200
+    assert event_id(long_id) != event_id(long_id + "y")
+    assert event_id("a\ud801") != event_id("a\ud802")  # no longer both "a\ufffd"
+    assert event_id("a\x00") != event_id("a\x01")
+    assert event_id("gen-123") == "gen-123" and event_id("  ") is None and event_id(7) is None

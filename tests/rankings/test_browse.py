@@ -112,7 +112,7 @@ def test_pages_link_to_each_other_and_keep_the_query(client, db):
     [
         "sort=vibes",
         "period=forever",
-        "metric=%00",
+        "metric=\u202e",
         "page=-1",
         "price_min=abc",
         "price_max=1e999",
@@ -299,3 +299,32 @@ def test_an_empty_csv_list_still_has_its_header(client, db, url):
     response = client.get(url + "&format=csv")
     assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
     assert response.content.decode().splitlines()[0].count(",") >= 2
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/models/?author=%00",
+        "/apps/?category=a%00b",
+        "/api/v1/models?provider=%00",
+        "/badge/models/anthropic/claude-sonnet-4.svg?category=%00",
+        "/badge/apps/%00.svg",
+        "/embed/models/%00/%00/",
+        "/og/apps/a%00b.png",
+    ],
+)
+def test_a_nul_character_anywhere_in_the_address_is_a_400(client, usage, url):
+    response = client.get(url)
+    assert response.status_code == 400
+    if url.startswith("/api/"):
+        assert response.json()["error"]["code"] == "bad_request"
+    else:
+        assert b"Bad request" in response.content and b'name="q"' in response.content
+
+
+def test_a_refused_form_post_gets_the_site_403_page(db):
+    from django.test import Client
+
+    response = Client(enforce_csrf_checks=True).post("/admin/login/", {"username": "a"})
+    assert response.status_code == 403
+    assert b"Not allowed" in response.content and b"CSRF verification failed" not in response.content
