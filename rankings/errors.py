@@ -63,5 +63,8 @@ class RefuseNulMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if "\x00" in request.path or "%00" in request.META.get("QUERY_STRING", ""):
+            field = next((k for k, v in request.GET.items() if "\x00" in k + v), None)
+            if field is not None and request.path.startswith("/api/"):
+                return json_error(400, "invalid", f"{field}: must not contain NUL characters.", field)
             return _error(request, 400)
         return self.get_response(request)

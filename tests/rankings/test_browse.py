@@ -317,7 +317,11 @@ def test_a_nul_character_anywhere_in_the_address_is_a_400(client, usage, url):
     response = client.get(url)
     assert response.status_code == 400
     if url.startswith("/api/"):
-        assert response.json()["error"]["code"] == "bad_request"
+        assert response.json()["error"] == {
+            "code": "invalid",
+            "message": "provider: must not contain NUL characters.",
+            "field": "provider",
+        }
     else:
         assert b"Bad request" in response.content and b'name="q"' in response.content
 

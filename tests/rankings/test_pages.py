@@ -94,7 +94,6 @@ def test_show_more_loads_the_next_rows(client, db):
         "offset=9999999999",
         "app_period=all",
         "section=nonsense",
-        "category=%00",
     ],
 )
 def test_bad_parameters_fall_back_to_defaults(client, usage, query):
