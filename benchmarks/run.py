@@ -417,7 +417,9 @@ def bench_ingest(n: int, offered_rate: int, freshness_seconds: int, workers: int
         seconds = time.monotonic() - started
         report(f"HTTP + Celery ({workers} worker processes) until rollups complete", rate(n, seconds))
         report("  of which HTTP accept (202s)", rate(n, accepted_at - started))
+        report(f"  worker peak RSS during it (main + {workers} pool processes)", f"{peak_rss:,.0f} MB")
         native_rate = n / seconds
+        peak_rss = 0.0  # the OTLP and freshness runs' own peak, reported at the end
 
         # The same usage as OTLP/HTTP protobuf spans, through /otlp/v1/traces to the rollups.
         reset_usage()
@@ -472,7 +474,10 @@ def bench_ingest(n: int, offered_rate: int, freshness_seconds: int, workers: int
         sampling = False
         stop(web)
         stop(worker)
-    report(f"worker peak RSS (main + {workers} pool processes)", f"{peak_rss:,.0f} MB")
+    report(
+        f"worker peak RSS in the OTLP and freshness runs (main + {workers} pool processes)",
+        f"{peak_rss:,.0f} MB",
+    )
 
 
 def build_openrouter_rollups(days: int = 365) -> tuple[int, int]:
