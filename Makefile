@@ -26,7 +26,8 @@ browser:
 	@command -v chromium >/dev/null || { \
 		echo "Installing Debian's chromium for the browser tests"; \
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
-		|| echo "chromium could not be installed: browser tests will be skipped"; }
+		|| [ "$$TOKENRANK_SKIP_BROWSER_TESTS" = 1 ] \
+		|| { echo "chromium could not be installed: the browser tests cannot run (TOKENRANK_SKIP_BROWSER_TESTS=1 opts out)"; exit 1; }; }
 
 test: $(BIN)/.installed browser
 	$(BIN)/ruff check .
