@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 from django import forms
@@ -273,8 +274,6 @@ class DeadLetterForm(forms.ModelForm):
 
     def clean_event(self) -> str:
         """The event stays a JSON object (normalized field names) and ASCII, as stored."""
-        import json
-
         try:
             event = json.loads(self.cleaned_data["event"])
         except ValueError as exc:

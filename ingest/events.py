@@ -271,9 +271,8 @@ def normalize(event: Any, now: datetime) -> tuple[dict[str, Any] | None, dict[st
     out["finish_reason"] = (
         (check("finish_reason", values.text, finish, 50) or "") if finish is not None else ""
     )
-    for name in ("num_search_results",):
-        if event.get(name) is not None:
-            check(name, values.count, event[name])
+    if event.get("num_search_results") is not None:  # checked, not kept
+        check("num_search_results", values.count, event["num_search_results"])
     if not errors:
         _check_widths(out, errors)
     if errors:

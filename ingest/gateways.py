@@ -18,7 +18,7 @@ from functools import lru_cache
 from typing import Any
 
 from ingest.events import loads
-from ingest.values import MAX_ID_LENGTH, MAX_MS, normalize_origin
+from ingest.values import MAX_ID_LENGTH, MAX_MS, SURROGATE_RE, normalize_origin
 
 
 @dataclass(frozen=True)
@@ -156,7 +156,6 @@ _BEDROCK_REGIONS = ("us.", "eu.", "apac.", "global.", "us-gov.", "jp.", "au.", "
 VARIANTS = {"free", "nitro", "floor", "thinking", "extended", "online", "beta", "exacto"}
 
 _NOT_SLUG = re.compile(r"[^a-z0-9._-]+")
-_SURROGATE = re.compile("[\ud800-\udfff]")
 _VERSION_SUFFIX = re.compile(r"(:\d+|@[\w.-]+)$")  # Bedrock ``:0``, Vertex ``@20240620``
 
 
@@ -231,7 +230,7 @@ def text(value: Any) -> str:
     store them) replaced by U+FFFD; anything else is ""."""
     if not isinstance(value, str):
         return ""
-    return (value if value.isascii() else _SURROGATE.sub("\ufffd", value)).strip()
+    return (value if value.isascii() else SURROGATE_RE.sub("\ufffd", value)).strip()
 
 
 def event_id(value: Any) -> str | None:

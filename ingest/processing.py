@@ -131,17 +131,24 @@ def prepare_pending(groups: list[list[Pending]]) -> tuple[CatalogIds, list[Failu
     return ids, failures, _without(groups, failures)
 
 
-def write_pending(groups: list[list[Pending]], ids: CatalogIds) -> tuple[list[Failure], list[int]]:
-    """Write prepared ``groups`` to raw events and rollups in the caller's transaction;
-    returns the events that could not be written and the rollup rows written per grain."""
+def _counted(
+    groups: list[list[Pending]], write_chunk: Callable[[list[Pending]], tuple[int, ...]]
+) -> tuple[list[Failure], list[int]]:
+    """``write_chunk`` (answering raw rows, then rollup rows per grain) over ``groups`` in the
+    caller's transaction, failures isolated; returns them and the rollup rows per grain."""
     written = [0] * len(GRAINS)
 
     def count(chunk: list[Pending]) -> None:
-        _, *per_grain = write.write_events(raw_rows(chunk, ids))
+        _, *per_grain = write_chunk(chunk)
         for n, rows in enumerate(per_grain):
             written[n] += rows
 
     return _isolating(groups, count), written
+
+
+def write_pending(groups: list[list[Pending]], ids: CatalogIds) -> tuple[list[Failure], list[int]]:
+    """Write prepared ``groups`` to raw events and rollups in the caller's transaction."""
+    return _counted(groups, lambda chunk: write.write_events(raw_rows(chunk, ids)))
 
 
 def release_ids(ids: list[str]) -> None:
@@ -286,18 +293,13 @@ def _stage(pks: list[int]) -> tuple[dict[int, list[str]], list[Failure]]:
 
 
 def _write_staged(groups: list[list[Pending]]) -> tuple[list[Failure], list[int]]:
-    """Count the staged rows of ``groups`` (events known by id) in the caller's transaction;
-    returns the events that could not be written and the rollup rows written per grain."""
+    """Count the staged rows of ``groups`` (events known by id) in the caller's transaction:
+    all of them at once, or the ids of a chunk while a failure is being isolated."""
     everything = sum(len(group) for group in groups)
-    written = [0] * len(GRAINS)
-
-    def count(chunk: list[Pending]) -> None:
-        ids = None if len(chunk) == everything else [e["id"] for _, e in chunk]
-        _, *per_grain = write.write_staged(ids)
-        for n, rows in enumerate(per_grain):
-            written[n] += rows
-
-    return _isolating(groups, count), written
+    return _counted(
+        groups,
+        lambda chunk: write.write_staged(None if len(chunk) == everything else [e["id"] for _, e in chunk]),
+    )
 
 
 def _with_events(failures: list[Failure]) -> list[Failure]:

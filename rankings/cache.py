@@ -58,11 +58,12 @@ def new_generation() -> None:
         cache.set(GENERATION_KEY, time.time_ns() // 1_000_000, timeout=None)
 
 
-def cached(key: str, compute: Callable[[], Any]) -> Any:
-    """``compute()`` cached under ``key`` for the current rollup generation; computed
+def cached(key: str, compute: Callable[[], Any], *, ttl: int | None = None) -> Any:
+    """``compute()`` cached under ``key`` for the current rollup generation, or with ``ttl``
+    for that many seconds whatever the generation (slow-moving lists, images); computed
     directly when the cache is down (slower pages beat failing pages)."""
     try:
-        full_key = f"section:{generation()}:{key}"
+        full_key = f"slow:{key}" if ttl else f"section:{generation()}:{key}"
         value = cache.get(full_key)
     except Exception:
         log.warning("cache unavailable: computing %s uncached", key, exc_info=True)
@@ -70,7 +71,7 @@ def cached(key: str, compute: Callable[[], Any]) -> Any:
     if value is None:
         value = compute()
         try:
-            cache.set(full_key, value, SECTION_TTL)
+            cache.set(full_key, value, ttl or SECTION_TTL)
         except Exception:
             log.warning("cache unavailable: %s not stored", key, exc_info=True)
     return value

@@ -139,7 +139,7 @@ def badge(request: HttpRequest, plural: str, slug: str) -> HttpResponse:
 
     # Badges sit in READMEs behind image proxies: ten-minute-old numbers are fresh enough,
     # and a badge then costs one rank query per ten minutes, not per rollup generation.
-    svg = listings.slow_cached(f"badge:{kind}:{obj.pk}:{period}:{category.pk if category else ''}", compute)
+    svg = cached(f"badge:{kind}:{obj.pk}:{period}:{category.pk if category else ''}", compute, ttl=listings.SLOW_TTL)
     response = HttpResponse(svg, content_type="image/svg+xml; charset=utf-8")
     response["Cache-Control"] = "public, max-age=3600"
     return response
@@ -167,7 +167,7 @@ def og_home(request: HttpRequest) -> HttpResponse:
             + [("Others", series.others)],
         )
 
-    return _png(listings.slow_cached("og:home", compute))
+    return _png(cached("og:home", compute, ttl=listings.SLOW_TTL))
 
 
 @require_GET
@@ -194,4 +194,4 @@ def og_entity(request: HttpRequest, plural: str, slug: str) -> HttpResponse:
         )
         return og.render(obj.name, summary, [b.strftime("%b %-d") for b in series.buckets], named)
 
-    return _png(listings.slow_cached(f"og:{kind}:{obj.pk}", compute))
+    return _png(cached(f"og:{kind}:{obj.pk}", compute, ttl=listings.SLOW_TTL))

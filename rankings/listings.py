@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-from django.core.cache import cache
+from django.db.models import Count
 from psycopg import sql
 
 from ingest import schema
@@ -43,22 +43,6 @@ def metric_of(totals: Totals | None, metric: str) -> float:
     return float(totals.cost) if metric == "cost" else float(getattr(totals, metric))
 
 
-def slow_cached(key: str, compute):
-    """``compute()`` cached for SLOW_TTL seconds (not per generation); computed directly
-    when the cache is down."""
-    try:
-        value = cache.get("slow:" + key)
-    except Exception:
-        return compute()
-    if value is None:
-        value = compute()
-        try:
-            cache.set("slow:" + key, value, SLOW_TTL)
-        except Exception:  # noqa: S110 (a cache outage only costs the recomputation)
-            pass
-    return value
-
-
 # Per catalog row, the first bucket of its per-day grain: one probe of its (entity, bucket) index.
 _FIRST_SEEN = sql.SQL(
     "SELECT c.id, (SELECT min(u.bucket) FROM {table} u WHERE u.{column} = c.id) FROM {catalog} c"
@@ -80,7 +64,7 @@ def first_seen(entity: str) -> dict[int, date]:
             cursor.execute(query)
             return {pk: day for pk, day in cursor.fetchall() if day is not None}
 
-    return slow_cached(f"first-seen:{entity}", compute)
+    return cached(f"first-seen:{entity}", compute, ttl=SLOW_TTL)
 
 
 # Per model, its providers and variants: the full daily cube over the window (bucket range).
@@ -108,7 +92,7 @@ def model_offers() -> dict[int, dict[str, list]]:
             for model, ids, variants in raw
         }
 
-    return slow_cached("model-offers", compute)
+    return cached("model-offers", compute, ttl=SLOW_TTL)
 
 
 def _ranked(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -203,11 +187,8 @@ def app_entries(period: str, metric: str, category: int | None = None) -> list[d
 
 def _models_per(column: str) -> dict[int, int]:
     if column == "author":
-        counts: dict[int, int] = {}
-        for author in LLMModel.objects.values_list("author_id", flat=True):
-            counts[author] = counts.get(author, 0) + 1
-        return counts
-    counts = {}
+        return dict(LLMModel.objects.values("author_id").annotate(n=Count("pk")).values_list("author_id", "n"))
+    counts: dict[int, int] = {}
     slug_to_id = dict(Provider.objects.values_list("slug", "pk"))
     for offer in model_offers().values():
         for slug, _ in offer["providers"]:

@@ -74,8 +74,10 @@ def rows(entity: str, day: date) -> list[dict[str, Any]]:
     catalog = {"model": LLMModel, "author": Author, "app": App, "category": Category, "provider": Provider}[
         entity
     ]
-    names = dict(catalog.objects.filter(pk__in=list(measures)).values_list("pk", "slug"))
-    titles = dict(catalog.objects.filter(pk__in=list(measures)).values_list("pk", "name"))
+    found = catalog.objects.filter(pk__in=list(measures)).values_list("pk", "slug", "name")
+    names, titles = {}, {}
+    for pk, slug, name in found:
+        names[pk], titles[pk] = slug, name
     total = sum(t.tokens for t in measures.values())
     ordered = sorted(
         ((pk, t) for pk, t in measures.items() if pk in names and t.requests),

@@ -128,7 +128,7 @@ def _cell(value) -> str:
 
 def _axis_label(value) -> str:
     text = str(value)
-    return html.escape(text[:10] if len(text) >= 19 and text[4] == "-" else html.unescape(text))
+    return html.escape(text[:10] if len(text) >= 19 and _is_time(text) else html.unescape(text))
 
 
 @register.filter

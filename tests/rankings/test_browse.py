@@ -133,7 +133,7 @@ def test_apps_index_hides_private_apps_and_filters_by_category(client, usage):
     assert "Cline" in body and "Secret App" not in body
     assert "Secret App" not in client.get("/apps/?q=secret").content.decode()
     roleplay = " ".join(rows(fragment(client, "/apps/?category=roleplay").content.decode()))
-    assert "evil.example" in roleplay or "&lt;img" in roleplay
+    assert "&lt;img" in roleplay and "<img src=x" not in roleplay  # the hostile app, escaped
     assert "Cline" not in roleplay
 
 
