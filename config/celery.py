@@ -6,6 +6,11 @@ from celery import Celery
 from celery.signals import setup_logging
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+# Celery's Django fixup runs Django's system checks when a worker starts; the URL checks
+# import every view (DRF, the OpenAPI generator, Pillow, the receivers), about 15 MB in each
+# pool process that never serves a page. The checks run where pages are served and in
+# ``manage.py check --deploy`` (docs/operations.md).
+os.environ.setdefault("CELERY_SKIP_CHECKS", "1")
 
 app = Celery("tokenrank")
 app.config_from_object("django.conf:settings", namespace="CELERY")

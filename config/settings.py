@@ -199,7 +199,9 @@ TOKENRANK = {
 
 # --- Django -------------------------------------------------------------------------------
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # The admin modules are imported by the URLconf (config/urls.py), not at start-up: a
+    # Celery worker never loads them.
+    "django.contrib.admin.apps.SimpleAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

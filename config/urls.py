@@ -7,6 +7,8 @@ from config.metrics import metrics_view
 from ingest import receivers
 from rankings.api.views import not_found
 
+admin.autodiscover()  # here, not at start-up: see INSTALLED_APPS in config/settings.py
+
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),

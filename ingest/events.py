@@ -149,14 +149,32 @@ def _parse_ndjson(text: str) -> tuple[list[Any], list[Rejection]]:
 
 
 # --- One event ----------------------------------------------------------------------------
+# The declarations of ingest.schema, flattened once into what the per-event loop reads
+# (validation is the accept path's hot loop: no attribute or property lookups per event).
+
+_TOKEN_SPECS = tuple((count.key, count.fields) for count in _TOKEN_VALUES)
+_MS_SPECS = tuple((v.key, v.field) for v in _MS_VALUES)
+_FLAG_SPECS = tuple((v.key, v.field, v.default) for v in _FLAG_VALUES)
+# Free text kept as sent (trimmed): normalized key, event field, longest accepted.
+_TEXT_SPECS = (
+    ("provider_name", "provider_name", 100),
+    ("app_name", "app_name", 200),
+    ("finish_reason", "finish_reason", 50),
+)
+_ORIGIN_FIELDS = schema.ORIGIN.fields
+_COST_FIELDS = schema.COST.fields
+_COST_FIELD = schema.COST.field
+# Each token count that has parts: its key and its parts' keys.
+_PART_KEYS = tuple((whole.key, tuple(part.key for part in parts)) for whole, parts in _PARTS)
 
 
-def _first(event: dict[str, Any], *names: str) -> Any:
-    for name in names:
-        value = event.get(name)
-        if value is not None and value != "":
-            return value
-    return None
+def _parsed(errors: dict[str, str], name: str, parse, *args) -> Any:
+    """``parse(*args)``, or None with its error recorded under the event field ``name``."""
+    try:
+        return parse(*args)
+    except ValueError as exc:
+        errors[name] = str(exc)
+        return None
 
 
 def normalize(event: Any, now: datetime) -> tuple[dict[str, Any] | None, dict[str, str]]:
@@ -164,21 +182,17 @@ def normalize(event: Any, now: datetime) -> tuple[dict[str, Any] | None, dict[st
 
     Ranking tokens are prompt + completion. Native counts are preferred (they are what the
     provider billed); normalized ones stand in when native ones are missing, and the reverse.
+    Each value has a fast path for the common, valid case; anything else goes through its
+    parser in :mod:`ingest.values`, which owns the rules and the messages.
     """
     if not isinstance(event, dict):
         return None, {"event": "must be a JSON object"}
     errors: dict[str, str] = {}
     out: dict[str, Any] = {}
-
-    def check(name: str, fn, *args):
-        try:
-            return fn(*args)
-        except ValueError as exc:
-            errors[name] = str(exc)
-            return None
+    get = event.get
 
     # Identity and time.
-    raw_id = event.get("id")
+    raw_id = get("id")
     if raw_id is None or raw_id == "":
         errors["id"] = "is required"
     else:
@@ -192,15 +206,15 @@ def normalize(event: Any, now: datetime) -> tuple[dict[str, Any] | None, dict[st
             errors["id"] = f"must be a string of 1-{MAX_ID_LENGTH} printable characters"
         else:
             out["id"] = raw_id
-    if event.get("created_at") is None:
+    created_at = get("created_at")
+    if created_at is None:
         errors["created_at"] = "is required"
     else:
-        moment = check("created_at", values.timestamp, event["created_at"], now)
+        moment = _parsed(errors, "created_at", values.timestamp, created_at, now)
         if moment is not None:
             out["created_at"] = moment.isoformat()
 
-    model = event.get("model")
-    variant_column = event.get("variant")  # the CSV export's separate column
+    model = get("model")
     if model is None or model == "":
         errors["model"] = "is required"
     else:
@@ -209,89 +223,104 @@ def normalize(event: Any, now: datetime) -> tuple[dict[str, Any] | None, dict[st
         if not match:
             errors["model"] = "must look like author/name or author/name:variant"
         else:
-            out["author"], name, variant = match.groups()
-            out["model"] = f"{out['author']}/{name}"
-            if not variant and variant_column is not None:
-                variant = check("variant", values.variant_column, variant_column)
+            author, name, variant = match.groups()
+            out["author"] = author
+            out["model"] = f"{author}/{name}"
+            if not variant and (column := get("variant")) is not None:  # the CSV export's column
+                variant = _parsed(errors, "variant", values.variant_column, column)
             out["variant"] = variant or ""
 
-    provider = _first(event, "provider_name")
-    provider_name = check("provider_name", values.text, provider, 100) if provider is not None else None
-    out["provider_name"] = provider_name or ""
+    for key, name, limit in _TEXT_SPECS:
+        value = get(name)
+        if type(value) is str and len(value) <= limit and value.isprintable():
+            out[key] = value.strip()
+        elif value is None or value == "":
+            out[key] = ""
+        else:
+            out[key] = _parsed(errors, name, values.text, value, limit) or ""
+    provider_name = out["provider_name"]
     out["provider"] = _provider_slug(provider_name) if provider_name else UNKNOWN_PROVIDER
 
-    origin = _first(event, *schema.ORIGIN.fields)
-    out["origin"] = (check("origin", values.normalize_origin, origin) or "") if origin is not None else ""
-    app_name = event.get("app_name")
-    out["app_name"] = (check("app_name", values.text, app_name, 200) or "") if app_name is not None else ""
-    categories = event.get("categories")
+    for name in _ORIGIN_FIELDS:
+        origin = get(name)
+        if origin is not None and origin != "":
+            out["origin"] = _parsed(errors, "origin", values.normalize_origin, origin) or ""
+            break
+    else:
+        out["origin"] = ""
+    categories = get("categories")
     out["category"] = (
-        check("categories", values.categories, categories) or OTHER_CATEGORY
-        if categories not in (None, "")
-        else OTHER_CATEGORY
+        OTHER_CATEGORY
+        if categories is None or categories == ""
+        else _parsed(errors, "categories", values.categories, categories) or OTHER_CATEGORY
     )
 
     # Tokens: the first field given (native counts first, normalized ones in their place).
-    for count in _TOKEN_VALUES:
-        for name in count.fields:
-            value = event.get(name)
+    for key, fields in _TOKEN_SPECS:
+        for name in fields:
+            value = get(name)
             if value is not None and value != "":
                 break
         if type(value) is int and 0 <= value <= MAX_TOKENS:  # the common case, without a call
-            out[count.key] = value
+            out[key] = value
         else:
-            out[count.key] = 0 if value is None or value == "" else check(name, values.count, value)
+            out[key] = 0 if value is None or value == "" else _parsed(errors, name, values.count, value)
     if not errors:
-        _check_parts(out, errors)
+        for whole, parts in _PART_KEYS:
+            if sum(out[part] for part in parts) > out[whole]:
+                _part_error(out, errors, whole)
 
-    cost = _first(event, *schema.COST.fields)
+    for name in _COST_FIELDS:
+        cost = get(name)
+        if cost is not None and cost != "":
+            break
+    else:
+        cost = None
     # No cost reported: None, and the writer derives it from the model's list prices; but a
     # :free variant costs nothing whatever the model's prices.
-    amount = check(schema.COST.field, values.money, cost) if cost is not None else None
-    if amount is None and out.get("variant") == "free" and schema.COST.field not in errors:
+    amount = _parsed(errors, _COST_FIELD, values.money, cost) if cost is not None else None
+    if amount is None and out.get("variant") == "free" and _COST_FIELD not in errors:
         amount = Decimal(0)
     out["cost"] = str(amount) if amount is not None else None
-    for ms in _MS_VALUES:
-        value = event.get(ms.field)
+    for key, name in _MS_SPECS:
+        value = get(name)
         if type(value) is int and 0 <= value <= MAX_MS:
-            out[ms.key] = value
+            out[key] = value
         else:
-            out[ms.key] = (
-                None if value is None or value == "" else check(ms.field, values.milliseconds, value)
+            out[key] = (
+                None if value is None or value == "" else _parsed(errors, name, values.milliseconds, value)
             )
-    for flag in _FLAG_VALUES:
-        value = event.get(flag.field)
+    for key, name, default in _FLAG_SPECS:
+        value = get(name)
         if value is True or value is False:
-            out[flag.key] = value
+            out[key] = value
         elif value is None:
-            out[flag.key] = flag.default
+            out[key] = default
         else:
-            out[flag.key] = check(flag.field, values.flag, value) or False
-    finish = event.get("finish_reason")
-    out["finish_reason"] = (
-        (check("finish_reason", values.text, finish, 50) or "") if finish is not None else ""
-    )
-    if event.get("num_search_results") is not None:  # checked, not kept
-        check("num_search_results", values.count, event["num_search_results"])
+            out[key] = _parsed(errors, name, values.flag, value) or False
+    if (results := get("num_search_results")) is not None:  # checked, not kept
+        _parsed(errors, "num_search_results", values.count, results)
     if not errors:
-        _check_widths(out, errors)
+        for key, name, width in _column_widths():
+            if len(out[key]) > width:
+                errors[name] = f"must be at most {width} characters once normalized"
     if errors:
         return None, errors
     return out, {}
 
 
-def _check_parts(out: dict[str, Any], errors: dict[str, str]) -> None:
+def _part_error(out: dict[str, Any], errors: dict[str, str], whole_key: str) -> None:
     """Token counts that are parts of another (reasoning of completion; cached and cache
-    write of prompt) must not add up to more than it."""
-    for whole, parts in _PARTS:
-        total = 0
-        for n, part in enumerate(parts):
-            total += out[part.key]
-            if total > out[whole.key]:
-                nouns = " and ".join(p.key.replace("_", " ") for p in parts[: n + 1])
-                together = " together" if n else ""
-                errors[part.fields[0]] = f"{nouns} tokens{together} are part of {whole.noun}"
-                break
+    write of prompt) add up to more than it: name the parts that did."""
+    whole, parts = next((w, p) for w, p in _PARTS if w.key == whole_key)
+    total = 0
+    for n, part in enumerate(parts):
+        total += out[part.key]
+        if total > out[whole.key]:
+            nouns = " and ".join(p.key.replace("_", " ") for p in parts[: n + 1])
+            together = " together" if n else ""
+            errors[part.fields[0]] = f"{nouns} tokens{together} are part of {whole.noun}"
+            return
 
 
 # Normalized text -> (the event field it came from, the columns it is written to). Every
@@ -311,25 +340,19 @@ _WRITTEN_TEXT = {
 
 
 @lru_cache(maxsize=1)
-def _column_widths() -> dict[str, tuple[str, int]]:
-    """Normalized key -> (event field, the narrowest width among the columns it lands in),
-    read from the models so the limits can never drift from the schema."""
-    widths = {}
+def _column_widths() -> tuple[tuple[str, str, int], ...]:
+    """(normalized key, event field, the narrowest width among the columns it lands in),
+    read from the models so the limits can never drift from the schema. Lengths are checked
+    after normalisation (lowercasing, a scheme added to a bare host); text is already free of
+    control characters and lone surrogates."""
+    widths = []
     for key, (name, columns) in _WRITTEN_TEXT.items():
         limits = []
         for column in columns:
             label, field_name = column.rsplit(".", 1)
             limits.append(apps.get_model(label)._meta.get_field(field_name).max_length)
-        widths[key] = (name, min(limits))
-    return widths
-
-
-def _check_widths(out: dict[str, Any], errors: dict[str, str]) -> None:
-    """Lengths after normalisation (lowercasing, a scheme added to a bare host) against the
-    columns; text is already free of control characters and lone surrogates."""
-    for key, (name, width) in _column_widths().items():
-        if len(out[key]) > width:
-            errors[name] = f"must be at most {width} characters once normalized"
+        widths.append((key, name, min(limits)))
+    return tuple(widths)
 
 
 def as_record(event: dict[str, Any]) -> dict[str, Any]:

@@ -267,12 +267,16 @@ def _measure_field(measure: schema.Measure) -> models.Field:
     return models.BigIntegerField(default=0)
 
 
-def _dimension_field(name: str) -> models.Field:
+def _dimension_field(name: str, *, led: bool = False) -> models.Field:
     """A rollup key column. No foreign-key constraints: ingest resolves ids before it writes,
-    and constraint checks on every upserted row would cost more than they protect."""
+    and constraint checks on every upserted row would cost more than they protect. ``led``:
+    an index of the table (or its primary key) leads with this column, so it gets no index of
+    its own (every index is paid for on each upserted row)."""
     dimension = schema.DIMENSION[name]
     if dimension.catalog:
-        return models.ForeignKey(dimension.catalog, on_delete=models.DO_NOTHING, db_constraint=False)
+        return models.ForeignKey(
+            dimension.catalog, on_delete=models.DO_NOTHING, db_constraint=False, db_index=not led
+        )
     return models.CharField(max_length=dimension.width, blank=True, default="")
 
 
@@ -297,8 +301,10 @@ class UsageRollup(UsageMeasures):
         abstract = True
 
 
+# The cubes' (model, bucket) and (app, bucket) indexes lead with these columns.
+_CUBE_LED = {"model", "app"}
 for _name in schema.CUBE:
-    UsageRollup.add_to_class(_name, _dimension_field(_name))
+    UsageRollup.add_to_class(_name, _dimension_field(_name, led=_name in _CUBE_LED))
 
 
 class UsageHourly(UsageRollup):
@@ -337,9 +343,9 @@ class UsageModelDaily(UsageMeasures):
 
     pk = models.CompositePrimaryKey("bucket", "model", "variant", "category")
     bucket = models.DateField()
-    model = _dimension_field("model")
+    model = _dimension_field("model", led=True)
     variant = _dimension_field("variant")
-    category = _dimension_field("category")
+    category = _dimension_field("category", led=True)
 
     class Meta:
         db_table = "rankings_usagemodeldaily"
@@ -355,7 +361,7 @@ class UsageModelTotal(UsageMeasures):
 
     pk = models.CompositePrimaryKey("bucket", "model")
     bucket = models.DateField()
-    model = _dimension_field("model")
+    model = _dimension_field("model", led=True)
 
     class Meta:
         db_table = "rankings_usagemodeltotal"
@@ -367,7 +373,7 @@ class UsageAppDaily(UsageMeasures):
 
     pk = models.CompositePrimaryKey("bucket", "app")
     bucket = models.DateField()
-    app = _dimension_field("app")
+    app = _dimension_field("app", led=True)
 
     class Meta:
         db_table = "rankings_usageappdaily"
@@ -393,7 +399,7 @@ class UsageCategoryWeekly(UsageMeasures):
     pk = models.CompositePrimaryKey("category", "bucket", "model")
     bucket = models.DateField()
     model = _dimension_field("model")
-    category = _dimension_field("category")
+    category = _dimension_field("category", led=True)
 
     class Meta:
         db_table = "rankings_usagecategoryweekly"

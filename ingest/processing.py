@@ -252,7 +252,7 @@ def process_batch(batch_id: int) -> str:
             return "skipped"
         if len(locked) < len(staged):
             write.unstage_batches_except(locked)
-        unwritten, per_grain = _write_staged([[(pk, {"id": i}) for i in staged[pk]] for pk in locked])
+        unwritten, per_grain = _write_staged(staged, locked)
         failures = [f for f in failures if f[0] in locked] + _with_events(unwritten)
         _set_aside(failures)
         InboxBatch.objects.filter(pk__in=locked).update(status=Status.DONE, processed_at=timezone.now())
@@ -280,26 +280,38 @@ def _stage(pks: list[int]) -> tuple[dict[int, list[str]], list[Failure]]:
     staged: dict[int, list[str]] = {}
     failures: list[Failure] = []
     for pk in pks:
-        events = (
-            InboxBatch.objects.filter(pk=pk, status=Status.PENDING).values_list("events", flat=True).first()
-        )
-        if events is None:
-            continue  # done by another worker meanwhile
-        ids, unprepared, groups = prepare_pending([[(pk, e) for e in events]])
-        unstaged = _isolating(groups, lambda chunk, ids=ids: write.stage_events(raw_rows(chunk, ids)))
-        failures += unprepared + unstaged
-        staged[pk] = [e["id"] for _, e in _without(groups, unstaged)[0]]
+        outcome = _stage_one(pk)
+        if outcome is not None:
+            staged[pk], unstaged = outcome
+            failures += unstaged
     return staged, failures
 
 
-def _write_staged(groups: list[list[Pending]]) -> tuple[list[Failure], list[int]]:
-    """Count the staged rows of ``groups`` (events known by id) in the caller's transaction:
-    all of them at once, or the ids of a chunk while a failure is being isolated."""
-    everything = sum(len(group) for group in groups)
-    return _counted(
-        groups,
-        lambda chunk: write.write_staged(None if len(chunk) == everything else [e["id"] for _, e in chunk]),
-    )
+def _stage_one(pk: int) -> tuple[list[str], list[Failure]] | None:
+    """Stage one pending batch; return the ids staged and the events that failed, or None
+    if another worker did it meanwhile. Its own function so that a batch's events are freed
+    before the next batch is read (a worker holds one batch in memory)."""
+    events = InboxBatch.objects.filter(pk=pk, status=Status.PENDING).values_list("events", flat=True).first()
+    if events is None:
+        return None
+    ids, unprepared, groups = prepare_pending([[(pk, e) for e in events]])
+    unstaged = _isolating(groups, lambda chunk: write.stage_events(raw_rows(chunk, ids)))
+    return [e["id"] for _, e in _without(groups, unstaged)[0]], unprepared + unstaged
+
+
+def _write_staged(staged: dict[int, list[str]], batches: list[int]) -> tuple[list[Failure], list[int]]:
+    """Count the staged rows of ``batches`` in the caller's transaction: all at once; if that
+    fails, the events (known by id) are isolated, a chunk of ids at a time."""
+    try:
+        with transaction.atomic():
+            _, *per_grain = write.write_staged()
+        return [], per_grain
+    except TRANSIENT:
+        raise
+    except Exception:
+        log.warning("writing %s staged batches failed; isolating the events that fail", len(batches))
+    groups = [[(pk, {"id": i}) for i in staged[pk]] for pk in batches]
+    return _counted(groups, lambda chunk: write.write_staged([e["id"] for _, e in chunk]))
 
 
 def _with_events(failures: list[Failure]) -> list[Failure]:

@@ -316,6 +316,7 @@ def test_many_gzip_members_are_refused_quickly(client, ingest_key):
     assert response.status_code == 400 and "gzip members" in response.json()["error"]["message"]
 
 
+@pytest.mark.django_db  # the known categories are read from the catalog
 def test_validating_huge_fields_keeps_no_memory():
     """The validator's caches key on the text as sent: a huge model or category text must not
     stay in them (a gateway could grow the server's memory by megabytes per request)."""
