@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import partial
@@ -17,10 +18,11 @@ from django.db.models import F
 from django.utils import timezone
 
 from config import metrics
-from ingest.events import Rejection, as_record, attribute_titles, validate_batch
+from ingest.events import Rejection, Validated, as_record, attribute_titles, validate_batch
 from ingest.models import DeadLetter, InboxBatch, IngestKey, MaintenanceJob
 from ingest.processing import claim_ids, count_rollup_rows, prepare_pending, release_ids, write_pending
 from ingest.tasks import enqueue_batch, maintenance_run_job
+from ingest.values import categories_known_as, known_categories
 from rankings.cache import bump_generation
 
 log = logging.getLogger(__name__)
@@ -185,45 +187,73 @@ def import_events(
     """The bulk path (files, simulator): validate, dedup and write in chunks, each chunk one
     transaction with no inbox and no broker; same exactly-once rules as the HTTP path.
     ``titles_are_apps``: export files, whose rows name their app without a URL
-    (:func:`ingest.events.attribute_titles`)."""
+    (:func:`ingest.events.attribute_titles`).
+
+    While a chunk is written (mostly waiting on PostgreSQL), the next one is read and
+    validated on a second thread, so the two overlap."""
     totals = ImportTotals()
+    chunks = _chunked(items, chunk_size)
+    first = next(chunks, None)
+    if first is None:
+        return totals
+    current, offset = _validated(first, titles_are_apps, known_categories()), 0
+    with ThreadPoolExecutor(1, thread_name_prefix="import-validation") as pool:
+        for chunk in chunks:
+            upcoming = pool.submit(_validated, chunk, titles_are_apps, known_categories())
+            offset = _count_chunk(totals, *current, offset, progress)
+            current = upcoming.result()
+    _count_chunk(totals, *current, offset, progress)
+    return totals
+
+
+def _chunked(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
     chunk: list[Any] = []
-    offset = 0
-
-    def flush() -> None:
-        nonlocal offset
-        validated = validate_batch(chunk, timezone.now())
-        for r in validated.rejected:
-            r.index += offset
-        _reject(totals, validated.rejected)
-        totals.duplicates += validated.duplicates_in_batch
-        if titles_are_apps:
-            attribute_titles(validated.events)
-        if validated.events:
-            ids, failures, (events,) = prepare_pending([[(None, e) for e in validated.events]])
-            with transaction.atomic():
-                new_ids = claim_ids([e["id"] for _, e in events])
-                fresh = [p for p in events if p[1]["id"] in new_ids]
-                unwritten, per_grain = write_pending([fresh], ids)
-                release_ids([e["id"] for _, e, _ in unwritten])
-                transaction.on_commit(bump_generation)
-            count_rollup_rows(per_grain)
-            failures += unwritten
-            index = {id(e): n for n, e in zip(validated.indexes, validated.events, strict=True)}
-            _reject(
-                totals, [Rejection(index[id(e)] + offset, e["id"], {"event": err}) for _, e, err in failures]
-            )
-            totals.accepted += len(fresh) - len(unwritten)
-            totals.duplicates += len(events) - len(fresh)
-        if progress:
-            progress(len(chunk))
-        offset += len(chunk)
-        chunk.clear()
-
     for item in items:
         chunk.append(item)
-        if len(chunk) >= chunk_size:
-            flush()
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
     if chunk:
-        flush()
-    return totals
+        yield chunk
+
+
+def _validated(chunk: list[Any], titles_are_apps: bool, categories: frozenset[str]) -> tuple[Validated, int]:
+    """Validate a chunk with the known categories as the caller read them (this may run on
+    another thread: it reads no database)."""
+    with categories_known_as(categories):
+        validated = validate_batch(chunk, timezone.now())
+    if titles_are_apps:
+        attribute_titles(validated.events)
+    return validated, len(chunk)
+
+
+def _count_chunk(
+    totals: ImportTotals,
+    validated: Validated,
+    size: int,
+    offset: int,
+    progress: Callable[[int], object] | None,
+) -> int:
+    """Claim, write and count one validated chunk (``offset``: the index of its first item)
+    in one transaction; returns the offset of the next chunk."""
+    for r in validated.rejected:
+        r.index += offset
+    _reject(totals, validated.rejected)
+    totals.duplicates += validated.duplicates_in_batch
+    if validated.events:
+        ids, failures, (events,) = prepare_pending([[(None, e) for e in validated.events]])
+        with transaction.atomic():
+            new_ids = claim_ids([e["id"] for _, e in events])
+            fresh = [p for p in events if p[1]["id"] in new_ids]
+            unwritten, per_grain = write_pending([fresh], ids)
+            release_ids([e["id"] for _, e, _ in unwritten])
+            transaction.on_commit(bump_generation)
+        count_rollup_rows(per_grain)
+        failures += unwritten
+        index = {id(e): n for n, e in zip(validated.indexes, validated.events, strict=True)}
+        _reject(totals, [Rejection(index[id(e)] + offset, e["id"], {"event": err}) for _, e, err in failures])
+        totals.accepted += len(fresh) - len(unwritten)
+        totals.duplicates += len(events) - len(fresh)
+    if progress:
+        progress(size)
+    return offset + size

@@ -8,6 +8,9 @@ from __future__ import annotations
 import math
 import re
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
@@ -168,18 +171,34 @@ def variant_column(value: Any) -> str:
 
 
 _known_categories: tuple[float, frozenset[str]] = (-math.inf, frozenset())
+_pinned_categories: ContextVar[frozenset[str] | None] = ContextVar("pinned_categories", default=None)
 
 
 def known_categories() -> frozenset[str]:
     """The slugs of the catalog's categories, read again at most every
-    ``KNOWN_CATEGORIES_TTL`` seconds per process (validation is ingest's hot path)."""
+    ``KNOWN_CATEGORIES_TTL`` seconds per process (validation is ingest's hot path), unless
+    :func:`categories_known_as` pinned them."""
     global _known_categories
+    if (pinned := _pinned_categories.get()) is not None:
+        return pinned
     expires, slugs = _known_categories
     moment = time.monotonic()
     if moment >= expires:
         slugs = frozenset(Category.objects.values_list("slug", flat=True))
         _known_categories = (moment + KNOWN_CATEGORIES_TTL, slugs)
     return slugs
+
+
+@contextmanager
+def categories_known_as(slugs: frozenset[str]) -> Iterator[None]:
+    """Validate with these known categories (read by the caller): a thread that validates
+    for another never reads the catalog on a connection of its own, which would not see
+    the caller's uncommitted changes."""
+    token = _pinned_categories.set(slugs)
+    try:
+        yield
+    finally:
+        _pinned_categories.reset(token)
 
 
 def categories(value: Any) -> str:

@@ -171,3 +171,23 @@ def test_unreported_costs_are_derived_from_list_prices_and_recomputed_after_a_pr
     assert changed == 1
     assert UsageDaily.objects.get().cost == Decimal("0.5") + Decimal("2")  # the reported cost is untouched
     assert maintenance.verify_rollups()[1] == []
+
+
+@pytest.mark.django_db  # not transactional: the new category is seen by this connection only
+def test_chunked_import_overlaps_validation_and_keeps_indexes_and_catalog(monkeypatch):
+    """The next chunk is validated on a second thread while one is written: rejections keep
+    their index in the whole input, and that thread sees the catalog as this connection does
+    (a category added in this very transaction counts), never reading it on its own."""
+    from ingest import values
+    from rankings.models import Category
+
+    Category.objects.create(slug="astronomy", name="Astronomy")
+    monkeypatch.setattr(values, "KNOWN_CATEGORIES_TTL", 0.0)  # read again at every use
+    events = EventFactory.build_batch(35, categories="astronomy")
+    for index in (4, 17, 33):
+        events[index]["tokens_prompt"] = -1
+    totals = services.import_events(events, chunk_size=10)
+    assert (totals.accepted, totals.rejected) == (32, 3)
+    assert [r.index for r in totals.errors] == [4, 17, 33]
+    counted = UsageDaily.objects.filter(category__slug="astronomy")
+    assert sum(row.requests for row in counted) == 32
