@@ -19,7 +19,6 @@ from functools import lru_cache
 from typing import Any
 
 import orjson
-from django.apps import apps
 
 from ingest import schema, values
 from ingest.values import CONTROL_RE, MAX_ID_LENGTH, MAX_MODEL, MAX_MS, MAX_TOKENS, SURROGATE_RE
@@ -301,7 +300,7 @@ def normalize(event: Any, now: datetime) -> tuple[dict[str, Any] | None, dict[st
     if (results := get("num_search_results")) is not None:  # checked, not kept
         _parsed(errors, "num_search_results", values.count, results)
     if not errors:
-        for key, name, width in _column_widths():
+        for key, name, width in values.column_widths():
             if len(out[key]) > width:
                 errors[name] = f"must be at most {width} characters once normalized"
     if errors:
@@ -321,38 +320,6 @@ def _part_error(out: dict[str, Any], errors: dict[str, str], whole_key: str) -> 
             together = " together" if n else ""
             errors[part.fields[0]] = f"{nouns} tokens{together} are part of {whole.noun}"
             return
-
-
-# Normalized text -> (the event field it came from, the columns it is written to). Every
-# text the worker writes is listed here: the accept path refuses what a column would refuse.
-_WRITTEN_TEXT = {
-    "id": ("id", ("ingest.SeenEvent.id", "ingest.RawEvent.id")),
-    "origin": ("origin", ("ingest.RawEvent.origin", "rankings.AppOrigin.origin", "rankings.App.origin")),
-    "app_name": ("app_name", ("rankings.App.name",)),
-    "provider_name": ("provider_name", ("rankings.Provider.name",)),
-    "provider": ("provider_name", ("rankings.Provider.slug",)),
-    "model": ("model", ("rankings.LLMModel.slug",)),
-    "author": ("model", ("rankings.Author.slug", "rankings.Author.name")),
-    "variant": ("model", ("ingest.RawEvent.variant", "ingest.UsageDaily.variant")),
-    "finish_reason": ("finish_reason", ("ingest.RawEvent.finish_reason",)),
-    "category": ("categories", ("rankings.Category.slug",)),
-}
-
-
-@lru_cache(maxsize=1)
-def _column_widths() -> tuple[tuple[str, str, int], ...]:
-    """(normalized key, event field, the narrowest width among the columns it lands in),
-    read from the models so the limits can never drift from the schema. Lengths are checked
-    after normalisation (lowercasing, a scheme added to a bare host); text is already free of
-    control characters and lone surrogates."""
-    widths = []
-    for key, (name, columns) in _WRITTEN_TEXT.items():
-        limits = []
-        for column in columns:
-            label, field_name = column.rsplit(".", 1)
-            limits.append(apps.get_model(label)._meta.get_field(field_name).max_length)
-        widths.append((key, name, min(limits)))
-    return tuple(widths)
 
 
 def as_record(event: dict[str, Any]) -> dict[str, Any]:

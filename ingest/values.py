@@ -1,7 +1,8 @@
 """Parsing one value of an event: text, counts, milliseconds, money, flags, timestamps,
 origins, model names, variants and categories (the known ones read from the catalog, kept for
 ``KNOWN_CATEGORIES_TTL`` seconds). Each parser returns the value or raises ValueError with
-the message an event's rejection shows."""
+the message an event's rejection shows. ``column_widths`` gives the width of the columns each
+normalized text is written to, read from the models."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
+
+from django.apps import apps
 
 from rankings.catalog import OTHER_CATEGORY
 from rankings.models import Category
@@ -225,3 +228,35 @@ def _categories_items(value: Any, known: frozenset[str]) -> str:
         if slug in known:
             return slug
     return OTHER_CATEGORY  # unknown values are dropped, as OpenRouter does
+
+
+# Normalized text -> (the event field it came from, the columns it is written to). Every
+# text the worker writes is listed here: the accept path refuses what a column would refuse.
+WRITTEN_TEXT = {
+    "id": ("id", ("ingest.SeenEvent.id", "ingest.RawEvent.id")),
+    "origin": ("origin", ("ingest.RawEvent.origin", "rankings.AppOrigin.origin", "rankings.App.origin")),
+    "app_name": ("app_name", ("rankings.App.name",)),
+    "provider_name": ("provider_name", ("rankings.Provider.name",)),
+    "provider": ("provider_name", ("rankings.Provider.slug",)),
+    "model": ("model", ("rankings.LLMModel.slug",)),
+    "author": ("model", ("rankings.Author.slug", "rankings.Author.name")),
+    "variant": ("model", ("ingest.RawEvent.variant", "ingest.UsageDaily.variant")),
+    "finish_reason": ("finish_reason", ("ingest.RawEvent.finish_reason",)),
+    "category": ("categories", ("rankings.Category.slug",)),
+}
+
+
+@lru_cache(maxsize=1)
+def column_widths() -> tuple[tuple[str, str, int], ...]:
+    """(normalized key, event field, the narrowest width among the columns it lands in),
+    read from the models so the limits can never drift from the schema. Lengths are checked
+    after normalisation (lowercasing, a scheme added to a bare host); text is already free of
+    control characters and lone surrogates."""
+    widths = []
+    for key, (name, columns) in WRITTEN_TEXT.items():
+        limits = []
+        for column in columns:
+            label, field_name = column.rsplit(".", 1)
+            limits.append(apps.get_model(label)._meta.get_field(field_name).max_length)
+        widths.append((key, name, min(limits)))
+    return tuple(widths)
