@@ -8,7 +8,7 @@ from celery import Celery
 from celery.signals import import_modules, setup_logging
 from django.conf import settings
 
-from config import embedded
+from config.embedded import ensure_started
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -23,7 +23,7 @@ def _embedded_servers(sender: Celery, **kwargs) -> None:
     before beat opens its schedule file or the worker its broker connection) starts the
     embedded PostgreSQL and Redis when no URLs are set: the settings only say where they are."""
     if sender is app:
-        embedded.ensure_started()
+        ensure_started()
 
 
 @setup_logging.connect

@@ -15,7 +15,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from config import processes
+from config import embedded, processes
 from ingest.models import IngestKey
 from rankings.services import load_catalog
 
@@ -29,6 +29,13 @@ def wait_for(predicate: Callable[[], object], timeout: float = 30, interval: flo
             return value
         time.sleep(interval)
     pytest.fail(f"condition not met within {timeout}s")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _embedded_servers() -> None:
+    """The embedded PostgreSQL and Redis when no URLs are set (importing the settings starts
+    nothing): before the test database is made and the first test touches the cache."""
+    embedded.ensure_started()
 
 
 @pytest.fixture(scope="session")

@@ -129,7 +129,7 @@ def test_broker_down_while_batches_are_accepted(client, start_worker, ingest_key
             response = post_events(client, key, events[i : i + 500])
             assert response.status_code == 202  # durable in PostgreSQL, broker or not
     finally:
-        embedded.redis_url(settings.DATA_DIR)  # the broker comes back (same data dir)
+        embedded.start_redis(settings.DATA_DIR)  # the broker comes back (same data dir)
     assert InboxBatch.objects.filter(status="pending").count() == 3
     start_worker(concurrency=2)
     assert tasks.sweep_pending() == 3
