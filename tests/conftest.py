@@ -63,10 +63,11 @@ def _service_env() -> dict[str, str]:
 
 
 class Worker:
-    """A real ``celery worker`` process (its own process group) on the test database."""
+    """A real ``celery worker`` process (its own process group) on the test database (or
+    as ``env`` says)."""
 
-    def __init__(self, concurrency: int = 1, name: str = "w"):
-        env = _service_env()
+    def __init__(self, concurrency: int = 1, name: str = "w", env: dict[str, str] | None = None):
+        env = env or _service_env()
         self.log_path = settings.DATA_DIR / f"worker-{name}-{os.getpid()}.log"
         self.log = self.log_path.open("w")
         self.proc = subprocess.Popen(

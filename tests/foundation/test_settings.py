@@ -5,7 +5,6 @@ not parse stops the start, naming its variable."""
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -16,9 +15,9 @@ import psutil
 import pytest
 from django.conf import settings
 
-from config import embedded, processes
+from config import embedded
 from config import settings as project_settings
-from tests.conftest import wait_for
+from tests.conftest import Worker
 
 SERVICE_URLS = ("DATABASE_URL", "CELERY_BROKER_URL", "REDIS_URL")
 
@@ -84,6 +83,17 @@ def _without_services(data_dir: Path) -> dict[str, str]:
     return {**env, "TOKENRANK_DATA_DIR": str(data_dir)}
 
 
+def _python_without_services(data_dir: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, *args],
+        cwd=settings.BASE_DIR,
+        env=_without_services(data_dir),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
 def _processes_using(folder: Path) -> list[str]:
     found = []
     for proc in psutil.process_iter(["cmdline"]):
@@ -108,14 +118,7 @@ def test_importing_the_settings_starts_nothing(fresh_data_dir):
         "import json, config.settings as s; "
         "print(json.dumps([s.DATABASE_URL, s.CELERY_BROKER_URL, s.REDIS_URL, s.EMBEDDED_POSTGRES, s.EMBEDDED_REDIS]))"
     )
-    result = subprocess.run(
-        [sys.executable, "-W", "error", "-c", code],
-        cwd=settings.BASE_DIR,
-        env=_without_services(fresh_data_dir),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = _python_without_services(fresh_data_dir, "-W", "error", "-c", code)
     assert result.returncode == 0, result.stderr
     # The URLs are known without a server: sockets in the data folder.
     assert json.loads(result.stdout) == [
@@ -131,43 +134,23 @@ def test_importing_the_settings_starts_nothing(fresh_data_dir):
 
 @pytest.mark.worker
 def test_manage_py_and_a_celery_worker_start_the_embedded_servers(fresh_data_dir):
-    env = _without_services(fresh_data_dir)
     check = (
         "from django.db import connection; from django.core.cache import cache; "
         "connection.ensure_connection(); cache.set('k', 'v'); print(cache.get('k'))"
     )
-    shell = subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c", check],
-        cwd=settings.BASE_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    shell = _python_without_services(fresh_data_dir, "manage.py", "shell", "-c", check)
     assert shell.returncode == 0 and shell.stdout.strip().endswith("v"), shell.stderr[-2000:]
     assert (fresh_data_dir / "postgres" / "postmaster.pid").exists()
     embedded.stop_all(fresh_data_dir)
     assert _processes_using(fresh_data_dir) == []
 
     # A worker started alone (no manage.py before it) starts them too.
-    log = fresh_data_dir / "worker.log"
-    with log.open("w") as out:
-        worker = subprocess.Popen(
-            processes.celery_worker("ingest", 1, "--without-mingle", "--without-gossip"),
-            cwd=settings.BASE_DIR,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        try:
-            wait_for(lambda: "ready." in log.read_text() or worker.poll() is not None, 90)
-            assert "ready." in log.read_text(), log.read_text()[-2000:]
-            assert (fresh_data_dir / "postgres" / "postmaster.pid").exists()
-            assert (fresh_data_dir / "redis" / "redis.sock").is_socket()
-        finally:
-            os.killpg(worker.pid, signal.SIGTERM)
-            worker.wait(30)
+    worker = Worker(1, "alone", env=_without_services(fresh_data_dir))  # fails unless ready
+    try:
+        assert (fresh_data_dir / "postgres" / "postmaster.pid").exists()
+        assert (fresh_data_dir / "redis" / "redis.sock").is_socket()
+    finally:
+        worker.stop()
 
 
 @pytest.mark.parametrize(
