@@ -11,63 +11,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import dj_database_url
-import environ
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
 from config import embedded
-from config.network import parse_networks
+from config.envvars import env, networks
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-
-
-class Env(environ.Env):
-    """django-environ, strict where a typo would otherwise pass silently: a value that does
-    not parse is an ImproperlyConfigured naming its variable, a switch is one of the words
-    below, an empty number or switch means its default (as an unset one), and a comma list
-    drops blanks around and between its items."""
-
-    TRUE, FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
-    KINDS = {int: "a whole number", bool: "true or false", list: "a comma list"}
-
-    def get_value(
-        self, var: str, cast: Any = None, default: Any = environ.Env.NOTSET, parse_default: bool = False
-    ):
-        raw = self.ENVIRON.get(var)
-        if raw is not None and not raw.strip() and cast in (int, bool) and default is not self.NOTSET:
-            return default
-        try:
-            return super().get_value(var, cast=cast, default=default, parse_default=parse_default)
-        except (ValueError, TypeError) as exc:
-            raise ImproperlyConfigured(
-                f"{var}={raw!r}: must be {self.KINDS.get(cast, 'valid')} ({exc})."
-            ) from exc
-
-    @classmethod
-    def parse_value(cls, value: Any, cast: Any) -> Any:
-        if cast is bool and isinstance(value, str):
-            word = value.strip().lower()
-            if word not in cls.TRUE + cls.FALSE:
-                raise ValueError(f"one of {', '.join(cls.TRUE + cls.FALSE)}")
-            return word in cls.TRUE
-        if cast is list and isinstance(value, str):
-            return [item.strip() for item in value.split(",") if item.strip()]
-        return super().parse_value(value, cast)
-
-
-env = Env()
-env.escape_proxy = True  # a value starting with $ names another variable; \$ is a literal $
-
-
-def _networks(name: str, default: list[str]) -> tuple:
-    """A comma list of IP networks (or single addresses); a bad entry stops the start."""
-    try:
-        return parse_networks(env.list(name, default=default))
-    except ValueError as exc:
-        raise ImproperlyConfigured(f"{name}: {exc}.") from exc
 
 
 # --- Environment --------------------------------------------------------------------------
@@ -217,9 +169,9 @@ TOKENRANK = {
     # (in production a same-host proxy would make every request look local): production
     # without a token answers 404.
     "METRICS_TOKEN": env.str("METRICS_TOKEN", default=""),
-    "METRICS_ALLOWED_NETWORKS": _networks("METRICS_ALLOWED_NETWORKS", ["127.0.0.1/32", "::1/128"]),
+    "METRICS_ALLOWED_NETWORKS": networks("METRICS_ALLOWED_NETWORKS", ["127.0.0.1/32", "::1/128"]),
     # Reverse proxies whose X-Forwarded-For is believed (config.network.client_address).
-    "TRUSTED_PROXIES": _networks("TOKENRANK_TRUSTED_PROXIES", []),
+    "TRUSTED_PROXIES": networks("TOKENRANK_TRUSTED_PROXIES", []),
 }
 
 # --- Django -------------------------------------------------------------------------------

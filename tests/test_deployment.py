@@ -30,7 +30,7 @@ DEPLOY = BASE / "docs" / "deploy"
 OPERATIONS = (BASE / "docs" / "operations.md").read_text()
 HOST = "tokenrank.example.com"
 SECRET = "deployment-test-" + "k" * 50
-ENV_READERS = {"get", "getenv", "str", "int", "bool", "list", "_networks"}  # os.environ, env (django-environ)
+ENV_READERS = {"get", "getenv", "str", "int", "bool", "list", "networks"}  # os.environ, env (django-environ)
 
 
 def environment_variables_read() -> set[str]:

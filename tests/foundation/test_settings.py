@@ -16,7 +16,7 @@ import pytest
 from django.conf import settings
 
 from config import embedded
-from config import settings as project_settings
+from config.envvars import env
 from tests.conftest import Worker
 
 SERVICE_URLS = ("DATABASE_URL", "CELERY_BROKER_URL", "REDIS_URL")
@@ -168,7 +168,6 @@ def test_a_value_that_does_not_parse_stops_the_start_naming_its_variable(name, v
 
 
 def test_empty_numbers_and_switches_mean_their_default_and_lists_drop_blanks(monkeypatch):
-    env = project_settings.env
     monkeypatch.setenv("TOKENRANK_TEST_NUMBER", " ")
     monkeypatch.setenv("TOKENRANK_TEST_SWITCH", "")
     monkeypatch.setenv("TOKENRANK_TEST_LIST", " a.example , ,b.example,")
