@@ -46,18 +46,17 @@ def setup_database(name: str = BENCH_DB, keep: bool = False) -> None:
     a previous run left), then set Django up."""
     import psycopg
 
+    data_dir = Path(os.environ.get("TOKENRANK_DATA_DIR", ROOT / "var")).resolve()
     if not os.environ.get("DATABASE_URL"):
-        from config.embedded import postgres_url
+        from config.embedded import postgres_url, start_postgres
 
-        os.environ["DATABASE_URL"] = postgres_url(
-            Path(os.environ.get("TOKENRANK_DATA_DIR", ROOT / "var")).resolve()
-        )
+        start_postgres(data_dir)
+        os.environ["DATABASE_URL"] = postgres_url(data_dir)
     if not os.environ.get("CELERY_BROKER_URL"):
-        from config.embedded import redis_url
+        from config.embedded import redis_url, start_redis
 
-        os.environ["CELERY_BROKER_URL"] = redis_url(
-            Path(os.environ.get("TOKENRANK_DATA_DIR", ROOT / "var")).resolve()
-        )
+        start_redis(data_dir)
+        os.environ["CELERY_BROKER_URL"] = redis_url(data_dir)
     base = os.environ["DATABASE_URL"]
     with psycopg.connect(base, autocommit=True) as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()

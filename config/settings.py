@@ -1,13 +1,14 @@
 """Tokenrank settings: the one place that reads the environment.
 
 Every knob an operator may turn is read here, from environment variables (see
-``.env.example`` and docs/operations.md). With no ``DATABASE_URL`` / ``CELERY_BROKER_URL``
-the embedded PostgreSQL and Redis of :mod:`config.embedded` are started or reused.
+``.env.example`` and docs/operations.md), through django-environ; a value that does not
+parse stops the start with an error naming its variable. With no ``DATABASE_URL`` /
+``CELERY_BROKER_URL`` the URLs are those of the embedded PostgreSQL and Redis of
+:mod:`config.embedded`: importing the settings starts nothing (the entry points do).
 """
 
 from __future__ import annotations
 
-import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -15,39 +16,16 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
+from config import embedded
+from config.envvars import env, networks
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
-def _env_bool(name: str, default: bool) -> bool:
-    value = os.environ.get(name)
-    if value is None or value == "":
-        return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
-
-
-def _env_int(name: str, default: int) -> int:
-    value = os.environ.get(name)
-    return int(value) if value else default
-
-
-def _env_list(name: str, default: str) -> list[str]:
-    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
-
-
-def _env_networks(name: str, default: str) -> tuple:
-    """A comma list of IP networks (or single addresses); a bad entry stops the start."""
-    from config.network import parse_networks
-
-    try:
-        return parse_networks(_env_list(name, default))
-    except ValueError as exc:
-        raise ImproperlyConfigured(f"{name}: {exc}.") from exc
-
-
 # --- Environment --------------------------------------------------------------------------
-ENVIRONMENT = os.environ.get("DJANGO_ENV", "development")
+ENVIRONMENT = env.str("DJANGO_ENV", default="development")
 PRODUCTION = ENVIRONMENT == "production"
-DATA_DIR = Path(os.environ.get("TOKENRANK_DATA_DIR", BASE_DIR / "var")).resolve()
+DATA_DIR = Path(env.str("TOKENRANK_DATA_DIR", default=str(BASE_DIR / "var"))).resolve()
 
 _DEV_SECRET_KEY = "insecure-development-key-do-not-use-in-production"  # noqa: S105
 # Published values that must never sign a production session: the development default and
@@ -56,7 +34,7 @@ _EXAMPLE_SECRET_KEYS = {
     _DEV_SECRET_KEY,
     "change-me-to-50-or-more-random-characters-for-production-use-only",
 }
-SECRET_KEY = os.environ.get("SECRET_KEY", _DEV_SECRET_KEY)
+SECRET_KEY = env.str("SECRET_KEY", default=_DEV_SECRET_KEY)
 
 
 def _weak_secret_key(key: str) -> str | None:
@@ -74,33 +52,32 @@ if PRODUCTION and (_why := _weak_secret_key(SECRET_KEY)):
         "e.g. python -c 'import secrets; print(secrets.token_urlsafe(50))'."
     )
 
-DEBUG = _env_bool("DEBUG", False)
-ALLOWED_HOSTS = _env_list("ALLOWED_HOSTS", "" if PRODUCTION else "127.0.0.1,localhost,testserver")
-CSRF_TRUSTED_ORIGINS = _env_list("CSRF_TRUSTED_ORIGINS", "")
+DEBUG = env.bool("DEBUG", default=False)
+ALLOWED_HOSTS = env.list(
+    "ALLOWED_HOSTS", default=[] if PRODUCTION else ["127.0.0.1", "localhost", "testserver"]
+)
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 # --- Services -----------------------------------------------------------------------------
+DATABASE_URL = env.str("DATABASE_URL", default="")
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="")
 # Production never falls back to the embedded servers: that would be a fresh, empty database
 # under the data folder, with no error to tell.
-_missing_services = [name for name in ("DATABASE_URL", "CELERY_BROKER_URL") if not os.environ.get(name)]
+_missing_services = [
+    name
+    for name, url in (("DATABASE_URL", DATABASE_URL), ("CELERY_BROKER_URL", CELERY_BROKER_URL))
+    if not url
+]
 if PRODUCTION and _missing_services:
     raise ImproperlyConfigured(
         f"DJANGO_ENV=production needs {' and '.join(_missing_services)}: the embedded PostgreSQL and Redis "
         "are for development only. See docs/operations.md (env file) for the values."
     )
-
-DATABASE_URL = os.environ.get("DATABASE_URL", "")
+# Where the embedded servers listen; config.embedded.ensure_started() starts them.
 EMBEDDED_POSTGRES = not DATABASE_URL
-if EMBEDDED_POSTGRES:
-    from config.embedded import postgres_url
-
-    DATABASE_URL = postgres_url(DATA_DIR)
-
-CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "")
+DATABASE_URL = DATABASE_URL or embedded.postgres_url(DATA_DIR)
 EMBEDDED_REDIS = not CELERY_BROKER_URL
-if EMBEDDED_REDIS:
-    from config.embedded import redis_url
-
-    CELERY_BROKER_URL = redis_url(DATA_DIR)
+CELERY_BROKER_URL = CELERY_BROKER_URL or embedded.redis_url(DATA_DIR)
 
 
 def _cache_url_beside(broker_url: str) -> str:
@@ -113,16 +90,16 @@ def _cache_url_beside(broker_url: str) -> str:
     return ""
 
 
-REDIS_URL = os.environ.get("REDIS_URL", "") or _cache_url_beside(CELERY_BROKER_URL)
+REDIS_URL = env.str("REDIS_URL", default="") or _cache_url_beside(CELERY_BROKER_URL)
 
 DATABASES = {
     "default": dj_database_url.parse(
-        DATABASE_URL, conn_max_age=_env_int("DB_CONN_MAX_AGE", 60), conn_health_checks=True
+        DATABASE_URL, conn_max_age=env.int("DB_CONN_MAX_AGE", default=60), conn_health_checks=True
     )
 }
 # Fail fast instead of hanging when the database is gone (e.g. /healthz during an outage).
 DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = 3
-DATABASE_REPLICA_URL = os.environ.get("DATABASE_REPLICA_URL", "")
+DATABASE_REPLICA_URL = env.str("DATABASE_REPLICA_URL", default="")
 if DATABASE_REPLICA_URL:
     DATABASES["replica"] = dj_database_url.parse(DATABASE_REPLICA_URL, conn_max_age=60)
     DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
@@ -133,7 +110,7 @@ if REDIS_URL:
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
-            "KEY_PREFIX": os.environ.get("CACHE_KEY_PREFIX", "tokenrank"),
+            "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="tokenrank"),
             "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
         }
     }
@@ -150,7 +127,7 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     # Unacknowledged messages come back after this long; the beat sweep is faster anyway.
-    "visibility_timeout": _env_int("CELERY_VISIBILITY_TIMEOUT", 3600),
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600),
     "socket_connect_timeout": 2,
     # A broker that accepts connections but stops answering (a hung Redis) must not hang
     # ingest or the health checks: the batch is safe in PostgreSQL and the sweep enqueues it.
@@ -162,7 +139,7 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "sweep-pending-batches": {
         "task": "ingest.tasks.maintenance_sweep_pending",
-        "schedule": _env_int("TOKENRANK_SWEEP_SECONDS", 15),
+        "schedule": env.int("TOKENRANK_SWEEP_SECONDS", default=15),
     },
     "raw-event-partitions-and-retention": {
         "task": "ingest.tasks.maintenance_partitions",
@@ -172,29 +149,29 @@ CELERY_BEAT_SCHEDULE = {
 
 # --- Tokenrank ----------------------------------------------------------------------------
 TOKENRANK = {
-    "INGEST_MAX_EVENTS": _env_int("TOKENRANK_INGEST_MAX_EVENTS", 10_000),
-    "INGEST_MAX_BYTES": _env_int("TOKENRANK_INGEST_MAX_BYTES", 10 * 1024 * 1024),
-    "INGEST_DEFAULT_RATE_LIMIT": _env_int("TOKENRANK_INGEST_RATE_LIMIT", 600),  # requests/min
-    "RAW_RETENTION_DAYS": _env_int("TOKENRANK_RAW_RETENTION_DAYS", 90),
-    "PARTITIONS_AHEAD_DAYS": _env_int("TOKENRANK_PARTITIONS_AHEAD_DAYS", 3),
+    "INGEST_MAX_EVENTS": env.int("TOKENRANK_INGEST_MAX_EVENTS", default=10_000),
+    "INGEST_MAX_BYTES": env.int("TOKENRANK_INGEST_MAX_BYTES", default=10 * 1024 * 1024),
+    "INGEST_DEFAULT_RATE_LIMIT": env.int("TOKENRANK_INGEST_RATE_LIMIT", default=600),  # requests/min
+    "RAW_RETENTION_DAYS": env.int("TOKENRANK_RAW_RETENTION_DAYS", default=90),
+    "PARTITIONS_AHEAD_DAYS": env.int("TOKENRANK_PARTITIONS_AHEAD_DAYS", default=3),
     # A batch still pending after this many seconds is handed to a worker again.
-    "SWEEP_AFTER_SECONDS": _env_int("TOKENRANK_SWEEP_AFTER_SECONDS", 30),
-    "BATCH_MAX_ATTEMPTS": _env_int("TOKENRANK_BATCH_MAX_ATTEMPTS", 5),
+    "SWEEP_AFTER_SECONDS": env.int("TOKENRANK_SWEEP_AFTER_SECONDS", default=30),
+    "BATCH_MAX_ATTEMPTS": env.int("TOKENRANK_BATCH_MAX_ATTEMPTS", default=5),
     # Under a backlog a worker also takes other waiting batches, up to this many events in
     # one transaction (fewer rollup rows per event); 0 processes every batch alone.
-    "BATCH_COALESCE_EVENTS": _env_int("TOKENRANK_BATCH_COALESCE_EVENTS", 40_000),
-    "READY_MAX_LAG_SECONDS": _env_int("TOKENRANK_READY_MAX_LAG_SECONDS", 300),
+    "BATCH_COALESCE_EVENTS": env.int("TOKENRANK_BATCH_COALESCE_EVENTS", default=40_000),
+    "READY_MAX_LAG_SECONDS": env.int("TOKENRANK_READY_MAX_LAG_SECONDS", default=300),
     # Gateway receivers (OTLP traces, LiteLLM): decompressed body limit (the OTLP spec's
     # recommendation), and the pending-batch backlog past which OTLP answers 503 (retried).
-    "RECEIVER_MAX_BYTES": _env_int("TOKENRANK_RECEIVER_MAX_BYTES", 64 * 1024 * 1024),
-    "OTLP_MAX_PENDING_BATCHES": _env_int("TOKENRANK_OTLP_MAX_PENDING_BATCHES", 20_000),
+    "RECEIVER_MAX_BYTES": env.int("TOKENRANK_RECEIVER_MAX_BYTES", default=64 * 1024 * 1024),
+    "OTLP_MAX_PENDING_BATCHES": env.int("TOKENRANK_OTLP_MAX_PENDING_BATCHES", default=20_000),
     # /metrics is served to this bearer token, and outside production also to these networks
     # (in production a same-host proxy would make every request look local): production
     # without a token answers 404.
-    "METRICS_TOKEN": os.environ.get("METRICS_TOKEN", ""),
-    "METRICS_ALLOWED_NETWORKS": _env_networks("METRICS_ALLOWED_NETWORKS", "127.0.0.1/32,::1/128"),
+    "METRICS_TOKEN": env.str("METRICS_TOKEN", default=""),
+    "METRICS_ALLOWED_NETWORKS": networks("METRICS_ALLOWED_NETWORKS", ["127.0.0.1/32", "::1/128"]),
     # Reverse proxies whose X-Forwarded-For is believed (config.network.client_address).
-    "TRUSTED_PROXIES": _env_networks("TOKENRANK_TRUSTED_PROXIES", ""),
+    "TRUSTED_PROXIES": networks("TOKENRANK_TRUSTED_PROXIES", []),
 }
 
 # --- Django -------------------------------------------------------------------------------
@@ -271,8 +248,7 @@ USE_TZ = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 STATIC_URL = "static/"
-STATIC_ROOT = DATA_DIR / "staticfiles"
-STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns when it is missing
+STATIC_ROOT = DATA_DIR / "staticfiles"  # made by config.embedded.ensure_started()
 STATICFILES_DIRS = [
     BASE_DIR / "static",
     # plotly.min.js straight from the plotly package: the version matches the figures built.
@@ -307,15 +283,15 @@ SECURE_CSP = {
 # --- Embeds and daily snapshots -----------------------------------------------------------
 # Sites that may frame the /embed/ pages (CSP frame-ancestors; every other page denies
 # framing): "*" = any, or a list of origins such as "https://wiki.example.com".
-EMBED_FRAME_ANCESTORS = _env_list("TOKENRANK_EMBED_FRAME_ANCESTORS", "*")
+EMBED_FRAME_ANCESTORS = env.list("TOKENRANK_EMBED_FRAME_ANCESTORS", default=["*"])
 # Daily snapshots of the rankings (rankings.snapshots), immutable once published.
-EXPORTS_LICENSE = os.environ.get("TOKENRANK_EXPORTS_LICENSE", "")
-EXPORTS_DELAY_MINUTES = _env_int("TOKENRANK_EXPORTS_DELAY_MINUTES", 60)  # after the UTC day closes
-EXPORTS_BACKFILL_DAYS = _env_int("TOKENRANK_EXPORTS_BACKFILL_DAYS", 7)
+EXPORTS_LICENSE = env.str("TOKENRANK_EXPORTS_LICENSE", default="")
+EXPORTS_DELAY_MINUTES = env.int("TOKENRANK_EXPORTS_DELAY_MINUTES", default=60)  # after the UTC day closes
+EXPORTS_BACKFILL_DAYS = env.int("TOKENRANK_EXPORTS_BACKFILL_DAYS", default=7)
 STORAGES["exports"] = {
     "BACKEND": "django.core.files.storage.FileSystemStorage",
     "OPTIONS": {
-        "location": os.environ.get("TOKENRANK_EXPORTS_DIR", str(DATA_DIR / "exports")),
+        "location": env.str("TOKENRANK_EXPORTS_DIR", default=str(DATA_DIR / "exports")),
         "file_permissions_mode": 0o444,  # published files are never rewritten
     },
 }
@@ -332,13 +308,13 @@ SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 # Plain HTTP in production (a private network without TLS, on purpose): no HTTPS redirect, no
 # Secure-only cookies (the admin login would get 403), no HSTS; `check --deploy` says so.
-PLAIN_HTTP = _env_bool("TOKENRANK_PLAIN_HTTP", False)
+PLAIN_HTTP = env.bool("TOKENRANK_PLAIN_HTTP", default=False)
 if PRODUCTION:
-    SECURE_SSL_REDIRECT = not PLAIN_HTTP and _env_bool("SECURE_SSL_REDIRECT", True)
+    SECURE_SSL_REDIRECT = not PLAIN_HTTP and env.bool("SECURE_SSL_REDIRECT", default=True)
     SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
     SESSION_COOKIE_SECURE = not PLAIN_HTTP
     CSRF_COOKIE_SECURE = not PLAIN_HTTP
-    SECURE_HSTS_SECONDS = 0 if PLAIN_HTTP else _env_int("SECURE_HSTS_SECONDS", 31_536_000)
+    SECURE_HSTS_SECONDS = 0 if PLAIN_HTTP else env.int("SECURE_HSTS_SECONDS", default=31_536_000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = not PLAIN_HTTP
     SECURE_HSTS_PRELOAD = not PLAIN_HTTP
 
@@ -347,8 +323,8 @@ AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",  # refuses a locked-out client before the password check
     "django.contrib.auth.backends.ModelBackend",
 ]
-AXES_FAILURE_LIMIT = _env_int("TOKENRANK_ADMIN_LOGIN_FAILURES", 5)
-AXES_COOLOFF_TIME = timedelta(minutes=_env_int("TOKENRANK_ADMIN_LOCKOUT_MINUTES", 15))
+AXES_FAILURE_LIMIT = env.int("TOKENRANK_ADMIN_LOGIN_FAILURES", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("TOKENRANK_ADMIN_LOCKOUT_MINUTES", default=15))
 AXES_LOCKOUT_PARAMETERS = ["ip_address"]  # per client: nobody can lock an account out from afar
 AXES_CLIENT_IP_CALLABLE = "config.network.client_address"  # behind trusted proxies only
 AXES_RESET_ON_SUCCESS = True
@@ -364,8 +340,8 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "config.api_errors.exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_THROTTLE_RATES": {
-        "anon": os.environ.get("TOKENRANK_API_ANON_RATE", "120/minute"),
-        "key": os.environ.get("TOKENRANK_API_KEY_RATE", "1200/minute"),
+        "anon": env.str("TOKENRANK_API_ANON_RATE", default="120/minute"),
+        "key": env.str("TOKENRANK_API_KEY_RATE", default="1200/minute"),
     },
 }
 SPECTACULAR_SETTINGS = {
@@ -384,8 +360,16 @@ SPECTACULAR_SETTINGS = {
     ],
 }
 
+# --- make run (manage.py serve) -------------------------------------------------------------
+SERVE = {
+    "HOST": env.str("HOST", default="127.0.0.1"),
+    "PORT": env.int("PORT", default=8000),
+    "WEB_CONCURRENCY": env.int("WEB_CONCURRENCY", default=2),  # gunicorn workers
+    "CELERY_CONCURRENCY": env.int("CELERY_CONCURRENCY", default=2),  # worker processes
+}
+
 # --- Logging ------------------------------------------------------------------------------
-LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -401,7 +385,7 @@ LOGGING = {
         "console": {
             "class": "logging.StreamHandler",
             "filters": ["request_id"],
-            "formatter": "json" if _env_bool("LOG_JSON", PRODUCTION) else "readable",
+            "formatter": "json" if env.bool("LOG_JSON", default=PRODUCTION) else "readable",
         }
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},

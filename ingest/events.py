@@ -35,17 +35,6 @@ _PARTS = tuple(
     if (parts := tuple(part for part in schema.TOKENS if part.part_of == whole.key))
 )
 
-# Activity CSV export column -> generation record field.
-CSV_COLUMNS = {
-    "generation_id": "id",
-    "cost_total": "total_cost",
-    "tokens_reasoning": "native_tokens_reasoning",
-    "tokens_cached": "native_tokens_cached",
-    "model_permaslug": "model",
-    "finish_reason_normalized": "finish_reason",
-    "generation_time_ms": "generation_time",
-    "time_to_first_token_ms": "latency",  # OpenRouter's latency is the time to the first token
-}
 # The app identity of an export row that names its app but carries no URL (see
 # :func:`attribute_titles`); a normalized origin always holds "://", so the two never meet.
 TITLE_IDENTITY_PREFIX = "title:"
@@ -334,17 +323,6 @@ def as_record(event: dict[str, Any]) -> dict[str, Any]:
         "categories": event.get("category"),
     }
     return {name: value for name, value in record.items() if value is not None}
-
-
-def from_csv_row(row: dict[str, str]) -> dict[str, Any]:
-    """Map an activity CSV export row onto generation-record field names."""
-    return {CSV_COLUMNS.get(column, column): value for column, value in row.items() if value != ""}
-
-
-def csv_field_columns(header: list[str]) -> dict[str, str]:
-    """Generation-record field -> the export's own column, for the columns ``header`` renames
-    (so a rejection names ``generation_id``, not ``id``)."""
-    return {CSV_COLUMNS[column]: column for column in header if column in CSV_COLUMNS}
 
 
 def title_identity(app_name: str) -> str:

@@ -20,9 +20,32 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from ingest.events import Rejection, csv_field_columns, from_csv_row, loads
+from ingest.events import Rejection, loads
 
 FORMATS = {"csv": "csv", "ndjson": "ndjson", "jsonl": "ndjson", "json": "json"}
+
+# Activity CSV export column -> generation record field.
+CSV_COLUMNS = {
+    "generation_id": "id",
+    "cost_total": "total_cost",
+    "tokens_reasoning": "native_tokens_reasoning",
+    "tokens_cached": "native_tokens_cached",
+    "model_permaslug": "model",
+    "finish_reason_normalized": "finish_reason",
+    "generation_time_ms": "generation_time",
+    "time_to_first_token_ms": "latency",  # OpenRouter's latency is the time to the first token
+}
+
+
+def from_csv_row(row: dict[str, str]) -> dict[str, Any]:
+    """Map an activity CSV export row onto generation-record field names."""
+    return {CSV_COLUMNS.get(column, column): value for column, value in row.items() if value != ""}
+
+
+def csv_field_columns(header: list[str]) -> dict[str, str]:
+    """Generation-record field -> the export's own column, for the columns ``header`` renames
+    (so a rejection names ``generation_id``, not ``id``)."""
+    return {CSV_COLUMNS[column]: column for column in header if column in CSV_COLUMNS}
 
 
 class SourceError(ValueError):

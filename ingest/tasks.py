@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from celery import shared_task
+from celery import Task, shared_task
 from django.conf import settings
 from django.utils import timezone
 
@@ -17,19 +17,31 @@ from ingest.processing import TRANSIENT
 log = logging.getLogger(__name__)
 
 
-@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=5)
-def process_batch(self, batch_id: int) -> str:
-    try:
-        return processing.process_batch(batch_id)
-    except TRANSIENT as exc:
-        if self.request.retries >= self.max_retries:
-            processing.mark_failed(batch_id, f"{exc.__class__.__name__}: {exc}")
-            return "failed"
-        raise self.retry(exc=exc, countdown=min(60, 2**self.request.retries)) from exc
-    except Exception as exc:
-        # Not transient: retrying cannot help. Dead-letter it for a human to look at.
-        processing.mark_failed(batch_id, f"{exc.__class__.__name__}: {exc}")
-        return "failed"
+class BatchTask(Task):
+    """A batch's task: when it gives up on a batch (at once for an error about the data, after
+    its retries for a transient one), the batch is dead-lettered with the reason, for a human
+    to retry or discard. A worker killed mid-batch never gets here: its message is requeued
+    (``reject_on_worker_lost``) and ``BATCH_MAX_ATTEMPTS`` bounds that loop."""
+
+    def on_failure(self, exc, task_id, args, kwargs, einfo) -> None:
+        processing.mark_failed(args[0], f"{exc.__class__.__name__}: {exc}")
+
+
+@shared_task(
+    base=BatchTask,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    # Deadlocks and lost connections are retried within 1, 2, 4… seconds (at most 60; a
+    # random part of it, so workers that deadlocked on each other do not meet again). Any
+    # other error is about the data: retrying cannot help.
+    autoretry_for=TRANSIENT,
+    retry_backoff=True,
+    retry_backoff_max=60,
+    retry_jitter=True,
+    max_retries=settings.TOKENRANK["BATCH_MAX_ATTEMPTS"],
+)
+def process_batch(batch_id: int) -> str:
+    return processing.process_batch(batch_id)
 
 
 @shared_task(acks_late=True)

@@ -15,7 +15,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from config import processes
+from config import embedded, processes
 from ingest.models import IngestKey
 from rankings.services import load_catalog
 
@@ -29,6 +29,13 @@ def wait_for(predicate: Callable[[], object], timeout: float = 30, interval: flo
             return value
         time.sleep(interval)
     pytest.fail(f"condition not met within {timeout}s")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _embedded_servers() -> None:
+    """The embedded PostgreSQL and Redis when no URLs are set (importing the settings starts
+    nothing): before the test database is made and the first test touches the cache."""
+    embedded.ensure_started()
 
 
 @pytest.fixture(scope="session")
@@ -56,10 +63,11 @@ def _service_env() -> dict[str, str]:
 
 
 class Worker:
-    """A real ``celery worker`` process (its own process group) on the test database."""
+    """A real ``celery worker`` process (its own process group) on the test database (or
+    as ``env`` says)."""
 
-    def __init__(self, concurrency: int = 1, name: str = "w"):
-        env = _service_env()
+    def __init__(self, concurrency: int = 1, name: str = "w", env: dict[str, str] | None = None):
+        env = env or _service_env()
         self.log_path = settings.DATA_DIR / f"worker-{name}-{os.getpid()}.log"
         self.log = self.log_path.open("w")
         self.proc = subprocess.Popen(

@@ -30,25 +30,24 @@ DEPLOY = BASE / "docs" / "deploy"
 OPERATIONS = (BASE / "docs" / "operations.md").read_text()
 HOST = "tokenrank.example.com"
 SECRET = "deployment-test-" + "k" * 50
-ENV_READERS = {"get", "getenv", "_env_bool", "_env_int", "_env_list", "_env_networks"}
+ENV_READERS = {"get", "getenv", "str", "int", "bool", "list", "networks"}  # os.environ, env (django-environ)
 
 
 def environment_variables_read() -> set[str]:
-    """Every variable config/settings.py (and make run's serve command) reads, from their source."""
+    """Every variable config/settings.py reads, from its source."""
     names: set[str] = set()
-    for path in (BASE / "config" / "settings.py", BASE / "rankings" / "management" / "commands" / "serve.py"):
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant):
-                func = node.func
-                name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
-                if name in ENV_READERS and isinstance(node.args[0].value, str):
-                    names.add(node.args[0].value)
-            elif (
-                isinstance(node, ast.Subscript)
-                and ast.unparse(node.value) == "os.environ"
-                and isinstance(node.slice, ast.Constant)
-            ):
-                names.add(node.slice.value)
+    for node in ast.walk(ast.parse((BASE / "config" / "settings.py").read_text())):
+        if isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant):
+            func = node.func
+            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+            if name in ENV_READERS and isinstance(node.args[0].value, str):
+                names.add(node.args[0].value)
+        elif (
+            isinstance(node, ast.Subscript)
+            and ast.unparse(node.value) == "os.environ"
+            and isinstance(node.slice, ast.Constant)
+        ):
+            names.add(node.slice.value)
     return {n for n in names if re.fullmatch(r"[A-Z][A-Z0-9_]+", n)}
 
 

@@ -96,7 +96,7 @@ def test_readyz_503_when_the_broker_is_down(client, settings):
     try:
         response = client.get("/readyz")
     finally:
-        embedded.redis_url(settings.DATA_DIR)
+        embedded.start_redis(settings.DATA_DIR)
     assert response.status_code == 503
     assert any(r.startswith("broker:") for r in response.json()["reasons"])
 

@@ -104,29 +104,14 @@ class MetricParam(serializers.Serializer):
     )
 
 
-class PageParams(serializers.Serializer):
-    """A page of a list: ``limit`` rows from ``cursor``. A CSV export with neither carries every
-    row; with them, a page and a ``Link: <…>; rel="next"`` header."""
-
-    limit = serializers.IntegerField(
-        min_value=1,
-        max_value=100,
-        default=20,
-        help_text="Rows per page (CSV without limit/cursor: all rows).",
-    )
-    cursor = serializers.RegexField(
-        r"^\d{1,7}$", required=False, help_text="Opaque: the `next` link carries it."
-    )
-
-
 class FilteredParams(WindowParams, FilterParams, MetricParam):
     def validate(self, attrs):
         attrs = WindowParams.validate(self, attrs)
         return FilterParams.validate(self, attrs)
 
 
-class RankingParams(FilteredParams, PageParams):
-    pass
+class RankingParams(FilteredParams):
+    """A ranking's parameters; its pages: rankings.api.pagination."""
 
 
 class TimeseriesParams(FilteredParams):
@@ -162,13 +147,7 @@ class PeriodParams(WindowParams):
     pass
 
 
-class DatasetParams(WindowParams, PageParams):
-    limit = serializers.IntegerField(
-        min_value=1,
-        max_value=5000,
-        default=1000,
-        help_text="Rows per page (CSV without limit/cursor: all rows).",
-    )
+class DatasetParams(WindowParams):
     top = serializers.IntegerField(
         min_value=1,
         max_value=100,
@@ -184,12 +163,6 @@ class DatasetParams(WindowParams, PageParams):
             raise ApiError(400, "invalid", "The dataset covers at most 400 days per request.", "start")
         attrs["window"] = window
         return attrs
-
-
-def known(serializer_class: type[serializers.Serializer], query) -> dict[str, str]:
-    """The parameters ``serializer_class`` reads, sorted by name (a canonical cache key)."""
-    fields = serializer_class().fields
-    return {name: query[name] for name in sorted(query) if name in fields}
 
 
 def parse(serializer_class: type[serializers.Serializer], query) -> dict:

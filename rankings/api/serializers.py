@@ -8,6 +8,7 @@ from typing import Any
 from rest_framework import serializers
 
 from ingest import schema
+from rankings.api.pagination import PageSerializer
 from rankings.selectors import RankRow, Totals, Window
 
 
@@ -35,12 +36,10 @@ class RankRowSerializer(serializers.Serializer):
     is_new = serializers.BooleanField()
 
 
-class RankingSerializer(serializers.Serializer):
+class RankingSerializer(PageSerializer):
     window = WindowSerializer()
     metric = serializers.CharField()
     total = serializers.FloatField(help_text="An integer for counts; USD for cost.")
-    count = serializers.IntegerField(help_text="Rows in the whole ranking (every page).")
-    next = serializers.CharField(allow_null=True, help_text="The next page (also sent as a Link header).")
     results = RankRowSerializer(many=True)
 
 
@@ -162,10 +161,8 @@ class TrendingListSerializer(serializers.Serializer):
     results = TrendingRowSerializer(many=True)
 
 
-class DatasetSerializer(serializers.Serializer):
+class DatasetSerializer(PageSerializer):
     window = WindowSerializer()
-    count = serializers.IntegerField(help_text="Rows in the whole dataset for the window (every page).")
-    next = serializers.CharField(allow_null=True, help_text="The next page (also sent as a Link header).")
     results = DatasetRowSerializer(many=True)
 
 

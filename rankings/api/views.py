@@ -19,6 +19,7 @@ from ingest import schema
 from rankings import selectors
 from rankings.api import params
 from rankings.api import serializers as s
+from rankings.api.pagination import DatasetPagination, OffsetPagination
 from rankings.api.renderers import CSVRenderer
 from rankings.api.throttles import AnonReadThrottle, KeyReadThrottle
 from rankings.cache import cached
@@ -26,6 +27,11 @@ from rankings.models import Category, Provider
 from rankings.selectors import Window
 
 log = logging.getLogger(__name__)
+
+PAGES = (
+    " Pages of `limit` rows from `offset`: `count` rows in all, `next` and `previous` links (also "
+    "as a `Link` header); a CSV export with neither `limit` nor `offset` carries every row."
+)
 
 # Catalog dimensions have rankings endpoints under their plural.
 ENTITY_BY_PLURAL = {d.plural: d.name for d in schema.DIMENSIONS if d.catalog}
@@ -39,7 +45,8 @@ RANKING_EXAMPLE = OpenApiExample(
         "metric": "tokens",
         "total": 3.1e12,
         "count": 312,
-        "next": "/api/v1/rankings/models?cursor=20",
+        "next": "/api/v1/rankings/models?limit=20&offset=20",
+        "previous": None,
         "results": [
             {
                 "rank": 1,
@@ -90,64 +97,26 @@ class ReadView(APIView):
             log.warning("read throttle unavailable (cache down); not throttling", exc_info=True)
 
 
-def _page(request: Request, query: dict[str, Any]) -> tuple[int | None, int]:
-    """(limit, offset) of the page asked for. A CSV export with neither ``limit`` nor
-    ``cursor`` is the whole list: a spreadsheet gets every row, not the first page."""
-    whole = (
-        request.accepted_renderer.format == "csv" and not {"limit", "cursor"} & request.query_params.keys()
+def _ranking_payload(
+    request: Request, entity: str, query: dict[str, Any], paginator: OffsetPagination
+) -> dict:
+    ranking = paginator.paginate(
+        request,
+        params.RankingParams,
+        lambda limit, offset: selectors.ranking(
+            entity,
+            query["window"],
+            metric=query["metric"],
+            filters=query["filters"],
+            limit=limit,
+            offset=offset,
+        ),
     )
-    return (None if whole else query["limit"]), int(query.get("cursor", 0))
-
-
-def _past_the_end(offset: int, count: int) -> None:
-    """A cursor beyond the last row is a client error, not an empty list with a zero total."""
-    raise ApiError(400, "invalid", f"cursor {offset} is past the end of the list ({count} rows).", "cursor")
-
-
-def _next_url(
-    request: Request, serializer_class: type, offset: int, limit: int | None, count: int
-) -> str | None:
-    """The next page's address, from the parameters the list reads (never made-up ones:
-    ranking answers are cached and shared)."""
-    if limit is None or offset + limit >= count:
-        return None
-    given = params.known(serializer_class, request.query_params)
-    if "format" in request.query_params:
-        given["format"] = request.query_params["format"]
-    return f"{request.path}?{urlencode({**given, 'cursor': str(offset + limit)})}"
-
-
-def _paginated(request: Request, payload: dict[str, Any]) -> Response:
-    """The payload, with its next page also as a ``Link`` header (CSV clients see no JSON)."""
-    response = Response(payload)
-    if payload.get("next"):
-        response["Link"] = f'<{request.build_absolute_uri(payload["next"])}>; rel="next"'
-    return response
-
-
-def _ranking_payload(request: Request, entity: str, query: dict[str, Any]) -> dict[str, Any]:
-    limit, offset = _page(request, query)
-    ranking = selectors.ranking(
-        entity,
-        query["window"],
-        metric=query["metric"],
-        filters=query["filters"],
-        limit=limit,
-        offset=offset,
-    )
-    count = ranking.count
-    if offset and not ranking.rows:
-        count = selectors.ranking(
-            entity, query["window"], metric=query["metric"], filters=query["filters"], limit=1, compare=False
-        ).count
-        _past_the_end(offset, count)
     return {
         "window": s.window_dict(ranking.window),
         "metric": ranking.metric,
         "total": s.amount(ranking.total, ranking.metric),
-        "count": count,
-        "next": _next_url(request, params.RankingParams, offset, limit, count),
-        "results": [s.rank_row(r, ranking.metric) for r in ranking.rows],
+        **paginator.paginated([s.rank_row(r, ranking.metric) for r in ranking.rows]),
     }
 
 
@@ -168,22 +137,24 @@ RANK_ROW_COLUMNS = (
 class RankingView(ReadView):
     entity = "model"
     csv_columns = RANK_ROW_COLUMNS  # the header of an empty list
+    pagination_class = OffsetPagination
 
     @extend_schema(
-        parameters=[params.RankingParams, FORMAT_PARAM],
+        parameters=[params.RankingParams, *OffsetPagination.schema_parameters(), FORMAT_PARAM],
         responses=s.RankingSerializer,
         examples=[RANKING_EXAMPLE],
         description="Entities ranked by a metric in a window, with share, change and rank movement vs the "
-        "previous equal window. Private apps are never listed. Pages: `next` (and a `Link: rel=next` "
-        "header); a CSV export without `limit`/`cursor` carries every row.",
+        "previous equal window. Private apps are never listed." + PAGES,
     )
     def get(self, request: Request) -> Response:
         query = params.parse(params.RankingParams, request.query_params)
+        paginator = self.pagination_class()
         # Cached under the parameters that change the answer, in a fixed order: made-up
         # parameters or a reordered query string do not buy a fresh computation.
-        given = params.known(params.RankingParams, request.query_params)
+        given = paginator.given(request, params.RankingParams)
         key = f"api:ranking:{self.entity}:{request.accepted_renderer.format}:{urlencode(given)}"
-        return _paginated(request, cached(key, lambda: _ranking_payload(request, self.entity, query)))
+        payload = cached(key, lambda: _ranking_payload(request, self.entity, query, paginator))
+        return paginator.response(request, payload)
 
 
 def ranking_view(plural: str) -> type[RankingView]:
@@ -303,26 +274,22 @@ class DailyDatasetView(ReadView):
     entity with its own documented columns."""
 
     entity = "model"
+    pagination_class = DatasetPagination
 
     def get(self, request: Request) -> Response:
         query = params.parse(params.DatasetParams, request.query_params)
         window: Window = query["window"]
-        limit, offset = _page(request, query)
-        page = selectors.daily_dataset(self.entity, window, top=query["top"], limit=limit, offset=offset)
-        count = page.count
-        if offset and not page.rows:
-            count = selectors.daily_dataset(self.entity, window, top=query["top"], limit=1).count
-            _past_the_end(offset, count)
-        payload = {
-            "window": s.window_dict(window),
-            "count": count,
-            "next": _next_url(request, params.DatasetParams, offset, limit, count),
-            "results": page.rows,
-        }
-        return _paginated(request, payload)
-
-
-DATASET_PAGES = " Pages of `limit` rows (`next`, `Link: rel=next`); a CSV export without `limit`/`cursor` carries every row."
+        paginator = self.pagination_class()
+        page = paginator.paginate(
+            request,
+            params.DatasetParams,
+            lambda limit, offset: selectors.daily_dataset(
+                self.entity, window, top=query["top"], limit=limit, offset=offset
+            ),
+        )
+        return paginator.response(
+            request, {"window": s.window_dict(window), **paginator.paginated(page.rows)}
+        )
 
 
 def dataset_view(
@@ -335,9 +302,9 @@ def dataset_view(
         {"entity": entity, "csv_columns": tuple(serializer().fields["results"].child.fields)},
     )
     schema = extend_schema(
-        parameters=[params.DatasetParams, FORMAT_PARAM],
+        parameters=[params.DatasetParams, *DatasetPagination.schema_parameters(), FORMAT_PARAM],
         responses=serializer,
-        description=description + DATASET_PAGES,
+        description=description + PAGES,
     )
     return extend_schema_view(get=schema)(view)
 

@@ -10,13 +10,15 @@ import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
+import psycopg
 import pytest
 from django.conf import settings as django_settings
+from django.db import OperationalError
 
 from config import embedded
 from ingest import maintenance, processing, services, tasks
 from ingest.models import InboxBatch
-from tests.conftest import wait_for
+from tests.conftest import _test_database_url, wait_for
 from tests.factories import EventFactory, both_grains_equal, expected_totals, post_events
 
 
@@ -129,7 +131,7 @@ def test_broker_down_while_batches_are_accepted(client, start_worker, ingest_key
             response = post_events(client, key, events[i : i + 500])
             assert response.status_code == 202  # durable in PostgreSQL, broker or not
     finally:
-        embedded.redis_url(settings.DATA_DIR)  # the broker comes back (same data dir)
+        embedded.start_redis(settings.DATA_DIR)  # the broker comes back (same data dir)
     assert InboxBatch.objects.filter(status="pending").count() == 3
     start_worker(concurrency=2)
     assert tasks.sweep_pending() == 3
@@ -138,7 +140,9 @@ def test_broker_down_while_batches_are_accepted(client, start_worker, ingest_key
 
 @pytest.mark.worker
 @pytest.mark.skipif(not django_settings.EMBEDDED_REDIS, reason="freezes the broker: needs the embedded one")
-def test_hung_broker_neither_hangs_ingest_nor_health_and_loses_nothing(client, start_worker, ingest_key, settings):
+def test_hung_broker_neither_hangs_ingest_nor_health_and_loses_nothing(
+    client, start_worker, ingest_key, settings
+):
     """A Redis that accepts connections but no longer answers (SIGSTOP): ingest answers 202
     within the broker's socket timeouts, /healthz answers 503, and the batch lands later."""
     settings.TOKENRANK = {**settings.TOKENRANK, "SWEEP_AFTER_SECONDS": 0}
@@ -185,3 +189,55 @@ def test_a_backlog_is_taken_in_one_pass_and_each_batch_counted_once(db, settings
     assert both_grains_equal(expected_totals(events))
     for batch_id in batches:  # raw events keep the batch they came in
         assert RawEvent.objects.filter(batch_id=batch_id).count() == 100
+
+
+@pytest.mark.worker
+def test_a_lost_connection_is_retried_by_celery_and_counted_once(client, start_worker, ingest_key):
+    """A transient error (the worker's database connection killed while it waits for the
+    batch's row) is retried by Celery's own backoff, and the batch is counted once."""
+    _, key = ingest_key
+    events = EventFactory.build_batch(50)
+    assert post_events(client, key, events).status_code == 202  # queued before any worker runs
+    batch_id = InboxBatch.objects.get().pk
+    with (
+        psycopg.connect(_test_database_url()) as holder,
+        psycopg.connect(_test_database_url(), autocommit=True) as admin,
+    ):
+        holder.execute("SELECT 1 FROM ingest_inboxbatch WHERE id = %s FOR UPDATE", [batch_id])
+        worker = start_worker(concurrency=1)
+        waiting = wait_for(
+            lambda: admin.execute(
+                "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                "AND query LIKE 'UPDATE \"ingest_inboxbatch\"%'"
+            ).fetchone(),
+            timeout=60,
+        )
+        admin.execute("SELECT pg_terminate_backend(%s)", waiting)
+        holder.rollback()
+    assert_counted_once(events)
+    assert "Retry in" in worker.log_path.read_text()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("error", "tries"),
+    [
+        (OperationalError("deadlock detected"), tasks.process_batch.max_retries + 1),
+        (ValueError("not about the connection"), 1),
+    ],
+)
+def test_a_batch_the_task_gives_up_on_is_dead_lettered_with_the_reason(monkeypatch, error, tries):
+    """Transient errors are retried up to max_retries, others not at all; then the batch is
+    failed with its reason (kept for a human to retry or discard)."""
+    batch_id = services.accept_events(EventFactory.build_batch(3), None).batch_id
+    calls = []
+
+    def failing(pk: int) -> str:
+        calls.append(pk)
+        raise error
+
+    monkeypatch.setattr(processing, "process_batch", failing)
+    tasks.process_batch.apply((batch_id,))  # eagerly, retries included
+    assert calls == [batch_id] * tries
+    batch = InboxBatch.objects.get(pk=batch_id)
+    assert batch.status == "failed" and batch.last_error == f"{error.__class__.__name__}: {error}"

@@ -1,5 +1,5 @@
 """The API keeps its word: CSV exports carry every row, pages link to the next one, counts are
-integers, a cursor past the end is an error, datasets page and name permaslugs, and the
+integers, an offset past the end is an error, datasets page and name permaslugs, and the
 schema says how to authenticate and what ingest accepts."""
 
 from __future__ import annotations
@@ -43,9 +43,17 @@ def test_a_csv_export_carries_every_row_and_a_page_links_to_the_next(client, man
     assert len(csv_rows(client.get("/api/v1/rankings/models?period=week", HTTP_ACCEPT="text/csv"))) == 25
     # Asking for a page in CSV gets that page and the link to the rest.
     paged = client.get("/api/v1/rankings/models?period=week&format=csv&limit=10")
-    assert len(csv_rows(paged)) == 10 and "cursor=10" in paged["Link"]
-    last = client.get("/api/v1/rankings/models?period=week&limit=10&cursor=20")
-    assert len(last.json()["results"]) == 5 and last.json()["next"] is None and "Link" not in last
+    assert len(csv_rows(paged)) == 10 and "offset=10" in paged["Link"]
+    last = client.get("/api/v1/rankings/models?period=week&limit=10&offset=20")
+    assert len(last.json()["results"]) == 5 and last.json()["next"] is None
+    assert last.json()["previous"] == "/api/v1/rankings/models?period=week&limit=10&offset=10"
+    assert last["Link"] == f'<http://testserver{last.json()["previous"]}>; rel="prev"'
+    # Links carry the list's own parameters only, never made-up ones.
+    middle = client.get("/api/v1/rankings/models?period=week&limit=10&offset=10&nonce=x")
+    assert middle["Link"] == (
+        '<http://testserver/api/v1/rankings/models?period=week&limit=10&offset=20>; rel="next", '
+        '<http://testserver/api/v1/rankings/models?period=week&limit=10>; rel="prev"'
+    )
 
 
 def test_counts_are_integers_and_cost_is_money(client, many_models):
@@ -62,18 +70,21 @@ def test_counts_are_integers_and_cost_is_money(client, many_models):
     assert all(type(r["tokens"]) is int for r in client.get("/api/v1/trending/models").json()["results"])
 
 
-def test_a_cursor_past_the_end_is_a_400(client, many_models):
+def test_an_offset_past_the_end_is_a_400(client, many_models):
     for url in (
-        "/api/v1/rankings/models?period=week&cursor=25",
-        "/api/v1/rankings/models?period=week&cursor=999999",
-        "/api/v1/datasets/rankings-daily?period=week&cursor=5000",
+        "/api/v1/rankings/models?period=week&offset=25",
+        "/api/v1/rankings/models?period=week&offset=999999",
+        "/api/v1/datasets/rankings-daily?period=week&offset=5000",
     ):
         response = client.get(url)
         assert response.status_code == 400, url
         error = response.json()["error"]
-        assert error["field"] == "cursor" and "past the end" in error["message"], url
+        assert error["field"] == "offset" and "past the end" in error["message"], url
+    assert (
+        "(25 rows)" in client.get("/api/v1/rankings/models?period=week&offset=25").json()["error"]["message"]
+    )
     # The last row's page is fine.
-    assert len(client.get("/api/v1/rankings/models?period=week&cursor=24").json()["results"]) == 1
+    assert len(client.get("/api/v1/rankings/models?period=week&offset=24").json()["results"]) == 1
 
 
 def test_daily_datasets_page_and_use_openrouter_columns(client, many_models):
@@ -127,6 +138,6 @@ def test_schema_declares_the_bearer_scheme_every_body_type_and_no_ignored_parame
     }
     assert schema["paths"]["/api/v1/rankings/models"]["get"]["security"] == [{}, {"ingestKey": []}]
     timeseries = {p["name"] for p in schema["paths"]["/api/v1/timeseries"]["get"]["parameters"]}
-    assert not {"limit", "cursor"} & timeseries and {"group_by", "interval", "top"} <= timeseries
+    assert not {"limit", "offset"} & timeseries and {"group_by", "interval", "top"} <= timeseries
     dataset = {p["name"] for p in schema["paths"]["/api/v1/datasets/app-rankings-daily"]["get"]["parameters"]}
-    assert {"limit", "cursor", "top", "period"} <= dataset
+    assert {"limit", "offset", "top", "period"} <= dataset

@@ -141,4 +141,4 @@ def test_made_up_parameters_do_not_bypass_the_ranking_cache(client, usage):
     assert again.status_code == 200
     assert not any("rankings_usage" in q["sql"] for q in queries.captured_queries)
     assert again.json() == first.json()
-    assert first.json()["next"] == "/api/v1/rankings/models?limit=1&metric=requests&period=month&cursor=1"
+    assert first.json()["next"] == "/api/v1/rankings/models?metric=requests&period=month&limit=1&offset=1"

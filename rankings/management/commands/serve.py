@@ -1,6 +1,7 @@
 """``make run``: the whole stack in one terminal, stopped cleanly by Ctrl-C.
 
-Starts (or reuses) the embedded PostgreSQL and Redis when no URLs are set, migrates, makes a
+Runs with the embedded PostgreSQL and Redis when no URLs are set (``manage.py`` starts
+them, see :func:`config.embedded.ensure_started`; Ctrl-C stops them), migrates, makes a
 demo admin account on first run, then runs gunicorn, a Celery worker and Celery beat as
 child processes; with an empty database it fills a year of demo traffic in the background.
 """
@@ -31,17 +32,18 @@ class Command(BaseCommand):
         parser.add_argument(
             "--port",
             type=int,
-            default=int(os.environ.get("PORT", "8000")),
+            default=settings.SERVE["PORT"],
             help="port (default: $PORT or 8000)",
         )
         parser.add_argument(
             "--host",
-            default=os.environ.get("HOST", "127.0.0.1"),
+            default=settings.SERVE["HOST"],
             help="address (default: $HOST or 127.0.0.1)",
         )
         parser.add_argument("--no-demo", action="store_true", help="do not simulate demo data")
 
     def handle(self, *args, port: int, host: str, no_demo: bool, **options):
+        embedded.ensure_started()  # already done by manage.py; here too for call_command("serve")
         call_command("migrate", interactive=False, verbosity=0)
         call_command("load_catalog", verbosity=0)
         self._ensure_admin()
@@ -55,14 +57,14 @@ class Command(BaseCommand):
         children = {
             "web": processes.gunicorn(
                 f"{host}:{port}",
-                int(os.environ.get("WEB_CONCURRENCY", "2")),
+                settings.SERVE["WEB_CONCURRENCY"],
                 "--access-logfile",
                 "-",
                 "--graceful-timeout",
                 "5",
             ),
             "worker": processes.celery_worker(
-                "ingest,maintenance", int(os.environ.get("CELERY_CONCURRENCY", "2")), "--loglevel", "INFO"
+                "ingest,maintenance", settings.SERVE["CELERY_CONCURRENCY"], "--loglevel", "INFO"
             ),
             "beat": [
                 python,
