@@ -182,7 +182,8 @@ def test_chunked_import_overlaps_validation_and_keeps_indexes_and_catalog(monkey
     from rankings.models import Category
 
     Category.objects.create(slug="astronomy", name="Astronomy")
-    monkeypatch.setattr(values, "KNOWN_CATEGORIES_TTL", 0.0)  # read again at every use
+    monkeypatch.setattr(values, "_known_categories", (float("-inf"), frozenset()))  # expired
+    monkeypatch.setattr(values, "KNOWN_CATEGORIES_TTL", 0.0)  # and read again at every use
     events = EventFactory.build_batch(35, categories="astronomy")
     for index in (4, 17, 33):
         events[index]["tokens_prompt"] = -1
