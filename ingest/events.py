@@ -21,7 +21,7 @@ from typing import Any
 import orjson
 from django.apps import apps
 
-from ingest import schema, values
+from ingest import extras, schema, values
 from ingest.values import CONTROL_RE, MAX_ID_LENGTH, MAX_MODEL, MAX_MS, MAX_TOKENS, SURROGATE_RE
 from rankings.catalog import OTHER_CATEGORY, UNKNOWN_PROVIDER
 
@@ -271,6 +271,7 @@ def normalize(event: Any, now: datetime) -> tuple[dict[str, Any] | None, dict[st
     out["finish_reason"] = (
         (check("finish_reason", values.text, finish, 50) or "") if finish is not None else ""
     )
+    extras.read(event, out, errors)  # tool calls, tags, session
     if event.get("num_search_results") is not None:  # checked, not kept
         check("num_search_results", values.count, event["num_search_results"])
     if not errors:
@@ -306,6 +307,8 @@ _WRITTEN_TEXT = {
     "author": ("model", ("rankings.Author.slug", "rankings.Author.name")),
     "variant": ("model", ("ingest.RawEvent.variant", "ingest.UsageDaily.variant")),
     "finish_reason": ("finish_reason", ("ingest.RawEvent.finish_reason",)),
+    "session_id": ("session_id", ("ingest.RawEvent.session_id", "ingest.UsageSession.session_id")),
+    "harness": ("harness", ("ingest.RawEvent.harness", "ingest.UsageSession.harness")),
     "category": ("categories", ("rankings.Category.slug",)),
 }
 
@@ -337,7 +340,8 @@ def as_record(event: dict[str, Any]) -> dict[str, Any]:
     again (a dead letter an operator edited and requeues); ``normalize`` of the result gives
     the same event."""
     record = {
-        **{value.field: event.get(value.key) for value in schema.VALUES},
+        **{value.field: event.get(value.key) for value in schema.VALUES if value.parse != "extra"},
+        **extras.as_fields(event),
         "model": f"{event['model']}:{event['variant']}" if event.get("variant") else event.get("model"),
         "provider_name": event.get("provider_name") or None,
         "app_name": event.get("app_name"),

@@ -18,6 +18,16 @@ from rankings.models import App, AppOrigin, Category, LLMModel, ModelAlias
 log = logging.getLogger(__name__)
 
 
+def load_tag_keys(apps: Apps = django_apps) -> None:
+    """Create the tag keys ranked from the start, each with its "other" value, unless they
+    exist (an operator's changes stay); also used by a data migration."""
+    TagKey = apps.get_model("rankings", "TagKey")
+    TagValue = apps.get_model("rankings", "TagValue")
+    for position, (key, name) in enumerate(catalog.TAG_KEYS, start=1):
+        tag_key, _ = TagKey.objects.get_or_create(key=key, defaults={"name": name, "position": position})
+        TagValue.objects.get_or_create(key=tag_key, value="other", defaults={"tag": f"{key}=other"})
+
+
 def load_catalog(apps: Apps = django_apps) -> None:
     """Create or refresh the starting catalog. Idempotent; also used by a data migration,
     which passes its historical ``apps``."""

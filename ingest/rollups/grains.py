@@ -1,9 +1,10 @@
-"""The rollup tables ("grains"): each one's bucket, key and model, in one list that the
-write, rebuild, verify and read SQL all follow.
+"""The rollup tables ("grains"): each one's bucket, key, measures and model, in one list that
+the write, rebuild, verify and read SQL all follow.
 
-Every table has the same measures (``ingest.schema.MEASURES``) and its primary key is its
-bucket and dimensions; any number of workers add to the same rows atomically
-(``INSERT ... ON CONFLICT DO UPDATE SET x = x + EXCLUDED.x``).
+The cube and its narrower tables carry every measure of ``ingest.schema.MEASURES``; the
+narrow rollups of tool calls, context length, tags and sessions carry theirs. A table's
+primary key is its bucket and dimensions; any number of workers add to the same rows
+atomically (``INSERT ... ON CONFLICT DO UPDATE SET x = x + EXCLUDED.x``).
 """
 
 from __future__ import annotations
@@ -24,12 +25,21 @@ from ingest.models import (
     UsageModelTotal,
     UsageModelWeekly,
 )
+from ingest.narrow_models import (
+    UsageContextDaily,
+    UsageContextHourly,
+    UsageSession,
+    UsageTagAppHourly,
+    UsageTagDaily,
+    UsageTagHourly,
+    UsageToolDaily,
+    UsageToolHourly,
+)
 
 # Bucket expressions over raw-event rows.
 HOUR = sql.SQL("date_trunc('hour', created_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'")
 DAY = sql.SQL("(created_at AT TIME ZONE 'UTC')::date")
 WEEK = sql.SQL("date_trunc('week', created_at AT TIME ZONE 'UTC')::date")  # ISO weeks: Monday
-MEASURES = tuple(m.column for m in schema.MEASURES)
 
 
 def names(columns: Iterable[str], alias: str | None = None) -> sql.Composed:
@@ -44,13 +54,16 @@ class Grain:
 
     A weekly grain also names the daily grain it sums up (``daily``): rebuilds and checks
     derive it from that table, because raw events are kept only for the retention window
-    while daily rollups are kept forever.
+    while daily rollups are kept forever. ``measures``: what its rows sum; ``where``: the raw
+    events it counts (SQL over a raw-event row; all by default).
     """
 
     model: type[models.Model]
     bucket: sql.SQL
     dimensions: tuple[str, ...]
     daily: Grain | None = None
+    measures: tuple[schema.Measure, ...] = schema.MEASURES
+    where: str = ""
 
     @property
     def table(self) -> str:
@@ -64,6 +77,33 @@ class Grain:
     def columns(self) -> tuple[str, ...]:
         """Its key columns: the bucket, then its dimensions' columns."""
         return ("bucket", *(schema.DIMENSION[name].column for name in self.dimensions))
+
+    @property
+    def measure_columns(self) -> tuple[str, ...]:
+        return tuple(m.column for m in self.measures)
+
+    def keys(self) -> sql.Composed:
+        """Its key over raw-event rows (of :meth:`rows`): the bucket, then each dimension's
+        value named as its column."""
+        return sql.SQL(", ").join(
+            [
+                sql.SQL("{} AS bucket").format(self.bucket),
+                *(
+                    sql.SQL("{} AS {}").format(sql.SQL(d.select), sql.Identifier(d.column))
+                    for d in (schema.DIMENSION[name] for name in self.dimensions)
+                ),
+            ]
+        )
+
+    def rows(self, source: sql.Composable) -> sql.Composed:
+        """The raw-event rows of ``source`` it counts, with what its dimensions need joined
+        (a tag grain: one row per tag)."""
+        joins = [schema.DIMENSION[name].join for name in self.dimensions if schema.DIMENSION[name].join]
+        return sql.SQL("{}{}{}").format(
+            source,
+            sql.SQL("".join(" " + join for join in joins)),
+            sql.SQL(f" WHERE {self.where}" if self.where else ""),
+        )
 
     @property
     def positions(self) -> sql.SQL:
@@ -91,8 +131,38 @@ APP_DAILY = Grain(UsageAppDaily, DAY, ("app",))
 MODEL_WEEKLY = Grain(UsageModelWeekly, WEEK, ("model",), daily=MODEL_TOTAL)
 CATEGORY_WEEKLY = Grain(UsageCategoryWeekly, WEEK, ("model", "category"), daily=MODEL_DAILY)
 
+# The narrow rollups (hourly for windows off day boundaries, daily for the others): tool
+# calls per model and provider (requests that made some); usage per model and context
+# length; per tag and model; per app and tag (app pages, and private apps' share, taken out
+# of public tag readings); sessions per hour, app, harness and model (read per session).
+_TOOLS = {"measures": schema.MEASURES + schema.TOOL_MEASURES, "where": "tool_calls > 0"}
+TOOL_HOURLY = Grain(UsageToolHourly, HOUR, ("model", "provider"), **_TOOLS)
+TOOL_DAILY = Grain(UsageToolDaily, DAY, ("model", "provider"), **_TOOLS)
+CONTEXT_HOURLY = Grain(UsageContextHourly, HOUR, ("model", "context"))
+CONTEXT_DAILY = Grain(UsageContextDaily, DAY, ("model", "context"))
+TAG_HOURLY = Grain(UsageTagHourly, HOUR, ("tag", "model"))
+TAG_DAILY = Grain(UsageTagDaily, DAY, ("tag", "model"))
+TAG_APP_HOURLY = Grain(UsageTagAppHourly, HOUR, ("app", "tag"))
+SESSIONS = Grain(
+    UsageSession,
+    HOUR,
+    ("app", "harness", "session", "model"),
+    measures=schema.SESSION_MEASURES,
+    where="session_id <> ''",
+)
+NARROW = (
+    TOOL_HOURLY,
+    TOOL_DAILY,
+    CONTEXT_HOURLY,
+    CONTEXT_DAILY,
+    TAG_HOURLY,
+    TAG_DAILY,
+    TAG_APP_HOURLY,
+    SESSIONS,
+)
+
 # Write order: every statement that touches several grains takes them in this order.
-GRAINS = (HOURLY, DAILY, MODEL_DAILY, MODEL_TOTAL, APP_DAILY, MODEL_WEEKLY, CATEGORY_WEEKLY)
+GRAINS = (HOURLY, DAILY, MODEL_DAILY, MODEL_TOTAL, APP_DAILY, MODEL_WEEKLY, CATEGORY_WEEKLY, *NARROW)
 # Date-bucketed grains from the smallest to the full cube: a read takes the first that has
 # every column it groups or filters by (see ingest.rollups.read).
 BY_SIZE = (MODEL_WEEKLY, MODEL_TOTAL, APP_DAILY, CATEGORY_WEEKLY, MODEL_DAILY, DAILY)

@@ -17,23 +17,23 @@ from django.db import connection
 from psycopg import sql
 
 from ingest import schema
-from ingest.rollups.grains import GRAINS, MEASURES, Grain, names
+from ingest.rollups.grains import GRAINS, Grain, names
 
 
 def insert_grouped(
     grain: Grain, keys: sql.Composable, measures: sql.Composable, source: sql.Composable, *, add: bool
 ) -> sql.Composed:
     """INSERT into the grain's table the rows of ``source`` grouped by its key: each row's
-    ``keys`` (the key columns, in order) then its ``measures`` (one per measure), in key order
-    so that concurrent writers never deadlock. With ``add``, a row already there (its primary
-    key is the conflict target) is added to."""
+    ``keys`` (the key columns, in order) then its ``measures`` (one per measure of the grain),
+    in key order so that concurrent writers never deadlock. With ``add``, a row already there
+    (its primary key is the conflict target) is added to."""
     insert = sql.SQL(
         "INSERT INTO {table} ({columns}, {measure_columns}) SELECT {keys}, {measures} FROM {source} "
         "GROUP BY {positions} ORDER BY {positions}"
     ).format(
         table=grain.name,
         columns=names(grain.columns),
-        measure_columns=names(MEASURES),
+        measure_columns=names(grain.measure_columns),
         keys=keys,
         measures=measures,
         source=source,
@@ -43,18 +43,19 @@ def insert_grouped(
         return insert
     increments = sql.SQL(", ").join(
         sql.SQL("{m} = {table}.{m} + EXCLUDED.{m}").format(m=sql.Identifier(m), table=grain.name)
-        for m in MEASURES
+        for m in grain.measure_columns
     )
     return insert + sql.SQL(" ON CONFLICT ({}) DO UPDATE SET {}").format(names(grain.columns), increments)
 
 
-_AGGREGATES = sql.SQL(", ").join(sql.SQL(m.aggregate) for m in schema.MEASURES)
+def _aggregates(grain: Grain) -> sql.Composed:
+    """The grain's measures over raw-event rows."""
+    return sql.SQL(", ").join(sql.SQL(m.aggregate) for m in grain.measures)
 
 
 def upsert(grain: Grain, source: sql.Composable) -> sql.Composed:
     """Add the raw-event rows of ``source`` to the grain: bucketed, grouped and aggregated."""
-    keys = sql.SQL("{} AS bucket, {}").format(grain.bucket, names(grain.columns[1:]))
-    return insert_grouped(grain, keys, _AGGREGATES, source, add=True)
+    return insert_grouped(grain, grain.keys(), _aggregates(grain), grain.rows(source), add=True)
 
 
 # Rows are staged here before they are counted: by the worker across the transactions of a

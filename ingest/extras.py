@@ -1,0 +1,154 @@
+"""Reading the optional fields of the narrow rollups: tool calls and their failures, tags,
+and the session (docs/api.md). Each parser fills the normalized event or names the field
+that is wrong, like :mod:`ingest.values` does for the others.
+
+Tags: only the keys the operator ranks (``rankings.TagKey``, read at most every
+``RANKED_KEYS_TTL`` seconds per process) are kept, as ``key=value`` texts; the worker folds
+values over a key's limit into ``key=other`` (``ingest.resolve``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import time
+from typing import Any
+
+from ingest import schema, values
+from rankings.models import TagKey
+
+MAX_TOOL_CALLS = 10_000  # per request
+MAX_TAGS = 64  # entries of an event's tags object
+MAX_TAG_VALUE = 100  # characters of a value once normalized (rankings.TagValue.value)
+MAX_SESSION_ID = 200
+MAX_HARNESS = 64
+# A response that ends this way and gives no count made one tool call.
+TOOL_FINISH_REASONS = frozenset({"tool_calls", "tool_use", "function_call"})
+ERROR_KINDS = tuple(kind for kind, _ in schema.TOOL_ERROR_KINDS)
+_ERROR_KEYS = tuple(f"tool_errors_{kind}" for kind in ERROR_KINDS)
+_KEY_RE = re.compile(TagKey.KEY_PATTERN)
+# A key ranked in the admin is recognised by every process within this many seconds.
+RANKED_KEYS_TTL = 30.0
+
+_ranked: tuple[float, frozenset[str]] = (-math.inf, frozenset())
+
+
+def ranked_keys() -> frozenset[str]:
+    """The tag keys counted, read again at most every ``RANKED_KEYS_TTL`` seconds."""
+    global _ranked
+    expires, keys = _ranked
+    moment = time.monotonic()
+    if moment >= expires:
+        keys = frozenset(TagKey.objects.filter(ranked=True).values_list("key", flat=True))
+        _ranked = (moment + RANKED_KEYS_TTL, keys)
+    return keys
+
+
+def tool_calls(value: Any) -> int:
+    """A count, or the response's list of tool calls (its length)."""
+    if isinstance(value, list):
+        if len(value) > MAX_TOOL_CALLS:
+            raise ValueError(f"must hold at most {MAX_TOOL_CALLS:,} calls")
+        return len(value)
+    return values.count(value, MAX_TOOL_CALLS)
+
+
+def tool_errors(value: Any) -> dict[str, int]:
+    """Failed tool calls by kind: a total (its kind is "other") or an object of counts."""
+    if not isinstance(value, dict):
+        return {"other": values.count(value, MAX_TOOL_CALLS)}
+    unknown = sorted(str(k)[:40] for k in value if k not in ERROR_KINDS)
+    if unknown:
+        raise ValueError(f"unknown kind {unknown[0]!r} (kinds: {', '.join(ERROR_KINDS)})")
+    counts = {kind: values.count(n, MAX_TOOL_CALLS) for kind, n in value.items()}
+    if sum(counts.values()) > MAX_TOOL_CALLS:
+        raise ValueError(f"must add up to at most {MAX_TOOL_CALLS:,}")
+    return counts
+
+
+def tags(value: Any) -> list[str]:
+    """The ranked tags of a flat object of strings, as sorted ``key=value`` texts (keys and
+    values lowercased, spaces collapsed); other keys are ignored, whatever they hold."""
+    if not isinstance(value, dict):
+        raise ValueError("must be an object of string keys and string values")
+    if len(value) > MAX_TAGS:
+        raise ValueError(f"must have at most {MAX_TAGS} keys")
+    ranked = ranked_keys()
+    kept = {}
+    for raw_key, raw_value in value.items():
+        key = raw_key.strip().lower()
+        if key not in ranked or not _KEY_RE.match(key) or raw_value is None:
+            continue
+        if not isinstance(raw_value, str):
+            raise ValueError(f"{key}: must be a string")
+        text = " ".join(values.text(raw_value, 4 * MAX_TAG_VALUE).split()).casefold()
+        if len(text) > MAX_TAG_VALUE:
+            raise ValueError(f"{key}: must be at most {MAX_TAG_VALUE} characters")
+        if text:
+            kept[key] = text
+    return [f"{key}={kept[key]}" for key in sorted(kept)]
+
+
+def session_id(value: Any) -> str:
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    return values.text(value, MAX_SESSION_ID)
+
+
+def harness(value: Any) -> str:
+    return values.text(value, MAX_HARNESS).lower()
+
+
+def _object(value: Any) -> Any:
+    """An object sent as JSON text (a CSV cell) as the object; anything else as it is."""
+    if isinstance(value, str) and value.lstrip().startswith("{") and len(value) <= 20_000:
+        try:
+            return json.loads(value)
+        except (ValueError, RecursionError) as exc:
+            raise ValueError("must be an object (its JSON text does not parse)") from exc
+    return value
+
+
+def read(event: dict[str, Any], out: dict[str, Any], errors: dict[str, str]) -> None:
+    """Tool calls, tags and session of ``event`` into ``out`` (every key always set), or
+    each wrong field's message into ``errors``."""
+
+    def parse(name: str, fn, default):
+        raw = event.get(name)
+        if raw is None or raw == "":
+            return default
+        try:
+            return fn(raw)
+        except ValueError as exc:
+            errors[name] = str(exc)
+            return default
+
+    failed = parse("tool_call_errors", lambda v: tool_errors(_object(v)), {})
+    for kind, key in zip(ERROR_KINDS, _ERROR_KEYS, strict=True):
+        out[key] = failed.get(kind, 0)
+    failures = sum(failed.values())
+    calls = parse("tool_calls", tool_calls, None)
+    if calls is None:
+        implied = out.get("finish_reason", "").lower() in TOOL_FINISH_REASONS
+        calls = max(int(implied), failures)
+    elif failures > calls:
+        errors["tool_call_errors"] = "must not add up to more than tool_calls"
+    out["tool_calls"] = calls
+    out["tags"] = parse("tags", lambda v: tags(_object(v)), [])
+    out["session_id"] = parse("session_id", session_id, "")
+    out["harness"] = parse("harness", harness, "")
+
+
+def as_fields(event: dict[str, Any]) -> dict[str, Any]:
+    """The fields of a normalized event's tool calls, tags and session as they are sent
+    (``ingest.events.as_record``): reading them again gives the same values."""
+    failed = {kind: event.get(key, 0) for kind, key in zip(ERROR_KINDS, _ERROR_KEYS, strict=True)}
+    fields = {
+        "tool_calls": event.get("tool_calls", 0),
+        "tool_call_errors": {kind: n for kind, n in failed.items() if n},
+        "tags": dict(tag.split("=", 1) for tag in event.get("tags", [])),
+        "session_id": event.get("session_id", ""),
+        "harness": event.get("harness", ""),
+    }
+    return {name: value for name, value in fields.items() if value}

@@ -1,0 +1,43 @@
+"""The fields of rollup models, from :mod:`ingest.schema`: a measure's column, a dimension's
+key column, and the abstract models that carry a set of measures (every rollup model
+subclasses one, in :mod:`ingest.models` and :mod:`ingest.narrow_models`)."""
+
+from __future__ import annotations
+
+from django.db import models
+
+from ingest import schema
+
+
+def measure_field(measure: schema.Measure) -> models.Field:
+    if measure.money:
+        return models.DecimalField(max_digits=24, decimal_places=10, default=0)
+    return models.BigIntegerField(default=0)
+
+
+def dimension_field(name: str) -> models.Field:
+    """A rollup key column. No foreign-key constraints: ingest resolves ids before it writes,
+    and constraint checks on every upserted row would cost more than they protect."""
+    dimension = schema.DIMENSION[name]
+    if dimension.catalog:
+        return models.ForeignKey(dimension.catalog, on_delete=models.DO_NOTHING, db_constraint=False)
+    return models.CharField(max_length=dimension.width, blank=True, default="")
+
+
+def add_measures(model: type[models.Model], measures: tuple[schema.Measure, ...]) -> None:
+    """One field per measure on an abstract rollup model."""
+    for measure in measures:
+        model.add_to_class(measure.column, measure_field(measure))
+
+
+class UsageMeasures(models.Model):
+    """The additive measures every rollup row carries (sums, so rows merge by addition): one
+    field per measure of :data:`ingest.schema.MEASURES`."""
+
+    replica_reads = True  # pages read rollups from the replica (config.db_router)
+
+    class Meta:
+        abstract = True
+
+
+add_measures(UsageMeasures, schema.MEASURES)
