@@ -207,4 +207,4 @@ class TagValue(models.Model):
         constraints = [models.UniqueConstraint(fields=["key", "value"], name="tag_value_key_value")]
 
     def __str__(self) -> str:
-        return self.tag
+        return self.value
