@@ -115,6 +115,8 @@ def session_report(
     overall = None
     per_range = []
     for app_id, name, model_id, turns, grouping, *numbers in raw:
+        if not numbers[0]:
+            continue  # the overall row of a window without sessions
         stats = Stats(int(numbers[0]), *(float(n) for n in numbers[1:]))
         if grouping == 0:
             per_range.append(((app_id, name, model_id), turns, stats))
