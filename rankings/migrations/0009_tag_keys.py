@@ -7,14 +7,16 @@ from django.db import migrations, models
 
 
 def default_keys(apps, schema_editor):
-    from rankings.services import load_tag_keys
+    from rankings.services import grant_staff_roles, load_tag_keys
 
     load_tag_keys(apps)
+    grant_staff_roles(apps, "rankings", ("tagkey", "tagvalue"))
 
 
 class Migration(migrations.Migration):
     dependencies = [
         ("rankings", "0008_rollups_owned_by_ingest"),
+        ("auth", "0012_alter_user_first_name_max_length"),
     ]
 
     operations = [
