@@ -16,35 +16,37 @@ HARNESSES = ["cline", "claude-code", "kilo-code", "roo-code", None, None, None]
 
 def with_fields(events: list[dict], seed: int = 7) -> list[dict]:
     """The same events (new ids) with what a 2026 gateway sends: tags on every event (a
-    programming language on coding ones), tool calls on two in five (some failing), and a
-    session per app of ~10 turns with its harness named by half the apps."""
+    programming language on coding ones), tool calls on two in five (some failing), and
+    sessions: an app's consecutive requests in time to one model (the events' own: the
+    cube's keys are those of the run without the fields), ~10 turns each, with the harness
+    named by about half of them."""
     rng = random.Random(seed)
     open_sessions: dict[str, list] = {}
-    out = []
-    for n, event in enumerate(events):
-        app = event["origin"]
+    fields: dict[int, dict] = {}
+    for n in sorted(range(len(events)), key=lambda i: events[i]["created_at"]):
+        event = events[n]
+        app = (event["origin"], event["model"])  # a session keeps its model
         session = open_sessions.get(app)
         if session is None or session[1] <= 0:
-            session = [f"{app[8:]}-{n}", rng.randint(1, 20), HARNESSES[hash(app) % len(HARNESSES)]]
+            session = [f"{app[0][8:]}-{n}", rng.randint(1, 20), HARNESSES[n % len(HARNESSES)]]
             open_sessions[app] = session
         session[1] -= 1
-        fields = {
+        added = {
             "id": event["id"] + "-n",
             "tags": {"language": rng.choice(LANGUAGES), "task": rng.choice(TASKS)},
             "session_id": session[0],
         }
         if event["categories"] == "programming" or n % 3 == 0:
-            fields["tags"]["programming_language"] = rng.choice(PROGRAMMING)
+            added["tags"]["programming_language"] = rng.choice(PROGRAMMING)
         if session[2]:
-            fields["harness"] = session[2]
+            added["harness"] = session[2]
         if rng.random() < 0.4:
-            calls = rng.randint(1, 4)
-            fields["tool_calls"] = calls
-            fields["finish_reason"] = "tool_calls"
+            added["tool_calls"] = rng.randint(1, 4)
+            added["finish_reason"] = "tool_calls"
             if rng.random() < 0.05:
-                fields["tool_call_errors"] = {rng.choice(["invalid_json", "unknown_tool", "schema_mismatch"]): 1}
-        out.append({**event, **fields})
-    return out
+                added["tool_call_errors"] = {rng.choice(["invalid_json", "unknown_tool", "schema_mismatch"]): 1}
+        fields[n] = added
+    return [{**event, **fields[n]} for n, event in enumerate(events)]
 
 
 # A random value per measure column; those not listed are 0 (as in run.py's cube).
@@ -87,19 +89,18 @@ def _insert(cursor, grain, keys: dict[str, str], values: dict[str, str], series:
 
 def build_narrow_rollups(days: int = 365) -> dict[str, int]:
     """The narrow rollups over the bench catalog (run.py's 400 models, 60 providers, 5,000
-    apps): daily tables for ``days``, hourly ones for the last 30 days (sessions: 90), with
-    3 ranked tag keys of 50 values each and 2 % of the apps private. Returns rows per table."""
+    apps) for ``days``, with 3 ranked tag keys of 50 values each and 2 % of the apps
+    private. Returns rows per table."""
     from django.db import connection
 
     from ingest.rollups.grains import (
         CONTEXT_DAILY,
-        CONTEXT_HOURLY,
+        CONTEXT_TOTAL,
         SESSIONS,
-        TAG_APP_HOURLY,
+        TAG_APP_DAILY,
         TAG_DAILY,
-        TAG_HOURLY,
+        TAG_TOTAL,
         TOOL_DAILY,
-        TOOL_HOURLY,
     )
     from ingest.schema import CONTEXT_BUCKETS
     from rankings.models import App, TagKey, TagValue
@@ -128,30 +129,22 @@ def build_narrow_rollups(days: int = 365) -> dict[str, int]:
             "tag_id": PICK.format(array="%(tags)s", skew=1.8),
             "context": contexts,
             "harness": "(ARRAY['', 'cline', 'claude-code', 'kilo-code', 'roo-code'])[1 + floor(5 * random())::int]",
-            "session_id": "'s-' || (extract(epoch FROM s.b)::bigint / 7200) || '-' || g",
+            "session_id": "'s-' || g",
         }
         today = datetime.now(UTC).date()
-        end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
         daily = f"generate_series('{today - timedelta(days=days - 1)}'::date, '{today}'::date, '1 day')"
-
-        def hours(n: int) -> str:
-            first = (end - timedelta(days=n)).isoformat()
-            return f"generate_series('{first}'::timestamptz, '{(end - timedelta(hours=1)).isoformat()}'::timestamptz, '1 hour')"
-
         plan = [
-            (TOOL_DAILY, daily, 2_500, GENERATED),
-            (TOOL_HOURLY, hours(30), 300, GENERATED),
-            (CONTEXT_DAILY, daily, 2_000, GENERATED),
-            (CONTEXT_HOURLY, hours(30), 400, GENERATED),
-            (TAG_DAILY, daily, 8_000, GENERATED),
-            (TAG_HOURLY, hours(30), 1_500, GENERATED),
-            (TAG_APP_HOURLY, hours(30), 2_000, GENERATED),
-            (SESSIONS, hours(90), 250, SESSION_VALUES),
+            (TOOL_DAILY, 2_500, GENERATED),
+            (CONTEXT_DAILY, 2_000, GENERATED),
+            (CONTEXT_TOTAL, 20, GENERATED),
+            (TAG_DAILY, 8_000, GENERATED),
+            (TAG_TOTAL, 600, GENERATED),
+            (TAG_APP_DAILY, 20_000, GENERATED),
+            (SESSIONS, 6_000, SESSION_VALUES),
         ]
         counts = {}
-        for grain, series, per, values in plan:
-            bucket = {"bucket": "s.b::date" if grain.date_bucketed else "s.b"}
-            _insert(cursor, grain, {**keys, **bucket}, values, series, per, arrays)
+        for grain, per, values in plan:
+            _insert(cursor, grain, {**keys, "bucket": "s.b::date"}, values, daily, per, arrays)
             cursor.execute(f"VACUUM ANALYZE {grain.table}")
             cursor.execute(f"SELECT count(*) FROM {grain.table}")
             counts[grain.table] = cursor.fetchone()[0]

@@ -9,7 +9,6 @@ import secrets
 
 import orjson
 from django.conf import settings
-from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import BrinIndex
 from django.db import models
 from django.utils import timezone
@@ -186,7 +185,7 @@ class RawEvent(models.Model):
     finish_reason = models.CharField(max_length=50)
     is_byok = models.BooleanField()
     tool_calls = models.IntegerField(default=0)
-    tags = ArrayField(models.CharField(max_length=200), default=list, help_text="Ranked tags: key=value.")
+    tags = models.TextField(default="", help_text="Ranked tags: key=value texts separated by chr(31).")
     session_id = models.CharField(max_length=200, default="")
     harness = models.CharField(max_length=64, default="")
 

@@ -19,6 +19,7 @@ from django.db import IntegrityError, transaction
 
 from ingest import schema
 from ingest.events import TITLE_IDENTITY_PREFIX, slugify
+from ingest.extras import join_tags, split_tags
 from rankings.models import App, AppOrigin, Author, Category, LLMModel, ModelAlias, Provider, TagKey, TagValue
 
 # A dated permaslug: the model's name, then its snapshot date (2024-07-18 or 20250522).
@@ -211,9 +212,13 @@ def fold_tags(events: list[dict[str, Any]]) -> None:
     """Rewrite each event's tags to the values kept: a value seen for the first time is kept
     while its key has room (:func:`_admit`), else it becomes ``key=other``; tags of a key
     deleted meanwhile are dropped. Idempotent (a folded event folds to itself)."""
-    seen = Counter(tag for e in events for tag in e.get("tags", ()))
-    if not seen:
+    combinations = Counter(e["tags"] for e in events if e.get("tags"))  # few distinct ones
+    if not combinations:
         return
+    seen: Counter[str] = Counter()
+    for combination, n in combinations.items():
+        for tag in split_tags(combination):
+            seen[tag] += n
     known = set(TagValue.objects.filter(tag__in=seen).values_list("tag", flat=True))
     new: dict[str, Counter[str]] = {}
     for tag in seen.keys() - known:
@@ -224,10 +229,15 @@ def fold_tags(events: list[dict[str, Any]]) -> None:
                 _admit(key, new[key.key])
         others = {f"{key}={TagValue.OTHER}" for key in new}
         known = set(TagValue.objects.filter(tag__in=seen.keys() | others).values_list("tag", flat=True))
+    if seen.keys() <= known:
+        return  # every value already kept: nothing to fold
+    folded = {}
+    for combination in combinations:
+        tags = (t if t in known else f"{t.split('=', 1)[0]}={TagValue.OTHER}" for t in split_tags(combination))
+        folded[combination] = join_tags(sorted({t for t in tags if t in known}))
     for e in events:
         if e.get("tags"):
-            folded = (t if t in known else f"{t.split('=', 1)[0]}={TagValue.OTHER}" for t in e["tags"])
-            e["tags"] = sorted({t for t in folded if t in known})
+            e["tags"] = folded[e["tags"]]
 
 
 def resolve(events: list[dict[str, Any]]) -> CatalogIds:

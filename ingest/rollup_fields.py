@@ -30,14 +30,27 @@ def add_measures(model: type[models.Model], measures: tuple[schema.Measure, ...]
         model.add_to_class(measure.column, measure_field(measure))
 
 
-class UsageMeasures(models.Model):
-    """The additive measures every rollup row carries (sums, so rows merge by addition): one
-    field per measure of :data:`ingest.schema.MEASURES`."""
+def measures_model(name: str, measures: tuple[schema.Measure, ...], doc: str) -> type[models.Model]:
+    """An abstract rollup model carrying ``measures`` (sums, so rows merge by addition), read
+    from the replica when one is configured (``config.db_router``)."""
+    meta = type("Meta", (), {"abstract": True})
+    model = type(
+        name, (models.Model,), {"__module__": __name__, "__doc__": doc, "Meta": meta, "replica_reads": True}
+    )
+    add_measures(model, measures)
+    return model
 
-    replica_reads = True  # pages read rollups from the replica (config.db_router)
 
-    class Meta:
-        abstract = True
-
-
-add_measures(UsageMeasures, schema.MEASURES)
+UsageMeasures = measures_model(
+    "UsageMeasures",
+    schema.MEASURES,
+    "Every measure of :data:`ingest.schema.MEASURES`: the cube and its narrower tables.",
+)
+MetricMeasures = measures_model(
+    "MetricMeasures", schema.METRIC_MEASURES, "What metrics sum: the narrow rollups' rows."
+)
+SessionMeasures = measures_model(
+    "SessionMeasures",
+    schema.SESSION_MEASURES,
+    "What a session row sums: turns (requests), cost, tokens, tool calls.",
+)

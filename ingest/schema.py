@@ -144,7 +144,7 @@ VALUES = (
         for key, sql_type, field, default in (
             ("tool_calls", "integer", "tool_calls", 0),
             *((f"tool_errors_{kind}", "integer", "tool_call_errors", 0) for kind, _ in TOOL_ERROR_KINDS),
-            ("tags", "text[]", "tags", []),
+            ("tags", "text", "tags", ""),
             ("session_id", "text", "session_id", ""),
             ("harness", "text", "harness", ""),
         )
@@ -168,6 +168,9 @@ MEASURES = (
     Measure("cancelled", "count(*) FILTER (WHERE cancelled)", source="cancelled"),
 )
 
+# What metrics sum (every measure with an API name): all the narrow rollups carry of
+# MEASURES, as they rank by metrics and show no performance figures.
+METRIC_MEASURES = tuple(m for m in MEASURES if m.api_name)
 # Tool calls, written only to the tool-call grains (ingest.rollups.grains): not every table.
 TOOL_MEASURES = (
     Measure(
@@ -185,7 +188,7 @@ TOOL_MEASURES = (
 )
 # Per session (ingest.rollups.grains.SESSIONS): what cost per session and turns need.
 SESSION_MEASURES = (
-    *(m for m in MEASURES if m.column in ("requests", "cost", "prompt_tokens", "completion_tokens")),
+    *(m for m in METRIC_MEASURES if m.column in ("requests", "cost", "prompt_tokens", "completion_tokens")),
     TOOL_MEASURES[0],
 )
 
@@ -236,7 +239,8 @@ class Dimension:
     breakdown tables (title, dimension); ``related``: what its page loads along.
     ``public_field``: a boolean field of entries that, when false, hides the entry everywhere.
     ``expression``: for a dimension of the narrow rollups only (no raw-event column of its
-    own), its SQL over a raw-event row, after ``join`` (tables or unnested values it needs).
+    own), its SQL over a raw-event row; ``join``, when it needs more than the row: the rows
+    it is read from, given the raw-event rows ``{rows}`` (an event may become several).
     """
 
     name: str
@@ -358,15 +362,17 @@ NARROW_DIMENSIONS = (
         expression=f"CASE {_CONTEXT_CASES} ELSE '{CONTEXT_BUCKETS[-1][0]}' END",
         width=8,
     ),
-    # An event's ranked tags (text[] of "key=value", folded by ingest.resolve) become one row
-    # per tag: the catalog entry of each (rankings.TagValue, unique on its text).
+    # An event's ranked tags ("key=value" texts, folded by ingest.resolve, separated by the
+    # unit separator chr(31): as one text they cost a tenth of an array to COPY) become one
+    # row per tag: the catalog entry of each (rankings.TagValue, unique on its text).
     Dimension(
         "tag",
         "tags",
         "Tag value.",
         catalog="rankings.TagValue",
         expression="tv.id",
-        join="CROSS JOIN LATERAL unnest(tags) AS t(tag_text) JOIN rankings_tagvalue tv ON tv.tag = t.tag_text",
+        join="(SELECT *, unnest(string_to_array(tags, chr(31))) AS tag_text FROM {rows}) AS tagged "
+        "JOIN rankings_tagvalue tv ON tv.tag = tagged.tag_text",
     ),
     Dimension("harness", "harnesses", "Harness, e.g. cline ('' is the app).", expression="harness", width=64),
     Dimension("session", "sessions", "Session id.", column="session_id", expression="session_id", width=200),

@@ -37,9 +37,15 @@ def session_rows(sessions: dict[str, Any], turns: str) -> list[tuple[Any, Any]]:
     return [(group, group.by_turns[turns]) for group in groups if turns in group.by_turns]
 
 
+def _window(state: State) -> Window:
+    """The narrow rollups are per UTC day: the whole days of the page's period ("today" is
+    read as yesterday and today, and labelled so)."""
+    return selectors.period_window(state.period).whole_days()
+
+
 def section_tools(state: State, path: str) -> dict[str, Any]:
     def compute():
-        window = selectors.period_window(state.period)
+        window = _window(state)
         return {
             "window": window,
             "models": selectors.tool_ranking(window, metric=state.metric, limit=10),
@@ -57,7 +63,7 @@ def _tag_block(key: TagKey | None, state: State, filters: Filters | None = None)
     """A ranked key's values this period and its weekly chart."""
     if key is None:
         return None
-    window = selectors.period_window(state.period)
+    window = _window(state)
     history = selectors.history_window(HISTORY_DAYS, "week")
     series = selectors.tag_series(key, history, interval="week", metric=state.metric, top=6, filters=filters)
     return {
@@ -106,7 +112,7 @@ def _context(window: Window, history: Window, metric: str, filters: Filters | No
 
 def section_context(state: State, path: str) -> dict[str, Any]:
     def compute():
-        window = selectors.period_window(state.period)
+        window = _window(state)
         context = _context(window, selectors.history_window(HISTORY_DAYS, "week"), state.metric)
         context["models"] = selectors.context_by_model(window, metric=state.metric, limit=10)
         return context
@@ -119,7 +125,7 @@ def section_context(state: State, path: str) -> dict[str, Any]:
 
 
 def _sessions(state: State, filters: Filters | None = None, limit: int = 12) -> dict[str, Any]:
-    window = selectors.period_window(state.period)
+    window = _window(state)
     metric = _session_metric(state.metric)
     report = selectors.session_report(window, metric=metric, filters=filters, limit=limit)
     counts = {label: stats.sessions for label, stats in report.by_turns.items()}
@@ -155,6 +161,7 @@ def entity_sections(kind: str, obj: Any, state: State, window: Window, history: 
     if kind not in ("model", "app"):
         return {}
     filters = Filters(**{kind: obj.pk})
+    window = window.whole_days()
     keys = selectors.ranked_keys()
     out: dict[str, Any] = {
         "tag_blocks": [

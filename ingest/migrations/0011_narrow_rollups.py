@@ -20,12 +20,65 @@ class Migration(migrations.Migration):
             "ADD COLUMN tool_errors_unknown_tool integer NOT NULL DEFAULT 0, "
             "ADD COLUMN tool_errors_schema_mismatch integer NOT NULL DEFAULT 0, "
             "ADD COLUMN tool_errors_other integer NOT NULL DEFAULT 0, "
-            "ADD COLUMN tags text[] NOT NULL DEFAULT '{}', "
+            "ADD COLUMN tags text NOT NULL DEFAULT '', "
             "ADD COLUMN session_id varchar(200) NOT NULL DEFAULT '', "
             "ADD COLUMN harness varchar(64) NOT NULL DEFAULT ''",
             "ALTER TABLE ingest_rawevent DROP COLUMN tool_calls, DROP COLUMN tool_errors_invalid_json, "
             "DROP COLUMN tool_errors_unknown_tool, DROP COLUMN tool_errors_schema_mismatch, "
             "DROP COLUMN tool_errors_other, DROP COLUMN tags, DROP COLUMN session_id, DROP COLUMN harness",
+        ),
+        migrations.CreateModel(
+            name="UsageContextTotal",
+            fields=[
+                ("requests", models.BigIntegerField(default=0)),
+                ("cost", models.DecimalField(decimal_places=10, default=0, max_digits=24)),
+                ("prompt_tokens", models.BigIntegerField(default=0)),
+                ("completion_tokens", models.BigIntegerField(default=0)),
+                ("reasoning_tokens", models.BigIntegerField(default=0)),
+                ("cached_tokens", models.BigIntegerField(default=0)),
+                ("cache_write_tokens", models.BigIntegerField(default=0)),
+                (
+                    "pk",
+                    models.CompositePrimaryKey(
+                        "bucket", "context", blank=True, editable=False, primary_key=True, serialize=False
+                    ),
+                ),
+                ("bucket", models.DateField()),
+                ("context", models.CharField(blank=True, default="", max_length=8)),
+            ],
+            options={
+                "abstract": False,
+            },
+        ),
+        migrations.CreateModel(
+            name="UsageTagTotal",
+            fields=[
+                ("requests", models.BigIntegerField(default=0)),
+                ("cost", models.DecimalField(decimal_places=10, default=0, max_digits=24)),
+                ("prompt_tokens", models.BigIntegerField(default=0)),
+                ("completion_tokens", models.BigIntegerField(default=0)),
+                ("reasoning_tokens", models.BigIntegerField(default=0)),
+                ("cached_tokens", models.BigIntegerField(default=0)),
+                ("cache_write_tokens", models.BigIntegerField(default=0)),
+                (
+                    "pk",
+                    models.CompositePrimaryKey(
+                        "bucket", "tag", blank=True, editable=False, primary_key=True, serialize=False
+                    ),
+                ),
+                ("bucket", models.DateField()),
+                (
+                    "tag",
+                    models.ForeignKey(
+                        db_constraint=False,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        to="rankings.tagvalue",
+                    ),
+                ),
+            ],
+            options={
+                "abstract": False,
+            },
         ),
         migrations.CreateModel(
             name="UsageContextDaily",
@@ -37,12 +90,6 @@ class Migration(migrations.Migration):
                 ("reasoning_tokens", models.BigIntegerField(default=0)),
                 ("cached_tokens", models.BigIntegerField(default=0)),
                 ("cache_write_tokens", models.BigIntegerField(default=0)),
-                ("latency_ms_sum", models.BigIntegerField(default=0)),
-                ("latency_count", models.BigIntegerField(default=0)),
-                ("generation_ms_sum", models.BigIntegerField(default=0)),
-                ("generation_count", models.BigIntegerField(default=0)),
-                ("generation_completion_tokens", models.BigIntegerField(default=0)),
-                ("cancelled", models.BigIntegerField(default=0)),
                 (
                     "pk",
                     models.CompositePrimaryKey(
@@ -71,49 +118,6 @@ class Migration(migrations.Migration):
             },
         ),
         migrations.CreateModel(
-            name="UsageContextHourly",
-            fields=[
-                ("requests", models.BigIntegerField(default=0)),
-                ("cost", models.DecimalField(decimal_places=10, default=0, max_digits=24)),
-                ("prompt_tokens", models.BigIntegerField(default=0)),
-                ("completion_tokens", models.BigIntegerField(default=0)),
-                ("reasoning_tokens", models.BigIntegerField(default=0)),
-                ("cached_tokens", models.BigIntegerField(default=0)),
-                ("cache_write_tokens", models.BigIntegerField(default=0)),
-                ("latency_ms_sum", models.BigIntegerField(default=0)),
-                ("latency_count", models.BigIntegerField(default=0)),
-                ("generation_ms_sum", models.BigIntegerField(default=0)),
-                ("generation_count", models.BigIntegerField(default=0)),
-                ("generation_completion_tokens", models.BigIntegerField(default=0)),
-                ("cancelled", models.BigIntegerField(default=0)),
-                (
-                    "pk",
-                    models.CompositePrimaryKey(
-                        "bucket",
-                        "model",
-                        "context",
-                        blank=True,
-                        editable=False,
-                        primary_key=True,
-                        serialize=False,
-                    ),
-                ),
-                ("bucket", models.DateTimeField()),
-                ("context", models.CharField(blank=True, default="", max_length=8)),
-                (
-                    "model",
-                    models.ForeignKey(
-                        db_constraint=False,
-                        on_delete=django.db.models.deletion.DO_NOTHING,
-                        to="rankings.llmmodel",
-                    ),
-                ),
-            ],
-            options={
-                "indexes": [models.Index(fields=["model", "bucket"], name="contexthourly_model_bucket")],
-            },
-        ),
-        migrations.CreateModel(
             name="UsageSession",
             fields=[
                 ("requests", models.BigIntegerField(default=0)),
@@ -135,7 +139,7 @@ class Migration(migrations.Migration):
                         serialize=False,
                     ),
                 ),
-                ("bucket", models.DateTimeField()),
+                ("bucket", models.DateField()),
                 ("harness", models.CharField(blank=True, default="", max_length=64)),
                 ("session_id", models.CharField(blank=True, default="", max_length=200)),
                 (
@@ -158,7 +162,7 @@ class Migration(migrations.Migration):
             },
         ),
         migrations.CreateModel(
-            name="UsageTagAppHourly",
+            name="UsageTagAppDaily",
             fields=[
                 ("requests", models.BigIntegerField(default=0)),
                 ("cost", models.DecimalField(decimal_places=10, default=0, max_digits=24)),
@@ -167,19 +171,13 @@ class Migration(migrations.Migration):
                 ("reasoning_tokens", models.BigIntegerField(default=0)),
                 ("cached_tokens", models.BigIntegerField(default=0)),
                 ("cache_write_tokens", models.BigIntegerField(default=0)),
-                ("latency_ms_sum", models.BigIntegerField(default=0)),
-                ("latency_count", models.BigIntegerField(default=0)),
-                ("generation_ms_sum", models.BigIntegerField(default=0)),
-                ("generation_count", models.BigIntegerField(default=0)),
-                ("generation_completion_tokens", models.BigIntegerField(default=0)),
-                ("cancelled", models.BigIntegerField(default=0)),
                 (
                     "pk",
                     models.CompositePrimaryKey(
                         "bucket", "app", "tag", blank=True, editable=False, primary_key=True, serialize=False
                     ),
                 ),
-                ("bucket", models.DateTimeField()),
+                ("bucket", models.DateField()),
                 (
                     "app",
                     models.ForeignKey(
@@ -196,7 +194,7 @@ class Migration(migrations.Migration):
                 ),
             ],
             options={
-                "indexes": [models.Index(fields=["app", "bucket"], name="tagapphourly_app_bucket")],
+                "indexes": [models.Index(fields=["app", "bucket"], name="tagappdaily_app_bucket")],
             },
         ),
         migrations.CreateModel(
@@ -209,12 +207,6 @@ class Migration(migrations.Migration):
                 ("reasoning_tokens", models.BigIntegerField(default=0)),
                 ("cached_tokens", models.BigIntegerField(default=0)),
                 ("cache_write_tokens", models.BigIntegerField(default=0)),
-                ("latency_ms_sum", models.BigIntegerField(default=0)),
-                ("latency_count", models.BigIntegerField(default=0)),
-                ("generation_ms_sum", models.BigIntegerField(default=0)),
-                ("generation_count", models.BigIntegerField(default=0)),
-                ("generation_completion_tokens", models.BigIntegerField(default=0)),
-                ("cancelled", models.BigIntegerField(default=0)),
                 (
                     "pk",
                     models.CompositePrimaryKey(
@@ -250,56 +242,6 @@ class Migration(migrations.Migration):
             },
         ),
         migrations.CreateModel(
-            name="UsageTagHourly",
-            fields=[
-                ("requests", models.BigIntegerField(default=0)),
-                ("cost", models.DecimalField(decimal_places=10, default=0, max_digits=24)),
-                ("prompt_tokens", models.BigIntegerField(default=0)),
-                ("completion_tokens", models.BigIntegerField(default=0)),
-                ("reasoning_tokens", models.BigIntegerField(default=0)),
-                ("cached_tokens", models.BigIntegerField(default=0)),
-                ("cache_write_tokens", models.BigIntegerField(default=0)),
-                ("latency_ms_sum", models.BigIntegerField(default=0)),
-                ("latency_count", models.BigIntegerField(default=0)),
-                ("generation_ms_sum", models.BigIntegerField(default=0)),
-                ("generation_count", models.BigIntegerField(default=0)),
-                ("generation_completion_tokens", models.BigIntegerField(default=0)),
-                ("cancelled", models.BigIntegerField(default=0)),
-                (
-                    "pk",
-                    models.CompositePrimaryKey(
-                        "bucket",
-                        "tag",
-                        "model",
-                        blank=True,
-                        editable=False,
-                        primary_key=True,
-                        serialize=False,
-                    ),
-                ),
-                ("bucket", models.DateTimeField()),
-                (
-                    "model",
-                    models.ForeignKey(
-                        db_constraint=False,
-                        on_delete=django.db.models.deletion.DO_NOTHING,
-                        to="rankings.llmmodel",
-                    ),
-                ),
-                (
-                    "tag",
-                    models.ForeignKey(
-                        db_constraint=False,
-                        on_delete=django.db.models.deletion.DO_NOTHING,
-                        to="rankings.tagvalue",
-                    ),
-                ),
-            ],
-            options={
-                "indexes": [models.Index(fields=["model", "bucket"], name="taghourly_model_bucket")],
-            },
-        ),
-        migrations.CreateModel(
             name="UsageToolDaily",
             fields=[
                 ("requests", models.BigIntegerField(default=0)),
@@ -309,12 +251,6 @@ class Migration(migrations.Migration):
                 ("reasoning_tokens", models.BigIntegerField(default=0)),
                 ("cached_tokens", models.BigIntegerField(default=0)),
                 ("cache_write_tokens", models.BigIntegerField(default=0)),
-                ("latency_ms_sum", models.BigIntegerField(default=0)),
-                ("latency_count", models.BigIntegerField(default=0)),
-                ("generation_ms_sum", models.BigIntegerField(default=0)),
-                ("generation_count", models.BigIntegerField(default=0)),
-                ("generation_completion_tokens", models.BigIntegerField(default=0)),
-                ("cancelled", models.BigIntegerField(default=0)),
                 ("tool_calls", models.BigIntegerField(default=0)),
                 ("tool_errors_invalid_json", models.BigIntegerField(default=0)),
                 ("tool_errors_unknown_tool", models.BigIntegerField(default=0)),
@@ -352,61 +288,6 @@ class Migration(migrations.Migration):
             ],
             options={
                 "indexes": [models.Index(fields=["model", "bucket"], name="tooldaily_model_bucket")],
-            },
-        ),
-        migrations.CreateModel(
-            name="UsageToolHourly",
-            fields=[
-                ("requests", models.BigIntegerField(default=0)),
-                ("cost", models.DecimalField(decimal_places=10, default=0, max_digits=24)),
-                ("prompt_tokens", models.BigIntegerField(default=0)),
-                ("completion_tokens", models.BigIntegerField(default=0)),
-                ("reasoning_tokens", models.BigIntegerField(default=0)),
-                ("cached_tokens", models.BigIntegerField(default=0)),
-                ("cache_write_tokens", models.BigIntegerField(default=0)),
-                ("latency_ms_sum", models.BigIntegerField(default=0)),
-                ("latency_count", models.BigIntegerField(default=0)),
-                ("generation_ms_sum", models.BigIntegerField(default=0)),
-                ("generation_count", models.BigIntegerField(default=0)),
-                ("generation_completion_tokens", models.BigIntegerField(default=0)),
-                ("cancelled", models.BigIntegerField(default=0)),
-                ("tool_calls", models.BigIntegerField(default=0)),
-                ("tool_errors_invalid_json", models.BigIntegerField(default=0)),
-                ("tool_errors_unknown_tool", models.BigIntegerField(default=0)),
-                ("tool_errors_schema_mismatch", models.BigIntegerField(default=0)),
-                ("tool_errors_other", models.BigIntegerField(default=0)),
-                (
-                    "pk",
-                    models.CompositePrimaryKey(
-                        "bucket",
-                        "model",
-                        "provider",
-                        blank=True,
-                        editable=False,
-                        primary_key=True,
-                        serialize=False,
-                    ),
-                ),
-                ("bucket", models.DateTimeField()),
-                (
-                    "model",
-                    models.ForeignKey(
-                        db_constraint=False,
-                        on_delete=django.db.models.deletion.DO_NOTHING,
-                        to="rankings.llmmodel",
-                    ),
-                ),
-                (
-                    "provider",
-                    models.ForeignKey(
-                        db_constraint=False,
-                        on_delete=django.db.models.deletion.DO_NOTHING,
-                        to="rankings.provider",
-                    ),
-                ),
-            ],
-            options={
-                "indexes": [models.Index(fields=["model", "bucket"], name="toolhourly_model_bucket")],
             },
         ),
     ]

@@ -27,13 +27,12 @@ from ingest.models import (
 )
 from ingest.narrow_models import (
     UsageContextDaily,
-    UsageContextHourly,
+    UsageContextTotal,
     UsageSession,
-    UsageTagAppHourly,
+    UsageTagAppDaily,
     UsageTagDaily,
-    UsageTagHourly,
+    UsageTagTotal,
     UsageToolDaily,
-    UsageToolHourly,
 )
 
 # Bucket expressions over raw-event rows.
@@ -82,28 +81,32 @@ class Grain:
     def measure_columns(self) -> tuple[str, ...]:
         return tuple(m.column for m in self.measures)
 
-    def keys(self) -> sql.Composed:
+    @property
+    def joined(self) -> schema.Dimension | None:
+        """Its dimension read through a join (a tag: one row per tag of an event), if any."""
+        return next((d for d in map(schema.DIMENSION.get, self.dimensions) if d.join), None)
+
+    def keys(self, *, expanded: bool = False) -> sql.Composed:
         """Its key over raw-event rows (of :meth:`rows`): the bucket, then each dimension's
-        value named as its column."""
+        value named as its column (``expanded``: rows already joined, see :func:`expand`)."""
         return sql.SQL(", ").join(
             [
                 sql.SQL("{} AS bucket").format(self.bucket),
                 *(
-                    sql.SQL("{} AS {}").format(sql.SQL(d.select), sql.Identifier(d.column))
+                    sql.SQL("{} AS {}").format(
+                        sql.Identifier(d.column) if expanded and d.join else sql.SQL(d.select),
+                        sql.Identifier(d.column),
+                    )
                     for d in (schema.DIMENSION[name] for name in self.dimensions)
                 ),
             ]
         )
 
-    def rows(self, source: sql.Composable) -> sql.Composed:
+    def rows(self, source: sql.Composable, *, expanded: bool = False) -> sql.Composed:
         """The raw-event rows of ``source`` it counts, with what its dimensions need joined
-        (a tag grain: one row per tag)."""
-        joins = [schema.DIMENSION[name].join for name in self.dimensions if schema.DIMENSION[name].join]
-        return sql.SQL("{}{}{}").format(
-            source,
-            sql.SQL("".join(" " + join for join in joins)),
-            sql.SQL(f" WHERE {self.where}" if self.where else ""),
-        )
+        unless ``expanded`` already has it."""
+        rows = sql.SQL(self.joined.join).format(rows=source) if self.joined and not expanded else source
+        return sql.SQL("{}{}").format(rows, sql.SQL(f" WHERE {self.where}" if self.where else ""))
 
     @property
     def positions(self) -> sql.SQL:
@@ -131,35 +134,32 @@ APP_DAILY = Grain(UsageAppDaily, DAY, ("app",))
 MODEL_WEEKLY = Grain(UsageModelWeekly, WEEK, ("model",), daily=MODEL_TOTAL)
 CATEGORY_WEEKLY = Grain(UsageCategoryWeekly, WEEK, ("model", "category"), daily=MODEL_DAILY)
 
-# The narrow rollups (hourly for windows off day boundaries, daily for the others): tool
-# calls per model and provider (requests that made some); usage per model and context
-# length; per tag and model; per app and tag (app pages, and private apps' share, taken out
-# of public tag readings); sessions per hour, app, harness and model (read per session).
-_TOOLS = {"measures": schema.MEASURES + schema.TOOL_MEASURES, "where": "tool_calls > 0"}
-TOOL_HOURLY = Grain(UsageToolHourly, HOUR, ("model", "provider"), **_TOOLS)
-TOOL_DAILY = Grain(UsageToolDaily, DAY, ("model", "provider"), **_TOOLS)
-CONTEXT_HOURLY = Grain(UsageContextHourly, HOUR, ("model", "context"))
-CONTEXT_DAILY = Grain(UsageContextDaily, DAY, ("model", "context"))
-TAG_HOURLY = Grain(UsageTagHourly, HOUR, ("tag", "model"))
-TAG_DAILY = Grain(UsageTagDaily, DAY, ("tag", "model"))
-TAG_APP_HOURLY = Grain(UsageTagAppHourly, HOUR, ("app", "tag"))
+# The narrow rollups, per UTC day (their reads take whole days): tool calls per model and
+# provider (requests that made some); usage per model and context length, and per context
+# length alone (the home page); per tag and model, per tag alone, and per app and tag (app
+# pages, and private apps' share, taken out of public tag readings); sessions per app,
+# harness and model (read per session).
+_METRICS = {"measures": schema.METRIC_MEASURES}
+TOOL_DAILY = Grain(
+    UsageToolDaily,
+    DAY,
+    ("model", "provider"),
+    measures=schema.METRIC_MEASURES + schema.TOOL_MEASURES,
+    where="tool_calls > 0",
+)
+CONTEXT_DAILY = Grain(UsageContextDaily, DAY, ("model", "context"), **_METRICS)
+CONTEXT_TOTAL = Grain(UsageContextTotal, DAY, ("context",), **_METRICS)
+TAG_DAILY = Grain(UsageTagDaily, DAY, ("tag", "model"), **_METRICS)
+TAG_TOTAL = Grain(UsageTagTotal, DAY, ("tag",), **_METRICS)
+TAG_APP_DAILY = Grain(UsageTagAppDaily, DAY, ("app", "tag"), **_METRICS)
 SESSIONS = Grain(
     UsageSession,
-    HOUR,
+    DAY,
     ("app", "harness", "session", "model"),
     measures=schema.SESSION_MEASURES,
     where="session_id <> ''",
 )
-NARROW = (
-    TOOL_HOURLY,
-    TOOL_DAILY,
-    CONTEXT_HOURLY,
-    CONTEXT_DAILY,
-    TAG_HOURLY,
-    TAG_DAILY,
-    TAG_APP_HOURLY,
-    SESSIONS,
-)
+NARROW = (TOOL_DAILY, CONTEXT_DAILY, CONTEXT_TOTAL, TAG_DAILY, TAG_TOTAL, TAG_APP_DAILY, SESSIONS)
 
 # Write order: every statement that touches several grains takes them in this order.
 GRAINS = (HOURLY, DAILY, MODEL_DAILY, MODEL_TOTAL, APP_DAILY, MODEL_WEEKLY, CATEGORY_WEEKLY, *NARROW)
@@ -167,6 +167,27 @@ GRAINS = (HOURLY, DAILY, MODEL_DAILY, MODEL_TOTAL, APP_DAILY, MODEL_WEEKLY, CATE
 # every column it groups or filters by (see ingest.rollups.read).
 BY_SIZE = (MODEL_WEEKLY, MODEL_TOTAL, APP_DAILY, CATEGORY_WEEKLY, MODEL_DAILY, DAILY)
 ALL_TABLES = sql.SQL(", ").join(g.name for g in GRAINS)
+
+
+# Raw-event columns holding text (ids, origins, tags...): left out of an expansion unless a
+# grain keys by one (a row per tag is copied as often as the event has tags).
+_TEXT_COLUMNS = {v.column for v in schema.VALUES if v.sql_type == "text"} | {
+    d.column for d in schema.STORED if d.sql_type == "text"
+}
+
+
+def expand(dimension: schema.Dimension, source: str) -> sql.Composed:
+    """The rows of the CTE ``source`` joined once for ``dimension``, its value as its column: what
+    every grain keyed by it reads in the write statement (one unnest and join, not one per
+    grain), with the columns those grains read."""
+    keyed = {schema.DIMENSION[name].column for g in GRAINS if g.joined == dimension for name in g.dimensions}
+    columns = [c for c in schema.RAW_COLUMNS if c not in _TEXT_COLUMNS or c in keyed]
+    return sql.SQL("SELECT {columns}, {value} AS {column} FROM {rows}").format(
+        columns=names(columns),
+        value=sql.SQL(dimension.select),
+        column=sql.Identifier(dimension.column),
+        rows=sql.SQL(dimension.join).format(rows=sql.Identifier(source)),
+    )
 
 
 def read_cursor():

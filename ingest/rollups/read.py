@@ -97,13 +97,6 @@ class Source:
     grain: Grain
 
 
-def narrow_grain(window: Window, family: tuple[Grain, ...], interval: str | None = None) -> Grain:
-    """Of a narrow rollup's grains (hourly, then daily when it has one): the daily one for
-    windows on day boundaries read per day or longer, else the hourly one."""
-    hourly, *daily = family
-    return daily[0] if daily and window.days_aligned and interval != "hour" else hourly
-
-
 def source(
     window: Window,
     filters: Filters,
@@ -113,16 +106,13 @@ def source(
     entity: str | None = None,
     columns: frozenset[str] = frozenset(),
     prefix: str = "",
-    family: tuple[Grain, ...] = (),
+    grain: Grain | None = None,
 ) -> Source:
-    """FROM + WHERE over the right grain (see :func:`grain_for`; of ``family``, a narrow
-    rollup's grains, see :func:`narrow_grain`). Range scans use each grain's primary key
-    (bucket first); scoped reads use the (model, bucket), (app, bucket) and (category,
-    bucket) indexes."""
-    if family:
-        grain = narrow_grain(window, family, interval)
-    else:
-        grain = grain_for(window, interval, _needed(entity, filters) | columns)
+    """FROM + WHERE over the right grain (see :func:`grain_for`), or over ``grain`` (a narrow
+    rollup: per UTC day, so ``window`` must be whole days, see ``Window.whole_days``). Range scans
+    use each grain's primary key (bucket first); scoped reads use the (model, bucket),
+    (app, bucket) and (category, bucket) indexes."""
+    grain = grain or grain_for(window, interval, _needed(entity, filters) | columns)
     scopes, params = filters.where()
     # Authors come from the model row: join it only when they are read.
     via_model = [d.name for d in schema.DIMENSIONS if d.model_column]

@@ -17,7 +17,7 @@ from django.db import connection
 from psycopg import sql
 
 from ingest import schema
-from ingest.rollups.grains import GRAINS, Grain, names
+from ingest.rollups.grains import GRAINS, Grain, expand, names
 
 
 def insert_grouped(
@@ -53,9 +53,11 @@ def _aggregates(grain: Grain) -> sql.Composed:
     return sql.SQL(", ").join(sql.SQL(m.aggregate) for m in grain.measures)
 
 
-def upsert(grain: Grain, source: sql.Composable) -> sql.Composed:
-    """Add the raw-event rows of ``source`` to the grain: bucketed, grouped and aggregated."""
-    return insert_grouped(grain, grain.keys(), _aggregates(grain), grain.rows(source), add=True)
+def upsert(grain: Grain, source: sql.Composable, *, expanded: bool = False) -> sql.Composed:
+    """Add the raw-event rows of ``source`` to the grain: bucketed, grouped and aggregated
+    (``expanded``: rows already joined for its dimension, see ``grains.expand``)."""
+    keys = grain.keys(expanded=expanded)
+    return insert_grouped(grain, keys, _aggregates(grain), grain.rows(source, expanded=expanded), add=True)
 
 
 # Rows are staged here before they are counted: by the worker across the transactions of a
@@ -96,12 +98,25 @@ def _count(where: sql.Composable) -> sql.Composed:
         "ON CONFLICT DO NOTHING RETURNING {raw}"
     ).format(raw=names(schema.RAW_COLUMNS), staged=staged, where=where)
     grains = [sql.Identifier(f"g{n}") for n in range(len(GRAINS))]
+    rows = sql.Identifier("inserted")
+    # A dimension read through a join (tags) is joined once, for every grain keyed by it.
+    joined = {g.joined.name: g.joined for g in GRAINS if g.joined}
+    expanded = {name: sql.Identifier(f"{name}_rows") for name in joined}
     return sql.SQL(
-        "WITH inserted AS ({inserted}), {upserts} SELECT (SELECT count(*) FROM inserted), {counts}"
+        "WITH inserted AS ({inserted}), {expansions}{upserts} SELECT (SELECT count(*) FROM inserted), {counts}"
     ).format(
         inserted=inserted,
+        expansions=sql.SQL("").join(
+            sql.SQL("{} AS ({}), ").format(expanded[name], expand(dimension, "inserted"))
+            for name, dimension in joined.items()
+        ),
         upserts=sql.SQL(", ").join(
-            sql.SQL("{} AS ({} RETURNING 1)").format(name, upsert(grain, sql.Identifier("inserted")))
+            sql.SQL("{} AS ({} RETURNING 1)").format(
+                name,
+                upsert(grain, expanded[grain.joined.name], expanded=True)
+                if grain.joined
+                else upsert(grain, rows),
+            )
             for name, grain in zip(grains, GRAINS, strict=True)
         ),
         counts=sql.SQL(", ").join(sql.SQL("(SELECT count(*) FROM {})").format(name) for name in grains),

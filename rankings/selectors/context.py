@@ -12,14 +12,12 @@ from psycopg import sql
 
 from ingest import schema
 from ingest.rollups import read
-from ingest.rollups.grains import CONTEXT_DAILY, CONTEXT_HOURLY, read_cursor
+from ingest.rollups.grains import CONTEXT_DAILY, CONTEXT_TOTAL, read_cursor
 from ingest.rollups.read import Filters
 from ingest.rollups.windows import Window, bucket_starts
 from rankings.selectors.entities import attach_entities
 from rankings.selectors.ranks import RankRow, ranked
 from rankings.selectors.series import Series
-
-CONTEXT = (CONTEXT_HOURLY, CONTEXT_DAILY)
 
 
 @dataclass(frozen=True)
@@ -34,7 +32,8 @@ class ContextBucket:
 BUCKETS = tuple(ContextBucket(code, label) for code, label, _ in schema.CONTEXT_BUCKETS)
 
 # ``metric`` per context bucket (and per model, or per interval bucket, when asked): the
-# source brings the grain, a range of its primary key or its (model, bucket) index.
+# source brings the grain (per context bucket alone unless models are read), a range of its
+# primary key or its (model, bucket) index.
 _SUMS = sql.SQL("SELECT {first}, u.context, sum({metric}){source} GROUP BY 1, 2")
 
 
@@ -46,8 +45,11 @@ def context_sums(
     interval: str | None = None,
     per_model: bool = False,
 ) -> dict[tuple[Any, str], float]:
-    """``metric`` per (interval bucket, model or None; context code)."""
-    source = read.source(window, filters or Filters(), interval=interval, family=CONTEXT)
+    """``metric`` per (interval bucket, model or None; context code) over the whole UTC days
+    of ``window``."""
+    filters = filters or Filters()
+    grain = CONTEXT_DAILY if per_model or filters.model is not None else CONTEXT_TOTAL
+    source = read.source(window.whole_days(), filters, interval=interval, grain=grain)
     if per_model:
         first = sql.SQL("u.model_id")
     elif interval:
@@ -64,7 +66,9 @@ def context_sums(
 def context_shares(
     window: Window, *, metric: str = "tokens", filters: Filters | None = None
 ) -> list[RankRow]:
-    """Every bucket in order with its value, share and change vs the previous window."""
+    """Every bucket in order with its value, share and change vs the previous window (whole
+    UTC days)."""
+    window = window.whole_days()
 
     def totals(w: Window) -> dict[str, float]:
         return {code: v for (_, code), v in context_sums(w, metric=metric, filters=filters).items()}
@@ -86,7 +90,7 @@ def context_series(
     window: Window, *, interval: str = "week", metric: str = "tokens", filters: Filters | None = None
 ) -> Series:
     """``metric`` per interval bucket for every context bucket (zeros in gaps)."""
-    starts = bucket_starts(window, interval)
+    starts = bucket_starts(window.whole_days(), interval)
     index = {b: i for i, b in enumerate(starts)}
     values = {bucket.code: [0.0] * len(starts) for bucket in BUCKETS}
     for (start, code), v in context_sums(window, metric=metric, filters=filters, interval=interval).items():

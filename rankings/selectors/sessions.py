@@ -2,9 +2,9 @@
 metric asked for) by harness x model x number of turns, and how many turns sessions take.
 
 A session is an app's ``session_id`` with one model; its turns and cost are the sums of its
-rows in the window (``ingest_usagesession``: one row per hour it was active), so percentiles
-are computed in SQL at read time over exact per-session sums (docs/decisions.md). A harness
-left unnamed is the app. Private apps' sessions never show.
+rows in the window's whole UTC days (``ingest_usagesession``: one row per day it was
+active), so percentiles are computed in SQL at read time over exact per-session sums
+(docs/decisions.md). A harness left unnamed is the app. Private apps' sessions never show.
 """
 
 from __future__ import annotations
@@ -100,7 +100,8 @@ def session_report(
     """Sessions active in ``window`` (scoped by ``filters``: a model or an app; and by a named
     ``harness``): the top ``limit`` harness x model groups by sessions, with percentiles of
     ``metric`` (one of ``METRICS``) and of cost per session, overall and per turn range."""
-    source = read.source(window, filters or Filters(), public_apps_only=True, family=(SESSIONS,))
+    window = window.whole_days()
+    source = read.source(window, filters or Filters(), public_apps_only=True, grain=SESSIONS)
     query = _PERCENTILES.format(
         metric=read.metric_sum(metric),
         source=source.sql,

@@ -1,7 +1,7 @@
 """Tags: the values of a ranked key (programming and natural languages, tasks, any key the
-operator ranks) ranked by a metric, and per interval bucket.
+operator ranks) ranked by a metric, and per interval bucket, over whole UTC days.
 
-Private apps' tags never show: their share, kept per app (``TAG_APP_HOURLY``), is taken out
+Private apps' tags never show: their share, kept per app (``TAG_APP_DAILY``), is taken out
 of every reading of all apps; a model's values are those that public apps use too in the
 window (its numbers include private apps' use, as a model's totals do); an app's own values
 are read for public apps only (pages and the API 404 a private one).
@@ -16,7 +16,7 @@ from typing import Any
 from psycopg import sql
 
 from ingest.rollups import read
-from ingest.rollups.grains import TAG_APP_HOURLY, TAG_DAILY, TAG_HOURLY, read_cursor
+from ingest.rollups.grains import TAG_APP_DAILY, TAG_DAILY, TAG_TOTAL, read_cursor
 from ingest.rollups.read import Filters
 from ingest.rollups.windows import Window, bucket_starts
 from rankings.models import TagKey
@@ -24,12 +24,11 @@ from rankings.selectors.entities import attach_entities
 from rankings.selectors.ranks import Ranking, ranked
 from rankings.selectors.series import Series
 
-TAGS = (TAG_HOURLY, TAG_DAILY)
 Sums = dict[tuple[datetime | None, int], float]
 
 # A key's values (a hashed semi-join on its few catalog rows), per bucket of ``interval``
 # when one is given; the source brings the grain and its index ((model, bucket) or
-# (app, bucket) when scoped, else a range of its primary key).
+# (app, bucket) when scoped, else a range of the per-tag table's primary key).
 _BY_VALUE = sql.SQL(
     "SELECT {bucket}, u.tag_id, sum({metric}){source} "
     "AND u.tag_id IN (SELECT id FROM rankings_tagvalue WHERE key_id = %(tag_key)s) GROUP BY 1, 2"
@@ -65,17 +64,16 @@ def _fetch(query: sql.Composable, params: dict[str, Any]) -> Sums:
 
 
 def _scoped(key: TagKey, window: Window, metric: str, filters: Filters, interval: str | None) -> Sums:
-    family = (TAG_APP_HOURLY,) if filters.app is not None else TAGS
-    source = read.source(window, filters, interval=interval, family=family)
+    grain = TAG_APP_DAILY if filters.app is not None else TAG_DAILY if filters.model is not None else TAG_TOTAL
+    source = read.source(window, filters, interval=interval, grain=grain)
     query = _BY_VALUE.format(bucket=_bucket(interval), metric=read.metric_sum(metric), source=source.sql)
     return _fetch(query, {**source.params, "tag_key": key.pk})
 
 
 def _private(key: TagKey, window: Window, metric: str, interval: str | None) -> Sums:
-    query = _PRIVATE.format(
-        bucket=_bucket(interval), metric=read.metric_sum(metric), table=TAG_APP_HOURLY.name
-    )
-    return _fetch(query, {"start": window.start, "end": window.end, "tag_key": key.pk})
+    query = _PRIVATE.format(bucket=_bucket(interval), metric=read.metric_sum(metric), table=TAG_APP_DAILY.name)
+    start, end = read.bounds(window, TAG_APP_DAILY)
+    return _fetch(query, {"start": start, "end": end, "tag_key": key.pk})
 
 
 def _public(key: TagKey, window: Window, metric: str, interval: str | None) -> Sums:
@@ -95,8 +93,10 @@ def tag_sums(
     interval: str | None = None,
 ) -> Sums:
     """``metric`` per (bucket of ``interval``, or None for the window; tag value id) of the
-    key's values, scoped by ``filters`` (a model or an app), private apps' use left out."""
+    key's values in the whole UTC days of ``window``, scoped by ``filters`` (a model or an
+    app), private apps' use left out."""
     filters = filters or Filters()
+    window = window.whole_days()
     if filters.app is not None:
         return _scoped(key, window, metric, filters, interval)
     if filters.model is None:
@@ -122,8 +122,10 @@ def tag_ranking(
     offset: int = 0,
     compare: bool = True,
 ) -> Ranking:
-    """The key's values ranked by ``metric`` in ``window``, with share and change against the
-    previous equal window (values are few: ``TagKey.max_values`` plus "other")."""
+    """The key's values ranked by ``metric`` in the whole UTC days of ``window``, with share
+    and change against the previous equal window (values are few: ``TagKey.max_values`` plus
+    "other")."""
+    window = window.whole_days()
     current = _totals(tag_sums(key, window, metric=metric, filters=filters))
     previous = _totals(tag_sums(key, window.previous(), metric=metric, filters=filters)) if compare else None
     ranking = ranked(current, previous, window, metric, limit=limit, offset=offset)
@@ -142,6 +144,7 @@ def tag_series(
 ) -> Series:
     """``metric`` per ``interval`` bucket for the key's top ``top`` values of the window plus
     "others" (zeros in gaps)."""
+    window = window.whole_days()
     sums = tag_sums(key, window, metric=metric, filters=filters, interval=interval)
     top_rows = ranked(_totals(sums), None, window, metric, limit=top).rows
     attach_entities("tag", top_rows)

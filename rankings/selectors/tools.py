@@ -11,12 +11,11 @@ from psycopg import sql
 
 from ingest import schema
 from ingest.rollups import read
-from ingest.rollups.grains import TOOL_DAILY, TOOL_HOURLY, read_cursor
+from ingest.rollups.grains import TOOL_DAILY, read_cursor
 from ingest.rollups.read import Filters
 from ingest.rollups.windows import Window
 from rankings.selectors.entities import entities_of
 
-TOOLS = (TOOL_HOURLY, TOOL_DAILY)
 KINDS = tuple(kind for kind, _ in schema.TOOL_ERROR_KINDS)
 GROUPINGS = {"model": ("model",), "provider": ("provider",), "model_provider": ("model", "provider")}
 
@@ -74,9 +73,11 @@ def tool_ranking(
     limit: int | None = 10,
     offset: int = 0,
 ) -> ToolRanking:
-    """Entries of ``by`` (``GROUPINGS``) ranked by tool calls in ``window``."""
+    """Entries of ``by`` (``GROUPINGS``) ranked by tool calls in the whole UTC days of
+    ``window``."""
     names = GROUPINGS[by]
-    source = read.source(window, filters or Filters(), family=TOOLS)
+    window = window.whole_days()
+    source = read.source(window, filters or Filters(), grain=TOOL_DAILY)
     query = _RANKING.format(
         keys=sql.SQL(", ").join(read.key(name) for name in names),
         kinds=sql.SQL(", ").join(
