@@ -285,7 +285,7 @@ class ContextLengthView(ReadView):
     )
     def get(self, request: Request) -> Response:
         query = params.parse(ContextParams, request.query_params)
-        window, metric, filters = query["window"], query["metric"], query["filters"]
+        window, metric, filters = query["window"].whole_days(), query["metric"], query["filters"]
         if "interval" in query:
             params.check_buckets(window, query["interval"], len(selectors.BUCKETS))
 
@@ -407,7 +407,7 @@ class TagSeriesView(ReadView):
         metric = series.metric
         response = Response(
             {
-                "window": s.window_dict(query["window"]),
+                "window": s.window_dict(query["window"].whole_days()),
                 "metric": metric,
                 "interval": query["interval"],
                 "buckets": buckets,

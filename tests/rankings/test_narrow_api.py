@@ -108,3 +108,10 @@ def test_bad_parameters_are_4xx_in_the_api_format(client, narrow, url, status, f
     assert response.status_code == status, response.content
     if status != 200:
         assert response.json()["error"]["field"] == field
+
+
+def test_windows_are_read_as_whole_utc_days(client, narrow):
+    data = client.get("/api/v1/context-lengths?start=2026-01-02T05:00:00Z&end=2026-01-03T07:00:00Z").json()
+    assert data["window"] == {"start": "2026-01-02T00:00:00+00:00", "end": "2026-01-04T00:00:00+00:00"}
+    day = client.get("/api/v1/tool-calls?period=day").json()["window"]
+    assert day["start"].endswith("T00:00:00+00:00") and day["end"].endswith("T00:00:00+00:00")
