@@ -43,7 +43,7 @@ AUTHOR_SHARES = {
 # ~5K elsewhere, ~1.5K to over 6K per request overall (a16z x OpenRouter, Dec 2025).
 CATEGORIES = {
     #                share start, share end, prompt start, prompt end, completion
-    "programming": (0.11, 0.55, 6000, 17000, 700),
+    "programming": (0.11, 0.55, 4800, 13500, 700),
     "roleplay": (0.42, 0.20, 900, 4500, 300),
     "marketing": (0.08, 0.04, 1200, 4000, 600),
     "marketing-seo": (0.05, 0.03, 1500, 4000, 700),
@@ -56,6 +56,8 @@ CATEGORIES = {
     "trivia": (0.04, 0.01, 400, 1000, 200),
     "academia": (0.04, 0.02, 3000, 7000, 900),
 }
+# Prompts spread wider in coding (agents' contexts reach 100K and more): a log-normal sigma.
+PROMPT_SPREAD = {"programming": 0.9}
 # Named apps: (name, origin, category, weight within category); coding agents dominate.
 NAMED_APPS = [
     ("Cline", "https://cline.bot", "programming", 49),
@@ -251,7 +253,9 @@ class Simulator:
         """Token shares turned into request weights (divide by tokens per request)."""
         weights = {}
         for category, (s0, s1, p0, p1, completion) in CATEGORIES.items():
-            tokens_per_request = p0 + (p1 - p0) * t + completion
+            # The log-normal's mean: its median (p) times exp(sigma^2 / 2).
+            spread = PROMPT_SPREAD.get(category, 0.6)
+            tokens_per_request = (p0 + (p1 - p0) * t) * math.exp(spread**2 / 2) + completion
             weights[category] = (s0 + (s1 - s0) * t) / tokens_per_request
         return weights
 
@@ -323,7 +327,8 @@ class Simulator:
             provider = rng.choice(model.providers)
         name, latency, throughput, price_factor = provider
 
-        prompt = max(10, int(rng.lognormvariate(math.log(p0 + (p1 - p0) * t), 0.6)))
+        spread = PROMPT_SPREAD.get(category, 0.6)
+        prompt = max(10, int(rng.lognormvariate(math.log(p0 + (p1 - p0) * t), spread)))
         completion = max(1, int(rng.lognormvariate(math.log(completion_mean), 0.7)))
         reasoning = 0
         if model.reasoning:

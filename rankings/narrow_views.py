@@ -132,7 +132,9 @@ def _sessions(state: State, filters: Filters | None = None, limit: int = 12) -> 
     return {
         "report": report,
         "metric": metric,
-        "figure": charts.grouped_bars(list(counts), {"Sessions": list(counts.values())}) if counts else None,
+        "figure": charts.grouped_bars(list(counts), {"Sessions": list(counts.values())}, height=220)
+        if counts
+        else None,
     }
 
 

@@ -33,7 +33,10 @@ TAG_RE = re.compile(r"[a-z0-9_.-]{1,64}")
 LANGUAGE_KEYS = ("programming_language", "language")
 LANGUAGE_LABELS = {"programming_language": "Programming", "language": "Natural"}
 # The Cost per session section's tabs: every session, or a turn range.
-TURN_LABELS = {"all": "All sessions", **{label: f"{label} turns" for label, _, _ in schema.TURN_RANGES}}
+TURN_LABELS = {
+    "all": "All sessions",
+    **{label: f"{label} turn{'s' if last != 1 else ''}" for label, _, last in schema.TURN_RANGES},
+}
 
 
 @dataclass

@@ -168,6 +168,7 @@ class TagSeriesSerializer(serializers.Serializer):
 
 class StatsSerializer(serializers.Serializer):
     sessions = serializers.IntegerField()
+    total = serializers.FloatField(help_text="The metric over every session (groups are ranked by it).")
     median = serializers.FloatField(help_text="Median of the metric per session.")
     p90 = serializers.FloatField(help_text="90th percentile of the metric per session.")
     median_cost = serializers.FloatField(help_text="USD.")

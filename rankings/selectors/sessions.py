@@ -40,6 +40,7 @@ _TURN_RANGE = sql.SQL(
 @dataclass
 class Stats:
     sessions: int
+    total: float  # the metric over every session
     median: float
     p90: float
     median_cost: float
@@ -81,7 +82,7 @@ _PERCENTILES = sql.SQL(
     "r AS (SELECT CASE WHEN harness = '' THEN app_id END AS app_id, harness, model_id, "
     "{turn_range} AS turn_range, turns, v, c FROM s) "
     "SELECT app_id, harness, model_id, turn_range, GROUPING(app_id, harness, model_id, turn_range), "
-    "count(*), percentile_cont(0.5) WITHIN GROUP (ORDER BY v), percentile_cont(0.9) WITHIN GROUP (ORDER BY v), "
+    "count(*), sum(v), percentile_cont(0.5) WITHIN GROUP (ORDER BY v), percentile_cont(0.9) WITHIN GROUP (ORDER BY v), "
     "percentile_cont(0.5) WITHIN GROUP (ORDER BY c), percentile_cont(0.9) WITHIN GROUP (ORDER BY c), "
     "percentile_cont(0.5) WITHIN GROUP (ORDER BY turns) FROM r GROUP BY GROUPING SETS "
     "((app_id, harness, model_id, turn_range), (app_id, harness, model_id), (turn_range), ())"
@@ -98,7 +99,7 @@ def session_report(
     offset: int = 0,
 ) -> SessionReport:
     """Sessions active in ``window`` (scoped by ``filters``: a model or an app; and by a named
-    ``harness``): the top ``limit`` harness x model groups by sessions, with percentiles of
+    ``harness``): the top ``limit`` harness x model groups by the metric, with percentiles of
     ``metric`` (one of ``METRICS``) and of cost per session, overall and per turn range."""
     window = window.whole_days()
     source = read.source(window, filters or Filters(), public_apps_only=True, grain=SESSIONS)
@@ -129,7 +130,7 @@ def session_report(
             overall = stats
     for key, turns, stats in per_range:
         groups[key].by_turns[turns] = stats
-    ordered = sorted(groups.values(), key=lambda g: (-g.all.sessions, g.harness, g.app_id or 0, g.model_id))
+    ordered = sorted(groups.values(), key=lambda g: (-g.all.total, g.harness, g.app_id or 0, g.model_id))
     page = ordered[offset : None if limit is None else offset + limit]
     apps = entities_of("app", (g.app_id for g in page if g.app_id is not None))
     models = entities_of("model", (g.model_id for g in page))

@@ -208,6 +208,7 @@ def test_cost_per_session_percentiles_match_raw_events(narrow, metric):
                     (stats, groups[key + (label,)]) for label, stats in group.by_turns.items()
                 ]:
                     assert stats.sessions == len(members)
+                    assert math.isclose(stats.total, sum(v for _, v, _ in members))
                     assert math.isclose(stats.median, percentile([v for _, v, _ in members], 0.5))
                     assert math.isclose(stats.p90, percentile([v for _, v, _ in members], 0.9))
                     assert math.isclose(stats.p90_cost, percentile([c for _, _, c in members], 0.9))
