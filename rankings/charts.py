@@ -155,6 +155,7 @@ def grouped_bars(
         traces,
         barmode="stack" if stacked else "group",
         hovermode="closest",
+        xaxis={"type": "category"},  # labels such as "1" or "50+" are names, not numbers
         yaxis={"ticksuffix": suffix},
         height=height,
     )
