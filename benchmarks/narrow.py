@@ -49,7 +49,8 @@ def with_fields(events: list[dict], seed: int = 7) -> list[dict]:
     return [{**event, **fields[n]} for n, event in enumerate(events)]
 
 
-# A random value per measure column; those not listed are 0 (as in run.py's cube).
+# A random value per measure column of a generated rollup row (run.py's cube and the narrow
+# rollups); those not listed are 0.
 GENERATED = {
     "requests": "(1 + random() * 500)::bigint",
     "prompt_tokens": "(random() * 5e7)::bigint",
@@ -57,6 +58,11 @@ GENERATED = {
     "reasoning_tokens": "(random() * 1e6)::bigint",
     "cached_tokens": "(random() * 2e7)::bigint",
     "cost": "(random() * 50)::numeric",
+    "latency_ms_sum": "(random() * 1e6)::bigint",
+    "latency_count": "(1 + random() * 500)::bigint",
+    "generation_ms_sum": "(random() * 5e6)::bigint",
+    "generation_count": "(1 + random() * 500)::bigint",
+    "generation_completion_tokens": "(random() * 5e6)::bigint",
     "tool_calls": "(1 + random() * 900)::bigint",
     "tool_errors_invalid_json": "(random() * 10)::bigint",
     "tool_errors_unknown_tool": "(random() * 5)::bigint",

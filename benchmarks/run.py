@@ -534,22 +534,8 @@ def build_openrouter_rollups(days: int = 365) -> tuple[int, int]:
         [AppOrigin(origin=a.origin, app=a) for a in App.objects.filter(slug__startswith="bench-app-")],
         ignore_conflicts=True,
     )
-    # A random value per row for these measures; any other measure of the schema is 0.
-    generated = {
-        "requests": "(1 + random() * 500)::bigint",
-        "prompt_tokens": "(random() * 5e7)::bigint",
-        "completion_tokens": "(random() * 5e6)::bigint",
-        "reasoning_tokens": "(random() * 1e6)::bigint",
-        "cached_tokens": "(random() * 2e7)::bigint",
-        "cost": "(random() * 50)::numeric",
-        "latency_ms_sum": "(random() * 1e6)::bigint",
-        "latency_count": "(1 + random() * 500)::bigint",
-        "generation_ms_sum": "(random() * 5e6)::bigint",
-        "generation_count": "(1 + random() * 500)::bigint",
-        "generation_completion_tokens": "(random() * 5e6)::bigint",
-    }
     measures = ", ".join(m.column for m in schema.MEASURES)
-    values = ", ".join(f"{generated.get(m.column, '0')} AS {m.column}" for m in schema.MEASURES)
+    values = ", ".join(f"{narrow.GENERATED.get(m.column, '0')} AS {m.column}" for m in schema.MEASURES)
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT array_agg(id ORDER BY id) FROM rankings_llmmodel WHERE slug LIKE 'bench-author-%%'"
