@@ -4,12 +4,11 @@ Calibrated on OpenRouter's published figures (2025): tokens grow ~10x over the y
 weekday peaks and a daily cycle; author token shares drift to Google ~25%, Anthropic ~23%,
 DeepSeek ~15%, then OpenAI, Qwen, Meta, Mistral, xAI and a tail; programming grows from ~11%
 to over 50% of tokens; prompts grow (agent context in programming, chat history in
-roleplay); reasoning models and reasoning and cached tokens grow; models launch, ramp and
-decay, some as ``:free``
-previews; free variants are capped per user per day; ``:nitro``/``:floor`` route to the
-fastest/cheapest of several providers; events carry tags, tool calls and sessions
-(:mod:`ingest.simulation_extras`). Every random draw comes from ``Random((seed, day))``, so a
-day's events, and their ids, are the same on every run: a rerun deduplicates.
+roleplay); reasoning models, reasoning and cached tokens grow; models launch, ramp and decay,
+some as ``:free`` previews; free variants are capped per user per day; ``:nitro``/``:floor``
+route to the fastest/cheapest of several providers; events carry tags, tool calls and
+sessions (:mod:`ingest.simulation_extras`). Every random draw comes from
+``Random((seed, day))``, so a day's events, and their ids, are the same on every run.
 """
 
 from __future__ import annotations
