@@ -6,13 +6,15 @@ or embedded PostgreSQL, with real Redis and real Celery worker processes.
     python benchmarks/run.py [--events N] [--only ingest,pages,leaderboard] [--raw-week N]
 
 ingest       import_events rate; HTTP + Celery rate until the rollups are complete, for native
-             events and for the same usage as OTLP/HTTP protobuf spans; p95 delay from HTTP
+             events, for the same events with tool calls, tags and sessions (against the run
+             without them), and for the same usage as OTLP/HTTP protobuf spans; p95 delay from HTTP
              202 to rollups at an offered rate; worker peak RSS; a plain PostgreSQL COPY of
              the same rows; a naive per-event ORM save.
 pages        p50/p95 server time of / and a model page, uncached and cached, and of /models/
              search (a new query each time; after a new generation; cold), over rollups
              at OpenRouter-like cardinality (400 models, 60 authors, 60 providers, 5,000
-             apps, 12 categories, a year).
+             apps, 12 categories, a year), the narrow rollups of tool calls, context
+             length, tags and sessions included (benchmarks/narrow.py).
 leaderboard  the weekly leaderboard from rollups vs the same computed from a week of raw
              events; checks the numbers are identical.
 """
@@ -38,6 +40,9 @@ from urllib.parse import urlsplit, urlunsplit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+from benchmarks import narrow  # noqa: E402 (imports nothing of Django at the top)
+
 BENCH_DB = "tokenrank_bench"
 
 
@@ -298,6 +303,7 @@ def bench_ingest(n: int, offered_rate: int, freshness_seconds: int, workers: int
 
     print(f"\nIngest ({n:,} events, 60 models on 1-6 of 12 providers x 300 apps over 24 h)", flush=True)
     events = workload(n)
+    narrow_events = narrow.with_fields(events)
 
     reset_usage()
     started = time.monotonic()
@@ -418,6 +424,18 @@ def bench_ingest(n: int, offered_rate: int, freshness_seconds: int, workers: int
         report("  of which HTTP accept (202s)", rate(n, accepted_at - started))
         report(f"  worker peak RSS during it (main + {workers} pool processes)", f"{peak_rss:,.0f} MB")
         native_rate = n / seconds
+
+        # The same events with tool calls, tags and sessions (issue 16: within 15 % of the above).
+        reset_usage()
+        bodies = [json.dumps(narrow_events[i : i + 5000]).encode() for i in range(0, n, 5000)]
+        started = time.monotonic()
+        with ThreadPoolExecutor(4) as pool:
+            list(pool.map(lambda body: post(url, key, body), bodies))
+        while rollup_requests() < n:
+            time.sleep(0.2)
+        seconds = time.monotonic() - started
+        report("HTTP + Celery, the same events with tool calls, tags and sessions", rate(n, seconds))
+        report("  as a share of the run without them", f"{n / seconds / native_rate:.0%}")
         peak_rss = 0.0  # the OTLP and freshness runs' own peak, reported at the end
 
         # The same usage as OTLP/HTTP protobuf spans, through /otlp/v1/traces to the rollups.
@@ -486,7 +504,7 @@ def build_openrouter_rollups(days: int = 365) -> tuple[int, int]:
     from django.db import connection
 
     from ingest import schema
-    from ingest.rollups.grains import GRAINS
+    from ingest.rollups.grains import GRAINS, NARROW
     from ingest.rollups.maintain import from_full_cube
     from rankings.models import App, AppOrigin, Author, LLMModel, Provider
 
@@ -515,22 +533,8 @@ def build_openrouter_rollups(days: int = 365) -> tuple[int, int]:
         [AppOrigin(origin=a.origin, app=a) for a in App.objects.filter(slug__startswith="bench-app-")],
         ignore_conflicts=True,
     )
-    # A random value per row for these measures; any other measure of the schema is 0.
-    generated = {
-        "requests": "(1 + random() * 500)::bigint",
-        "prompt_tokens": "(random() * 5e7)::bigint",
-        "completion_tokens": "(random() * 5e6)::bigint",
-        "reasoning_tokens": "(random() * 1e6)::bigint",
-        "cached_tokens": "(random() * 2e7)::bigint",
-        "cost": "(random() * 50)::numeric",
-        "latency_ms_sum": "(random() * 1e6)::bigint",
-        "latency_count": "(1 + random() * 500)::bigint",
-        "generation_ms_sum": "(random() * 5e6)::bigint",
-        "generation_count": "(1 + random() * 500)::bigint",
-        "generation_completion_tokens": "(random() * 5e6)::bigint",
-    }
     measures = ", ".join(m.column for m in schema.MEASURES)
-    values = ", ".join(f"{generated.get(m.column, '0')} AS {m.column}" for m in schema.MEASURES)
+    values = ", ".join(f"{narrow.GENERATED.get(m.column, '0')} AS {m.column}" for m in schema.MEASURES)
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT array_agg(id ORDER BY id) FROM rankings_llmmodel WHERE slug LIKE 'bench-author-%%'"
@@ -588,12 +592,16 @@ def build_openrouter_rollups(days: int = 365) -> tuple[int, int]:
                 params,
             )
         for grain in GRAINS:  # the narrower and weekly tables, from the daily cube
-            if grain.table not in ("rankings_usagedaily", "rankings_usagehourly"):
+            if grain.table not in ("rankings_usagedaily", "rankings_usagehourly") and grain not in NARROW:
                 cursor.execute(from_full_cube(grain))
         # Settled tables, as in a running install: measuring while autovacuum works through
         # 10M fresh rows gave a p95 20 ms higher.
         for grain in GRAINS:
-            cursor.execute(f"VACUUM ANALYZE {grain.table}")
+            if grain not in NARROW:
+                cursor.execute(f"VACUUM ANALYZE {grain.table}")
+    # The narrow rollups (tool calls, context length, tags, sessions) the home page reads too.
+    for table, count in narrow.build_narrow_rollups(days).items():
+        report(f"  {table} rows", f"{count:,}")
     return rollup_counts()
 
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import orjson
 
-from ingest import schema, values
+from ingest import extras, schema, values
 from ingest.values import CONTROL_RE, MAX_ID_LENGTH, MAX_MODEL, MAX_MS, MAX_TOKENS, SURROGATE_RE
 from rankings.catalog import OTHER_CATEGORY, UNKNOWN_PROVIDER
 
@@ -286,6 +286,7 @@ def normalize(event: Any, now: datetime) -> tuple[dict[str, Any] | None, dict[st
             out[key] = default
         else:
             out[key] = _parsed(errors, name, values.flag, value) or False
+    extras.read(event, out, errors)  # tool calls, tags, session
     if (results := get("num_search_results")) is not None:  # checked, not kept
         _parsed(errors, "num_search_results", values.count, results)
     if not errors:
@@ -316,7 +317,8 @@ def as_record(event: dict[str, Any]) -> dict[str, Any]:
     again (a dead letter an operator edited and requeues); ``normalize`` of the result gives
     the same event."""
     record = {
-        **{value.field: event.get(value.key) for value in schema.VALUES},
+        **{value.field: event.get(value.key) for value in schema.VALUES if value.parse != "extra"},
+        **extras.as_fields(event),
         "model": f"{event['model']}:{event['variant']}" if event.get("variant") else event.get("model"),
         "provider_name": event.get("provider_name") or None,
         "app_name": event.get("app_name"),

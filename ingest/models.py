@@ -14,7 +14,8 @@ from django.db import models
 from django.utils import timezone
 from psycopg.types.json import Json
 
-from ingest import schema
+from ingest import narrow_models, schema  # noqa: F401 (registers the narrow rollups' models)
+from ingest.rollup_fields import UsageMeasures, dimension_field
 
 KEY_PREFIX = "trk_"
 
@@ -183,6 +184,10 @@ class RawEvent(models.Model):
     streamed = models.BooleanField(null=True)
     finish_reason = models.CharField(max_length=50)
     is_byok = models.BooleanField()
+    tool_calls = models.IntegerField(default=0)
+    tags = models.TextField(default="", help_text="Ranked tags: key=value texts separated by chr(31).")
+    session_id = models.CharField(max_length=200, default="")
+    harness = models.CharField(max_length=64, default="")
 
     class Meta:
         managed = False
@@ -191,6 +196,8 @@ class RawEvent(models.Model):
 
 for _count in schema.TOKENS:  # token counts: one column each (added by hand: see 0002)
     RawEvent.add_to_class(_count.column, models.BigIntegerField(default=0))
+for _kind, _ in schema.TOOL_ERROR_KINDS:  # failed tool calls by kind (added by hand: see 0011)
+    RawEvent.add_to_class(f"tool_errors_{_kind}", models.IntegerField(default=0))
 
 
 class MaintenanceJob(models.Model):
@@ -261,39 +268,6 @@ class SourceTally(models.Model):
 # ingest.rollups.read. The tables keep the names they were created with (rankings_usage*).
 
 
-def _measure_field(measure: schema.Measure) -> models.Field:
-    if measure.money:
-        return models.DecimalField(max_digits=24, decimal_places=10, default=0)
-    return models.BigIntegerField(default=0)
-
-
-def _dimension_field(name: str, *, led: bool = False) -> models.Field:
-    """A rollup key column. No foreign-key constraints: ingest resolves ids before it writes,
-    and constraint checks on every upserted row would cost more than they protect. ``led``:
-    an index of the table (or its primary key) leads with this column, so it gets no index of
-    its own (every index is paid for on each upserted row)."""
-    dimension = schema.DIMENSION[name]
-    if dimension.catalog:
-        return models.ForeignKey(
-            dimension.catalog, on_delete=models.DO_NOTHING, db_constraint=False, db_index=not led
-        )
-    return models.CharField(max_length=dimension.width, blank=True, default="")
-
-
-class UsageMeasures(models.Model):
-    """The additive measures every rollup row carries (sums, so rows merge by addition): one
-    field per measure of :data:`ingest.schema.MEASURES`."""
-
-    replica_reads = True  # pages read rollups from the replica (config.db_router)
-
-    class Meta:
-        abstract = True
-
-
-for _measure in schema.MEASURES:
-    UsageMeasures.add_to_class(_measure.column, _measure_field(_measure))
-
-
 class UsageRollup(UsageMeasures):
     """A row of the full cube: one per bucket and key of :data:`ingest.schema.CUBE`."""
 
@@ -304,7 +278,7 @@ class UsageRollup(UsageMeasures):
 # The cubes' (model, bucket) and (app, bucket) indexes lead with these columns.
 _CUBE_LED = {"model", "app"}
 for _name in schema.CUBE:
-    UsageRollup.add_to_class(_name, _dimension_field(_name, led=_name in _CUBE_LED))
+    UsageRollup.add_to_class(_name, dimension_field(_name, led=_name in _CUBE_LED))
 
 
 class UsageHourly(UsageRollup):
@@ -343,9 +317,9 @@ class UsageModelDaily(UsageMeasures):
 
     pk = models.CompositePrimaryKey("bucket", "model", "variant", "category")
     bucket = models.DateField()
-    model = _dimension_field("model", led=True)
-    variant = _dimension_field("variant")
-    category = _dimension_field("category", led=True)
+    model = dimension_field("model", led=True)
+    variant = dimension_field("variant")
+    category = dimension_field("category", led=True)
 
     class Meta:
         db_table = "rankings_usagemodeldaily"
@@ -361,7 +335,7 @@ class UsageModelTotal(UsageMeasures):
 
     pk = models.CompositePrimaryKey("bucket", "model")
     bucket = models.DateField()
-    model = _dimension_field("model", led=True)
+    model = dimension_field("model", led=True)
 
     class Meta:
         db_table = "rankings_usagemodeltotal"
@@ -373,7 +347,7 @@ class UsageAppDaily(UsageMeasures):
 
     pk = models.CompositePrimaryKey("bucket", "app")
     bucket = models.DateField()
-    app = _dimension_field("app", led=True)
+    app = dimension_field("app", led=True)
 
     class Meta:
         db_table = "rankings_usageappdaily"
@@ -386,7 +360,7 @@ class UsageModelWeekly(UsageMeasures):
 
     pk = models.CompositePrimaryKey("bucket", "model")
     bucket = models.DateField()
-    model = _dimension_field("model")
+    model = dimension_field("model")
 
     class Meta:
         db_table = "rankings_usagemodelweekly"
@@ -398,8 +372,8 @@ class UsageCategoryWeekly(UsageMeasures):
 
     pk = models.CompositePrimaryKey("category", "bucket", "model")
     bucket = models.DateField()
-    model = _dimension_field("model")
-    category = _dimension_field("category", led=True)
+    model = dimension_field("model")
+    category = dimension_field("category", led=True)
 
     class Meta:
         db_table = "rankings_usagecategoryweekly"

@@ -58,6 +58,7 @@ REASONING = (
 COST = ("gen_ai.usage.cost", "gen_ai.usage.total_cost", "gen_ai.cost.total_cost")
 FINISH = ("gen_ai.response.finish_reasons", "gen_ai.response.finish_reason")
 TIME_TO_FIRST_CHUNK = "gen_ai.response.time_to_first_chunk"  # seconds
+CONVERSATION = ("gen_ai.conversation.id", "session.id")  # an agent or chat session
 REFERER = ("http.request.header.referer", "http.request.header.http-referer")
 SERVICE_NAME = "service.name"
 GATEWAY_SERVICES = frozenset({"openrouter", "litellm"})
@@ -285,6 +286,7 @@ def to_event(span: Span) -> tuple[dict[str, Any] | None, str]:
         "finish_reason": gateways.finish_reason(_first(attributes, FINISH))
         or ("error" if span.failed else None),
         "streamed": True if first_token_ms is not None else None,
+        "session_id": _text(_first(attributes, CONVERSATION)) or None,
         **tokens,
         **gateways.timing_fields(duration_ms, first_token_ms),
     }, ""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import re
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,7 +19,8 @@ from django.db import IntegrityError, transaction
 
 from ingest import schema
 from ingest.events import TITLE_IDENTITY_PREFIX, slugify
-from rankings.models import App, AppOrigin, Author, Category, LLMModel, ModelAlias, Provider
+from ingest.extras import join_tags, split_tags
+from rankings.models import App, AppOrigin, Author, Category, LLMModel, ModelAlias, Provider, TagKey, TagValue
 
 # A dated permaslug: the model's name, then its snapshot date (2024-07-18 or 20250522).
 _DATED = re.compile(r"^(?P<base>.+/.+?)-(?:20\d\d-[01]\d-[0-3]\d|20\d\d[01]\d[0-3]\d)$")
@@ -191,6 +193,55 @@ def _categories(events: list[dict[str, Any]]) -> dict[str, int]:
 RESOLVERS = {"model": _models, "provider": _providers, "app": _apps, "category": _categories}
 
 
+def _admit(key: TagKey, seen: Counter[str]) -> None:
+    """Catalog entries for the new values of ``key`` (``key=value`` texts, with how often
+    each is seen), the most frequent first, while the key has room; and its "other" entry.
+    The key's row is locked meanwhile, so concurrent workers never admit past its limit."""
+    TagKey.objects.select_for_update().filter(pk=key.pk).first()
+    admitted = TagValue.objects.filter(key=key).exclude(value=TagValue.OTHER).count()
+    room = max(0, key.max_values - admitted)
+    chosen = [tag for tag, _ in sorted(seen.items(), key=lambda item: (-item[1], item[0]))][:room]
+    other = f"{key.key}={TagValue.OTHER}"
+    TagValue.objects.bulk_create(
+        [TagValue(key=key, value=tag.split("=", 1)[1], tag=tag) for tag in sorted({*chosen, other})],
+        ignore_conflicts=True,
+    )
+
+
+def fold_tags(events: list[dict[str, Any]]) -> None:
+    """Rewrite each event's tags to the values kept: a value seen for the first time is kept
+    while its key has room (:func:`_admit`), else it becomes ``key=other``; tags of a key
+    deleted meanwhile are dropped. Idempotent (a folded event folds to itself)."""
+    combinations = Counter(e["tags"] for e in events if e.get("tags"))  # few distinct ones
+    if not combinations:
+        return
+    seen: Counter[str] = Counter()
+    for combination, n in combinations.items():
+        for tag in split_tags(combination):
+            seen[tag] += n
+    known = set(TagValue.objects.filter(tag__in=seen).values_list("tag", flat=True))
+    new: dict[str, Counter[str]] = {}
+    for tag in seen.keys() - known:
+        new.setdefault(tag.split("=", 1)[0], Counter())[tag] = seen[tag]
+    if new:
+        with transaction.atomic():
+            for key in TagKey.objects.filter(key__in=new).order_by("key"):  # one order: no deadlocks
+                _admit(key, new[key.key])
+        others = {f"{key}={TagValue.OTHER}" for key in new}
+        known = set(TagValue.objects.filter(tag__in=seen.keys() | others).values_list("tag", flat=True))
+    if seen.keys() <= known:
+        return  # every value already kept: nothing to fold
+    folded = {}
+    for combination in combinations:
+        tags = (t if t in known else f"{t.split('=', 1)[0]}={TagValue.OTHER}" for t in split_tags(combination))
+        folded[combination] = join_tags(sorted({t for t in tags if t in known}))
+    for e in events:
+        if e.get("tags"):
+            e["tags"] = folded[e["tags"]]
+
+
 def resolve(events: list[dict[str, Any]]) -> CatalogIds:
-    """Ids for every catalog entry named in ``events``, per stored dimension."""
+    """Ids for every catalog entry named in ``events``, per stored dimension; their tags
+    folded to the values kept (:func:`fold_tags`)."""
+    fold_tags(events)
     return CatalogIds({d.name: RESOLVERS[d.name](events) for d in schema.STORED if d.catalog})

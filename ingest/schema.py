@@ -114,6 +114,15 @@ TOKENS = (
     ),
 )
 
+# The kinds of failed tool calls an event may report (``tool_call_errors``); "other" holds a
+# total given without kinds.
+TOOL_ERROR_KINDS = (
+    ("invalid_json", "Invalid JSON"),
+    ("unknown_tool", "Unknown tool"),
+    ("schema_mismatch", "Schema mismatch"),
+    ("other", "Other"),
+)
+
 ORIGIN = Value("origin", "origin", "text", ("origin", "http_referer"))
 COST = Value("cost", "cost", "numeric", ("total_cost", "usage"), "money")  # None: derived from list prices
 
@@ -130,6 +139,16 @@ VALUES = (
     Value("streamed", "streamed", "boolean", ("streamed",), "flag", None),
     Value("finish_reason", "finish_reason", "text", ("finish_reason",)),
     Value("byok", "is_byok", "boolean", ("is_byok",), "flag", False),
+    *(  # read by ingest.extras: tool calls and their errors by kind, tags, the session
+        Value(key, key, sql_type, (field,), "extra", default)
+        for key, sql_type, field, default in (
+            ("tool_calls", "integer", "tool_calls", 0),
+            *((f"tool_errors_{kind}", "integer", "tool_call_errors", 0) for kind, _ in TOOL_ERROR_KINDS),
+            ("tags", "text", "tags", ""),
+            ("session_id", "text", "session_id", ""),
+            ("harness", "text", "harness", ""),
+        )
+    ),
 )
 
 MEASURES = (
@@ -147,6 +166,30 @@ MEASURES = (
         source="tokens_completion, generation_time",
     ),
     Measure("cancelled", "count(*) FILTER (WHERE cancelled)", source="cancelled"),
+)
+
+# What metrics sum (every measure with an API name): all the narrow rollups carry of
+# MEASURES, as they rank by metrics and show no performance figures.
+METRIC_MEASURES = tuple(m for m in MEASURES if m.api_name)
+# Tool calls, written only to the tool-call grains (ingest.rollups.grains): not every table.
+TOOL_MEASURES = (
+    Measure(
+        "tool_calls",
+        "sum(tool_calls)",
+        "Tool calls",
+        "calls",
+        api_name="tool_calls",
+        source="tool_calls (1 for finish_reason tool_calls)",
+    ),
+    *(
+        Measure(f"tool_errors_{kind}", f"sum(tool_errors_{kind})", label, "calls", source="tool_call_errors")
+        for kind, label in TOOL_ERROR_KINDS
+    ),
+)
+# Per session (ingest.rollups.grains.SESSIONS): what cost per session and turns need.
+SESSION_MEASURES = (
+    *(m for m in METRIC_MEASURES if m.column in ("requests", "cost", "prompt_tokens", "completion_tokens")),
+    TOOL_MEASURES[0],
 )
 
 
@@ -195,6 +238,9 @@ class Dimension:
     URL route (by default ``<plural>/<slug>/`` for catalog dimensions); ``page``: that page's
     breakdown tables (title, dimension); ``related``: what its page loads along.
     ``public_field``: a boolean field of entries that, when false, hides the entry everywhere.
+    ``expression``: for a dimension of the narrow rollups only (no raw-event column of its
+    own), its SQL over a raw-event row; ``join``, when it needs more than the row: the rows
+    it is read from, given the raw-event rows ``{rows}`` (an event may become several).
     """
 
     name: str
@@ -211,6 +257,8 @@ class Dimension:
     pattern: str | None = None
     max_length: int | None = 100
     width: int = 0
+    expression: str = ""
+    join: str = ""
 
     def __post_init__(self) -> None:
         derived = {
@@ -230,7 +278,12 @@ class Dimension:
     @property
     def stored(self) -> bool:
         """Raw events and rollups have a column of its own."""
-        return self.model_column is None
+        return self.model_column is None and not self.expression
+
+    @property
+    def select(self) -> str:
+        """Its value over a raw-event row (the column itself, or its expression)."""
+        return self.expression or self.column
 
 
 DIMENSIONS = (
@@ -286,7 +339,45 @@ DIMENSIONS = (
         width=16,
     ),
 )
-DIMENSION = {d.name: d for d in DIMENSIONS}
+
+# Context length: prompt tokens in buckets (code, label, upper bound); nothing to send.
+CONTEXT_BUCKETS = (
+    ("lt-1k", "< 1K", 1_000),
+    ("1k-10k", "1K–10K", 10_000),
+    ("10k-100k", "10K–100K", 100_000),
+    ("100k-1m", "100K–1M", 1_000_000),
+    ("1m-plus", "≥ 1M", None),
+)
+_CONTEXT_CASES = " ".join(f"WHEN prompt_tokens < {limit} THEN '{code}'" for code, _, limit in CONTEXT_BUCKETS[:-1])
+# Session turns in ranges (label, first turn count, last or None).
+TURN_RANGES = (("1", 1, 1), ("2–9", 2, 9), ("10–49", 10, 49), ("50+", 50, None))
+
+# Dimensions of the narrow rollups only (tool calls, context length, tags, sessions): derived
+# from raw-event values, never in the cube, read by their own selectors (rankings.selectors.usage).
+NARROW_DIMENSIONS = (
+    Dimension(
+        "context",
+        "context-lengths",
+        "Context-length bucket of the prompt.",
+        expression=f"CASE {_CONTEXT_CASES} ELSE '{CONTEXT_BUCKETS[-1][0]}' END",
+        width=8,
+    ),
+    # An event's ranked tags ("key=value" texts, folded by ingest.resolve, separated by the
+    # unit separator chr(31): as one text they cost a tenth of an array to COPY) become one
+    # row per tag: the catalog entry of each (rankings.TagValue, unique on its text).
+    Dimension(
+        "tag",
+        "tags",
+        "Tag value.",
+        catalog="rankings.TagValue",
+        expression="tv.id",
+        join="(SELECT *, unnest(string_to_array(tags, chr(31))) AS tag_text FROM {rows}) AS tagged "
+        "JOIN rankings_tagvalue tv ON tv.tag = tagged.tag_text",
+    ),
+    Dimension("harness", "harnesses", "Harness, e.g. cline ('' is the app).", expression="harness", width=64),
+    Dimension("session", "sessions", "Session id.", column="session_id", expression="session_id", width=200),
+)
+DIMENSION = {d.name: d for d in (*DIMENSIONS, *NARROW_DIMENSIONS)}
 STORED = tuple(d for d in DIMENSIONS if d.stored)
 # The full cube's key, in key order (the rollup tables' primary keys follow it).
 CUBE = ("model", "variant", "provider", "app", "category")

@@ -4,10 +4,11 @@ Calibrated on OpenRouter's published figures (2025): tokens grow ~10x over the y
 weekday peaks and a daily cycle; author token shares drift to Google ~25%, Anthropic ~23%,
 DeepSeek ~15%, then OpenAI, Qwen, Meta, Mistral, xAI and a tail; programming grows from ~11%
 to over 50% of tokens; prompts grow (agent context in programming, chat history in
-roleplay); reasoning and cached tokens grow; models launch, ramp and decay, some as ``:free``
-previews; free variants are capped per user per day; ``:nitro``/``:floor`` route to the
-fastest/cheapest of several providers. Every random draw comes from ``Random((seed, day))``,
-so a day's events, and their ids, are the same on every run: a rerun deduplicates.
+roleplay); reasoning models, reasoning and cached tokens grow; models launch, ramp and decay,
+some as ``:free`` previews; free variants are capped per user per day; ``:nitro``/``:floor``
+route to the fastest/cheapest of several providers; events carry tags, tool calls and
+sessions (:mod:`ingest.simulation_extras`). Every random draw comes from
+``Random((seed, day))``, so a day's events, and their ids, are the same on every run.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from ingest import simulation_extras as extras
 from ingest.app_names import NameMaker
 from rankings import catalog
 
@@ -36,21 +38,25 @@ AUTHOR_SHARES = {
     "_tail": (0.08, 0.07),
 }
 # Category token shares at the start and the end; mean prompt tokens grow between the two.
+# Median prompts (log-normal, mean ~1.2x the median): coding ~20K by the end of the year vs
+# ~5K elsewhere, ~1.5K to over 6K per request overall (a16z x OpenRouter, Dec 2025).
 CATEGORIES = {
     #                share start, share end, prompt start, prompt end, completion
-    "programming": (0.11, 0.55, 6000, 22000, 700),
-    "roleplay": (0.42, 0.20, 500, 4000, 300),
-    "marketing": (0.08, 0.04, 1200, 2500, 600),
-    "marketing-seo": (0.05, 0.03, 1500, 2500, 700),
-    "technology": (0.09, 0.05, 1500, 3000, 500),
-    "science": (0.04, 0.03, 2000, 4000, 700),
-    "translation": (0.06, 0.03, 800, 1200, 800),
-    "legal": (0.02, 0.01, 4000, 8000, 900),
-    "finance": (0.03, 0.02, 2000, 4000, 600),
-    "health": (0.02, 0.01, 1500, 3000, 600),
-    "trivia": (0.04, 0.01, 300, 500, 200),
-    "academia": (0.04, 0.02, 3000, 6000, 900),
+    "programming": (0.11, 0.55, 4800, 13500, 700),
+    "roleplay": (0.42, 0.20, 900, 4500, 300),
+    "marketing": (0.08, 0.04, 1200, 4000, 600),
+    "marketing-seo": (0.05, 0.03, 1500, 4000, 700),
+    "technology": (0.09, 0.05, 1500, 5000, 500),
+    "science": (0.04, 0.03, 2000, 6000, 700),
+    "translation": (0.06, 0.03, 800, 2000, 800),
+    "legal": (0.02, 0.01, 4000, 9000, 900),
+    "finance": (0.03, 0.02, 2000, 5000, 600),
+    "health": (0.02, 0.01, 1500, 4000, 600),
+    "trivia": (0.04, 0.01, 400, 1000, 200),
+    "academia": (0.04, 0.02, 3000, 7000, 900),
 }
+# Prompts spread wider in coding (agents' contexts reach 100K and more): a log-normal sigma.
+PROMPT_SPREAD = {"programming": 0.9}
 # Named apps: (name, origin, category, weight within category); coding agents dominate.
 NAMED_APPS = [
     ("Cline", "https://cline.bot", "programming", 49),
@@ -128,6 +134,7 @@ class SimModel:
     providers: list[tuple[str, int, int, float]]
     free_preview: bool
     popularity: float = 1.0
+    tool_error_rate: float = 0.025
 
 
 @dataclass
@@ -170,12 +177,14 @@ class Simulator:
                     providers,
                     free_preview=author in FREE_PREVIEW_AUTHORS and rng.random() < 0.6,
                     popularity=rng.lognormvariate(0, 0.9),
+                    tool_error_rate=extras.tool_error_rate(rng),
                 )
             )
-        # Each author's oldest model stands for its previous generation, live from day one.
+        # Each author's oldest model (a non-reasoning one when it has one: reasoning models
+        # were few before 2025) stands for its previous generation, live from day one.
         oldest: dict[str, SimModel] = {}
         for m in models:
-            if m.author not in oldest or m.launch < oldest[m.author].launch:
+            if m.author not in oldest or (m.reasoning, m.launch) < (oldest[m.author].reasoning, oldest[m.author].launch):
                 oldest[m.author] = m
         for m in oldest.values():
             m.launch = min(m.launch, -30)
@@ -235,13 +244,17 @@ class Simulator:
             return 0.0
         ramp = min(1.0, (age + 1) / 21)  # three weeks to full adoption
         decay = math.exp(-max(0, age - 120) / 120)  # superseded versions fade
-        return ramp * decay * model.popularity
+        # Reasoning models: from almost no tokens to over half within the year.
+        adoption = max(0.01, day / self.days) ** 1.5 if model.reasoning else 1.0
+        return ramp * decay * model.popularity * adoption
 
     def _category_request_weights(self, t: float) -> dict[str, float]:
         """Token shares turned into request weights (divide by tokens per request)."""
         weights = {}
         for category, (s0, s1, p0, p1, completion) in CATEGORIES.items():
-            tokens_per_request = p0 + (p1 - p0) * t + completion
+            # The log-normal's mean: its median (p) times exp(sigma^2 / 2).
+            spread = PROMPT_SPREAD.get(category, 0.6)
+            tokens_per_request = (p0 + (p1 - p0) * t) * math.exp(spread**2 / 2) + completion
             weights[category] = (s0 + (s1 - s0) * t) / tokens_per_request
         return weights
 
@@ -274,18 +287,25 @@ class Simulator:
 
         picked_models = rng.choices(models, model_weights, k=requests)
         picked_categories = rng.choices(categories, cat_weights, k=requests)
+        sessions = extras.Sessions(self.seed, day)
         for n in range(requests):
-            model = picked_models[n]
             category = picked_categories[n]
             app = rng.choices(self.apps_by_category[category], app_weights[category])[0]
+            # A session keeps its model: the one picked for its first turn.
+            turn = sessions.turn(rng, app.name, category, picked_models[n])
+            model = turn.model
             origin = app.origins[0] if len(app.origins) == 1 or rng.random() < 0.7 else app.origins[1]
-            event = self._event(rng, day, n, current, t, model, category, app, origin, free_used < free_cap)
+            event = self._event(
+                rng, day, n, current, t, model, category, app, origin, free_used < free_cap, turn
+            )
             if event["created_at"] > self.now:
                 continue  # today's later hours have not happened yet
             free_used += event["model"].endswith(":free")
             yield event
 
-    def _event(self, rng, day, n, current, t, model, category, app, origin, free_allowed) -> dict[str, Any]:
+    def _event(
+        self, rng, day, n, current, t, model, category, app, origin, free_allowed, turn
+    ) -> dict[str, Any]:
         _, _, p0, p1, completion_mean = CATEGORIES[category]
         age = day - model.launch
         variant = ""
@@ -306,7 +326,8 @@ class Simulator:
             provider = rng.choice(model.providers)
         name, latency, throughput, price_factor = provider
 
-        prompt = max(10, int(rng.lognormvariate(math.log(p0 + (p1 - p0) * t), 0.6)))
+        spread = PROMPT_SPREAD.get(category, 0.6)
+        prompt = max(10, int(rng.lognormvariate(math.log(p0 + (p1 - p0) * t), spread)))
         completion = max(1, int(rng.lognormvariate(math.log(completion_mean), 0.7)))
         reasoning = 0
         if model.reasoning:
@@ -326,9 +347,8 @@ class Simulator:
                 )
                 / 1_000_000
             )
-        seconds = rng.betavariate(5, 4) * 86_400  # a daily cycle peaking in the afternoon UTC
-        created = datetime(current.year, current.month, current.day, tzinfo=UTC) + timedelta(seconds=seconds)
-        return {
+        created = datetime(current.year, current.month, current.day, tzinfo=UTC) + timedelta(seconds=turn.seconds)
+        event = {
             "id": f"sim-{self.seed}-{day:03d}-{n:07d}",
             "created_at": created.isoformat(),
             "model": f"{model.slug}:{variant}" if variant else model.slug,
@@ -347,6 +367,16 @@ class Simulator:
             "cancelled": rng.random() < 0.01,
             "finish_reason": "stop",
         }
+        extras.annotate(
+            event,
+            rng,
+            category=category,
+            app_name=app.name,
+            session_id=turn.session_id,
+            error_rate=model.tool_error_rate,
+            provider_price_factor=price_factor,
+        )
+        return event
 
     def live_events(self, tick: int, count: int) -> Iterator[dict[str, Any]]:
         """``count`` events happening now, shaped like the last simulated day."""

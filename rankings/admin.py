@@ -13,7 +13,7 @@ from django.utils.html import format_html
 from ingest.rollups.maintain import MergeMismatch
 from ingest.services import start_job
 from rankings.cache import bump_generation
-from rankings.models import App, AppOrigin, Author, Category, LLMModel, ModelAlias, Provider
+from rankings.models import App, AppOrigin, Author, Category, LLMModel, ModelAlias, Provider, TagKey, TagValue
 from rankings.services import merge_apps, merge_models, set_apps_public
 
 admin.site.site_header = "Tokenrank backoffice"
@@ -279,3 +279,37 @@ class ModelAliasAdmin(admin.ModelAdmin):
     search_fields = ["slug", "model__slug"]
     autocomplete_fields = ["model"]
     list_select_related = ["model"]
+
+
+class TagValueInline(admin.TabularInline):
+    model = TagValue
+    fields = ["value", "tag"]
+    readonly_fields = ["value", "tag"]
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False  # values are kept by ingest, first seen first, up to the key's limit
+
+
+@admin.register(TagKey)
+class TagKeyAdmin(admin.ModelAdmin):
+    """Which keys of events' ``tags`` are ranked (the others are ignored at ingest), and how
+    many values each keeps before the rest count as "other"."""
+
+    list_display = ["key", "name", "ranked", "max_values", "value_count", "position"]
+    list_editable = ["ranked", "max_values", "position"]
+    search_fields = ["key", "name"]
+    inlines = [TagValueInline]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(value_count=Count("values"))
+
+    @admin.display(description="values kept", ordering="value_count")
+    def value_count(self, obj: TagKey) -> int:
+        return obj.value_count
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        bump_generation()  # a key ranked or not shows (or goes) at once

@@ -66,6 +66,13 @@ CATEGORIES: list[tuple[str, str]] = [
     ("other", "Other"),
 ]
 OTHER_CATEGORY = "other"
+
+# The tag keys ranked from the start (key, name); the operator ranks others in the admin.
+TAG_KEYS: list[tuple[str, str]] = [
+    ("programming_language", "Programming language"),
+    ("language", "Language"),
+    ("task", "Task"),
+]
 UNKNOWN_PROVIDER = "unknown"
 
 # slug, name, context length, prompt $/1M, completion $/1M, reasoning, release date

@@ -132,7 +132,12 @@ def waterfall(
 
 
 def grouped_bars(
-    categories: list[str], groups: dict[str, list[float]], *, stacked: bool = False, suffix: str = ""
+    categories: list[str],
+    groups: dict[str, list[float]],
+    *,
+    stacked: bool = False,
+    suffix: str = "",
+    height: int = 360,
 ) -> dict[str, Any]:
     x = [html.escape(c) for c in categories]
     traces = [
@@ -147,7 +152,12 @@ def grouped_bars(
         for i, (name, values) in enumerate(groups.items())
     ]
     return _figure(
-        traces, barmode="stack" if stacked else "group", hovermode="closest", yaxis={"ticksuffix": suffix}
+        traces,
+        barmode="stack" if stacked else "group",
+        hovermode="closest",
+        xaxis={"type": "category"},  # labels such as "1" or "50+" are names, not numbers
+        yaxis={"ticksuffix": suffix},
+        height=height,
     )
 
 

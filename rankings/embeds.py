@@ -27,6 +27,11 @@ EMBED_SECTIONS = {
     "authors": "Market share by author",
     "categories": "Categories",
     "apps": "Top apps",
+    "tools": "Tool calls",
+    "languages": "Languages",
+    "context": "Context length",
+    "tags": "By tag",
+    "sessions": "Cost per session",
     "trending": "Trending",
     "performance": "Performance",
 }

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.core.validators import URLValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator, URLValidator
 from django.db import models
 from django.urls import reverse
 
@@ -159,3 +159,52 @@ class AppOrigin(models.Model):
 
     def __str__(self) -> str:
         return self.origin
+
+
+class TagKey(models.Model):
+    """A key of events' ``tags`` the operator ranks (``programming_language``, ``language``
+    and ``task`` by default). Values of keys that are not ranked are ignored at ingest; a
+    ranked key keeps at most ``max_values`` values, later ones count as "other", so that a
+    key's cardinality cannot grow the rollups without bound."""
+
+    KEY_PATTERN = r"^[a-z0-9_.-]{1,64}$"
+
+    key = models.CharField(
+        max_length=64,
+        unique=True,
+        validators=[RegexValidator(KEY_PATTERN, "Lowercase letters, digits, _ . - (at most 64).")],
+        help_text="As sent in events' tags (compared lowercased).",
+    )
+    name = models.CharField(max_length=100, help_text="Shown on pages, e.g. Programming language.")
+    ranked = models.BooleanField(default=True, help_text="Counted and shown; unranked keys are ignored.")
+    max_values = models.PositiveSmallIntegerField(
+        default=50,
+        validators=[MinValueValidator(1), MaxValueValidator(1000)],
+        help_text="Distinct values kept (first seen first); the rest count as \"other\".",
+    )
+    position = models.PositiveSmallIntegerField(default=100)
+
+    class Meta:
+        ordering = ["position", "key"]
+
+    def __str__(self) -> str:
+        return self.name or self.key
+
+
+class TagValue(models.Model):
+    """A value of a ranked tag key, kept in the rollups under its id. ``tag`` is the text
+    events carry after normalisation (``key=value``); ``other`` stands for the values over
+    the key's limit."""
+
+    OTHER = "other"
+
+    key = models.ForeignKey(TagKey, on_delete=models.CASCADE, related_name="values")
+    value = models.CharField(max_length=100)
+    tag = models.CharField(max_length=200, unique=True)
+
+    class Meta:
+        ordering = ["key", "value"]
+        constraints = [models.UniqueConstraint(fields=["key", "value"], name="tag_value_key_value")]
+
+    def __str__(self) -> str:
+        return self.value

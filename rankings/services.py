@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from django.apps import apps as django_apps
 from django.apps.registry import Apps
+from django.contrib.auth.management import create_permissions
 from django.db import transaction
 
 from ingest.rollups import maintain
@@ -16,6 +17,33 @@ from rankings.cache import bump_generation, new_generation
 from rankings.models import App, AppOrigin, Category, LLMModel, ModelAlias
 
 log = logging.getLogger(__name__)
+
+
+def grant_staff_roles(apps: Apps, app_label: str, models: tuple[str, ...]) -> None:
+    """Give the staff roles of rankings 0003 (which cover the models that existed then) the
+    permissions of ``models`` added later: analysts view them, operators change them. For
+    data migrations."""
+    config = apps.get_app_config(app_label)
+    config.models_module = True
+    create_permissions(config, apps=apps, verbosity=0)
+    config.models_module = None
+    permissions = apps.get_model("auth", "Permission").objects.filter(
+        content_type__app_label=app_label, content_type__model__in=models
+    )
+    for group in apps.get_model("auth", "Group").objects.filter(name="analyst"):
+        group.permissions.add(*permissions.filter(codename__startswith="view_"))
+    for group in apps.get_model("auth", "Group").objects.filter(name="operator"):
+        group.permissions.add(*permissions)
+
+
+def load_tag_keys(apps: Apps = django_apps) -> None:
+    """Create the tag keys ranked from the start, each with its "other" value, unless they
+    exist (an operator's changes stay); also used by a data migration."""
+    TagKey = apps.get_model("rankings", "TagKey")
+    TagValue = apps.get_model("rankings", "TagValue")
+    for position, (key, name) in enumerate(catalog.TAG_KEYS, start=1):
+        tag_key, _ = TagKey.objects.get_or_create(key=key, defaults={"name": name, "position": position})
+        TagValue.objects.get_or_create(key=tag_key, value="other", defaults={"tag": f"{key}=other"})
 
 
 def load_catalog(apps: Apps = django_apps) -> None:

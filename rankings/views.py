@@ -4,11 +4,8 @@ works as a plain link."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
@@ -20,80 +17,18 @@ from ingest.rollups.read import has_usage
 from rankings import charts, selectors, share
 from rankings.cache import cached
 from rankings.models import Category
+from rankings.narrow_views import NARROW_SECTIONS, entity_sections
+from rankings.page_state import (
+    APP_PERIODS,
+    INTERVAL_LABELS,
+    INTERVAL_SPAN,
+    METRIC_LABELS,
+    PAGE_SIZE,
+    PERIOD_LABELS,
+    State,
+    tabs,
+)
 from rankings.selectors import Filters
-
-PERIOD_LABELS = {
-    "day": "Today",
-    "week": "This week",
-    "month": "This month",
-    "year": "This year",
-    "all": "All time",
-}
-APP_PERIODS = ("day", "week", "month")
-INTERVAL_LABELS = {"day": "Daily", "week": "Weekly", "month": "Monthly"}
-INTERVAL_SPAN = {"day": 90, "week": 364, "month": 365}  # days of history each interval shows
-# The pages' metric switch (``ingest.schema``).
-METRIC_LABELS = {metric.name: metric.label for metric in schema.METRICS if metric.switch}
-PAGE_SIZE = 20
-SLUG_RE = re.compile(r"[a-z0-9-]{1,50}")
-
-
-@dataclass
-class State:
-    """The page's switches, read leniently: an unknown value falls back to the default."""
-
-    period: str = "week"
-    interval: str = "week"
-    metric: str = "tokens"
-    category: str = "programming"
-    app_period: str = "week"
-    offset: int = 0
-
-    @classmethod
-    def from_request(cls, request: HttpRequest) -> State:
-        get = request.GET
-        state = cls()
-        if get.get("period") in PERIOD_LABELS:
-            state.period = get["period"]
-        if get.get("interval") in INTERVAL_LABELS:
-            state.interval = get["interval"]
-        if get.get("metric") in METRIC_LABELS:
-            state.metric = get["metric"]
-        category = get.get("category", "")
-        if SLUG_RE.fullmatch(category) and Category.objects.filter(slug=category).exists():
-            state.category = category
-        if get.get("app_period") in APP_PERIODS:
-            state.app_period = get["app_period"]
-        offset = get.get("offset", "")
-        if offset.isdigit() and int(offset) < 100_000:
-            state.offset = int(offset)
-        return state
-
-    def url(self, path: str, section: str | None = None, **changes: Any) -> str:
-        """This state's URL with ``changes``; with ``section``, the htmx fragment URL."""
-        values = {**vars(self), "offset": 0, **changes}
-        defaults = vars(State())
-        query = {k: v for k, v in values.items() if v != defaults[k]}
-        if section:
-            query["section"] = section
-        return path + ("?" + urlencode(query) if query else "")
-
-    def key(self, *names: str) -> str:
-        return ":".join(f"{n}={getattr(self, n)}" for n in names)
-
-
-def _tabs(state: State, path: str, field: str, labels: dict[str, str], section: str) -> list[dict[str, Any]]:
-    return [
-        {
-            "value": value,
-            "label": text,
-            "active": getattr(state, field) == value,
-            "url": state.url(path, **{field: value}),
-            "section_url": state.url(path, section, **{field: value}),
-        }
-        for value, text in labels.items()
-    ]
-
 
 # --- Home sections ------------------------------------------------------------------------
 
@@ -106,7 +41,7 @@ def section_chart(state: State, path: str) -> dict[str, Any]:
 
     return {
         "chart": cached("home:chart:" + state.key("interval", "metric"), compute),
-        "interval_tabs": _tabs(state, path, "interval", INTERVAL_LABELS, "chart"),
+        "interval_tabs": tabs(state, path, "interval", INTERVAL_LABELS, "chart"),
     }
 
 
@@ -120,7 +55,7 @@ def section_leaderboard(state: State, path: str) -> dict[str, Any]:
     more_url = state.url(path, "leaderboard_rows", offset=state.offset + PAGE_SIZE)
     return {
         "leaderboard": ranking,
-        "period_tabs": _tabs(state, path, "period", PERIOD_LABELS, "leaderboard"),
+        "period_tabs": tabs(state, path, "period", PERIOD_LABELS, "leaderboard"),
         "more_url": more_url if more else None,
     }
 
@@ -161,7 +96,7 @@ def section_categories(state: State, path: str) -> dict[str, Any]:
 
     return {
         "categories": cached("home:categories:" + state.key("category", "period", "metric"), compute),
-        "category_tabs": _tabs(
+        "category_tabs": tabs(
             state, path, "category", dict(Category.objects.values_list("slug", "name")), "categories"
         ),
     }
@@ -178,7 +113,7 @@ def section_apps(state: State, path: str) -> dict[str, Any]:
 
     return {
         "apps": cached("home:apps:" + state.key("app_period", "metric"), compute),
-        "app_tabs": _tabs(state, path, "app_period", {p: PERIOD_LABELS[p] for p in APP_PERIODS}, "apps"),
+        "app_tabs": tabs(state, path, "app_period", {p: PERIOD_LABELS[p] for p in APP_PERIODS}, "apps"),
     }
 
 
@@ -211,7 +146,23 @@ HOME_SECTIONS: dict[str, Callable[[State, str], dict[str, Any]]] = {
     "apps": section_apps,
     "trending": section_trending,
     "performance": section_performance,
+    **NARROW_SECTIONS,
 }
+# The home page's sections, in page order.
+HOME_ORDER = (
+    "chart",
+    "leaderboard",
+    "authors",
+    "categories",
+    "apps",
+    "tools",
+    "languages",
+    "context",
+    "tags",
+    "sessions",
+    "trending",
+    "performance",
+)
 
 
 @require_GET
@@ -230,9 +181,9 @@ def home(request: HttpRequest) -> HttpResponse:
             context = {**base, **HOME_SECTIONS[section](state, path)}
             return render_to_string(f"rankings/home.html#{section}", context, request)
         context = dict(base)
-        for name in ("chart", "leaderboard", "authors", "categories", "apps", "trending", "performance"):
+        for name in HOME_ORDER:
             context.update(HOME_SECTIONS[name](state, path))
-        context["metric_tabs"] = _tabs(state, path, "metric", METRIC_LABELS, "")
+        context["metric_tabs"] = tabs(state, path, "metric", METRIC_LABELS, "")
         summary = share.home_summary(context["leaderboard"], PERIOD_LABELS[state.period])
         context["og"] = share.meta(request, "LLM token rankings", summary, share.og_image_path("home"))
         return render_to_string("rankings/home.html", context, request)
@@ -287,6 +238,7 @@ def entity_page(
         ]
         providers = selectors.provider_stats(window, filters) if kind == "model" else None
         return {
+            **entity_sections(kind, obj, state, window, history),
             "window": window,
             "totals": totals,
             # Measures the schema shows as figures of their own.
@@ -304,9 +256,9 @@ def entity_page(
             "kind": kind,
             "object": obj,
             "metric_label": METRIC_LABELS[state.metric],
-            "period_tabs": _tabs(state, path, "period", PERIOD_LABELS, "body"),
-            "interval_tabs": _tabs(state, path, "interval", INTERVAL_LABELS, "body"),
-            "metric_tabs": _tabs(state, path, "metric", METRIC_LABELS, "body"),
+            "period_tabs": tabs(state, path, "period", PERIOD_LABELS, "body"),
+            "interval_tabs": tabs(state, path, "interval", INTERVAL_LABELS, "body"),
+            "metric_tabs": tabs(state, path, "metric", METRIC_LABELS, "body"),
             "page_url": state.url(obj.get_absolute_url()),
             "embed_url": state.url("/embed" + obj.get_absolute_url()),
             **compute(),

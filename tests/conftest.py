@@ -17,7 +17,7 @@ from django.db import connection
 
 from config import embedded, processes
 from ingest.models import IngestKey
-from rankings.services import load_catalog
+from rankings.services import load_catalog, load_tag_keys
 
 
 def wait_for(predicate: Callable[[], object], timeout: float = 30, interval: float = 0.05) -> object:
@@ -179,6 +179,7 @@ def _committed_data_hygiene(request):
     if committed:
         request.getfixturevalue("transactional_db")
         load_catalog()
+        load_tag_keys()
     yield
     if committed:
         with connection.cursor() as cursor:

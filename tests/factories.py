@@ -40,6 +40,20 @@ class EventFactory(factory.DictFactory):
     total_cost = "0.0123"
     latency = 500
     generation_time = 1500
+    # Tool calls on two of three events, one failing on every third; a session of five turns.
+    tool_calls = factory.Sequence(lambda n: n % 3)
+    tool_call_errors = factory.LazyAttribute(
+        lambda o: {"invalid_json": 1} if o.tool_calls == 2 else None
+    )
+    tags = factory.Sequence(
+        lambda n: {
+            "programming_language": ("python", "typescript", "rust")[n % 3],
+            "language": ("en", "zh-hans")[n % 2],
+            "task": "code.debugging",
+            "team": "search",  # not a ranked key: ignored
+        }
+    )
+    session_id = factory.Sequence(lambda n: f"session-{n // 5}")
 
 
 class AuthorFactory(factory.django.DjangoModelFactory):

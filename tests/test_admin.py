@@ -311,3 +311,24 @@ def test_models_merge_in_the_admin_like_apps(client, django_capture_on_commit_ca
     import_events([EventFactory.build(model="openai/gpt-4o-mini-snapshot")])
     assert UsageDaily.objects.filter(model=target).aggregate(n=Sum("requests"))["n"] == 8
     assert not LLMModel.objects.filter(slug="openai/gpt-4o-mini-snapshot").exists()
+
+
+@pytest.mark.django_db
+def test_operator_ranks_a_tag_key_and_its_values_count(client, monkeypatch):
+    from ingest import extras
+    from rankings.models import TagKey
+
+    client.force_login(staff("operator"))
+    response = client.post(
+        reverse("admin:rankings_tagkey_add"),
+        {"key": "team", "name": "Team", "ranked": "on", "max_values": "2", "position": "5",
+         "values-TOTAL_FORMS": "0", "values-INITIAL_FORMS": "0"},
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    monkeypatch.setattr(extras, "_ranked", (float("-inf"), frozenset()))  # as after the TTL
+    import_events([EventFactory.build(tags={"team": t}) for t in ("search", "ads", "infra")])
+    key = TagKey.objects.get(key="team")
+    kept = set(key.values.values_list("value", flat=True))
+    assert len(kept) == 3 and "other" in kept and kept < {"search", "ads", "infra", "other"}
+    client.force_login(staff("analyst"))
+    assert client.post(reverse("admin:rankings_tagkey_change", args=[key.pk]), {}).status_code == 403

@@ -94,7 +94,8 @@ def open_page(browser, url: str, scheme: str = "light"):
 def test_home_draws_every_chart_and_switches_periods_in_place(browser, site):
     page, errors, dialogs = open_page(browser, site + "/")
     plots = page.locator(".plot")
-    assert plots.count() == 3
+    # top models, author share, category; languages, context length, a tag, sessions per turns
+    assert plots.count() == 7
     for i in range(plots.count()):
         plots.nth(i).locator("svg.main-svg").first.wait_for(timeout=10_000)
     page.evaluate("window.__marker = 'same page'")
@@ -150,6 +151,51 @@ def test_model_page_and_screenshots(browser, site, scheme):
         home.screenshot(path=str(folder / f"home-{scheme}.png"))
         home.close()
     page.close()
+
+
+NARROW_SECTIONS = ("tools", "languages", "context", "tags", "sessions")
+
+
+def test_the_2026_sections_draw_and_their_tabs_swap_in_place(browser, site):
+    page, errors, dialogs = open_page(browser, site + "/?period=month")
+    for section in ("languages", "context", "tags", "sessions"):
+        page.locator(f"#{section} .plot svg.main-svg").first.wait_for(timeout=10_000)
+    page.evaluate("window.__marker = 'same page'")
+    page.locator("#languages a.tab", has_text="Natural").click()
+    page.locator("#languages a.tab.active", has_text="Natural").wait_for()
+    page.locator("#languages .plot svg.main-svg").first.wait_for(timeout=10_000)
+    assert "zh-hans" in page.locator("#languages").inner_text()
+    page.locator("#sessions a.tab", has_text="2–9 turns").click()
+    page.locator("#sessions a.tab.active", has_text="2–9 turns").wait_for()
+    assert page.evaluate("window.__marker") == "same page"
+    assert "turns=2" in page.url  # pushed: the switched page is a link
+    assert errors == [] and dialogs == []
+    page.close()
+
+
+@pytest.mark.skipif(not os.environ.get("TOKENRANK_SCREENSHOTS"), reason="set TOKENRANK_SCREENSHOTS=1")
+def test_screenshots_of_the_2026_sections(browser, site):
+    from django.core.management import call_command
+
+    call_command("simulate", "--quiet")
+    folder = Path(settings.BASE_DIR) / "docs" / "screenshots"
+    for scheme in ("light", "dark"):
+        page, errors, _ = open_page(browser, site + "/?period=month", scheme)
+        for section in NARROW_SECTIONS:
+            element = page.locator(f"#{section}")
+            if section != "tools":
+                element.locator(".plot svg.main-svg").first.wait_for(timeout=10_000)
+            page.wait_for_timeout(300)
+            element.screenshot(path=str(folder / f"section-{section}-{scheme}.png"))
+        assert errors == []
+        page.close()
+        model, errors, _ = open_page(browser, site + "/models/anthropic/claude-sonnet-4/?period=month", scheme)
+        model.locator("#context .plot svg.main-svg").first.wait_for(timeout=10_000)
+        model.wait_for_timeout(300)
+        for section in ("tools", "context", "tags", "sessions"):
+            model.locator(f"#{section}").screenshot(path=str(folder / f"model-{section}-{scheme}.png"))
+        assert errors == []
+        model.close()
 
 
 # --- Index pages, search, share, embeds, phones and accessibility ------------------------

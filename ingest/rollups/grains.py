@@ -1,9 +1,10 @@
-"""The rollup tables ("grains"): each one's bucket, key and model, in one list that the
-write, rebuild, verify and read SQL all follow.
+"""The rollup tables ("grains"): each one's bucket, key, measures and model, in one list that
+the write, rebuild, verify and read SQL all follow.
 
-Every table has the same measures (``ingest.schema.MEASURES``) and its primary key is its
-bucket and dimensions; any number of workers add to the same rows atomically
-(``INSERT ... ON CONFLICT DO UPDATE SET x = x + EXCLUDED.x``).
+The cube and its narrower tables carry every measure of ``ingest.schema.MEASURES``; the
+narrow rollups of tool calls, context length, tags and sessions carry theirs. A table's
+primary key is its bucket and dimensions; any number of workers add to the same rows
+atomically (``INSERT ... ON CONFLICT DO UPDATE SET x = x + EXCLUDED.x``).
 """
 
 from __future__ import annotations
@@ -24,12 +25,20 @@ from ingest.models import (
     UsageModelTotal,
     UsageModelWeekly,
 )
+from ingest.narrow_models import (
+    UsageContextDaily,
+    UsageContextTotal,
+    UsageSession,
+    UsageTagAppDaily,
+    UsageTagDaily,
+    UsageTagTotal,
+    UsageToolDaily,
+)
 
 # Bucket expressions over raw-event rows.
 HOUR = sql.SQL("date_trunc('hour', created_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'")
 DAY = sql.SQL("(created_at AT TIME ZONE 'UTC')::date")
 WEEK = sql.SQL("date_trunc('week', created_at AT TIME ZONE 'UTC')::date")  # ISO weeks: Monday
-MEASURES = tuple(m.column for m in schema.MEASURES)
 
 
 def names(columns: Iterable[str], alias: str | None = None) -> sql.Composed:
@@ -44,13 +53,16 @@ class Grain:
 
     A weekly grain also names the daily grain it sums up (``daily``): rebuilds and checks
     derive it from that table, because raw events are kept only for the retention window
-    while daily rollups are kept forever.
+    while daily rollups are kept forever. ``measures``: what its rows sum; ``where``: the raw
+    events it counts (SQL over a raw-event row; all by default).
     """
 
     model: type[models.Model]
     bucket: sql.SQL
     dimensions: tuple[str, ...]
     daily: Grain | None = None
+    measures: tuple[schema.Measure, ...] = schema.MEASURES
+    where: str = ""
 
     @property
     def table(self) -> str:
@@ -64,6 +76,37 @@ class Grain:
     def columns(self) -> tuple[str, ...]:
         """Its key columns: the bucket, then its dimensions' columns."""
         return ("bucket", *(schema.DIMENSION[name].column for name in self.dimensions))
+
+    @property
+    def measure_columns(self) -> tuple[str, ...]:
+        return tuple(m.column for m in self.measures)
+
+    @property
+    def joined(self) -> schema.Dimension | None:
+        """Its dimension read through a join (a tag: one row per tag of an event), if any."""
+        return next((d for d in map(schema.DIMENSION.get, self.dimensions) if d.join), None)
+
+    def keys(self, *, expanded: bool = False) -> sql.Composed:
+        """Its key over raw-event rows (of :meth:`rows`): the bucket, then each dimension's
+        value named as its column (``expanded``: rows already joined, see :func:`expand`)."""
+        return sql.SQL(", ").join(
+            [
+                sql.SQL("{} AS bucket").format(self.bucket),
+                *(
+                    sql.SQL("{} AS {}").format(
+                        sql.Identifier(d.column) if expanded and d.join else sql.SQL(d.select),
+                        sql.Identifier(d.column),
+                    )
+                    for d in (schema.DIMENSION[name] for name in self.dimensions)
+                ),
+            ]
+        )
+
+    def rows(self, source: sql.Composable, *, expanded: bool = False) -> sql.Composed:
+        """The raw-event rows of ``source`` it counts, with what its dimensions need joined
+        unless ``expanded`` already has it."""
+        rows = sql.SQL(self.joined.join).format(rows=source) if self.joined and not expanded else source
+        return sql.SQL("{}{}").format(rows, sql.SQL(f" WHERE {self.where}" if self.where else ""))
 
     @property
     def positions(self) -> sql.SQL:
@@ -91,12 +134,60 @@ APP_DAILY = Grain(UsageAppDaily, DAY, ("app",))
 MODEL_WEEKLY = Grain(UsageModelWeekly, WEEK, ("model",), daily=MODEL_TOTAL)
 CATEGORY_WEEKLY = Grain(UsageCategoryWeekly, WEEK, ("model", "category"), daily=MODEL_DAILY)
 
+# The narrow rollups, per UTC day (their reads take whole days): tool calls per model and
+# provider (requests that made some); usage per model and context length, and per context
+# length alone (the home page); per tag and model, per tag alone, and per app and tag (app
+# pages, and private apps' share, taken out of public tag readings); sessions per app,
+# harness and model (read per session).
+_METRICS = {"measures": schema.METRIC_MEASURES}
+TOOL_DAILY = Grain(
+    UsageToolDaily,
+    DAY,
+    ("model", "provider"),
+    measures=schema.METRIC_MEASURES + schema.TOOL_MEASURES,
+    where="tool_calls > 0",
+)
+CONTEXT_DAILY = Grain(UsageContextDaily, DAY, ("model", "context"), **_METRICS)
+CONTEXT_TOTAL = Grain(UsageContextTotal, DAY, ("context",), **_METRICS)
+TAG_DAILY = Grain(UsageTagDaily, DAY, ("tag", "model"), **_METRICS)
+TAG_TOTAL = Grain(UsageTagTotal, DAY, ("tag",), **_METRICS)
+TAG_APP_DAILY = Grain(UsageTagAppDaily, DAY, ("app", "tag"), **_METRICS)
+SESSIONS = Grain(
+    UsageSession,
+    DAY,
+    ("app", "harness", "session", "model"),
+    measures=schema.SESSION_MEASURES,
+    where="session_id <> ''",
+)
+NARROW = (TOOL_DAILY, CONTEXT_DAILY, CONTEXT_TOTAL, TAG_DAILY, TAG_TOTAL, TAG_APP_DAILY, SESSIONS)
+
 # Write order: every statement that touches several grains takes them in this order.
-GRAINS = (HOURLY, DAILY, MODEL_DAILY, MODEL_TOTAL, APP_DAILY, MODEL_WEEKLY, CATEGORY_WEEKLY)
+GRAINS = (HOURLY, DAILY, MODEL_DAILY, MODEL_TOTAL, APP_DAILY, MODEL_WEEKLY, CATEGORY_WEEKLY, *NARROW)
 # Date-bucketed grains from the smallest to the full cube: a read takes the first that has
 # every column it groups or filters by (see ingest.rollups.read).
 BY_SIZE = (MODEL_WEEKLY, MODEL_TOTAL, APP_DAILY, CATEGORY_WEEKLY, MODEL_DAILY, DAILY)
 ALL_TABLES = sql.SQL(", ").join(g.name for g in GRAINS)
+
+
+# Raw-event columns holding text (ids, origins, tags...): left out of an expansion unless a
+# grain keys by one (a row per tag is copied as often as the event has tags).
+_TEXT_COLUMNS = {v.column for v in schema.VALUES if v.sql_type == "text"} | {
+    d.column for d in schema.STORED if d.sql_type == "text"
+}
+
+
+def expand(dimension: schema.Dimension, source: str) -> sql.Composed:
+    """The rows of the CTE ``source`` joined once for ``dimension``, its value as its column: what
+    every grain keyed by it reads in the write statement (one unnest and join, not one per
+    grain), with the columns those grains read."""
+    keyed = {schema.DIMENSION[name].column for g in GRAINS if g.joined == dimension for name in g.dimensions}
+    columns = [c for c in schema.RAW_COLUMNS if c not in _TEXT_COLUMNS or c in keyed]
+    return sql.SQL("SELECT {columns}, {value} AS {column} FROM {rows}").format(
+        columns=names(columns),
+        value=sql.SQL(dimension.select),
+        column=sql.Identifier(dimension.column),
+        rows=sql.SQL(dimension.join).format(rows=sql.Identifier(source)),
+    )
 
 
 def read_cursor():

@@ -11,13 +11,15 @@ from django.db import connection
 from psycopg import sql
 
 from ingest import schema
-from ingest.rollups.grains import ALL_TABLES, DAILY, GRAINS, MEASURES, Grain, names
+from ingest.rollups.grains import ALL_TABLES, DAILY, GRAINS, Grain, names
 from ingest.rollups.write import derived_cost, insert_grouped, upsert
 
 _LOCK = sql.SQL("LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE")
-_SUMS = sql.SQL(", ").join(sql.SQL("sum({})").format(sql.Identifier(m)) for m in MEASURES)
-_NAMED_SUMS = sql.SQL(", ").join(sql.SQL("sum({0}) AS {0}").format(sql.Identifier(m)) for m in MEASURES)
-_TOTALS = sql.SQL(", ").join(sql.SQL("coalesce(sum({}), 0)").format(sql.Identifier(m)) for m in MEASURES)
+
+
+def _sums(grain: Grain, template: str = "sum({0})") -> sql.Composed:
+    """Each of the grain's measure columns in ``template`` (summed, by default)."""
+    return sql.SQL(", ").join(sql.SQL(template).format(sql.Identifier(m)) for m in grain.measure_columns)
 
 
 def _from_daily(grain: Grain, daily: Grain, where: sql.Composable) -> sql.Composed:
@@ -26,7 +28,7 @@ def _from_daily(grain: Grain, daily: Grain, where: sql.Composable) -> sql.Compos
     pages (hash-aggregate order would scatter a week of rows over the whole table)."""
     bucket = sql.SQL("date_trunc('week', bucket)::date" if grain.weekly else "bucket")
     keys = sql.SQL("{}, {}").format(bucket, names(grain.columns[1:]))
-    return insert_grouped(grain, keys, _SUMS, sql.SQL("{}{}").format(daily.name, where), add=False)
+    return insert_grouped(grain, keys, _sums(grain), sql.SQL("{}{}").format(daily.name, where), add=False)
 
 
 def from_full_cube(grain: Grain) -> sql.Composed:
@@ -45,8 +47,9 @@ def oldest_complete_day(retention_days: int, today: date | None = None) -> date:
     return today - timedelta(days=retention_days - 1)
 
 
-# One day of raw events: the partition of that day only (pruned on created_at).
-_RAW_DAY = sql.SQL(
+# Raw events from %(start)s to %(end)s: the partitions of that range only (pruned on
+# created_at); a day for a rebuild.
+_RAW_RANGE = sql.SQL(
     "(SELECT * FROM ingest_rawevent WHERE created_at >= %(start)s AND created_at < %(end)s) AS raw"
 )
 # Rows of one grain in a range of buckets: a range scan of its primary key (bucket first).
@@ -69,7 +72,7 @@ def rebuild_day(day: date) -> None:
                 continue
             first, last = (day, end.date()) if grain.date_bucketed else (start, end)
             cursor.execute(_DELETE_BUCKETS.format(grain.name), {"first": first, "last": last})
-            cursor.execute(upsert(grain, _RAW_DAY), {"start": start, "end": end})
+            cursor.execute(upsert(grain, _RAW_RANGE), {"start": start, "end": end})
 
 
 def rebuild_week(monday: date) -> None:
@@ -116,7 +119,7 @@ def _usage_of(column: str, ids: list[int]) -> dict[str, tuple]:
             if column in grain.columns:
                 cursor.execute(
                     sql.SQL("SELECT {} FROM {} WHERE {} = ANY(%(ids)s)").format(
-                        _TOTALS, grain.name, sql.Identifier(column)
+                        _sums(grain, "coalesce(sum({0}), 0)"), grain.name, sql.Identifier(column)
                     ),
                     {"ids": ids},
                 )
@@ -139,7 +142,7 @@ def _merge_rows(grain: Grain, column: str) -> sql.Composed:
         sql.SQL("%(target)s") if key == column else sql.Identifier(key) for key in grain.columns
     )
     source = sql.SQL("{} WHERE {} = ANY(%(sources)s)").format(grain.name, sql.Identifier(column))
-    return insert_grouped(grain, keys, _SUMS, source, add=True)
+    return insert_grouped(grain, keys, _sums(grain), source, add=True)
 
 
 def reassign(dimension: str, source_ids: list[int], target_id: int) -> None:
@@ -194,20 +197,16 @@ def _expected(grain: Grain) -> sql.Composed:
             "FROM {daily} WHERE bucket >= %(start)s AND bucket < %(end)s GROUP BY {positions}"
         ).format(
             dimensions=names(grain.columns[1:]),
-            sums=_NAMED_SUMS,
+            sums=_sums(grain, "sum({0}) AS {0}"),
             daily=grain.daily.name,
             positions=grain.positions,
         )
-    return sql.SQL(
-        "SELECT {bucket} AS bucket, {dimensions}, {aggregates} "
-        "FROM ingest_rawevent WHERE created_at >= %(start)s AND created_at < %(end)s GROUP BY {positions}"
-    ).format(
-        bucket=grain.bucket,
-        dimensions=names(grain.columns[1:]),
+    return sql.SQL("SELECT {keys}, {aggregates} FROM {rows} GROUP BY {positions}").format(
+        keys=grain.keys(),
         aggregates=sql.SQL(", ").join(
-            sql.SQL("{} AS {}").format(sql.SQL(m.aggregate), sql.Identifier(m.column))
-            for m in schema.MEASURES
+            sql.SQL("{} AS {}").format(sql.SQL(m.aggregate), sql.Identifier(m.column)) for m in grain.measures
         ),
+        rows=grain.rows(_RAW_RANGE),
         positions=grain.positions,
     )
 
@@ -224,13 +223,13 @@ def _differences(grain: Grain) -> sql.Composed:
         "WHERE ROW({r_measures}) IS DISTINCT FROM ROW({e_measures}) LIMIT %(limit)s"
     ).format(
         keys=names(grain.columns),
-        measures=names(MEASURES),
+        measures=names(grain.measure_columns),
         table=grain.name,
         expected=_expected(grain),
         r_keys=names(grain.columns, "r"),
         e_keys=names(grain.columns, "e"),
-        r_measures=names(MEASURES, "r"),
-        e_measures=names(MEASURES, "e"),
+        r_measures=names(grain.measure_columns, "r"),
+        e_measures=names(grain.measure_columns, "e"),
     )
 
 

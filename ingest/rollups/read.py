@@ -106,11 +106,13 @@ def source(
     entity: str | None = None,
     columns: frozenset[str] = frozenset(),
     prefix: str = "",
+    grain: Grain | None = None,
 ) -> Source:
-    """FROM + WHERE over the right grain (see :func:`grain_for`). Range scans use each
-    grain's primary key (bucket first); scoped reads use the (model, bucket), (app, bucket)
-    and (category, bucket) indexes."""
-    grain = grain_for(window, interval, _needed(entity, filters) | columns)
+    """FROM + WHERE over the right grain (see :func:`grain_for`), or over ``grain`` (a narrow
+    rollup: per UTC day, so ``window`` must be whole days, see ``Window.whole_days``). Range scans
+    use each grain's primary key (bucket first); scoped reads use the (model, bucket),
+    (app, bucket) and (category, bucket) indexes."""
+    grain = grain or grain_for(window, interval, _needed(entity, filters) | columns)
     scopes, params = filters.where()
     # Authors come from the model row: join it only when they are read.
     via_model = [d.name for d in schema.DIMENSIONS if d.model_column]

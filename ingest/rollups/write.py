@@ -17,23 +17,23 @@ from django.db import connection
 from psycopg import sql
 
 from ingest import schema
-from ingest.rollups.grains import GRAINS, MEASURES, Grain, names
+from ingest.rollups.grains import GRAINS, Grain, expand, names
 
 
 def insert_grouped(
     grain: Grain, keys: sql.Composable, measures: sql.Composable, source: sql.Composable, *, add: bool
 ) -> sql.Composed:
     """INSERT into the grain's table the rows of ``source`` grouped by its key: each row's
-    ``keys`` (the key columns, in order) then its ``measures`` (one per measure), in key order
-    so that concurrent writers never deadlock. With ``add``, a row already there (its primary
-    key is the conflict target) is added to."""
+    ``keys`` (the key columns, in order) then its ``measures`` (one per measure of the grain),
+    in key order so that concurrent writers never deadlock. With ``add``, a row already there
+    (its primary key is the conflict target) is added to."""
     insert = sql.SQL(
         "INSERT INTO {table} ({columns}, {measure_columns}) SELECT {keys}, {measures} FROM {source} "
         "GROUP BY {positions} ORDER BY {positions}"
     ).format(
         table=grain.name,
         columns=names(grain.columns),
-        measure_columns=names(MEASURES),
+        measure_columns=names(grain.measure_columns),
         keys=keys,
         measures=measures,
         source=source,
@@ -43,18 +43,21 @@ def insert_grouped(
         return insert
     increments = sql.SQL(", ").join(
         sql.SQL("{m} = {table}.{m} + EXCLUDED.{m}").format(m=sql.Identifier(m), table=grain.name)
-        for m in MEASURES
+        for m in grain.measure_columns
     )
     return insert + sql.SQL(" ON CONFLICT ({}) DO UPDATE SET {}").format(names(grain.columns), increments)
 
 
-_AGGREGATES = sql.SQL(", ").join(sql.SQL(m.aggregate) for m in schema.MEASURES)
+def _aggregates(grain: Grain) -> sql.Composed:
+    """The grain's measures over raw-event rows."""
+    return sql.SQL(", ").join(sql.SQL(m.aggregate) for m in grain.measures)
 
 
-def upsert(grain: Grain, source: sql.Composable) -> sql.Composed:
-    """Add the raw-event rows of ``source`` to the grain: bucketed, grouped and aggregated."""
-    keys = sql.SQL("{} AS bucket, {}").format(grain.bucket, names(grain.columns[1:]))
-    return insert_grouped(grain, keys, _AGGREGATES, source, add=True)
+def upsert(grain: Grain, source: sql.Composable, *, expanded: bool = False) -> sql.Composed:
+    """Add the raw-event rows of ``source`` to the grain: bucketed, grouped and aggregated
+    (``expanded``: rows already joined for its dimension, see ``grains.expand``)."""
+    keys = grain.keys(expanded=expanded)
+    return insert_grouped(grain, keys, _aggregates(grain), grain.rows(source, expanded=expanded), add=True)
 
 
 # Rows are staged here before they are counted: by the worker across the transactions of a
@@ -95,12 +98,25 @@ def _count(where: sql.Composable) -> sql.Composed:
         "ON CONFLICT DO NOTHING RETURNING {raw}"
     ).format(raw=names(schema.RAW_COLUMNS), staged=staged, where=where)
     grains = [sql.Identifier(f"g{n}") for n in range(len(GRAINS))]
+    rows = sql.Identifier("inserted")
+    # A dimension read through a join (tags) is joined once, for every grain keyed by it.
+    joined = {g.joined.name: g.joined for g in GRAINS if g.joined}
+    expanded = {name: sql.Identifier(f"{name}_rows") for name in joined}
     return sql.SQL(
-        "WITH inserted AS ({inserted}), {upserts} SELECT (SELECT count(*) FROM inserted), {counts}"
+        "WITH inserted AS ({inserted}), {expansions}{upserts} SELECT (SELECT count(*) FROM inserted), {counts}"
     ).format(
         inserted=inserted,
+        expansions=sql.SQL("").join(
+            sql.SQL("{} AS ({}), ").format(expanded[name], expand(dimension, "inserted"))
+            for name, dimension in joined.items()
+        ),
         upserts=sql.SQL(", ").join(
-            sql.SQL("{} AS ({} RETURNING 1)").format(name, upsert(grain, sql.Identifier("inserted")))
+            sql.SQL("{} AS ({} RETURNING 1)").format(
+                name,
+                upsert(grain, expanded[grain.joined.name], expanded=True)
+                if grain.joined
+                else upsert(grain, rows),
+            )
             for name, grain in zip(grains, GRAINS, strict=True)
         ),
         counts=sql.SQL(", ").join(sql.SQL("(SELECT count(*) FROM {})").format(name) for name in grains),

@@ -73,15 +73,20 @@ def _filter_field(dimension: schema.Dimension) -> serializers.Field:
 
 
 class FilterParams(serializers.Serializer):
-    """One filter parameter per dimension of ``ingest.schema``: a catalog entry's slug, or
-    the value itself."""
+    """One filter parameter per dimension of ``ingest.schema`` (of ``filters``, when a read
+    takes only some): a catalog entry's slug, or the value itself."""
+
+    filters: tuple[str, ...] | None = None
+
+    def _dimensions(self) -> list[schema.Dimension]:
+        return [d for d in schema.DIMENSIONS if self.filters is None or d.name in self.filters]
 
     def get_fields(self):
-        return {**super().get_fields(), **{d.name: _filter_field(d) for d in schema.DIMENSIONS}}
+        return {**super().get_fields(), **{d.name: _filter_field(d) for d in self._dimensions()}}
 
     def validate(self, attrs):
         filters = Filters()
-        for dimension in schema.DIMENSIONS:
+        for dimension in self._dimensions():
             name = dimension.name
             if name not in attrs:
                 continue
@@ -122,25 +127,27 @@ class TimeseriesParams(FilteredParams):
 
     def validate(self, attrs):
         attrs = super().validate(attrs)
-        window: Window = attrs["window"]
-        interval = attrs["interval"]
-        limit = MAX_BUCKETS[interval]
-        too_long = window.length > timedelta(days=3700)  # period=all: don't list a million hours
-        count = 10**6 if too_long else len(selectors.bucket_starts(window, interval))
-        if count > limit:
-            raise ApiError(
-                400, "too_many_buckets", f"At most {limit:,} {interval} buckets per request.", "interval"
-            )
         series = attrs["top"] + 1 if attrs.get("group_by") else 1  # the top N plus others
-        if count * series > MAX_POINTS:
-            raise ApiError(
-                400,
-                "too_many_points",
-                f"At most {MAX_POINTS:,} values per request: {count:,} {interval} buckets x {series} series "
-                f"= {count * series:,}; ask for fewer series (top), a coarser interval or a shorter window.",
-                "top",
-            )
+        check_buckets(attrs["window"], attrs["interval"], series)
         return attrs
+
+
+def check_buckets(window: Window, interval: str, series: int) -> None:
+    """A series answer's bounds: at most ``MAX_BUCKETS`` buckets of ``interval`` and
+    ``MAX_POINTS`` values (buckets x ``series``), else a 400 naming the limit."""
+    limit = MAX_BUCKETS[interval]
+    too_long = window.length > timedelta(days=3700)  # period=all: don't list a million hours
+    count = 10**6 if too_long else len(selectors.bucket_starts(window, interval))
+    if count > limit:
+        raise ApiError(400, "too_many_buckets", f"At most {limit:,} {interval} buckets per request.", "interval")
+    if count * series > MAX_POINTS:
+        raise ApiError(
+            400,
+            "too_many_points",
+            f"At most {MAX_POINTS:,} values per request: {count:,} {interval} buckets x {series} series "
+            f"= {count * series:,}; ask for fewer series (top), a coarser interval or a shorter window.",
+            "top",
+        )
 
 
 class PeriodParams(WindowParams):

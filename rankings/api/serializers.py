@@ -107,9 +107,12 @@ def amount(value: float | None, metric: str) -> int | float | None:
 
 
 def rank_row(row: RankRow, metric: str = "tokens") -> dict[str, Any]:
+    return {"rank": row.rank, "entity": entity_dict(row.entity), **rank_fields(row, metric)}
+
+
+def rank_fields(row: RankRow, metric: str = "tokens") -> dict[str, Any]:
+    """A ranked row's value, share and movement."""
     return {
-        "rank": row.rank,
-        "entity": entity_dict(row.entity),
         "value": amount(row.value, metric),
         "share": row.share,
         "previous_value": amount(row.previous_value, metric),

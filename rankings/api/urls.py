@@ -1,6 +1,6 @@
 from django.urls import path
 
-from rankings.api import details, exports, growth, lists, views
+from rankings.api import details, exports, growth, lists, narrow, views
 
 urlpatterns = [
     path("", views.ApiRootView.as_view(), name="api-root"),
@@ -21,6 +21,12 @@ urlpatterns = [
     path("authors", lists.index_list_view("author").as_view(), name="api-authors"),
     path("search", lists.SearchView.as_view(), name="api-search"),
     path("growth", growth.GrowthView.as_view(), name="api-growth"),
+    path("tool-calls", narrow.ToolCallsView.as_view(), name="api-tool-calls"),
+    path("context-lengths", narrow.ContextLengthView.as_view(), name="api-context-lengths"),
+    path("tags", narrow.TagKeysView.as_view(), name="api-tags"),
+    path("tags/<str:key>", narrow.TagRankingView.as_view(), name="api-tag"),
+    path("tags/<str:key>/timeseries", narrow.TagSeriesView.as_view(), name="api-tag-series"),
+    path("sessions", narrow.SessionsView.as_view(), name="api-sessions"),
     path("datasets/rankings-daily", views.ModelDailyDatasetView.as_view(), name="api-rankings-daily"),
     path("datasets/app-rankings-daily", views.AppDailyDatasetView.as_view(), name="api-app-rankings-daily"),
     path("datasets/exports/", exports.ExportsIndexView.as_view(), name="api-exports"),

@@ -345,6 +345,10 @@ class ApiRootView(ReadView):
                     f"{base}datasets/exports/",
                 ],
                 "growth": f"{base}growth",
+                "tool_calls": f"{base}tool-calls",
+                "context_lengths": f"{base}context-lengths",
+                "tags": f"{base}tags",
+                "sessions": f"{base}sessions",
                 "schema": request.build_absolute_uri("/api/schema/"),
                 "docs": request.build_absolute_uri("/api/docs/"),
             }

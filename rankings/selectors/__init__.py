@@ -2,7 +2,9 @@
 
 Everything here reads only the usage rollups (through ``ingest.rollups.read``, which picks
 the grain) plus the catalog: rankings (:mod:`.ranks`), series (:mod:`.series`), totals and
-figures (:mod:`.figures`), catalog entries (:mod:`.entities`). This package is their public
+figures (:mod:`.figures`), catalog entries (:mod:`.entities`), and the narrow rollups: tool
+calls (:mod:`.tools`), context length (:mod:`.context`), tags (:mod:`.tags`) and cost per
+session (:mod:`.sessions`). This package is their public
 face, with the windows and filters they take.
 """
 
@@ -18,6 +20,7 @@ from ingest.rollups.windows import (
     period_window,
     rolling_window,
 )
+from rankings.selectors.context import BUCKETS, context_by_model, context_series, context_shares
 from rankings.selectors.entities import ENTITY_MODEL, attach_entities, entries
 from rankings.selectors.figures import (
     DatasetPage,
@@ -31,8 +34,12 @@ from rankings.selectors.figures import (
 )
 from rankings.selectors.ranks import Ranking, RankRow, new_models, ranking, trending
 from rankings.selectors.series import SERIES_COLUMNS, Series, measure_series, timeseries
+from rankings.selectors.sessions import SessionReport, session_report
+from rankings.selectors.tags import ranked_keys, tag_ranking, tag_series
+from rankings.selectors.tools import ToolRanking, tool_ranking
 
 __all__ = [
+    "BUCKETS",
     "DatasetPage",
     "ENTITIES",
     "ENTITY_MODEL",
@@ -44,10 +51,15 @@ __all__ = [
     "RankRow",
     "Ranking",
     "Series",
+    "SessionReport",
+    "ToolRanking",
     "Totals",
     "Window",
     "attach_entities",
     "bucket_starts",
+    "context_by_model",
+    "context_series",
+    "context_shares",
     "daily_dataset",
     "entries",
     "first_day",
@@ -58,9 +70,14 @@ __all__ = [
     "performance",
     "period_window",
     "provider_stats",
+    "ranked_keys",
     "ranking",
     "rolling_window",
+    "session_report",
+    "tag_ranking",
+    "tag_series",
     "timeseries",
+    "tool_ranking",
     "top_model_per_app",
     "totals",
     "totals_by",

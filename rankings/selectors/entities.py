@@ -10,9 +10,9 @@ from django.db.models import Model, QuerySet
 
 from ingest import schema
 
-# Catalog model of each catalog dimension.
+# Catalog model of each catalog dimension (a tag's value too).
 ENTITY_MODEL: dict[str, type[Model]] = {
-    d.name: apps.get_model(d.catalog) for d in schema.DIMENSIONS if d.catalog
+    d.name: apps.get_model(d.catalog) for d in (*schema.DIMENSIONS, *schema.NARROW_DIMENSIONS) if d.catalog
 }
 
 
@@ -25,17 +25,20 @@ def entries(dimension: schema.Dimension) -> QuerySet:
     return queryset
 
 
+def entities_of(entity: str, keys: Iterable[Any]) -> dict[Any, Any]:
+    """The catalog entries of ``keys`` by key (a variant is its own)."""
+    keys = set(keys)
+    if entity == "variant":
+        return {k: k for k in keys}
+    queryset = ENTITY_MODEL[entity].objects.filter(pk__in=keys)
+    if entity in ("model", "tag"):
+        queryset = queryset.select_related("author" if entity == "model" else "key")
+    return {obj.pk: obj for obj in queryset}
+
+
 def attach_entities(entity: str, rows: Iterable[Any]) -> None:
     """Set each row's ``entity`` to the catalog entry of its ``key`` (a variant is its own)."""
     rows = list(rows)
-    if entity == "variant":
-        for row in rows:
-            row.entity = row.key
-        return
-    model = ENTITY_MODEL[entity]
-    queryset = model.objects.filter(pk__in=[r.key for r in rows])
-    if entity == "model":
-        queryset = queryset.select_related("author")
-    found = {obj.pk: obj for obj in queryset}
+    found = entities_of(entity, (r.key for r in rows))
     for row in rows:
         row.entity = found.get(row.key)

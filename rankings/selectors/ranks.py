@@ -130,6 +130,44 @@ def ranking(
     return Ranking(window, metric, rows, total, count)
 
 
+def _ranks(values: dict[Any, float]) -> list[tuple[int, Any, float]]:
+    """(rank, key, value) of the positive values, largest first; ties share a rank."""
+    ordered = sorted(((k, v) for k, v in values.items() if v > 0), key=lambda kv: (-kv[1], str(kv[0])))
+    ranked, rank = [], 0
+    for position, (k, v) in enumerate(ordered, start=1):
+        if not ranked or v != ranked[-1][2]:
+            rank = position
+        ranked.append((rank, k, v))
+    return ranked
+
+
+def ranked(
+    values: dict[Any, float],
+    previous: dict[Any, float] | None,
+    window: Window,
+    metric: str,
+    *,
+    limit: int | None = 20,
+    offset: int = 0,
+) -> Ranking:
+    """A ranking of values summed elsewhere (the few values of a tag key or context
+    buckets), with share and change against ``previous`` (None: no comparison)."""
+    rows = _ranks(values)
+    total = sum(v for _, _, v in rows)
+    before = {k: (r, v) for r, k, v in _ranks(previous or {})}
+    page = rows[offset : None if limit is None else offset + limit]
+    return Ranking(
+        window,
+        metric,
+        [
+            RankRow(r, k, v, v / total if total else 0.0, *before.get(k, (None, None))[::-1])
+            for r, k, v in page
+        ],
+        total,
+        len(rows),
+    )
+
+
 # Tokens in the window (from ``split`` on) and the mean of the three windows before, per
 # entry, over one read of the four windows; the best growth first.
 _TRENDING = sql.SQL(

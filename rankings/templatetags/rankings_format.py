@@ -158,3 +158,20 @@ def figure_table(figure: dict, caption: str) -> str:
 def _is_time(value) -> bool:
     text = str(value)
     return len(text) >= 10 and text[4] == "-" and text[7] == "-"
+
+
+@register.filter
+def lookup(mapping: dict, key):
+    """``mapping[key]`` in a template (None when missing)."""
+    return mapping.get(key) if isinstance(mapping, dict) else None
+
+
+@register.filter
+def usd(value) -> str:
+    """USD with the precision small amounts need: $12.40, $0.0042."""
+    if value is None:
+        return "–"
+    amount = float(value)
+    if amount >= 1000:
+        return "$" + compact(amount)
+    return f"${amount:,.2f}" if amount >= 1 or amount == 0 else f"${amount:.4f}"

@@ -81,6 +81,8 @@ moment = st.one_of(
     text,
 )
 ANY = st.one_of(text, count, money, st.booleans(), st.none())
+ERROR_KIND = st.sampled_from(["invalid_json", "unknown_tool", "schema_mismatch", "other"])
+TAG_KEY = st.sampled_from(["programming_language", "language", "task", " Language ", "team"])
 
 
 def recent() -> st.SearchStrategy[str]:
@@ -120,6 +122,11 @@ def event(created_at: st.SearchStrategy = moment) -> st.SearchStrategy[dict]:
             "is_byok": ANY,
             "finish_reason": text,
             "num_search_results": count,
+            "tool_calls": st.one_of(count, st.lists(ANY, max_size=3)),
+            "tool_call_errors": st.one_of(ANY, st.dictionaries(st.one_of(text, ERROR_KIND), count, max_size=5)),
+            "tags": st.one_of(ANY, st.dictionaries(st.one_of(text, TAG_KEY), ANY, max_size=6)),
+            "session_id": st.one_of(text, st.integers()),
+            "harness": text,
         },
     )
 
@@ -171,6 +178,11 @@ def writable_event() -> st.SearchStrategy[dict]:
             "cancelled": st.booleans(),
             "streamed": st.sampled_from([True, False, "true", "0", ""]),
             "finish_reason": near(50),
+            "tool_calls": st.integers(0, 10_000),
+            "tool_call_errors": st.one_of(st.integers(0, 2), st.dictionaries(ERROR_KIND, st.integers(0, 1))),
+            "tags": st.dictionaries(st.one_of(TAG_KEY, near(64)), near(100), max_size=6),
+            "session_id": st.one_of(near(200), st.integers(0, 2**63)),
+            "harness": near(64),
         },
     )
 

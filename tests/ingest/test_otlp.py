@@ -492,3 +492,18 @@ def test_no_body_answers_5xx(client, ingest_key, raw, value, key_name):
     )
     response = post(client, key, json.dumps(body).encode(), content_type="application/json")
     assert response.status_code == 200
+
+
+@pytest.mark.django_db
+def test_a_conversation_is_a_session_and_a_tool_call_finish_counts_one_call(client, ingest_key):
+    _, key = ingest_key
+    spans = make_spans(
+        [
+            ("chat", chat(1, **{"gen_ai.conversation.id": "conv-7", "gen_ai.response.finish_reasons": ["tool_calls"]})),
+            ("chat", chat(2)),
+        ]
+    )
+    assert post(client, key, encode_spans(spans).SerializeToString()).status_code == 200
+    first, second = pending_events()
+    assert (first["session_id"], first["tool_calls"]) == ("conv-7", 1)
+    assert (second["session_id"], second["tool_calls"]) == ("", 0)

@@ -29,6 +29,11 @@ SECTIONS = [
     "apps",
     "trending",
     "performance",
+    "tools",
+    "languages",
+    "context",
+    "tags",
+    "sessions",
 ]
 
 
@@ -41,9 +46,11 @@ def test_empty_install_explains_how_to_send_events(client):
 
 def test_home_renders_every_section_with_charts(client, usage):
     body = client.get("/").content.decode()
-    for section in ("chart", "leaderboard", "authors", "categories", "apps", "trending", "performance"):
-        assert f'id="{section}"' in body
-    assert body.count('class="plot') == 3  # top models, author share, category
+    for section in SECTIONS:
+        if section != "leaderboard_rows":
+            assert f'id="{section}"' in body
+    # top models, author share, category, languages, context length, a tag, sessions per turns
+    assert body.count('class="plot') == 7
     assert "Claude Sonnet 4" in body
     assert 'src="/static/plotly/plotly.min.js"' in body and "htmx-2.min.js" in body
 

@@ -42,6 +42,7 @@ def year():
     """Per-window aggregates of a small but full simulated year."""
     windows: dict[str, dict] = {"first": defaultdict(float), "last": defaultdict(float)}
     sim = Simulator(days=365, end=END, scale=SMALL, seed=11)
+    reasoning_models = {m.slug for m in sim.models if m.reasoning}
     authors = {"first": defaultdict(float), "last": defaultdict(float)}
     categories = {"first": defaultdict(float), "last": defaultdict(float)}
     for day in list(range(28)) + list(range(337, 365)):
@@ -55,6 +56,15 @@ def year():
             if e["native_tokens_reasoning"]:
                 w["reasoning"] += e["native_tokens_reasoning"]
                 w["reasoning_model_completion"] += e["tokens_completion"]
+            if e["model"].split(":")[0] in reasoning_models:
+                w["reasoning_model_tokens"] += tokens
+            coding = "coding" if e["categories"] == "programming" else "other"
+            w[f"{coding}_requests"] += 1
+            w[f"{coding}_prompt"] += e["tokens_prompt"]
+            w[f"{coding}_tool_calls"] += e.get("tool_calls", 0)
+            w[f"language:{e['tags']['language']}"] += tokens
+            if "programming_language" in e["tags"]:
+                w[f"programming:{e['tags']['programming_language']}"] += tokens
             authors[window][e["model"].split("/")[0]] += tokens
             categories[window][e["categories"]] += tokens
     return windows, authors, categories
@@ -97,6 +107,45 @@ def test_reasoning_share_and_prompt_length_rise(year):
         first["reasoning"] / first["reasoning_model_completion"]
     )
     assert last["prompt"] / last["requests"] > 2 * first["prompt"] / first["requests"]
+
+
+def test_prompts_per_request_and_reasoning_models_follow_the_state_of_ai_report(year):
+    """a16z x OpenRouter, Dec 2025: prompts per request ~1.5K to over 6K, coding ~20K vs ~5K
+    elsewhere; reasoning models from ~0 to over half of the tokens."""
+    windows, _, _ = year
+    first, last = windows["first"], windows["last"]
+    assert 1000 < first["prompt"] / first["requests"] < 2200
+    assert last["prompt"] / last["requests"] > 6000
+    assert 16_000 < last["coding_prompt"] / last["coding_requests"] < 25_000
+    assert 3500 < last["other_prompt"] / last["other_requests"] < 6500
+    assert first["reasoning_model_tokens"] / first["tokens"] < 0.08
+    assert last["reasoning_model_tokens"] / last["tokens"] > 0.5
+
+
+def test_languages_and_tool_calls_follow_the_report(year):
+    windows, _, _ = year
+    last = windows["last"]
+    assert abs(last["language:en"] / last["tokens"] - 0.83) < 0.04
+    assert abs(last["language:zh-hans"] / last["tokens"] - 0.05) < 0.02
+    programming = {k: v for k, v in last.items() if k.startswith("programming:")}
+    leaders = sorted(programming, key=programming.get, reverse=True)[:3]
+    assert set(leaders) == {"programming:python", "programming:typescript", "programming:javascript"}
+    assert last["coding_tool_calls"] / (last["coding_tool_calls"] + last["other_tool_calls"]) > 0.7
+
+
+def test_sessions_keep_their_model_and_coding_agents_run_longer():
+    turns: dict[str, list] = defaultdict(list)
+    sim = Simulator(days=365, end=END, scale=SCALES["demo"], seed=2)
+    for day in range(358, 365):
+        for e in sim.events_for_day(day):
+            turns[e["session_id"]].append(e)
+    for events in turns.values():
+        assert len({e["model"].split(":")[0] for e in events}) == 1
+        assert len({e["origin"].split("/")[2].removeprefix("app.") for e in events}) == 1
+    coding = [len(v) for v in turns.values() if v[0]["categories"] == "programming"]
+    other = [len(v) for v in turns.values() if v[0]["categories"] not in ("programming", "roleplay")]
+    assert sum(coding) / len(coding) > 3 * sum(other) / len(other)
+    assert {e.get("harness") for v in turns.values() for e in v} >= {"cline", None}
 
 
 def test_openrouter_scale_has_the_benchmark_cardinality():

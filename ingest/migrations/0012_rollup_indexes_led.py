@@ -6,8 +6,8 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("ingest", "0010_cache_write_tokens"),
-        ("rankings", "0008_rollups_owned_by_ingest"),
+        ("ingest", "0011_narrow_rollups"),
+        ("rankings", "0009_tag_keys"),
     ]
 
     operations = [

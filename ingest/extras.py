@@ -1,0 +1,196 @@
+"""Reading the optional fields of the narrow rollups: tool calls and their failures, tags,
+and the session (docs/api.md). Each parser fills the normalized event or names the field
+that is wrong, like :mod:`ingest.values` does for the others.
+
+Tags: only the keys the operator ranks (``rankings.TagKey``, read at most every
+``RANKED_KEYS_TTL`` seconds per process) are kept, as ``key=value`` texts in one text
+(:func:`join_tags`); the worker folds values over a key's limit into ``key=other``
+(``ingest.resolve``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import time
+from functools import lru_cache
+from typing import Any
+
+from ingest import schema, values
+from rankings.models import TagKey
+
+MAX_TOOL_CALLS = 10_000  # per request
+MAX_TAGS = 64  # entries of an event's tags object
+MAX_TAG_VALUE = 100  # characters of a value once normalized (rankings.TagValue.value)
+MAX_SESSION_ID = 200
+MAX_HARNESS = 64
+# A response that ends this way and gives no count made one tool call.
+TOOL_FINISH_REASONS = frozenset({"tool_calls", "tool_use", "function_call"})
+ERROR_KINDS = tuple(kind for kind, _ in schema.TOOL_ERROR_KINDS)
+_ERROR_KEYS = tuple(f"tool_errors_{kind}" for kind in ERROR_KINDS)
+_KEY_RE = re.compile(TagKey.KEY_PATTERN)
+# Between the tags of an event: no key or value holds a control character.
+TAG_SEPARATOR = "\x1f"
+# A key ranked in the admin is recognised by every process within this many seconds.
+RANKED_KEYS_TTL = 30.0
+
+_ranked: tuple[float, frozenset[str]] = (-math.inf, frozenset())
+
+
+def ranked_keys() -> frozenset[str]:
+    """The tag keys counted, read again at most every ``RANKED_KEYS_TTL`` seconds."""
+    global _ranked
+    expires, keys = _ranked
+    moment = time.monotonic()
+    if moment >= expires:
+        keys = frozenset(TagKey.objects.filter(ranked=True).values_list("key", flat=True))
+        _ranked = (moment + RANKED_KEYS_TTL, keys)
+    return keys
+
+
+def tool_calls(value: Any) -> int:
+    """A count, or the response's list of tool calls (its length)."""
+    if isinstance(value, list):
+        if len(value) > MAX_TOOL_CALLS:
+            raise ValueError(f"must hold at most {MAX_TOOL_CALLS:,} calls")
+        return len(value)
+    return values.count(value, MAX_TOOL_CALLS)
+
+
+def tool_errors(value: Any) -> dict[str, int]:
+    """Failed tool calls by kind: a total (its kind is "other") or an object of counts."""
+    if not isinstance(value, dict):
+        return {"other": values.count(value, MAX_TOOL_CALLS)}
+    unknown = sorted(str(k)[:40] for k in value if k not in ERROR_KINDS)
+    if unknown:
+        raise ValueError(f"unknown kind {unknown[0]!r} (kinds: {', '.join(ERROR_KINDS)})")
+    counts = {kind: values.count(n, MAX_TOOL_CALLS) for kind, n in value.items()}
+    if sum(counts.values()) > MAX_TOOL_CALLS:
+        raise ValueError(f"must add up to at most {MAX_TOOL_CALLS:,}")
+    return counts
+
+
+def join_tags(tags: list[str]) -> str:
+    return TAG_SEPARATOR.join(tags)
+
+
+def split_tags(tags: str) -> list[str]:
+    return tags.split(TAG_SEPARATOR) if tags else []
+
+
+def tags(value: Any) -> str:
+    """The ranked tags of a flat object of strings, as sorted ``key=value`` texts (keys and
+    values lowercased, spaces collapsed) in one text; other keys are ignored, whatever they
+    hold. An object (or its JSON text, from a CSV cell)."""
+    value = _object(value)
+    if not isinstance(value, dict):
+        raise ValueError("must be an object of string keys and string values")
+    if len(value) > MAX_TAGS:
+        raise ValueError(f"must have at most {MAX_TAGS} keys")
+    try:
+        return _ranked_tags(tuple(value.items()), ranked_keys())
+    except TypeError:  # an unhashable value (a key not ranked may hold anything)
+        return _ranked_tags.__wrapped__(tuple(value.items()), ranked_keys())
+
+
+@lru_cache(maxsize=65536)  # gateways send the same few combinations over and over
+def _ranked_tags(items: tuple[tuple[str, Any], ...], ranked: frozenset[str]) -> str:
+    kept = {}
+    for raw_key, raw_value in items:
+        key = raw_key.strip().lower()
+        if key not in ranked or not _KEY_RE.match(key) or raw_value is None:
+            continue
+        if not isinstance(raw_value, str):
+            raise ValueError(f"{key}: must be a string")
+        text = " ".join(values.text(raw_value, 4 * MAX_TAG_VALUE).split()).casefold()
+        if len(text) > MAX_TAG_VALUE:
+            raise ValueError(f"{key}: must be at most {MAX_TAG_VALUE} characters")
+        if text:
+            kept[key] = text
+    return join_tags([f"{key}={kept[key]}" for key in sorted(kept)])
+
+
+def session_id(value: Any) -> str:
+    if type(value) is str and len(value) <= MAX_SESSION_ID and value.isprintable():
+        return value.strip()  # the common case, without a call
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    return values.text(value, MAX_SESSION_ID)
+
+
+@lru_cache(maxsize=4096)
+def _harness(value: str) -> str:
+    return values.text(value, MAX_HARNESS).lower()
+
+
+def harness(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError("must be a string")
+    return _harness(value) if len(value) <= MAX_HARNESS else values.text(value, MAX_HARNESS)
+
+
+def _object(value: Any) -> Any:
+    """An object sent as JSON text (a CSV cell) as the object; anything else as it is."""
+    if isinstance(value, str) and value.lstrip().startswith("{") and len(value) <= 20_000:
+        try:
+            return json.loads(value)
+        except (ValueError, RecursionError) as exc:
+            raise ValueError("must be an object (its JSON text does not parse)") from exc
+    return value
+
+
+def _parsed(event: dict[str, Any], name: str, fn, default: Any, errors: dict[str, str]) -> Any:
+    """``fn`` of the event's field ``name`` (``default`` when it is missing or wrong; then its
+    message is in ``errors``)."""
+    raw = event.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return fn(raw)
+    except ValueError as exc:
+        errors[name] = str(exc)
+        return default
+
+
+_NO_FAILURES = dict.fromkeys(_ERROR_KEYS, 0)
+
+
+def read(event: dict[str, Any], out: dict[str, Any], errors: dict[str, str]) -> None:
+    """Tool calls, tags and session of ``event`` into ``out`` (every key always set), or
+    each wrong field's message into ``errors``. Validation is ingest's hot path: the common
+    cases take no call."""
+    failures = 0
+    if event.get("tool_call_errors") in (None, ""):
+        out.update(_NO_FAILURES)
+    else:
+        failed = _parsed(event, "tool_call_errors", lambda v: tool_errors(_object(v)), {}, errors)
+        for kind, key in zip(ERROR_KINDS, _ERROR_KEYS, strict=True):
+            out[key] = failed.get(kind, 0)
+        failures = sum(failed.values())
+    calls = event.get("tool_calls")
+    if not (type(calls) is int and 0 <= calls <= MAX_TOOL_CALLS):
+        calls = _parsed(event, "tool_calls", tool_calls, None, errors)
+    if calls is None:
+        implied = out.get("finish_reason", "").lower() in TOOL_FINISH_REASONS
+        calls = max(int(implied), failures)
+    elif failures > calls:
+        errors["tool_call_errors"] = "must not add up to more than tool_calls"
+    out["tool_calls"] = calls
+    out["tags"] = _parsed(event, "tags", tags, "", errors)
+    out["session_id"] = _parsed(event, "session_id", session_id, "", errors)
+    out["harness"] = _parsed(event, "harness", harness, "", errors)
+
+
+def as_fields(event: dict[str, Any]) -> dict[str, Any]:
+    """The fields of a normalized event's tool calls, tags and session as they are sent
+    (``ingest.events.as_record``): reading them again gives the same values."""
+    failed = {kind: event.get(key, 0) for kind, key in zip(ERROR_KINDS, _ERROR_KEYS, strict=True)}
+    fields = {
+        "tool_calls": event.get("tool_calls", 0),
+        "tool_call_errors": {kind: n for kind, n in failed.items() if n},
+        "tags": dict(tag.split("=", 1) for tag in split_tags(event.get("tags", ""))),
+        "session_id": event.get("session_id", ""),
+        "harness": event.get("harness", ""),
+    }
+    return {name: value for name, value in fields.items() if value}

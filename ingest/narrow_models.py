@@ -1,0 +1,102 @@
+"""The narrow rollups: tool calls, context length, tags and sessions, in small daily tables of
+their own beside the cube (whose reads keep their speed), written from the same events in
+the same statement (:mod:`ingest.rollups.grains` declares their keys and measures)."""
+
+from __future__ import annotations
+
+from django.db import models
+
+from ingest import schema
+from ingest.rollup_fields import MetricMeasures, SessionMeasures, add_measures, dimension_field
+
+
+class ToolMeasures(MetricMeasures):
+    """What metrics sum plus tool calls and their failures by kind, over the requests that
+    made tool calls."""
+
+    class Meta:
+        abstract = True
+
+
+add_measures(ToolMeasures, schema.TOOL_MEASURES)
+
+
+class UsageToolDaily(ToolMeasures):
+    """Requests with tool calls per UTC day, model and provider."""
+
+    pk = models.CompositePrimaryKey("bucket", "model", "provider")
+    bucket = models.DateField()
+    model = dimension_field("model")
+    provider = dimension_field("provider")
+
+    class Meta:
+        indexes = [models.Index(fields=["model", "bucket"], name="tooldaily_model_bucket")]
+
+
+class UsageContextDaily(MetricMeasures):
+    """Usage per UTC day, model and context-length bucket (from prompt tokens)."""
+
+    pk = models.CompositePrimaryKey("bucket", "model", "context")
+    bucket = models.DateField()
+    model = dimension_field("model")
+    context = dimension_field("context")
+
+    class Meta:
+        indexes = [models.Index(fields=["model", "bucket"], name="contextdaily_model_bucket")]
+
+
+class UsageContextTotal(MetricMeasures):
+    """Usage per UTC day and context-length bucket: five rows a day for the home page."""
+
+    pk = models.CompositePrimaryKey("bucket", "context")
+    bucket = models.DateField()
+    context = dimension_field("context")
+
+
+class UsageTagDaily(MetricMeasures):
+    """Usage per UTC day, ranked tag value and model (a model's tags): an event adds to one
+    row per tag."""
+
+    pk = models.CompositePrimaryKey("bucket", "tag", "model")
+    bucket = models.DateField()
+    tag = dimension_field("tag")
+    model = dimension_field("model")
+
+    class Meta:
+        indexes = [models.Index(fields=["model", "bucket"], name="tagdaily_model_bucket")]
+
+
+class UsageTagTotal(MetricMeasures):
+    """Usage per UTC day and ranked tag value: the tag rankings and charts of all apps."""
+
+    pk = models.CompositePrimaryKey("bucket", "tag")
+    bucket = models.DateField()
+    tag = dimension_field("tag")
+
+
+class UsageTagAppDaily(MetricMeasures):
+    """Usage per UTC day, app and ranked tag value: an app's tags (its page), and what
+    private apps add to the tag rollups, taken out of every public tag reading."""
+
+    pk = models.CompositePrimaryKey("bucket", "app", "tag")
+    bucket = models.DateField()
+    app = dimension_field("app")
+    tag = dimension_field("tag")
+
+    class Meta:
+        indexes = [models.Index(fields=["app", "bucket"], name="tagappdaily_app_bucket")]
+
+
+class UsageSession(SessionMeasures):
+    """One row per UTC day a session was active, per app, harness and model: a session's
+    turns and cost are the sum of its rows (docs/decisions.md, "Cost per session")."""
+
+    pk = models.CompositePrimaryKey("bucket", "app", "harness", "session_id", "model")
+    bucket = models.DateField()
+    app = dimension_field("app")
+    harness = dimension_field("harness")
+    session_id = dimension_field("session")
+    model = dimension_field("model")
+
+    class Meta:
+        indexes = [models.Index(fields=["app", "bucket"], name="session_app_bucket")]

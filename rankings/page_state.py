@@ -1,0 +1,106 @@
+"""The state of a page's switches (period, interval, metric, the sections' tabs), read
+leniently from the query string, and the tabs that change one of them; shared by every page
+module."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+from django.http import HttpRequest
+
+from ingest import schema
+from rankings.models import Category, TagKey
+
+PERIOD_LABELS = {
+    "day": "Today",
+    "week": "This week",
+    "month": "This month",
+    "year": "This year",
+    "all": "All time",
+}
+APP_PERIODS = ("day", "week", "month")
+INTERVAL_LABELS = {"day": "Daily", "week": "Weekly", "month": "Monthly"}
+INTERVAL_SPAN = {"day": 90, "week": 364, "month": 365}  # days of history each interval shows
+# The pages' metric switch (``ingest.schema``).
+METRIC_LABELS = {metric.name: metric.label for metric in schema.METRICS if metric.switch}
+PAGE_SIZE = 20
+SLUG_RE = re.compile(r"[a-z0-9-]{1,50}")
+TAG_RE = re.compile(r"[a-z0-9_.-]{1,64}")
+# The Languages section's tabs: ranked tag keys (rankings.catalog.TAG_KEYS).
+LANGUAGE_KEYS = ("programming_language", "language")
+LANGUAGE_LABELS = {"programming_language": "Programming", "language": "Natural"}
+# The Cost per session section's tabs: every session, or a turn range.
+TURN_LABELS = {
+    "all": "All sessions",
+    **{label: f"{label} turn{'s' if last != 1 else ''}" for label, _, last in schema.TURN_RANGES},
+}
+
+
+@dataclass
+class State:
+    """The page's switches, read leniently: an unknown value falls back to the default."""
+
+    period: str = "week"
+    interval: str = "week"
+    metric: str = "tokens"
+    category: str = "programming"
+    app_period: str = "week"
+    offset: int = 0
+    lang: str = LANGUAGE_KEYS[0]
+    tag: str = "task"
+    turns: str = "all"
+
+    @classmethod
+    def from_request(cls, request: HttpRequest) -> State:
+        get = request.GET
+        state = cls()
+        if get.get("period") in PERIOD_LABELS:
+            state.period = get["period"]
+        if get.get("interval") in INTERVAL_LABELS:
+            state.interval = get["interval"]
+        if get.get("metric") in METRIC_LABELS:
+            state.metric = get["metric"]
+        category = get.get("category", "")
+        if SLUG_RE.fullmatch(category) and Category.objects.filter(slug=category).exists():
+            state.category = category
+        if get.get("app_period") in APP_PERIODS:
+            state.app_period = get["app_period"]
+        offset = get.get("offset", "")
+        if offset.isdigit() and int(offset) < 100_000:
+            state.offset = int(offset)
+        if get.get("lang") in LANGUAGE_KEYS:
+            state.lang = get["lang"]
+        tag = get.get("tag", "")
+        if TAG_RE.fullmatch(tag) and TagKey.objects.filter(key=tag, ranked=True).exists():
+            state.tag = tag
+        if get.get("turns") in TURN_LABELS:
+            state.turns = get["turns"]
+        return state
+
+    def url(self, path: str, section: str | None = None, **changes: Any) -> str:
+        """This state's URL with ``changes``; with ``section``, the htmx fragment URL."""
+        values = {**vars(self), "offset": 0, **changes}
+        defaults = vars(State())
+        query = {k: v for k, v in values.items() if v != defaults[k]}
+        if section:
+            query["section"] = section
+        return path + ("?" + urlencode(query) if query else "")
+
+    def key(self, *names: str) -> str:
+        return ":".join(f"{n}={getattr(self, n)}" for n in names)
+
+
+def tabs(state: State, path: str, field: str, labels: dict[str, str], section: str) -> list[dict[str, Any]]:
+    return [
+        {
+            "value": value,
+            "label": text,
+            "active": getattr(state, field) == value,
+            "url": state.url(path, **{field: value}),
+            "section_url": state.url(path, section, **{field: value}),
+        }
+        for value, text in labels.items()
+    ]
