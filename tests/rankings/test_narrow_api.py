@@ -99,7 +99,8 @@ def test_sessions_equal_the_selector(client, narrow):
         ("/api/v1/sessions?harness=%01x", 400, "harness"),
         ("/api/v1/sessions?app=secret", 400, "app"),  # a private app is unknown
         ("/api/v1/tags/language?app=secret", 400, "app"),
-        ("/api/v1/tags/language?cursor=900", 400, "cursor"),
+        ("/api/v1/tags/language?offset=900", 400, "offset"),  # past the end
+        ("/api/v1/tags/language?cursor=20", 400, "cursor"),  # the offset's former name
         ("/api/v1/context-lengths?interval=hour&period=year", 400, "interval"),
     ],
 )
