@@ -1,6 +1,7 @@
 """The narrow rollups: tool calls, context length, tags and sessions, in small daily tables of
 their own beside the cube (whose reads keep their speed), written from the same events in
-the same statement (:mod:`ingest.rollups.grains` declares their keys and measures)."""
+the same statement (:mod:`ingest.rollups.grains` declares their keys and measures). A key
+column that an index leads with gets no index of its own (``led``)."""
 
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ class UsageToolDaily(ToolMeasures):
 
     pk = models.CompositePrimaryKey("bucket", "model", "provider")
     bucket = models.DateField()
-    model = dimension_field("model")
+    model = dimension_field("model", led=True)
     provider = dimension_field("provider")
 
     class Meta:
@@ -38,7 +39,7 @@ class UsageContextDaily(MetricMeasures):
 
     pk = models.CompositePrimaryKey("bucket", "model", "context")
     bucket = models.DateField()
-    model = dimension_field("model")
+    model = dimension_field("model", led=True)
     context = dimension_field("context")
 
     class Meta:
@@ -60,7 +61,7 @@ class UsageTagDaily(MetricMeasures):
     pk = models.CompositePrimaryKey("bucket", "tag", "model")
     bucket = models.DateField()
     tag = dimension_field("tag")
-    model = dimension_field("model")
+    model = dimension_field("model", led=True)
 
     class Meta:
         indexes = [models.Index(fields=["model", "bucket"], name="tagdaily_model_bucket")]
@@ -80,7 +81,7 @@ class UsageTagAppDaily(MetricMeasures):
 
     pk = models.CompositePrimaryKey("bucket", "app", "tag")
     bucket = models.DateField()
-    app = dimension_field("app")
+    app = dimension_field("app", led=True)
     tag = dimension_field("tag")
 
     class Meta:
@@ -93,7 +94,7 @@ class UsageSession(SessionMeasures):
 
     pk = models.CompositePrimaryKey("bucket", "app", "harness", "session_id", "model")
     bucket = models.DateField()
-    app = dimension_field("app")
+    app = dimension_field("app", led=True)
     harness = dimension_field("harness")
     session_id = dimension_field("session")
     model = dimension_field("model")
