@@ -9,9 +9,11 @@ import re
 import pytest
 from django.utils.html import escape
 
+from ingest.services import import_events
 from rankings import selectors
 from rankings.models import App, LLMModel, TagKey
 from rankings.templatetags.rankings_format import compact, usd
+from tests.factories import EventFactory
 from tests.rankings.conftest import APPS, MODELS
 
 pytestmark = pytest.mark.django_db
@@ -103,3 +105,23 @@ def test_app_page_shows_its_sessions_and_tags_and_a_private_app_none(client, nar
     assert 'id="sessions"' in body and 'id="tags"' in body and "cline" in body
     private = App.objects.get(origin=APPS[2][0])
     assert client.get(private.get_absolute_url()).status_code == 404
+
+
+def test_tag_values_and_harness_names_are_escaped_in_tables_and_charts(client, narrow):
+    """Tag values and harness names are whatever gateways send: they reach tables, chart
+    labels (Plotly renders HTML in them) and the charts' data tables escaped, never raw."""
+    hostile = "<img src=x onerror=alert(1)>"
+    import_events(
+        EventFactory.build_batch(
+            30,
+            origin=APPS[0][0],
+            app_name=APPS[0][1],
+            tags={"programming_language": hostile},
+            session_id="s-hostile",
+            harness=hostile,
+        )
+    )
+    for query in ("section=languages&period=month", "section=sessions&period=month"):
+        body = fragment(client, query)
+        assert hostile not in body
+        assert escape(hostile) in body or escape(escape(hostile)) in body
