@@ -156,15 +156,6 @@ _COST_FIELD = schema.COST.field
 _PART_KEYS = tuple((whole.key, tuple(part.key for part in parts)) for whole, parts in _PARTS)
 
 
-def _parsed(errors: dict[str, str], name: str, parse, *args) -> Any:
-    """``parse(*args)``, or None with its error recorded under the event field ``name``."""
-    try:
-        return parse(*args)
-    except ValueError as exc:
-        errors[name] = str(exc)
-        return None
-
-
 def normalize(event: Any, now: datetime) -> tuple[dict[str, Any] | None, dict[str, str]]:
     """Validate one event; return its normalized form (JSON-safe) or the errors per field.
 
@@ -198,7 +189,7 @@ def normalize(event: Any, now: datetime) -> tuple[dict[str, Any] | None, dict[st
     if created_at is None:
         errors["created_at"] = "is required"
     else:
-        moment = _parsed(errors, "created_at", values.timestamp, created_at, now)
+        moment = values.parsed(errors, "created_at", values.timestamp, created_at, now)
         if moment is not None:
             out["created_at"] = moment.isoformat()
 
@@ -215,7 +206,7 @@ def normalize(event: Any, now: datetime) -> tuple[dict[str, Any] | None, dict[st
             out["author"] = author
             out["model"] = f"{author}/{name}"
             if not variant and (column := get("variant")) is not None:  # the CSV export's column
-                variant = _parsed(errors, "variant", values.variant_column, column)
+                variant = values.parsed(errors, "variant", values.variant_column, column)
             out["variant"] = variant or ""
 
     for key, name, limit in _TEXT_SPECS:
@@ -225,14 +216,14 @@ def normalize(event: Any, now: datetime) -> tuple[dict[str, Any] | None, dict[st
         elif value is None or value == "":
             out[key] = ""
         else:
-            out[key] = _parsed(errors, name, values.text, value, limit) or ""
+            out[key] = values.parsed(errors, name, values.text, value, limit) or ""
     provider_name = out["provider_name"]
     out["provider"] = _provider_slug(provider_name) if provider_name else UNKNOWN_PROVIDER
 
     for name in _ORIGIN_FIELDS:
         origin = get(name)
         if origin is not None and origin != "":
-            out["origin"] = _parsed(errors, "origin", values.normalize_origin, origin) or ""
+            out["origin"] = values.parsed(errors, "origin", values.normalize_origin, origin) or ""
             break
     else:
         out["origin"] = ""
@@ -240,7 +231,7 @@ def normalize(event: Any, now: datetime) -> tuple[dict[str, Any] | None, dict[st
     out["category"] = (
         OTHER_CATEGORY
         if categories is None or categories == ""
-        else _parsed(errors, "categories", values.categories, categories) or OTHER_CATEGORY
+        else values.parsed(errors, "categories", values.categories, categories) or OTHER_CATEGORY
     )
 
     # Tokens: the first field given (native counts first, normalized ones in their place).
@@ -252,7 +243,7 @@ def normalize(event: Any, now: datetime) -> tuple[dict[str, Any] | None, dict[st
         if type(value) is int and 0 <= value <= MAX_TOKENS:  # the common case, without a call
             out[key] = value
         else:
-            out[key] = 0 if value is None or value == "" else _parsed(errors, name, values.count, value)
+            out[key] = 0 if value is None or value == "" else values.parsed(errors, name, values.count, value)
     if not errors:
         for whole, parts in _PART_KEYS:
             if sum(out[part] for part in parts) > out[whole]:
@@ -266,7 +257,7 @@ def normalize(event: Any, now: datetime) -> tuple[dict[str, Any] | None, dict[st
         cost = None
     # No cost reported: None, and the writer derives it from the model's list prices; but a
     # :free variant costs nothing whatever the model's prices.
-    amount = _parsed(errors, _COST_FIELD, values.money, cost) if cost is not None else None
+    amount = values.parsed(errors, _COST_FIELD, values.money, cost) if cost is not None else None
     if amount is None and out.get("variant") == "free" and _COST_FIELD not in errors:
         amount = Decimal(0)
     out["cost"] = str(amount) if amount is not None else None
@@ -276,7 +267,9 @@ def normalize(event: Any, now: datetime) -> tuple[dict[str, Any] | None, dict[st
             out[key] = value
         else:
             out[key] = (
-                None if value is None or value == "" else _parsed(errors, name, values.milliseconds, value)
+                None
+                if value is None or value == ""
+                else values.parsed(errors, name, values.milliseconds, value)
             )
     for key, name, default in _FLAG_SPECS:
         value = get(name)
@@ -285,10 +278,10 @@ def normalize(event: Any, now: datetime) -> tuple[dict[str, Any] | None, dict[st
         elif value is None:
             out[key] = default
         else:
-            out[key] = _parsed(errors, name, values.flag, value) or False
+            out[key] = values.parsed(errors, name, values.flag, value) or False
     extras.read(event, out, errors)  # tool calls, tags, session
     if (results := get("num_search_results")) is not None:  # checked, not kept
-        _parsed(errors, "num_search_results", values.count, results)
+        values.parsed(errors, "num_search_results", values.count, results)
     if not errors:
         for key, name, width in values.column_widths():
             if len(out[key]) > width:

@@ -146,11 +146,8 @@ def _parsed(event: dict[str, Any], name: str, fn, default: Any, errors: dict[str
     raw = event.get(name)
     if raw is None or raw == "":
         return default
-    try:
-        return fn(raw)
-    except ValueError as exc:
-        errors[name] = str(exc)
-        return default
+    value = values.parsed(errors, name, fn, raw)
+    return default if value is None else value
 
 
 _NO_FAILURES = dict.fromkeys(_ERROR_KEYS, 0)

@@ -42,6 +42,15 @@ _VARIANT_RE = re.compile(r"^[a-z0-9-]{1,16}$")
 _SCHEME_RE = re.compile(r"^[a-z][a-z0-9+.-]*:(?!\d)", re.IGNORECASE)
 
 
+def parsed(errors: dict[str, str], name: str, parse, *args) -> Any:
+    """``parse(*args)``, or None with its error recorded under the event field ``name``."""
+    try:
+        return parse(*args)
+    except ValueError as exc:
+        errors[name] = str(exc)
+        return None
+
+
 def text(value: Any, limit: int) -> str:
     if not isinstance(value, str):
         raise ValueError("must be a string")
