@@ -4,21 +4,52 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from rankings import growth, selectors
+from rankings import drivers, growth, selectors
 from rankings.api import params
+from rankings.api.growth_schema import GrowthSerializer
 from rankings.api.serializers import entity_dict, window_dict
 from rankings.api.views import ReadView
 from rankings.cache import cached
 
 
+def driver_dict(d: drivers.Driver) -> dict[str, Any]:
+    return {
+        "key": d.key,
+        "name": d.name,
+        "tokens": d.tokens,
+        "share_of_change": d.share_of_change,
+        "before": d.before,
+        "after": d.after,
+        "unit": d.unit,
+        "exact": d.exact,
+        "method": d.method,
+        "summary": d.summary,
+        "parts": d.parts,
+        "figures": d.figures,
+    }
+
+
+def spend_dict(split: drivers.CostSplit) -> dict[str, Any]:
+    return {
+        "before": float(split.before),
+        "after": float(split.after),
+        "change": float(split.change),
+        "price": float(split.price),
+        "volume": float(split.volume),
+        "method": "Exact decomposition per model, summed: volume = change in tokens × the mean of the two "
+        "costs per token, price = the rest (the symmetric two-factor split, no interaction term).",
+        "summary": drivers.spend_sentence(split),
+    }
+
+
 def growth_dict(g: growth.Growth) -> dict[str, Any]:
     t0, t1 = g.totals_before, g.totals_after
+    report = drivers.report(g)
     return {
         "before": window_dict(g.before),
         "after": window_dict(g.after),
@@ -61,6 +92,8 @@ def growth_dict(g: growth.Growth) -> dict[str, Any]:
         "variants": g.variants,
         "history": g.history,
         "summary": growth.summary(g),
+        "drivers": [driver_dict(d) for d in report.drivers],
+        "spend": spend_dict(report.spend),
     }
 
 
@@ -84,10 +117,11 @@ class GrowthView(ReadView):
 
     @extend_schema(
         parameters=[GrowthParams, OpenApiParameter("format", str, enum=["json"])],
-        responses=OpenApiTypes.OBJECT,
+        responses=GrowthSerializer,
         description="Why tokens changed between a window and the equal window before it (default: the "
         "last 7 x 24 hours vs the 7 x 24 before). Every decomposition is additive: volume + intensity, "
-        "the contributors of each kind, and the token-mix parts each sum to tokens.change.",
+        "the contributors of each kind, the token-mix parts and each driver's parts sum to tokens.change; "
+        "spend.price + spend.volume = spend.change. The seven drivers overlap: their tokens do not add up.",
     )
     def get(self, request: Request) -> Response:
         query = params.parse(GrowthParams, request.query_params)

@@ -27,6 +27,41 @@ def compact(value) -> str:
     return f"{number:.0f}" if number == int(number) else f"{number:.2f}"
 
 
+MINUS = "\u2212"  # signed numbers read "+1.2M" and "−1.2M" everywhere, never a hyphen
+
+
+def _sign(value: float) -> str:
+    return "+" if value > 0 else MINUS if value < 0 else ""
+
+
+@register.filter
+def signed_compact(value) -> str:
+    """+1.2M, −300K, 0."""
+    if value is None:
+        return "–"
+    text = compact(abs(float(value)))
+    return "0" if text in ("0", "0.00") else _sign(float(value)) + text
+
+
+@register.filter
+def points(value, digits: int = 0) -> str:
+    """Percentage points, signed and counted: "+1 point", "−2.5 points", "0 points"."""
+    if value is None:
+        return "–"
+    text = f"{abs(float(value)):.{digits}f}"
+    sign = "" if float(text) == 0 else _sign(float(value))
+    return f"{sign}{text} point{'' if float(text) == 1 else 's'}"
+
+
+@register.filter
+def signed_percent(value, digits: int = 0) -> str:
+    """A share (0.123) as a percent, negative ones with a true minus: 12%, −4%."""
+    if value is None:
+        return "–"
+    text = f"{abs(float(value)) * 100:.{digits}f}"
+    return f"{MINUS if float(value) < 0 and float(text) else ''}{text}%"
+
+
 @register.filter
 def metric_value(value, metric: str) -> str:
     if metric == "cost":

@@ -1,0 +1,420 @@
+"""The seven drivers of token growth, one number each (definitions: docs/api.md, "Drivers").
+
+Each driver splits the change in tokens between two equal windows into ``parts`` that add up
+to it exactly, in whole tokens, and attributes one number to the driver (``tokens``). For
+five drivers that number is one of the parts: an exact decomposition. Multi-model access
+and discovery are indicators (a group's change; growth beyond the rest's pace), and their
+``method`` says so. The drivers overlap (a reasoning request of a coding agent on a free
+model counts in three), so the seven numbers do not add up to the change.
+
+The change in spend is split exactly into price and volume, per model, summed
+(:func:`price_volume`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from rankings.growth import Growth, log_mean
+from rankings.selectors import drivers as reads
+from rankings.templatetags.rankings_format import MINUS, percent, signed_compact, signed_percent, usd
+
+KEYS = (
+    "model_breadth",
+    "discovery",
+    "reasoning",
+    "free_vs_paid",
+    "routing_variants",
+    "app_growth",
+    "context_growth",
+)
+DISCOVERY_TOP = 20  # a model "entered the rankings" when it entered the top this many
+STANDARD, FREE = "", reads.FREE_VARIANT
+
+
+@dataclass
+class Driver:
+    key: str
+    name: str
+    tokens: int
+    change: int  # the whole change in tokens, which ``parts`` add up to
+    before: float | None
+    after: float | None
+    unit: str
+    exact: bool
+    method: str
+    parts: dict[str, int]
+    figures: dict[str, float | None] = field(default_factory=dict)
+    summary: str = ""
+
+    @property
+    def share_of_change(self) -> float | None:
+        return self.tokens / self.change if self.change else None
+
+
+def whole_parts(parts: dict[str, float], total: int) -> dict[str, int]:
+    """``parts`` (summing to ``total`` up to floating-point error) as whole numbers summing
+    to ``total`` exactly: each rounded down, then the units left over given to the largest
+    remainders (taken from the smallest when rounding overshot)."""
+    floors = {k: math.floor(v) for k, v in parts.items()}
+    left = total - sum(floors.values())
+    order = sorted(parts, key=lambda k: parts[k] - floors[k], reverse=left > 0)
+    for n in range(abs(left)):
+        floors[order[n % len(order)]] += 1 if left > 0 else -1
+    return floors
+
+
+def _split(r0: float, r1: float, x0: float, x1: float) -> tuple[float, float]:
+    """LMDI-I of a sum X = R·(X/R) into (requests, per request), adding up to x1 − x0. With
+    no requests on a side, all of it is requests; with none of X on a side (but requests),
+    all of it is per request: the limits of the index there."""
+    if min(r0, r1) <= 0:
+        return x1 - x0, 0.0
+    if min(x0, x1) <= 0:
+        return 0.0, x1 - x0
+    requests = log_mean(x1, x0) * math.log(r1 / r0)
+    return requests, (x1 - x0) - requests
+
+
+def context_split(r0: int, p0: int, c0: int, r1: int, p1: int, c1: int) -> dict[str, int]:
+    """The change in tokens (prompt + completion) in three parts, whole tokens that add up
+    exactly: more requests, more prompt tokens per request, more completion tokens per
+    request. LMDI-I over the two sums: ΔP = L(P1, P0)·ln(R1/R0) + L(P1, P0)·ln(p1/p0), the
+    same for completions, and the two request parts together."""
+    prompt_requests, prompt = _split(r0, r1, p0, p1)
+    completion_requests, completion = _split(r0, r1, c0, c1)
+    return whole_parts(
+        {
+            "requests": prompt_requests + completion_requests,
+            "prompt_per_request": prompt,
+            "completion_per_request": completion,
+        },
+        (p1 + c1) - (p0 + c0),
+    )
+
+
+@dataclass
+class CostSplit:
+    before: Decimal
+    after: Decimal
+    price: Decimal
+    volume: Decimal
+
+    @property
+    def change(self) -> Decimal:
+        return self.after - self.before
+
+
+_PRECISION = Decimal("1e-10")  # the rollups' cost precision (numeric(24, 10))
+
+
+def price_volume(models: dict[Any, tuple[int, Decimal, int, Decimal]]) -> CostSplit:
+    """The change in spend split into price and volume per model (tokens before, cost
+    before, tokens after, cost after), summed. Per model the symmetric two-factor split
+    (the Shapley value, no interaction term): volume = ΔQ·(p0 + p1)/2 with p = cost per
+    token, price = the rest, so the two add up to the model's change exactly in the
+    rollups' precision. A model with no tokens on a side changes by volume alone."""
+    before = after = volume = Decimal(0)
+    for q0, c0, q1, c1 in models.values():
+        before, after = before + c0, after + c1
+        if q0 and q1:
+            mean_price = (c0 / q0 + c1 / q1) / 2
+            volume += ((q1 - q0) * mean_price).quantize(_PRECISION)
+        else:
+            volume += c1 - c0
+    return CostSplit(before, after, (after - before) - volume, volume)
+
+
+def _share(part: float, whole: float) -> float | None:
+    return part / whole if whole else None
+
+
+# --- The seven ---------------------------------------------------------------------------
+
+
+def _breadth(growth: Growth, apps: list[reads.AppRow]) -> Driver:
+    def multi(side: str) -> int:
+        return sum(getattr(a, side) for a in apps if a.attributed and getattr(a, f"models_{side}") >= 2)
+
+    def models_per_app(side: str) -> float | None:
+        used = [(getattr(a, side), getattr(a, f"models_{side}")) for a in apps if a.attributed]
+        weight = sum(t for t, _ in used)
+        return sum(t * n for t, n in used) / weight if weight else None
+
+    t0, t1 = growth.totals_before.tokens, growth.totals_after.tokens
+    m0, m1 = multi("before"), multi("after")
+    return Driver(
+        "model_breadth",
+        "Multi-model access",
+        m1 - m0,
+        t1 - t0,
+        models_per_app("before"),
+        models_per_app("after"),
+        "models per app, weighted by tokens",
+        False,
+        "Indicator, not an exact decomposition: the change in tokens of apps that used two or more "
+        "models in a window (each window classified on its own); the level is the number of models "
+        "an app uses, weighted by its tokens.",
+        {"multi_model_apps": m1 - m0, "other_traffic": (t1 - m1) - (t0 - m0)},
+        {"apps_multi_model": sum(1 for a in apps if a.attributed and a.models_after >= 2)},
+    )
+
+
+def _discovery(growth: Growth, models: dict[int, list[int]]) -> Driver:
+    """``models``: per model its tokens in the earlier, before and after windows."""
+
+    def top(position: int) -> set[int]:
+        """The models ranked in the top in a window (ties share a rank)."""
+        values = sorted((v[position] for v in models.values() if v[position] > 0), reverse=True)
+        if not values:
+            return set()
+        floor = values[min(len(values), DISCOVERY_TOP) - 1]
+        return {m for m, v in models.items() if v[position] >= floor}
+
+    had_earlier = any(v[0] for v in models.values())
+    entrants = top(1) - top(0) if had_earlier else set()
+    e0 = sum(models[m][1] for m in entrants)
+    e1 = sum(models[m][2] for m in entrants)
+    t0, t1 = growth.totals_before.tokens, growth.totals_after.tokens
+    others_rate = _share((t1 - e1) - (t0 - e0), t0 - e0) or 0.0
+    excess = round((e1 - e0) - e0 * others_rate)
+    return Driver(
+        "discovery",
+        "Rankings discovery",
+        excess,
+        t1 - t0,
+        _share(e0, t0),
+        _share(e1, t1),
+        "share of tokens of the models that entered the top 20",
+        False,
+        f"Indicator, not an exact decomposition: how much more the models that entered the top "
+        f"{DISCOVERY_TOP} in the window before grew than the other models' pace (their tokens before "
+        f"× the difference of the two growth rates); the level is those models' share of tokens.",
+        {"entrants": e1 - e0, "other_models": (t1 - e1) - (t0 - e0)},
+        {"models": len(entrants), "top": DISCOVERY_TOP, "others_growth": others_rate if t0 - e0 else None},
+    )
+
+
+def _reasoning(growth: Growth) -> Driver:
+    return Driver(
+        "reasoning",
+        "Reasoning tokens",
+        growth.mix["reasoning"],
+        growth.change,
+        growth.totals_before.reasoning_share,
+        growth.totals_after.reasoning_share,
+        "share of completion tokens",
+        True,
+        "Exact decomposition: the change in reasoning tokens, one of four token types (uncached "
+        "prompt, cached prompt, visible completion, reasoning) whose changes add up to the total; "
+        "the level is reasoning's share of completion tokens.",
+        dict(growth.mix),
+    )
+
+
+def _group(rows: list[reads.ModelVariantRow], keep: Callable[[reads.ModelVariantRow], bool]) -> tuple[int, int]:
+    return sum(r.before for r in rows if keep(r)), sum(r.after for r in rows if keep(r))
+
+
+def _free_vs_paid(growth: Growth, rows: list[reads.ModelVariantRow], apps: list[reads.AppRow]) -> Driver:
+    f0, f1 = _group(rows, lambda r: r.free)
+    t0, t1 = growth.totals_before.tokens, growth.totals_after.tokens
+    converted = [a for a in apps if a.before and a.free_before == a.before and a.after > a.free_after]
+    return Driver(
+        "free_vs_paid",
+        "Free and paid models",
+        f1 - f0,
+        t1 - t0,
+        _share(f0, t0),
+        _share(f1, t1),
+        "share of tokens on free models",
+        True,
+        "Exact decomposition: the change in free traffic (:free variants and models listed at $0), "
+        "which with paid traffic's change adds up to the total; the level is free traffic's share "
+        "of tokens, and apps that used only free models before and paid ones after are counted apart.",
+        {"free": f1 - f0, "paid": (t1 - f1) - (t0 - f0)},
+        {
+            "apps_free_to_paid": len(converted),
+            "paid_tokens_of_those_apps": sum(a.after - a.free_after for a in converted),
+        },
+    )
+
+
+def _routing(growth: Growth, rows: list[reads.ModelVariantRow]) -> Driver:
+    def routed(r: reads.ModelVariantRow) -> bool:
+        return r.variant not in (STANDARD, FREE)
+
+    v0, v1 = _group(rows, routed)
+    t0, t1 = growth.totals_before.tokens, growth.totals_after.tokens
+    by_variant: dict[str, int] = {}
+    for r in rows:
+        if routed(r):
+            by_variant[r.variant] = by_variant.get(r.variant, 0) + r.after - r.before
+    return Driver(
+        "routing_variants",
+        "Routing variants",
+        v1 - v0,
+        t1 - t0,
+        _share(v0, t0),
+        _share(v1, t1),
+        "share of tokens through routing variants",
+        True,
+        "Exact decomposition: the change in tokens sent through routing variants (every variant "
+        "but the standard one and :free, e.g. :nitro, :floor, :thinking, :online), which with the "
+        "rest adds up to the total; the level is their share of tokens.",
+        {
+            **{f"variant_{v}": c for v, c in sorted(by_variant.items(), key=lambda vc: -abs(vc[1]))},
+            "standard_and_free": (t1 - v1) - (t0 - v0),
+        },
+    )
+
+
+def _app_growth(growth: Growth, apps: list[reads.AppRow]) -> Driver:
+    c0 = sum(a.before for a in apps if a.attributed and a.coding)
+    c1 = sum(a.after for a in apps if a.attributed and a.coding)
+    t0, t1 = growth.totals_before.tokens, growth.totals_after.tokens
+    contributors = growth.contributors["app"]
+    return Driver(
+        "app_growth",
+        "App growth",
+        c1 - c0,
+        t1 - t0,
+        _share(c0, t0),
+        _share(c1, t1),
+        "share of tokens of coding agents",
+        True,
+        "Exact decomposition: the change in tokens of coding agents (apps whose largest category "
+        "over both windows is programming), which with the other apps' change adds up to the total; "
+        "the level is their share of tokens, and new apps' tokens are counted apart.",
+        {"coding_agents": c1 - c0, "other_apps": (t1 - c1) - (t0 - c0)},
+        {
+            "coding_agents": sum(1 for a in apps if a.attributed and a.coding and a.after),
+            "new_apps": round(contributors.new_total),
+            "incumbent_apps": round(contributors.incumbent_total),
+            "departed_apps": round(contributors.departed_total),
+        },
+    )
+
+
+def _context(growth: Growth) -> Driver:
+    t0, t1 = growth.totals_before, growth.totals_after
+    parts = context_split(
+        t0.requests, t0.prompt_tokens, t0.completion_tokens, t1.requests, t1.prompt_tokens, t1.completion_tokens
+    )
+    return Driver(
+        "context_growth",
+        "Context growth",
+        parts["prompt_per_request"],
+        growth.change,
+        _share(t0.prompt_tokens, t0.requests),
+        _share(t1.prompt_tokens, t1.requests),
+        "prompt tokens per request",
+        True,
+        "Exact decomposition (LMDI-I over prompt and completion tokens): the part of the change due "
+        "to more prompt tokens per request, which with the parts due to more requests and to more "
+        "completion tokens per request adds up to the total, to the token.",
+        parts,
+    )
+
+
+# --- Sentences ---------------------------------------------------------------------------
+
+
+def _of_change(d: Driver) -> str:
+    share = d.share_of_change
+    return "" if share is None else f" ({signed_percent(share)} of the change)"
+
+
+def _level(d: Driver, value: float | None) -> str:
+    if value is None:
+        return "–"
+    if d.unit.startswith("share"):
+        return percent(value)
+    if d.key == "context_growth":
+        return f"{value:,.0f}"
+    return f"{value:.1f}"
+
+
+def _plural(n: float, word: str) -> str:
+    return f"{n:,.0f} {word}{'' if n == 1 else 's'}"
+
+
+def _sentence(d: Driver) -> str:
+    now, was = _level(d, d.after), _level(d, d.before)
+    tokens = signed_compact(d.tokens)
+    f = d.figures
+    if d.key == "model_breadth":
+        return (
+            f"Apps using two or more models changed by {tokens} tokens{_of_change(d)}; weighted by "
+            f"tokens, an app uses {now} models (was {was})."
+        )
+    if d.key == "discovery":
+        if not f["models"]:
+            return f"No model entered the top {f['top']} in the window before, so none of the change is put down to discovery."
+        return (
+            f"{_plural(f['models'], 'model')} that entered the top {f['top']} in the window before grew "
+            f"{tokens} tokens beyond the other models' pace{_of_change(d)}; they hold {now} of tokens (was {was})."
+        )
+    if d.key == "reasoning":
+        return f"Reasoning tokens changed by {tokens}{_of_change(d)}; they are {now} of completion tokens (was {was})."
+    if d.key == "free_vs_paid":
+        return (
+            f"Free traffic changed by {tokens} tokens{_of_change(d)} and is {now} of tokens (was {was}); "
+            f"{_plural(f['apps_free_to_paid'], 'app')} moved from free to paid models."
+        )
+    if d.key == "routing_variants":
+        return f"Routing variants changed by {tokens} tokens{_of_change(d)} and carry {now} of tokens (was {was})."
+    if d.key == "app_growth":
+        return (
+            f"Coding agents changed by {tokens} tokens{_of_change(d)} and hold {now} of tokens (was {was}); "
+            f"new apps brought {signed_compact(f['new_apps'])}."
+        )
+    return (
+        f"Longer prompts account for {tokens} tokens{_of_change(d)}: {now} prompt tokens per request "
+        f"(was {was})."
+    )
+
+
+@dataclass
+class Report:
+    drivers: list[Driver]
+    spend: CostSplit
+
+
+def report(growth: Growth) -> Report:
+    """The seven drivers of the change in ``growth`` and the split of its spend (two more
+    reads of the rollups)."""
+    rows = reads.model_variants(growth.after)
+    apps = reads.apps(growth.after)
+    per_model: dict[int, list] = {}
+    for r in rows:
+        sums = per_model.setdefault(r.model_id, [0, 0, 0, Decimal(0), Decimal(0)])
+        for n, value in enumerate((r.earlier, r.before, r.after, r.cost_before, r.cost_after)):
+            sums[n] += value
+    drivers = [
+        _breadth(growth, apps),
+        _discovery(growth, {m: sums[:3] for m, sums in per_model.items()}),
+        _reasoning(growth),
+        _free_vs_paid(growth, rows, apps),
+        _routing(growth, rows),
+        _app_growth(growth, apps),
+        _context(growth),
+    ]
+    for d in drivers:
+        d.summary = _sentence(d)
+    return Report(drivers, price_volume({m: (q0, c0, q1, c1) for m, (_, q0, q1, c0, c1) in per_model.items()}))
+
+
+def spend_sentence(split: CostSplit) -> str:
+    return (
+        f"Spend changed by {_money(split.change)}: price {_money(split.price)}, "
+        f"volume {_money(split.volume)} (per model, summed)."
+    )
+
+
+def _money(value: Decimal) -> str:
+    return ("+" if value > 0 else MINUS if value < 0 else "") + usd(abs(value))
