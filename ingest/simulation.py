@@ -154,6 +154,10 @@ class Simulator:
         setup = random.Random(f"{seed}-setup")
         self.models = self._models(setup)
         self.apps_by_category = self._apps(setup)
+        names = [a.name for apps in self.apps_by_category.values() for a in apps]
+        self.portfolios = extras.Portfolios(seed, names)
+        named = {name for name, *_ in NAMED_APPS}
+        self.free_until = extras.free_tier_days(seed, [n for n in names if n not in named], days)
 
     # --- The cast --------------------------------------------------------------------------
 
@@ -278,6 +282,7 @@ class Simulator:
             start, end = AUTHOR_SHARES[group[m.slug]]
             model_weights.append((start + (end - start) * t) * w / group_weight[group[m.slug]] if w else 0.0)
         models = [m for m, _ in live]
+        has_free = [m.free_preview for m in models]
         category_weights = self._category_request_weights(t)
         categories = list(category_weights)
         cat_weights = list(category_weights.values())
@@ -285,39 +290,38 @@ class Simulator:
         free_cap = int(50 * (20 + 400 * t))  # free users x 50 requests/day
         free_used = 0
 
-        picked_models = rng.choices(models, model_weights, k=requests)
         picked_categories = rng.choices(categories, cat_weights, k=requests)
         sessions = extras.Sessions(self.seed, day)
         for n in range(requests):
             category = picked_categories[n]
             app = rng.choices(self.apps_by_category[category], app_weights[category])[0]
+            # One of the app's model slots this week (free models only on a free tier).
+            free_tier = day < self.free_until.get(app.name, -1)
+            slots = self.portfolios.slots(app.name, day // 7, t, model_weights, has_free if free_tier else None)
+            if not slots:
+                free_tier, slots = False, self.portfolios.slots(app.name, day // 7, t, model_weights)
+            pick = rng.choice(slots)
             # A session keeps its model: the one picked for its first turn.
-            turn = sessions.turn(rng, app.name, category, picked_models[n])
-            model = turn.model
+            turn = sessions.turn(rng, app.name, category, models[pick])
             origin = app.origins[0] if len(app.origins) == 1 or rng.random() < 0.7 else app.origins[1]
-            event = self._event(
-                rng, day, n, current, t, model, category, app, origin, free_used < free_cap, turn
-            )
+            free_offer = 1.0 if free_tier else self._free_offer(turn.model, day, t) if free_used < free_cap else 0.0
+            event = self._event(rng, day, n, current, t, turn.model, category, app, origin, free_offer, turn)
             if event["created_at"] > self.now:
                 continue  # today's later hours have not happened yet
             free_used += event["model"].endswith(":free")
             yield event
 
-    def _event(
-        self, rng, day, n, current, t, model, category, app, origin, free_allowed, turn
-    ) -> dict[str, Any]:
+    @staticmethod
+    def _free_offer(model: SimModel, day: int, t: float) -> float:
+        """The chance a request takes a model's free variant: most of its traffic in the two
+        weeks after launch, then a share that grows over the year (free variants pull volume)."""
+        if not model.free_preview:
+            return 0.0
+        return max(0.6 if day - model.launch < 14 else 0.0, 0.03 + 0.3 * t)
+
+    def _event(self, rng, day, n, current, t, model, category, app, origin, free_offer, turn) -> dict[str, Any]:
         _, _, p0, p1, completion_mean = CATEGORIES[category]
-        age = day - model.launch
-        variant = ""
-        roll = rng.random()
-        if model.free_preview and free_allowed and roll < (0.6 if age < 14 else 0.12 * math.exp(-age / 90)):
-            variant = "free"
-        elif roll > 0.97:
-            variant = "nitro"
-        elif roll > 0.94:
-            variant = "floor"
-        elif model.reasoning and roll > 0.90:
-            variant = "thinking"
+        variant = extras.variant(rng, t=t, free_offer=free_offer, reasoning=model.reasoning)
         if variant == "nitro":
             provider = max(model.providers, key=lambda p: p[2])
         elif variant == "floor":

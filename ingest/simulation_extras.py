@@ -1,5 +1,6 @@
-"""What the simulator adds to each event for the narrow rollups: tags (programming language,
-natural language, task), tool calls and their failures, and agent or chat sessions.
+"""What the simulator adds to each event: tags (programming language, natural language,
+task), tool calls and their failures, agent or chat sessions, and the growth drivers of
+apps and routing (the models each app offers, free tiers that convert to paid, variants).
 
 Calibrated on the a16z x OpenRouter "State of AI" report (Dec 2025): English is ~83 % of
 tokens and Simplified Chinese ~5 %; Python, then TypeScript and JavaScript lead the
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -148,3 +150,80 @@ def annotate(
             kind = _pick(rng, ERROR_KINDS)
             kinds[kind] = kinds.get(kind, 0) + 1
         event["tool_call_errors"] = kinds
+
+
+# Models an app offers: a few at the start of the year, about three times as many by its end
+# (multi-model access through one API makes adding a model cheap).
+PORTFOLIO_BASE = (1.0, 3.0)
+PORTFOLIO_GROWTH = 2.0
+# Tail apps that start on free models only and move to paid ones on a day of the year (or later).
+FREE_TIER_SHARE = 0.12
+
+
+class Portfolios:
+    """The models each app offers: ``k`` slots (``k`` grows over the year), each holding a
+    model drawn by the models' market weights for a stretch of 3 to 12 weeks of its own
+    (a model may fill several slots); a request takes a slot at random. So each app uses a
+    few models at a time, changing slowly, while over apps and weeks every model keeps its
+    market share. Free-tier apps draw only models that have a free variant. Drawn from
+    generators of their own, so the simulator's other draws are unchanged."""
+
+    MAX_SLOTS = 12
+
+    def __init__(self, seed: int, app_names: Sequence[str]):
+        rng = random.Random(f"{seed}-portfolios")
+        self.seed = seed
+        self.base = {name: rng.uniform(*PORTFOLIO_BASE) for name in app_names}
+        # Per app and slot: weeks a model stays, and the slot's offset in weeks.
+        self.terms = {name: [(rng.randint(3, 12), rng.randint(0, 11)) for _ in range(self.MAX_SLOTS)] for name in app_names}
+        self.drawn: dict[tuple, int | None] = {}
+        self.weekly: dict[tuple, list[int]] = {}
+
+    def slots(
+        self, app: str, week: int, t: float, weights: Sequence[float], eligible: Sequence[bool] | None = None
+    ) -> list[int]:
+        """The model indexes of ``app``'s slots in ``week`` (``t``: the year's fraction;
+        ``eligible``: only these models; empty when none of them is live)."""
+        free = eligible is not None
+        if (app, week, free) not in self.weekly:
+            if free:
+                weights = [w if ok else 0.0 for w, ok in zip(weights, eligible, strict=True)]
+            size = min(self.MAX_SLOTS, max(1, round(self.base[app] * (1 + PORTFOLIO_GROWTH * t))))
+            chosen = []
+            for slot, (term, offset) in enumerate(self.terms[app][:size]):
+                key = (app, slot, (week + offset) // term, free)
+                if key not in self.drawn:
+                    rng = random.Random(f"{self.seed}-{'-'.join(map(str, key))}")
+                    self.drawn[key] = rng.choices(range(len(weights)), weights)[0] if any(weights) else None
+                chosen.append(self.drawn[key])
+            self.weekly[app, week, free] = [m for m in chosen if m is not None]
+        return self.weekly[app, week, free]
+
+
+def free_tier_days(seed: int, app_names: Sequence[str], days: int) -> dict[str, int]:
+    """Tail apps on free models only, each until its day of moving to paid ones (spread over
+    the year and a little beyond it)."""
+    rng = random.Random(f"{seed}-free-tiers")
+    return {name: rng.randint(0, days + days // 3) for name in app_names if rng.random() < FREE_TIER_SHARE}
+
+
+# Routing variants' shares of requests at the start and the end of the year (:thinking only
+# for reasoning models): :nitro takes the fastest provider, :floor the cheapest, :online adds
+# web search; they grow as routers make them a flag.
+ROUTING = (("nitro", 0.015, 0.04), ("floor", 0.015, 0.04), ("online", 0.003, 0.02), ("thinking", 0.04, 0.12))
+
+
+def variant(rng: random.Random, *, t: float, free_offer: float, reasoning: bool) -> str:
+    """A request's variant; ``free_offer``: the chance it takes the model's free variant
+    (0 when it has none). Each routing variant takes its band at the top of one draw."""
+    roll = rng.random()
+    if roll < free_offer:
+        return "free"
+    top = 1.0
+    for name, start, end in ROUTING:
+        if name == "thinking" and not reasoning:
+            continue
+        top -= start + (end - start) * t
+        if roll >= top:
+            return name
+    return ""
