@@ -31,16 +31,22 @@ class IngestKeyAdmin(admin.ModelAdmin):
         "owner",
         "prefix",
         "active",
+        "is_test",
         "rate_limit_per_minute",
         "events_accepted",
         "last_used_at",
         "created_at",
     ]
-    list_filter = [("revoked_at", admin.EmptyFieldListFilter)]
+    list_filter = [("revoked_at", admin.EmptyFieldListFilter), "is_test"]
     search_fields = ["name", "owner", "prefix"]
     readonly_fields = ["prefix", "created_at", "revoked_at", "last_used_at", "events_accepted"]
-    fields = ["name", "owner", "rate_limit_per_minute", *readonly_fields]
-    actions = ["revoke_keys"]
+    fields = ["name", "owner", "rate_limit_per_minute", "is_test", *readonly_fields]
+    actions = ["revoke_keys", "mark_test", "mark_counted"]
+
+    def get_readonly_fields(self, request, obj=None):
+        # A new key is a test key or not from its first event; a used one changes through the
+        # actions, which re-flag its events (ingest.services.set_test_key).
+        return self.readonly_fields + (["is_test"] if obj else [])
 
     @admin.display(boolean=True)
     def active(self, obj: IngestKey) -> bool:
@@ -50,8 +56,8 @@ class IngestKeyAdmin(admin.ModelAdmin):
         if change:
             return super().save_model(request, obj, form, change)
         key, plaintext = IngestKey.issue(obj.name, obj.owner)
-        key.rate_limit_per_minute = obj.rate_limit_per_minute
-        key.save(update_fields=["rate_limit_per_minute"])
+        key.rate_limit_per_minute, key.is_test = obj.rate_limit_per_minute, obj.is_test
+        key.save(update_fields=["rate_limit_per_minute", "is_test"])
         obj.pk = key.pk
         obj.refresh_from_db()
         self.message_user(
@@ -68,9 +74,39 @@ class IngestKeyAdmin(admin.ModelAdmin):
             self.log_change(request, key, "Revoked.")
         self.message_user(request, "Revoked.")
 
+    @admin.action(
+        description="Mark as test keys (their events leave every public number)", permissions=["change"]
+    )
+    def mark_test(self, request, queryset):
+        self._set_test(request, queryset, True)
+
+    @admin.action(description="Count their events again (not test keys)", permissions=["change"])
+    def mark_counted(self, request, queryset):
+        self._set_test(request, queryset, False)
+
+    def _set_test(self, request, queryset, test: bool) -> None:
+        jobs = []
+        for key in queryset:
+            job = services.set_test_key(key, test, request.user.username)
+            if job is not None:
+                self.log_change(
+                    request, key, "Marked as a test key." if test else "Counted again (not a test key)."
+                )
+                jobs.append(str(job.pk))
+        self.message_user(
+            request,
+            f"{len(jobs)} keys changed; jobs {', '.join(jobs)} re-flag their kept events and rebuild those days "
+            "(follow them on the ingest health page)."
+            if jobs
+            else "Nothing to change.",
+        )
+
 
 class JobForm(forms.Form):
-    kind = forms.ChoiceField(choices=MaintenanceJob.Kind.choices)
+    # The other kinds need a target and start from their own pages (models, ingest keys).
+    kind = forms.ChoiceField(
+        choices=[(k, label) for k, label in MaintenanceJob.Kind.choices if k in ("rebuild", "verify")]
+    )
     since = forms.DateField(help_text="YYYY-MM-DD (UTC); raised to the oldest day whose raw events are kept")
     until = forms.DateField(help_text="YYYY-MM-DD (UTC), inclusive")
 

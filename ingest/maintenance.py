@@ -11,7 +11,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from ingest.models import MaintenanceJob
+from ingest.models import IngestKey, MaintenanceJob
 from ingest.rollups import maintain
 from rankings.cache import bump_generation
 from rankings.models import LLMModel
@@ -87,6 +87,12 @@ def run_job(job_id: int) -> str:
         if job.kind == MaintenanceJob.Kind.REBUILD:
             first, last = rebuild_rollups(job.since, job.until, progress=progress)
             result = f"Rebuilt {first} to {last}."
+        elif job.kind == MaintenanceJob.Kind.TESTKEY:
+            changed, first, last = apply_test_flag(job.target, job.since, job.until, progress=progress)
+            state = "test" if IngestKey.objects.get(name=job.target).is_test else "counted"
+            result = f"{changed} events of key {job.target} now {state}" + (
+                f"; rebuilt {first} to {last}." if changed else "; nothing to rebuild."
+            )
         elif job.kind == MaintenanceJob.Kind.RECOST:
             changed, first, last = recompute_derived_costs(
                 job.target, job.since, job.until, progress=progress
@@ -110,6 +116,27 @@ def run_job(job_id: int) -> str:
     return status
 
 
+def _day_range(since: date, until: date) -> tuple[datetime, datetime]:
+    start = datetime(since.year, since.month, since.day, tzinfo=UTC)
+    return start, datetime(until.year, until.month, until.day, tzinfo=UTC) + timedelta(days=1)
+
+
+def apply_test_flag(
+    key_name: str, since: date, until: date, progress: Callable[[int, int], None] | None = None
+) -> tuple[int, date | None, date | None]:
+    """After a key was marked as a test key (or unmarked): give its raw events still kept in
+    ``[since, until]`` its flag, and rebuild the days they fall on, so that its events leave
+    (or join) every rollup. Returns the events changed and the days rebuilt."""
+    key = IngestKey.objects.get(name=key_name)
+    since = max(since, maintain.oldest_complete_day(settings.TOKENRANK["RAW_RETENTION_DAYS"]))
+    with transaction.atomic():
+        changed, first, last = maintain.flag_key_events(key.pk, key.is_test, *_day_range(since, until))
+    if not changed:
+        return 0, None, None
+    first_day, last_day = rebuild_rollups(first.astimezone(UTC).date(), last.astimezone(UTC).date(), progress)
+    return changed, first_day, last_day
+
+
 def recompute_derived_costs(
     model_slug: str, since: date, until: date, progress: Callable[[int, int], None] | None = None
 ) -> tuple[int, date, date]:
@@ -118,9 +145,7 @@ def recompute_derived_costs(
     model = LLMModel.objects.get(slug=model_slug)
     oldest = maintain.oldest_complete_day(settings.TOKENRANK["RAW_RETENTION_DAYS"])
     since = max(since, oldest)
-    start = datetime(since.year, since.month, since.day, tzinfo=UTC)
-    end = datetime(until.year, until.month, until.day, tzinfo=UTC) + timedelta(days=1)
     with transaction.atomic():
-        changed = maintain.rederive_costs(model.pk, start, end)
+        changed = maintain.rederive_costs(model.pk, *_day_range(since, until))
     first, last = rebuild_rollups(since, until, progress=progress)
     return changed, first, last

@@ -38,6 +38,12 @@ class IngestKey(models.Model):
     revoked_at = models.DateTimeField(null=True, blank=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     events_accepted = models.BigIntegerField(default=0)
+    is_test = models.BooleanField(
+        "test key",
+        default=False,
+        help_text="Its events are accepted and kept, but never counted in any public number "
+        "(rankings, pages, API, exports); see ingest.services.set_test_key.",
+    )
 
     class Meta:
         ordering = ["name"]
@@ -188,6 +194,7 @@ class RawEvent(models.Model):
     tags = models.TextField(default="", help_text="Ranked tags: key=value texts separated by chr(31).")
     session_id = models.CharField(max_length=200, default="")
     harness = models.CharField(max_length=64, default="")
+    is_test = models.BooleanField(default=False, help_text="Sent with a test key: kept, not counted in the rollups.")
 
     class Meta:
         managed = False
@@ -208,6 +215,7 @@ class MaintenanceJob(models.Model):
         REBUILD = "rebuild"
         VERIFY = "verify"
         RECOST = "recost", "recompute derived costs"
+        TESTKEY = "testkey", "apply a key's test flag to its events"
 
     class Status(models.TextChoices):
         QUEUED = "queued"
@@ -218,7 +226,11 @@ class MaintenanceJob(models.Model):
     kind = models.CharField(max_length=10, choices=Kind.choices)
     since = models.DateField()
     until = models.DateField()
-    target = models.CharField(max_length=200, blank=True, help_text="Model slug, for cost recomputation.")
+    target = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="Model slug, for cost recomputation; key name, for a test flag.",
+    )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     progress_done = models.PositiveIntegerField(default=0)
     progress_total = models.PositiveIntegerField(default=0)

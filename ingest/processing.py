@@ -252,6 +252,7 @@ def process_batch(batch_id: int) -> str:
             return "skipped"
         if len(locked) < len(staged):
             write.unstage_batches_except(locked)
+        write.flag_test_batches(locked)
         unwritten, per_grain = _write_staged(staged, locked)
         failures = [f for f in failures if f[0] in locked] + _with_events(unwritten)
         _set_aside(failures)

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from config import metrics
 from ingest.events import Rejection, Validated, as_record, attribute_titles, validate_batch
+from ingest.maintenance import rollup_days
 from ingest.models import DeadLetter, InboxBatch, IngestKey, MaintenanceJob
 from ingest.processing import claim_ids, count_rollup_rows, prepare_pending, release_ids, write_pending
 from ingest.tasks import enqueue_batch, maintenance_run_job
@@ -157,6 +158,22 @@ def start_job(
     )
     transaction.on_commit(lambda: maintenance_run_job.delay(job.pk))
     return job
+
+
+def set_test_key(key: IngestKey, test: bool, requested_by: str = "") -> MaintenanceJob | None:
+    """Mark ``key`` as a test key (or not): its events stay out of (or count in) every rollup,
+    hence every public number. The flag changes under the key's row lock, which the worker
+    holds (``FOR KEY SHARE``) while it counts a batch, so no batch is counted with the old
+    flag after this commits; a job then gives the key's raw events still kept the new flag
+    and rebuilds their days. Returns that job (None when the flag was already so)."""
+    with transaction.atomic():
+        locked = IngestKey.objects.select_for_update().get(pk=key.pk)
+        if locked.is_test == test:
+            return None
+        locked.is_test = key.is_test = test
+        locked.save(update_fields=["is_test"])
+        since, until = rollup_days()
+        return start_job(MaintenanceJob.Kind.TESTKEY, since, until, requested_by, target=key.name)
 
 
 # Events per import transaction: larger chunks aggregate into fewer rollup rows per event

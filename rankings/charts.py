@@ -13,6 +13,7 @@ import html
 from typing import Any
 
 from rankings.selectors import Series
+from rankings.templatetags.rankings_format import compact, signed_compact
 
 PALETTE = [
     "#6366f1",
@@ -104,31 +105,84 @@ def lines(
     return _figure(traces, height=height, yaxis={"ticksuffix": suffix})
 
 
+def _title(text: str) -> dict[str, Any]:
+    return {"title": {"text": html.escape(text)}}
+
+
 def waterfall(
-    start_label: str, start: float, steps: list[tuple[str, float]], end_label: str
+    start_label: str, start: float, steps: list[tuple[str, float]], end_label: str, *, unit: str = "Tokens"
 ) -> dict[str, Any]:
+    """Totals and the changes between them, each bar labelled with its value. The value axis
+    starts near the lowest level (the changes, not the totals, are the story), and its title
+    says where when that is not zero."""
     names = [html.escape(start_label), *[html.escape(n) for n, _ in steps], html.escape(end_label)]
+    running, levels = start, [start]
+    for _, change in steps:
+        running += change
+        levels.append(running)
     trace = {
         "type": "waterfall",
         "x": names,
         "y": [start, *[v for _, v in steps], 0],
         "measure": ["absolute", *["relative"] * len(steps), "total"],
+        "text": [compact(start), *[signed_compact(v) for _, v in steps], compact(running)],
+        "textposition": "outside",
+        "cliponaxis": False,
         "connector": {"line": {"color": "#94a3b8"}},
         "increasing": {"marker": {"color": "#10b981"}},
         "decreasing": {"marker": {"color": "#ef4444"}},
         "totals": {"marker": {"color": "#6366f1"}},
         "hovertemplate": "%{y:.3s}<extra>%{x}</extra>",
     }
-    running, levels = start, [start]
-    for _, change in steps:
-        running += change
-        levels.append(running)
-    # Start the axis near the lowest level: the changes, not the totals, are the story.
     low, high = min(levels), max(levels)
     pad = (high - low) * 0.15 or high * 0.05 or 1
+    floor = max(0, low - pad)
+    title = unit if not floor else f"{unit} (axis starts at {compact(floor)}, not zero)"
     return _figure(
-        [trace], hovermode="closest", showlegend=False, yaxis={"range": [max(0, low - pad), high + pad]}
+        [trace],
+        hovermode="closest",
+        showlegend=False,
+        yaxis={"range": [floor, high + pad], **_title(title)},
+        xaxis={"type": "category"},
     )
+
+
+def before_after(before: float | None, after: float | None, *, unit: str, percent: bool = False) -> dict[str, Any]:
+    """A driver's indicator in the two windows: two labelled bars on an axis from zero
+    (``percent``: the values are shares, drawn as percent)."""
+    scale = 100 if percent else 1
+    values = [None if v is None else v * scale for v in (before, after)]
+    labels = ["–" if v is None else f"{v:.1f}%" if percent else f"{v:,.1f}" if v < 100 else f"{v:,.0f}" for v in values]
+    trace = {
+        "type": "bar",
+        "x": ["Before", "After"],
+        "y": values,
+        "text": labels,
+        "textposition": "outside",
+        "cliponaxis": False,
+        "marker": {"color": ["#94a3b8", PALETTE[0]]},
+        "hovertemplate": "%{text}<extra>%{x}</extra>",
+        "name": html.escape(unit),
+    }
+    high = max((v for v in values if v is not None), default=0) or 1
+    return _figure(
+        [trace],
+        height=170,
+        hovermode="closest",
+        showlegend=False,
+        margin={"l": 50, "r": 10, "t": 20, "b": 30},
+        yaxis={"range": [0, high * 1.3], "fixedrange": True, "ticksuffix": "%" if percent else "", **_title(unit)},
+        xaxis={"type": "category", "fixedrange": True},
+    )
+
+
+def titled(figure: dict[str, Any], x: str | None = None, y: str | None = None) -> dict[str, Any]:
+    """``figure`` with axis titles (a second y axis keeps its own)."""
+    layout = figure["layout"]
+    for axis, text in (("xaxis", x), ("yaxis", y)):
+        if text:
+            layout[axis] = {**layout.get(axis, {}), **_title(text)}
+    return figure
 
 
 def grouped_bars(
@@ -138,7 +192,10 @@ def grouped_bars(
     stacked: bool = False,
     suffix: str = "",
     height: int = 360,
+    labels: str | None = None,
 ) -> dict[str, Any]:
+    """Bars per category, one trace per group; ``labels``: a Plotly text template that
+    writes each bar's value on it (e.g. ``"%{y:.3s}"``)."""
     x = [html.escape(c) for c in categories]
     traces = [
         {
@@ -148,6 +205,7 @@ def grouped_bars(
             "name": html.escape(name),
             "marker": {"color": PALETTE[i % len(PALETTE)]},
             "hovertemplate": "%{y:.3s}" + suffix + f"<extra>{html.escape(name)}</extra>",
+            **({"texttemplate": labels, "textposition": "auto"} if labels else {}),
         }
         for i, (name, values) in enumerate(groups.items())
     ]
@@ -167,4 +225,8 @@ def dual_lines(x: list[str], left: tuple[str, list], right: tuple[str, list]) ->
         _line(left[0], x, left[1], PALETTE[0]),
         _line(right[0], x, right[1], PALETTE[1], yaxis="y2"),
     ]
-    return _figure(traces, yaxis2={"overlaying": "y", "side": "right", "showgrid": False})
+    return _figure(
+        traces,
+        yaxis=_title(left[0]),
+        yaxis2={"overlaying": "y", "side": "right", "showgrid": False, **_title(right[0])},
+    )

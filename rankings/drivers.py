@@ -216,7 +216,9 @@ def _reasoning(growth: Growth) -> Driver:
     )
 
 
-def _group(rows: list[reads.ModelVariantRow], keep: Callable[[reads.ModelVariantRow], bool]) -> tuple[int, int]:
+def _group(
+    rows: list[reads.ModelVariantRow], keep: Callable[[reads.ModelVariantRow], bool]
+) -> tuple[int, int]:
     return sum(r.before for r in rows if keep(r)), sum(r.after for r in rows if keep(r))
 
 
@@ -303,7 +305,12 @@ def _app_growth(growth: Growth, apps: list[reads.AppRow]) -> Driver:
 def _context(growth: Growth) -> Driver:
     t0, t1 = growth.totals_before, growth.totals_after
     parts = context_split(
-        t0.requests, t0.prompt_tokens, t0.completion_tokens, t1.requests, t1.prompt_tokens, t1.completion_tokens
+        t0.requests,
+        t0.prompt_tokens,
+        t0.completion_tokens,
+        t1.requests,
+        t1.prompt_tokens,
+        t1.completion_tokens,
     )
     return Driver(
         "context_growth",
@@ -406,7 +413,9 @@ def report(growth: Growth) -> Report:
     ]
     for d in drivers:
         d.summary = _sentence(d)
-    return Report(drivers, price_volume({m: (q0, c0, q1, c1) for m, (_, q0, q1, c0, c1) in per_model.items()}))
+    return Report(
+        drivers, price_volume({m: (q0, c0, q1, c1) for m, (_, q0, q1, c0, c1) in per_model.items()})
+    )
 
 
 def spend_sentence(split: CostSplit) -> str:

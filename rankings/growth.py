@@ -15,7 +15,7 @@ from typing import Any
 
 from rankings import selectors
 from rankings.selectors import Filters, Totals, Window
-from rankings.templatetags.rankings_format import compact
+from rankings.templatetags.rankings_format import MINUS, compact, points, signed_compact
 
 CONTRIBUTOR_ENTITIES = ("author", "model", "app", "category")
 TOP_CONTRIBUTORS = 8
@@ -200,7 +200,7 @@ def summary(growth: Growth) -> list[str]:
         if not growth.totals_after.tokens:
             return ["No usage in either period yet."]
         return [f"{compact(growth.totals_after.tokens)} tokens this period; none in the period before."]
-    sign = "+" if growth.change >= 0 else "−"
+    sign = "+" if growth.change >= 0 else MINUS
     verb = "grew" if growth.change >= 0 else "fell"
     days = growth.after.length.days or 1
     label = {1: "day over day", 7: "week over week", 30: "month over month"}.get(
@@ -208,9 +208,9 @@ def summary(growth: Growth) -> list[str]:
     )
     sentences = [
         f"Tokens {verb} {abs(growth.change_pct):.0f}% {label} ({sign}{compact(abs(growth.change))}).",
-        f"More requests explain {growth.points(growth.volume):+.0f} points, "
+        f"More requests explain {points(growth.points(growth.volume))}, "
         f"{'longer' if growth.intensity >= 0 else 'shorter'} requests (tokens per request) "
-        f"{growth.points(growth.intensity):+.0f}.",
+        f"{points(growth.points(growth.intensity))}.",
     ]
     categories = [c for c in growth.contributors["category"].items if c.kind != "others"]
     apps = [
@@ -225,11 +225,11 @@ def summary(growth: Growth) -> list[str]:
             lead = max(apps, key=lambda c: c.change if growth.change > 0 else -c.change)
             sentences.append(
                 f"The largest single app contributor was {lead.entity.name} "
-                f"({'+' if lead.change >= 0 else '−'}{compact(abs(lead.change))})."
+                f"({signed_compact(lead.change)})."
             )
     r0, r1 = growth.totals_before.reasoning_share, growth.totals_after.reasoning_share
     if r1 is not None and r0 is not None:
         sentences.append(
-            f"Reasoning tokens are now {r1 * 100:.0f}% of completions ({(r1 - r0) * 100:+.0f} points)."
+            f"Reasoning tokens are now {r1 * 100:.0f}% of completions ({points((r1 - r0) * 100)})."
         )
     return sentences

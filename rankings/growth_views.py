@@ -22,6 +22,17 @@ MIX_LABELS = {
 }
 
 
+# Each driver's small chart: the title of its value axis.
+DRIVER_AXES = {
+    "model_breadth": "Models per app",
+    "discovery": "Share of tokens (%)",
+    "reasoning": "Of completions (%)",
+    "free_vs_paid": "Share of tokens (%)",
+    "routing_variants": "Share of tokens (%)",
+    "app_growth": "Share of tokens (%)",
+    "context_growth": "Prompt tokens / request",
+}
+
 # The growth page's charts: title and text alternative label; each has an embed.
 GROWTH_CHARTS = {
     "waterfall": ("From before to after, by author", "Waterfall of the change in tokens by author"),
@@ -55,44 +66,72 @@ def growth_context(request: HttpRequest) -> dict[str, Any] | None:
             ],
             "After",
         ),
-        "mix": charts.grouped_bars(["Change"], {MIX_LABELS[k]: [v] for k, v in data["mix"].items()}),
-        "variants": charts.grouped_bars(
-            ["Before", "After"],
-            {
-                (f":{v['variant']}" if v["variant"] else "standard"): [
-                    v["share_before"] * 100,
-                    v["share_after"] * 100,
-                ]
-                for v in data["variants"]
-            },
-            stacked=True,
-            suffix="%",
+        "mix": charts.titled(
+            charts.grouped_bars(
+                ["Change"], {MIX_LABELS[k]: [v] for k, v in data["mix"].items()}, labels="%{y:+.3s}"
+            ),
+            y="Change in tokens",
         ),
-        "context": charts.lines(
-            {
-                "All": data["history"]["prompt_per_request"],
-                **data["history"]["prompt_per_request_by_category"],
-            },
-            data["history"]["days"],
+        "variants": charts.titled(
+            charts.grouped_bars(
+                ["Before", "After"],
+                {
+                    (f":{v['variant']}" if v["variant"] else "standard"): [
+                        v["share_before"] * 100,
+                        v["share_after"] * 100,
+                    ]
+                    for v in data["variants"]
+                },
+                stacked=True,
+                suffix="%",
+                labels="%{y:.1f}%",
+            ),
+            y="Share of tokens (%)",
         ),
-        "shares": charts.lines(
-            {
-                "Reasoning / completion": [
-                    v * 100 if v is not None else None for v in data["history"]["reasoning_share"]
-                ],
-                "Cached / prompt": [
-                    v * 100 if v is not None else None for v in data["history"]["cached_share"]
-                ],
-            },
-            data["history"]["days"],
-            suffix="%",
+        "context": charts.titled(
+            charts.lines(
+                {
+                    "All": data["history"]["prompt_per_request"],
+                    **data["history"]["prompt_per_request_by_category"],
+                },
+                data["history"]["days"],
+            ),
+            x="Day (UTC)",
+            y="Prompt tokens per request",
         ),
-        "price": charts.dual_lines(
-            data["history"]["days"],
-            ("$ per 1M tokens", data["history"]["price_per_million"]),
-            ("Tokens per day", data["history"]["tokens"]),
+        "shares": charts.titled(
+            charts.lines(
+                {
+                    "Reasoning / completion": [
+                        v * 100 if v is not None else None for v in data["history"]["reasoning_share"]
+                    ],
+                    "Cached / prompt": [
+                        v * 100 if v is not None else None for v in data["history"]["cached_share"]
+                    ],
+                },
+                data["history"]["days"],
+                suffix="%",
+            ),
+            x="Day (UTC)",
+            y="Share (%)",
+        ),
+        "price": charts.titled(
+            charts.dual_lines(
+                data["history"]["days"],
+                ("$ per 1M tokens", data["history"]["price_per_million"]),
+                ("Tokens per day", data["history"]["tokens"]),
+            ),
+            x="Day (UTC)",
         ),
     }
+    driver_rows = [
+        {
+            **d,
+            "figure": charts.before_after(d["before"], d["after"], unit=DRIVER_AXES[d["key"]], percent=d["unit"].startswith("share")),
+            "label": f"{d['name']}: {d['unit']} before and after",
+        }
+        for d in data["drivers"]
+    ]
     tabs = [
         {
             "value": p,
@@ -114,7 +153,7 @@ def growth_context(request: HttpRequest) -> dict[str, Any] | None:
         }
         for name, (title, label) in GROWTH_CHARTS.items()
     }
-    return {"g": data, "charts": growth_charts, "tabs": tabs}
+    return {"g": data, "charts": growth_charts, "tabs": tabs, "drivers": driver_rows}
 
 
 @require_GET

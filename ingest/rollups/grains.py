@@ -35,6 +35,11 @@ from ingest.narrow_models import (
     UsageToolDaily,
 )
 
+# Raw events the rollups count: all but those sent with a test key (docs/decisions.md,
+# "Test keys"). Write, rebuild and verify all read raw rows through Grain.rows, which applies it.
+TEST_FLAG = "is_test"
+COUNTED = f"NOT {TEST_FLAG}"
+
 # Bucket expressions over raw-event rows.
 HOUR = sql.SQL("date_trunc('hour', created_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'")
 DAY = sql.SQL("(created_at AT TIME ZONE 'UTC')::date")
@@ -54,7 +59,7 @@ class Grain:
     A weekly grain also names the daily grain it sums up (``daily``): rebuilds and checks
     derive it from that table, because raw events are kept only for the retention window
     while daily rollups are kept forever. ``measures``: what its rows sum; ``where``: the raw
-    events it counts (SQL over a raw-event row; all by default).
+    events it counts (SQL over a raw-event row; all by default), of those :data:`COUNTED`.
     """
 
     model: type[models.Model]
@@ -106,7 +111,8 @@ class Grain:
         """The raw-event rows of ``source`` it counts, with what its dimensions need joined
         unless ``expanded`` already has it."""
         rows = sql.SQL(self.joined.join).format(rows=source) if self.joined and not expanded else source
-        return sql.SQL("{}{}").format(rows, sql.SQL(f" WHERE {self.where}" if self.where else ""))
+        conditions = " AND ".join(c for c in (COUNTED, self.where) if c)
+        return sql.SQL("{} WHERE {}").format(rows, sql.SQL(conditions))
 
     @property
     def positions(self) -> sql.SQL:
@@ -181,7 +187,7 @@ def expand(dimension: schema.Dimension, source: str) -> sql.Composed:
     every grain keyed by it reads in the write statement (one unnest and join, not one per
     grain), with the columns those grains read."""
     keyed = {schema.DIMENSION[name].column for g in GRAINS if g.joined == dimension for name in g.dimensions}
-    columns = [c for c in schema.RAW_COLUMNS if c not in _TEXT_COLUMNS or c in keyed]
+    columns = [c for c in schema.RAW_COLUMNS if c not in _TEXT_COLUMNS or c in keyed] + [TEST_FLAG]
     return sql.SQL("SELECT {columns}, {value} AS {column} FROM {rows}").format(
         columns=names(columns),
         value=sql.SQL(dimension.select),

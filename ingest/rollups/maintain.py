@@ -105,6 +105,26 @@ def rederive_costs(model_id: int, start: datetime, end: datetime) -> int:
         return cursor.rowcount
 
 
+# A key's raw events in a time range: the partitions of the range, scanned for the key's
+# batches (their ids from the inbox's key index); rare: a key marked or unmarked as a test key.
+_FLAG_KEY_EVENTS = sql.SQL(
+    "WITH changed AS (UPDATE ingest_rawevent r SET is_test = %(test)s "
+    "WHERE r.batch_id IN (SELECT id FROM ingest_inboxbatch WHERE key_id = %(key)s) AND r.is_test <> %(test)s "
+    "AND r.created_at >= %(start)s AND r.created_at < %(end)s RETURNING r.created_at) "
+    "SELECT count(*), min(created_at), max(created_at) FROM changed"
+)
+
+
+def flag_key_events(
+    key_id: int, test: bool, start: datetime, end: datetime
+) -> tuple[int, datetime | None, datetime | None]:
+    """Give one key's raw events in ``[start, end)`` its test flag; returns how many changed
+    and the first and last of their times (the caller rebuilds those days)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_FLAG_KEY_EVENTS, {"key": key_id, "test": test, "start": start, "end": end})
+        return cursor.fetchone()
+
+
 class MergeMismatch(RuntimeError):
     """A merge would change totals; the caller's transaction rolls it back."""
 

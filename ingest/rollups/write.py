@@ -17,7 +17,7 @@ from django.db import connection
 from psycopg import sql
 
 from ingest import schema
-from ingest.rollups.grains import GRAINS, Grain, expand, names
+from ingest.rollups.grains import GRAINS, TEST_FLAG, Grain, expand, names
 
 
 def insert_grouped(
@@ -67,6 +67,7 @@ _STAGED_TYPES = (
     ("batch_id", "bigint"),
     *((d.column, d.sql_type) for d in schema.STORED),
     *((v.column, v.sql_type) for v in schema.VALUES),
+    (TEST_FLAG, "boolean NOT NULL DEFAULT false"),  # not copied: set by flag_test_batches
 )
 _CREATE_STAGING = sql.SQL("CREATE TEMP TABLE IF NOT EXISTS incoming ({})").format(
     sql.SQL(", ").join(sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(t)) for c, t in _STAGED_TYPES)
@@ -93,10 +94,10 @@ def _count(where: sql.Composable) -> sql.Composed:
         for c in schema.RAW_COLUMNS
     )
     inserted = sql.SQL(
-        "INSERT INTO ingest_rawevent ({raw}, cost_derived) "
-        "SELECT {staged}, i.cost IS NULL FROM incoming i JOIN rankings_llmmodel m ON m.id = i.model_id{where} "
-        "ON CONFLICT DO NOTHING RETURNING {raw}"
-    ).format(raw=names(schema.RAW_COLUMNS), staged=staged, where=where)
+        "INSERT INTO ingest_rawevent ({raw}, cost_derived, {test}) "
+        "SELECT {staged}, i.cost IS NULL, i.{test} FROM incoming i JOIN rankings_llmmodel m ON m.id = i.model_id{where} "
+        "ON CONFLICT DO NOTHING RETURNING {raw}, {test}"
+    ).format(raw=names(schema.RAW_COLUMNS), staged=staged, where=where, test=sql.Identifier(TEST_FLAG))
     grains = [sql.Identifier(f"g{n}") for n in range(len(GRAINS))]
     rows = sql.Identifier("inserted")
     # A dimension read through a join (tags) is joined once, for every grain keyed by it.
@@ -134,6 +135,25 @@ def stage_events(rows: Iterable[Sequence[Any]]) -> None:
         with cursor.copy(_COPY) as copy:
             for row in rows:
                 copy.write_row(row)
+
+
+def flag_test_batches(batch_ids: list[int]) -> None:
+    """Mark the staged rows of those of ``batch_ids`` sent with a test key: written to raw
+    events flagged, never counted in the rollups. Their keys stay locked (``FOR KEY SHARE``)
+    until the caller's transaction ends, so no key's flag changes between this read and the
+    commit (``ingest.services.set_test_key`` locks the key ``FOR UPDATE``)."""
+    with connection.cursor() as cursor:
+        # The batches by primary key, their keys by primary key.
+        cursor.execute(
+            "SELECT b.id, k.is_test FROM ingest_inboxbatch b JOIN ingest_ingestkey k ON k.id = b.key_id "
+            "WHERE b.id = ANY(%(batches)s) FOR KEY SHARE OF k",
+            {"batches": batch_ids},
+        )
+        test = [batch for batch, is_test in cursor.fetchall() if is_test]
+        if test:
+            cursor.execute(
+                "UPDATE incoming SET is_test = true WHERE batch_id = ANY(%(test)s)", {"test": test}
+            )
 
 
 def write_staged(ids: list[str] | None = None) -> tuple[int, ...]:

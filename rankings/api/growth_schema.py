@@ -95,17 +95,23 @@ class DriverSerializer(serializers.Serializer):
     key = serializers.ChoiceField(KEYS)
     name = serializers.CharField()
     tokens = serializers.IntegerField(help_text="The change in tokens attributed to the driver.")
-    share_of_change = serializers.FloatField(**Nullable, help_text="tokens / tokens.change (null: no change).")
+    share_of_change = serializers.FloatField(
+        **Nullable, help_text="tokens / tokens.change (null: no change)."
+    )
     before = serializers.FloatField(**Nullable, help_text="The driver's indicator in the earlier window.")
     after = serializers.FloatField(**Nullable, help_text="The driver's indicator in the later window.")
     unit = serializers.CharField(help_text="What before and after measure.")
-    exact = serializers.BooleanField(help_text="tokens is a part of an exact decomposition (false: an indicator).")
+    exact = serializers.BooleanField(
+        help_text="tokens is a part of an exact decomposition (false: an indicator)."
+    )
     method = serializers.CharField()
     summary = serializers.CharField(help_text="A sentence whose numbers are this driver's fields.")
     parts = serializers.DictField(
         child=serializers.IntegerField(), help_text="Whole tokens that add up to tokens.change exactly."
     )
-    figures = serializers.DictField(child=serializers.FloatField(**Nullable), help_text="Counts and rates quoted.")
+    figures = serializers.DictField(
+        child=serializers.FloatField(**Nullable), help_text="Counts and rates quoted."
+    )
 
 
 class SpendSerializer(serializers.Serializer):
@@ -130,5 +136,7 @@ class GrowthSerializer(serializers.Serializer):
     variants = VariantSerializer(many=True)
     history = HistorySerializer()
     summary = serializers.ListField(child=serializers.CharField())
-    drivers = DriverSerializer(many=True, help_text="The seven drivers, in this order: " + ", ".join(KEYS) + ".")
+    drivers = DriverSerializer(
+        many=True, help_text="The seven drivers, in this order: " + ", ".join(KEYS) + "."
+    )
     spend = SpendSerializer()

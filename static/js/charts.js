@@ -28,7 +28,7 @@
       // Phones: the legend would take the chart's place; the data table under it names every series.
       if (el.clientWidth < 480 && figure.data.length > 1) layout.showlegend = false;
       window.Plotly.react(el, figure.data, layout, {
-        responsive: true, displaylogo: false, modeBarButtonsToRemove: ["lasso2d", "select2d"],
+        responsive: true, displayModeBar: false,  // no toolbar over the plot: hover and the data table say it
       });
     });
   }

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from ingest.services import import_events
 from rankings import growth, selectors
 from rankings.selectors import Window
+from rankings.templatetags.rankings_format import points
 from tests.factories import EventFactory
 
 positive = st.floats(min_value=1, max_value=1e15, allow_nan=False)
@@ -154,8 +155,8 @@ def test_summary_numbers_equal_the_api_numbers(client):
     summary = " ".join(data["summary"])
     tokens = data["tokens"]
     assert f"grew {tokens['change_pct']:.0f}%" in summary
-    assert f"{data['volume_intensity']['volume_points']:+.0f} points" in summary
-    assert f"{data['volume_intensity']['intensity_points']:+.0f}." in summary
+    assert f"explain {points(data['volume_intensity']['volume_points'])}," in summary
+    assert f"(tokens per request) {points(data['volume_intensity']['intensity_points'])}." in summary
     page = client.get("/growth/").content.decode()
     for sentence in data["summary"]:
         assert sentence.replace("'", "&#x27;") in page
