@@ -194,7 +194,9 @@ class RawEvent(models.Model):
     tags = models.TextField(default="", help_text="Ranked tags: key=value texts separated by chr(31).")
     session_id = models.CharField(max_length=200, default="")
     harness = models.CharField(max_length=64, default="")
-    is_test = models.BooleanField(default=False, help_text="Sent with a test key: kept, not counted in the rollups.")
+    is_test = models.BooleanField(
+        default=False, help_text="Sent with a test key: kept, not counted in the rollups."
+    )
 
     class Meta:
         managed = False

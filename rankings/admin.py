@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponseRedirect
 from django.template.response import TemplateResponse
-from django.urls import reverse
+from django.urls import path, reverse
 from django.utils.html import format_html
+from django.views.decorators.http import require_POST
 
 from ingest.rollups.maintain import MergeMismatch
 from ingest.services import start_job
 from rankings.cache import bump_generation
 from rankings.models import App, AppOrigin, Author, Category, LLMModel, ModelAlias, Provider, TagKey, TagValue
+from rankings.selectors.entities import apps_titled, shared_titles, with_same_title
 from rankings.services import merge_apps, merge_models, set_apps_public
 
 admin.site.site_header = "Tokenrank backoffice"
@@ -217,11 +220,32 @@ class AppOriginInline(admin.TabularInline):
     readonly_fields = ["created_at"]
 
 
+class LikelyAliasFilter(admin.SimpleListFilter):
+    title = "likely aliases"
+    parameter_name = "alias"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Same title as another app")]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(title_key__in=shared_titles()) if self.value() == "yes" else queryset
+
+
 @admin.register(App)
 class AppAdmin(MergeActionMixin, ReviewAdmin):
-    list_display = ["name", "slug", "origin", "is_public", "origin_count", "needs_review", "created_at"]
+    list_display = [
+        "name",
+        "slug",
+        "origin",
+        "is_public",
+        "origin_count",
+        "likely_alias",
+        "needs_review",
+        "created_at",
+    ]
     list_editable = ["is_public"]
-    list_filter = ["is_public", "needs_review", "categories"]
+    list_filter = [LikelyAliasFilter, "is_public", "needs_review", "categories"]
+    change_list_template = "admin/rankings/app/change_list.html"
     search_fields = ["name", "slug", "origin", "origins__origin"]
     filter_horizontal = ["categories"]
     inlines = [AppOriginInline]
@@ -232,11 +256,52 @@ class AppAdmin(MergeActionMixin, ReviewAdmin):
     ]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(origin_count=Count("origins"))
+        return with_same_title(super().get_queryset(request).annotate(origin_count=Count("origins")))
 
     @admin.display(description="origins", ordering="origin_count")
     def origin_count(self, obj: App) -> int:
         return obj.origin_count
+
+    @admin.display(description="likely alias", ordering="same_title")
+    def likely_alias(self, obj: App):
+        """Apps of the same title are most likely one product under several origins: a
+        button merges them into the first seen (the form is in the change list template)."""
+        if obj.same_title < 2:
+            return "—"
+        return format_html(
+            '<button type="submit" form="merge-same-title" name="title" value="{}" class="button">'
+            "Merge the {} apps named “{}”</button>",
+            obj.title_key,
+            obj.same_title,
+            obj.name,
+        )
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(require_POST(self.merge_same_title))
+        return [path("merge-same-title/", view, name="rankings_app_merge_same_title"), *super().get_urls()]
+
+    def merge_same_title(self, request: HttpRequest):
+        """One click: every app of a title merged into the first seen (history, origins and
+        categories move; totals are checked unchanged)."""
+        if not self.has_change_permission(request):
+            raise PermissionDenied("Your role may not merge apps.")
+        changelist = reverse("admin:rankings_app_changelist")
+        apps = apps_titled(request.POST.get("title", ""))
+        if len(apps) < 2:
+            self.message_user(request, "No two apps have that title (any more).", messages.WARNING)
+            return HttpResponseRedirect(changelist)
+        target, others = apps[0], apps[1:]
+        try:
+            merged = merge_apps(target, others)
+        except MergeMismatch as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+            return HttpResponseRedirect(changelist)
+        names = ", ".join(self.merge_label(app) for app in others)
+        self.log_change(request, target, f"Merged {names} into this app (same title).")
+        self.message_user(
+            request, f"Merged {merged} apps into {self.merge_label(target)}; their usage now counts for it."
+        )
+        return HttpResponseRedirect(changelist)
 
     @admin.action(description="Hide from public rankings (private)", permissions=["change"])
     def make_private(self, request, queryset):

@@ -147,12 +147,17 @@ def waterfall(
     )
 
 
-def before_after(before: float | None, after: float | None, *, unit: str, percent: bool = False) -> dict[str, Any]:
+def before_after(
+    before: float | None, after: float | None, *, unit: str, percent: bool = False
+) -> dict[str, Any]:
     """A driver's indicator in the two windows: two labelled bars on an axis from zero
     (``percent``: the values are shares, drawn as percent)."""
     scale = 100 if percent else 1
     values = [None if v is None else v * scale for v in (before, after)]
-    labels = ["–" if v is None else f"{v:.1f}%" if percent else f"{v:,.1f}" if v < 100 else f"{v:,.0f}" for v in values]
+    labels = [
+        "–" if v is None else f"{v:.1f}%" if percent else f"{v:,.1f}" if v < 100 else f"{v:,.0f}"
+        for v in values
+    ]
     trace = {
         "type": "bar",
         "x": ["Before", "After"],
@@ -171,7 +176,12 @@ def before_after(before: float | None, after: float | None, *, unit: str, percen
         hovermode="closest",
         showlegend=False,
         margin={"l": 50, "r": 10, "t": 20, "b": 30},
-        yaxis={"range": [0, high * 1.3], "fixedrange": True, "ticksuffix": "%" if percent else "", **_title(unit)},
+        yaxis={
+            "range": [0, high * 1.3],
+            "fixedrange": True,
+            "ticksuffix": "%" if percent else "",
+            **_title(unit),
+        },
         xaxis={"type": "category", "fixedrange": True},
     )
 

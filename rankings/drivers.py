@@ -268,10 +268,8 @@ def _routing(growth: Growth, rows: list[reads.ModelVariantRow]) -> Driver:
         "Exact decomposition: the change in tokens sent through routing variants (every variant "
         "but the standard one and :free, e.g. :nitro, :floor, :thinking, :online), which with the "
         "rest adds up to the total; the level is their share of tokens.",
-        {
-            **{f"variant_{v}": c for v, c in sorted(by_variant.items(), key=lambda vc: -abs(vc[1]))},
-            "standard_and_free": (t1 - v1) - (t0 - v0),
-        },
+        {"routing_variants": v1 - v0, "standard_and_free": (t1 - v1) - (t0 - v0)},
+        {f"variant_{v}": c for v, c in sorted(by_variant.items(), key=lambda vc: -abs(vc[1]))},
     )
 
 

@@ -224,8 +224,7 @@ def summary(growth: Growth) -> list[str]:
         if apps:
             lead = max(apps, key=lambda c: c.change if growth.change > 0 else -c.change)
             sentences.append(
-                f"The largest single app contributor was {lead.entity.name} "
-                f"({signed_compact(lead.change)})."
+                f"The largest single app contributor was {lead.entity.name} ({signed_compact(lead.change)})."
             )
     r0, r1 = growth.totals_before.reasoning_share, growth.totals_after.reasoning_share
     if r1 is not None and r0 is not None:

@@ -127,7 +127,9 @@ def growth_context(request: HttpRequest) -> dict[str, Any] | None:
     driver_rows = [
         {
             **d,
-            "figure": charts.before_after(d["before"], d["after"], unit=DRIVER_AXES[d["key"]], percent=d["unit"].startswith("share")),
+            "figure": charts.before_after(
+                d["before"], d["after"], unit=DRIVER_AXES[d["key"]], percent=d["unit"].startswith("share")
+            ),
             "label": f"{d['name']}: {d['unit']} before and after",
         }
         for d in data["drivers"]

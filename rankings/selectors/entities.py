@@ -6,7 +6,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.apps import apps
-from django.db.models import Model, QuerySet
+from django.db.models import Count, Func, IntegerField, Model, OuterRef, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce, Lower, Trim
 
 from ingest import schema
 
@@ -42,3 +43,32 @@ def attach_entities(entity: str, rows: Iterable[Any]) -> None:
     found = entities_of(entity, (r.key for r in rows))
     for row in rows:
         row.entity = found.get(row.key)
+
+
+# An app's title as ingest compares titles (ingest.resolve): case and runs of white space aside.
+TITLE_KEY = Lower(Func(Trim("name"), Value(r"\s+"), Value(" "), Value("g"), function="regexp_replace"))
+
+
+def _titled_apps() -> QuerySet:
+    """Apps known by an origin (the unattributed app has none) with their ``title_key``."""
+    return ENTITY_MODEL["app"].objects.exclude(origin="").annotate(title_key=TITLE_KEY)
+
+
+def shared_titles() -> QuerySet:
+    """The title keys two or more apps have: most likely one product seen under several
+    origins (a site and its app subdomain), to be merged by staff. One grouped scan."""
+    return _titled_apps().values("title_key").annotate(n=Count("pk")).filter(n__gt=1).values("title_key")
+
+
+def with_same_title(apps_: QuerySet) -> QuerySet:
+    """``apps_`` with ``title_key`` and ``same_title``: how many apps have that title (one
+    probe of the apps per listed row)."""
+    count = _titled_apps().filter(title_key=OuterRef("title_key")).values("title_key").annotate(n=Count("pk"))
+    return apps_.annotate(title_key=TITLE_KEY).annotate(
+        same_title=Coalesce(Subquery(count.values("n"), output_field=IntegerField()), 0)
+    )
+
+
+def apps_titled(title_key: str) -> list:
+    """The apps with this title key, first seen first."""
+    return list(_titled_apps().filter(title_key=title_key).order_by("created_at", "pk"))
