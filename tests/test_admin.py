@@ -332,3 +332,28 @@ def test_operator_ranks_a_tag_key_and_its_values_count(client, monkeypatch):
     assert len(kept) == 3 and "other" in kept and kept < {"search", "ads", "infra", "other"}
     client.force_login(staff("analyst"))
     assert client.post(reverse("admin:rankings_tagkey_change", args=[key.pk]), {}).status_code == 403
+
+
+@pytest.mark.django_db
+def test_apps_of_one_title_are_flagged_as_likely_aliases_and_merged_in_one_click(client):
+    import_events(EventFactory.build_batch(4, origin="https://kilocode.ai", app_name="Kilo Code"))
+    import_events(EventFactory.build_batch(3, origin="https://app.kilocode.ai", app_name="Kilo  code "))
+    import_events(EventFactory.build_batch(2, origin="https://other.example", app_name="<b>Other</b>"))
+    first = App.objects.get(origin="https://kilocode.ai")
+    before = rollup_totals()
+    changelist = reverse("admin:rankings_app_changelist")
+    client.force_login(staff("analyst"))
+    assert client.post(reverse("admin:rankings_app_merge_same_title"), {"title": "kilo code"}).status_code == 403
+    client.force_login(staff("operator"))
+    page = client.get(changelist).content.decode()
+    assert page.count("Merge the 2 apps named") == 2 and 'form="merge-same-title"' in page
+    assert "<b>Other</b>" not in page  # names are escaped
+    flagged = client.get(changelist, {"alias": "yes"}).content.decode()
+    assert "kilocode.ai" in flagged and "other.example" not in flagged
+    assert client.get(reverse("admin:rankings_app_merge_same_title")).status_code == 405  # POST only
+    response = client.post(reverse("admin:rankings_app_merge_same_title"), {"title": "kilo code"})
+    assert response.status_code == 302
+    assert list(App.objects.filter(name__icontains="kilo").values_list("pk", flat=True)) == [first.pk]
+    assert set(first.origins.values_list("origin", flat=True)) == {"https://kilocode.ai", "https://app.kilocode.ai"}
+    assert rollup_totals() == before and verify_rollups()[1] == []
+    assert "Merge the 2 apps" not in client.get(changelist).content.decode()
