@@ -247,10 +247,12 @@ class Simulator:
         if age < 0:
             return 0.0
         ramp = min(1.0, (age + 1) / 21)  # three weeks to full adoption
-        decay = math.exp(-max(0, age - 120) / 120)  # superseded versions fade
+        # Once it shows in the rankings it gets tried: twice as much over the next ten weeks.
+        discovered = 1 + min(1.0, max(0, age - 21) / 70)
+        decay = math.exp(-max(0, age - 150) / 120)  # superseded versions fade
         # Reasoning models: from almost no tokens to over half within the year.
         adoption = max(0.01, day / self.days) ** 1.5 if model.reasoning else 1.0
-        return ramp * decay * model.popularity * adoption
+        return ramp * discovered * decay * model.popularity * adoption
 
     def _category_request_weights(self, t: float) -> dict[str, float]:
         """Token shares turned into request weights (divide by tokens per request)."""

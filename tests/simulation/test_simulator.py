@@ -173,3 +173,35 @@ def test_long_tail_apps_have_believable_unique_names_and_origins():
         assert parts.scheme == "https" and "." in parts.netloc and ".example" not in parts.netloc
     again = Simulator(days=2, end=END, scale=SCALES["openrouter"], seed=5).apps_by_category
     assert [a.name for apps in again.values() for a in apps] == names
+
+
+@pytest.mark.django_db
+def test_the_year_moves_each_growth_driver_the_published_way():
+    """Quarter over quarter at the year's end: more models per app, models that entered the
+    top 20 growing faster than the rest, reasoning's share up, free variants pulling volume
+    and some apps moving from free to paid, routing variants growing, app growth led by
+    coding agents, longer prompts (a16z x OpenRouter, Dec 2025; OpenRouter's rankings)."""
+    from datetime import UTC, datetime, timedelta
+
+    from ingest.services import import_events
+    from rankings import drivers, growth
+    from rankings.selectors import Window
+
+    sim = Simulator(days=365, end=END, scale=replace(SMALL, tail_apps=240), seed=11)
+    import_events(sim.events())
+    end = datetime(END.year, END.month, END.day, tzinfo=UTC) + timedelta(days=1)
+    g = growth.decompose(Window(end - timedelta(days=91), end), with_history=False)
+    found = {d.key: d for d in drivers.report(g).drivers}
+    assert found["model_breadth"].after > found["model_breadth"].before
+    assert found["discovery"].tokens > 0
+    assert found["reasoning"].tokens > 0 and found["reasoning"].after > found["reasoning"].before
+    assert found["free_vs_paid"].tokens > 0 and found["free_vs_paid"].figures["apps_free_to_paid"] >= 1
+    assert (
+        found["routing_variants"].tokens > 0
+        and found["routing_variants"].after > found["routing_variants"].before
+    )
+    coding = found["app_growth"]
+    assert coding.tokens > coding.parts["other_apps"] > 0 and coding.after > coding.before
+    assert (
+        found["context_growth"].tokens > 0 and found["context_growth"].after > found["context_growth"].before
+    )
