@@ -12,7 +12,7 @@ ingest       import_events rate; HTTP + Celery rate until the rollups are comple
              the same rows; a naive per-event ORM save.
 pages        p50/p95 server time of / (its first two sections; the others load as they scroll
              into view), of / with every section, of its slowest section and of a model page,
-             uncached and cached, and of /models/
+             uncached and cached, of /api/v1/growth uncached, and of /models/
              search (a new query each time; after a new generation; cold), over rollups
              at OpenRouter-like cardinality (400 models, 60 authors, 60 providers, 5,000
              apps, 12 categories, a year), the narrow rollups of tool calls, context
@@ -669,6 +669,10 @@ def bench_pages(runs: int, keep: bool = False) -> None:
         cached = timed(lambda u=url: client.get(u), runs * 3)
         report(f"{name} uncached p50 / p95", f"{uncached[0]:.0f} ms / {uncached[1]:.0f} ms")
         report(f"{name} cached   p50 / p95", f"{cached[0]:.1f} ms / {cached[1]:.1f} ms")
+    # The growth report (its drivers included) for the default rolling week: the hourly cube.
+    assert client.get("/api/v1/growth").status_code == 200
+    growth = timed(lambda: (cache.clear(), client.get("/api/v1/growth")), runs)
+    report("/api/v1/growth uncached p50 / p95 (goal p95 <= 300 ms)", f"{growth[0]:.0f} ms / {growth[1]:.0f} ms")
     bench_models_search(client, runs)
 
 

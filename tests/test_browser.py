@@ -227,6 +227,38 @@ def test_screenshots_of_the_2026_sections(browser, site):
         model.close()
 
 
+def test_growth_page_draws_the_seven_drivers_without_a_toolbar(browser, site):
+    page, errors, dialogs = open_page(browser, site + "/growth/")
+    drivers = page.locator("#growth-seven li.driver")
+    assert drivers.count() == 7
+    for i in range(7):
+        drivers.nth(i).locator(".plot svg.main-svg").first.wait_for(timeout=10_000)
+    page.locator("#growth-seven .plot").first.hover()
+    assert page.locator(".modebar").count() == 0  # no toolbar over any plot
+    # Labelled values on the bars and titled axes.
+    assert drivers.first.locator("text.bartext").count() == 2
+    assert drivers.first.locator("text.ytitle").text_content() == "Models per app"
+    assert page.locator("#growth-waterfall text.ytitle").count() == 1
+    assert errors == [] and dialogs == []
+    page.close()
+
+
+@pytest.mark.skipif(not os.environ.get("TOKENRANK_SCREENSHOTS"), reason="set TOKENRANK_SCREENSHOTS=1")
+def test_screenshots_of_the_seven_drivers(browser, site):
+    from django.core.management import call_command
+
+    call_command("simulate", "--quiet")
+    folder = Path(settings.BASE_DIR) / "docs" / "screenshots"
+    for scheme in ("light", "dark"):
+        page, errors, _ = open_page(browser, site + "/growth/?period=month", scheme)
+        panel = page.locator("#growth-seven")
+        panel.locator("li.driver").last.locator(".plot svg.main-svg").first.wait_for(timeout=10_000)
+        page.wait_for_timeout(300)
+        panel.screenshot(path=str(folder / f"growth-drivers-{scheme}.png"))
+        assert errors == []
+        page.close()
+
+
 # --- Index pages, search, share, embeds, phones and accessibility ------------------------
 
 INDEX_PAGES = ["/models/", "/apps/", "/authors/", "/providers/", "/categories/"]
