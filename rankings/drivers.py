@@ -20,7 +20,7 @@ from decimal import Decimal
 from typing import Any
 
 from rankings.growth import Growth, log_mean
-from rankings.selectors import drivers as reads
+from rankings.selectors import growth as reads
 from rankings.templatetags.rankings_format import MINUS, percent, signed_compact, signed_percent, usd
 
 KEYS = (
@@ -34,6 +34,33 @@ KEYS = (
 )
 DISCOVERY_TOP = 20  # a model "entered the rankings" when it entered the top this many
 STANDARD, FREE = "", reads.FREE_VARIANT
+
+
+@dataclass(frozen=True)
+class Line:
+    """A model × variant's tokens in the two windows and whether it is free traffic."""
+
+    model_id: int
+    variant: str
+    free: bool
+    before: int
+    after: int
+
+
+@dataclass(frozen=True)
+class AppUse:
+    """An app's tokens in the two windows, on free traffic and in all, the models it used,
+    whether it is a coding agent (programming is most of its tokens over both windows) and
+    whether it is an app at all (not requests sent without one)."""
+
+    before: int
+    after: int
+    free_before: int
+    free_after: int
+    models_before: int
+    models_after: int
+    coding: bool
+    attributed: bool
 
 
 @dataclass
@@ -136,7 +163,7 @@ def _share(part: float, whole: float) -> float | None:
 # --- The seven ---------------------------------------------------------------------------
 
 
-def _breadth(growth: Growth, apps: list[reads.AppRow]) -> Driver:
+def _breadth(growth: Growth, apps: list[AppUse]) -> Driver:
     def multi(side: str) -> int:
         return sum(getattr(a, side) for a in apps if a.attributed and getattr(a, f"models_{side}") >= 2)
 
@@ -216,13 +243,11 @@ def _reasoning(growth: Growth) -> Driver:
     )
 
 
-def _group(
-    rows: list[reads.ModelVariantRow], keep: Callable[[reads.ModelVariantRow], bool]
-) -> tuple[int, int]:
+def _group(rows: list[Line], keep: Callable[[Line], bool]) -> tuple[int, int]:
     return sum(r.before for r in rows if keep(r)), sum(r.after for r in rows if keep(r))
 
 
-def _free_vs_paid(growth: Growth, rows: list[reads.ModelVariantRow], apps: list[reads.AppRow]) -> Driver:
+def _free_vs_paid(growth: Growth, rows: list[Line], apps: list[AppUse]) -> Driver:
     f0, f1 = _group(rows, lambda r: r.free)
     t0, t1 = growth.totals_before.tokens, growth.totals_after.tokens
     converted = [a for a in apps if a.before and a.free_before == a.before and a.after > a.free_after]
@@ -246,8 +271,8 @@ def _free_vs_paid(growth: Growth, rows: list[reads.ModelVariantRow], apps: list[
     )
 
 
-def _routing(growth: Growth, rows: list[reads.ModelVariantRow]) -> Driver:
-    def routed(r: reads.ModelVariantRow) -> bool:
+def _routing(growth: Growth, rows: list[Line]) -> Driver:
+    def routed(r: Line) -> bool:
         return r.variant not in (STANDARD, FREE)
 
     v0, v1 = _group(rows, routed)
@@ -273,7 +298,7 @@ def _routing(growth: Growth, rows: list[reads.ModelVariantRow]) -> Driver:
     )
 
 
-def _app_growth(growth: Growth, apps: list[reads.AppRow]) -> Driver:
+def _app_growth(growth: Growth, apps: list[AppUse]) -> Driver:
     c0 = sum(a.before for a in apps if a.attributed and a.coding)
     c1 = sum(a.after for a in apps if a.attributed and a.coding)
     t0, t1 = growth.totals_before.tokens, growth.totals_after.tokens
@@ -287,8 +312,8 @@ def _app_growth(growth: Growth, apps: list[reads.AppRow]) -> Driver:
         _share(c1, t1),
         "share of tokens of coding agents",
         True,
-        "Exact decomposition: the change in tokens of coding agents (apps whose largest category "
-        "over both windows is programming), which with the other apps' change adds up to the total; "
+        "Exact decomposition: the change in tokens of coding agents (apps with most of their tokens "
+        "over both windows in programming), which with the other apps' change adds up to the total; "
         "the level is their share of tokens, and new apps' tokens are counted apart.",
         {"coding_agents": c1 - c0, "other_apps": (t1 - c1) - (t0 - c0)},
         {
@@ -391,29 +416,58 @@ class Report:
 
 
 def report(growth: Growth) -> Report:
-    """The seven drivers of the change in ``growth`` and the split of its spend (two more
-    reads of the rollups)."""
-    rows = reads.model_variants(growth.after)
-    apps = reads.apps(growth.after)
-    per_model: dict[int, list] = {}
-    for r in rows:
-        sums = per_model.setdefault(r.model_id, [0, 0, 0, Decimal(0), Decimal(0)])
-        for n, value in enumerate((r.earlier, r.before, r.after, r.cost_before, r.cost_after)):
-            sums[n] += value
+    """The seven drivers of the change in ``growth`` and the split of its spend, from the
+    sums its decomposition read."""
+    free_models = reads.free_models()
+    lines, costs = [], {}
+    for r in growth.sums:
+        if r.model_id is None:
+            continue  # a category's sums
+        lines.append(
+            Line(
+                r.model_id,
+                r.variant,
+                r.variant == FREE or r.model_id in free_models,
+                reads.Sums.tokens(r.before),
+                reads.Sums.tokens(r.after),
+            )
+        )
+        q0, c0, q1, c1 = costs.get(r.model_id, (0, Decimal(0), 0, Decimal(0)))
+        costs[r.model_id] = (
+            q0 + lines[-1].before,
+            c0 + r.before["cost"],
+            q1 + lines[-1].after,
+            c1 + r.after["cost"],
+        )
+    unattributed = reads.unattributed_app()
+    apps = [
+        AppUse(
+            a.before,
+            a.after,
+            a.free_before,
+            a.free_after,
+            a.models_before,
+            a.models_after,
+            2 * a.coding > a.before + a.after,
+            a.app_id != unattributed,
+        )
+        for a in growth.apps
+    ]
+    per_model = {m: [growth.earlier.get(m, 0), q0, q1] for m, (q0, _, q1, _) in costs.items()}
+    for m, tokens in growth.earlier.items():
+        per_model.setdefault(m, [tokens, 0, 0])
     drivers = [
         _breadth(growth, apps),
-        _discovery(growth, {m: sums[:3] for m, sums in per_model.items()}),
+        _discovery(growth, per_model),
         _reasoning(growth),
-        _free_vs_paid(growth, rows, apps),
-        _routing(growth, rows),
+        _free_vs_paid(growth, lines, apps),
+        _routing(growth, lines),
         _app_growth(growth, apps),
         _context(growth),
     ]
     for d in drivers:
         d.summary = _sentence(d)
-    return Report(
-        drivers, price_volume({m: (q0, c0, q1, c1) for m, (_, q0, q1, c0, c1) in per_model.items()})
-    )
+    return Report(drivers, price_volume(costs))
 
 
 def spend_sentence(split: CostSplit) -> str:

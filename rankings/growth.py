@@ -8,6 +8,7 @@ tokens per request. All numbers come from :mod:`rankings.selectors`, i.e. the ro
 
 from __future__ import annotations
 
+import heapq
 import math
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -15,6 +16,8 @@ from typing import Any
 
 from rankings import selectors
 from rankings.selectors import Filters, Totals, Window
+from rankings.selectors import growth as reads
+from rankings.selectors.entities import entities_of
 from rankings.templatetags.rankings_format import MINUS, compact, points, signed_compact
 
 CONTRIBUTOR_ENTITIES = ("author", "model", "app", "category")
@@ -66,28 +69,38 @@ class Contributors:
     incumbent_total: float
 
 
-def contributors(entity: str, before: Window, after: Window, limit: int = TOP_CONTRIBUTORS) -> Contributors:
-    """Change in tokens per entity; private apps are folded into one anonymous line so the
-    parts still add up without naming them."""
-    rows: dict[Any, list[float]] = {}
-    entities: dict[Any, Any] = {}
-    for position, window in enumerate((before, after)):
-        ranking = selectors.ranking(entity, window, limit=100_000, compare=False, include_private=True)
-        for row in ranking.rows:
-            key = row.key if getattr(row.entity, "is_public", True) else "private"
-            rows.setdefault(key, [0.0, 0.0])[position] += row.value
-            entities[key] = row.entity if key != "private" else "(private apps)"
-    items = []
+PRIVATE = "(private apps)"
+
+
+def contributors(
+    entity: str, sums: dict[Any, list[int]], private: set[Any] = frozenset(), limit: int = TOP_CONTRIBUTORS
+) -> Contributors:
+    """Change in tokens per entry (``sums``: entry key → [before, after]); entries in
+    ``private`` are folded into one anonymous line, so the parts still add up without naming
+    them. Only the listed entries' catalog rows are loaded."""
+    folded: dict[Any, list[int]] = {}
+    for key, (b, a) in sums.items():
+        line = folded.setdefault(PRIVATE if key in private else key, [0, 0])
+        line[0], line[1] = line[0] + b, line[1] + a
     totals = {"new": 0.0, "departed": 0.0, "incumbent": 0.0}
-    for key, (b, a) in rows.items():
-        kind = "new" if b == 0 else "departed" if a == 0 else "incumbent"
-        totals[kind] += a - b
-        items.append(Contribution(entities[key], kind, b, a))
-    items.sort(key=lambda c: -abs(c.change))
-    head, tail = items[:limit], items[limit:]
-    if tail:
-        head.append(Contribution("others", "others", sum(c.before for c in tail), sum(c.after for c in tail)))
-    return Contributors(entity, head, totals["new"], totals["departed"], totals["incumbent"])
+    for b, a in folded.values():
+        totals["new" if b == 0 else "departed" if a == 0 else "incumbent"] += a - b
+    head = heapq.nlargest(limit, folded.items(), key=lambda item: abs(item[1][1] - item[1][0]))
+    found = entities_of(entity, [k for k, _ in head if k != PRIVATE])
+    items = [
+        Contribution(
+            PRIVATE if k == PRIVATE else found.get(k),
+            "new" if b == 0 else "departed" if a == 0 else "incumbent",
+            b,
+            a,
+        )
+        for k, (b, a) in head
+    ]
+    if len(folded) > limit:
+        listed = [sum(v[n] for _, v in head) for n in (0, 1)]
+        rest = [sum(v[n] for v in folded.values()) - listed[n] for n in (0, 1)]
+        items.append(Contribution("others", "others", *rest))
+    return Contributors(entity, items, totals["new"], totals["departed"], totals["incumbent"])
 
 
 @dataclass
@@ -102,6 +115,11 @@ class Growth:
     mix: dict[str, float]  # change per token part; sums to the total change
     variants: list[dict[str, Any]]
     history: dict[str, Any] = field(default_factory=dict)
+    # What the drivers read too (rankings.drivers): per model × variant and per category,
+    # per model in the window before ``before``, per app.
+    sums: list[reads.Sums] = field(default_factory=list)
+    earlier: dict[int, int] = field(default_factory=dict)
+    apps: list[reads.AppRow] = field(default_factory=list)
 
     @property
     def change(self) -> float:
@@ -134,37 +152,45 @@ def _mix(t0: Totals, t1: Totals) -> dict[str, float]:
     return {k: p1[k] - p0[k] for k in p0}
 
 
-def _variants(before: Window, after: Window) -> list[dict[str, Any]]:
-    shares = []
-    r0 = {r.key: r for r in selectors.ranking("variant", before, limit=100, compare=False).rows}
-    r1 = {r.key: r for r in selectors.ranking("variant", after, limit=100, compare=False).rows}
-    for key in sorted(set(r0) | set(r1), key=lambda k: -(r1[k].value if k in r1 else 0)):
-        b, a = r0.get(key), r1.get(key)
-        shares.append(
-            {
-                "variant": key,
-                "before": b.value if b else 0.0,
-                "after": a.value if a else 0.0,
-                "share_before": b.share if b else 0.0,
-                "share_after": a.share if a else 0.0,
-            }
-        )
-    return shares
+def _per(key, rows: list[reads.Sums]) -> dict[Any, list[int]]:
+    """Tokens [before, after] per ``key(row)``."""
+    out: dict[Any, list[int]] = {}
+    for r in rows:
+        line = out.setdefault(key(r), [0, 0])
+        line[0] += reads.Sums.tokens(r.before)
+        line[1] += reads.Sums.tokens(r.after)
+    return out
 
 
-def _history(end: Window, days: int = 90) -> dict[str, Any]:
-    """Daily trends over the last ``days``: context (prompt per request), reasoning and cached
-    shares, effective price, volume; and prompt per request for the largest categories."""
-    window = Window(end.end - timedelta(days=days), end.end)
+def _variants(rows: list[reads.Sums], t0: Totals, t1: Totals) -> list[dict[str, Any]]:
+    per = _per(lambda r: r.variant, rows)
+    return [
+        {
+            "variant": variant,
+            "before": float(b),
+            "after": float(a),
+            "share_before": b / t0.tokens if t0.tokens else 0.0,
+            "share_after": a / t1.tokens if t1.tokens else 0.0,
+        }
+        for variant, (b, a) in sorted(per.items(), key=lambda kv: (-kv[1][1], kv[0]))
+    ]
+
+
+def _history(end: Window, categories: list[Any], days: int = 90) -> dict[str, Any]:
+    """Daily trends over the last ``days`` (whole UTC days: the daily tables answer): context
+    (prompt per request), reasoning and cached shares, effective price, volume; and prompt per
+    request for ``categories`` (the largest ones of ``end``)."""
+    window = Window(end.end - timedelta(days=days), end.end).whole_days()
     series = selectors.measure_series(window)
 
     def ratio(a: list[float], b: list[float], scale: float = 1.0) -> list[float | None]:
         return [x * scale / y if y else None for x, y in zip(a, b, strict=True)]
 
     by_category = {}
-    for row in selectors.ranking("category", window, limit=4, compare=False).rows:
-        in_category = selectors.measure_series(window, filters=Filters(category=row.key))
-        by_category[row.entity.name] = ratio(in_category["prompt_tokens"], in_category["requests"])
+    found = entities_of("category", categories)
+    for category in filter(None, (found.get(k) for k in categories)):
+        in_category = selectors.measure_series(window, filters=Filters(category=category.pk))
+        by_category[category.name] = ratio(in_category["prompt_tokens"], in_category["requests"])
     return {
         "days": [b.date().isoformat() for b in selectors.bucket_starts(window, "day")],
         "tokens": series["tokens"],
@@ -177,9 +203,21 @@ def _history(end: Window, days: int = 90) -> dict[str, Any]:
 
 
 def decompose(after: Window, *, with_history: bool = True) -> Growth:
+    """The growth report of ``after`` against the equal window before it, from three passes
+    over the rollups (``rankings.selectors.growth``) and, ``with_history``, the daily trends."""
     before = after.previous()
-    t0, t1 = selectors.totals(before), selectors.totals(after)
+    rows = reads.model_variants(after)
+    per_model = [r for r in rows if r.model_id is not None]
+    t0, t1 = (
+        Totals(**{m: sum(getattr(r, side)[m] for r in per_model) for m in reads.MEASURES})
+        for side in ("before", "after")
+    )
     volume, intensity = volume_intensity(t0.tokens, t0.requests, t1.tokens, t1.requests)
+    apps = reads.apps(after)
+    models = _per(lambda r: r.model_id, per_model)
+    authors = reads.model_authors(set(models))
+    categories = _per(lambda r: r.category_id, [r for r in rows if r.model_id is None])
+    largest = sorted((k for k, (_, a) in categories.items() if a), key=lambda k: -categories[k][1])[:4]
     return Growth(
         before=before,
         after=after,
@@ -187,11 +225,28 @@ def decompose(after: Window, *, with_history: bool = True) -> Growth:
         totals_after=t1,
         volume=volume,
         intensity=intensity,
-        contributors={e: contributors(e, before, after) for e in CONTRIBUTOR_ENTITIES},
+        contributors={
+            "author": contributors("author", _fold(models, authors)),
+            "model": contributors("model", models),
+            "app": contributors("app", {a.app_id: [a.before, a.after] for a in apps}, reads.private_apps()),
+            "category": contributors("category", categories),
+        },
         mix=_mix(t0, t1),
-        variants=_variants(before, after),
-        history=_history(after) if with_history else {},
+        variants=_variants(per_model, t0, t1),
+        history=_history(after, largest) if with_history else {},
+        sums=rows,
+        earlier=reads.model_tokens(before.previous()),
+        apps=apps,
     )
+
+
+def _fold(sums: dict[Any, list[int]], to: dict[Any, Any]) -> dict[Any, list[int]]:
+    """``sums`` added up per ``to[key]`` (models per author)."""
+    out: dict[Any, list[int]] = {}
+    for key, (b, a) in sums.items():
+        line = out.setdefault(to.get(key), [0, 0])
+        line[0], line[1] = line[0] + b, line[1] + a
+    return out
 
 
 def summary(growth: Growth) -> list[str]:
@@ -213,9 +268,7 @@ def summary(growth: Growth) -> list[str]:
         f"{points(growth.points(growth.intensity))}.",
     ]
     categories = [c for c in growth.contributors["category"].items if c.kind != "others"]
-    apps = [
-        c for c in growth.contributors["app"].items if c.kind != "others" and c.entity != "(private apps)"
-    ]
+    apps = [c for c in growth.contributors["app"].items if c.kind != "others" and c.entity != PRIVATE]
     if growth.change and categories:
         top = max(categories, key=lambda c: c.change if growth.change > 0 else -c.change)
         share = top.change * 100 / growth.change
