@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from ingest.services import import_events
 from rankings import drivers, growth, selectors
-from rankings.models import LLMModel
+from rankings.models import AppOrigin, LLMModel
 from rankings.templatetags.rankings_format import percent, signed_compact, signed_percent
 from tests.factories import EventFactory
 
@@ -158,6 +158,16 @@ def test_every_driver_adds_up_on_random_usage(specs):
         import_events(events)
         g = growth.decompose(spans[2], with_history=False)
         check_report(drivers.report(g), g)
+        # Each app's models, counted from its bits, are the distinct models it sent.
+        origins = dict(AppOrigin.objects.values_list("app_id", "origin"))
+        for app in g.apps:
+            for side, w in (("before", 1), ("after", 2)):
+                sent = {
+                    e["model"].split(":")[0]
+                    for e, (ew, *_) in zip(events, specs, strict=True)
+                    if ew == w and e["origin"] == origins[app.app_id]
+                }
+                assert getattr(app, f"models_{side}") == len(sent)
         transaction.set_rollback(True)
 
 
