@@ -373,39 +373,41 @@ def _plural(n: float, word: str) -> str:
     return f"{n:,.0f} {word}{'' if n == 1 else 's'}"
 
 
+# Each driver's sentence: {tokens} signed, {of_change} its share of the change (when there is
+# one), {now} and {was} its indicator, then its figures.
+SENTENCES = {
+    "model_breadth": "Apps using two or more models changed by {tokens} tokens{of_change}; weighted by "
+    "tokens, an app uses {now} models (was {was}).",
+    "discovery": "{models} that entered the top {top} in the window before grew {tokens} tokens beyond "
+    "the other models' pace{of_change}; they hold {now} of tokens (was {was}).",
+    "reasoning": "Reasoning tokens changed by {tokens}{of_change}; they are {now} of completion tokens (was {was}).",
+    "free_vs_paid": "Free traffic changed by {tokens} tokens{of_change} and is {now} of tokens (was {was}); "
+    "{apps} moved from free to paid models.",
+    "routing_variants": "Routing variants changed by {tokens} tokens{of_change} and carry {now} of tokens "
+    "(was {was}).",
+    "app_growth": "Coding agents changed by {tokens} tokens{of_change} and hold {now} of tokens (was {was}); "
+    "new apps brought {new_apps}.",
+    "context_growth": "Longer prompts account for {tokens} tokens{of_change}: {now} prompt tokens per request "
+    "(was {was}).",
+}
+NO_ENTRANTS = (
+    "No model entered the top {top} in the window before, so none of the change is put down to discovery."
+)
+
+
 def _sentence(d: Driver) -> str:
-    now, was = _level(d, d.after), _level(d, d.before)
-    tokens = signed_compact(d.tokens)
     f = d.figures
-    if d.key == "model_breadth":
-        return (
-            f"Apps using two or more models changed by {tokens} tokens{_of_change(d)}; weighted by "
-            f"tokens, an app uses {now} models (was {was})."
-        )
-    if d.key == "discovery":
-        if not f["models"]:
-            return f"No model entered the top {f['top']} in the window before, so none of the change is put down to discovery."
-        return (
-            f"{_plural(f['models'], 'model')} that entered the top {f['top']} in the window before grew "
-            f"{tokens} tokens beyond the other models' pace{_of_change(d)}; they hold {now} of tokens (was {was})."
-        )
-    if d.key == "reasoning":
-        return f"Reasoning tokens changed by {tokens}{_of_change(d)}; they are {now} of completion tokens (was {was})."
-    if d.key == "free_vs_paid":
-        return (
-            f"Free traffic changed by {tokens} tokens{_of_change(d)} and is {now} of tokens (was {was}); "
-            f"{_plural(f['apps_free_to_paid'], 'app')} moved from free to paid models."
-        )
-    if d.key == "routing_variants":
-        return f"Routing variants changed by {tokens} tokens{_of_change(d)} and carry {now} of tokens (was {was})."
-    if d.key == "app_growth":
-        return (
-            f"Coding agents changed by {tokens} tokens{_of_change(d)} and hold {now} of tokens (was {was}); "
-            f"new apps brought {signed_compact(f['new_apps'])}."
-        )
-    return (
-        f"Longer prompts account for {tokens} tokens{_of_change(d)}: {now} prompt tokens per request "
-        f"(was {was})."
+    if d.key == "discovery" and not f["models"]:
+        return NO_ENTRANTS.format(top=f["top"])
+    return SENTENCES[d.key].format(
+        tokens=signed_compact(d.tokens),
+        of_change=_of_change(d),
+        now=_level(d, d.after),
+        was=_level(d, d.before),
+        top=f.get("top"),
+        models=_plural(f.get("models", 0), "model"),
+        apps=_plural(f.get("apps_free_to_paid", 0), "app"),
+        new_apps=signed_compact(f.get("new_apps", 0)),
     )
 
 

@@ -42,9 +42,7 @@ class EventFactory(factory.DictFactory):
     generation_time = 1500
     # Tool calls on two of three events, one failing on every third; a session of five turns.
     tool_calls = factory.Sequence(lambda n: n % 3)
-    tool_call_errors = factory.LazyAttribute(
-        lambda o: {"invalid_json": 1} if o.tool_calls == 2 else None
-    )
+    tool_call_errors = factory.LazyAttribute(lambda o: {"invalid_json": 1} if o.tool_calls == 2 else None)
     tags = factory.Sequence(
         lambda n: {
             "programming_language": ("python", "typescript", "rust")[n % 3],
@@ -195,3 +193,23 @@ def write_activity_export(path, rows, *, bom=True, gz=False) -> str:
     data = (("\ufeff" if bom else "") + buffer.getvalue()).encode()
     path.write_bytes(gzip.compress(data) if gz else data)
     return str(path)
+
+
+def usage_in_windows(specs, windows, hours: int = 150) -> list[dict[str, Any]]:
+    """Events from Hypothesis specs ``(window index, model, origin, category, prompt tokens,
+    completion tokens[, cost])``, each an hour apart from the start of its window (cached
+    tokens a third of the prompt, reasoning a quarter of the completion)."""
+    return [
+        EventFactory.build(
+            created_at=(windows[w].start + timedelta(hours=1 + n % hours)).isoformat(),
+            model=model,
+            origin=origin,
+            categories=category,
+            tokens_prompt=prompt,
+            tokens_completion=completion,
+            native_tokens_cached=prompt // 3,
+            native_tokens_reasoning=completion // 4,
+            **({"total_cost": str(cost[0])} if cost else {}),
+        )
+        for n, (w, model, origin, category, prompt, completion, *cost) in enumerate(specs)
+    ]

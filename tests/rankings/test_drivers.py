@@ -17,7 +17,7 @@ from ingest.services import import_events
 from rankings import drivers, growth, selectors
 from rankings.models import AppOrigin, LLMModel
 from rankings.templatetags.rankings_format import percent, signed_compact, signed_percent
-from tests.factories import EventFactory
+from tests.factories import EventFactory, usage_in_windows
 
 counts = st.integers(min_value=0, max_value=10**12)
 
@@ -141,20 +141,7 @@ event_spec = st.tuples(
 def test_every_driver_adds_up_on_random_usage(specs):
     with transaction.atomic():  # each example in its own rolled-back savepoint
         spans = windows()
-        events = [
-            EventFactory.build(
-                created_at=at(spans[w], 1 + n % 150),
-                model=model,
-                origin=origin,
-                categories=category,
-                tokens_prompt=prompt,
-                tokens_completion=completion,
-                native_tokens_cached=prompt // 3,
-                native_tokens_reasoning=completion // 4,
-                total_cost=str(cost),
-            )
-            for n, (w, model, origin, category, prompt, completion, cost) in enumerate(specs)
-        ]
+        events = usage_in_windows(specs, spans)
         import_events(events)
         g = growth.decompose(spans[2], with_history=False)
         check_report(drivers.report(g), g)
@@ -196,65 +183,41 @@ def test_each_driver_counts_what_it_says():
         prompt_price=0, completion_price=0
     )
     coder, chat, converts = "https://coder.example", "https://chat.example", "https://converts.example"
-    base = {"native_tokens_cached": 0, "native_tokens_cache_write": 0}
-    old = dict(base, model="anthropic/claude-sonnet-4", tokens_prompt=1000, tokens_completion=100)
+    claude, r1, llama = (
+        "anthropic/claude-sonnet-4",
+        "deepseek/deepseek-r1",
+        "meta-llama/llama-3.3-70b-instruct",
+    )
+
+    def sent(n, window, origin, model, prompt, completion, reasoning=10, category="programming"):
+        return EventFactory.build_batch(
+            n,
+            created_at=at(window, 3),
+            origin=origin,
+            model=model,
+            categories=category,
+            tokens_prompt=prompt,
+            tokens_completion=completion,
+            native_tokens_reasoning=reasoning,
+            native_tokens_cached=0,
+            native_tokens_cache_write=0,
+        )
+
     events = [
         # The earlier window: one model only, so the others entered the top 20 after it.
-        *EventFactory.build_batch(2, created_at=at(earlier, 3), origin=chat, categories="roleplay", **old),
-        # Before: a coding agent on one model; a chat app; an app on a free variant only.
-        *EventFactory.build_batch(4, created_at=at(before, 3), origin=coder, **old),
-        *EventFactory.build_batch(2, created_at=at(before, 3), origin=chat, categories="roleplay", **old),
-        EventFactory.build(
-            created_at=at(before, 4),
-            origin=converts,
-            model=f"{free_model.slug}:free",
-            **base,
-            tokens_prompt=500,
-            tokens_completion=50,
-            native_tokens_reasoning=0,
-        ),
-        EventFactory.build(
-            created_at=at(before, 5),
-            origin=chat,
-            categories="roleplay",
-            model="deepseek/deepseek-r1",
-            tokens_prompt=300,
-            tokens_completion=30,
-            **base,
-        ),
+        *sent(2, earlier, chat, claude, 1000, 100, category="roleplay"),
+        # Before: a coding agent on one model; a chat app on two; an app on a free variant only.
+        *sent(4, before, coder, claude, 1000, 100),
+        *sent(2, before, chat, claude, 1000, 100, category="roleplay"),
+        *sent(1, before, converts, f"{free_model.slug}:free", 500, 50, reasoning=0),
+        *sent(1, before, chat, r1, 300, 30, category="roleplay"),
         # After: the coding agent on two models, longer prompts and a :nitro route; the free app
-        # now pays; a model listed at $0; the chat app unchanged.
-        *EventFactory.build_batch(4, created_at=at(after, 3), origin=coder, **{**old, "tokens_prompt": 3000}),
-        *EventFactory.build_batch(
-            2,
-            created_at=at(after, 3),
-            origin=coder,
-            model="deepseek/deepseek-r1:nitro",
-            tokens_prompt=3000,
-            tokens_completion=100,
-            native_tokens_reasoning=60,
-            **base,
-        ),
-        *EventFactory.build_batch(2, created_at=at(after, 3), origin=chat, categories="roleplay", **old),
-        EventFactory.build(
-            created_at=at(after, 4),
-            origin=converts,
-            model=free_model.slug,
-            **base,
-            tokens_prompt=500,
-            tokens_completion=50,
-            native_tokens_reasoning=0,
-        ),
-        EventFactory.build(
-            created_at=at(after, 5),
-            origin=chat,
-            categories="roleplay",
-            model="meta-llama/llama-3.3-70b-instruct",
-            tokens_prompt=200,
-            tokens_completion=20,
-            native_tokens_reasoning=0,
-            **base,
-        ),
+        # now pays; a model listed at $0; the chat app otherwise unchanged.
+        *sent(4, after, coder, claude, 3000, 100),
+        *sent(2, after, coder, f"{r1}:nitro", 3000, 100, reasoning=60),
+        *sent(2, after, chat, claude, 1000, 100, category="roleplay"),
+        *sent(1, after, converts, free_model.slug, 500, 50, reasoning=0),
+        *sent(1, after, chat, llama, 200, 20, reasoning=0, category="roleplay"),
     ]
     import_events(events)
     g = growth.decompose(after, with_history=False)

@@ -15,7 +15,7 @@ from ingest.services import import_events
 from rankings import growth, selectors
 from rankings.selectors import Window
 from rankings.templatetags.rankings_format import points
-from tests.factories import EventFactory
+from tests.factories import EventFactory, usage_in_windows
 
 positive = st.floats(min_value=1, max_value=1e15, allow_nan=False)
 
@@ -74,19 +74,7 @@ def test_every_decomposition_is_additive_on_random_usage(specs):
 
 def check_additivity(specs):
     before, after = windows()
-    events = [
-        EventFactory.build(
-            created_at=at(after if later else before, 1 + n % 100),
-            model=model,
-            origin=origin,
-            categories=category,
-            tokens_prompt=prompt,
-            tokens_completion=completion,
-            native_tokens_cached=prompt // 3,
-            native_tokens_reasoning=completion // 4,
-        )
-        for n, (later, model, origin, category, prompt, completion) in enumerate(specs)
-    ]
+    events = usage_in_windows([(int(later), *rest) for later, *rest in specs], (before, after), hours=100)
     import_events(events)
     g = growth.decompose(after, with_history=False)
     assert g.change == sum(
