@@ -299,27 +299,22 @@ class Simulator:
             app = rng.choices(self.apps_by_category[category], app_weights[category])[0]
             # One of the app's model slots this week (free models only on a free tier).
             free_tier = day < self.free_until.get(app.name, -1)
-            slots = self.portfolios.slots(app.name, day // 7, t, model_weights, has_free if free_tier else None)
+            slots = self.portfolios.slots(
+                app.name, day // 7, t, model_weights, has_free if free_tier else None
+            )
             if not slots:
                 free_tier, slots = False, self.portfolios.slots(app.name, day // 7, t, model_weights)
             pick = rng.choice(slots)
             # A session keeps its model: the one picked for its first turn.
             turn = sessions.turn(rng, app.name, category, models[pick])
             origin = app.origins[0] if len(app.origins) == 1 or rng.random() < 0.7 else app.origins[1]
-            free_offer = 1.0 if free_tier else self._free_offer(turn.model, day, t) if free_used < free_cap else 0.0
+            offer = extras.free_offer(turn.model.free_preview, day - turn.model.launch, t)
+            free_offer = 1.0 if free_tier else offer if free_used < free_cap else 0.0
             event = self._event(rng, day, n, current, t, turn.model, category, app, origin, free_offer, turn)
             if event["created_at"] > self.now:
                 continue  # today's later hours have not happened yet
             free_used += event["model"].endswith(":free")
             yield event
-
-    @staticmethod
-    def _free_offer(model: SimModel, day: int, t: float) -> float:
-        """The chance a request takes a model's free variant: most of its traffic in the two
-        weeks after launch, then a share that grows over the year (free variants pull volume)."""
-        if not model.free_preview:
-            return 0.0
-        return max(0.6 if day - model.launch < 14 else 0.0, 0.03 + 0.3 * t)
 
     def _event(self, rng, day, n, current, t, model, category, app, origin, free_offer, turn) -> dict[str, Any]:
         _, _, p0, p1, completion_mean = CATEGORIES[category]

@@ -74,7 +74,13 @@ ERROR_KINDS = (("schema_mismatch", 0.5), ("invalid_json", 0.3), ("unknown_tool",
 SESSION_TURNS = {"programming": (10, 0.8), "roleplay": (8, 0.8), "translation": (1, 0.3)}
 OTHER_SESSION_TURNS = (2, 0.8)
 # The harness each coding agent names; other apps name none (the app is the harness).
-HARNESSES = {"Cline": "cline", "Kilo Code": "kilo-code", "Roo Code": "roo-code", "Aider": "aider", "Zed": "zed"}
+HARNESSES = {
+    "Cline": "cline",
+    "Kilo Code": "kilo-code",
+    "Roo Code": "roo-code",
+    "Aider": "aider",
+    "Zed": "zed",
+}
 
 
 def _pick(rng: random.Random, weighted: tuple[tuple[str, float], ...]) -> str:
@@ -175,7 +181,10 @@ class Portfolios:
         self.seed = seed
         self.base = {name: rng.uniform(*PORTFOLIO_BASE) for name in app_names}
         # Per app and slot: weeks a model stays, and the slot's offset in weeks.
-        self.terms = {name: [(rng.randint(3, 12), rng.randint(0, 11)) for _ in range(self.MAX_SLOTS)] for name in app_names}
+        self.terms = {
+            name: [(rng.randint(3, 12), rng.randint(0, 11)) for _ in range(self.MAX_SLOTS)]
+            for name in app_names
+        }
         self.drawn: dict[tuple, int | None] = {}
         self.weekly: dict[tuple, list[int]] = {}
 
@@ -205,6 +214,15 @@ def free_tier_days(seed: int, app_names: Sequence[str], days: int) -> dict[str, 
     the year and a little beyond it)."""
     rng = random.Random(f"{seed}-free-tiers")
     return {name: rng.randint(0, days + days // 3) for name in app_names if rng.random() < FREE_TIER_SHARE}
+
+
+def free_offer(has_free_variant: bool, age: int, t: float) -> float:
+    """The chance a request takes a model's free variant (``age``: days since launch; ``t``:
+    the year's fraction): most of its traffic in the two weeks after launch, then a share that
+    grows over the year (free variants pull volume)."""
+    if not has_free_variant:
+        return 0.0
+    return max(0.6 if age < 14 else 0.0, 0.03 + 0.3 * t)
 
 
 # Routing variants' shares of requests at the start and the end of the year (:thinking only

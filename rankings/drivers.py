@@ -8,18 +8,16 @@ and discovery are indicators (a group's change; growth beyond the rest's pace), 
 model counts in three), so the seven numbers do not add up to the change.
 
 The change in spend is split exactly into price and volume, per model, summed
-(:func:`price_volume`).
+(:func:`rankings.growth.price_volume`).
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
 
-from rankings.growth import Growth, log_mean
+from rankings.growth import CostSplit, Growth, context_split, price_volume
 from rankings.selectors import growth as reads
 from rankings.templatetags.rankings_format import MINUS, percent, signed_compact, signed_percent, usd
 
@@ -81,79 +79,6 @@ class Driver:
     @property
     def share_of_change(self) -> float | None:
         return self.tokens / self.change if self.change else None
-
-
-def whole_parts(parts: dict[str, float], total: int) -> dict[str, int]:
-    """``parts`` (summing to ``total`` up to floating-point error) as whole numbers summing
-    to ``total`` exactly: each rounded down, then the units left over given to the largest
-    remainders (taken from the smallest when rounding overshot)."""
-    floors = {k: math.floor(v) for k, v in parts.items()}
-    left = total - sum(floors.values())
-    order = sorted(parts, key=lambda k: parts[k] - floors[k], reverse=left > 0)
-    for n in range(abs(left)):
-        floors[order[n % len(order)]] += 1 if left > 0 else -1
-    return floors
-
-
-def _split(r0: float, r1: float, x0: float, x1: float) -> tuple[float, float]:
-    """LMDI-I of a sum X = R·(X/R) into (requests, per request), adding up to x1 − x0. With
-    no requests on a side, all of it is requests; with none of X on a side (but requests),
-    all of it is per request: the limits of the index there."""
-    if min(r0, r1) <= 0:
-        return x1 - x0, 0.0
-    if min(x0, x1) <= 0:
-        return 0.0, x1 - x0
-    requests = log_mean(x1, x0) * math.log(r1 / r0)
-    return requests, (x1 - x0) - requests
-
-
-def context_split(r0: int, p0: int, c0: int, r1: int, p1: int, c1: int) -> dict[str, int]:
-    """The change in tokens (prompt + completion) in three parts, whole tokens that add up
-    exactly: more requests, more prompt tokens per request, more completion tokens per
-    request. LMDI-I over the two sums: ΔP = L(P1, P0)·ln(R1/R0) + L(P1, P0)·ln(p1/p0), the
-    same for completions, and the two request parts together."""
-    prompt_requests, prompt = _split(r0, r1, p0, p1)
-    completion_requests, completion = _split(r0, r1, c0, c1)
-    return whole_parts(
-        {
-            "requests": prompt_requests + completion_requests,
-            "prompt_per_request": prompt,
-            "completion_per_request": completion,
-        },
-        (p1 + c1) - (p0 + c0),
-    )
-
-
-@dataclass
-class CostSplit:
-    before: Decimal
-    after: Decimal
-    price: Decimal
-    volume: Decimal
-
-    @property
-    def change(self) -> Decimal:
-        return self.after - self.before
-
-
-_PRECISION = Decimal("1e-10")  # the rollups' cost precision (numeric(24, 10))
-
-
-def price_volume(models: dict[Any, tuple[int, Decimal, int, Decimal]]) -> CostSplit:
-    """The change in spend split into price and volume per model (tokens before, cost
-    before, tokens after, cost after), summed. Per model the symmetric two-factor split
-    (the Shapley value, no interaction term): volume = ΔQ·(p0 + p1)/2 with p = cost per
-    token, price = the rest, so the two add up to the model's change exactly in the
-    rollups' precision. A model with no tokens on a side changes by volume alone."""
-    before = after = volume = Decimal(0)
-    for q0, c0, q1, c1 in models.values():
-        before, after = before + c0, after + c1
-        if q0 and q1:
-            mean_price = (c0 / q0 + c1 / q1) / 2
-            volume += ((q1 - q0) * mean_price).quantize(_PRECISION)
-        else:
-            volume += c1 - c0
-    return CostSplit(before, after, (after - before) - volume, volume)
 
 
 def _share(part: float, whole: float) -> float | None:

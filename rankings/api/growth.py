@@ -34,7 +34,7 @@ def driver_dict(d: drivers.Driver) -> dict[str, Any]:
     }
 
 
-def spend_dict(split: drivers.CostSplit) -> dict[str, Any]:
+def spend_dict(split: growth.CostSplit) -> dict[str, Any]:
     return {
         "before": float(split.before),
         "after": float(split.after),

@@ -40,7 +40,7 @@ def tokens(events) -> int:
 
 @given(r0=counts, p0=counts, c0=counts, r1=counts, p1=counts, c1=counts)
 def test_context_split_adds_up_to_the_token(r0, p0, c0, r1, p1, c1):
-    parts = drivers.context_split(r0, p0, c0, r1, p1, c1)
+    parts = growth.context_split(r0, p0, c0, r1, p1, c1)
     assert set(parts) == {"requests", "prompt_per_request", "completion_per_request"}
     assert all(isinstance(v, int) for v in parts.values())
     assert sum(parts.values()) == (p1 + c1) - (p0 + c0)
@@ -48,21 +48,21 @@ def test_context_split_adds_up_to_the_token(r0, p0, c0, r1, p1, c1):
 
 def test_context_split_known_cases():
     # Twice the requests, same sizes: all of it is requests.
-    assert drivers.context_split(10, 1000, 200, 20, 2000, 400) == {
+    assert growth.context_split(10, 1000, 200, 20, 2000, 400) == {
         "requests": 1200,
         "prompt_per_request": 0,
         "completion_per_request": 0,
     }
     # Same requests, prompts twice as long: all of it is prompt tokens per request.
-    assert drivers.context_split(10, 1000, 200, 10, 2000, 200) == {
+    assert growth.context_split(10, 1000, 200, 10, 2000, 200) == {
         "requests": 0,
         "prompt_per_request": 1000,
         "completion_per_request": 0,
     }
     # No requests before: all of it is requests (activity appeared).
-    assert drivers.context_split(0, 0, 0, 5, 500, 50)["requests"] == 550
+    assert growth.context_split(0, 0, 0, 5, 500, 50)["requests"] == 550
     # Completions appear on the same requests: per request, not requests.
-    assert drivers.context_split(10, 1000, 0, 10, 1000, 300)["completion_per_request"] == 300
+    assert growth.context_split(10, 1000, 0, 10, 1000, 300)["completion_per_request"] == 300
 
 
 @given(
@@ -71,7 +71,7 @@ def test_context_split_known_cases():
 )
 def test_whole_parts_round_to_the_exact_total(parts, jitter):
     total = round(sum(parts) + jitter)
-    whole = drivers.whole_parts({str(n): v for n, v in enumerate(parts)}, total)
+    whole = growth.whole_parts({str(n): v for n, v in enumerate(parts)}, total)
     assert sum(whole.values()) == total
     assert all(
         abs(whole[str(n)] - v) <= 1 + abs(jitter) + abs(sum(parts) - total) for n, v in enumerate(parts)
@@ -84,7 +84,7 @@ model_usage = st.tuples(counts, money, counts, money)
 
 @given(models=st.dictionaries(st.integers(0, 50), model_usage, max_size=12))
 def test_spend_splits_exactly_into_price_and_volume(models):
-    split = drivers.price_volume(models)
+    split = growth.price_volume(models)
     assert split.price + split.volume == split.change
     assert split.change == sum(c1 for _, _, _, c1 in models.values()) - sum(
         c0 for _, c0, _, _ in models.values()
@@ -92,11 +92,11 @@ def test_spend_splits_exactly_into_price_and_volume(models):
 
 
 def test_spend_known_cases():
-    same_price_more_tokens = drivers.price_volume({1: (100, Decimal("1"), 300, Decimal("3"))})
+    same_price_more_tokens = growth.price_volume({1: (100, Decimal("1"), 300, Decimal("3"))})
     assert (same_price_more_tokens.price, same_price_more_tokens.volume) == (0, 2)
-    dearer = drivers.price_volume({1: (100, Decimal("1"), 100, Decimal("1.5"))})
+    dearer = growth.price_volume({1: (100, Decimal("1"), 100, Decimal("1.5"))})
     assert (dearer.price, dearer.volume) == (Decimal("0.5"), 0)
-    new_model = drivers.price_volume({1: (0, Decimal(0), 100, Decimal("2"))})
+    new_model = growth.price_volume({1: (0, Decimal(0), 100, Decimal("2"))})
     assert (new_model.price, new_model.volume) == (0, 2)
 
 
