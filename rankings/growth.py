@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from ingest.rollups import zones
+from ingest.rollups.windows import truncate
 from rankings import selectors
 from rankings.selectors import Filters, Totals, Window
 from rankings.templatetags.rankings_format import compact
@@ -155,7 +157,7 @@ def _variants(before: Window, after: Window) -> list[dict[str, Any]]:
 def _history(end: Window, days: int = 90) -> dict[str, Any]:
     """Daily trends over the last ``days``: context (prompt per request), reasoning and cached
     shares, effective price, volume; and prompt per request for the largest categories."""
-    window = Window(end.end - timedelta(days=days), end.end)
+    window = Window(truncate(end.end - timedelta(days=days), "day", end.zone), end.end, end.zone)
     series = selectors.measure_series(window)
 
     def ratio(a: list[float], b: list[float], scale: float = 1.0) -> list[float | None]:
@@ -166,7 +168,7 @@ def _history(end: Window, days: int = 90) -> dict[str, Any]:
         in_category = selectors.measure_series(window, filters=Filters(category=row.key))
         by_category[row.entity.name] = ratio(in_category["prompt_tokens"], in_category["requests"])
     return {
-        "days": [b.date().isoformat() for b in selectors.bucket_starts(window, "day")],
+        "days": [b.astimezone(zones.info(window.zone)).date().isoformat() for b in selectors.bucket_starts(window, "day")],
         "tokens": series["tokens"],
         "prompt_per_request": ratio(series["prompt_tokens"], series["requests"]),
         "prompt_per_request_by_category": by_category,

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from psycopg import sql
@@ -53,14 +52,16 @@ def context_sums(
     if per_model:
         first = sql.SQL("u.model_id")
     elif interval:
-        first = sql.SQL("date_trunc({}, u.bucket::timestamp)").format(sql.Literal(interval))
+        first = source.position
     else:
         first = sql.SQL("NULL::bigint")
     query = _SUMS.format(first=first, metric=read.metric_sum(metric), source=source.sql)
     with read_cursor() as cursor:
         cursor.execute(query, source.params)
         rows = cursor.fetchall()
-    return {(k.replace(tzinfo=UTC) if isinstance(k, datetime) else k, code): float(v) for k, code, v in rows}
+    if interval and not per_model:  # bucket positions: their starts
+        return {(source.starts[k - 1], code): float(v) for k, code, v in rows if 1 <= k <= len(source.starts)}
+    return {(k, code): float(v) for k, code, v in rows}
 
 
 def context_shares(
