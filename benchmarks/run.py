@@ -10,7 +10,9 @@ ingest       import_events rate; HTTP + Celery rate until the rollups are comple
              without them), and for the same usage as OTLP/HTTP protobuf spans; p95 delay from HTTP
              202 to rollups at an offered rate; worker peak RSS; a plain PostgreSQL COPY of
              the same rows; a naive per-event ORM save.
-pages        p50/p95 server time of / and a model page, uncached and cached, and of /models/
+pages        p50/p95 server time of / (its first two sections; the others load as they scroll
+             into view), of / with every section, of its slowest section and of a model page,
+             uncached and cached, and of /models/
              search (a new query each time; after a new generation; cold), over rollups
              at OpenRouter-like cardinality (400 models, 60 authors, 60 providers, 5,000
              apps, 12 categories, a year), the narrow rollups of tool calls, context
@@ -654,7 +656,14 @@ def bench_pages(runs: int, keep: bool = False) -> None:
     report("  model-level daily rows", f"{model_daily:,}")
     client = Client()
     model = LLMModel.objects.filter(slug__startswith="bench-author-").order_by("pk").first()
-    for name, url in (("home /", "/"), ("model page", model.get_absolute_url())):
+    pages = (
+        ("home /", "/"),
+        # What a visitor who scrolls to the bottom waits for in all: every section at once.
+        ("home, every section (/?sections=all)", "/?sections=all"),
+        ("home, slowest section (cost per session)", "/?section=sessions"),
+        ("model page", model.get_absolute_url()),
+    )
+    for name, url in pages:
         assert client.get(url).status_code == 200
         uncached = timed(lambda u=url: (cache.clear(), client.get(u)), runs)
         cached = timed(lambda u=url: client.get(u), runs * 3)

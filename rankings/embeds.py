@@ -20,21 +20,6 @@ from rankings.models import Category
 from rankings.selectors import Filters
 from rankings.views import METRIC_LABELS, PERIOD_LABELS, State
 
-# Home sections that have an embed, with their titles.
-EMBED_SECTIONS = {
-    "chart": "Top models",
-    "leaderboard": "LLM leaderboard",
-    "authors": "Market share by author",
-    "categories": "Categories",
-    "apps": "Top apps",
-    "tools": "Tool calls",
-    "languages": "Languages",
-    "context": "Context length",
-    "tags": "By tag",
-    "sessions": "Cost per session",
-    "trending": "Trending",
-    "performance": "Performance",
-}
 THEMES = ("light", "dark")
 
 
@@ -64,7 +49,7 @@ def _options(request: HttpRequest) -> dict[str, Any]:
 @frameable
 def embed_section(request: HttpRequest, section: str) -> HttpResponse:
     """A home-page section on its own, with the same parameters; its tabs swap in place."""
-    if section not in EMBED_SECTIONS:
+    if section not in views.HOME_TITLES:
         raise Http404("No such chart.")
     state = State.from_request(request)
     path = request.path
@@ -82,7 +67,7 @@ def embed_section(request: HttpRequest, section: str) -> HttpResponse:
             return render_to_string(f"rankings/home.html#{fragment}", context, request)
         context.update(
             options,
-            title=EMBED_SECTIONS[section],
+            title=views.HOME_TITLES[section],
             partial=f"rankings/home.html#{section}",
             page_url=state.url("/") + f"#{section}",
         )

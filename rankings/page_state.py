@@ -80,13 +80,16 @@ class State:
             state.turns = get["turns"]
         return state
 
-    def url(self, path: str, section: str | None = None, **changes: Any) -> str:
-        """This state's URL with ``changes``; with ``section``, the htmx fragment URL."""
+    def url(self, path: str, section: str | None = None, *, every: bool = False, **changes: Any) -> str:
+        """This state's URL with ``changes``; with ``section``, the htmx fragment URL; with
+        ``every``, the page with all its sections rendered at once."""
         values = {**vars(self), "offset": 0, **changes}
         defaults = vars(State())
         query = {k: v for k, v in values.items() if v != defaults[k]}
         if section:
             query["section"] = section
+        if every:
+            query["sections"] = "all"
         return path + ("?" + urlencode(query) if query else "")
 
     def key(self, *names: str) -> str:

@@ -148,21 +148,25 @@ HOME_SECTIONS: dict[str, Callable[[State, str], dict[str, Any]]] = {
     "performance": section_performance,
     **NARROW_SECTIONS,
 }
-# The home page's sections, in page order.
-HOME_ORDER = (
-    "chart",
-    "leaderboard",
-    "authors",
-    "categories",
-    "apps",
-    "tools",
-    "languages",
-    "context",
-    "tags",
-    "sessions",
-    "trending",
-    "performance",
-)
+# The home page's sections in page order, with their titles (their embeds' too).
+HOME_TITLES = {
+    "chart": "Top models",
+    "leaderboard": "LLM leaderboard",
+    "authors": "Market share by author",
+    "categories": "Categories",
+    "apps": "Top apps",
+    "tools": "Tool calls",
+    "languages": "Languages",
+    "context": "Context length",
+    "tags": "By tag",
+    "sessions": "Cost per session",
+    "trending": "Trending",
+    "performance": "Performance",
+}
+# Rendered with the page: what a visitor sees first. The others are placeholders that fetch
+# their fragment when scrolled into view (each cached on its own), so an uncached page costs
+# two sections' reads, not twelve; ``?sections=all`` renders every one (no script needed).
+HOME_FIRST = ("chart", "leaderboard")
 
 
 @require_GET
@@ -170,6 +174,7 @@ def home(request: HttpRequest) -> HttpResponse:
     state = State.from_request(request)
     path = request.path
     section = request.GET.get("section")
+    every = request.GET.get("sections") == "all"
     base = {"state": state, "metric_label": METRIC_LABELS[state.metric]}
     if section not in HOME_SECTIONS:
         section = None
@@ -181,8 +186,15 @@ def home(request: HttpRequest) -> HttpResponse:
             context = {**base, **HOME_SECTIONS[section](state, path)}
             return render_to_string(f"rankings/home.html#{section}", context, request)
         context = dict(base)
-        for name in HOME_ORDER:
+        for name in HOME_TITLES if every else HOME_FIRST:
             context.update(HOME_SECTIONS[name](state, path))
+        if not every:
+            context["deferred"] = [
+                {"name": name, "title": title, "url": state.url(path, name)}
+                for name, title in HOME_TITLES.items()
+                if name not in HOME_FIRST
+            ]
+            context["every_url"] = state.url(path, every=True)
         context["metric_tabs"] = tabs(state, path, "metric", METRIC_LABELS, "")
         summary = share.home_summary(context["leaderboard"], PERIOD_LABELS[state.period])
         context["og"] = share.meta(request, "LLM token rankings", summary, share.og_image_path("home"))
@@ -192,7 +204,7 @@ def home(request: HttpRequest) -> HttpResponse:
     # and the host (named by the link-preview meta): cache it per canonical state URL and
     # rollup generation.
     url = request.build_absolute_uri(state.url(path, section, offset=state.offset))
-    return HttpResponse(cached("html:" + url, page))
+    return HttpResponse(cached(f"html:{'all:' if every else ''}{url}", page))
 
 
 # --- Entity pages -------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from django.conf import settings
 
 from ingest.services import import_events
 from rankings.models import LLMModel
+from rankings.views import HOME_FIRST, HOME_TITLES
 from tests.conftest import wait_for
 from tests.factories import EventFactory
 
@@ -91,8 +92,18 @@ def open_page(browser, url: str, scheme: str = "light"):
     return page, errors, dialogs
 
 
+def reveal(page, sections) -> None:
+    """Scroll each home section into view and wait until its fragment replaced the placeholder."""
+    for section in sections:
+        page.locator(f"#{section}").scroll_into_view_if_needed()
+        page.locator(f"#{section}:not(.deferred)").wait_for(timeout=10_000)
+
+
 def test_home_draws_every_chart_and_switches_periods_in_place(browser, site):
     page, errors, dialogs = open_page(browser, site + "/")
+    assert page.locator(".plot").count() == 1  # the first sections come with the page
+    assert page.locator("section.deferred").count() == len(HOME_TITLES) - len(HOME_FIRST)
+    reveal(page, [name for name in HOME_TITLES if name not in HOME_FIRST])
     plots = page.locator(".plot")
     # top models, author share, category; languages, context length, a tag, sessions per turns
     assert plots.count() == 7
@@ -110,8 +121,24 @@ def test_home_draws_every_chart_and_switches_periods_in_place(browser, site):
     page.close()
 
 
+def test_a_section_that_fails_to_load_says_so_and_retries(browser, site):
+    page, errors, _ = open_page(browser, site + "/")
+    page.route("**/*section=tools*", lambda route: route.fulfill(status=500, body="boom"))
+    reveal(page, ["authors", "categories", "apps"])
+    page.locator("#tools").scroll_into_view_if_needed()
+    page.get_by_text("This section could not be loaded.").wait_for(timeout=10_000)
+    assert page.locator("#tools").get_attribute("aria-busy") == "false"
+    page.unroute("**/*section=tools*")
+    page.locator("#tools button.retry").click()
+    page.locator("#tools:not(.deferred)").wait_for(timeout=10_000)
+    assert "Top models by tool calls" in page.locator("#tools").inner_text()
+    assert [e for e in errors if "500" not in e] == []  # the browser logs the failed fetch
+    page.close()
+
+
 def test_hostile_app_name_is_text_and_fires_nothing(browser, site):
     page, errors, dialogs = open_page(browser, site + "/?app_period=month")
+    reveal(page, ["authors", "categories", "apps"])
     assert page.get_by_text(XSS_NAME, exact=False).count() >= 1
     assert page.locator("img[src=x]").count() == 0
     page.wait_for_timeout(500)
@@ -146,7 +173,7 @@ def test_model_page_and_screenshots(browser, site, scheme):
         folder = Path(settings.BASE_DIR) / "docs" / "screenshots"
         folder.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(folder / f"model-{scheme}.png"))
-        home, _, _ = open_page(browser, site + "/", scheme)
+        home, _, _ = open_page(browser, site + "/?sections=all", scheme)
         home.wait_for_timeout(1000)
         home.screenshot(path=str(folder / f"home-{scheme}.png"))
         home.close()
@@ -158,6 +185,7 @@ NARROW_SECTIONS = ("tools", "languages", "context", "tags", "sessions")
 
 def test_the_2026_sections_draw_and_their_tabs_swap_in_place(browser, site):
     page, errors, dialogs = open_page(browser, site + "/?period=month")
+    reveal(page, ["authors", "categories", "apps", *NARROW_SECTIONS])
     for section in ("languages", "context", "tags", "sessions"):
         page.locator(f"#{section} .plot svg.main-svg").first.wait_for(timeout=10_000)
     page.evaluate("window.__marker = 'same page'")
@@ -181,6 +209,7 @@ def test_screenshots_of_the_2026_sections(browser, site):
     folder = Path(settings.BASE_DIR) / "docs" / "screenshots"
     for scheme in ("light", "dark"):
         page, errors, _ = open_page(browser, site + "/?period=month", scheme)
+        reveal(page, ["authors", "categories", "apps", *NARROW_SECTIONS])
         for section in NARROW_SECTIONS:
             element = page.locator(f"#{section}")
             if section != "tools":
@@ -269,6 +298,7 @@ def test_copy_link_and_embed_code(browser, site):
     page.locator("#leaderboard [data-copy-link]").click()
     page.locator("#leaderboard [data-copy-link][data-copied]").wait_for()
     assert page.evaluate("navigator.clipboard.readText()") == site + "/?period=month#leaderboard"
+    reveal(page, ["authors"])
     page.locator("#authors [data-embed]").click()
     dialog = page.locator("#embed-dialog")
     dialog.wait_for(state="visible")

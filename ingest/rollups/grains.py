@@ -60,9 +60,11 @@ class Grain:
     """A rollup table: its model, the bucket expression over raw rows and its key (the
     dimensions of ``ingest.schema`` after the bucket, in write order).
 
-    A weekly grain also names the daily grain it sums up (``daily``): rebuilds and checks
-    derive it from that table, because raw events are kept only for the retention window
-    while daily rollups are kept forever. ``measures``: what its rows sum; ``where``: the raw
+    ``daily``: a daily grain having every column of this one, whose rows it sums. The write
+    statement sums this grain from the batch's rows of that grain (fewer than its events)
+    instead of grouping the events again; rebuilds and checks derive a weekly grain from that
+    table, because raw events are kept only for the retention window while daily rollups are
+    kept forever. ``measures``: what its rows sum; ``where``: the raw
     events it counts (SQL over a raw-event row; all by default).
     """
 
@@ -138,8 +140,8 @@ DAILY = Grain(UsageDaily, DAY, schema.CUBE)
 # Narrower daily tables: per model, variant and category; per model alone (the home
 # page's charts); per app alone (app rankings and app trending without the full cube).
 MODEL_DAILY = Grain(UsageModelDaily, DAY, ("model", "variant", "category"))
-MODEL_TOTAL = Grain(UsageModelTotal, DAY, ("model",))
-APP_DAILY = Grain(UsageAppDaily, DAY, ("app",))
+MODEL_TOTAL = Grain(UsageModelTotal, DAY, ("model",), daily=MODEL_DAILY)
+APP_DAILY = Grain(UsageAppDaily, DAY, ("app",), daily=DAILY)
 # Per ISO week: the year-long weekly charts (per model; per category and model).
 MODEL_WEEKLY = Grain(UsageModelWeekly, WEEK, ("model",), daily=MODEL_TOTAL)
 CATEGORY_WEEKLY = Grain(UsageCategoryWeekly, WEEK, ("model", "category"), daily=MODEL_DAILY)
@@ -158,9 +160,9 @@ TOOL_DAILY = Grain(
     where="tool_calls > 0",
 )
 CONTEXT_DAILY = Grain(UsageContextDaily, DAY, ("model", "context"), **_METRICS)
-CONTEXT_TOTAL = Grain(UsageContextTotal, DAY, ("context",), **_METRICS)
+CONTEXT_TOTAL = Grain(UsageContextTotal, DAY, ("context",), daily=CONTEXT_DAILY, **_METRICS)
 TAG_DAILY = Grain(UsageTagDaily, DAY, ("tag", "model"), **_METRICS)
-TAG_TOTAL = Grain(UsageTagTotal, DAY, ("tag",), **_METRICS)
+TAG_TOTAL = Grain(UsageTagTotal, DAY, ("tag",), daily=TAG_DAILY, **_METRICS)
 TAG_APP_DAILY = Grain(UsageTagAppDaily, DAY, ("app", "tag"), **_METRICS)
 SESSIONS = Grain(
     UsageSession,

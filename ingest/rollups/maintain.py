@@ -13,23 +13,16 @@ from psycopg import sql
 from ingest import schema
 from ingest.rollups.grains import ALL_TABLES, DAILY, GRAINS, NARROW, QUARTERLY, Grain, names
 from ingest.rollups.windows import midnight
-from ingest.rollups.write import derived_cost, insert_grouped, upsert
+from ingest.rollups.write import derived_cost, from_raw, insert_grouped, insert_rows, summed, sums, upsert
 
 _LOCK = sql.SQL("LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE")
-
-
-def _sums(grain: Grain, template: str = "sum({0})") -> sql.Composed:
-    """Each of the grain's measure columns in ``template`` (summed, by default)."""
-    return sql.SQL(", ").join(sql.SQL(template).format(sql.Identifier(m)) for m in grain.measure_columns)
 
 
 def _from_daily(grain: Grain, daily: Grain, where: sql.Composable) -> sql.Composed:
     """INSERT a date-bucketed grain summed from a daily grain (``where`` filters it), in key
     order: rows land in bucket order, as ingest writes them, so a range of days stays on few
     pages (hash-aggregate order would scatter a week of rows over the whole table)."""
-    bucket = sql.SQL("date_trunc('week', bucket)::date" if grain.weekly else "bucket")
-    keys = sql.SQL("{}, {}").format(bucket, names(grain.columns[1:]))
-    return insert_grouped(grain, keys, _sums(grain), sql.SQL("{}{}").format(daily.name, where), add=False)
+    return insert_rows(grain, summed(grain, sql.SQL("{}{}").format(daily.name, where)), add=False)
 
 
 def from_full_cube(grain: Grain) -> sql.Composed:
@@ -117,7 +110,7 @@ def _usage_of(column: str, ids: list[int]) -> dict[str, tuple]:
             if column in grain.columns:
                 cursor.execute(
                     sql.SQL("SELECT {} FROM {} WHERE {} = ANY(%(ids)s)").format(
-                        _sums(grain, "coalesce(sum({0}), 0)"), grain.name, sql.Identifier(column)
+                        sums(grain, "coalesce(sum({0}), 0)"), grain.name, sql.Identifier(column)
                     ),
                     {"ids": ids},
                 )
@@ -140,7 +133,7 @@ def _merge_rows(grain: Grain, column: str) -> sql.Composed:
         sql.SQL("%(target)s") if key == column else sql.Identifier(key) for key in grain.columns
     )
     source = sql.SQL("{} WHERE {} = ANY(%(sources)s)").format(grain.name, sql.Identifier(column))
-    return insert_grouped(grain, keys, _sums(grain), source, add=True)
+    return insert_grouped(grain, keys, sums(grain), source, add=True)
 
 
 def reassign(dimension: str, source_ids: list[int], target_id: int) -> None:
@@ -190,23 +183,8 @@ def _expected(grain: Grain, zone: str) -> sql.Composed:
     hourly and daily grains (their partitions in that range), the daily grain summed for weekly
     ones (a range of its primary key)."""
     if grain.weekly:
-        return sql.SQL(
-            "SELECT date_trunc('week', bucket)::date AS bucket, {dimensions}, {sums} "
-            "FROM {daily} WHERE bucket >= %(start)s AND bucket < %(end)s GROUP BY {positions}"
-        ).format(
-            dimensions=names(grain.columns[1:]),
-            sums=_sums(grain, "sum({0}) AS {0}"),
-            daily=grain.daily.name,
-            positions=grain.positions,
-        )
-    return sql.SQL("SELECT {keys}, {aggregates} FROM {rows} GROUP BY {positions}").format(
-        keys=grain.keys(zone),
-        aggregates=sql.SQL(", ").join(
-            sql.SQL("{} AS {}").format(sql.SQL(m.aggregate), sql.Identifier(m.column)) for m in grain.measures
-        ),
-        rows=grain.rows(_RAW_RANGE),
-        positions=grain.positions,
-    )
+        return summed(grain, sql.SQL("{} WHERE bucket >= %(start)s AND bucket < %(end)s").format(grain.daily.name))
+    return from_raw(grain, _RAW_RANGE, zone)
 
 
 def _differences(grain: Grain, zone: str) -> sql.Composed:
@@ -275,7 +253,7 @@ def rezone(zone: str, former: str, raw_since: date) -> None:
             cursor.execute(sql.SQL("TRUNCATE {}").format(grain.name))
             keys = sql.SQL("(bucket AT TIME ZONE %(zone)s)::date, {}").format(names(grain.columns[1:]))
             cursor.execute(
-                insert_grouped(grain, keys, _sums(grain), QUARTERLY.name, add=False), {"zone": zone}
+                insert_grouped(grain, keys, sums(grain), QUARTERLY.name, add=False), {"zone": zone}
             )
         for grain in GRAINS:
             if grain.weekly:

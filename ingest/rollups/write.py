@@ -21,23 +21,23 @@ from ingest import schema
 from ingest.rollups.grains import GRAINS, Grain, expand, names
 
 
-def insert_grouped(
-    grain: Grain, keys: sql.Composable, measures: sql.Composable, source: sql.Composable, *, add: bool
-) -> sql.Composed:
-    """INSERT into the grain's table the rows of ``source`` grouped by its key: each row's
-    ``keys`` (the key columns, in order) then its ``measures`` (one per measure of the grain),
-    in key order so that concurrent writers never deadlock. With ``add``, a row already there
-    (its primary key is the conflict target) is added to."""
-    insert = sql.SQL(
-        "INSERT INTO {table} ({columns}, {measure_columns}) SELECT {keys}, {measures} FROM {source} "
-        "GROUP BY {positions} ORDER BY {positions}"
-    ).format(
+def grouped(grain: Grain, keys: sql.Composable, measures: sql.Composable, source: sql.Composable) -> sql.Composed:
+    """The rows of ``source`` grouped by the grain's key: each row's ``keys`` (the key columns,
+    in order) then its ``measures`` (one per measure of the grain)."""
+    return sql.SQL("SELECT {keys}, {measures} FROM {source} GROUP BY {positions}").format(
+        keys=keys, measures=measures, source=source, positions=grain.positions
+    )
+
+
+def insert_rows(grain: Grain, rows: sql.Composable, *, add: bool) -> sql.Composed:
+    """INSERT ``rows`` (a SELECT of the grain's key columns, then its measures) into the grain's
+    table in key order, so that concurrent writers never deadlock. With ``add``, a row already
+    there (its primary key is the conflict target) is added to."""
+    insert = sql.SQL("INSERT INTO {table} ({columns}, {measure_columns}) {rows} ORDER BY {positions}").format(
         table=grain.name,
         columns=names(grain.columns),
         measure_columns=names(grain.measure_columns),
-        keys=keys,
-        measures=measures,
-        source=source,
+        rows=rows,
         positions=grain.positions,
     )
     if not add:
@@ -49,16 +49,44 @@ def insert_grouped(
     return insert + sql.SQL(" ON CONFLICT ({}) DO UPDATE SET {}").format(names(grain.columns), increments)
 
 
+def insert_grouped(
+    grain: Grain, keys: sql.Composable, measures: sql.Composable, source: sql.Composable, *, add: bool
+) -> sql.Composed:
+    """INSERT into the grain's table the rows of ``source`` grouped by its key (see
+    :func:`grouped` and :func:`insert_rows`)."""
+    return insert_rows(grain, grouped(grain, keys, measures, source), add=add)
+
+
+def sums(grain: Grain, template: str = "sum({0})") -> sql.Composed:
+    """Each of the grain's measure columns in ``template`` (summed, by default)."""
+    return sql.SQL(", ").join(sql.SQL(template).format(sql.Identifier(m)) for m in grain.measure_columns)
+
+
+def summed(grain: Grain, daily_rows: sql.Composable) -> sql.Composed:
+    """The grain's rows summed from rows of a daily grain (``daily_rows``: its table, or the
+    batch's rows of it), which has every column of this one: same days, or their ISO weeks."""
+    bucket = sql.SQL("date_trunc('week', bucket)::date AS bucket" if grain.weekly else "bucket")
+    keys = sql.SQL("{}, {}").format(bucket, names(grain.columns[1:]))
+    return grouped(grain, keys, sums(grain, "sum({0}) AS {0}"), daily_rows)
+
+
 def _aggregates(grain: Grain) -> sql.Composed:
-    """The grain's measures over raw-event rows."""
-    return sql.SQL(", ").join(sql.SQL(m.aggregate) for m in grain.measures)
+    """The grain's measures over raw-event rows, each named as its column."""
+    return sql.SQL(", ").join(
+        sql.SQL("{} AS {}").format(sql.SQL(m.aggregate), sql.Identifier(m.column)) for m in grain.measures
+    )
 
 
-def upsert(grain: Grain, source: sql.Composable, zone: str, *, expanded: bool = False) -> sql.Composed:
-    """Add the raw-event rows of ``source`` to the grain: bucketed (dates in ``zone``), grouped
-    and aggregated (``expanded``: rows already joined for its dimension, see ``grains.expand``)."""
+def from_raw(grain: Grain, source: sql.Composable, zone: str, *, expanded: bool = False) -> sql.Composed:
+    """The raw-event rows of ``source`` bucketed (dates in ``zone``), grouped and aggregated for
+    the grain (``expanded``: rows already joined for its dimension, see ``grains.expand``)."""
     keys = grain.keys(zone, expanded=expanded)
-    return insert_grouped(grain, keys, _aggregates(grain), grain.rows(source, expanded=expanded), add=True)
+    return grouped(grain, keys, _aggregates(grain), grain.rows(source, expanded=expanded))
+
+
+def upsert(grain: Grain, source: sql.Composable, zone: str) -> sql.Composed:
+    """Add the raw-event rows of ``source`` to the grain, dates in ``zone``."""
+    return insert_rows(grain, from_raw(grain, source, zone), add=True)
 
 
 # Rows are staged here before they are counted: by the worker across the transactions of a
@@ -101,29 +129,36 @@ def _count(some: bool, zone: str) -> sql.Composed:
         "SELECT {staged}, i.cost IS NULL FROM incoming i JOIN rankings_llmmodel m ON m.id = i.model_id{where} "
         "ON CONFLICT DO NOTHING RETURNING {raw}"
     ).format(raw=names(schema.RAW_COLUMNS), staged=staged, where=where)
-    grains = [sql.Identifier(f"g{n}") for n in range(len(GRAINS))]
     rows = sql.Identifier("inserted")
     # A dimension read through a join (tags) is joined once, for every grain keyed by it.
     joined = {g.joined.name: g.joined for g in GRAINS if g.joined}
     expanded = {name: sql.Identifier(f"{name}_rows") for name in joined}
+    # Each grain's rows of the batch (r<n>), then their upsert (g<n>). A grain with a daily
+    # grain is summed from that grain's rows of the batch, which are fewer than the events.
+    batch_rows: dict[str, sql.Identifier] = {}
+    steps = []
+    for n, grain in enumerate(GRAINS):
+        if grain.daily is not None:
+            select = summed(grain, batch_rows[grain.daily.table])  # GRAINS lists dailies first
+        elif grain.joined:
+            select = from_raw(grain, expanded[grain.joined.name], zone, expanded=True)
+        else:
+            select = from_raw(grain, rows, zone)
+        batch_rows[grain.table] = sql.Identifier(f"r{n}")
+        upserted = insert_rows(grain, sql.SQL("SELECT * FROM {}").format(batch_rows[grain.table]), add=True)
+        steps.append(sql.SQL("{} AS ({}), {} AS ({} RETURNING 1)").format(
+            batch_rows[grain.table], select, sql.Identifier(f"g{n}"), upserted
+        ))
     return sql.SQL(
-        "WITH inserted AS ({inserted}), {expansions}{upserts} SELECT (SELECT count(*) FROM inserted), {counts}"
+        "WITH inserted AS ({inserted}), {expansions}{steps} SELECT (SELECT count(*) FROM inserted), {counts}"
     ).format(
         inserted=inserted,
         expansions=sql.SQL("").join(
             sql.SQL("{} AS ({}), ").format(expanded[name], expand(dimension, "inserted"))
             for name, dimension in joined.items()
         ),
-        upserts=sql.SQL(", ").join(
-            sql.SQL("{} AS ({} RETURNING 1)").format(
-                name,
-                upsert(grain, expanded[grain.joined.name], zone, expanded=True)
-                if grain.joined
-                else upsert(grain, rows, zone),
-            )
-            for name, grain in zip(grains, GRAINS, strict=True)
-        ),
-        counts=sql.SQL(", ").join(sql.SQL("(SELECT count(*) FROM {})").format(name) for name in grains),
+        steps=sql.SQL(", ").join(steps),
+        counts=sql.SQL(", ").join(sql.SQL(f"(SELECT count(*) FROM g{n})") for n in range(len(GRAINS))),
     )
 
 

@@ -3,6 +3,7 @@ Same parameters, pages, CSV and error format as the rankings (:mod:`rankings.api
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 from urllib.parse import urlencode
 
@@ -35,7 +36,7 @@ from rankings.api.narrow_schema import (
     tag_dict,
 )
 from rankings.api.pagination import OffsetPagination
-from rankings.api.views import FORMAT_PARAM, ReadView
+from rankings.api.views import FORMAT_PARAM, ReadView, ranking_payload
 from rankings.cache import cached
 from rankings.models import TagKey
 
@@ -194,30 +195,15 @@ class TagRankingView(CachedView):
         self, request: Request, query: dict[str, Any], paginator: OffsetPagination, key: str
     ) -> dict[str, Any]:
         tag_key = ranked_key(key)
-        ranking = paginator.paginate(
+        return ranking_payload(
             request,
             self.params_class,
-            lambda limit, offset: selectors.tag_ranking(
-                tag_key,
-                query["window"],
-                metric=query["metric"],
-                filters=query["filters"],
-                limit=limit,
-                offset=offset,
-            ),
+            query,
+            paginator,
+            partial(selectors.tag_ranking, tag_key),
+            lambda row, metric: {"rank": row.rank, "tag": tag_dict(row.entity), **s.rank_fields(row, metric)},
+            key=tag_key.key,
         )
-        return {
-            "window": s.window_dict(ranking.window),
-            "metric": ranking.metric,
-            "key": tag_key.key,
-            "total": s.amount(ranking.total, ranking.metric),
-            **paginator.paginated(
-                [
-                    {"rank": row.rank, "tag": tag_dict(row.entity), **s.rank_fields(row, ranking.metric)}
-                    for row in ranking.rows
-                ]
-            ),
-        }
 
 
 class TagSeriesView(ReadView):

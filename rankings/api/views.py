@@ -4,6 +4,8 @@ the page's number. JSON by default; CSV with ``?format=csv`` or ``Accept: text/c
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 from urllib.parse import urlencode
 
@@ -98,26 +100,31 @@ class ReadView(APIView):
             log.warning("read throttle unavailable (cache down); not throttling", exc_info=True)
 
 
-def _ranking_payload(
-    request: Request, entity: str, query: dict[str, Any], paginator: OffsetPagination
+def ranking_payload(
+    request: Request,
+    params_class: type,
+    query: dict[str, Any],
+    paginator: OffsetPagination,
+    rank: Callable[..., Any],
+    row: Callable[[Any, str], dict],
+    **extra: Any,
 ) -> dict:
+    """A page of the ranking ``rank`` reads (a selector taking the window, then the query's
+    metric and filters, a limit and an offset): its window, metric, total, ``extra`` fields
+    and each row as ``row(ranking_row, metric)`` makes it."""
     ranking = paginator.paginate(
         request,
-        params.RankingParams,
-        lambda limit, offset: selectors.ranking(
-            entity,
-            query["window"],
-            metric=query["metric"],
-            filters=query["filters"],
-            limit=limit,
-            offset=offset,
+        params_class,
+        lambda limit, offset: rank(
+            query["window"], metric=query["metric"], filters=query["filters"], limit=limit, offset=offset
         ),
     )
     return {
         "window": s.window_dict(ranking.window),
         "metric": ranking.metric,
+        **extra,
         "total": s.amount(ranking.total, ranking.metric),
-        **paginator.paginated([s.rank_row(r, ranking.metric) for r in ranking.rows]),
+        **paginator.paginated([row(r, ranking.metric) for r in ranking.rows]),
     }
 
 
@@ -154,7 +161,17 @@ class RankingView(ReadView):
         # parameters or a reordered query string do not buy a fresh computation.
         given = paginator.given(request, params.RankingParams)
         key = f"api:ranking:{self.entity}:{request.accepted_renderer.format}:{urlencode(given)}"
-        payload = cached(key, lambda: _ranking_payload(request, self.entity, query, paginator))
+        payload = cached(
+            key,
+            lambda: ranking_payload(
+                request,
+                params.RankingParams,
+                query,
+                paginator,
+                partial(selectors.ranking, self.entity),
+                s.rank_row,
+            ),
+        )
         return paginator.response(request, payload)
 
 

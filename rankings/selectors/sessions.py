@@ -74,18 +74,29 @@ class SessionReport:
 
 # Per session (app, harness, id, model) its turns, the metric and cost summed over its rows in
 # the window (a range of the table's primary key, bucket first, or its (app, bucket) index
-# for an app's sessions); then percentiles per harness x model x turn range, per harness x
-# model, per turn range and overall.
+# for an app's sessions); the harness x model groups ranked by the metric, and percentiles
+# only for the page of groups asked for (per turn range and all their sessions), then per turn
+# range and over every session. Each row also carries the number of groups.
 _PERCENTILES = sql.SQL(
-    "WITH s AS (SELECT u.app_id, u.harness, u.session_id, u.model_id, sum(u.requests) AS turns, "
+    "WITH s AS (SELECT u.app_id, u.harness, u.session_id, u.model_id, sum(u.requests)::int8 AS turns, "
     "sum({metric})::float8 AS v, sum(u.cost)::float8 AS c{source}{harness} GROUP BY 1, 2, 3, 4), "
-    "r AS (SELECT CASE WHEN harness = '' THEN app_id END AS app_id, harness, model_id, "
-    "{turn_range} AS turn_range, turns, v, c FROM s) "
-    "SELECT app_id, harness, model_id, turn_range, GROUPING(app_id, harness, model_id, turn_range), "
-    "count(*), sum(v), percentile_cont(0.5) WITHIN GROUP (ORDER BY v), percentile_cont(0.9) WITHIN GROUP (ORDER BY v), "
-    "percentile_cont(0.5) WITHIN GROUP (ORDER BY c), percentile_cont(0.9) WITHIN GROUP (ORDER BY c), "
-    "percentile_cont(0.5) WITHIN GROUP (ORDER BY turns) FROM r GROUP BY GROUPING SETS "
-    "((app_id, harness, model_id, turn_range), (app_id, harness, model_id), (turn_range), ())"
+    "r AS MATERIALIZED (SELECT CASE WHEN harness = '' THEN app_id END AS app_id, harness, model_id, "
+    "{turn_range} AS turn_range, turns, v, c FROM s), "
+    "g AS MATERIALIZED (SELECT app_id, harness, model_id, sum(v) AS total FROM r GROUP BY 1, 2, 3), "
+    "page AS (SELECT * FROM g ORDER BY total DESC, harness, coalesce(app_id, 0), model_id "
+    "LIMIT %(limit)s OFFSET %(offset)s) "
+    "SELECT r.app_id, r.harness, r.model_id, r.turn_range, GROUPING(r.turn_range), {stats} "
+    "FROM r JOIN page p ON p.harness = r.harness AND p.model_id = r.model_id "
+    "AND p.app_id IS NOT DISTINCT FROM r.app_id "
+    "GROUP BY GROUPING SETS ((r.app_id, r.harness, r.model_id, r.turn_range), (r.app_id, r.harness, r.model_id)) "
+    "UNION ALL SELECT NULL, NULL, NULL, turn_range, 2 + GROUPING(turn_range), {stats} FROM r "
+    "GROUP BY GROUPING SETS ((turn_range), ())"
+)
+_STATS = sql.SQL(
+    "count(*), sum(v), percentile_cont(0.5) WITHIN GROUP (ORDER BY v), "
+    "percentile_cont(0.9) WITHIN GROUP (ORDER BY v), percentile_cont(0.5) WITHIN GROUP (ORDER BY c), "
+    "percentile_cont(0.9) WITHIN GROUP (ORDER BY c), percentile_cont(0.5) WITHIN GROUP (ORDER BY turns), "
+    "(SELECT count(*) FROM g)"
 )
 
 
@@ -108,33 +119,34 @@ def session_report(
         source=source.sql,
         harness=sql.SQL(" AND u.harness = %(harness)s" if harness is not None else ""),
         turn_range=_TURN_RANGE,
+        stats=_STATS,
     )
     with read_cursor() as cursor:
-        cursor.execute(query, {**source.params, "harness": harness})
+        cursor.execute(query, {**source.params, "harness": harness, "limit": limit, "offset": offset})
         raw = cursor.fetchall()
     groups: dict[tuple, SessionGroup] = {}
     by_turns: dict[str, Stats] = {}
     overall = None
-    per_range = []
-    for app_id, name, model_id, turns, grouping, *numbers in raw:
+    count = 0
+    for app_id, name, model_id, turns, grouping, *numbers, groups_count in raw:
+        count = groups_count
         if not numbers[0]:
             continue  # the overall row of a window without sessions
         stats = Stats(int(numbers[0]), *(float(n) for n in numbers[1:]))
-        if grouping == 0:
-            per_range.append(((app_id, name, model_id), turns, stats))
-        elif grouping == 1:  # turn range rolled up: the group's every session
-            groups[app_id, name, model_id] = SessionGroup(app_id, name, model_id, stats)
-        elif grouping == 0b1110:
+        if grouping < 2:  # a group of the page: one of its turn ranges, or (1) all its sessions
+            group = groups.setdefault((app_id, name, model_id), SessionGroup(app_id, name, model_id, stats))
+            if grouping == 0:
+                group.by_turns[turns] = stats
+            else:
+                group.all = stats
+        elif grouping == 2:
             by_turns[turns] = stats
         else:
             overall = stats
-    for key, turns, stats in per_range:
-        groups[key].by_turns[turns] = stats
-    ordered = sorted(groups.values(), key=lambda g: (-g.all.total, g.harness, g.app_id or 0, g.model_id))
-    page = ordered[offset : None if limit is None else offset + limit]
+    page = sorted(groups.values(), key=lambda g: (-g.all.total, g.harness, g.app_id or 0, g.model_id))
     apps = entities_of("app", (g.app_id for g in page if g.app_id is not None))
     models = entities_of("model", (g.model_id for g in page))
     for group in page:
         group.app, group.model = apps.get(group.app_id), models.get(group.model_id)
     ordered_turns = {label: by_turns[label] for label in TURN_RANGES if label in by_turns}
-    return SessionReport(window, metric, page, len(ordered), overall, ordered_turns)
+    return SessionReport(window, metric, page, count, overall, ordered_turns)

@@ -27,7 +27,7 @@ def fragment(client, query: str) -> str:
 
 
 def test_home_shows_every_narrow_section_without_private_apps(client, narrow):
-    body = client.get("/?period=month").content.decode()
+    body = client.get("/?period=month&sections=all").content.decode()
     for section in NARROW:
         assert f'id="{section}"' in body
         assert f'href="/embed/{section}/?period=month"' in body

@@ -6,7 +6,7 @@ import re
 import pytest
 
 from ingest.services import import_events
-from rankings import selectors
+from rankings import selectors, views
 from rankings.models import App
 from tests.factories import EventFactory
 from tests.rankings.conftest import XSS_NAME
@@ -44,15 +44,30 @@ def test_empty_install_explains_how_to_send_events(client):
     assert "No usage yet" in body and "ingest_key create" in body and "/api/v1/events" in body
 
 
-def test_home_renders_every_section_with_charts(client, usage):
-    body = client.get("/").content.decode()
+def test_home_renders_every_section_with_charts_when_asked_for_all(client, usage):
+    body = client.get("/?sections=all").content.decode()
     for section in SECTIONS:
         if section != "leaderboard_rows":
             assert f'id="{section}"' in body
+    assert "deferred" not in body
     # top models, author share, category, languages, context length, a tag, sessions per turns
     assert body.count('class="plot') == 7
     assert "Claude Sonnet 4" in body
     assert 'src="/static/plotly/plotly.min.js"' in body and "htmx-2.min.js" in body
+
+
+def test_home_renders_its_first_sections_and_loads_the_others_as_they_scroll_into_view(client, usage):
+    body = client.get("/?period=month").content.decode()
+    assert body.count('class="plot') == 1 and 'id="leaderboard"' in body  # the first two sections
+    later = [name for name in views.HOME_TITLES if name not in views.HOME_FIRST]
+    assert later and set(later) | set(views.HOME_FIRST) == set(SECTIONS) - {"leaderboard_rows"}
+    for name in later:
+        placeholder = re.search(rf'<section id="{name}" class="card deferred".*?</section>', body, re.S).group(0)
+        assert f'hx-get="/?period=month&amp;section={name}"' in placeholder
+        assert 'hx-trigger="revealed, retry"' in placeholder and 'aria-busy="true"' in placeholder
+        # Without scripts: a link to the page with every section, at this one.
+        assert f'href="/?period=month&amp;sections=all#{name}"' in placeholder
+    assert "sections.js" in body
 
 
 @pytest.mark.parametrize("section", SECTIONS)
@@ -155,7 +170,7 @@ def test_private_apps_never_appear(client, usage):
 
 
 def test_user_supplied_names_are_escaped_in_html_and_charts(client, usage):
-    body = client.get("/").content.decode()
+    body = client.get("/?sections=all").content.decode()
     assert XSS_NAME not in body
     assert "&lt;img src=x onerror=alert(1)&gt;" in body
     app = App.objects.get(origin="https://evil.example")
@@ -170,7 +185,7 @@ def test_every_embedded_figure_is_a_valid_plotly_figure(client, usage):
     import plotly.graph_objects as go
 
     checked = 0
-    for url in ["/", "/growth/", *ENTITY_PAGES]:
+    for url in ["/?sections=all", "/growth/", *ENTITY_PAGES]:
         body = client.get(url).content.decode()
         for script in re.findall(
             r'<script id="fig-[^"]+" type="application/json">(.*?)</script>', body, re.S

@@ -23,8 +23,8 @@ pytestmark = pytest.mark.django_db
 
 NAME = "Hush Assistant"
 PAGES = [
-    "/",
-    "/?app_period=day",
+    "/?sections=all",
+    "/?app_period=day&section=apps",
     "/models/anthropic/claude-sonnet-4/",
     "/growth/",
     "/api/v1/rankings/apps",
@@ -142,7 +142,7 @@ def test_making_it_public_again_shows_it_at_once(client, hush, django_capture_on
     cache.set(BUMP_LOCK_KEY, 1, timeout=60)
     with django_capture_on_commit_callbacks(execute=True):
         call_command("app_privacy", hush.slug, "--public")
-    assert shows(client, "/api/v1/rankings/apps", hush) and shows(client, "/", hush)
+    assert shows(client, "/api/v1/rankings/apps", hush) and shows(client, "/?sections=all", hush)
 
 
 def test_app_privacy_command_refuses_unknown_slugs_and_changes_nothing(hush):

@@ -155,7 +155,7 @@ def test_pages_carry_preview_meta_with_real_numbers(client, usage):
 
 
 def test_sections_have_copy_link_and_embed_controls(client, usage):
-    body = client.get("/?period=month").content.decode()
+    body = client.get("/?period=month&sections=all").content.decode()
     for section in ("chart", "leaderboard", "authors", "categories", "apps", "trending", "performance"):
         assert f'href="/?period=month#{section}" data-copy-link' in body
         assert f'data-embed="/embed/{section}/?period=month"' in body
