@@ -1,0 +1,208 @@
+"""Time done right: like-for-like changes (a steady rate reads as no change at any hour),
+partial buckets flagged, exact windows echoed, and totals in any zone equal to raw events
+bucketed in that zone (the quarter-hour cube at the edges, the date rollups inside, and the
+date rollups rebuilt in another zone)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.core.management import call_command
+
+from ingest.rollups import windows, zones
+from ingest.services import import_events
+from rankings import selectors
+from tests.factories import EventFactory
+
+pytestmark = pytest.mark.django_db
+
+ZONES = ("UTC", "Asia/Kolkata", "Asia/Kathmandu", "Pacific/Chatham", "America/New_York", "Europe/Berlin")
+
+
+def _tokens(event: dict) -> int:
+    return event["tokens_prompt"] + event["tokens_completion"]
+
+
+@pytest.mark.parametrize(
+    "at",
+    [
+        datetime(2026, 11, 4, 0, 20, tzinfo=UTC),  # a Wednesday just after midnight
+        datetime(2026, 11, 5, 9, 40, tzinfo=UTC),  # Thursday morning
+        datetime(2026, 11, 13, 17, 5, tzinfo=UTC),  # Friday afternoon
+        datetime(2026, 11, 22, 23, 50, tzinfo=UTC),  # Sunday night
+    ],
+)
+@pytest.mark.parametrize("period", ["day", "week", "month", "year"])
+def test_a_flat_series_shows_no_change(period, at):
+    """The same event every hour: each period so far and the same elapsed time of the period
+    before hold the same number of events."""
+    window = windows.period_window(period, at, "UTC")
+    previous = window.previous()
+    assert previous.end <= window.start
+
+    def hours(w: windows.Window) -> int:
+        # Events at every whole hour in [start, end): the flat series, counted exactly.
+        first = w.start.replace(minute=0, second=0, microsecond=0)
+        first += timedelta(hours=1) if first < w.start else timedelta(0)
+        return max(0, -(-(w.end - first) // timedelta(hours=1)))
+
+    change = (hours(window) - hours(previous)) / hours(previous)
+    assert abs(change) < 0.01, (period, at, window, previous)
+
+
+def test_a_flat_series_shows_no_change_in_the_rankings(client):
+    """The same through the rollups: a ranking's change for every period is about 0 %."""
+    now = selectors.now()
+    events = [
+        EventFactory.build(
+            created_at=(now - timedelta(hours=h, minutes=1)).isoformat(), tokens_prompt=1000, tokens_completion=100
+        )
+        for h in range(0, 24 * 700)  # this year so far and the year before
+    ]
+    assert import_events(events).accepted == len(events)
+    for period in ("day", "week", "month", "year"):
+        data = client.get(f"/api/v1/rankings/models?period={period}").json()
+        row = data["results"][0]
+        if row.get("change_pct") is not None:  # none just after midnight (nothing yet before)
+            previous = selectors.period_window(period).previous()
+            slack = 100 * 2 / max(1, previous.length / timedelta(hours=1))
+            assert abs(row["change_pct"]) <= slack + 1e-9, (period, row, data["window"])
+
+
+def test_partial_buckets_are_flagged(client):
+    import_events(EventFactory.build_batch(3))
+    data = client.get("/api/v1/timeseries?period=month&interval=week").json()
+    assert len(data["partial"]) == len(data["buckets"])
+    assert data["partial"][-1] is True  # the current week, so far
+    month_start = datetime.fromisoformat(data["window"]["start"])
+    assert data["partial"][0] is (month_start.weekday() != 0)  # a first week that starts mid-week
+    assert not any(data["partial"][1:-1])
+    csv = client.get("/api/v1/timeseries?period=month&interval=week&format=csv").content.decode()
+    assert csv.splitlines()[0].endswith("partial") or "partial" in csv.splitlines()[0]
+
+
+def test_windows_are_exact_or_echoed_with_a_note(client):
+    exact = client.get("/api/v1/rankings/models?start=2026-01-01T12:30:00Z&end=2026-01-01T12:45:00Z").json()
+    assert exact["window"] == {"start": "2026-01-01T12:30:00+00:00", "end": "2026-01-01T12:45:00+00:00", "tz": "UTC"}
+    rounded = client.get("/api/v1/rankings/models?start=2026-01-01T12:00:00Z&end=2026-01-01T12:01:00Z").json()
+    assert rounded["window"]["end"] == "2026-01-01T12:15:00+00:00" and "quarter-hours" in rounded["window"]["note"]
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["end=2026-01-02T00:00:00Z", "start=2026-01-01T00:00:00Z", "tz=Mars/Olympus", "tz=../../etc/passwd"],
+)
+def test_half_windows_and_unknown_zones_are_400(client, query):
+    response = client.get(f"/api/v1/rankings/models?{query}")
+    assert response.status_code == 400
+    assert response.json()["error"]["field"] in ("start", "end", "tz")
+
+
+def _events_across_days(now: datetime) -> list[dict]:
+    """Events every 37 minutes for 20 days up to now, crossing the US DST change when it is near
+    (and every zone's day boundary at many minutes past the hour)."""
+    events = []
+    moment = now - timedelta(days=20)
+    n = 0
+    while moment < now - timedelta(minutes=1):
+        events.append(
+            EventFactory.build(
+                created_at=moment.isoformat(),
+                model=("anthropic/claude-sonnet-4", "deepseek/deepseek-r1")[n % 2],
+                tokens_prompt=5000 + n,
+            )
+        )
+        moment += timedelta(minutes=37)
+        n += 1
+    return events
+
+
+def _raw(events: list[dict], zone: str, window: windows.Window, unit: str | None = None) -> dict:
+    """Tokens per (local bucket start, model) of the events in ``window``, bucketed in ``zone``."""
+    sums: dict = defaultdict(int)
+    for event in events:
+        moment = datetime.fromisoformat(event["created_at"])
+        if window.start <= moment < window.end:
+            bucket = windows.local_start(moment, unit, zone) if unit else None
+            sums[bucket, event["model"]] += _tokens(event)
+    return dict(sums)
+
+
+@pytest.mark.parametrize("zone", ZONES)
+def test_zone_totals_equal_raw_sums(client, zone):
+    now = selectors.now()
+    events = _events_across_days(now)
+    assert import_events(events).accepted == len(events)
+    for period in ("day", "week", "month"):
+        window = windows.period_window(period, zone=zone)
+        data = client.get(f"/api/v1/rankings/models?period={period}&tz={zone}").json()
+        api = {r["entity"]["slug"]: r["value"] for r in data["results"]}
+        expected = {model: v for (_, model), v in _raw(events, zone, window).items()}
+        assert api == expected, (zone, period)
+        previous = window.previous()
+        expected_before = {model: v for (_, model), v in _raw(events, zone, previous).items()}
+        ranking = selectors.ranking("model", window)
+        assert {r.entity.slug: r.previous_value for r in ranking.rows} == {
+            m: expected_before.get(m) for m in api
+        }
+    data = client.get(f"/api/v1/timeseries?start=2026-01-01T00:00:00Z&end=2026-01-02T00:00:00Z&tz={zone}").json()
+    assert data["window"]["tz"] == zone
+    history = windows.history_window(20, "day", zone=zone)
+    series = selectors.timeseries("model", history, interval="day")
+    expected = _raw(events, zone, history, "day")
+    for start, position in zip(series.buckets, range(len(series.buckets)), strict=True):
+        for entity, values in series.series:
+            assert values[position] == expected.get((start, entity.slug), 0), (zone, start, entity.slug)
+        assert start.astimezone(ZoneInfo(zone)).time() == datetime.min.time()
+
+
+def test_date_rollups_rebuilt_in_another_zone_answer_it_from_them(client):
+    """After change_time_zone the date rollups (days, weeks, the narrow sections) are in the new
+    zone: reads in it use them, and still equal raw sums."""
+    now = selectors.now()
+    events = _events_across_days(now)
+    assert import_events(events).accepted == len(events)
+    call_command("change_time_zone", "Asia/Kathmandu")
+    try:
+        assert zones.built_zone(fresh=True) == "Asia/Kathmandu"
+        window = windows.period_window("week", zone="Asia/Kathmandu")
+        data = client.get("/api/v1/rankings/models?period=week&tz=Asia/Kathmandu").json()
+        assert {r["entity"]["slug"]: r["value"] for r in data["results"]} == {
+            model: v for (_, model), v in _raw(events, "Asia/Kathmandu", window).items()
+        }
+        # Events written after the change land in the new zone's days.
+        later = EventFactory.build_batch(2)
+        import_events(later)
+        events += later
+        call_command("verify_rollups")
+        context = client.get("/api/v1/context-lengths?period=week&tz=Asia/Kathmandu").json()
+        total = sum(r["value"] for r in context["results"])
+        assert total == sum(_tokens(e) for e in events if window.start <= datetime.fromisoformat(e["created_at"]))
+    finally:
+        call_command("change_time_zone", "UTC")
+        zones.forget_built_zone()
+
+
+@pytest.mark.parametrize("zone", ["America/New_York", "Europe/Berlin", "Pacific/Chatham"])
+def test_daily_buckets_across_a_dst_change_equal_raw_sums(client, zone):
+    start = datetime(2026, 3, 1, tzinfo=UTC)  # New York changes on March 8, Berlin on 29, Chatham April 5
+    events, moment, n = [], start, 0
+    while moment < start + timedelta(days=43):
+        events.append(EventFactory.build(created_at=moment.isoformat(), tokens_prompt=5000 + n))
+        moment += timedelta(minutes=37)
+        n += 1
+    assert import_events(events).accepted == len(events)
+    first, last = windows.midnight(date(2026, 3, 2), zone), windows.midnight(date(2026, 4, 12), zone)
+    query = f"start={first.isoformat()}&end={last.isoformat()}&tz={zone}&interval=day".replace("+", "%2B")
+    data = client.get(f"/api/v1/timeseries?{query}").json()
+    window = windows.Window(first, last, zone)
+    expected = _raw(events, zone, window, "day")
+    assert len(data["buckets"]) == 41 and not any(data["partial"])
+    for bucket, value in zip(data["buckets"], data["others"], strict=True):
+        start_of_day = datetime.fromisoformat(bucket).astimezone(UTC)
+        assert value == sum(v for (b, _), v in expected.items() if b == start_of_day), (zone, bucket)
+    lengths = {windows.shift(b, "day", 1, zone) - b for b in (datetime.fromisoformat(x) for x in data["buckets"])}
+    assert len(lengths) == 2  # a 23- or 25-hour day among the 24-hour ones
