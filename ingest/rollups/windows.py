@@ -186,6 +186,12 @@ def bucket_starts(window: Window, interval: str) -> list[datetime]:
     return starts
 
 
+def wall_clock(starts: list[datetime], zone: str) -> list[str]:
+    """Bucket starts as wall-clock times in ``zone`` (ISO, no offset: a chart's x axis)."""
+    info = zones.info(zone)
+    return [start.astimezone(info).replace(tzinfo=None).isoformat() for start in starts]
+
+
 def partial_buckets(window: Window, interval: str, starts: list[datetime]) -> list[bool]:
     """Which buckets the window (or the present) cuts short: a first bucket starting before
     the window, a last one ending after it or after now ("so far")."""

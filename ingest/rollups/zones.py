@@ -22,13 +22,14 @@ _built: tuple[float, str] | None = None
 
 
 @cache
-def _known() -> frozenset[str]:
+def known() -> frozenset[str]:
+    """Every IANA zone name."""
     return frozenset(available_timezones())
 
 
 def checked(name: str) -> str:
     """``name`` if it is an IANA zone name, else ValueError (never a path or a made-up name)."""
-    if not isinstance(name, str) or name not in _known():
+    if not isinstance(name, str) or name not in known():
         raise ValueError(f"unknown time zone {name!r}: give an IANA name such as Europe/Berlin")
     return name
 

@@ -13,7 +13,7 @@ from ingest import schema
 from ingest.rollups import read
 from ingest.rollups.grains import CONTEXT_DAILY, CONTEXT_TOTAL, read_cursor
 from ingest.rollups.read import Filters
-from ingest.rollups.windows import Window, bucket_starts
+from ingest.rollups.windows import Window, bucket_starts, partial_buckets
 from rankings.selectors.entities import attach_entities
 from rankings.selectors.ranks import RankRow, ranked
 from rankings.selectors.series import Series
@@ -97,7 +97,9 @@ def context_series(
     for (start, code), v in context_sums(window, metric=metric, filters=filters, interval=interval).items():
         if start in index:
             values[code][index[start]] += v
-    return Series(starts, [(bucket, values[bucket.code]) for bucket in BUCKETS], [0.0] * len(starts), metric)
+    series = [(bucket, values[bucket.code]) for bucket in BUCKETS]
+    partial = partial_buckets(window.whole_days(), interval, starts)
+    return Series(starts, series, [0.0] * len(starts), metric, partial, window.zone)
 
 
 def context_by_model(window: Window, *, metric: str = "tokens", limit: int = 10) -> list[RankRow]:

@@ -13,7 +13,7 @@ from ingest import schema
 from ingest.rollups import read
 from ingest.rollups.grains import read_cursor
 from ingest.rollups.read import Filters
-from ingest.rollups.windows import Window, bucket_starts, partial_buckets
+from ingest.rollups.windows import Window, bucket_starts, partial_buckets, wall_clock
 from rankings.selectors.ranks import ranking
 
 
@@ -24,6 +24,10 @@ class Series:
     others: list[float]
     metric: str
     partial: list[bool] = field(default_factory=list)  # buckets cut short ("so far")
+    zone: str = "UTC"  # the zone of its buckets
+
+    def labels(self) -> list[str]:
+        return wall_clock(self.buckets, self.zone)
 
 
 # A metric per bucket, the top entries' own and the rest together (key NULL); the source
@@ -48,7 +52,7 @@ def timeseries(
     if not group_by:
         starts = bucket_starts(window, interval)
         values = measure_series(window, interval=interval, filters=filters)[metric]
-        return Series(starts, [], values, metric, partial_buckets(window, interval, starts))
+        return Series(starts, [], values, metric, partial_buckets(window, interval, starts), window.zone)
     source = read.source(
         window, filters, public_apps_only=group_by == "app", interval=interval, entity=group_by
     )
@@ -71,7 +75,7 @@ def timeseries(
             if 1 <= position <= len(starts):
                 (values[k] if k is not None else others)[position - 1] += float(v)
     series = [(r.entity, values[r.key]) for r in top_rows]
-    return Series(starts, series, others, metric, partial_buckets(window, interval, starts))
+    return Series(starts, series, others, metric, partial_buckets(window, interval, starts), window.zone)
 
 
 # The measure behind each metric of one measure; the others (tokens) are sums of these.

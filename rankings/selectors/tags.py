@@ -18,7 +18,7 @@ from psycopg import sql
 from ingest.rollups import read
 from ingest.rollups.grains import TAG_APP_DAILY, TAG_DAILY, TAG_TOTAL, read_cursor
 from ingest.rollups.read import Filters
-from ingest.rollups.windows import Window, bucket_starts
+from ingest.rollups.windows import Window, bucket_starts, partial_buckets
 from rankings.models import TagKey
 from rankings.selectors.entities import attach_entities
 from rankings.selectors.ranks import Ranking, ranked
@@ -161,4 +161,5 @@ def tag_series(
         position = index.get(bucket)
         if position is not None:
             values.get(tag, others)[position] += v
-    return Series(starts, [(row.entity, values[row.key]) for row in top_rows], others, metric)
+    series = [(row.entity, values[row.key]) for row in top_rows]
+    return Series(starts, series, others, metric, partial_buckets(window, interval, starts), window.zone)

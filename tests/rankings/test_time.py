@@ -206,3 +206,25 @@ def test_daily_buckets_across_a_dst_change_equal_raw_sums(client, zone):
         assert value == sum(v for (b, _), v in expected.items() if b == start_of_day), (zone, bucket)
     lengths = {windows.shift(b, "day", 1, zone) - b for b in (datetime.fromisoformat(x) for x in data["buckets"])}
     assert len(lengths) == 2  # a 23- or 25-hour day among the 24-hour ones
+
+
+def test_pages_take_a_zone_from_the_url_and_keep_it(client):
+    assert import_events(EventFactory.build_batch(5)).accepted == 5
+    page = client.get("/?tz=Asia/Kolkata&sections=all").content.decode()
+    assert '<option value="Asia/Kolkata" selected>' in page
+    assert 'name="tz"' in page and "tz=Asia%2FKolkata" in page  # the tabs keep the zone
+    assert "so far" in page  # the current week's bar, labelled
+    # An unknown zone is ignored (pages are lenient), never echoed.
+    assert "<option value=\"Mars" not in client.get("/?tz=Mars/Olympus").content.decode()
+
+
+def test_charts_flag_and_draw_the_partial_bucket():
+    from rankings import charts  # noqa: PLC0415
+
+    assert import_events(EventFactory.build_batch(3)).accepted == 3
+    series = selectors.timeseries("model", windows.history_window(90, "week", zone="Asia/Kolkata"), interval="week")
+    figure = charts.stacked_bars(series)
+    assert figure["layout"]["meta"]["partial"][-1] is True
+    assert figure["data"][0]["marker"]["pattern"]["shape"][-1] == "/"
+    assert figure["layout"]["annotations"][-1]["text"] == "so far"
+    assert figure["data"][0]["x"][-1].endswith("T00:00:00")  # Monday 00:00 in Kolkata, wall clock
