@@ -204,10 +204,7 @@ def summary(growth: Growth) -> list[str]:
         return [f"{compact(growth.totals_after.tokens)} tokens this period; none in the period before."]
     sign = "+" if growth.change >= 0 else "−"
     verb = "grew" if growth.change >= 0 else "fell"
-    days = growth.after.length.days or 1
-    label = {1: "day over day", 7: "week over week", 30: "month over month"}.get(
-        days, f"vs the previous {days} days"
-    )
+    label = growth.after.comparison()
     sentences = [
         f"Tokens {verb} {abs(growth.change_pct):.0f}% {label} ({sign}{compact(abs(growth.change))}).",
         f"More requests explain {growth.points(growth.volume):+.0f} points, "

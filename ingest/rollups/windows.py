@@ -120,6 +120,20 @@ class Window:
             note = f"read as whole days in {zone} (this section is kept per day)"
         return replace(self, start=start, end=end, note=note)
 
+    def comparison(self) -> str:
+        """What :meth:`previous` is, in words ("vs the same time last week", "day over day",
+        "vs the previous 60 minutes")."""
+        if self.period in CALENDAR_PERIODS:
+            if self.end >= shift(self.start, self.period, 1, self.zone):
+                return f"{self.period} over {self.period}"
+            return {"day": "vs the same time yesterday"}.get(self.period, f"vs the same time last {self.period}")
+        minutes = int(self.length.total_seconds() // 60)
+        for unit, size in (("day", 1440), ("hour", 60), ("minute", 1)):
+            if minutes % size == 0:
+                count = minutes // size
+                return f"vs the previous {count} {unit}{'s' if count != 1 else ''}"
+        return "vs the window before"
+
     def label(self) -> str:
         zone = zones.info(self.zone)
         start, last = self.start.astimezone(zone), (self.end - timedelta(seconds=1)).astimezone(zone)

@@ -66,15 +66,16 @@ def growth_dict(g: growth.Growth) -> dict[str, Any]:
 
 class GrowthParams(params.WindowParams):
     def validate(self, attrs):
-        if "period" not in attrs and "start" not in attrs:
-            attrs["window"] = selectors.rolling_window(7)
+        if not {"period", "start", "end"} & set(attrs):
+            zone = params.zone_of(attrs)
+            attrs["window"] = selectors.rolling_window(7, zone=zone)
             return attrs
         return super().validate(attrs)
 
 
 def growth_payload(window) -> dict[str, Any]:
     return cached(
-        f"growth:{window.start.isoformat()}:{window.end.isoformat()}",
+        f"growth:{window.start.isoformat()}:{window.end.isoformat()}:{window.zone}:{window.period}",
         lambda: growth_dict(growth.decompose(window)),
     )
 
@@ -85,8 +86,9 @@ class GrowthView(ReadView):
     @extend_schema(
         parameters=[GrowthParams, OpenApiParameter("format", str, enum=["json"])],
         responses=OpenApiTypes.OBJECT,
-        description="Why tokens changed between a window and the equal window before it (default: the "
-        "last 7 x 24 hours vs the 7 x 24 before). Every decomposition is additive: volume + intensity, "
+        description="Why tokens changed between a window and the one a change compares it with (a "
+        "period so far: the same elapsed time of the period before; start/end: the equal window before; "
+        "default: the last 7 x 24 hours vs the 7 x 24 before). Every decomposition is additive: volume + intensity, "
         "the contributors of each kind, and the token-mix parts each sum to tokens.change.",
     )
     def get(self, request: Request) -> Response:

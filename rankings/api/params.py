@@ -21,11 +21,21 @@ MAX_BUCKETS = {"hour": 24 * 92, "day": 3660, "week": 600, "month": 240}
 MAX_POINTS = 20_000
 
 
-def _zone(name: str) -> str:
+def zone_of(attrs: dict) -> str:
+    """The zone asked for (``tz``: 400 when unknown), else the reporting zone."""
+    if "tz" not in attrs:
+        return zones.reporting_zone()
     try:
-        return zones.checked(name)
+        return zones.checked(attrs["tz"])
     except ValueError as exc:
         raise ApiError(400, "invalid", str(exc), "tz") from exc
+
+
+class LocalDateTimeField(serializers.DateTimeField):
+    """A date-time without an offset is left naive here: it is read in the window's zone."""
+
+    def enforce_timezone(self, value):
+        return value if value.tzinfo is None else super().enforce_timezone(value)
 
 
 class WindowParams(serializers.Serializer):
@@ -36,11 +46,15 @@ class WindowParams(serializers.Serializer):
         "in the time zone (tz), to now rounded up to the quarter-hour, compared with the same elapsed "
         "time of the period before; all = since the first event. Ignored when start and end are given.",
     )
-    start = serializers.DateTimeField(
-        required=False, help_text="Window start (inclusive), ISO 8601; give end too. Rounded down to the quarter-hour."
+    start = LocalDateTimeField(
+        required=False,
+        help_text="Window start (inclusive), ISO 8601 (without an offset: in tz); give end too. Rounded down "
+        "to the quarter-hour.",
     )
-    end = serializers.DateTimeField(
-        required=False, help_text="Window end (exclusive), ISO 8601; give start too. Rounded up to the quarter-hour."
+    end = LocalDateTimeField(
+        required=False,
+        help_text="Window end (exclusive), ISO 8601 (without an offset: in tz); give start too. Rounded up to "
+        "the quarter-hour.",
     )
     tz = serializers.CharField(
         required=False,
@@ -53,13 +67,13 @@ class WindowParams(serializers.Serializer):
 
     def validate(self, attrs):
         start, end = attrs.get("start"), attrs.get("end")
-        zone = _zone(attrs["tz"]) if "tz" in attrs else zones.reporting_zone()
+        zone = zone_of(attrs)
         if (start is None) != (end is None):
             raise ApiError(
                 400, "invalid", "Give both start and end, or neither.", "start" if start is None else "end"
             )
         if start is not None:
-            start, end = start.astimezone(UTC), end.astimezone(UTC)
+            start, end = (t.replace(tzinfo=t.tzinfo or zones.info(zone)).astimezone(UTC) for t in (start, end))
             if end <= start:
                 raise ApiError(400, "invalid", "end must be after start.", "end")
             if end - start > MAX_RANGE:
