@@ -247,3 +247,27 @@ def test_growth_takes_the_api_windows_and_names_its_comparison(client):
     assert "vs the previous 1 hour" in page
     assert client.get("/api/v1/growth?end=2026-01-01T00:00:00Z").status_code == 400
     assert client.get("/growth/?end=nonsense&tz=Nope/Nope").status_code == 200  # pages fall back
+
+
+def test_a_changed_reporting_zone_is_reported_until_the_rollups_are_rebuilt(client, settings):
+    settings.TOKENRANK = {**settings.TOKENRANK, "TIME_ZONE": "Asia/Kolkata"}
+    ready = client.get("/readyz").json()
+    assert ready["status"] in ("degraded", "not ready")
+    assert any("change_time_zone" in reason for reason in ready["reasons"])
+    call_command("change_time_zone")
+    try:
+        assert not any("time zone" in r for r in client.get("/readyz").json().get("reasons", []))
+    finally:
+        call_command("change_time_zone", "UTC")
+
+
+def test_an_unknown_zone_setting_stops_the_start(monkeypatch):
+    from django.core.exceptions import ImproperlyConfigured  # noqa: PLC0415
+
+    from config.envvars import time_zone  # noqa: PLC0415
+
+    monkeypatch.setenv("TOKENRANK_TIME_ZONE", "Asia/Atlantis")
+    with pytest.raises(ImproperlyConfigured, match="unknown time zone"):
+        time_zone("TOKENRANK_TIME_ZONE", "UTC")
+    monkeypatch.setenv("TOKENRANK_TIME_ZONE", "Asia/Kathmandu")
+    assert time_zone("TOKENRANK_TIME_ZONE", "UTC") == "Asia/Kathmandu"
