@@ -39,9 +39,12 @@ def label(entity: Any) -> str:
     return html.escape(str(entity))
 
 
+MARGIN = {"l": 50, "r": 10, "t": 10, "b": 40}
+
+
 def _layout(**extra: Any) -> dict[str, Any]:
     return {
-        "margin": {"l": 50, "r": 10, "t": 10, "b": 40},
+        "margin": MARGIN,
         "paper_bgcolor": "rgba(0,0,0,0)",
         "plot_bgcolor": "rgba(0,0,0,0)",
         "legend": {"orientation": "h", "y": -0.2},
@@ -101,7 +104,8 @@ def _so_far(x: list[str], partial: list[bool]) -> dict[str, Any]:
         for i, p in enumerate(partial)
         if p
     ]
-    return {"annotations": labels, "meta": {"partial": partial}}
+    # Room above the plot for the labels.
+    return {"annotations": labels, "meta": {"partial": partial}, "margin": {**MARGIN, "t": 28}}
 
 
 def _line(name: str, x: list[str], y: list, color: str, suffix: str = "", **extra: Any) -> dict[str, Any]:

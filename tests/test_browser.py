@@ -227,6 +227,38 @@ def test_screenshots_of_the_2026_sections(browser, site):
         model.close()
 
 
+def test_the_zone_selector_loads_the_page_in_that_zone(browser, site):
+    page, errors, dialogs = open_page(browser, site + "/?metric=requests")
+    page.locator("#chart .plot svg.main-svg").first.wait_for(timeout=10_000)
+    page.select_option("select#tz", "Asia/Kathmandu")
+    page.wait_for_url("**tz=Asia%2FKathmandu**")
+    assert "metric=requests" in page.url  # the other switches are kept
+    assert page.locator("select#tz").input_value() == "Asia/Kathmandu"
+    page.locator("#chart .plot svg.main-svg").first.wait_for(timeout=10_000)
+    assert page.locator("#chart .annotation-text", has_text="so far").count() == 1  # the current week
+    page.locator("#leaderboard a.tab", has_text="Today").click()
+    page.locator("#leaderboard a.tab.active", has_text="Today").wait_for()
+    assert "tz=Asia%2FKathmandu" in page.url  # and the zone stays as the tabs switch
+    assert errors == [] and dialogs == []
+    page.close()
+
+
+@pytest.mark.skipif(not os.environ.get("TOKENRANK_SCREENSHOTS"), reason="set TOKENRANK_SCREENSHOTS=1")
+def test_screenshots_of_the_partial_bucket_and_the_zone_selector(browser, site):
+    from django.core.management import call_command
+
+    call_command("simulate", "--quiet")
+    folder = Path(settings.BASE_DIR) / "docs" / "screenshots"
+    for scheme in ("light", "dark"):
+        page, errors, _ = open_page(browser, site + "/?tz=Asia/Kolkata&interval=day", scheme)
+        page.locator("#chart .plot svg.main-svg").first.wait_for(timeout=10_000)
+        page.wait_for_timeout(500)
+        page.locator("#chart").screenshot(path=str(folder / f"time-partial-bucket-{scheme}.png"))
+        page.locator(".page-head").screenshot(path=str(folder / f"time-zone-selector-{scheme}.png"))
+        assert errors == []
+        page.close()
+
+
 # --- Index pages, search, share, embeds, phones and accessibility ------------------------
 
 INDEX_PAGES = ["/models/", "/apps/", "/authors/", "/providers/", "/categories/"]
