@@ -201,12 +201,17 @@ def test_the_2026_sections_draw_and_their_tabs_swap_in_place(browser, site):
     page.close()
 
 
-@pytest.mark.skipif(not os.environ.get("TOKENRANK_SCREENSHOTS"), reason="set TOKENRANK_SCREENSHOTS=1")
-def test_screenshots_of_the_2026_sections(browser, site):
+def demo_screenshots() -> Path:
+    """The simulated demo year loaded (what the README pictures show); their folder."""
     from django.core.management import call_command
 
     call_command("simulate", "--quiet")
-    folder = Path(settings.BASE_DIR) / "docs" / "screenshots"
+    return Path(settings.BASE_DIR) / "docs" / "screenshots"
+
+
+@pytest.mark.skipif(not os.environ.get("TOKENRANK_SCREENSHOTS"), reason="set TOKENRANK_SCREENSHOTS=1")
+def test_screenshots_of_the_2026_sections(browser, site):
+    folder = demo_screenshots()
     for scheme in ("light", "dark"):
         page, errors, _ = open_page(browser, site + "/?period=month", scheme)
         reveal(page, ["authors", "categories", "apps", *NARROW_SECTIONS])
@@ -245,10 +250,7 @@ def test_the_zone_selector_loads_the_page_in_that_zone(browser, site):
 
 @pytest.mark.skipif(not os.environ.get("TOKENRANK_SCREENSHOTS"), reason="set TOKENRANK_SCREENSHOTS=1")
 def test_screenshots_of_the_partial_bucket_and_the_zone_selector(browser, site):
-    from django.core.management import call_command
-
-    call_command("simulate", "--quiet")
-    folder = Path(settings.BASE_DIR) / "docs" / "screenshots"
+    folder = demo_screenshots()
     for scheme in ("light", "dark"):
         page, errors, _ = open_page(browser, site + "/?tz=Asia/Kolkata&interval=day", scheme)
         page.locator("#chart .plot svg.main-svg").first.wait_for(timeout=10_000)
