@@ -149,7 +149,7 @@ def write(day: date) -> dict[str, Any] | None:
             "date": folder,
             "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "license": settings.EXPORTS_LICENSE or None,
-            "description": "Token usage rankings of one UTC day; tokens = prompt + completion. Immutable.",
+            "description": f"Token usage rankings of one day ({zones.reporting_zone()}); tokens = prompt + completion. Immutable.",
             "files": files,
         }
         store.save(f"{folder}/{MANIFEST}", ContentFile(json.dumps(manifest, indent=1).encode()))
@@ -163,7 +163,8 @@ def due_days(at: datetime | None = None) -> list[date]:
     """Closed days (EXPORTS_DELAY_MINUTES past their end) of the last EXPORTS_BACKFILL_DAYS
     that have usage data and no published snapshot, oldest first."""
     at = at or datetime.now(UTC)
-    last_closed = (at - timedelta(minutes=settings.EXPORTS_DELAY_MINUTES)).date() - timedelta(days=1)
+    local = (at - timedelta(minutes=settings.EXPORTS_DELAY_MINUTES)).astimezone(zones.info(zones.reporting_zone()))
+    last_closed = local.date() - timedelta(days=1)  # days of the reporting zone
     first = selectors.first_day()
     if first is None:
         return []
