@@ -271,3 +271,43 @@ def test_an_unknown_zone_setting_stops_the_start(monkeypatch):
         time_zone("TOKENRANK_TIME_ZONE", "UTC")
     monkeypatch.setenv("TOKENRANK_TIME_ZONE", "Asia/Kathmandu")
     assert time_zone("TOKENRANK_TIME_ZONE", "UTC") == "Asia/Kathmandu"
+
+
+def test_the_migration_splits_kept_hours_into_quarter_hours():
+    """0014 turns the hourly rows whose raw events are kept into quarter-hour rows from them
+    (measures from ingest.schema), leaving totals unchanged."""
+    import importlib  # noqa: PLC0415
+
+    from django.db import connection  # noqa: PLC0415
+
+    from tests.factories import rollup_totals  # noqa: PLC0415
+
+    migration = importlib.import_module("ingest.migrations.0014_quarter_hours_and_calendar")
+    start = datetime(2026, 6, 1, 10, 0, tzinfo=UTC)
+    events = [EventFactory.build(created_at=(start + timedelta(minutes=7 * n)).isoformat()) for n in range(40)]
+    assert import_events(events).accepted == len(events)
+    from ingest.models import UsageQuarterHour  # noqa: PLC0415
+
+    written = sorted(UsageQuarterHour.objects.values_list("bucket", "requests", "prompt_tokens"))
+    totals = rollup_totals(UsageQuarterHour)
+    from ingest import schema  # noqa: PLC0415
+
+    keys = ", ".join(schema.DIMENSION[name].column for name in schema.CUBE)
+    measures = [m.column for m in schema.MEASURES]
+    with connection.cursor() as cursor:  # the rows as the hourly cube held them
+        cursor.execute(
+            f"CREATE TEMP TABLE hourly AS SELECT date_trunc('hour', bucket) AS bucket, {keys}, "
+            + ", ".join(f"sum({m}) AS {m}" for m in measures)
+            + f" FROM rankings_usagequarterhour GROUP BY 1, {keys}"
+        )
+        cursor.execute("DELETE FROM rankings_usagequarterhour")
+        cursor.execute(f"INSERT INTO rankings_usagequarterhour (bucket, {keys}, {', '.join(measures)}) SELECT * FROM hourly")
+    assert UsageQuarterHour.objects.count() < len(written)
+    with connection.schema_editor() as editor:
+        migration.split_kept_hours(None, editor)
+    assert rollup_totals(UsageQuarterHour) == totals
+    after = sorted(UsageQuarterHour.objects.values_list("bucket", "requests", "prompt_tokens"))
+    # The first hour of raw events may be partly purged: it stays an hour; the rest is split.
+    assert [r for r in after if r[0] >= start + timedelta(hours=1)] == [
+        r for r in written if r[0] >= start + timedelta(hours=1)
+    ]
