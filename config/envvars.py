@@ -7,6 +7,7 @@ only the reader.
 from __future__ import annotations
 
 from typing import Any
+from zoneinfo import available_timezones
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -58,3 +59,13 @@ def networks(name: str, default: list[str]) -> tuple:
         return parse_networks(env.list(name, default=default))
     except ValueError as exc:
         raise ImproperlyConfigured(f"{name}: {exc}.") from exc
+
+
+def time_zone(name: str, default: str) -> str:
+    """An IANA time zone name (Asia/Kolkata); an unknown one stops the start."""
+    value = env.str(name, default=default)
+    if value not in available_timezones():
+        raise ImproperlyConfigured(
+            f"{name}: unknown time zone {value!r}; give an IANA name such as Europe/Berlin."
+        )
+    return value

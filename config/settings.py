@@ -17,7 +17,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
 from config import embedded
-from config.envvars import env, networks
+from config.envvars import env, networks, time_zone
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -172,6 +172,9 @@ TOKENRANK = {
     "METRICS_ALLOWED_NETWORKS": networks("METRICS_ALLOWED_NETWORKS", ["127.0.0.1/32", "::1/128"]),
     # Reverse proxies whose X-Forwarded-For is believed (config.network.client_address).
     "TRUSTED_PROXIES": networks("TOKENRANK_TRUSTED_PROXIES", []),
+    # The reporting zone (IANA name): days, weeks (from Monday) and months of every bucket,
+    # leaderboard and comparison; the date rollups are built in it (manage.py change_time_zone).
+    "TIME_ZONE": time_zone("TOKENRANK_TIME_ZONE", "UTC"),
 }
 
 # --- Django -------------------------------------------------------------------------------

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from ingest.models import IngestKey, MaintenanceJob
-from ingest.rollups import maintain
+from ingest.rollups import maintain, zones
+from ingest.rollups.windows import midnight
 from rankings.cache import bump_generation
 from rankings.models import LLMModel
 
@@ -25,17 +26,18 @@ class RangeError(ValueError):
 
 def rollup_days(since: date | None = None, until: date | None = None) -> tuple[date, date]:
     """The days ``[since, until]`` a rebuild or verification covers: by default from the
-    oldest day whose raw events are all kept to today (UTC). ``until`` may not be before
-    ``since`` nor after today; a range wholly before the oldest kept day is refused (its raw
-    events are gone, its rollups are all that is left), one that starts before it is cut to it."""
-    today = timezone.now().date()
+    oldest day whose raw events are all kept to today. ``until`` may not be before
+    ``since`` nor after today (days in the zone the date rollups are built in); a range wholly
+    before the oldest kept day is refused (its raw events are gone, its rollups are all that
+    is left), one that starts before it is cut to it."""
+    today = timezone.now().astimezone(zones.info(zones.built_zone(fresh=True))).date()
     retention = settings.TOKENRANK["RAW_RETENTION_DAYS"]
     oldest = maintain.oldest_complete_day(retention, today)
     since, until = since or oldest, until or today
     if until < since:
         raise RangeError(f"until ({until}) is before since ({since})")
     if until > today:
-        raise RangeError(f"until ({until}) is after today ({today}, UTC)")
+        raise RangeError(f"until ({until}) is after today ({today}, {zones.built_zone()})")
     if until < oldest:
         raise RangeError(
             f"{since} to {until} is before {oldest}, the oldest day whose raw events are kept "
@@ -54,7 +56,7 @@ def rebuild_rollups(
     days = [since + timedelta(days=n) for n in range((until - since).days + 1)]
     for done, day in enumerate(days, start=1):
         with transaction.atomic():
-            maintain.rebuild_day(day)
+            maintain.rebuild_day(day, zones.built_zone(fresh=True))
         if day.weekday() == 6 or day == until:  # the week's last rebuilt day: its weeklies
             with transaction.atomic():
                 maintain.rebuild_week(day - timedelta(days=day.weekday()))
@@ -70,7 +72,7 @@ def verify_rollups(
     """Rollup rows of the days :func:`rollup_days` makes of ``[since, until]`` that differ
     from the raw events; returns the first day checked and the differences."""
     since, until = rollup_days(since, until)
-    return since, maintain.verify(since, until)
+    return since, maintain.verify(since, until, zones.built_zone(fresh=True))
 
 
 def run_job(job_id: int) -> str:
@@ -117,8 +119,10 @@ def run_job(job_id: int) -> str:
 
 
 def _day_range(since: date, until: date) -> tuple[datetime, datetime]:
-    start = datetime(since.year, since.month, since.day, tzinfo=UTC)
-    return start, datetime(until.year, until.month, until.day, tzinfo=UTC) + timedelta(days=1)
+    """The days ``[since, until]`` as instants: their midnights in the zone the date rollups
+    are built in."""
+    zone = zones.built_zone(fresh=True)
+    return midnight(since, zone), midnight(until + timedelta(days=1), zone)
 
 
 def apply_test_flag(
@@ -133,7 +137,8 @@ def apply_test_flag(
         changed, first, last = maintain.flag_key_events(key.pk, key.is_test, *_day_range(since, until))
     if not changed:
         return 0, None, None
-    first_day, last_day = rebuild_rollups(first.astimezone(UTC).date(), last.astimezone(UTC).date(), progress)
+    built = zones.info(zones.built_zone())
+    first_day, last_day = rebuild_rollups(first.astimezone(built).date(), last.astimezone(built).date(), progress)
     return changed, first_day, last_day
 
 
@@ -149,3 +154,17 @@ def recompute_derived_costs(
         changed = maintain.rederive_costs(model.pk, *_day_range(since, until))
     first, last = rebuild_rollups(since, until, progress=progress)
     return changed, first, last
+
+
+def change_time_zone(zone: str) -> tuple[str, date]:
+    """Rebuild the date rollups in ``zone`` (an IANA name) and record it: see
+    ``maintain.rezone``. Returns the former zone and the first day whose narrow rollups were
+    rebuilt (earlier ones stay in the former zone)."""
+    zone = zones.checked(zone)
+    former = zones.built_zone(fresh=True)
+    raw_since = maintain.oldest_complete_day(settings.TOKENRANK["RAW_RETENTION_DAYS"])
+    with transaction.atomic():
+        maintain.rezone(zone, former, raw_since)
+    zones.forget_built_zone()
+    bump_generation()
+    return former, raw_since

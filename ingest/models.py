@@ -295,23 +295,32 @@ for _name in schema.CUBE:
     UsageRollup.add_to_class(_name, dimension_field(_name, led=_name in _CUBE_LED))
 
 
-class UsageHourly(UsageRollup):
-    """Usage per UTC hour. The primary key leads with the bucket, so time-range scans use it;
-    the two secondary indexes serve the per-model and per-app pages."""
+class UsageQuarterHour(UsageRollup):
+    """Usage per quarter-hour (UTC instants): every zone's days, weeks and months are whole
+    quarter-hours, so any zone is answered exactly from it. The primary key leads with the
+    bucket, so time-range scans use it; the two secondary indexes serve the per-model and
+    per-app pages."""
 
     pk = models.CompositePrimaryKey("bucket", *schema.CUBE)
     bucket = models.DateTimeField()
 
     class Meta:
-        db_table = "rankings_usagehourly"
+        db_table = "rankings_usagequarterhour"
         indexes = [
-            models.Index(fields=["model", "bucket"], name="hourly_model_bucket"),
-            models.Index(fields=["app", "bucket"], name="hourly_app_bucket"),
+            models.Index(fields=["model", "bucket"], name="quarter_model_bucket"),
+            models.Index(fields=["app", "bucket"], name="quarter_app_bucket"),
         ]
 
 
+class Calendar(models.Model):
+    """One row: the zone the date rollups are bucketed in (``ingest.rollups.zones``)."""
+
+    zone = models.CharField(max_length=64, default="UTC")
+    changed_at = models.DateTimeField(null=True, blank=True)
+
+
 class UsageDaily(UsageRollup):
-    """Usage per UTC day; same key and indexes as :class:`UsageHourly`."""
+    """Usage per day in the calendar's zone; same key and indexes as :class:`UsageQuarterHour`."""
 
     pk = models.CompositePrimaryKey("bucket", *schema.CUBE)
     bucket = models.DateField()

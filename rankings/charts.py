@@ -40,9 +40,12 @@ def label(entity: Any) -> str:
     return html.escape(str(entity))
 
 
+MARGIN = {"l": 50, "r": 10, "t": 10, "b": 40}
+
+
 def _layout(**extra: Any) -> dict[str, Any]:
     return {
-        "margin": {"l": 50, "r": 10, "t": 10, "b": 40},
+        "margin": MARGIN,
         "paper_bgcolor": "rgba(0,0,0,0)",
         "plot_bgcolor": "rgba(0,0,0,0)",
         "legend": {"orientation": "h", "y": -0.2},
@@ -59,7 +62,8 @@ def _figure(traces: list[dict[str, Any]], **layout: Any) -> dict[str, Any]:
 def stacked_bars(series: Series, *, normalize: bool = False, height: int = 360) -> dict[str, Any]:
     """Stacked bars per bucket for the top entities plus "Others"; ``normalize`` makes it a
     100% market-share chart."""
-    x = [b.isoformat() for b in series.buckets]
+    x = series.labels()
+    partial = series.partial or [False] * len(x)
     named = [(label(entity), values) for entity, values in series.series]
     if any(series.others):
         named.append(("Others", series.others))
@@ -72,13 +76,37 @@ def stacked_bars(series: Series, *, normalize: bool = False, height: int = 360) 
             "x": x,
             "y": values,
             "name": name,
-            "marker": {"color": PALETTE[i % len(PALETTE)]},
-            "hovertemplate": "%{y:.3s}" + ("%" if normalize else "") + f"<extra>{name}</extra>",
+            "marker": {"color": PALETTE[i % len(PALETTE)], **_partial_marker(partial)},
+            "customdata": [" (so far)" if p else "" for p in partial],
+            "hovertemplate": "%{y:.3s}" + ("%" if normalize else "") + f"%{{customdata}}<extra>{name}</extra>",
         }
         for i, (name, values) in enumerate(named)
     ]
     yaxis = {"ticksuffix": "%", "range": [0, 100]} if normalize else {"ticksuffix": ""}
-    return _figure(traces, barmode="stack", height=height, yaxis=yaxis)
+    return _figure(traces, barmode="stack", height=height, yaxis=yaxis, **_so_far(x, partial))
+
+
+def _partial_marker(partial: list[bool]) -> dict[str, Any]:
+    """Partial buckets drawn lighter and hatched, so the current one never reads as a drop."""
+    if not any(partial):
+        return {}
+    return {
+        "opacity": [0.45 if p else 1 for p in partial],
+        "pattern": {"shape": ["/" if p else "" for p in partial], "solidity": 0.25},
+    }
+
+
+def _so_far(x: list[str], partial: list[bool]) -> dict[str, Any]:
+    """Layout: a "so far" label over each partial bucket, and the flags themselves (``meta``)."""
+    if not any(partial):
+        return {}
+    labels = [
+        {"x": x[i], "y": 1, "yref": "paper", "yanchor": "bottom", "text": "so far", "showarrow": False}
+        for i, p in enumerate(partial)
+        if p
+    ]
+    # Room above the plot for the labels.
+    return {"annotations": labels, "meta": {"partial": partial}, "margin": {**MARGIN, "t": 28}}
 
 
 def _line(name: str, x: list[str], y: list, color: str, suffix: str = "", **extra: Any) -> dict[str, Any]:
@@ -96,13 +124,27 @@ def _line(name: str, x: list[str], y: list, color: str, suffix: str = "", **extr
 
 
 def lines(
-    series_by_name: dict[str, list[float]], x: list[str], *, height: int = 300, suffix: str = ""
+    series_by_name: dict[str, list[float]],
+    x: list[str],
+    *,
+    height: int = 300,
+    suffix: str = "",
+    partial: list[bool] | None = None,
 ) -> dict[str, Any]:
-    traces = [
-        _line(name, x, values, PALETTE[i % len(PALETTE)], suffix)
-        for i, (name, values) in enumerate(series_by_name.items())
-    ]
-    return _figure(traces, height=height, yaxis={"ticksuffix": suffix})
+    """A line per series; segments into ``partial`` buckets are dashed (labelled "so far")."""
+    partial = partial or [False] * len(x)
+    traces = []
+    for i, (name, values) in enumerate(series_by_name.items()):
+        color = PALETTE[i % len(PALETTE)]
+        if not any(partial):
+            traces.append(_line(name, x, values, color, suffix))
+            continue
+        near = [p or (n > 0 and partial[n - 1]) or (n + 1 < len(x) and partial[n + 1]) for n, p in enumerate(partial)]
+        traces.append(_line(name, x, [None if p else v for v, p in zip(values, partial, strict=True)], color, suffix))
+        dashed = _line(name + " (so far)", x, [v if n else None for v, n in zip(values, near, strict=True)], color, suffix)
+        dashed["line"]["dash"] = "dot"
+        traces.append({**dashed, "showlegend": False})
+    return _figure(traces, height=height, yaxis={"ticksuffix": suffix}, **_so_far(x, partial))
 
 
 def _title(text: str) -> dict[str, Any]:

@@ -104,8 +104,8 @@ def embed_growth(request: HttpRequest, name: str) -> HttpResponse:
         context.update(options, title=title, page_url=f"/growth/#growth-{name}")
         return render_to_string("embed/base.html", context, request)
 
-    period = request.GET.get("period", "")
-    return HttpResponse(cached(f"html:embed:growth:{name}:{views.embed_variant(options)}:{period[:8]}", page))
+    window = ":".join(request.GET.get(k, "")[:64] for k in ("period", "start", "end", "tz"))
+    return HttpResponse(cached(f"html:embed:growth:{name}:{views.embed_variant(options)}:{window}", page))
 
 
 @require_GET

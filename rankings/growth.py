@@ -15,6 +15,8 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+from ingest.rollups import zones
+from ingest.rollups.windows import truncate
 from rankings import selectors
 from rankings.selectors import Filters, Totals, Window
 from rankings.selectors import growth as reads
@@ -251,10 +253,10 @@ def _variants(rows: list[reads.Sums], t0: Totals, t1: Totals) -> list[dict[str, 
 
 
 def _history(end: Window, categories: list[Any], days: int = 90) -> dict[str, Any]:
-    """Daily trends over the last ``days`` (whole UTC days: the daily tables answer): context
-    (prompt per request), reasoning and cached shares, effective price, volume; and prompt per
-    request for ``categories`` (the largest ones of ``end``)."""
-    window = Window(end.end - timedelta(days=days), end.end).whole_days()
+    """Daily trends over the last ``days`` (from the start of a day in ``end``'s zone):
+    context (prompt per request), reasoning and cached shares, effective price, volume; and
+    prompt per request for ``categories`` (the largest ones of ``end``)."""
+    window = Window(truncate(end.end - timedelta(days=days), "day", end.zone), end.end, end.zone)
     series = selectors.measure_series(window)
 
     def ratio(a: list[float], b: list[float], scale: float = 1.0) -> list[float | None]:
@@ -266,7 +268,10 @@ def _history(end: Window, categories: list[Any], days: int = 90) -> dict[str, An
         in_category = selectors.measure_series(window, filters=Filters(category=category.pk))
         by_category[category.name] = ratio(in_category["prompt_tokens"], in_category["requests"])
     return {
-        "days": [b.date().isoformat() for b in selectors.bucket_starts(window, "day")],
+        "days": [
+            b.astimezone(zones.info(window.zone)).date().isoformat()
+            for b in selectors.bucket_starts(window, "day")
+        ],
         "tokens": series["tokens"],
         "prompt_per_request": ratio(series["prompt_tokens"], series["requests"]),
         "prompt_per_request_by_category": by_category,
@@ -280,14 +285,14 @@ def decompose(after: Window, *, with_history: bool = True) -> Growth:
     """The growth report of ``after`` against the equal window before it, from three passes
     over the rollups (``rankings.selectors.growth``) and, ``with_history``, the daily trends."""
     before = after.previous()
-    rows = reads.model_variants(after)
+    rows = reads.model_variants(after, before)
     per_model = [r for r in rows if r.model_id is not None]
     t0, t1 = (
         Totals(**{m: sum(getattr(r, side)[m] for r in per_model) for m in reads.MEASURES})
         for side in ("before", "after")
     )
     volume, intensity = volume_intensity(t0.tokens, t0.requests, t1.tokens, t1.requests)
-    apps = reads.apps(after)
+    apps = reads.apps(after, before)
     models = _per(lambda r: r.model_id, per_model)
     authors = reads.model_authors(set(models))
     categories = _per(lambda r: r.category_id, [r for r in rows if r.model_id is None])
@@ -331,10 +336,7 @@ def summary(growth: Growth) -> list[str]:
         return [f"{compact(growth.totals_after.tokens)} tokens this period; none in the period before."]
     sign = "+" if growth.change >= 0 else MINUS
     verb = "grew" if growth.change >= 0 else "fell"
-    days = growth.after.length.days or 1
-    label = {1: "day over day", 7: "week over week", 30: "month over month"}.get(
-        days, f"vs the previous {days} days"
-    )
+    label = growth.after.comparison()
     sentences = [
         f"Tokens {verb} {abs(growth.change_pct):.0f}% {label} ({sign}{compact(abs(growth.change))}).",
         f"More requests explain {points(growth.points(growth.volume))}, "

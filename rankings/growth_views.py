@@ -4,16 +4,28 @@ its charts are embeddable one by one (rankings.embeds)."""
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from rankings import charts, selectors, share
-from rankings.api.growth import growth_payload
+from config.api_errors import ApiError
+from ingest.rollups import zones
+from rankings import charts, share
+from rankings.api import params
+from rankings.api.growth import GrowthParams, growth_payload
 from rankings.views import State
 
-GROWTH_PERIODS = {"day": 1, "week": 7, "month": 30}
+# The page's windows: the API's (rankings.api.growth.GrowthParams): the last 7 x 24 hours by
+# default, a calendar period so far, or start and end.
+GROWTH_PERIODS = {
+    "": "Last 7 days",
+    "day": "Today",
+    "week": "This week",
+    "month": "This month",
+    "year": "This year",
+}
 MIX_LABELS = {
     "prompt_uncached": "Prompt (uncached)",
     "cached": "Prompt (cached)",
@@ -47,8 +59,13 @@ GROWTH_CHARTS = {
 
 def growth_context(request: HttpRequest) -> dict[str, Any] | None:
     """The growth page's data and charts (None when there is no usage in either window)."""
-    period = request.GET.get("period") if request.GET.get("period") in GROWTH_PERIODS else "week"
-    window = selectors.rolling_window(GROWTH_PERIODS[period])
+    asked = {k: request.GET[k] for k in ("period", "start", "end", "tz") if request.GET.get(k)}
+    try:
+        window = params.parse(GrowthParams, asked)["window"]
+    except ApiError:  # pages are lenient: a bad window shows the default one
+        asked = {"tz": asked["tz"]} if asked.get("tz") in zones.known() else {}
+        window = params.parse(GrowthParams, asked)["window"]
+    period = window.period or ""
     data = growth_payload(window)
     if not data["tokens"]["before"] and not data["tokens"]["after"]:
         return None
@@ -96,7 +113,7 @@ def growth_context(request: HttpRequest) -> dict[str, Any] | None:
                 },
                 data["history"]["days"],
             ),
-            x="Day (UTC)",
+            x=f"Day ({window.zone})",
             y="Prompt tokens per request",
         ),
         "shares": charts.titled(
@@ -112,7 +129,7 @@ def growth_context(request: HttpRequest) -> dict[str, Any] | None:
                 data["history"]["days"],
                 suffix="%",
             ),
-            x="Day (UTC)",
+            x=f"Day ({window.zone})",
             y="Share (%)",
         ),
         "price": charts.titled(
@@ -121,7 +138,7 @@ def growth_context(request: HttpRequest) -> dict[str, Any] | None:
                 ("$ per 1M tokens", data["history"]["price_per_million"]),
                 ("Tokens per day", data["history"]["tokens"]),
             ),
-            x="Day (UTC)",
+            x=f"Day ({window.zone})",
         ),
     }
     driver_rows = [
@@ -134,16 +151,19 @@ def growth_context(request: HttpRequest) -> dict[str, Any] | None:
         }
         for d in data["drivers"]
     ]
+    zone = {"tz": asked["tz"]} if "tz" in asked else {}
+    custom = "start" in asked
     tabs = [
         {
             "value": p,
-            "label": {"day": "Day", "week": "Week", "month": "30 days"}[p],
-            "active": p == period,
-            "url": f"{request.path}?period={p}",
+            "label": label,
+            "active": p == period and not custom,
+            "url": request.path
+            + ("?" + urlencode({**({"period": p} if p else {}), **zone}) if p or zone else ""),
         }
-        for p in GROWTH_PERIODS
+        for p, label in GROWTH_PERIODS.items()
     ]
-    query = "" if period == "week" else f"?period={period}"
+    query = "?" + urlencode(asked) if asked else ""
     growth_charts = {
         name: {
             "name": name,
@@ -155,7 +175,14 @@ def growth_context(request: HttpRequest) -> dict[str, Any] | None:
         }
         for name, (title, label) in GROWTH_CHARTS.items()
     }
-    return {"g": data, "charts": growth_charts, "tabs": tabs, "drivers": driver_rows}
+    return {
+        "g": data,
+        "charts": growth_charts,
+        "tabs": tabs,
+        "window": window,
+        "asked": asked,
+        "drivers": driver_rows,
+    }
 
 
 @require_GET

@@ -40,7 +40,7 @@ def session_rows(sessions: dict[str, Any], turns: str) -> list[tuple[Any, Any]]:
 def _window(state: State) -> Window:
     """The narrow rollups are per UTC day: the whole days of the page's period ("today" is
     read as yesterday and today, and labelled so)."""
-    return selectors.period_window(state.period).whole_days()
+    return state.period_window(state.period).whole_days()
 
 
 def section_tools(state: State, path: str) -> dict[str, Any]:
@@ -64,7 +64,7 @@ def _tag_block(key: TagKey | None, state: State, filters: Filters | None = None)
     if key is None:
         return None
     window = _window(state)
-    history = selectors.history_window(HISTORY_DAYS, "week")
+    history = state.history_window(HISTORY_DAYS, "week")
     series = selectors.tag_series(key, history, interval="week", metric=state.metric, top=6, filters=filters)
     return {
         "key": key,
@@ -113,7 +113,7 @@ def _context(window: Window, history: Window, metric: str, filters: Filters | No
 def section_context(state: State, path: str) -> dict[str, Any]:
     def compute():
         window = _window(state)
-        context = _context(window, selectors.history_window(HISTORY_DAYS, "week"), state.metric)
+        context = _context(window, state.history_window(HISTORY_DAYS, "week"), state.metric)
         context["models"] = selectors.context_by_model(window, metric=state.metric, limit=10)
         return context
 

@@ -12,6 +12,8 @@ from urllib.parse import urlencode
 from django.http import HttpRequest
 
 from ingest import schema
+from ingest.rollups import zones
+from ingest.rollups.windows import Window, history_window, period_window
 from rankings.models import Category, TagKey
 
 PERIOD_LABELS = {
@@ -52,6 +54,7 @@ class State:
     lang: str = LANGUAGE_KEYS[0]
     tag: str = "task"
     turns: str = "all"
+    tz: str = ""  # a time zone asked for (IANA name); empty: the site's reporting zone
 
     @classmethod
     def from_request(cls, request: HttpRequest) -> State:
@@ -78,7 +81,21 @@ class State:
             state.tag = tag
         if get.get("turns") in TURN_LABELS:
             state.turns = get["turns"]
+        tz = get.get("tz", "")
+        if len(tz) <= 64 and tz in zones.known() and tz != zones.reporting_zone():
+            state.tz = tz
         return state
+
+    @property
+    def zone(self) -> str:
+        return self.tz or zones.reporting_zone()
+
+    def period_window(self, period: str) -> Window:
+        """``period`` so far in the page's zone (``ingest.rollups.windows.period_window``)."""
+        return period_window(period, zone=self.zone)
+
+    def history_window(self, days: int, interval: str) -> Window:
+        return history_window(days, interval, zone=self.zone)
 
     def url(self, path: str, section: str | None = None, *, every: bool = False, **changes: Any) -> str:
         """This state's URL with ``changes``; with ``section``, the htmx fragment URL; with
@@ -92,8 +109,20 @@ class State:
             query["sections"] = "all"
         return path + ("?" + urlencode(query) if query else "")
 
+    @property
+    def hidden_fields(self) -> list[tuple[str, Any]]:
+        """The switches set away from their defaults but the zone: a form that changes the zone
+        keeps them."""
+        defaults = vars(State())
+        return [(k, v) for k, v in vars(self).items() if k not in ("tz", "offset") and v != defaults[k]]
+
+    @property
+    def zone_choices(self) -> list[dict[str, Any]]:
+        return zone_choices(self)
+
     def key(self, *names: str) -> str:
-        return ":".join(f"{n}={getattr(self, n)}" for n in names)
+        """A cache-key part: the ``names`` switches and the zone (every section reads in it)."""
+        return ":".join(f"{n}={getattr(self, n)}" for n in (*names, "zone"))
 
 
 def tabs(state: State, path: str, field: str, labels: dict[str, str], section: str) -> list[dict[str, Any]]:
@@ -107,3 +136,27 @@ def tabs(state: State, path: str, field: str, labels: dict[str, str], section: s
         }
         for value, text in labels.items()
     ]
+
+
+# The zone selector's choices: UTC, the reporting zone, and zones of every offset kind (whole,
+# half and quarter hours; DST north and south); any other IANA name works in the URL too.
+ZONE_CHOICES = (
+    "UTC",
+    "America/Los_Angeles",
+    "America/New_York",
+    "America/Sao_Paulo",
+    "Europe/London",
+    "Europe/Berlin",
+    "Asia/Kolkata",
+    "Asia/Kathmandu",
+    "Asia/Shanghai",
+    "Asia/Tokyo",
+    "Australia/Sydney",
+    "Pacific/Chatham",
+)
+
+
+def zone_choices(state: State) -> list[dict[str, Any]]:
+    """The zone selector's options, the page's zone among them and selected."""
+    names = dict.fromkeys((zones.reporting_zone(), *ZONE_CHOICES, state.zone))
+    return [{"value": name, "selected": name == state.zone} for name in names]

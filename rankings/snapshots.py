@@ -15,7 +15,7 @@ import hashlib
 import io
 import json
 import logging
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -23,6 +23,8 @@ from django.core.cache import cache
 from django.core.files.base import ContentFile
 from django.core.files.storage import storages
 
+from ingest.rollups import zones
+from ingest.rollups.windows import midnight
 from rankings import listings, selectors
 from rankings.models import App, Author, Category, LLMModel, Provider
 from rankings.selectors import Window
@@ -69,8 +71,9 @@ def published_days() -> list[date]:
 
 def rows(entity: str, day: date) -> list[dict[str, Any]]:
     """The day's ranking of ``entity`` by tokens, every measure per row."""
-    start = datetime.combine(day, time(0), tzinfo=UTC)
-    measures = listings.measures_by(entity, Window(start, start + timedelta(days=1)))
+    zone = zones.reporting_zone()
+    window = Window(midnight(day, zone), midnight(day + timedelta(days=1), zone), zone)
+    measures = listings.measures_by(entity, window)
     catalog = {"model": LLMModel, "author": Author, "app": App, "category": Category, "provider": Provider}[
         entity
     ]
@@ -146,7 +149,7 @@ def write(day: date) -> dict[str, Any] | None:
             "date": folder,
             "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "license": settings.EXPORTS_LICENSE or None,
-            "description": "Token usage rankings of one UTC day; tokens = prompt + completion. Immutable.",
+            "description": f"Token usage rankings of one day ({zones.reporting_zone()}); tokens = prompt + completion. Immutable.",
             "files": files,
         }
         store.save(f"{folder}/{MANIFEST}", ContentFile(json.dumps(manifest, indent=1).encode()))
@@ -160,12 +163,13 @@ def due_days(at: datetime | None = None) -> list[date]:
     """Closed days (EXPORTS_DELAY_MINUTES past their end) of the last EXPORTS_BACKFILL_DAYS
     that have usage data and no published snapshot, oldest first."""
     at = at or datetime.now(UTC)
-    last_closed = (at - timedelta(minutes=settings.EXPORTS_DELAY_MINUTES)).date() - timedelta(days=1)
+    local = (at - timedelta(minutes=settings.EXPORTS_DELAY_MINUTES)).astimezone(zones.info(zones.reporting_zone()))
+    last_closed = local.date() - timedelta(days=1)  # days of the reporting zone
     first = selectors.first_day()
     if first is None:
         return []
     days = [last_closed - timedelta(days=n) for n in range(settings.EXPORTS_BACKFILL_DAYS)]
-    return sorted(d for d in days if d >= first.date() and not is_published(d))
+    return sorted(d for d in days if d >= first and not is_published(d))
 
 
 def write_due(at: datetime | None = None) -> list[str]:

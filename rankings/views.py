@@ -35,7 +35,7 @@ from rankings.selectors import Filters
 
 def section_chart(state: State, path: str) -> dict[str, Any]:
     def compute():
-        window = selectors.history_window(INTERVAL_SPAN[state.interval], state.interval)
+        window = state.history_window(INTERVAL_SPAN[state.interval], state.interval)
         series = selectors.timeseries("model", window, interval=state.interval, metric=state.metric, top=10)
         return {"figure": charts.stacked_bars(series), "window": window}
 
@@ -47,7 +47,7 @@ def section_chart(state: State, path: str) -> dict[str, Any]:
 
 def section_leaderboard(state: State, path: str) -> dict[str, Any]:
     def compute():
-        window = selectors.period_window(state.period)
+        window = state.period_window(state.period)
         return selectors.ranking("model", window, metric=state.metric, limit=PAGE_SIZE, offset=state.offset)
 
     ranking = cached("home:leaderboard:" + state.key("period", "metric", "offset"), compute)
@@ -62,9 +62,9 @@ def section_leaderboard(state: State, path: str) -> dict[str, Any]:
 
 def section_authors(state: State, path: str) -> dict[str, Any]:
     def compute():
-        history = selectors.history_window(364, "week")
+        history = state.history_window(364, "week")
         series = selectors.timeseries("author", history, interval="week", metric=state.metric, top=8)
-        window = selectors.period_window(state.period)
+        window = state.period_window(state.period)
         return {
             "figure": charts.stacked_bars(series, normalize=True),
             "ranking": selectors.ranking(
@@ -79,8 +79,8 @@ def section_categories(state: State, path: str) -> dict[str, Any]:
     def compute():
         category = Category.objects.get(slug=state.category)
         filters = Filters(category=category.pk)
-        window = selectors.period_window(state.period)
-        history = selectors.history_window(90, "week")
+        window = state.period_window(state.period)
+        history = state.history_window(90, "week")
         return {
             "category": category,
             "ranking": selectors.ranking(
@@ -104,7 +104,7 @@ def section_categories(state: State, path: str) -> dict[str, Any]:
 
 def section_apps(state: State, path: str) -> dict[str, Any]:
     def compute():
-        window = selectors.period_window(state.app_period)
+        window = state.period_window(state.app_period)
         ranking = selectors.ranking("app", window, metric=state.metric, limit=20, previous_ranks=False)
         top_models = selectors.top_model_per_app(window, [row.key for row in ranking.rows])
         for row in ranking.rows:
@@ -119,20 +119,20 @@ def section_apps(state: State, path: str) -> dict[str, Any]:
 
 def section_trending(state: State, path: str) -> dict[str, Any]:
     def compute():
-        window = selectors.period_window("week")
+        window = state.period_window("week")
         return {
             "models": selectors.trending("model", window, limit=8, min_volume=1000),
             "apps": selectors.trending("app", window, limit=8, min_volume=1000),
-            "new_models": selectors.new_models(selectors.period_window("month"), limit=8),
+            "new_models": selectors.new_models(state.period_window("month"), limit=8),
         }
 
-    return {"trending": cached("home:trending", compute)}
+    return {"trending": cached("home:trending:" + state.key(), compute)}
 
 
 def section_performance(state: State, path: str) -> dict[str, Any]:
     return {
         "performance": cached(
-            "home:performance", lambda: selectors.performance(selectors.period_window("day"))
+            "home:performance:" + state.key(), lambda: selectors.performance(state.period_window("day"))
         )
     }
 
@@ -230,14 +230,15 @@ def entity_page(
     filters = Filters(**{kind: obj.pk})
 
     def compute():
-        window = selectors.period_window(state.period)
-        history = selectors.history_window(INTERVAL_SPAN[state.interval], state.interval)
+        window = state.period_window(state.period)
+        history = state.history_window(INTERVAL_SPAN[state.interval], state.interval)
         totals = selectors.totals(window, filters)
         if kind == "model":
             series = selectors.measure_series(history, interval=state.interval, filters=filters)
             by_type = {count.label: series[count.column] for count in schema.TOKENS}
             buckets = selectors.bucket_starts(history, state.interval)
-            figure = charts.lines(by_type, [b.isoformat() for b in buckets])
+            partial = selectors.partial_buckets(history, state.interval, buckets)
+            figure = charts.lines(by_type, selectors.wall_clock(buckets, history.zone), partial=partial)
         else:
             figure = charts.stacked_bars(
                 selectors.timeseries(

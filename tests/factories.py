@@ -15,7 +15,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from ingest import schema
-from ingest.models import UsageDaily, UsageHourly
+from ingest.models import UsageDaily, UsageQuarterHour
 from rankings.models import App, AppOrigin, Author, LLMModel
 
 
@@ -130,7 +130,7 @@ def expected_totals(events: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def both_grains_equal(expected: dict[str, Any]) -> bool:
-    return rollup_totals(UsageDaily) == expected and rollup_totals(UsageHourly) == expected
+    return rollup_totals(UsageDaily) == expected and rollup_totals(UsageQuarterHour) == expected
 
 
 # OpenRouter's activity CSV export columns (docs/api.md).

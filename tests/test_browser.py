@@ -201,12 +201,17 @@ def test_the_2026_sections_draw_and_their_tabs_swap_in_place(browser, site):
     page.close()
 
 
-@pytest.mark.skipif(not os.environ.get("TOKENRANK_SCREENSHOTS"), reason="set TOKENRANK_SCREENSHOTS=1")
-def test_screenshots_of_the_2026_sections(browser, site):
+def demo_screenshots() -> Path:
+    """The simulated demo year loaded (what the README pictures show); their folder."""
     from django.core.management import call_command
 
     call_command("simulate", "--quiet")
-    folder = Path(settings.BASE_DIR) / "docs" / "screenshots"
+    return Path(settings.BASE_DIR) / "docs" / "screenshots"
+
+
+@pytest.mark.skipif(not os.environ.get("TOKENRANK_SCREENSHOTS"), reason="set TOKENRANK_SCREENSHOTS=1")
+def test_screenshots_of_the_2026_sections(browser, site):
+    folder = demo_screenshots()
     for scheme in ("light", "dark"):
         page, errors, _ = open_page(browser, site + "/?period=month", scheme)
         reveal(page, ["authors", "categories", "apps", *NARROW_SECTIONS])
@@ -243,18 +248,44 @@ def test_growth_page_draws_the_seven_drivers_without_a_toolbar(browser, site):
     page.close()
 
 
+def test_the_zone_selector_loads_the_page_in_that_zone(browser, site):
+    page, errors, dialogs = open_page(browser, site + "/?metric=requests")
+    page.locator("#chart .plot svg.main-svg").first.wait_for(timeout=10_000)
+    page.select_option("select#tz", "Asia/Kathmandu")
+    page.wait_for_url("**tz=Asia%2FKathmandu**")
+    assert "metric=requests" in page.url  # the other switches are kept
+    assert page.locator("select#tz").input_value() == "Asia/Kathmandu"
+    page.locator("#chart .plot svg.main-svg").first.wait_for(timeout=10_000)
+    assert page.locator("#chart .annotation-text", has_text="so far").count() == 1  # the current week
+    page.locator("#leaderboard a.tab", has_text="Today").click()
+    page.locator("#leaderboard a.tab.active", has_text="Today").wait_for()
+    assert "tz=Asia%2FKathmandu" in page.url  # and the zone stays as the tabs switch
+    assert errors == [] and dialogs == []
+    page.close()
+
+
 @pytest.mark.skipif(not os.environ.get("TOKENRANK_SCREENSHOTS"), reason="set TOKENRANK_SCREENSHOTS=1")
 def test_screenshots_of_the_seven_drivers(browser, site):
-    from django.core.management import call_command
-
-    call_command("simulate", "--quiet")
-    folder = Path(settings.BASE_DIR) / "docs" / "screenshots"
+    folder = demo_screenshots()
     for scheme in ("light", "dark"):
         page, errors, _ = open_page(browser, site + "/growth/?period=month", scheme)
         panel = page.locator("#growth-seven")
         panel.locator("li.driver").last.locator(".plot svg.main-svg").first.wait_for(timeout=10_000)
         page.wait_for_timeout(300)
         panel.screenshot(path=str(folder / f"growth-drivers-{scheme}.png"))
+        assert errors == []
+        page.close()
+
+
+@pytest.mark.skipif(not os.environ.get("TOKENRANK_SCREENSHOTS"), reason="set TOKENRANK_SCREENSHOTS=1")
+def test_screenshots_of_the_partial_bucket_and_the_zone_selector(browser, site):
+    folder = demo_screenshots()
+    for scheme in ("light", "dark"):
+        page, errors, _ = open_page(browser, site + "/?tz=Asia/Kolkata&interval=day", scheme)
+        page.locator("#chart .plot svg.main-svg").first.wait_for(timeout=10_000)
+        page.wait_for_timeout(500)
+        page.locator("#chart").screenshot(path=str(folder / f"time-partial-bucket-{scheme}.png"))
+        page.locator(".page-head").screenshot(path=str(folder / f"time-zone-selector-{scheme}.png"))
         assert errors == []
         page.close()
 

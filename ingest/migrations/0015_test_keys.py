@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("ingest", "0013_narrow_indexes_led"),
+        ("ingest", "0014_quarter_hours_and_calendar"),
     ]
 
     operations = [

@@ -20,10 +20,10 @@ from ingest.models import (
     UsageAppDaily,
     UsageCategoryWeekly,
     UsageDaily,
-    UsageHourly,
     UsageModelDaily,
     UsageModelTotal,
     UsageModelWeekly,
+    UsageQuarterHour,
 )
 from ingest.narrow_models import (
     UsageContextDaily,
@@ -40,10 +40,19 @@ from ingest.narrow_models import (
 TEST_FLAG = "is_test"
 COUNTED = f"NOT {TEST_FLAG}"
 
-# Bucket expressions over raw-event rows.
-HOUR = sql.SQL("date_trunc('hour', created_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'")
-DAY = sql.SQL("(created_at AT TIME ZONE 'UTC')::date")
-WEEK = sql.SQL("date_trunc('week', created_at AT TIME ZONE 'UTC')::date")  # ISO weeks: Monday
+# Bucket kinds: quarter-hours (UTC instants), and days and ISO weeks (from Monday) in the zone
+# the date rollups are built in (``ingest.rollups.zones``).
+QUARTER, DAY, WEEK = "quarter", "day", "week"
+_BUCKETS = {
+    QUARTER: "date_bin('15 minutes', created_at, TIMESTAMPTZ '2000-01-01 00:00+00')",
+    DAY: "(created_at AT TIME ZONE {zone})::date",
+    WEEK: "date_trunc('week', created_at AT TIME ZONE {zone})::date",
+}
+
+
+def bucket_sql(kind: str, zone: str) -> sql.Composed:
+    """The bucket of a raw-event row for a grain of ``kind``, dates in ``zone``."""
+    return sql.SQL(_BUCKETS[kind]).format(zone=sql.Literal(zone))
 
 
 def names(columns: Iterable[str], alias: str | None = None) -> sql.Composed:
@@ -65,7 +74,7 @@ class Grain:
     """
 
     model: type[models.Model]
-    bucket: sql.SQL
+    bucket: str
     dimensions: tuple[str, ...]
     daily: Grain | None = None
     measures: tuple[schema.Measure, ...] = schema.MEASURES
@@ -93,12 +102,13 @@ class Grain:
         """Its dimension read through a join (a tag: one row per tag of an event), if any."""
         return next((d for d in map(schema.DIMENSION.get, self.dimensions) if d.join), None)
 
-    def keys(self, *, expanded: bool = False) -> sql.Composed:
-        """Its key over raw-event rows (of :meth:`rows`): the bucket, then each dimension's
-        value named as its column (``expanded``: rows already joined, see :func:`expand`)."""
+    def keys(self, zone: str, *, expanded: bool = False) -> sql.Composed:
+        """Its key over raw-event rows (of :meth:`rows`): the bucket (dates in ``zone``), then
+        each dimension's value named as its column (``expanded``: rows already joined, see
+        :func:`expand`)."""
         return sql.SQL(", ").join(
             [
-                sql.SQL("{} AS bucket").format(self.bucket),
+                sql.SQL("{} AS bucket").format(bucket_sql(self.bucket, zone)),
                 *(
                     sql.SQL("{} AS {}").format(
                         sql.Identifier(d.column) if expanded and d.join else sql.SQL(d.select),
@@ -124,14 +134,14 @@ class Grain:
     @property
     def date_bucketed(self) -> bool:
         """Buckets are dates (day or week), not timestamps."""
-        return self.bucket != HOUR
+        return self.bucket != QUARTER
 
     @property
     def weekly(self) -> bool:
         return self.bucket == WEEK
 
 
-HOURLY = Grain(UsageHourly, HOUR, schema.CUBE)
+QUARTERLY = Grain(UsageQuarterHour, QUARTER, schema.CUBE)
 DAILY = Grain(UsageDaily, DAY, schema.CUBE)
 # Narrower daily tables: per model, variant and category; per model alone (the home
 # page's charts); per app alone (app rankings and app trending without the full cube).
@@ -142,7 +152,7 @@ APP_DAILY = Grain(UsageAppDaily, DAY, ("app",), daily=DAILY)
 MODEL_WEEKLY = Grain(UsageModelWeekly, WEEK, ("model",), daily=MODEL_TOTAL)
 CATEGORY_WEEKLY = Grain(UsageCategoryWeekly, WEEK, ("model", "category"), daily=MODEL_DAILY)
 
-# The narrow rollups, per UTC day (their reads take whole days): tool calls per model and
+# The narrow rollups, per day (their reads take whole days): tool calls per model and
 # provider (requests that made some); usage per model and context length, and per context
 # length alone (the home page); per tag and model, per tag alone, and per app and tag (app
 # pages, and private apps' share, taken out of public tag readings); sessions per app,
@@ -170,7 +180,7 @@ SESSIONS = Grain(
 NARROW = (TOOL_DAILY, CONTEXT_DAILY, CONTEXT_TOTAL, TAG_DAILY, TAG_TOTAL, TAG_APP_DAILY, SESSIONS)
 
 # Write order: every statement that touches several grains takes them in this order.
-GRAINS = (HOURLY, DAILY, MODEL_DAILY, MODEL_TOTAL, APP_DAILY, MODEL_WEEKLY, CATEGORY_WEEKLY, *NARROW)
+GRAINS = (QUARTERLY, DAILY, MODEL_DAILY, MODEL_TOTAL, APP_DAILY, MODEL_WEEKLY, CATEGORY_WEEKLY, *NARROW)
 # Date-bucketed grains from the smallest to the full cube: a read takes the first that has
 # every column it groups or filters by (see ingest.rollups.read).
 BY_SIZE = (MODEL_WEEKLY, MODEL_TOTAL, APP_DAILY, CATEGORY_WEEKLY, MODEL_DAILY, DAILY)

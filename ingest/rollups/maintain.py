@@ -11,7 +11,8 @@ from django.db import connection
 from psycopg import sql
 
 from ingest import schema
-from ingest.rollups.grains import ALL_TABLES, DAILY, GRAINS, Grain, names
+from ingest.rollups.grains import ALL_TABLES, DAILY, GRAINS, NARROW, QUARTERLY, Grain, names
+from ingest.rollups.windows import midnight
 from ingest.rollups.write import derived_cost, from_raw, insert_grouped, insert_rows, summed, sums, upsert
 
 _LOCK = sql.SQL("LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE")
@@ -30,14 +31,11 @@ def from_full_cube(grain: Grain) -> sql.Composed:
     return _from_daily(grain, DAILY, sql.SQL(""))
 
 
-def _day_start(day: date) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=UTC)
-
-
 def oldest_complete_day(retention_days: int, today: date | None = None) -> date:
-    """The first day whose raw events are all still kept."""
+    """The first day whose raw events are all still kept (a day earlier than the UTC count
+    says: a day in any zone overlaps at most two UTC days)."""
     today = today or datetime.now(UTC).date()
-    return today - timedelta(days=retention_days - 1)
+    return today - timedelta(days=retention_days - 2)
 
 
 # Raw events from %(start)s to %(end)s: the partitions of that range only (pruned on
@@ -51,21 +49,21 @@ _DELETE_BUCKETS = sql.SQL("DELETE FROM {} WHERE bucket >= %(first)s AND bucket <
 _DELETE_WEEK = sql.SQL("DELETE FROM {} WHERE bucket = %(first)s")
 
 
-def rebuild_day(day: date) -> None:
-    """Recompute one UTC day of every hourly and daily grain from its raw events; caller
-    holds a transaction, and rebuilds the day's week with :func:`rebuild_week` once its days
-    are done. Locks the rollup tables against concurrent ingest (which would otherwise add
-    to rows being recomputed): ingest waits for the day to finish, then goes on."""
-    start = _day_start(day)
-    end = start + timedelta(days=1)
+def rebuild_day(day: date, zone: str) -> None:
+    """Recompute one day (in ``zone``, the zone the date rollups are built in) of every
+    quarter-hour and daily grain from its raw events; caller holds a transaction, and
+    rebuilds the day's week with :func:`rebuild_week` once its days are done. Locks the
+    rollup tables against concurrent ingest (which would otherwise add to rows being
+    recomputed): ingest waits for the day to finish, then goes on."""
+    start, end = midnight(day, zone), midnight(day + timedelta(days=1), zone)
     with connection.cursor() as cursor:
         cursor.execute(_LOCK.format(ALL_TABLES))
         for grain in GRAINS:
             if grain.weekly:
                 continue
-            first, last = (day, end.date()) if grain.date_bucketed else (start, end)
+            first, last = (day, day + timedelta(days=1)) if grain.date_bucketed else (start, end)
             cursor.execute(_DELETE_BUCKETS.format(grain.name), {"first": first, "last": last})
-            cursor.execute(upsert(grain, _RAW_RANGE), {"start": start, "end": end})
+            cursor.execute(upsert(grain, _RAW_RANGE, zone), {"start": start, "end": end})
 
 
 def rebuild_week(monday: date) -> None:
@@ -200,16 +198,16 @@ class Mismatch:
     raw: tuple | None
 
 
-def _expected(grain: Grain) -> sql.Composed:
+def _expected(grain: Grain, zone: str) -> sql.Composed:
     """What a grain's rows should hold from ``%(start)s`` to ``%(end)s``: raw events summed for
     hourly and daily grains (their partitions in that range), the daily grain summed for weekly
     ones (a range of its primary key)."""
     if grain.weekly:
         return summed(grain, sql.SQL("{} WHERE bucket >= %(start)s AND bucket < %(end)s").format(grain.daily.name))
-    return from_raw(grain, _RAW_RANGE)
+    return from_raw(grain, _RAW_RANGE, zone)
 
 
-def _differences(grain: Grain) -> sql.Composed:
+def _differences(grain: Grain, zone: str) -> sql.Composed:
     """The grain's rows from ``%(first)s`` to ``%(last)s`` (a range of its primary key) that
     differ from what they should hold, keys of both sides first, then both sides' measures as
     text."""
@@ -223,7 +221,7 @@ def _differences(grain: Grain) -> sql.Composed:
         keys=names(grain.columns),
         measures=names(grain.measure_columns),
         table=grain.name,
-        expected=_expected(grain),
+        expected=_expected(grain, zone),
         r_keys=names(grain.columns, "r"),
         e_keys=names(grain.columns, "e"),
         r_measures=names(grain.measure_columns, "r"),
@@ -231,12 +229,12 @@ def _differences(grain: Grain) -> sql.Composed:
     )
 
 
-def verify(since: date, until: date, limit: int = 50) -> list[Mismatch]:
-    """Rollup rows of the days ``[since, until]`` that differ from the raw events (up to
-    ``limit`` per grain); weekly grains are checked against their daily grain for the weeks
-    those days fall in."""
+def verify(since: date, until: date, zone: str, limit: int = 50) -> list[Mismatch]:
+    """Rollup rows of the days ``[since, until]`` (in ``zone``, the zone the date rollups are
+    built in) that differ from the raw events (up to ``limit`` per grain); weekly grains are
+    checked against their daily grain for the weeks those days fall in."""
     mismatches: list[Mismatch] = []
-    start, end = _day_start(since), _day_start(until) + timedelta(days=1)
+    start, end = midnight(since, zone), midnight(until + timedelta(days=1), zone)
     monday = since - timedelta(days=since.weekday())
     next_monday = until - timedelta(days=until.weekday()) + timedelta(days=7)
     for grain in GRAINS:
@@ -248,9 +246,47 @@ def verify(since: date, until: date, limit: int = 50) -> list[Mismatch]:
             first, last, source_start, source_end = start, end, start, end
         params = {"first": first, "last": last, "start": source_start, "end": source_end, "limit": limit}
         with connection.cursor() as cursor:
-            cursor.execute(_differences(grain), params)
+            cursor.execute(_differences(grain, zone), params)
             n = len(grain.columns)
             for row in cursor.fetchall():
                 key = row[:n] if row[0] is not None else row[n : 2 * n]
                 mismatches.append(Mismatch(grain.table, tuple(key), row[-2], row[-1]))
     return mismatches
+
+
+# The date grains summed from the quarter-hour cube (every one is keyed by a subset of the
+# cube's dimensions), a day in ``%(zone)s`` per row.
+_DATE_CUBE = tuple(g for g in GRAINS if g.date_bucketed and not g.weekly and g not in NARROW)
+
+
+def rezone(zone: str, former: str, raw_since: date) -> None:
+    """Rebuild every date grain in ``zone`` and record it as the calendar's zone; caller holds
+    a transaction. The cube's date grains are summed from the quarter-hour cube (kept forever,
+    exact in every zone), the weekly ones from them, the narrow rollups from raw events from
+    ``raw_since`` on (older narrow rows cannot be re-bucketed: they stay as they were, in the
+    ``former`` zone; the first new day starts where the last old one ends). Takes
+    the calendar's row exclusively first: ingest (which reads it in its write) waits."""
+    with connection.cursor() as cursor:
+        cursor.execute("LOCK TABLE ingest_calendar IN ACCESS EXCLUSIVE MODE")
+        cursor.execute(_LOCK.format(ALL_TABLES))
+        for grain in _DATE_CUBE:
+            cursor.execute(sql.SQL("TRUNCATE {}").format(grain.name))
+            keys = sql.SQL("(bucket AT TIME ZONE %(zone)s)::date, {}").format(names(grain.columns[1:]))
+            cursor.execute(
+                insert_grouped(grain, keys, sums(grain), QUARTERLY.name, add=False), {"zone": zone}
+            )
+        for grain in GRAINS:
+            if grain.weekly:
+                cursor.execute(sql.SQL("TRUNCATE {}").format(grain.name))
+                cursor.execute(_from_daily(grain, grain.daily, sql.SQL("")))
+        start = max(midnight(raw_since, zone), midnight(raw_since, former))
+        for grain in NARROW:
+            cursor.execute(_DELETE_BUCKETS.format(grain.name), {"first": raw_since, "last": date.max})
+            cursor.execute(
+                upsert(grain, _RAW_RANGE, zone), {"start": start, "end": datetime.max.replace(tzinfo=UTC)}
+            )
+        cursor.execute(
+            "INSERT INTO ingest_calendar (id, zone, changed_at) VALUES (1, %(zone)s, now()) "
+            "ON CONFLICT (id) DO UPDATE SET zone = EXCLUDED.zone, changed_at = EXCLUDED.changed_at",
+            {"zone": zone},
+        )

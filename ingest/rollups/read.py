@@ -9,15 +9,18 @@ still counts for models, authors, providers and categories, as on OpenRouter.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass, field, make_dataclass
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from psycopg import sql
 
 from ingest import schema
 from ingest.models import UsageDaily
-from ingest.rollups.grains import BY_SIZE, DAILY, HOURLY, Grain
-from ingest.rollups.windows import Window
+from ingest.rollups import zones
+from ingest.rollups.grains import BY_SIZE, QUARTER, QUARTERLY, Grain, names
+from ingest.rollups.windows import Window, bucket_starts, local_start, midnight, shift
 
 METRICS = {metric.name: metric for metric in schema.METRICS}
 ENTITIES = tuple(d.name for d in schema.DIMENSIONS)
@@ -69,32 +72,111 @@ def _needed(entity: str | None, filters: Filters) -> set[str]:
     return {schema.DIMENSION[name].column for name in [entity, *scopes] if name is not None}
 
 
-def grain_for(window: Window, interval: str | None = None, needed: set[str] | None = None) -> Grain:
-    """The smallest grain that answers: hourly for windows not on day boundaries (and hour
-    buckets), else the first date grain having every column the read needs, weekly ones only
-    for whole weeks read as a total or per week."""
-    if not window.days_aligned or interval == "hour":
-        return HOURLY
-    needed = needed if needed is not None else set(DAILY.columns[1:])
-    weeks = interval in (None, "week") and window.whole_weeks
-    return next(g for g in BY_SIZE if needed <= set(g.columns[1:]) and (not g.weekly or weeks))
+def grain_for(needed: set[str], weekly: bool = False) -> Grain:
+    """The smallest date grain having every column a read needs (a weekly one if asked)."""
+    return next(g for g in BY_SIZE if needed <= set(g.columns[1:]) and g.weekly == weekly)
 
 
-def bounds(window: Window, grain: Grain) -> tuple[Any, Any]:
-    """The window as bucket values of ``grain`` (dates for date-bucketed grains)."""
-    if grain.date_bucketed:
-        return window.start.date(), window.end.date()
-    return window.start, window.end
+@dataclass(frozen=True)
+class Piece:
+    """A run of buckets of one grain: ``[first, last)`` as its bucket values."""
+
+    grain: Grain
+    first: Any
+    last: Any
+
+
+def _cut_inside(cuts: list[datetime], start: datetime, end: datetime) -> bool:
+    position = bisect_right(cuts, start)
+    return position < len(cuts) and cuts[position] < end
+
+
+def cover(window: Window, cuts: list[datetime], needed: set[str], *, weeks: bool) -> list[Piece]:
+    """The window as runs of the rollups, exact to the quarter-hour: every day (in the zone the
+    date rollups are built in) that lies whole inside the window and inside one bucket (no
+    ``cuts`` strictly within it) from a date grain, whole weeks of those from a weekly grain
+    (``weeks``), the rest (edges and days split by buckets) from the quarter-hour cube. An
+    open window's last day is read whole: nothing counted lies after now."""
+    zone = zones.built_zone()
+    kinds: list[tuple[str, datetime, datetime]] = []  # (kind, start, end) in time order
+
+    def add(kind: str, start: datetime, end: datetime) -> None:
+        if kinds and kinds[-1][0] == kind and kinds[-1][2] == start:
+            kinds[-1] = (kind, kinds[-1][1], end)
+        elif start < end:
+            kinds.append((kind, start, end))
+
+    usable_end = window.end
+    day = local_start(window.start, "day", zone)
+    while day < window.end:
+        following = shift(day, "day", 1, zone)
+        whole = day >= window.start and (following <= window.end or window.open)
+        if whole and not _cut_inside(cuts, day, min(following, window.end)):
+            add("day", day, following)
+            usable_end = max(usable_end, following)
+        else:
+            add(QUARTER, max(day, window.start), min(following, window.end))
+        day = following
+    pieces = []
+    weekly = weeks and any(g.weekly and needed <= set(g.columns[1:]) for g in BY_SIZE)
+    for kind, start, end in kinds:
+        if kind == QUARTER:
+            pieces.append(Piece(QUARTERLY, start, end))
+            continue
+        first, last = _date(start, zone), _date(end, zone)
+        monday = first + timedelta(days=-first.weekday() % 7)
+        whole_weeks = (last - monday).days // 7
+        if window.open and end >= window.end:
+            whole_weeks = -(-(last - monday).days // 7)  # the current week holds nothing later
+        weeks_end = monday + timedelta(days=7 * max(whole_weeks, 0))
+        if (
+            weekly
+            and weeks_end > monday
+            and not _cut_inside(cuts, midnight(monday, zone), midnight(weeks_end, zone))
+        ):
+            pieces.append(Piece(grain_for(needed), first, monday))
+            pieces.append(Piece(grain_for(needed, weekly=True), monday, weeks_end))
+            pieces.append(Piece(grain_for(needed), weeks_end, last))
+        else:
+            pieces.append(Piece(grain_for(needed), first, last))
+    return [p for p in pieces if p.first < p.last]
+
+
+def _date(moment: datetime, zone: str) -> date:
+    return moment.astimezone(zones.info(zone)).date()
+
+
+def day_bounds(window: Window) -> tuple[date, date]:
+    """The days (in the zone the date rollups are built in) that ``window`` overlaps, as date
+    bucket bounds ``[first, last)``."""
+    zone = zones.built_zone()
+    return _date(window.start, zone), _first_day(window.end, zone)
+
+
+def _first_day(moment: datetime, zone: str) -> date:
+    """The first day in ``zone`` that starts at or after ``moment``."""
+    day = local_start(moment, "day", zone)
+    return _date(day if day == moment else shift(day, "day", 1, zone), zone)
 
 
 @dataclass(frozen=True)
 class Source:
-    """`` FROM ... WHERE ...`` over ``grain``; ``params`` holds its bounds (``{prefix}start``,
-    ``{prefix}end``) and its filters (under their dimension names)."""
+    """`` FROM ... WHERE ...`` over the rollups, as ``u``; ``params`` holds its bounds and its
+    filters (under their dimension names); ``position`` is the 1-based bucket of ``starts``
+    a row of ``u`` falls in."""
 
     sql: sql.Composed
     params: dict[str, Any]
-    grain: Grain
+    position: sql.Composable
+    starts: list[datetime]
+
+
+def _position(grain: Grain, name: str, alias: str | None = None) -> sql.Composed:
+    """The bucket (of the starts in ``%(name)s``, 1-based) of a row of ``grain``: dates are
+    compared with the first day in each bucket (``%(name)s_days``)."""
+    suffix = "_days" if grain.date_bucketed else ""
+    bucket = sql.Identifier(alias, "bucket") if alias else sql.Identifier("bucket")
+    return sql.SQL("width_bucket({}, {})").format(bucket, sql.Placeholder(name + suffix))
 
 
 def source(
@@ -103,16 +185,20 @@ def source(
     *,
     public_apps_only: bool = False,
     interval: str | None = None,
+    starts: list[datetime] | None = None,
     entity: str | None = None,
     columns: frozenset[str] = frozenset(),
     prefix: str = "",
     grain: Grain | None = None,
 ) -> Source:
-    """FROM + WHERE over the right grain (see :func:`grain_for`), or over ``grain`` (a narrow
-    rollup: per UTC day, so ``window`` must be whole days, see ``Window.whole_days``). Range scans
-    use each grain's primary key (bucket first); scoped reads use the (model, bucket),
-    (app, bucket) and (category, bucket) indexes."""
-    grain = grain or grain_for(window, interval, _needed(entity, filters) | columns)
+    """FROM + WHERE over the rollups that answer ``window`` exactly (see :func:`cover`), or
+    over ``grain`` (a narrow rollup: per day, so ``window`` must be whole days, see
+    ``Window.whole_days``); rows grouped by bucket use ``position`` (buckets of ``interval``,
+    or the given ``starts``). Range scans use each grain's primary key (bucket first); scoped
+    reads use the (model, bucket), (app, bucket) and (category, bucket) indexes."""
+    if starts is None:
+        starts = bucket_starts(window, interval) if interval else [window.start]
+    needed = _needed(entity, filters) | columns
     scopes, params = filters.where()
     # Authors come from the model row: join it only when they are read.
     via_model = [d.name for d in schema.DIMENSIONS if d.model_column]
@@ -122,15 +208,48 @@ def source(
     private = sql.SQL(
         " AND u.app_id NOT IN (SELECT id FROM rankings_app WHERE NOT is_public)" if public_apps_only else ""
     )
-    start, end = bounds(window, grain)
-    composed = sql.SQL(
-        " FROM {table} u{join} WHERE u.bucket >= {start} AND u.bucket < {end}{scopes}{private}"
-    ).format(
-        table=grain.name,
-        join=join,
-        start=sql.Placeholder(f"{prefix}start"),
-        end=sql.Placeholder(f"{prefix}end"),
-        scopes=scopes,
-        private=private,
+    zone = zones.built_zone()
+    name = f"{prefix}starts"
+    params.update({name: starts, f"{name}_days": [_first_day(s, zone) for s in starts]})
+    if grain is not None:
+        pieces = [Piece(grain, *day_bounds(window))]
+    else:
+        weeks = interval in (None, "week")
+        pieces = cover(window, starts[1:], needed, weeks=weeks)
+    ranges = []
+    for n, piece in enumerate(pieces):
+        first, last = f"{prefix}p{n}_first", f"{prefix}p{n}_last"
+        params.update({first: piece.first, last: piece.last})
+        ranges.append(
+            sql.SQL("{table} WHERE bucket >= {first} AND bucket < {last}").format(
+                table=piece.grain.name, first=sql.Placeholder(first), last=sql.Placeholder(last)
+            )
+        )
+    if len(pieces) == 1:
+        rows = sql.SQL("{table} u").format(table=pieces[0].grain.name)
+        where = sql.SQL("u.bucket >= {} AND u.bucket < {}").format(
+            sql.Placeholder(f"{prefix}p0_first"), sql.Placeholder(f"{prefix}p0_last")
+        )
+        position = _position(pieces[0].grain, name, "u")
+    else:
+        # Each run of a grain, its rows with the columns read and their bucket's position.
+        # Every column all the runs' grains have (at least what the read needs).
+        listed = names(sorted(set.intersection(*(set(p.grain.columns[1:]) for p in pieces))))
+        measures = names(m.column for m in schema.MEASURES)
+        rows = sql.SQL("({}) u").format(
+            sql.SQL(" UNION ALL ").join(
+                sql.SQL("SELECT {columns}, {measures}, {position} AS position FROM {range}").format(
+                    columns=listed,
+                    measures=measures,
+                    position=_position(piece.grain, name),
+                    range=range_,
+                )
+                for piece, range_ in zip(pieces, ranges, strict=True)
+            )
+        )
+        where = sql.SQL("TRUE")
+        position = sql.SQL("u.position")
+    composed = sql.SQL(" FROM {rows}{join} WHERE {where}{scopes}{private}").format(
+        rows=rows, join=join, where=where, scopes=scopes, private=private
     )
-    return Source(composed, {f"{prefix}start": start, f"{prefix}end": end, **params}, grain)
+    return Source(composed, params, position, starts)

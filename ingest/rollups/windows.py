@@ -1,128 +1,213 @@
-"""Time windows and buckets: the half-open UTC windows ``[start, end)`` every read sums
-over, the periods and intervals pages and the API offer, and the bucket starts a series is
-zero-filled on (hours, UTC days, ISO weeks from Monday, months: the buckets of the grains)."""
+"""Time windows and buckets: the half-open windows ``[start, end)`` every read sums over (UTC
+instants, reported in a zone), the one definition of each period pages, API, growth, CSV
+and datasets offer, the previous window a change compares with, and the bucket starts a
+series is zero-filled on (quarter-hours, hours, days, weeks from Monday, months, in the
+window's zone; DST-correct).
+
+A period is the calendar period so far: today, this week (from Monday), this month, this
+year, each from its start in the zone to now (rounded up to the quarter-hour, the finest
+grain stored). Its previous window is the same elapsed time from the start of the period
+before (this week so far against last week to the same weekday and time), so a steady rate
+reads as no change at any hour; a complete period is compared with the complete one before.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, time, timedelta
 
 from psycopg import sql
 
+from ingest.rollups import zones
 from ingest.rollups.grains import MODEL_TOTAL, read_cursor
 
 PERIODS = {"day": 1, "week": 7, "month": 30, "year": 365, "all": None}
+CALENDAR_PERIODS = ("day", "week", "month", "year")
 INTERVALS = ("hour", "day", "week", "month")
-
-
-@dataclass(frozen=True)
-class Window:
-    start: datetime
-    end: datetime
-
-    @property
-    def days_aligned(self) -> bool:
-        return self.start.time() == time(0) and self.end.time() == time(0)
-
-    @property
-    def length(self) -> timedelta:
-        return self.end - self.start
-
-    @property
-    def whole_weeks(self) -> bool:
-        """Weekly buckets cover exactly this window: it starts on a Monday and ends on one,
-        or ends in the future (the current week's bucket holds nothing later than now)."""
-        monday = self.start.weekday() == 0 and self.start.time() == time(0)
-        end_on_monday = self.end.weekday() == 0 and self.end.time() == time(0)
-        return monday and (end_on_monday or self.end > now())
-
-    def whole_days(self) -> Window:
-        """The smallest window of whole UTC days that covers this one."""
-        end = day_start(self.end)
-        return Window(day_start(self.start), end if end == self.end else end + timedelta(days=1))
-
-    def previous(self) -> Window:
-        return Window(self.start - self.length, self.start)
-
-    def label(self) -> str:
-        last = self.end - timedelta(seconds=1)
-        if self.length <= timedelta(days=1):
-            return f"{self.start:%b %-d %H:%M} – {self.end:%b %-d %H:%M} UTC"
-        return f"{self.start:%b %-d, %Y} – {last:%b %-d, %Y}"
+QUARTER = timedelta(minutes=15)
 
 
 def now() -> datetime:
     return datetime.now(UTC)
 
 
-def day_start(moment: datetime) -> datetime:
-    return moment.replace(hour=0, minute=0, second=0, microsecond=0)
+def ceil_quarter(moment: datetime) -> datetime:
+    """The first quarter-hour boundary at or after ``moment`` (UTC offsets are multiples of
+    15 minutes, so this is a quarter-hour boundary in every zone)."""
+    floor = moment.replace(minute=moment.minute - moment.minute % 15, second=0, microsecond=0)
+    return floor if floor == moment else floor + QUARTER
 
 
-def period_window(period: str, at: datetime | None = None) -> Window:
-    """``day``: the last 24 hours to the end of the current hour; ``week``/``month``/``year``:
-    the last 7/30/365 UTC days including today; ``all``: since the first rollup."""
+def local_start(moment: datetime, unit: str, zone: str) -> datetime:
+    """The start (a UTC instant) of the ``unit`` (hour, day, week, month, year) holding
+    ``moment`` in ``zone``."""
+    local = moment.astimezone(zones.info(zone))
+    if unit == "hour":
+        return local.replace(minute=0, second=0, microsecond=0).astimezone(UTC)
+    day = local.date()
+    if unit == "week":
+        day -= timedelta(days=day.weekday())
+    elif unit == "month":
+        day = day.replace(day=1)
+    elif unit == "year":
+        day = day.replace(month=1, day=1)
+    return midnight(day, zone)
+
+
+def midnight(day: date, zone: str) -> datetime:
+    """00:00 of ``day`` in ``zone``, as a UTC instant."""
+    return datetime.combine(day, time(0), zones.info(zone)).astimezone(UTC)
+
+
+def shift(start: datetime, unit: str, count: int, zone: str) -> datetime:
+    """The start of the ``unit`` ``count`` units after the one starting at ``start`` (wall-clock
+    steps in ``zone``: a day after a DST change is 23 or 25 hours)."""
+    if unit in ("quarter", "hour"):
+        return start + count * (QUARTER if unit == "quarter" else timedelta(hours=1))
+    day = start.astimezone(zones.info(zone)).date()
+    if unit in ("day", "week"):
+        day += timedelta(days=count * (7 if unit == "week" else 1))
+    else:
+        months = day.year * 12 + day.month - 1 + count * (12 if unit == "year" else 1)
+        day = date(months // 12, months % 12 + 1, 1)
+    return midnight(day, zone)
+
+
+@dataclass(frozen=True)
+class Window:
+    """``[start, end)`` in UTC, reported in ``zone``; ``period`` when it is a calendar period
+    (so far); ``note`` when the window read differs from the one asked for."""
+
+    start: datetime
+    end: datetime
+    zone: str = "UTC"
+    period: str | None = None
+    note: str = ""
+
+    @property
+    def length(self) -> timedelta:
+        return self.end - self.start
+
+    @property
+    def open(self) -> bool:
+        """It reaches now: no event counted yet lies after its end (events up to the accepted
+        clock skew aside), so its last day may be read whole."""
+        return self.end >= now()
+
+    def previous(self) -> Window:
+        """The window a change compares with: for a calendar period, the period before over the
+        same elapsed time (the whole period before when this one is complete); otherwise the
+        equal window just before."""
+        if self.period in CALENDAR_PERIODS:
+            start = shift(self.start, self.period, -1, self.zone)
+            if self.end >= shift(self.start, self.period, 1, self.zone):
+                return Window(start, self.start, self.zone)
+            return Window(start, min(start + self.length, self.start), self.zone)
+        return Window(self.start - self.length, self.start, self.zone)
+
+    def in_zone(self, zone: str) -> Window:
+        return replace(self, zone=zone)
+
+    def whole_days(self, zone: str | None = None) -> Window:
+        """The smallest window of whole days in ``zone`` (default: the zone the date rollups are
+        built in) that covers this one, with a note when it is wider; the period is kept."""
+        zone = zone or zones.built_zone()
+        start = local_start(self.start, "day", zone)
+        end = local_start(self.end, "day", zone)
+        end = end if end == self.end else shift(end, "day", 1, zone)
+        note = self.note
+        if start != self.start or (end != self.end and not self.open):
+            note = f"read as whole days in {zone} (this section is kept per day)"
+        return replace(self, start=start, end=end, note=note)
+
+    def comparison(self) -> str:
+        """What :meth:`previous` is, in words ("vs the same time last week", "day over day",
+        "vs the previous 60 minutes")."""
+        if self.period in CALENDAR_PERIODS:
+            if self.end >= shift(self.start, self.period, 1, self.zone):
+                return f"{self.period} over {self.period}"
+            return {"day": "vs the same time yesterday"}.get(self.period, f"vs the same time last {self.period}")
+        minutes = int(self.length.total_seconds() // 60)
+        for unit, size in (("day", 1440), ("hour", 60), ("minute", 1)):
+            if minutes % size == 0:
+                count = minutes // size
+                return f"vs the previous {count} {unit}{'s' if count != 1 else ''}"
+        return "vs the window before"
+
+    def label(self) -> str:
+        zone = zones.info(self.zone)
+        start, last = self.start.astimezone(zone), (self.end - timedelta(seconds=1)).astimezone(zone)
+        if self.length <= timedelta(days=1):
+            end = self.end.astimezone(zone)
+            return f"{start:%b %-d %H:%M} – {end:%b %-d %H:%M} {self.zone}"
+        return f"{start:%b %-d, %Y} – {last:%b %-d, %Y}"
+
+
+def period_window(period: str, at: datetime | None = None, zone: str | None = None) -> Window:
+    """The calendar ``period`` so far in ``zone`` (default: the reporting zone): from its start
+    to ``at`` (now) rounded up to the quarter-hour; ``all``: from the first day counted."""
     at = at or now()
-    if period == "day":
-        end = at.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
-        return Window(end - timedelta(days=1), end)
-    end = day_start(at) + timedelta(days=1)
-    days = PERIODS[period]
-    if days is None:
+    zone = zone or zones.reporting_zone()
+    end = ceil_quarter(at)
+    if period == "all":
         first = first_day()
-        return Window(first or end - timedelta(days=1), end)
-    return Window(end - timedelta(days=days), end)
+        start = midnight(first, zone) if first else local_start(at, "day", zone)
+        return Window(min(start, local_start(at, "day", zone)), end, zone, "all")
+    return Window(local_start(at, period, zone), end, zone, period)
 
 
-def history_window(days: int, interval: str, at: datetime | None = None) -> Window:
-    """The last ``days`` UTC days to the end of today, for a chart per ``interval``; weekly
-    and monthly charts start at their first bucket's start, so no bar is cut short (and
-    weekly ones read the weekly rollups)."""
-    end = period_window("week", at).end
-    start = end - timedelta(days=days)
-    if interval == "week":
-        start -= timedelta(days=start.weekday())
-    elif interval == "month":
-        start = start.replace(day=1)
-    return Window(start, end)
+def history_window(days: int, interval: str, at: datetime | None = None, zone: str | None = None) -> Window:
+    """The last ``days`` days in ``zone`` including today so far, for a chart per ``interval``;
+    weekly and monthly charts start at their first bucket's start, so no bar but the current
+    one is partial."""
+    at = at or now()
+    zone = zone or zones.reporting_zone()
+    start = shift(local_start(at, "day", zone), "day", 1 - days, zone)
+    if interval in ("week", "month"):
+        start = local_start(start, interval, zone)
+    return Window(start, ceil_quarter(at), zone)
 
 
-def rolling_window(days: int = 7, at: datetime | None = None) -> Window:
-    """The last ``days`` x 24 hours up to the end of the current hour: a fair comparison
-    with the equal window before it (no partial day)."""
-    end = (at or now()).replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
-    return Window(end - timedelta(days=days), end)
+def rolling_window(days: int = 7, at: datetime | None = None, zone: str | None = None) -> Window:
+    """The last ``days`` x 24 hours up to now rounded up to the quarter-hour: compared with
+    the equal window just before it (both complete spans of time)."""
+    end = ceil_quarter(at or now())
+    return Window(end - timedelta(days=days), end, zone or zones.reporting_zone())
 
 
-def first_day() -> datetime | None:
+def first_day() -> date | None:
+    """The first day counted (in the zone the date rollups are built in)."""
     with read_cursor() as cursor:
         # The first entry of the smallest grain's primary key (bucket first).
         cursor.execute(sql.SQL("SELECT min(bucket) FROM {}").format(MODEL_TOTAL.name))
         (first,) = cursor.fetchone()
-    return datetime(first.year, first.month, first.day, tzinfo=UTC) if first else None
+    return first
 
 
-def truncate(moment: datetime, interval: str) -> datetime:
-    """The start of the ``interval`` bucket holding ``moment``."""
-    if interval == "hour":
-        return moment.replace(minute=0, second=0, microsecond=0)
-    day = day_start(moment)
-    if interval == "week":
-        return day - timedelta(days=day.weekday())
-    if interval == "month":
-        return day.replace(day=1)
-    return day
+def truncate(moment: datetime, interval: str, zone: str = "UTC") -> datetime:
+    """The start of the ``interval`` bucket holding ``moment`` in ``zone``."""
+    return local_start(moment, interval, zone)
 
 
 def bucket_starts(window: Window, interval: str) -> list[datetime]:
-    """Every bucket start of ``interval`` that overlaps ``window`` (for zero-filling)."""
-    step = {"hour": timedelta(hours=1), "day": timedelta(days=1), "week": timedelta(days=7)}
-    current = truncate(window.start, interval)
+    """Every bucket start of ``interval`` in the window's zone that overlaps ``window`` (for
+    zero-filling), as UTC instants."""
+    current = truncate(window.start, interval, window.zone)
     starts = []
     while current < window.end:
         starts.append(current)
-        if interval == "month":
-            current = (current.replace(day=28) + timedelta(days=4)).replace(day=1)
-        else:
-            current += step[interval]
+        current = shift(current, interval, 1, window.zone)
     return starts
+
+
+def wall_clock(starts: list[datetime], zone: str) -> list[str]:
+    """Bucket starts as wall-clock times in ``zone`` (ISO, no offset: a chart's x axis)."""
+    info = zones.info(zone)
+    return [start.astimezone(info).replace(tzinfo=None).isoformat() for start in starts]
+
+
+def partial_buckets(window: Window, interval: str, starts: list[datetime]) -> list[bool]:
+    """Which buckets the window (or the present) cuts short: a first bucket starting before
+    the window, a last one ending after it or after now ("so far")."""
+    limit = min(window.end, ceil_quarter(now()))
+    return [start < window.start or shift(start, interval, 1, window.zone) > limit for start in starts]

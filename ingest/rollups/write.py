@@ -11,6 +11,7 @@ The conflict target is each table's primary key; the raw events' primary key is
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from functools import cache
 from typing import Any
 
 from django.db import connection
@@ -76,15 +77,16 @@ def _aggregates(grain: Grain) -> sql.Composed:
     )
 
 
-def from_raw(grain: Grain, source: sql.Composable, *, expanded: bool = False) -> sql.Composed:
-    """The raw-event rows of ``source`` bucketed, grouped and aggregated for the grain
-    (``expanded``: rows already joined for its dimension, see ``grains.expand``)."""
-    return grouped(grain, grain.keys(expanded=expanded), _aggregates(grain), grain.rows(source, expanded=expanded))
+def from_raw(grain: Grain, source: sql.Composable, zone: str, *, expanded: bool = False) -> sql.Composed:
+    """The raw-event rows of ``source`` bucketed (dates in ``zone``), grouped and aggregated for
+    the grain (``expanded``: rows already joined for its dimension, see ``grains.expand``)."""
+    keys = grain.keys(zone, expanded=expanded)
+    return grouped(grain, keys, _aggregates(grain), grain.rows(source, expanded=expanded))
 
 
-def upsert(grain: Grain, source: sql.Composable) -> sql.Composed:
-    """Add the raw-event rows of ``source`` to the grain."""
-    return insert_rows(grain, from_raw(grain, source), add=True)
+def upsert(grain: Grain, source: sql.Composable, zone: str) -> sql.Composed:
+    """Add the raw-event rows of ``source`` to the grain, dates in ``zone``."""
+    return insert_rows(grain, from_raw(grain, source, zone), add=True)
 
 
 # Rows are staged here before they are counted: by the worker across the transactions of a
@@ -112,10 +114,13 @@ def derived_cost(row: str) -> sql.Composed:
     ).format(row=sql.Identifier(row))
 
 
-def _count(where: sql.Composable) -> sql.Composed:
-    """One statement: the staged rows (``where`` filters them) become raw events, and exactly
-    the raw rows inserted are added to every grain (an id already counted conflicts on the raw
-    primary key and adds nothing); it answers the raw rows and the rows per grain written."""
+@cache
+def _count(some: bool, zone: str) -> sql.Composed:
+    """One statement: the staged rows (``some``: those of ``%(ids)s``) become raw events, and
+    exactly the raw rows inserted are added to every grain, dates in ``zone`` (an id already
+    counted conflicts on the raw primary key and adds nothing); it answers the raw rows and
+    the rows per grain written."""
+    where = sql.SQL(" WHERE i.id = ANY(%(ids)s)" if some else "")
     staged = sql.SQL(", ").join(
         sql.SQL("coalesce(i.cost, {})").format(derived_cost("i")) if c == "cost" else sql.Identifier("i", c)
         for c in schema.RAW_COLUMNS
@@ -137,9 +142,9 @@ def _count(where: sql.Composable) -> sql.Composed:
         if grain.daily is not None:
             select = summed(grain, batch_rows[grain.daily.table])  # GRAINS lists dailies first
         elif grain.joined:
-            select = from_raw(grain, expanded[grain.joined.name], expanded=True)
+            select = from_raw(grain, expanded[grain.joined.name], zone, expanded=True)
         else:
-            select = from_raw(grain, rows)
+            select = from_raw(grain, rows, zone)
         batch_rows[grain.table] = sql.Identifier(f"r{n}")
         upserted = insert_rows(grain, sql.SQL("SELECT * FROM {}").format(batch_rows[grain.table]), add=True)
         steps.append(sql.SQL("{} AS ({}), {} AS ({} RETURNING 1)").format(
@@ -158,8 +163,10 @@ def _count(where: sql.Composable) -> sql.Composed:
     )
 
 
-_COUNT_ALL = _count(sql.SQL(""))
-_COUNT_SOME = _count(sql.SQL(" WHERE i.id = ANY(%(ids)s)"))
+# The zone the date rollups are built in, read in the write's transaction: its ACCESS SHARE
+# lock on the one-row table holds ``manage.py change_time_zone`` (which locks it exclusively)
+# off until the write commits, so no write lands in the zone being replaced.
+_ZONE = "SELECT zone FROM ingest_calendar WHERE id = 1"
 
 
 def stage_events(rows: Iterable[Sequence[Any]]) -> None:
@@ -195,10 +202,10 @@ def write_staged(ids: list[str] | None = None) -> tuple[int, ...]:
     rollups; return the raw rows written, then the rows upserted per grain (``GRAINS``
     order). Runs in the caller's transaction: raw rows and increments commit together."""
     with connection.cursor() as cursor:
-        if ids is None:
-            cursor.execute(_COUNT_ALL)
-        else:
-            cursor.execute(_COUNT_SOME, {"ids": ids})
+        cursor.execute(_ZONE)
+        row = cursor.fetchone()
+        statement = _count(ids is not None, row[0] if row else "UTC")
+        cursor.execute(statement, None if ids is None else {"ids": ids})
         return cursor.fetchone()
 
 

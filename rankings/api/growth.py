@@ -99,15 +99,16 @@ def growth_dict(g: growth.Growth) -> dict[str, Any]:
 
 class GrowthParams(params.WindowParams):
     def validate(self, attrs):
-        if "period" not in attrs and "start" not in attrs:
-            attrs["window"] = selectors.rolling_window(7)
+        if not {"period", "start", "end"} & set(attrs):
+            zone = params.zone_of(attrs)
+            attrs["window"] = selectors.rolling_window(7, zone=zone)
             return attrs
         return super().validate(attrs)
 
 
 def growth_payload(window) -> dict[str, Any]:
     return cached(
-        f"growth:{window.start.isoformat()}:{window.end.isoformat()}",
+        f"growth:{window.start.isoformat()}:{window.end.isoformat()}:{window.zone}:{window.period}",
         lambda: growth_dict(growth.decompose(window)),
     )
 
@@ -118,10 +119,12 @@ class GrowthView(ReadView):
     @extend_schema(
         parameters=[GrowthParams, OpenApiParameter("format", str, enum=["json"])],
         responses=GrowthSerializer,
-        description="Why tokens changed between a window and the equal window before it (default: the "
-        "last 7 x 24 hours vs the 7 x 24 before). Every decomposition is additive: volume + intensity, "
-        "the contributors of each kind, the token-mix parts and each driver's parts sum to tokens.change; "
-        "spend.price + spend.volume = spend.change. The seven drivers overlap: their tokens do not add up.",
+        description="Why tokens changed between a window and the one a change compares it with (a "
+        "period so far: the same elapsed time of the period before; start/end: the equal window before; "
+        "default: the last 7 x 24 hours vs the 7 x 24 before). Every decomposition is additive: volume + "
+        "intensity, the contributors of each kind, the token-mix parts and each driver's parts sum to "
+        "tokens.change; spend.price + spend.volume = spend.change. The seven drivers overlap: their tokens "
+        "do not add up.",
     )
     def get(self, request: Request) -> Response:
         query = params.parse(GrowthParams, request.query_params)

@@ -4,62 +4,97 @@ names the parameter."""
 
 from __future__ import annotations
 
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 
 from rest_framework import serializers
 
 from config.api_errors import ApiError
 from ingest import schema
+from ingest.rollups import zones
+from ingest.rollups.windows import QUARTER, ceil_quarter
 from rankings import selectors
 from rankings.selectors import Filters, Window
 
 MAX_RANGE = timedelta(days=3660)
-# A window not on UTC day boundaries is summed from the hourly rollups (24x the rows of
-# the daily ones): such windows may span at most this long.
-HOURLY_MAX_RANGE = timedelta(days=92)
 # Timeseries: buckets per interval, and values per answer (buckets x series incl. others).
 MAX_BUCKETS = {"hour": 24 * 92, "day": 3660, "week": 600, "month": 240}
 MAX_POINTS = 20_000
+
+
+def zone_of(attrs: dict) -> str:
+    """The zone asked for (``tz``: 400 when unknown), else the reporting zone."""
+    if "tz" not in attrs:
+        return zones.reporting_zone()
+    try:
+        return zones.checked(attrs["tz"])
+    except ValueError as exc:
+        raise ApiError(400, "invalid", str(exc), "tz") from exc
+
+
+class LocalDateTimeField(serializers.DateTimeField):
+    """A date-time without an offset is left naive here: it is read in the window's zone."""
+
+    def enforce_timezone(self, value):
+        return value if value.tzinfo is None else super().enforce_timezone(value)
 
 
 class WindowParams(serializers.Serializer):
     period = serializers.ChoiceField(
         choices=list(selectors.PERIODS),
         required=False,
-        help_text="day = last 24 hours; week/month/year = last 7/30/365 UTC days including today; "
-        "all = since the first event. Ignored when start and end are given.",
+        help_text="day/week/month/year = today, this week (from Monday), this month, this year so far "
+        "in the time zone (tz), to now rounded up to the quarter-hour, compared with the same elapsed "
+        "time of the period before; all = since the first event. Ignored when start and end are given.",
     )
-    start = serializers.DateTimeField(required=False, help_text="Window start (UTC, inclusive), ISO 8601.")
-    end = serializers.DateTimeField(required=False, help_text="Window end (UTC, exclusive), ISO 8601.")
+    start = LocalDateTimeField(
+        required=False,
+        help_text="Window start (inclusive), ISO 8601 (without an offset: in tz); give end too. Rounded down "
+        "to the quarter-hour.",
+    )
+    end = LocalDateTimeField(
+        required=False,
+        help_text="Window end (exclusive), ISO 8601 (without an offset: in tz); give start too. Rounded up to "
+        "the quarter-hour.",
+    )
+    tz = serializers.CharField(
+        required=False,
+        max_length=64,
+        help_text="IANA time zone of days, weeks (from Monday) and months, e.g. Asia/Kolkata "
+        "(default: the site's reporting zone).",
+    )
 
     default_period = "week"
 
     def validate(self, attrs):
         start, end = attrs.get("start"), attrs.get("end")
+        zone = zone_of(attrs)
         if (start is None) != (end is None):
             raise ApiError(
                 400, "invalid", "Give both start and end, or neither.", "start" if start is None else "end"
             )
         if start is not None:
-            start, end = start.astimezone(UTC), end.astimezone(UTC)
+            start, end = (t.replace(tzinfo=t.tzinfo or zones.info(zone)).astimezone(UTC) for t in (start, end))
             if end <= start:
                 raise ApiError(400, "invalid", "end must be after start.", "end")
             if end - start > MAX_RANGE:
                 raise ApiError(400, "invalid", "The window may span at most 10 years.", "end")
             if start.year < 2000 or end.year > 2100:
                 raise ApiError(400, "invalid", "start and end must fall between 2000 and 2100.", "start")
-            attrs["window"] = Window(start, end)
-            if not attrs["window"].days_aligned and end - start > HOURLY_MAX_RANGE:
-                raise ApiError(
-                    400,
-                    "window_too_long",
-                    f"A window that does not start and end at 00:00 UTC may span at most "
-                    f"{HOURLY_MAX_RANGE.days} days; align start and end on UTC days for longer ones.",
-                    "start",
-                )
+            attrs["window"] = exact_window(start, end, zone)
         else:
-            attrs["window"] = selectors.period_window(attrs.get("period", self.default_period))
+            attrs["window"] = selectors.period_window(attrs.get("period", self.default_period), zone=zone)
         return attrs
+
+
+def exact_window(start: datetime, end: datetime, zone: str) -> Window:
+    """The window read for ``[start, end)``: exact on quarter-hours (the finest grain kept),
+    else widened to them with a note saying so."""
+    read_start = start - (start - start.replace(minute=0, second=0, microsecond=0)) % QUARTER
+    read_end = ceil_quarter(end)
+    note = ""
+    if (read_start, read_end) != (start, end):
+        note = "start and end were widened to quarter-hours, the finest grain kept"
+    return Window(read_start, read_end, zone, note=note)
 
 
 def _filter_field(dimension: schema.Dimension) -> serializers.Field:

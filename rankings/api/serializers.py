@@ -19,8 +19,13 @@ class EntitySerializer(serializers.Serializer):
 
 
 class WindowSerializer(serializers.Serializer):
+    """The window actually read."""
+
     start = serializers.DateTimeField()
     end = serializers.DateTimeField(help_text="Exclusive.")
+    tz = serializers.CharField(help_text="The time zone of its days, weeks and months.")
+    period = serializers.CharField(required=False, help_text="The calendar period it is (so far).")
+    note = serializers.CharField(required=False, help_text="Why it differs from the window asked for.")
 
 
 class RankRowSerializer(serializers.Serializer):
@@ -55,6 +60,7 @@ class TimeseriesSerializer(serializers.Serializer):
     metric = serializers.CharField()
     interval = serializers.CharField()
     buckets = serializers.ListField(child=serializers.DateTimeField())
+    partial = serializers.ListField(child=serializers.BooleanField(), help_text="Buckets cut short (so far).")
     series = SeriesItemSerializer(many=True)
     others = serializers.ListField(child=serializers.FloatField())
 
@@ -96,7 +102,14 @@ def entity_dict(entity: Any) -> dict[str, Any] | None:
 
 
 def window_dict(window: Window) -> dict[str, str]:
-    return {"start": window.start.isoformat(), "end": window.end.isoformat()}
+    """The window actually read: its bounds, zone, period (so far) and a note when it differs
+    from the one asked for."""
+    answer = {"start": window.start.isoformat(), "end": window.end.isoformat(), "tz": window.zone}
+    if window.period:
+        answer["period"] = window.period
+    if window.note:
+        answer["note"] = window.note
+    return answer
 
 
 def amount(value: float | None, metric: str) -> int | float | None:

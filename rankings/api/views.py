@@ -18,6 +18,7 @@ from rest_framework.views import APIView
 
 from config.api_errors import ApiError, json_error
 from ingest import schema
+from ingest.rollups import zones
 from rankings import selectors
 from rankings.api import params
 from rankings.api import serializers as s
@@ -183,8 +184,9 @@ class TimeseriesView(ReadView):
     @extend_schema(
         parameters=[params.TimeseriesParams, FORMAT_PARAM],
         responses=s.TimeseriesSerializer,
-        description="A metric per interval bucket for the top N entities of the window plus others; "
-        "gaps are zeros. Without group_by, the total is under `others`.",
+        description="A metric per interval bucket (in the window's zone) for the top N entities of the "
+        "window plus others; gaps are zeros. Without group_by, the total is under `others`. `partial[i]` "
+        "is true for a bucket cut short: the current one (so far) or a first one starting mid-bucket.",
     )
     def get(self, request: Request) -> Response:
         query = params.parse(params.TimeseriesParams, request.query_params)
@@ -196,7 +198,9 @@ class TimeseriesView(ReadView):
             top=query["top"],
             filters=query["filters"],
         )
-        buckets = [b.isoformat() for b in series.buckets]
+        zone = zones.info(query["window"].zone)
+        buckets = [b.astimezone(zone).isoformat() for b in series.buckets]
+        partial = dict(zip(buckets, series.partial, strict=True))
 
         def values(numbers: list[float]) -> list[int | float]:
             return [s.amount(n, series.metric) for n in numbers]
@@ -207,16 +211,22 @@ class TimeseriesView(ReadView):
                 "metric": series.metric,
                 "interval": query["interval"],
                 "buckets": buckets,
+                "partial": series.partial,
                 "series": [{"entity": s.entity_dict(e), "values": values(v)} for e, v in series.series],
                 "others": values(series.others),
             }
         )
         response.csv_rows = [
-            {"bucket": b, "entity": s.entity_dict(e)["slug"] if e is not None else "", "value": value}
+            {
+                "bucket": b,
+                "entity": s.entity_dict(e)["slug"] if e is not None else "",
+                "value": value,
+                "partial": partial[b],
+            }
             for e, v in series.series
             for b, value in zip(buckets, values(v), strict=True)
         ] + [
-            {"bucket": b, "entity": "others", "value": value}
+            {"bucket": b, "entity": "others", "value": value, "partial": partial[b]}
             for b, value in zip(buckets, values(series.others), strict=True)
         ]
         return response

@@ -17,8 +17,10 @@ from ingest.rollups.windows import (
     first_day,
     history_window,
     now,
+    partial_buckets,
     period_window,
     rolling_window,
+    wall_clock,
 )
 from rankings.selectors.context import BUCKETS, context_by_model, context_series, context_shares
 from rankings.selectors.entities import ENTITY_MODEL, attach_entities, entries
@@ -67,6 +69,7 @@ __all__ = [
     "measure_series",
     "new_models",
     "now",
+    "partial_buckets",
     "performance",
     "period_window",
     "provider_stats",
@@ -78,6 +81,7 @@ __all__ = [
     "tag_series",
     "timeseries",
     "tool_ranking",
+    "wall_clock",
     "top_model_per_app",
     "totals",
     "totals_by",

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from psycopg import sql
@@ -14,7 +13,7 @@ from ingest import schema
 from ingest.rollups import read
 from ingest.rollups.grains import CONTEXT_DAILY, CONTEXT_TOTAL, read_cursor
 from ingest.rollups.read import Filters
-from ingest.rollups.windows import Window, bucket_starts
+from ingest.rollups.windows import Window, bucket_starts, partial_buckets
 from rankings.selectors.entities import attach_entities
 from rankings.selectors.ranks import RankRow, ranked
 from rankings.selectors.series import Series
@@ -53,14 +52,16 @@ def context_sums(
     if per_model:
         first = sql.SQL("u.model_id")
     elif interval:
-        first = sql.SQL("date_trunc({}, u.bucket::timestamp)").format(sql.Literal(interval))
+        first = source.position
     else:
         first = sql.SQL("NULL::bigint")
     query = _SUMS.format(first=first, metric=read.metric_sum(metric), source=source.sql)
     with read_cursor() as cursor:
         cursor.execute(query, source.params)
         rows = cursor.fetchall()
-    return {(k.replace(tzinfo=UTC) if isinstance(k, datetime) else k, code): float(v) for k, code, v in rows}
+    if interval and not per_model:  # bucket positions: their starts
+        return {(source.starts[k - 1], code): float(v) for k, code, v in rows if 1 <= k <= len(source.starts)}
+    return {(k, code): float(v) for k, code, v in rows}
 
 
 def context_shares(
@@ -96,7 +97,9 @@ def context_series(
     for (start, code), v in context_sums(window, metric=metric, filters=filters, interval=interval).items():
         if start in index:
             values[code][index[start]] += v
-    return Series(starts, [(bucket, values[bucket.code]) for bucket in BUCKETS], [0.0] * len(starts), metric)
+    series = [(bucket, values[bucket.code]) for bucket in BUCKETS]
+    partial = partial_buckets(window.whole_days(), interval, starts)
+    return Series(starts, series, [0.0] * len(starts), metric, partial, window.zone)
 
 
 def context_by_model(window: Window, *, metric: str = "tokens", limit: int = 10) -> list[RankRow]:

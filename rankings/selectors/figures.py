@@ -236,7 +236,7 @@ def daily_dataset(
         listed=listed,
         catalog=sql.Identifier(ENTITY_MODEL[entity]._meta.db_table),
     )
-    start, end = read.bounds(window, grain)
+    start, end = read.day_bounds(window)
     with read_cursor() as cursor:
         cursor.execute(query, {"start": start, "end": end, "top": top, "limit": limit, "offset": offset})
         raw = cursor.fetchall()

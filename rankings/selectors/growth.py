@@ -1,8 +1,8 @@
 """Reads for the growth report (``rankings.growth`` and its seven drivers,
-``rankings.drivers``): every sum it needs from three passes over the rollups, each over the
-smallest grain that answers for the window (``ingest.rollups.read.source``): per model and
+``rankings.drivers``): every sum it needs from three reads of the rollups, each over the
+smallest grains that answer its windows (``ingest.rollups.read.source``): per model and
 variant (and per category) over the two compared windows, per model over the window before
-them, and per app over the two.
+the earlier one, and per app over the two.
 
 "Free" traffic is the ``:free`` variants plus models the catalog lists at $0 (both prices
 zero): a property of the rollup key, so every grain gives the same answer (a zero sum of
@@ -50,38 +50,52 @@ class Sums:
         return side["prompt_tokens"] + side["completion_tokens"]
 
 
-# Whether a rollup row ``u`` falls in the later window (the query's ``%(split)s``): grouping
-# by it sums each window apart with one aggregate per measure, not one per measure and window.
-_LATER = sql.SQL("u.bucket >= %(split)s")
-_SUMS = sql.SQL(", ").join(
-    sql.SQL("sum({}){}").format(sql.Identifier("u", c), sql.SQL("" if c == "cost" else "::bigint"))
-    for c in MEASURES
-)
-# Per model × variant and per category, each window apart, in one range scan of the grain's
-# primary key (bucket first): the per-model-variant-category daily table for whole days, the
-# hourly cube otherwise; two grouping sets, one pass.
+def _sides(
+    windows: tuple[Window, ...], columns: frozenset[str], select: sql.Composable
+) -> tuple[sql.Composed, dict]:
+    """Each window's rollup rows (``select``: what of a row ``u`` to keep) with the window's
+    index as ``side``, one window after the other: the two windows a change compares need
+    not touch (a period so far against the same time of the period before). Each is read from
+    the rollups that answer it exactly (``ingest.rollups.read.source``)."""
+    parts, params = [], {}
+    for n, window in enumerate(windows):
+        source = read.source(window, Filters(), columns=columns, prefix=f"w{n}_")
+        parts.append(
+            sql.SQL("SELECT {side} AS side, {select}{source}").format(
+                side=sql.Literal(n), select=select, source=source.sql
+            )
+        )
+        params.update(source.params)
+    return sql.SQL(" UNION ALL ").join(parts), params
+
+
+# Per model × variant and per category, each window apart: two grouping sets, one pass over
+# each window's rows (the per-model-variant-category daily table for its whole days).
 _MODEL_VARIANTS = sql.SQL(
-    "SELECT {later}, u.model_id, u.variant, u.category_id, GROUPING(u.category_id), {sums}{source} "
-    "GROUP BY GROUPING SETS ((1, u.model_id, u.variant), (1, u.category_id))"
+    "SELECT side, model_id, variant, category_id, GROUPING(category_id), {sums} FROM ({rows}) s "
+    "GROUP BY GROUPING SETS ((side, model_id, variant), (side, category_id))"
 )
 
 
-def model_variants(after: Window) -> list[Sums]:
-    """Every model × variant and every category used in ``after`` or the equal window before."""
-    before = after.previous()
-    source = read.source(
-        Window(before.start, after.end), Filters(), columns=frozenset({"model_id", "variant", "category_id"})
+def model_variants(after: Window, before: Window) -> list[Sums]:
+    """Every model × variant and every category used in ``before`` or ``after``."""
+    columns = ("model_id", "variant", "category_id", *MEASURES)
+    rows, params = _sides(
+        (before, after), frozenset(columns[:3]), sql.SQL(", ").join(sql.Identifier("u", c) for c in columns)
     )
-    query = _MODEL_VARIANTS.format(later=_LATER, sums=_SUMS, source=source.sql)
+    sums = sql.SQL(", ").join(
+        sql.SQL("sum({}){}").format(sql.Identifier(c), sql.SQL("" if c == "cost" else "::bigint"))
+        for c in MEASURES
+    )
     with read_cursor() as cursor:
-        cursor.execute(query, {**source.params, "split": read.bounds(after, source.grain)[0]})
-        rows = cursor.fetchall()
+        cursor.execute(_MODEL_VARIANTS.format(sums=sums, rows=rows), params)
+        fetched = cursor.fetchall()
     empty = dict.fromkeys(MEASURES, 0)
-    sums: dict[tuple, list[dict[str, Any]]] = {}
-    for later, model, variant, category, grouping, *values in rows:
+    found: dict[tuple, list[dict[str, Any]]] = {}
+    for side, model, variant, category, grouping, *values in fetched:
         key = (model, variant, None) if grouping == 1 else (None, None, category)
-        sums.setdefault(key, [empty, empty])[later] = dict(zip(MEASURES, values, strict=True))
-    return [Sums(*key, before, after) for key, (before, after) in sums.items()]
+        found.setdefault(key, [empty, empty])[side] = dict(zip(MEASURES, values, strict=True))
+    return [Sums(*key, before, after) for key, (before, after) in found.items()]
 
 
 # Tokens per model in one window: the per-model daily table for whole days (its primary key),
@@ -111,43 +125,41 @@ class AppRow:
     models_after: int
 
 
-# Per app and window, in one range scan of the cube (the only grain with apps and models;
-# whole days: the daily one). The models an app used are counted exactly without grouping by
-# app and model (nearly a row per cube row at OpenRouter-like cardinality): each row sets its
-# model's bit in a string of bits as long as the largest model id, OR-ed per app.
+# Per app and window, over each window's rows of the cube (the only grain with apps and
+# models; its daily table for whole days). The models an app used are counted exactly without
+# grouping by app and model (nearly a group per cube row at OpenRouter-like cardinality): each
+# row sets its model's bit in a string of bits as long as the largest model id, OR-ed per app.
 _APPS = sql.SQL(
-    "SELECT u.app_id, {later}, sum({t})::bigint, coalesce(sum({t}) FILTER (WHERE {free}), 0)::bigint, "
-    "coalesce(sum({t}) FILTER (WHERE u.category_id = %(coding)s), 0)::bigint, "
-    "bit_count(bit_or(set_bit(%(no_models)s::bit({width}), u.model_id::int, 1))){source} GROUP BY 1, 2"
+    "SELECT app_id, side, sum(tokens)::bigint, "
+    "coalesce(sum(tokens) FILTER (WHERE variant = %(free_variant)s OR model_id = ANY(%(free_models)s)), 0)::bigint, "
+    "coalesce(sum(tokens) FILTER (WHERE category_id = %(coding)s), 0)::bigint, "
+    "bit_count(bit_or(set_bit(%(no_models)s::bit({width}), model_id::int, 1))) FROM ({rows}) s GROUP BY 1, 2"
 )
-_FREE = sql.SQL("u.variant = %(free_variant)s OR u.model_id = ANY(%(free_models)s)")
 
 
-def apps(after: Window) -> list[AppRow]:
-    """Every app used in ``after`` or the equal window before it (private ones too: callers
-    name none of them; requests sent without an app as the unattributed app)."""
-    before = after.previous()
-    columns = frozenset({"app_id", "model_id", "category_id", "variant"})
-    source = read.source(Window(before.start, after.end), Filters(), columns=columns)
-    width = (LLMModel.objects.order_by("-pk").values_list("pk", flat=True).first() or 0) + 1
-    query = _APPS.format(
-        later=_LATER, t=read.metric_sum("tokens"), free=_FREE, width=sql.Literal(width), source=source.sql
+def apps(after: Window, before: Window) -> list[AppRow]:
+    """Every app used in ``before`` or ``after`` (private ones too: callers name none of
+    them; requests sent without an app as the unattributed app)."""
+    select = sql.SQL("u.app_id, u.model_id, u.category_id, u.variant, {} AS tokens").format(
+        read.metric_sum("tokens")
     )
-    params = {
-        **source.params,
-        "split": read.bounds(after, source.grain)[0],
-        "coding": Category.objects.filter(slug=CODING_CATEGORY).values_list("pk", flat=True).first(),
-        "free_variant": FREE_VARIANT,
-        "free_models": list(free_models()),
-        "no_models": "0" * width,
-    }
+    rows, params = _sides(
+        (before, after), frozenset({"app_id", "model_id", "category_id", "variant"}), select
+    )
+    width = (LLMModel.objects.order_by("-pk").values_list("pk", flat=True).first() or 0) + 1
+    params.update(
+        coding=Category.objects.filter(slug=CODING_CATEGORY).values_list("pk", flat=True).first(),
+        free_variant=FREE_VARIANT,
+        free_models=list(free_models()),
+        no_models="0" * width,
+    )
     with read_cursor() as cursor:
-        cursor.execute(query, params)
-        rows = cursor.fetchall()
+        cursor.execute(_APPS.format(width=sql.Literal(width), rows=rows), params)
+        fetched = cursor.fetchall()
     per_app: dict[int, list[int]] = {}
-    for app, later, tokens, free, coding, models in rows:
+    for app, side, tokens, free, coding, models in fetched:
         line = per_app.setdefault(app, [0] * 7)
-        line[later], line[2 + later], line[5 + later] = tokens, free, models
+        line[side], line[2 + side], line[5 + side] = tokens, free, models
         line[4] += coding
     return [AppRow(app, *line) for app, line in per_app.items()]
 

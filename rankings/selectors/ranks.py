@@ -170,26 +170,32 @@ def ranked(
 
 # Tokens in the window (from ``split`` on) and the mean of the three windows before, per
 # entry, over one read of the four windows; the best growth first.
+# Rows in position 2 are the window's, in position 1 the three windows before.
 _TRENDING = sql.SQL(
-    "SELECT {key}, sum({tokens}) FILTER (WHERE u.bucket >= %(split)s) AS cur, "
-    "sum({tokens}) FILTER (WHERE u.bucket < %(split)s) / 3.0 AS base{source} GROUP BY 1 "
-    "HAVING coalesce(sum({tokens}) FILTER (WHERE u.bucket >= %(split)s), 0) >= %(min_volume)s "
-    "ORDER BY coalesce(sum({tokens}) FILTER (WHERE u.bucket >= %(split)s), 0) "
-    "- coalesce(sum({tokens}) FILTER (WHERE u.bucket < %(split)s), 0) / 3.0 DESC LIMIT %(limit)s"
+    "SELECT {key}, sum({tokens}) FILTER (WHERE {position} = 2) AS cur, "
+    "sum({tokens}) FILTER (WHERE {position} = 1) / 3.0 AS base{source} GROUP BY 1 "
+    "HAVING coalesce(sum({tokens}) FILTER (WHERE {position} = 2), 0) >= %(min_volume)s "
+    "ORDER BY coalesce(sum({tokens}) FILTER (WHERE {position} = 2), 0) "
+    "- coalesce(sum({tokens}) FILTER (WHERE {position} = 1), 0) / 3.0 DESC LIMIT %(limit)s"
 )
 
 
 def trending(entity: str, window: Window, *, limit: int = 10, min_volume: float = 0) -> list[RankRow]:
     """Growth score = tokens in ``window`` minus the mean of the three preceding equal
     windows (OpenRouter's definition); entries under ``min_volume`` tokens are left out."""
-    lookback = Window(window.start - 3 * window.length, window.end)
-    source = read.source(lookback, Filters(), public_apps_only=entity == "app", entity=entity)
-    split, _ = read.bounds(window, source.grain)
-    query = _TRENDING.format(key=read.key(entity), tokens=read.metric_sum("tokens"), source=source.sql)
+    lookback = Window(window.start - 3 * window.length, window.end, window.zone)
+    source = read.source(
+        lookback,
+        Filters(),
+        public_apps_only=entity == "app",
+        entity=entity,
+        starts=[lookback.start, window.start],
+    )
+    query = _TRENDING.format(
+        key=read.key(entity), tokens=read.metric_sum("tokens"), source=source.sql, position=source.position
+    )
     with read_cursor() as cursor:
-        cursor.execute(
-            query, {**source.params, "split": split, "min_volume": max(min_volume, 1), "limit": limit}
-        )
+        cursor.execute(query, {**source.params, "min_volume": max(min_volume, 1), "limit": limit})
         raw = cursor.fetchall()
     rows = []
     for position, (k, cur, base) in enumerate(raw, start=1):
@@ -211,9 +217,9 @@ _NEW_MODELS = sql.SQL(
 
 
 def new_models(window: Window, limit: int = 10) -> list[RankRow]:
-    """Models first used in ``window`` (UTC days; no usage on any earlier day), by tokens."""
+    """Models first used in ``window`` (its days; no usage on any earlier day), by tokens."""
     query = _NEW_MODELS.format(table=MODEL_TOTAL.name, tokens=read.metric_sum("tokens"))
-    start, end = read.bounds(window, MODEL_TOTAL)
+    start, end = read.day_bounds(window)
     with read_cursor() as cursor:
         cursor.execute(query, {"start": start, "end": end, "limit": limit})
         raw = cursor.fetchall()

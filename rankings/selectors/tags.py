@@ -10,7 +10,7 @@ are read for public apps only (pages and the API 404 a private one).
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from psycopg import sql
@@ -18,7 +18,7 @@ from psycopg import sql
 from ingest.rollups import read
 from ingest.rollups.grains import TAG_APP_DAILY, TAG_DAILY, TAG_TOTAL, read_cursor
 from ingest.rollups.read import Filters
-from ingest.rollups.windows import Window, bucket_starts
+from ingest.rollups.windows import Window, bucket_starts, partial_buckets
 from rankings.models import TagKey
 from rankings.selectors.entities import attach_entities
 from rankings.selectors.ranks import Ranking, ranked
@@ -36,9 +36,8 @@ _BY_VALUE = sql.SQL(
 # What private apps added to a key's values: the per-app grain's (app, bucket) index, probed
 # for each private app.
 _PRIVATE = sql.SQL(
-    "SELECT {bucket}, u.tag_id, sum({metric}) FROM {table} u "
-    "WHERE u.app_id IN (SELECT id FROM rankings_app WHERE NOT is_public) "
-    "AND u.bucket >= %(start)s AND u.bucket < %(end)s "
+    "SELECT {bucket}, u.tag_id, sum({metric}){source} "
+    "AND u.app_id IN (SELECT id FROM rankings_app WHERE NOT is_public) "
     "AND u.tag_id IN (SELECT id FROM rankings_tagvalue WHERE key_id = %(tag_key)s) GROUP BY 1, 2"
 )
 
@@ -48,32 +47,38 @@ def ranked_keys() -> list[TagKey]:
     return list(TagKey.objects.filter(ranked=True))
 
 
-def _bucket(interval: str | None) -> sql.Composable:
-    if interval is None:
-        return sql.SQL("NULL::timestamp")
-    return sql.SQL("date_trunc({}, u.bucket::timestamp)").format(sql.Literal(interval))
+def _bucket(source: read.Source, interval: str | None) -> sql.Composable:
+    return source.position if interval else sql.SQL("NULL::int")
 
 
-def _fetch(query: sql.Composable, params: dict[str, Any]) -> Sums:
+def _fetch(query: sql.Composable, source: read.Source, params: dict[str, Any]) -> Sums:
+    """Sums per (bucket start or None, tag value)."""
     with read_cursor() as cursor:
-        cursor.execute(query, params)
+        cursor.execute(query, {**source.params, **params})
         return {
-            (bucket.replace(tzinfo=UTC) if bucket else None, tag): float(v)
-            for bucket, tag, v in cursor.fetchall()
+            (source.starts[position - 1] if position else None, tag): float(v)
+            for position, tag, v in cursor.fetchall()
+            if position is None or 1 <= position <= len(source.starts)
         }
 
 
 def _scoped(key: TagKey, window: Window, metric: str, filters: Filters, interval: str | None) -> Sums:
-    grain = TAG_APP_DAILY if filters.app is not None else TAG_DAILY if filters.model is not None else TAG_TOTAL
+    grain = (
+        TAG_APP_DAILY if filters.app is not None else TAG_DAILY if filters.model is not None else TAG_TOTAL
+    )
     source = read.source(window, filters, interval=interval, grain=grain)
-    query = _BY_VALUE.format(bucket=_bucket(interval), metric=read.metric_sum(metric), source=source.sql)
-    return _fetch(query, {**source.params, "tag_key": key.pk})
+    query = _BY_VALUE.format(
+        bucket=_bucket(source, interval), metric=read.metric_sum(metric), source=source.sql
+    )
+    return _fetch(query, source, {"tag_key": key.pk})
 
 
 def _private(key: TagKey, window: Window, metric: str, interval: str | None) -> Sums:
-    query = _PRIVATE.format(bucket=_bucket(interval), metric=read.metric_sum(metric), table=TAG_APP_DAILY.name)
-    start, end = read.bounds(window, TAG_APP_DAILY)
-    return _fetch(query, {"start": start, "end": end, "tag_key": key.pk})
+    source = read.source(window, Filters(), interval=interval, grain=TAG_APP_DAILY)
+    query = _PRIVATE.format(
+        bucket=_bucket(source, interval), metric=read.metric_sum(metric), source=source.sql
+    )
+    return _fetch(query, source, {"tag_key": key.pk})
 
 
 def _public(key: TagKey, window: Window, metric: str, interval: str | None) -> Sums:
@@ -156,4 +161,5 @@ def tag_series(
         position = index.get(bucket)
         if position is not None:
             values.get(tag, others)[position] += v
-    return Series(starts, [(row.entity, values[row.key]) for row in top_rows], others, metric)
+    series = [(row.entity, values[row.key]) for row in top_rows]
+    return Series(starts, series, others, metric, partial_buckets(window, interval, starts), window.zone)

@@ -10,7 +10,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 
 from ingest import maintenance, partitions, services, tasks
-from ingest.models import InboxBatch, SeenEvent, UsageDaily, UsageHourly, UsageModelWeekly
+from ingest.models import InboxBatch, SeenEvent, UsageDaily, UsageModelWeekly, UsageQuarterHour
 from ingest.rollups.grains import GRAINS
 from rankings.models import App, LLMModel
 from tests.conftest import wait_for
@@ -85,7 +85,7 @@ def test_unknown_model_provider_and_app_are_created_for_review(tmp_path):
     assert model.needs_review and model.author.needs_review
     app = App.objects.get(origin="https://new.example")
     assert app.needs_review and app.name == "<b>New</b>"
-    assert UsageHourly.objects.get().variant == "nitro"
+    assert UsageQuarterHour.objects.get().variant == "nitro"
 
 
 def test_event_without_origin_counts_as_unattributed(tmp_path):
@@ -99,7 +99,7 @@ def test_late_events_land_in_their_own_buckets(tmp_path):
     event = EventFactory.build(created_at=week_ago.isoformat())
     call_command("import_events", str(write_ndjson(tmp_path / "late.ndjson", [event])), "--quiet")
     assert UsageDaily.objects.get().bucket == week_ago.date()
-    assert UsageHourly.objects.get().bucket == week_ago.replace(minute=0, second=0, microsecond=0)
+    assert UsageQuarterHour.objects.get().bucket == week_ago.replace(minute=week_ago.minute // 15 * 15, second=0, microsecond=0)
     assert UsageModelWeekly.objects.get().bucket == week_ago.date() - timedelta(days=week_ago.weekday())
 
 

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from ingest import maintenance, processing
 from ingest.events import normalize, validate_batch
-from ingest.models import InboxBatch, RawEvent, UsageDaily, UsageHourly, UsageModelWeekly
+from ingest.models import InboxBatch, RawEvent, UsageDaily, UsageModelWeekly, UsageQuarterHour
 from ingest.services import import_events
 from tests.factories import EventFactory, both_grains_equal, expected_totals
 
@@ -63,7 +63,7 @@ def test_a_batch_stored_before_cache_writes_existed_counts_them_as_zero(ingest_k
     processing.claim_ids([e["id"] for e in events])
     batch = InboxBatch.objects.create(key=key, events=events, event_count=3)
     assert processing.process_batch(batch.pk) == "done"
-    assert UsageHourly.objects.get().requests == 3
+    assert UsageQuarterHour.objects.get().requests == 3
     assert UsageDaily.objects.get().cache_write_tokens == 0
 
 

@@ -3,6 +3,7 @@ from decimal import Decimal
 
 import pytest
 
+from ingest.rollups.windows import period_window
 from ingest.services import import_events
 from rankings.models import App, TagKey
 from tests.factories import EventFactory
@@ -14,12 +15,14 @@ XSS_NAME = "<img src=x onerror=alert(1)>"
 def usage(db):
     """A small known dataset through the real bulk ingest path: two apps (one private, one
     with a hostile name), three models, this week and the week before."""
-    from datetime import UTC, datetime, timedelta
-
     now = datetime.now(UTC)
+    # Mid-way through this week so far, and the same moment a week earlier (in the previous
+    # window, the same elapsed time of last week): whatever the weekday and hour.
+    this_week = period_window("week", now).start + (now - period_window("week", now).start) / 2
+    today = now - min(timedelta(hours=2), (now - period_window("day", now).start) / 2)
     events = []
-    for days_ago, count in ((1, 30), (9, 10)):
-        at = (now - timedelta(days=days_ago)).isoformat()
+    for moment, count in ((this_week, 30), (this_week - timedelta(days=7), 10)):
+        at = moment.isoformat()
         events += EventFactory.build_batch(count, created_at=at, model="anthropic/claude-sonnet-4")
         events += EventFactory.build_batch(
             count // 2,
@@ -32,7 +35,7 @@ def usage(db):
         )
     events += EventFactory.build_batch(
         5,
-        created_at=(now - timedelta(hours=2)).isoformat(),
+        created_at=today.isoformat(),
         model="deepseek/deepseek-r1",
         origin="https://secret.example",
         app_name="Secret App",

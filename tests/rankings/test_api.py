@@ -10,6 +10,7 @@ import pytest
 from django.db import connection
 
 from ingest.models import IngestKey
+from ingest.rollups import read
 from rankings import selectors
 from rankings.models import App, Category
 
@@ -210,7 +211,7 @@ def _cube_ranking(window, extra: str = "") -> dict:
         cursor.execute(
             "SELECT model_id, sum(prompt_tokens + completion_tokens) FROM rankings_usagedaily "
             f"WHERE bucket >= %s AND bucket < %s{extra} GROUP BY 1",
-            [window.start.date(), window.end.date()],
+            list(read.day_bounds(window)),
         )
         return {k: float(v) for k, v in cursor.fetchall()}
 
@@ -222,9 +223,13 @@ def test_reads_use_the_smallest_rollup_that_answers(usage):
 
     from rankings.selectors import Filters, Window
 
-    week = selectors.period_window("week")
-    if week.start.weekday() == 0:  # a rolling week that is not a calendar week, whatever today is
-        week = Window(week.start - timedelta(days=1), week.end - timedelta(days=1))
+    def hours_ago(hours: int):
+        return selectors.now().replace(minute=0, second=0, microsecond=0) - timedelta(hours=hours)
+
+    # Seven whole days that are not a calendar week, whatever today is.
+    today = selectors.period_window("day").start
+    first = today - timedelta(days=7 if (today - timedelta(days=7)).weekday() else 8)
+    week = Window(first, first + timedelta(days=7))
     weeks = selectors.history_window(90, "week")  # whole calendar weeks to now
     app = App.objects.get(origin="https://evil.example")
     category = Category.objects.get(slug="roleplay")
@@ -239,7 +244,12 @@ def test_reads_use_the_smallest_rollup_that_answers(usage):
         (lambda: selectors.ranking("app", week), "rankings_usageappdaily"),
         (lambda: selectors.ranking("provider", week), "rankings_usagedaily"),
         (lambda: selectors.ranking("model", week, filters=Filters(app=app.pk)), "rankings_usagedaily"),
-        (lambda: selectors.ranking("model", selectors.period_window("day")), "rankings_usagehourly"),
+        # Today so far: its day read whole (nothing is counted later than now); on a Monday, its week.
+        (
+            lambda: selectors.ranking("model", selectors.period_window("day")),
+            ("rankings_usagemodeltotal", "rankings_usagemodelweekly"),
+        ),
+        (lambda: selectors.ranking("model", Window(hours_ago(3), hours_ago(1))), "rankings_usagequarterhour"),
         (lambda: selectors.ranking("model", weeks), "rankings_usagemodelweekly"),
         (lambda: selectors.timeseries("author", weeks, interval="week"), "rankings_usagemodelweekly"),
         (
@@ -248,10 +258,12 @@ def test_reads_use_the_smallest_rollup_that_answers(usage):
         ),
         (lambda: selectors.timeseries(None, weeks, interval="day"), "rankings_usagemodeltotal"),
     ]
-    for read, table in cases:
+    for reader, table in cases:
         with CaptureQueriesContext(connection) as queries:
-            read()
-        assert f'FROM "{table}" u' in queries.captured_queries[0]["sql"], table
+            reader()
+        rollup_reads = [q["sql"] for q in queries.captured_queries if "ingest_calendar" not in q["sql"]]
+        tables = table if isinstance(table, tuple) else (table,)
+        assert any(f'FROM "{t}"' in rollup_reads[0] for t in tables), table
     # The narrow and weekly tables agree with the full cube.
     assert {r.key: r.value for r in selectors.ranking("model", week).rows} == _cube_ranking(week)
     assert {r.key: r.value for r in selectors.ranking("model", weeks).rows} == _cube_ranking(weeks)

@@ -113,6 +113,11 @@ def test_bad_parameters_are_4xx_in_the_api_format(client, narrow, url, status, f
 
 def test_windows_are_read_as_whole_utc_days(client, narrow):
     data = client.get("/api/v1/context-lengths?start=2026-01-02T05:00:00Z&end=2026-01-03T07:00:00Z").json()
-    assert data["window"] == {"start": "2026-01-02T00:00:00+00:00", "end": "2026-01-04T00:00:00+00:00"}
+    assert data["window"] == {
+        "start": "2026-01-02T00:00:00+00:00",
+        "end": "2026-01-04T00:00:00+00:00",
+        "tz": "UTC",
+        "note": "read as whole days in UTC (this section is kept per day)",
+    }
     day = client.get("/api/v1/tool-calls?period=day").json()["window"]
-    assert day["start"].endswith("T00:00:00+00:00") and day["end"].endswith("T00:00:00+00:00")
+    assert day["start"].endswith("T00:00:00+00:00") and day["period"] == "day" and "note" not in day

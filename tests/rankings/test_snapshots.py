@@ -45,6 +45,8 @@ def day_events(day: date, **fields) -> list[dict]:
 
 def test_beat_task_publishes_closed_days_with_checksums(client, usage, exports_dir):
     day = yesterday()
+    yesterdays = day_events(day, model="anthropic/claude-sonnet-4")
+    import_events(yesterdays)
     published = tasks.maintenance_snapshots()
     assert day.isoformat() in published
     manifest = json.loads((exports_dir / day.isoformat() / "manifest.json").read_text())
@@ -55,13 +57,15 @@ def test_beat_task_publishes_closed_days_with_checksums(client, usage, exports_d
         assert hashlib.sha256(content).hexdigest() == item["sha256"] and len(content) == item["bytes"]
     models = list(csv.DictReader(io.StringIO((exports_dir / day.isoformat() / "models.csv").read_text())))
     assert models[0]["slug"] == "anthropic/claude-sonnet-4" and models[0]["rank"] == "1"
-    assert int(models[0]["tokens"]) == sum(e["tokens_prompt"] + e["tokens_completion"] for e in usage[:30])
+    on_day = [e for e in usage + yesterdays if e["created_at"][:10] == day.isoformat()]
+    expected = sum(e["tokens_prompt"] + e["tokens_completion"] for e in on_day if e["model"] == models[0]["slug"])
+    assert int(models[0]["tokens"]) == expected
     assert tasks.maintenance_snapshots() == []  # nothing left to do
 
 
 def test_private_apps_never_in_a_snapshot_and_names_are_defused(usage, exports_dir):
-    day = datetime.now(UTC).date()  # the private app's events are from two hours ago
-    day_before = day - timedelta(days=1)
+    day_before = datetime.now(UTC).date() - timedelta(days=1)
+    import_events(day_events(day_before, origin="https://evil.example", app_name=XSS_NAME))
     import_events(day_events(day_before, origin="https://secret.example", app_name="Secret App"))
     import_events(day_events(day_before, origin="https://formula.example", app_name="=HYPERLINK(1)"))
     snapshots.write(day_before)

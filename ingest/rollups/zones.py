@@ -1,0 +1,65 @@
+"""Reporting time zones: the zone the date rollups are bucketed in (recorded in
+``ingest_calendar``, changed only by ``manage.py change_time_zone``), the zone the settings
+ask for (``TOKENRANK_TIME_ZONE``), and checking zone names asked for by visitors.
+
+Every real UTC offset is a multiple of 15 minutes, so the quarter-hour cube answers any zone
+exactly; the date rollups answer only reads in the zone they were built in (docs/decisions.md,
+"Time zones")."""
+
+from __future__ import annotations
+
+import time
+from functools import cache
+from zoneinfo import ZoneInfo, available_timezones
+
+from django.conf import settings
+from django.db import connections, router
+
+from ingest.models import Calendar
+
+_BUILT_TTL = 5.0  # seconds a process trusts the zone it last read (a rezone is rare)
+_built: tuple[float, str] | None = None
+
+
+@cache
+def known() -> frozenset[str]:
+    """Every IANA zone name."""
+    return frozenset(available_timezones())
+
+
+def checked(name: str) -> str:
+    """``name`` if it is an IANA zone name, else ValueError (never a path or a made-up name)."""
+    if not isinstance(name, str) or name not in known():
+        raise ValueError(f"unknown time zone {name!r}: give an IANA name such as Europe/Berlin")
+    return name
+
+
+@cache
+def info(name: str) -> ZoneInfo:
+    return ZoneInfo(checked(name))
+
+
+def reporting_zone() -> str:
+    """The zone pages and the API report in unless asked for another (``TOKENRANK_TIME_ZONE``)."""
+    return settings.TOKENRANK["TIME_ZONE"]
+
+
+def built_zone(*, fresh: bool = False) -> str:
+    """The zone the date rollups are bucketed in (``ingest_calendar``), read at most every
+    few seconds per process unless ``fresh``."""
+    global _built
+    if not fresh and _built is not None and time.monotonic() - _built[0] < _BUILT_TTL:
+        return _built[1]
+    with connections[router.db_for_read(Calendar)].cursor() as cursor:
+        # One row (primary key 1).
+        cursor.execute("SELECT zone FROM ingest_calendar WHERE id = 1")
+        row = cursor.fetchone()
+    zone = row[0] if row else "UTC"
+    _built = (time.monotonic(), zone)
+    return zone
+
+
+def forget_built_zone() -> None:
+    """Read the built zone again on next use (after a rezone in this process)."""
+    global _built
+    _built = None
