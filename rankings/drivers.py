@@ -1,6 +1,6 @@
 """The seven drivers of token growth, one number each (definitions: docs/api.md, "Drivers").
 
-Each driver splits the change in tokens between two equal windows into ``parts`` that add up
+Each driver splits the change in tokens between the two windows compared into ``parts`` that add up
 to it exactly, in whole tokens, and attributes one number to the driver (``tokens``). For
 five drivers that number is one of the parts: an exact decomposition. Multi-model access
 and discovery are indicators (a group's change; growth beyond the rest's pace), and their
