@@ -50,6 +50,7 @@ def test_home_renders_every_section_with_charts_when_asked_for_all(client, usage
         if section != "leaderboard_rows":
             assert f'id="{section}"' in body
     assert "deferred" not in body
+    assert 'href="/?period=month&amp;sections=all"' in body  # its tabs keep every section (no script)
     # top models, author share, category, languages, context length, a tag, sessions per turns
     assert body.count('class="plot') == 7
     assert "Claude Sonnet 4" in body
