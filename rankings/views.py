@@ -57,6 +57,8 @@ def section_leaderboard(state: State, path: str) -> dict[str, Any]:
         "leaderboard": ranking,
         "period_tabs": tabs(state, path, "period", PERIOD_LABELS, "leaderboard"),
         "more_url": more_url if more else None,
+        # Without scripts: the page showing the next rows.
+        "more_page": state.url(path, offset=state.offset + PAGE_SIZE) + "#leaderboard",
     }
 
 

@@ -104,6 +104,10 @@ def test_show_more_loads_the_next_rows(client, db):
     assert "Show more" in first and "offset=20" in first
     more = client.get("/?section=leaderboard_rows&offset=20", HTTP_HX_REQUEST="true").content.decode()
     assert more.count("<tr>") == 5 and "Show more" not in more
+    # Without scripts it is a link to the page with the next rows.
+    assert 'href="/?offset=20#leaderboard"' in first
+    page = client.get("/?offset=20").content.decode()
+    assert "<tr><td>21</td>" in page and "<tr><td>1</td>" not in page
 
 
 @pytest.mark.parametrize(
