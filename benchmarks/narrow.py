@@ -149,6 +149,8 @@ def build_narrow_rollups(days: int = 365) -> dict[str, int]:
             (SESSIONS, 6_000, SESSION_VALUES),
         ]
         counts = {}
+        # Built afresh: after a zone change the rows older than the raw events are still there.
+        cursor.execute("TRUNCATE " + ", ".join(grain.table for grain, _, _ in plan))
         for grain, per, values in plan:
             _insert(cursor, grain, {**keys, "bucket": "s.b::date"}, values, daily, per, arrays)
             cursor.execute(f"VACUUM ANALYZE {grain.table}")

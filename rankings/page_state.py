@@ -55,6 +55,7 @@ class State:
     tag: str = "task"
     turns: str = "all"
     tz: str = ""  # a time zone asked for (IANA name); empty: the site's reporting zone
+    sections: str = ""  # "all": the home page with every section rendered at once
 
     @classmethod
     def from_request(cls, request: HttpRequest) -> State:
@@ -81,6 +82,8 @@ class State:
             state.tag = tag
         if get.get("turns") in TURN_LABELS:
             state.turns = get["turns"]
+        if get.get("sections") == "all":
+            state.sections = "all"
         tz = get.get("tz", "")
         if len(tz) <= 64 and tz in zones.known() and tz != zones.reporting_zone():
             state.tz = tz
@@ -97,16 +100,13 @@ class State:
     def history_window(self, days: int, interval: str) -> Window:
         return history_window(days, interval, zone=self.zone)
 
-    def url(self, path: str, section: str | None = None, *, every: bool = False, **changes: Any) -> str:
-        """This state's URL with ``changes``; with ``section``, the htmx fragment URL; with
-        ``every``, the page with all its sections rendered at once."""
+    def url(self, path: str, section: str | None = None, **changes: Any) -> str:
+        """This state's URL with ``changes``; with ``section``, the htmx fragment URL."""
         values = {**vars(self), "offset": 0, **changes}
         defaults = vars(State())
         query = {k: v for k, v in values.items() if v != defaults[k]}
         if section:
             query["section"] = section
-        if every:
-            query["sections"] = "all"
         return path + ("?" + urlencode(query) if query else "")
 
     @property

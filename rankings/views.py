@@ -57,6 +57,8 @@ def section_leaderboard(state: State, path: str) -> dict[str, Any]:
         "leaderboard": ranking,
         "period_tabs": tabs(state, path, "period", PERIOD_LABELS, "leaderboard"),
         "more_url": more_url if more else None,
+        # Without scripts: the page showing the next rows.
+        "more_page": state.url(path, offset=state.offset + PAGE_SIZE) + "#leaderboard",
     }
 
 
@@ -165,7 +167,8 @@ HOME_TITLES = {
 }
 # Rendered with the page: what a visitor sees first. The others are placeholders that fetch
 # their fragment when scrolled into view (each cached on its own), so an uncached page costs
-# two sections' reads, not twelve; ``?sections=all`` renders every one (no script needed).
+# two sections' reads, not twelve; ``?sections=all`` renders every one (no script needed), and
+# its tabs keep it.
 HOME_FIRST = ("chart", "leaderboard")
 
 
@@ -174,7 +177,7 @@ def home(request: HttpRequest) -> HttpResponse:
     state = State.from_request(request)
     path = request.path
     section = request.GET.get("section")
-    every = request.GET.get("sections") == "all"
+    every = state.sections == "all"
     base = {"state": state, "metric_label": METRIC_LABELS[state.metric]}
     if section not in HOME_SECTIONS:
         section = None
@@ -194,7 +197,7 @@ def home(request: HttpRequest) -> HttpResponse:
                 for name, title in HOME_TITLES.items()
                 if name not in HOME_FIRST
             ]
-            context["every_url"] = state.url(path, every=True)
+            context["every_url"] = state.url(path, sections="all")
         context["metric_tabs"] = tabs(state, path, "metric", METRIC_LABELS, "")
         summary = share.home_summary(context["leaderboard"], PERIOD_LABELS[state.period])
         context["og"] = share.meta(request, "LLM token rankings", summary, share.og_image_path("home"))
@@ -204,7 +207,7 @@ def home(request: HttpRequest) -> HttpResponse:
     # and the host (named by the link-preview meta): cache it per canonical state URL and
     # rollup generation.
     url = request.build_absolute_uri(state.url(path, section, offset=state.offset))
-    return HttpResponse(cached(f"html:{'all:' if every else ''}{url}", page))
+    return HttpResponse(cached("html:" + url, page))
 
 
 # --- Entity pages -------------------------------------------------------------------------

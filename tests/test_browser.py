@@ -121,6 +121,16 @@ def test_home_draws_every_chart_and_switches_periods_in_place(browser, site):
     page.close()
 
 
+def test_sections_loaded_later_follow_a_tab_switched_in_place(browser, site):
+    page, errors, _ = open_page(browser, site + "/")
+    page.locator("#leaderboard a.tab", has_text="This month").click()
+    page.locator("#leaderboard a.tab.active", has_text="This month").wait_for()
+    reveal(page, ["authors", "categories", "apps", "tools"])
+    assert page.locator("#tools a.tab.active").first.inner_text() == "This month"
+    assert errors == []
+    page.close()
+
+
 def test_a_section_that_fails_to_load_says_so_and_retries(browser, site):
     page, errors, _ = open_page(browser, site + "/")
     page.route("**/*section=tools*", lambda route: route.fulfill(status=500, body="boom"))

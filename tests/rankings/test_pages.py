@@ -50,6 +50,7 @@ def test_home_renders_every_section_with_charts_when_asked_for_all(client, usage
         if section != "leaderboard_rows":
             assert f'id="{section}"' in body
     assert "deferred" not in body
+    assert 'href="/?period=month&amp;sections=all"' in body  # its tabs keep every section (no script)
     # top models, author share, category, languages, context length, a tag, sessions per turns
     assert body.count('class="plot') == 7
     assert "Claude Sonnet 4" in body
@@ -103,6 +104,10 @@ def test_show_more_loads_the_next_rows(client, db):
     assert "Show more" in first and "offset=20" in first
     more = client.get("/?section=leaderboard_rows&offset=20", HTTP_HX_REQUEST="true").content.decode()
     assert more.count("<tr>") == 5 and "Show more" not in more
+    # Without scripts it is a link to the page with the next rows.
+    assert 'href="/?offset=20#leaderboard"' in first
+    page = client.get("/?offset=20").content.decode()
+    assert "<tr><td>21</td>" in page and "<tr><td>1</td>" not in page
 
 
 @pytest.mark.parametrize(
