@@ -108,16 +108,20 @@ class Window:
     def in_zone(self, zone: str) -> Window:
         return replace(self, zone=zone)
 
-    def whole_days(self, zone: str | None = None) -> Window:
-        """The smallest window of whole days in ``zone`` (default: the zone the date rollups are
-        built in) that covers this one, with a note when it is wider; the period is kept."""
-        zone = zone or zones.built_zone()
-        start = local_start(self.start, "day", zone)
-        end = local_start(self.end, "day", zone)
-        end = end if end == self.end else shift(end, "day", 1, zone)
+    def whole_days(self) -> Window:
+        """The smallest window of whole days in its zone that covers this one, for the narrow
+        rollups: they are kept per day in the zone the date rollups are built in, and a day's
+        row is read as the day of the same date here (never shifted a day). The note says so
+        when the zones differ, or when the window is wider than asked; the period is kept."""
+        built = zones.built_zone()
+        start = local_start(self.start, "day", self.zone)
+        end = local_start(self.end, "day", self.zone)
+        end = end if end == self.end else shift(end, "day", 1, self.zone)
         note = self.note
-        if start != self.start or (end != self.end and not self.open):
-            note = f"read as whole days in {zone} (this section is kept per day)"
+        if built != self.zone:
+            note = f"read as whole days: each day holds that date's usage in {built} (this section is kept per day)"
+        elif start != self.start or (end != self.end and not self.open):
+            note = f"read as whole days in {built} (this section is kept per day)"
         return replace(self, start=start, end=end, note=note)
 
     def comparison(self) -> str:

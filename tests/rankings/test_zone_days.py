@@ -1,0 +1,86 @@
+"""Per-day (date-keyed) sections read in another zone than their rollups': a day's row goes
+into the bucket of its own date in the asked zone (never the day before or after), the
+answer's note says so, and ``period=all`` covers the first event in every zone."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.core.management import call_command
+
+from ingest.rollups import windows, zones
+from ingest.services import import_events
+from tests.factories import EventFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _noon_events(days: int) -> tuple[list[dict], datetime]:
+    """One event at 12:00 UTC on each of the ``days`` days before today (day ``n`` has
+    ``1000 * (n + 1)`` prompt tokens, so every day is told apart)."""
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    events = [
+        EventFactory.build(
+            created_at=(today - timedelta(days=days - n) + timedelta(hours=12)).isoformat(),
+            tokens_prompt=1000 * (n + 1),
+            tags={"language": "en"},
+            tool_calls=1,
+            session_id=f"s-{n}",
+        )
+        for n in range(days)
+    ]
+    assert import_events(events).accepted == len(events)
+    return events, today
+
+
+def _by_date(events: list[dict], zone: str) -> dict:
+    """Tokens per date of the rows they are kept in (dates in ``zone``)."""
+    sums: dict = {}
+    for event in events:
+        day = datetime.fromisoformat(event["created_at"]).astimezone(zones.info(zone)).date()
+        sums[day] = sums.get(day, 0) + event["tokens_prompt"] + event["tokens_completion"]
+    return sums
+
+
+def _query(start: datetime, end: datetime, zone: str) -> str:
+    return f"start={start.isoformat()}&end={end.isoformat()}&tz={zone}".replace("+", "%2B")
+
+
+@pytest.mark.parametrize("built", ["UTC", "Asia/Kolkata"])
+@pytest.mark.parametrize("zone", ["America/Los_Angeles", "UTC", "Asia/Kolkata", "Pacific/Chatham"])
+def test_a_days_row_lands_in_the_bucket_of_its_own_date(client, settings, built, zone):
+    events, _ = _noon_events(6)
+    if built != "UTC":
+        settings.TOKENRANK = {**settings.TOKENRANK, "TIME_ZONE": built}
+        call_command("change_time_zone")
+    try:
+        kept = _by_date(events, built)  # what each date row of the narrow rollups holds
+        first = min(kept)
+        start = windows.midnight(first, zone)
+        end = windows.midnight(max(kept) + timedelta(days=1), zone)
+        query = _query(start, end, zone)
+        tags = client.get(f"/api/v1/tags/language/timeseries?interval=day&{query}").json()
+        context = client.get(f"/api/v1/context-lengths?interval=day&{query}").json()
+        for data, values in ((tags, tags["series"][0]["values"]), (context, context["series"]["1k-10k"])):
+            dates = [datetime.fromisoformat(b).astimezone(zones.info(zone)).date() for b in data["buckets"]]
+            assert dict(zip(dates, values, strict=True)) == kept, (built, zone)
+            assert (built in data["window"].get("note", "")) == (built != zone)
+        # The whole days' totals of every narrow section hold the same dates.
+        total = sum(kept.values())
+        ranking = client.get(f"/api/v1/tags/language?{query}").json()
+        assert ranking["results"][0]["value"] == total
+        assert sum(r["value"] for r in context["results"]) == total
+        tools = client.get(f"/api/v1/tool-calls?{query}").json()
+        assert sum(r["tool_calls"] for r in tools["results"]) == len(events)
+        sessions = client.get(f"/api/v1/sessions?{query}").json()
+        assert (built in sessions["window"].get("note", "")) == (built != zone)
+        # One date only: the row of that date, nothing of the day before or after.
+        one = _query(windows.midnight(first, zone), windows.midnight(first + timedelta(days=1), zone), zone)
+        day = client.get(f"/api/v1/tags/language?{one}").json()
+        assert day["results"][0]["value"] == kept[first]
+    finally:
+        if built != "UTC":
+            settings.TOKENRANK = {**settings.TOKENRANK, "TIME_ZONE": "UTC"}
+            call_command("change_time_zone")
+            zones.forget_built_zone()
