@@ -19,7 +19,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from psycopg import sql
 
 from ingest.rollups import zones
-from ingest.rollups.grains import MODEL_TOTAL, read_cursor
+from ingest.rollups.grains import MODEL_TOTAL, QUARTERLY, read_cursor
 
 PERIODS = {"day": 1, "week": 7, "month": 30, "year": 365, "all": None}
 CALENDAR_PERIODS = ("day", "week", "month", "year")
@@ -149,13 +149,14 @@ class Window:
 
 def period_window(period: str, at: datetime | None = None, zone: str | None = None) -> Window:
     """The calendar ``period`` so far in ``zone`` (default: the reporting zone): from its start
-    to ``at`` (now) rounded up to the quarter-hour; ``all``: from the first day counted."""
+    to ``at`` (now) rounded up to the quarter-hour; ``all``: from the start of the day (in ``zone``) holding the first event."""
     at = at or now()
     zone = zone or zones.reporting_zone()
     end = ceil_quarter(at)
     if period == "all":
-        first = first_day()
-        start = midnight(first, zone) if first else local_start(at, "day", zone)
+        # From the start of the day (in ``zone``) holding the first event: every zone's total
+        # is the same.
+        start = local_start(first_quarter() or at, "day", zone)
         return Window(min(start, local_start(at, "day", zone)), end, zone, "all")
     return Window(local_start(at, period, zone), end, zone, period)
 
@@ -184,6 +185,15 @@ def first_day() -> date | None:
     with read_cursor() as cursor:
         # The first entry of the smallest grain's primary key (bucket first).
         cursor.execute(sql.SQL("SELECT min(bucket) FROM {}").format(MODEL_TOTAL.name))
+        (first,) = cursor.fetchone()
+    return first
+
+
+def first_quarter() -> datetime | None:
+    """The first quarter-hour counted (the quarter-hour cube is kept forever)."""
+    with read_cursor() as cursor:
+        # The first entry of the cube's primary key (bucket first).
+        cursor.execute(sql.SQL("SELECT min(bucket) FROM {}").format(QUARTERLY.name))
         (first,) = cursor.fetchone()
     return first
 

@@ -84,3 +84,16 @@ def test_a_days_row_lands_in_the_bucket_of_its_own_date(client, settings, built,
             settings.TOKENRANK = {**settings.TOKENRANK, "TIME_ZONE": "UTC"}
             call_command("change_time_zone")
             zones.forget_built_zone()
+
+
+@pytest.mark.parametrize("zone", ["America/Los_Angeles", "Etc/GMT+12", "Asia/Kolkata", "Pacific/Chatham"])
+def test_all_time_holds_the_first_event_in_every_zone(client, zone):
+    """``period=all`` starts at the local start of the day holding the first event, which in a
+    zone west of UTC is the day before its UTC date."""
+    first = (datetime.now(UTC) - timedelta(days=20)).replace(hour=2, minute=5, second=0, microsecond=0)
+    events = [EventFactory.build(created_at=(first + timedelta(days=n)).isoformat()) for n in range(3)]
+    assert import_events(events).accepted == len(events)
+    total = sum(e["tokens_prompt"] + e["tokens_completion"] for e in events)
+    data = client.get(f"/api/v1/rankings/models?period=all&tz={zone}".replace("+", "%2B")).json()
+    assert data["total"] == total, zone
+    assert datetime.fromisoformat(data["window"]["start"]) == windows.local_start(first, "day", zone)
