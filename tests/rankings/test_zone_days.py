@@ -97,3 +97,55 @@ def test_all_time_holds_the_first_event_in_every_zone(client, zone):
     data = client.get(f"/api/v1/rankings/models?period=all&tz={zone}".replace("+", "%2B")).json()
     assert data["total"] == total, zone
     assert datetime.fromisoformat(data["window"]["start"]) == windows.local_start(first, "day", zone)
+
+
+def _narrow_total() -> int:
+    from django.db import connection  # noqa: PLC0415
+    from psycopg import sql  # noqa: PLC0415
+
+    from ingest.rollups import read  # noqa: PLC0415
+    from ingest.rollups.grains import CONTEXT_TOTAL  # noqa: PLC0415
+
+    with connection.cursor() as cursor:
+        cursor.execute(sql.SQL("SELECT sum({}) FROM {} u").format(read.metric_sum("tokens"), CONTEXT_TOTAL.name))
+        return cursor.fetchone()[0]
+
+
+def test_verify_passes_right_after_each_zone_change_and_every_event_counts_once(settings):
+    """Raw events kept from a few days before the oldest fully kept day: after a change east
+    (UTC to Kolkata), then west (to Los Angeles), then back within the same day, the narrow
+    rollups verify and still hold every event once; the command names the zone the older
+    narrow rows are really in."""
+    from io import StringIO  # noqa: PLC0415
+
+    settings.TOKENRANK = {**settings.TOKENRANK, "RAW_RETENTION_DAYS": 6}
+    now = datetime.now(UTC)
+    events, moment, n = [], now - timedelta(days=7), 0
+    while moment < now - timedelta(minutes=1):
+        events.append(EventFactory.build(created_at=moment.isoformat(), tags={"language": "en"}, tool_calls=1))
+        moment += timedelta(minutes=37)
+        n += 1
+    assert import_events(events).accepted == len(events)
+    total = sum(e["tokens_prompt"] + e["tokens_completion"] for e in events)
+    said = []
+    try:
+        for zone, older in (("Asia/Kolkata", "UTC"), ("America/Los_Angeles", "UTC"), ("Asia/Kolkata", "UTC")):
+            settings.TOKENRANK = {**settings.TOKENRANK, "TIME_ZONE": zone}
+            out = StringIO()
+            call_command("change_time_zone", stdout=out)
+            said.append(out.getvalue())
+            assert f"older narrow rows stay in {older}" in said[-1], said
+            call_command("verify_rollups", stdout=StringIO())
+            assert _narrow_total() == total, zone
+    finally:
+        settings.TOKENRANK = {**settings.TOKENRANK, "TIME_ZONE": "UTC"}
+        call_command("change_time_zone", stdout=StringIO())
+        zones.forget_built_zone()
+
+
+def test_change_time_zone_refuses_another_zone_than_the_setting_unless_forced():
+    from django.core.management.base import CommandError  # noqa: PLC0415
+
+    with pytest.raises(CommandError, match="TOKENRANK_TIME_ZONE is UTC"):
+        call_command("change_time_zone", "Asia/Tokyo")
+    assert zones.built_zone(fresh=True) == "UTC"
