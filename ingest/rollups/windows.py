@@ -98,12 +98,19 @@ class Window:
         """The window a change compares with: for a calendar period, the period before over the
         same elapsed time (the whole period before when this one is complete); otherwise the
         equal window just before."""
+        return self.earlier(1)
+
+    def earlier(self, count: int) -> Window:
+        """The window ``count`` periods before, like for like: for a calendar period, that
+        period over the same elapsed time (whole when this one is complete); otherwise the
+        ``count``-th equal window before, back to back."""
         if self.period in CALENDAR_PERIODS:
-            start = shift(self.start, self.period, -1, self.zone)
+            start = shift(self.start, self.period, -count, self.zone)
+            end = shift(start, self.period, 1, self.zone)
             if self.end >= shift(self.start, self.period, 1, self.zone):
-                return Window(start, self.start, self.zone)
-            return Window(start, min(start + self.length, self.start), self.zone)
-        return Window(self.start - self.length, self.start, self.zone)
+                return Window(start, end, self.zone)
+            return Window(start, min(start + self.length, end), self.zone)
+        return Window(self.start - count * self.length, self.start - (count - 1) * self.length, self.zone)
 
     def in_zone(self, zone: str) -> Window:
         return replace(self, zone=zone)

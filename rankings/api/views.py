@@ -239,7 +239,9 @@ class TrendingView(ReadView):
     @extend_schema(
         parameters=[params.PeriodParams, FORMAT_PARAM],
         responses=s.TrendingListSerializer,
-        description="Growth score = tokens in the window minus the mean of the three preceding equal windows.",
+        description="Growth score = tokens in the window minus the mean of the three windows before, like for "
+        "like: for a period so far, the same elapsed time of each of the three periods before; for "
+        "start/end, the three equal windows before.",
     )
     def get(self, request: Request) -> Response:
         query = params.parse(params.PeriodParams, request.query_params)

@@ -149,3 +149,28 @@ def test_change_time_zone_refuses_another_zone_than_the_setting_unless_forced():
     with pytest.raises(CommandError, match="TOKENRANK_TIME_ZONE is UTC"):
         call_command("change_time_zone", "Asia/Tokyo")
     assert zones.built_zone(fresh=True) == "UTC"
+
+
+def test_trending_compares_the_same_time_of_the_three_weeks_before():
+    """Monday 00:00-10:00 so far against Monday 00:00-10:00 of each of the three weeks before,
+    not the 30 hours just before (the weekend)."""
+    from rankings import selectors  # noqa: PLC0415
+
+    monday = (datetime.now(UTC) - timedelta(days=30)).replace(hour=0, minute=0, second=0, microsecond=0)
+    monday -= timedelta(days=monday.weekday())
+    window = windows.period_window("week", monday + timedelta(hours=10), "UTC")
+    assert window.start == monday and window.comparison() == "vs the same time last week"
+    model = "anthropic/claude-sonnet-4"
+    at = [monday + timedelta(hours=5)] + [monday - timedelta(days=7 * n) + timedelta(hours=5) for n in (1, 2, 3)]
+    events = [
+        EventFactory.build(created_at=m.isoformat(), model=model, tokens_prompt=p)
+        for m, p in zip(at, (5000, 1000, 1000, 1000), strict=True)
+    ]
+    # The Sunday evening before: in the 30 hours just before, in none of the three Mondays.
+    events.append(EventFactory.build(created_at=(monday - timedelta(hours=4)).isoformat(), model=model, tokens_prompt=90000))
+    assert import_events(events).accepted == len(events)
+    tokens = [e["tokens_prompt"] + e["tokens_completion"] for e in events]
+    (row,) = selectors.trending("model", window)
+    assert row.value == tokens[0]
+    assert row.previous_value == pytest.approx(sum(tokens[1:4]) / 3)
+    assert "same time of the three weeks before" in selectors.trending_words(window)
