@@ -174,3 +174,12 @@ def test_trending_compares_the_same_time_of_the_three_weeks_before():
     assert row.value == tokens[0]
     assert row.previous_value == pytest.approx(sum(tokens[1:4]) / 3)
     assert "same time of the three weeks before" in selectors.trending_words(window)
+
+
+@pytest.mark.parametrize("period", ["week", "month", "year"])
+def test_entity_pages_name_what_a_change_compares_with(client, period):
+    events = EventFactory.build_batch(2, model="anthropic/claude-sonnet-4")
+    assert import_events(events).accepted == 2
+    page = client.get(f"/models/anthropic/claude-sonnet-4/?period={period}").content.decode()
+    assert f"change {windows.period_window(period).comparison()}" in page
+    assert "previous equal period" not in page
