@@ -24,6 +24,7 @@ from ingest.rollups.grains import MODEL_TOTAL, QUARTERLY, read_cursor
 PERIODS = {"day": 1, "week": 7, "month": 30, "year": 365, "all": None}
 CALENDAR_PERIODS = ("day", "week", "month", "year")
 INTERVALS = ("hour", "day", "week", "month")
+DATE_INTERVALS = INTERVALS[1:]  # the intervals of the per-day (narrow) rollups
 QUARTER = timedelta(minutes=15)
 
 

@@ -18,7 +18,6 @@ from rest_framework.views import APIView
 
 from config.api_errors import ApiError, json_error
 from ingest import schema
-from ingest.rollups import zones
 from rankings import selectors
 from rankings.api import params
 from rankings.api import serializers as s
@@ -198,8 +197,7 @@ class TimeseriesView(ReadView):
             top=query["top"],
             filters=query["filters"],
         )
-        zone = zones.info(query["window"].zone)
-        buckets = [b.astimezone(zone).isoformat() for b in series.buckets]
+        buckets = series.local_starts()
         partial = dict(zip(buckets, series.partial, strict=True))
 
         def values(numbers: list[float]) -> list[int | float]:

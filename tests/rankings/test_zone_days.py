@@ -183,3 +183,18 @@ def test_entity_pages_name_what_a_change_compares_with(client, period):
     page = client.get(f"/models/anthropic/claude-sonnet-4/?period={period}").content.decode()
     assert f"change {windows.period_window(period).comparison()}" in page
     assert "previous equal period" not in page
+
+
+def test_per_day_series_take_no_hours_and_give_local_partial_buckets(client):
+    assert import_events(EventFactory.build_batch(2, tags={"language": "en"})).accepted == 2
+    for url in ("/api/v1/context-lengths?interval=hour&period=day", "/api/v1/tags/language/timeseries?interval=hour"):
+        response = client.get(url)
+        assert response.status_code == 400 and response.json()["error"]["field"] == "interval", url
+    for url in (
+        "/api/v1/context-lengths?interval=day&period=week&tz=Asia/Kolkata",
+        "/api/v1/tags/language/timeseries?interval=day&period=week&tz=Asia/Kolkata",
+    ):
+        data = client.get(url).json()
+        assert all(b.endswith("T00:00:00+05:30") for b in data["buckets"]), url
+        assert len(data["partial"]) == len(data["buckets"]) and data["partial"][-1] is True, url
+    assert client.get("/api/v1/context-lengths?interval=day&period=week").json()["interval"] == "day"
