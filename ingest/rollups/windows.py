@@ -147,12 +147,16 @@ class Window:
         return "vs the window before"
 
     def label(self) -> str:
+        """The window for a page, with its note when it has one (pages say what the API's
+        ``window.note`` says)."""
         zone = zones.info(self.zone)
         start, last = self.start.astimezone(zone), (self.end - timedelta(seconds=1)).astimezone(zone)
         if self.length <= timedelta(days=1):
             end = self.end.astimezone(zone)
-            return f"{start:%b %-d %H:%M} – {end:%b %-d %H:%M} {self.zone}"
-        return f"{start:%b %-d, %Y} – {last:%b %-d, %Y}"
+            text = f"{start:%b %-d %H:%M} – {end:%b %-d %H:%M} {self.zone}"
+        else:
+            text = f"{start:%b %-d, %Y} – {last:%b %-d, %Y}"
+        return f"{text} · {self.note}" if self.note else text
 
 
 def period_window(period: str, at: datetime | None = None, zone: str | None = None) -> Window:

@@ -198,3 +198,16 @@ def test_per_day_series_take_no_hours_and_give_local_partial_buckets(client):
         assert all(b.endswith("T00:00:00+05:30") for b in data["buckets"]), url
         assert len(data["partial"]) == len(data["buckets"]) and data["partial"][-1] is True, url
     assert client.get("/api/v1/context-lengths?interval=day&period=week").json()["interval"] == "day"
+
+
+def test_per_day_sections_on_pages_say_the_note_and_show_no_day_not_begun(client):
+    assert import_events(EventFactory.build_batch(3, tags={"language": "en"}, tool_calls=1)).accepted == 3
+    for section in ("tools", "context", "tags", "sessions"):
+        page = client.get(f"/?section={section}&tz=America/Los_Angeles").content.decode()
+        assert "each day holds that date&#x27;s usage in UTC" in page or "each day holds that date's usage in UTC" in page, section
+        same = client.get(f"/?section={section}").content.decode()
+        assert "kept per day" not in same, section
+    zone = "Asia/Kathmandu"
+    tomorrow = datetime.now(zones.info(zone)).date() + timedelta(days=1)
+    page = client.get(f"/?section=tools&period=month&tz={zone}").content.decode()
+    assert f"{tomorrow:%b %-d, %Y}" not in page
