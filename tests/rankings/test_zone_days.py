@@ -211,3 +211,38 @@ def test_per_day_sections_on_pages_say_the_note_and_show_no_day_not_begun(client
     tomorrow = datetime.now(zones.info(zone)).date() + timedelta(days=1)
     page = client.get(f"/?section=tools&period=month&tz={zone}").content.decode()
     assert f"{tomorrow:%b %-d, %Y}" not in page
+
+
+def test_index_lists_and_search_take_a_zone_or_refuse_an_unknown_one(client):
+    """``tz`` on the index API, pages and search: the period in that zone; an unknown name
+    (or a file of the zone database that is no zone, or a name with a space) is a 400 in the
+    API, a visible fallback on pages."""
+    now = datetime.now(UTC)
+    events = [
+        EventFactory.build(created_at=(now - timedelta(minutes=37 * n + 1)).isoformat()) for n in range(80)
+    ]
+    assert import_events(events).accepted == len(events)
+    for zone in ("UTC", "Pacific/Chatham", "America/Los_Angeles"):
+        window = windows.period_window("day", zone=zone)
+        expected = sum(
+            e["tokens_prompt"] + e["tokens_completion"]
+            for e in events
+            if window.start <= datetime.fromisoformat(e["created_at"]) < window.end
+        )
+        data = client.get(f"/api/v1/models?period=day&tz={zone}").json()
+        assert data["window"]["tz"] == zone
+        assert sum(r["tokens"] for r in data["results"]) == expected, zone
+    for bad in ("bogus", "localtime", "%20UTC", "posixrules"):
+        for url in (
+            f"/api/v1/models?tz={bad}",
+            f"/api/v1/apps?tz={bad}",
+            f"/api/v1/search?q=a&tz={bad}",
+            f"/api/v1/rankings/models?tz={bad}",
+        ):
+            response = client.get(url)
+            assert response.status_code == 400 and response.json()["error"]["field"] == "tz", url
+        for url in (f"/models/?tz={bad}", f"/?tz={bad}"):
+            response = client.get(url)
+            assert response.status_code == 200 and "Unknown time zone: showing UTC" in response.content.decode(), url
+    page = client.get("/models/?tz=Asia/Kolkata").content.decode()
+    assert "Unknown time zone" not in page
