@@ -79,6 +79,8 @@ def test_a_days_row_lands_in_the_bucket_of_its_own_date(client, settings, built,
         one = _query(windows.midnight(first, zone), windows.midnight(first + timedelta(days=1), zone), zone)
         day = client.get(f"/api/v1/tags/language?{one}").json()
         assert day["results"][0]["value"] == kept[first]
+        dataset = client.get(f"/api/v1/datasets/rankings-daily?{one}").json()
+        assert {r["date"] for r in dataset["results"]} == {first.isoformat()}
     finally:
         if built != "UTC":
             settings.TOKENRANK = {**settings.TOKENRANK, "TIME_ZONE": "UTC"}
