@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from ingest.models import IngestKey, MaintenanceJob
+from ingest.models import Calendar, IngestKey, MaintenanceJob
 from ingest.rollups import maintain, zones
 from ingest.rollups.windows import midnight
 from rankings.cache import bump_generation
@@ -72,7 +73,9 @@ def verify_rollups(
     """Rollup rows of the days :func:`rollup_days` makes of ``[since, until]`` that differ
     from the raw events; returns the first day checked and the differences."""
     since, until = rollup_days(since, until)
-    return since, maintain.verify(since, until, zones.built_zone(fresh=True))
+    calendar = Calendar.objects.filter(pk=1).first()
+    narrow_from = calendar.narrow_from if calendar else None
+    return since, maintain.verify(since, until, zones.built_zone(fresh=True), narrow_from=narrow_from)
 
 
 def run_job(job_id: int) -> str:
@@ -156,15 +159,30 @@ def recompute_derived_costs(
     return changed, first, last
 
 
-def change_time_zone(zone: str) -> tuple[str, date]:
+@dataclass(frozen=True)
+class Rezoned:
+    former: str  # the zone the date rollups were in
+    narrow_from: date  # the first day the narrow rollups hold whole in the new zone
+    older: str  # the zone of the narrow rows before it (their raw events are gone)
+
+
+def change_time_zone(zone: str) -> Rezoned:
     """Rebuild the date rollups in ``zone`` (an IANA name) and record it: see
-    ``maintain.rezone``. Returns the former zone and the first day whose narrow rollups were
-    rebuilt (earlier ones stay in the former zone)."""
+    ``maintain.rezone``."""
     zone = zones.checked(zone)
     former = zones.built_zone(fresh=True)
     raw_since = maintain.oldest_complete_day(settings.TOKENRANK["RAW_RETENTION_DAYS"])
+    # The narrow rows kept (before raw_since) are in the former zone, and the last of them
+    # ends at a day's end there, unless the change before this one was less than a retention
+    # period ago: then they (and their end, when raw_since is not after its first whole day)
+    # are in the zone before that.
+    calendar = Calendar.objects.filter(pk=1).first()
+    last_from = calendar.narrow_from if calendar else None
+    before = (calendar.narrow_before_zone if calendar else "") or former
+    ends_in = before if last_from and raw_since < last_from else former
+    older = before if last_from and raw_since <= last_from else former
     with transaction.atomic():
-        maintain.rezone(zone, former, raw_since)
+        narrow_from = maintain.rezone(zone, raw_since, ends_in, older)
     zones.forget_built_zone()
     bump_generation()
-    return former, raw_since
+    return Rezoned(former, narrow_from, older)

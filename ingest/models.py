@@ -313,10 +313,17 @@ class UsageQuarterHour(UsageRollup):
 
 
 class Calendar(models.Model):
-    """One row: the zone the date rollups are bucketed in (``ingest.rollups.zones``)."""
+    """One row: the zone the date rollups are bucketed in (``ingest.rollups.zones``), and since
+    when the narrow rollups are whole days of it (their older rows could not be rebuilt)."""
 
     zone = models.CharField(max_length=64, default="UTC")
     changed_at = models.DateTimeField(null=True, blank=True)
+    narrow_from = models.DateField(
+        null=True, blank=True, help_text="The first day the narrow rollups hold whole in this zone."
+    )
+    narrow_before_zone = models.CharField(
+        max_length=64, blank=True, default="", help_text="The zone of the narrow rows before narrow_from."
+    )
 
 
 class UsageDaily(UsageRollup):

@@ -31,7 +31,7 @@ def _fragment_response(request: HttpRequest, response: HttpResponse) -> HttpResp
 
 def _summary(spec: indexes.Spec, query: IndexQuery, result: indexes.Result) -> str:
     """One sentence with the real numbers, for link previews."""
-    rows = listings.entries(spec.kind, query.period, "tokens")
+    rows = listings.entries(spec.kind, query.period, "tokens", zone=query.tz or None)
     top = max(rows, key=lambda r: r["value"], default=None)
     sentence = f"{result.total:,} {spec.plural} on Tokenrank"
     if top and top["value"]:

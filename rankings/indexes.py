@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 
 from django.urls import reverse
 
+from ingest.rollups import zones
 from rankings import listings
 from rankings.models import Author, Category, Provider
 from rankings.views import METRIC_LABELS, PERIOD_LABELS
@@ -240,6 +241,7 @@ class IndexQuery:
     metric: str = "tokens"
     sort: str = "usage"
     page: int = 1
+    tz: str = ""  # a time zone asked for (IANA name); empty: the reporting zone
     filters: dict[str, str] = field(default_factory=dict)  # the valid raw values
     values: dict[str, Any] = field(default_factory=dict)  # the same, parsed
 
@@ -263,6 +265,11 @@ class IndexQuery:
                 setattr(query, name, value)
             elif value is not None:
                 bad(name, f"{name}: must be one of {', '.join(allowed)}.")
+        tz = params.get("tz", "")
+        if tz in zones.known():
+            query.tz = tz
+        elif tz:
+            bad("tz", f"tz: unknown time zone {tz[:64]!r}: give an IANA name such as Europe/Berlin.")
         page = params.get("page", "1")
         if page.isdigit() and 0 < int(page) <= 100_000:
             query.page = int(page)
@@ -282,7 +289,9 @@ class IndexQuery:
     def params(self, **changes: Any) -> dict[str, Any]:
         """Non-default parameters of this query with ``changes`` (page back to 1 unless given)."""
         defaults = IndexQuery()
-        values = {"q": self.q, "period": self.period, "metric": self.metric, "sort": self.sort, "page": 1}
+        values = {
+            "q": self.q, "period": self.period, "metric": self.metric, "sort": self.sort, "page": 1, "tz": self.tz
+        }
         values.update(self.filters)
         values.update(changes)
         return {k: v for k, v in values.items() if v not in ("", None) and getattr(defaults, k, None) != v}
@@ -314,7 +323,7 @@ def matches(row: dict[str, Any], terms: list[str]) -> bool:
 def apply(spec: Spec, query: IndexQuery, page_size: int = PAGE_SIZE) -> Result:
     """The page of entries ``query`` asks for, each with its ``link``."""
     scope = {f.name: query.values[f.name] for f in spec.fields if f.test is None and f.name in query.values}
-    rows = listings.entries(spec.kind, query.period, query.metric, **scope)
+    rows = listings.entries(spec.kind, query.period, query.metric, zone=query.tz or None, **scope)
     total = len(rows)
     terms = query.q.casefold().split()
     tests = [(f.test, query.values[f.name]) for f in spec.fields if f.test and f.name in query.values]
@@ -346,15 +355,15 @@ def page_links(query: IndexQuery, result: Result, path: str) -> list[dict[str, A
 SEARCH_KINDS = ("model", "app", "author")
 
 
-def search(q: str, limit: int = 5) -> dict[str, list[dict[str, Any]]]:
+def search(q: str, limit: int = 5, zone: str | None = None) -> dict[str, list[dict[str, Any]]]:
     """The models, apps and authors whose name or slug has every word of ``q``, most used
-    this week first, names that start with ``q`` before the rest."""
+    this week (in ``zone``) first, names that start with ``q`` before the rest."""
     terms = " ".join(q.split())[:MAX_QUERY].casefold().split()
     if not terms:
         return {}
     results = {}
     for kind in SEARCH_KINDS:
-        rows = [r for r in listings.entries(kind, "week", "tokens") if matches(r, terms)]
+        rows = [r for r in listings.entries(kind, "week", "tokens", zone=zone) if matches(r, terms)]
         rows.sort(key=lambda r: (not r["name"].casefold().startswith(terms[0]), -r["value"], r["name"]))
         results[kind] = [dict(r, link=entity_link(kind, r["slug"])) for r in rows[:limit]]
     return results

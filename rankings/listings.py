@@ -15,7 +15,7 @@ from django.db.models import Count
 from psycopg import sql
 
 from ingest import schema
-from ingest.rollups import read
+from ingest.rollups import read, zones
 from ingest.rollups.grains import APP_DAILY, MODEL_TOTAL, read_cursor
 from rankings import selectors
 from rankings.cache import cached
@@ -124,16 +124,16 @@ def _base(pk: int, current: dict, previous: dict, metric: str) -> dict[str, Any]
     }
 
 
-def _windows(entity: str, period: str, filters: Filters | None = None) -> tuple[dict, dict]:
-    window = selectors.period_window(period)
+def _windows(entity: str, period: str, zone: str, filters: Filters | None = None) -> tuple[dict, dict]:
+    window = selectors.period_window(period, zone=zone)
     current = measures_by(entity, window, filters)
     compare = period != "all"
     return current, measures_by(entity, window.previous(), filters) if compare else {}
 
 
-def model_entries(period: str, metric: str) -> list[dict[str, Any]]:
+def model_entries(period: str, metric: str, zone: str) -> list[dict[str, Any]]:
     def compute() -> list[dict[str, Any]]:
-        current, previous = _windows("model", period)
+        current, previous = _windows("model", period, zone)
         offers, seen = model_offers(), first_seen("model")
         rows = []
         for m in LLMModel.objects.select_related("author").order_by("slug"):
@@ -157,14 +157,14 @@ def model_entries(period: str, metric: str) -> list[dict[str, Any]]:
             )
         return _ranked(rows)
 
-    return cached(f"index:model:{period}:{metric}", compute)
+    return cached(f"index:model:{period}:{metric}:{zone}", compute)
 
 
-def app_entries(period: str, metric: str, category: int | None = None) -> list[dict[str, Any]]:
+def app_entries(period: str, metric: str, zone: str, category: int | None = None) -> list[dict[str, Any]]:
     """Every public app; with ``category``, the apps used in it, measured in it."""
 
     def compute() -> list[dict[str, Any]]:
-        current, previous = _windows("app", period, Filters(category=category))
+        current, previous = _windows("app", period, zone, Filters(category=category))
         seen = first_seen("app")
         apps = App.objects.filter(is_public=True).only("slug", "name", "url", "description")
         if category is not None:
@@ -182,7 +182,7 @@ def app_entries(period: str, metric: str, category: int | None = None) -> list[d
         ]
         return _ranked(rows)
 
-    return cached(f"index:app:{period}:{metric}:{category}", compute)
+    return cached(f"index:app:{period}:{metric}:{category}:{zone}", compute)
 
 
 def _models_per(column: str) -> dict[int, int]:
@@ -197,13 +197,13 @@ def _models_per(column: str) -> dict[int, int]:
     return counts
 
 
-def catalog_entries(kind: str, period: str, metric: str) -> list[dict[str, Any]]:
+def catalog_entries(kind: str, period: str, metric: str, zone: str) -> list[dict[str, Any]]:
     """Every author, provider or category, with its number of models (authors: in the
     catalog; providers: served in the last OFFER_DAYS days)."""
     model = {"author": Author, "provider": Provider, "category": Category}[kind]
 
     def compute() -> list[dict[str, Any]]:
-        current, previous = _windows(kind, period)
+        current, previous = _windows(kind, period, zone)
         counts = _models_per(kind) if kind != "category" else {}
         rows = [
             {
@@ -216,15 +216,20 @@ def catalog_entries(kind: str, period: str, metric: str) -> list[dict[str, Any]]
         ]
         return _ranked(rows)
 
-    return cached(f"index:{kind}:{period}:{metric}", compute)
+    return cached(f"index:{kind}:{period}:{metric}:{zone}", compute)
 
 
-def entries(kind: str, period: str, metric: str, category: int | None = None) -> list[dict[str, Any]]:
+def entries(
+    kind: str, period: str, metric: str, category: int | None = None, zone: str | None = None
+) -> list[dict[str, Any]]:
+    """Every entry of ``kind`` with its measures in ``period`` so far in ``zone`` (default: the
+    reporting zone)."""
+    zone = zone or zones.reporting_zone()
     if kind == "model":
-        return model_entries(period, metric)
+        return model_entries(period, metric, zone)
     if kind == "app":
-        return app_entries(period, metric, category)
-    return catalog_entries(kind, period, metric)
+        return app_entries(period, metric, zone, category)
+    return catalog_entries(kind, period, metric, zone)
 
 
 # One entry's tokens and rank among its kind (the source brings the grain and its index).

@@ -68,6 +68,7 @@ def _tag_block(key: TagKey | None, state: State, filters: Filters | None = None)
     series = selectors.tag_series(key, history, interval="week", metric=state.metric, top=6, filters=filters)
     return {
         "key": key,
+        "window": window,
         "ranking": selectors.tag_ranking(key, window, metric=state.metric, filters=filters, limit=10),
         "figure": charts.stacked_bars(series, height=260),
     }

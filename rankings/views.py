@@ -126,6 +126,7 @@ def section_trending(state: State, path: str) -> dict[str, Any]:
             "models": selectors.trending("model", window, limit=8, min_volume=1000),
             "apps": selectors.trending("app", window, limit=8, min_volume=1000),
             "new_models": selectors.new_models(state.period_window("month"), limit=8),
+            "label": selectors.trending_words(window),
         }
 
     return {"trending": cached("home:trending:" + state.key(), compute)}

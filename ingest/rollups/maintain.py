@@ -229,16 +229,23 @@ def _differences(grain: Grain, zone: str) -> sql.Composed:
     )
 
 
-def verify(since: date, until: date, zone: str, limit: int = 50) -> list[Mismatch]:
+def verify(
+    since: date, until: date, zone: str, limit: int = 50, narrow_from: date | None = None
+) -> list[Mismatch]:
     """Rollup rows of the days ``[since, until]`` (in ``zone``, the zone the date rollups are
-    built in) that differ from the raw events (up to ``limit`` per grain); weekly grains are
-    checked against their daily grain for the weeks those days fall in."""
+    built in) that differ from the raw events (up to ``limit`` per grain); the narrow ones
+    from ``narrow_from`` on when later (the first day they hold whole in ``zone``, see
+    :func:`rezone`); weekly grains are checked against their daily grain for the weeks those
+    days fall in."""
     mismatches: list[Mismatch] = []
     start, end = midnight(since, zone), midnight(until + timedelta(days=1), zone)
     monday = since - timedelta(days=since.weekday())
     next_monday = until - timedelta(days=until.weekday()) + timedelta(days=7)
     for grain in GRAINS:
-        if grain.weekly:
+        if grain in NARROW and narrow_from and narrow_from > since:
+            first = min(narrow_from, until + timedelta(days=1))
+            first, last, source_start, source_end = first, until + timedelta(days=1), midnight(first, zone), end
+        elif grain.weekly:
             first, last, source_start, source_end = monday, next_monday, monday, next_monday
         elif grain.date_bucketed:
             first, last, source_start, source_end = since, until + timedelta(days=1), start, end
@@ -259,13 +266,16 @@ def verify(since: date, until: date, zone: str, limit: int = 50) -> list[Mismatc
 _DATE_CUBE = tuple(g for g in GRAINS if g.date_bucketed and not g.weekly and g not in NARROW)
 
 
-def rezone(zone: str, former: str, raw_since: date) -> None:
+def rezone(zone: str, raw_since: date, ends_in: str, older: str) -> date:
     """Rebuild every date grain in ``zone`` and record it as the calendar's zone; caller holds
     a transaction. The cube's date grains are summed from the quarter-hour cube (kept forever,
     exact in every zone), the weekly ones from them, the narrow rollups from raw events from
-    ``raw_since`` on (older narrow rows cannot be re-bucketed: they stay as they were, in the
-    ``former`` zone; the first new day starts where the last old one ends). Takes
-    the calendar's row exclusively first: ingest (which reads it in its write) waits."""
+    ``raw_since`` on. Older narrow rows cannot be re-bucketed (their events are gone): they
+    stay as they were (in the ``older`` zone), and the new rows take every event from where
+    the last of them ends (at a day's end in ``ends_in``): each event once, the day before the
+    first whole day in ``zone`` has one bound of each zone. Returns that first whole day,
+    recorded with ``older`` (``verify`` checks the narrow rollups from it). Takes the calendar's row
+    exclusively first: ingest (which reads it in its write) waits."""
     with connection.cursor() as cursor:
         cursor.execute("LOCK TABLE ingest_calendar IN ACCESS EXCLUSIVE MODE")
         cursor.execute(_LOCK.format(ALL_TABLES))
@@ -279,14 +289,18 @@ def rezone(zone: str, former: str, raw_since: date) -> None:
             if grain.weekly:
                 cursor.execute(sql.SQL("TRUNCATE {}").format(grain.name))
                 cursor.execute(_from_daily(grain, grain.daily, sql.SQL("")))
-        start = max(midnight(raw_since, zone), midnight(raw_since, former))
+        start = midnight(raw_since, ends_in)  # where the kept older rows end
         for grain in NARROW:
             cursor.execute(_DELETE_BUCKETS.format(grain.name), {"first": raw_since, "last": date.max})
             cursor.execute(
                 upsert(grain, _RAW_RANGE, zone), {"start": start, "end": datetime.max.replace(tzinfo=UTC)}
             )
+        whole = raw_since if midnight(raw_since, zone) >= start else raw_since + timedelta(days=1)
         cursor.execute(
-            "INSERT INTO ingest_calendar (id, zone, changed_at) VALUES (1, %(zone)s, now()) "
-            "ON CONFLICT (id) DO UPDATE SET zone = EXCLUDED.zone, changed_at = EXCLUDED.changed_at",
-            {"zone": zone},
+            "INSERT INTO ingest_calendar (id, zone, changed_at, narrow_from, narrow_before_zone) "
+            "VALUES (1, %(zone)s, now(), %(whole)s, %(older)s) "
+            "ON CONFLICT (id) DO UPDATE SET zone = EXCLUDED.zone, changed_at = EXCLUDED.changed_at, "
+            "narrow_from = EXCLUDED.narrow_from, narrow_before_zone = EXCLUDED.narrow_before_zone",
+            {"zone": zone, "whole": whole, "older": older},
         )
+    return whole

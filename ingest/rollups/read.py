@@ -146,10 +146,10 @@ def _date(moment: datetime, zone: str) -> date:
     return moment.astimezone(zones.info(zone)).date()
 
 
-def day_bounds(window: Window) -> tuple[date, date]:
-    """The days (in the zone the date rollups are built in) that ``window`` overlaps, as date
-    bucket bounds ``[first, last)``."""
-    zone = zones.built_zone()
+def day_bounds(window: Window, zone: str | None = None) -> tuple[date, date]:
+    """The days (in ``zone``, default the zone the date rollups are built in) that ``window``
+    overlaps, as date bucket bounds ``[first, last)``."""
+    zone = zone or zones.built_zone()
     return _date(window.start, zone), _first_day(window.end, zone)
 
 
@@ -208,11 +208,13 @@ def source(
     private = sql.SQL(
         " AND u.app_id NOT IN (SELECT id FROM rankings_app WHERE NOT is_public)" if public_apps_only else ""
     )
-    zone = zones.built_zone()
+    # A narrow grain's row of date D goes to the bucket holding D in the window's zone (see
+    # Window.whole_days); the cube's days are whole days of the built zone inside a bucket.
+    zone = window.zone if grain is not None else zones.built_zone()
     name = f"{prefix}starts"
     params.update({name: starts, f"{name}_days": [_first_day(s, zone) for s in starts]})
     if grain is not None:
-        pieces = [Piece(grain, *day_bounds(window))]
+        pieces = [Piece(grain, *day_bounds(window, zone))]
     else:
         weeks = interval in (None, "week")
         pieces = cover(window, starts[1:], needed, weeks=weeks)

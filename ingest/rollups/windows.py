@@ -19,11 +19,12 @@ from datetime import UTC, date, datetime, time, timedelta
 from psycopg import sql
 
 from ingest.rollups import zones
-from ingest.rollups.grains import MODEL_TOTAL, read_cursor
+from ingest.rollups.grains import MODEL_TOTAL, QUARTERLY, read_cursor
 
 PERIODS = {"day": 1, "week": 7, "month": 30, "year": 365, "all": None}
 CALENDAR_PERIODS = ("day", "week", "month", "year")
 INTERVALS = ("hour", "day", "week", "month")
+DATE_INTERVALS = INTERVALS[1:]  # the intervals of the per-day (narrow) rollups
 QUARTER = timedelta(minutes=15)
 
 
@@ -98,26 +99,37 @@ class Window:
         """The window a change compares with: for a calendar period, the period before over the
         same elapsed time (the whole period before when this one is complete); otherwise the
         equal window just before."""
+        return self.earlier(1)
+
+    def earlier(self, count: int) -> Window:
+        """The window ``count`` periods before, like for like: for a calendar period, that
+        period over the same elapsed time (whole when this one is complete); otherwise the
+        ``count``-th equal window before, back to back."""
         if self.period in CALENDAR_PERIODS:
-            start = shift(self.start, self.period, -1, self.zone)
+            start = shift(self.start, self.period, -count, self.zone)
+            end = shift(start, self.period, 1, self.zone)
             if self.end >= shift(self.start, self.period, 1, self.zone):
-                return Window(start, self.start, self.zone)
-            return Window(start, min(start + self.length, self.start), self.zone)
-        return Window(self.start - self.length, self.start, self.zone)
+                return Window(start, end, self.zone)
+            return Window(start, min(start + self.length, end), self.zone)
+        return Window(self.start - count * self.length, self.start - (count - 1) * self.length, self.zone)
 
     def in_zone(self, zone: str) -> Window:
         return replace(self, zone=zone)
 
-    def whole_days(self, zone: str | None = None) -> Window:
-        """The smallest window of whole days in ``zone`` (default: the zone the date rollups are
-        built in) that covers this one, with a note when it is wider; the period is kept."""
-        zone = zone or zones.built_zone()
-        start = local_start(self.start, "day", zone)
-        end = local_start(self.end, "day", zone)
-        end = end if end == self.end else shift(end, "day", 1, zone)
+    def whole_days(self) -> Window:
+        """The smallest window of whole days in its zone that covers this one, for the narrow
+        rollups: they are kept per day in the zone the date rollups are built in, and a day's
+        row is read as the day of the same date here (never shifted a day). The note says so
+        when the zones differ, or when the window is wider than asked; the period is kept."""
+        built = zones.built_zone()
+        start = local_start(self.start, "day", self.zone)
+        end = local_start(self.end, "day", self.zone)
+        end = end if end == self.end else shift(end, "day", 1, self.zone)
         note = self.note
-        if start != self.start or (end != self.end and not self.open):
-            note = f"read as whole days in {zone} (this section is kept per day)"
+        if built != self.zone:
+            note = f"read as whole days: each day holds that date's usage in {built} (this section is kept per day)"
+        elif start != self.start or (end != self.end and not self.open):
+            note = f"read as whole days in {built} (this section is kept per day)"
         return replace(self, start=start, end=end, note=note)
 
     def comparison(self) -> str:
@@ -135,23 +147,28 @@ class Window:
         return "vs the window before"
 
     def label(self) -> str:
+        """The window for a page, with its note when it has one (pages say what the API's
+        ``window.note`` says)."""
         zone = zones.info(self.zone)
         start, last = self.start.astimezone(zone), (self.end - timedelta(seconds=1)).astimezone(zone)
         if self.length <= timedelta(days=1):
             end = self.end.astimezone(zone)
-            return f"{start:%b %-d %H:%M} – {end:%b %-d %H:%M} {self.zone}"
-        return f"{start:%b %-d, %Y} – {last:%b %-d, %Y}"
+            text = f"{start:%b %-d %H:%M} – {end:%b %-d %H:%M} {self.zone}"
+        else:
+            text = f"{start:%b %-d, %Y} – {last:%b %-d, %Y}"
+        return f"{text} · {self.note}" if self.note else text
 
 
 def period_window(period: str, at: datetime | None = None, zone: str | None = None) -> Window:
     """The calendar ``period`` so far in ``zone`` (default: the reporting zone): from its start
-    to ``at`` (now) rounded up to the quarter-hour; ``all``: from the first day counted."""
+    to ``at`` (now) rounded up to the quarter-hour; ``all``: from the start of the day (in ``zone``) holding the first event."""
     at = at or now()
     zone = zone or zones.reporting_zone()
     end = ceil_quarter(at)
     if period == "all":
-        first = first_day()
-        start = midnight(first, zone) if first else local_start(at, "day", zone)
+        # From the start of the day (in ``zone``) holding the first event: every zone's total
+        # is the same.
+        start = local_start(first_quarter() or at, "day", zone)
         return Window(min(start, local_start(at, "day", zone)), end, zone, "all")
     return Window(local_start(at, period, zone), end, zone, period)
 
@@ -180,6 +197,15 @@ def first_day() -> date | None:
     with read_cursor() as cursor:
         # The first entry of the smallest grain's primary key (bucket first).
         cursor.execute(sql.SQL("SELECT min(bucket) FROM {}").format(MODEL_TOTAL.name))
+        (first,) = cursor.fetchone()
+    return first
+
+
+def first_quarter() -> datetime | None:
+    """The first quarter-hour counted (the quarter-hour cube is kept forever)."""
+    with read_cursor() as cursor:
+        # The first entry of the cube's primary key (bucket first).
+        cursor.execute(sql.SQL("SELECT min(bucket) FROM {}").format(QUARTERLY.name))
         (first,) = cursor.fetchone()
     return first
 

@@ -21,10 +21,14 @@ _BUILT_TTL = 5.0  # seconds a process trusts the zone it last read (a rezone is 
 _built: tuple[float, str] | None = None
 
 
+# Files of the zone database that are no zone's name: the host's own zone, and POSIX rules.
+_NOT_ZONES = frozenset({"localtime", "posixrules"})
+
+
 @cache
 def known() -> frozenset[str]:
-    """Every IANA zone name."""
-    return frozenset(available_timezones())
+    """Every IANA zone name (exactly as listed: no spaces, no other case)."""
+    return frozenset(available_timezones()) - _NOT_ZONES
 
 
 def checked(name: str) -> str:

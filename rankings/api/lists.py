@@ -15,6 +15,7 @@ from rest_framework.response import Response
 from config.api_errors import ApiError
 from rankings import indexes, selectors
 from rankings.api import serializers as s
+from rankings.api.params import zone_of
 from rankings.api.views import FORMAT_PARAM, ReadView
 from rankings.indexes import SPECS, IndexQuery, InvalidParam
 
@@ -91,6 +92,9 @@ def index_item(kind: str, row: dict[str, Any]) -> dict[str, Any]:
 
 
 # An entry with every key, for the CSV header of an empty list.
+TZ_PARAM = OpenApiParameter(
+    "tz", str, description="IANA time zone of the period (default: the site's reporting zone); unknown: 400."
+)
 BLANK_ROW = {
     **dict.fromkeys(
         ("rank", "previous", "change", "context", "prompt_price", "completion_price", "first_seen")
@@ -109,6 +113,7 @@ def _parameters(spec: indexes.Spec) -> list[OpenApiParameter]:
             "q", str, description="Every word must appear in the name or slug (≤ 100 characters)."
         ),
         OpenApiParameter("period", str, enum=list(indexes.PERIODS), description="Default: week."),
+        TZ_PARAM,
         OpenApiParameter("metric", str, enum=list(indexes.METRICS), description="Default: tokens."),
         OpenApiParameter("sort", str, enum=list(spec.sorts), description="Default: usage (the metric)."),
         OpenApiParameter("page", int, description="From 1."),
@@ -149,7 +154,7 @@ class IndexListView(ReadView):
         items = [index_item(self.kind, row) for row in result.rows]
         response = Response(
             {
-                "window": s.window_dict(selectors.period_window(query.period)),
+                "window": s.window_dict(selectors.period_window(query.period, zone=query.tz or None)),
                 "metric": query.metric,
                 "count": result.count,
                 "page": result.page,
@@ -196,7 +201,8 @@ class SearchView(ReadView):
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("q", str, required=True, description="Words to find (≤ 100 characters).")
+            OpenApiParameter("q", str, required=True, description="Words to find (≤ 100 characters)."),
+            TZ_PARAM,
         ],
         responses=SearchSerializer,
         description="Models, apps and authors whose name or slug has every word of q, most used this "
@@ -206,7 +212,7 @@ class SearchView(ReadView):
         q = " ".join(request.query_params.get("q", "").split())
         if not q or len(q) > indexes.MAX_QUERY:
             raise ApiError(400, "invalid", f"q: 1 to {indexes.MAX_QUERY} characters.", "q")
-        found = indexes.search(q, limit=10)
+        found = indexes.search(q, limit=10, zone=zone_of(request.query_params))
         results = {
             SPECS[kind].plural: [{"slug": r["slug"], "name": r["name"], "link": r["link"]} for r in rows]
             for kind, rows in found.items()

@@ -145,7 +145,9 @@ class ContextLengthView(CachedView):
             series = selectors.context_series(
                 window, interval=query["interval"], metric=metric, filters=filters
             )
-            data["buckets"] = [b.isoformat() for b in series.buckets]
+            data["interval"] = query["interval"]
+            data["buckets"] = series.local_starts()
+            data["partial"] = series.partial
             data["series"] = {b.code: [s.amount(v, metric) for v in values] for b, values in series.series}
         return data
 
@@ -225,7 +227,7 @@ class TagSeriesView(ReadView):
             top=query["top"],
             filters=query["filters"],
         )
-        buckets = [b.isoformat() for b in series.buckets]
+        buckets = series.local_starts()
         metric = series.metric
         response = Response(
             {
@@ -233,6 +235,7 @@ class TagSeriesView(ReadView):
                 "metric": metric,
                 "interval": query["interval"],
                 "buckets": buckets,
+                "partial": series.partial,
                 "series": [
                     {"tag": tag_dict(t), "values": [s.amount(v, metric) for v in values]}
                     for t, values in series.series

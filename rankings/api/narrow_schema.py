@@ -8,7 +8,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from rankings import selectors
+from ingest.rollups.windows import DATE_INTERVALS
 from rankings.api import params
 from rankings.api import serializers as s
 from rankings.api.pagination import PageSerializer
@@ -30,9 +30,9 @@ class ToolParams(params.FilteredParams):
 class ContextParams(params.FilteredParams):
     filters = ("model",)
     interval = serializers.ChoiceField(
-        choices=list(selectors.INTERVALS),
+        choices=list(DATE_INTERVALS),
         required=False,
-        help_text="Also give each bucket's value per interval (`series`).",
+        help_text="Also give each bucket's value per interval (`series`; kept per day: no hours).",
     )
 
 
@@ -42,7 +42,7 @@ class TagParams(params.FilteredParams):
 
 class TagSeriesParams(params.FilteredParams):
     filters = ("model", "app")
-    interval = serializers.ChoiceField(choices=["day", "week", "month"], default="week")
+    interval = serializers.ChoiceField(choices=list(DATE_INTERVALS), default="week")
     top = serializers.IntegerField(min_value=1, max_value=50, default=8)
     default_period = "month"
 
@@ -98,7 +98,13 @@ class ContextSerializer(serializers.Serializer):
     window = s.WindowSerializer()
     metric = serializers.CharField()
     results = ContextRowSerializer(many=True)
-    buckets = serializers.ListField(child=serializers.DateTimeField(), required=False)
+    interval = serializers.CharField(required=False)
+    buckets = serializers.ListField(
+        child=serializers.DateTimeField(), required=False, help_text="Local bucket starts, with their offset."
+    )
+    partial = serializers.ListField(
+        child=serializers.BooleanField(), required=False, help_text="Buckets cut short (so far)."
+    )
     series = serializers.DictField(
         child=serializers.ListField(child=serializers.FloatField()), required=False
     )

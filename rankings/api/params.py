@@ -59,6 +59,7 @@ class WindowParams(serializers.Serializer):
     tz = serializers.CharField(
         required=False,
         max_length=64,
+        trim_whitespace=False,  # " UTC" is no zone's name
         help_text="IANA time zone of days, weeks (from Monday) and months, e.g. Asia/Kolkata "
         "(default: the site's reporting zone).",
     )

@@ -68,7 +68,7 @@ class TimeseriesSerializer(serializers.Serializer):
 class TrendingRowSerializer(serializers.Serializer):
     entity = EntitySerializer()
     tokens = serializers.FloatField()
-    baseline = serializers.FloatField(allow_null=True, help_text="Mean of the three preceding windows.")
+    baseline = serializers.FloatField(allow_null=True, help_text="Mean of the three windows before (like for like).")
     score = serializers.FloatField()
 
 

@@ -18,7 +18,6 @@ from rest_framework.views import APIView
 
 from config.api_errors import ApiError, json_error
 from ingest import schema
-from ingest.rollups import zones
 from rankings import selectors
 from rankings.api import params
 from rankings.api import serializers as s
@@ -198,8 +197,7 @@ class TimeseriesView(ReadView):
             top=query["top"],
             filters=query["filters"],
         )
-        zone = zones.info(query["window"].zone)
-        buckets = [b.astimezone(zone).isoformat() for b in series.buckets]
+        buckets = series.local_starts()
         partial = dict(zip(buckets, series.partial, strict=True))
 
         def values(numbers: list[float]) -> list[int | float]:
@@ -239,7 +237,9 @@ class TrendingView(ReadView):
     @extend_schema(
         parameters=[params.PeriodParams, FORMAT_PARAM],
         responses=s.TrendingListSerializer,
-        description="Growth score = tokens in the window minus the mean of the three preceding equal windows.",
+        description="Growth score = tokens in the window minus the mean of the three windows before, like for "
+        "like: for a period so far, the same elapsed time of each of the three periods before; for "
+        "start/end, the three equal windows before.",
     )
     def get(self, request: Request) -> Response:
         query = params.parse(params.PeriodParams, request.query_params)

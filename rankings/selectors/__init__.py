@@ -34,7 +34,7 @@ from rankings.selectors.figures import (
     totals,
     totals_by,
 )
-from rankings.selectors.ranks import Ranking, RankRow, new_models, ranking, trending
+from rankings.selectors.ranks import Ranking, RankRow, new_models, ranking, trending, trending_words
 from rankings.selectors.series import SERIES_COLUMNS, Series, measure_series, timeseries
 from rankings.selectors.sessions import SessionReport, session_report
 from rankings.selectors.tags import ranked_keys, tag_ranking, tag_series
@@ -86,4 +86,5 @@ __all__ = [
     "totals",
     "totals_by",
     "trending",
+    "trending_words",
 ]

@@ -218,9 +218,10 @@ _DAILY_DATASET = sql.SQL(
 def daily_dataset(
     entity: str, window: Window, *, top: int = 50, limit: int | None = None, offset: int = 0
 ) -> DatasetPage:
-    """Per UTC day, the top ``top`` models (or public apps) by tokens plus one ``other`` row
-    for the rest: the shape of OpenRouter's public daily datasets, in pages of ``limit`` rows
-    from ``offset``."""
+    """Per day (of the date rollups' zone: the rows of the dates ``window`` covers in its own
+    zone, as the narrow sections read them), the top ``top`` models (or public apps) by tokens
+    plus one ``other`` row for the rest: the shape of OpenRouter's public daily datasets, in
+    pages of ``limit`` rows from ``offset``."""
     grain, name = _DATASETS[entity]
     dimension = schema.DIMENSION[entity]
     listed = (
@@ -236,7 +237,7 @@ def daily_dataset(
         listed=listed,
         catalog=sql.Identifier(ENTITY_MODEL[entity]._meta.db_table),
     )
-    start, end = read.day_bounds(window)
+    start, end = read.day_bounds(window, window.zone)
     with read_cursor() as cursor:
         cursor.execute(query, {"start": start, "end": end, "top": top, "limit": limit, "offset": offset})
         raw = cursor.fetchall()

@@ -168,34 +168,51 @@ def ranked(
     )
 
 
-# Tokens in the window (from ``split`` on) and the mean of the three windows before, per
-# entry, over one read of the four windows; the best growth first.
-# Rows in position 2 are the window's, in position 1 the three windows before.
+# Tokens in the window (the last bucket) and the mean of the three windows before (the
+# buckets in %(baseline)s; the others are the gaps between them), per entry, over one read
+# of the span they cover; the best growth first.
 _TRENDING = sql.SQL(
-    "SELECT {key}, sum({tokens}) FILTER (WHERE {position} = 2) AS cur, "
-    "sum({tokens}) FILTER (WHERE {position} = 1) / 3.0 AS base{source} GROUP BY 1 "
-    "HAVING coalesce(sum({tokens}) FILTER (WHERE {position} = 2), 0) >= %(min_volume)s "
-    "ORDER BY coalesce(sum({tokens}) FILTER (WHERE {position} = 2), 0) "
-    "- coalesce(sum({tokens}) FILTER (WHERE {position} = 1), 0) / 3.0 DESC LIMIT %(limit)s"
+    "SELECT {key}, sum({tokens}) FILTER (WHERE {position} = %(current)s) AS cur, "
+    "sum({tokens}) FILTER (WHERE {position} = ANY(%(baseline)s)) / 3.0 AS base{source} GROUP BY 1 "
+    "HAVING coalesce(sum({tokens}) FILTER (WHERE {position} = %(current)s), 0) >= %(min_volume)s "
+    "ORDER BY coalesce(sum({tokens}) FILTER (WHERE {position} = %(current)s), 0) "
+    "- coalesce(sum({tokens}) FILTER (WHERE {position} = ANY(%(baseline)s)), 0) / 3.0 DESC "
+    "LIMIT %(limit)s"
 )
 
 
+def trending_words(window: Window) -> str:
+    """What :func:`trending` compares, in words."""
+    if window.period in ("day", "week", "month", "year") and window.comparison().startswith("vs the same time"):
+        return f"tokens this {window.period} so far minus the mean of the same time of the three {window.period}s before"
+    return "tokens in the window minus the mean of the three equal windows before"
+
+
 def trending(entity: str, window: Window, *, limit: int = 10, min_volume: float = 0) -> list[RankRow]:
-    """Growth score = tokens in ``window`` minus the mean of the three preceding equal
-    windows (OpenRouter's definition); entries under ``min_volume`` tokens are left out."""
-    lookback = Window(window.start - 3 * window.length, window.end, window.zone)
+    """Growth score = tokens in ``window`` minus the mean of the three windows before, like
+    for like (``Window.earlier``: for a period so far, the same elapsed time of each of the
+    three periods before); entries under ``min_volume`` tokens are left out."""
+    before = [window.earlier(n) for n in (3, 2, 1)]
+    bounds = sorted({b for w in before for b in (w.start, w.end)} | {window.start})
+    baseline = [n + 1 for n, start in enumerate(bounds) if any(w.start == start for w in before)]
+    lookback = Window(bounds[0], window.end, window.zone)
     source = read.source(
-        lookback,
-        Filters(),
-        public_apps_only=entity == "app",
-        entity=entity,
-        starts=[lookback.start, window.start],
+        lookback, Filters(), public_apps_only=entity == "app", entity=entity, starts=bounds
     )
     query = _TRENDING.format(
         key=read.key(entity), tokens=read.metric_sum("tokens"), source=source.sql, position=source.position
     )
     with read_cursor() as cursor:
-        cursor.execute(query, {**source.params, "min_volume": max(min_volume, 1), "limit": limit})
+        cursor.execute(
+            query,
+            {
+                **source.params,
+                "current": len(bounds),
+                "baseline": baseline,
+                "min_volume": max(min_volume, 1),
+                "limit": limit,
+            },
+        )
         raw = cursor.fetchall()
     rows = []
     for position, (k, cur, base) in enumerate(raw, start=1):

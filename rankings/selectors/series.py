@@ -10,7 +10,7 @@ from typing import Any
 from psycopg import sql
 
 from ingest import schema
-from ingest.rollups import read
+from ingest.rollups import read, zones
 from ingest.rollups.grains import read_cursor
 from ingest.rollups.read import Filters
 from ingest.rollups.windows import Window, bucket_starts, partial_buckets, wall_clock
@@ -28,6 +28,11 @@ class Series:
 
     def labels(self) -> list[str]:
         return wall_clock(self.buckets, self.zone)
+
+    def local_starts(self) -> list[str]:
+        """Bucket starts as local times in its zone, with their offset (ISO 8601)."""
+        info = zones.info(self.zone)
+        return [b.astimezone(info).isoformat() for b in self.buckets]
 
 
 # A metric per bucket, the top entries' own and the rest together (key NULL); the source

@@ -165,7 +165,7 @@ def test_date_rollups_rebuilt_in_another_zone_answer_it_from_them(client):
     now = selectors.now()
     events = _events_across_days(now)
     assert import_events(events).accepted == len(events)
-    call_command("change_time_zone", "Asia/Kathmandu")
+    call_command("change_time_zone", "Asia/Kathmandu", "--force")
     try:
         assert zones.built_zone(fresh=True) == "Asia/Kathmandu"
         window = windows.period_window("week", zone="Asia/Kathmandu")
@@ -182,7 +182,7 @@ def test_date_rollups_rebuilt_in_another_zone_answer_it_from_them(client):
         total = sum(r["value"] for r in context["results"])
         assert total == sum(_tokens(e) for e in events if window.start <= datetime.fromisoformat(e["created_at"]))
     finally:
-        call_command("change_time_zone", "UTC")
+        call_command("change_time_zone", "UTC", "--force")
         zones.forget_built_zone()
 
 
@@ -258,7 +258,7 @@ def test_a_changed_reporting_zone_is_reported_until_the_rollups_are_rebuilt(clie
     try:
         assert not any("time zone" in r for r in client.get("/readyz").json().get("reasons", []))
     finally:
-        call_command("change_time_zone", "UTC")
+        call_command("change_time_zone", "UTC", "--force")
 
 
 def test_an_unknown_zone_setting_stops_the_start(monkeypatch):

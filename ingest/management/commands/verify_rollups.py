@@ -6,9 +6,10 @@ from ingest.management.commands._range import add_range_arguments, checked_range
 
 class Command(BaseCommand):
     help = (
-        "Compare every rollup table with the raw events for a range of UTC days (weekly tables with "
-        "their daily table). Exit status 0 when they match, 1 when rows differ (listed, up to 50 per "
-        "table; `rebuild_rollups` with the same range repairs them), 2 for an invalid range."
+        "Compare every rollup table with the raw events for a range of days of the rollups' zone "
+        "(weekly tables with their daily table; the narrow ones from the first day they hold whole "
+        "since change_time_zone). Exit status 0 when they match, 1 when rows differ (listed, up to "
+        "50 per table; `rebuild_rollups` with the same range repairs them), 2 for an invalid range."
     )
 
     def add_arguments(self, parser):

@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("ingest", "0014_quarter_hours_and_calendar"),
+        ("ingest", "0015_calendar_narrow_from"),
     ]
 
     operations = [
