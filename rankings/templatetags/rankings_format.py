@@ -146,9 +146,10 @@ def entry_change(row: dict) -> str:
 def share_links(state, path: str, anchor: str, title: str, embed: str | None = None) -> dict:
     """ "Copy link" to a section of this page as it is switched, and "Embed" for its
     /embed/ version (``embed``: that page's path; default /embed/<anchor>/)."""
+    # Without the home page's "every section at once": the section loads where it is shown.
     return {
-        "link": f"{state.url(path)}#{anchor}",
-        "embed": state.url(embed or f"/embed/{anchor}/"),
+        "link": f"{state.url(path, sections='')}#{anchor}",
+        "embed": state.url(embed or f"/embed/{anchor}/", sections=""),
         "title": title,
     }
 
