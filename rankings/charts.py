@@ -133,13 +133,14 @@ def lines(
 ) -> dict[str, Any]:
     """A line per series; segments into ``partial`` buckets are dashed (labelled "so far")."""
     partial = partial or [False] * len(x)
+    # The points the dotted segments join: the partial buckets and their neighbours.
+    near = [p or (n > 0 and partial[n - 1]) or (n + 1 < len(x) and partial[n + 1]) for n, p in enumerate(partial)]
     traces = []
     for i, (name, values) in enumerate(series_by_name.items()):
         color = PALETTE[i % len(PALETTE)]
         if not any(partial):
             traces.append(_line(name, x, values, color, suffix))
             continue
-        near = [p or (n > 0 and partial[n - 1]) or (n + 1 < len(x) and partial[n + 1]) for n, p in enumerate(partial)]
         traces.append(_line(name, x, [None if p else v for v, p in zip(values, partial, strict=True)], color, suffix))
         dashed = _line(name + " (so far)", x, [v if n else None for v, n in zip(values, near, strict=True)], color, suffix)
         dashed["line"]["dash"] = "dot"
