@@ -36,6 +36,9 @@ KNOWN_CATEGORIES_TTL = 30.0
 
 _MODEL_RE = re.compile(r"^([a-z0-9][a-z0-9._-]{0,63})/([a-z0-9][a-z0-9._-]{0,127})(?::([a-z0-9-]{1,16}))?$")
 CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+# Removed from free text too: bidi embeddings, overrides and isolates (U+202A-U+202E,
+# U+2066-U+2069), which would flip the text around a name wherever it is shown.
+REMOVED_RE = re.compile(r"[\x00-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
 SURROGATE_RE = re.compile(r"[\ud800-\udfff]")  # lone surrogates: JSON can carry them, UTF-8 cannot
 MAX_MODEL = 64 + 1 + 128 + 1 + 16 + 10  # author/name:variant as _MODEL_RE allows, with spaces
 _VARIANT_RE = re.compile(r"^[a-z0-9-]{1,16}$")
@@ -59,7 +62,7 @@ def text(value: Any, limit: int) -> str:
     if not value.isprintable():  # rare; isprintable is a fast C scan
         if SURROGATE_RE.search(value):
             raise ValueError("must be valid Unicode (it holds a lone surrogate)")
-        value = CONTROL_RE.sub("", value)
+        value = REMOVED_RE.sub("", value)
     return value.strip()
 
 

@@ -280,6 +280,8 @@ def dual_lines(x: list[str], left: tuple[str, list], right: tuple[str, list]) ->
     ]
     return _figure(
         traces,
+        # The right axis needs the room of the left one: its tick labels and title outside the plot.
+        margin={**MARGIN, "r": MARGIN["l"] + 10},
         yaxis=_title(left[0]),
-        yaxis2={"overlaying": "y", "side": "right", "showgrid": False, **_title(right[0])},
+        yaxis2={"overlaying": "y", "side": "right", "showgrid": False, "automargin": True, **_title(right[0])},
     )

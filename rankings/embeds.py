@@ -97,7 +97,7 @@ def embed_growth(request: HttpRequest, name: str) -> HttpResponse:
     def page() -> str:
         context = growth_views.growth_context(request)
         title = growth_views.GROWTH_CHARTS[name][0]
-        if context is None:
+        if context.get("empty"):
             context = {"partial": "embed/no_data.html"}
         else:
             context.update(chart=context["charts"][name], partial="rankings/_growth_chart.html")

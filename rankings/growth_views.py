@@ -12,7 +12,8 @@ from django.views.decorators.http import require_GET
 
 from config.api_errors import ApiError
 from ingest.rollups import zones
-from rankings import charts, share
+from ingest.rollups.read import has_usage
+from rankings import charts, selectors, share
 from rankings.api import params
 from rankings.api.growth import GrowthParams, growth_payload
 from rankings.views import State
@@ -57,18 +58,20 @@ GROWTH_CHARTS = {
 }
 
 
-def growth_context(request: HttpRequest) -> dict[str, Any] | None:
-    """The growth page's data and charts (None when there is no usage in either window)."""
+def growth_context(request: HttpRequest) -> dict[str, Any]:
+    """The growth page's data and charts; ``empty`` (window, tabs, no data) when there is no
+    usage in either window."""
     asked = {k: request.GET[k] for k in ("period", "start", "end", "tz") if request.GET.get(k)}
     try:
         window = params.parse(GrowthParams, asked)["window"]
     except ApiError:  # pages are lenient: a bad window shows the default one
         asked = {"tz": asked["tz"]} if asked.get("tz") in zones.known() else {}
         window = params.parse(GrowthParams, asked)["window"]
-    period = window.period or ""
     data = growth_payload(window)
+    query = "?" + urlencode(asked) if asked else ""
+    page = {"window": window, "asked": asked, "tabs": window_tabs(request, window, asked), "query": query}
     if not data["tokens"]["before"] and not data["tokens"]["after"]:
-        return None
+        return {**page, "empty": True}
     authors = data["contributors"]["author"]["items"]
     figures = {
         "waterfall": charts.waterfall(
@@ -151,19 +154,6 @@ def growth_context(request: HttpRequest) -> dict[str, Any] | None:
         }
         for d in data["drivers"]
     ]
-    zone = {"tz": asked["tz"]} if "tz" in asked else {}
-    custom = "start" in asked
-    tabs = [
-        {
-            "value": p,
-            "label": label,
-            "active": p == period and not custom,
-            "url": request.path
-            + ("?" + urlencode({**({"period": p} if p else {}), **zone}) if p or zone else ""),
-        }
-        for p, label in GROWTH_PERIODS.items()
-    ]
-    query = "?" + urlencode(asked) if asked else ""
     growth_charts = {
         name: {
             "name": name,
@@ -175,24 +165,33 @@ def growth_context(request: HttpRequest) -> dict[str, Any] | None:
         }
         for name, (title, label) in GROWTH_CHARTS.items()
     }
-    return {
-        "g": data,
-        "charts": growth_charts,
-        "tabs": tabs,
-        "window": window,
-        "asked": asked,
-        "drivers": driver_rows,
-    }
+    names = [i["entity"]["name"] for c in data["contributors"].values() for i in c["items"]]
+    return {**page, "g": data, "charts": growth_charts, "drivers": driver_rows, "names": names}
+
+
+def window_tabs(request: HttpRequest, window: selectors.Window, asked: dict[str, str]) -> list[dict[str, Any]]:
+    """The period tabs (the custom window's, when asked for, is none of them)."""
+    zone = {"tz": asked["tz"]} if "tz" in asked else {}
+    custom = "start" in asked
+    return [
+        {
+            "value": p,
+            "label": label,
+            "active": p == (window.period or "") and not custom,
+            "url": request.path + ("?" + urlencode({**({"period": p} if p else {}), **zone}) if p or zone else ""),
+        }
+        for p, label in GROWTH_PERIODS.items()
+    ]
 
 
 @require_GET
 def growth_page(request: HttpRequest) -> HttpResponse:
     """Why usage grew: the same decomposition as /api/v1/growth, drawn."""
     state = State.from_request(request)
-    context = growth_context(request)
-    if context is None:
+    if not has_usage():  # nothing ever counted: how to start
         return render(request, "rankings/empty.html", {"state": state})
-    summary = context["g"]["summary"][0] if context["g"]["summary"] else "Why LLM token usage changed."
-    context["og"] = share.meta(request, "Why usage grew", summary, share.og_image_path("home"))
-    context["state"] = state
+    context = {**growth_context(request), "state": state}
+    if not context.get("empty"):
+        summary = context["g"]["summary"][0] if context["g"]["summary"] else "Why LLM token usage changed."
+        context["og"] = share.meta(request, "Why usage grew", summary, share.og_image_path("home"))
     return render(request, "rankings/growth.html", context)

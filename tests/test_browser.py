@@ -514,3 +514,21 @@ def test_screenshots_of_index_error_and_embed_pages(browser, site, other_origin)
     page.wait_for_timeout(800)
     page.screenshot(path=str(folder / "embed-iframe.png"))
     page.close()
+
+
+def test_multi_series_growth_charts_name_their_series_on_desktop_cards(browser, site):
+    page, errors, _ = open_page(browser, site + "/growth/")
+    for chart in ("mix", "shares", "price"):
+        card = page.locator(f"#growth-{chart}")
+        card.scroll_into_view_if_needed()
+        card.locator(".plot svg.main-svg").first.wait_for(timeout=10_000)
+        assert card.locator(".plot").bounding_box()["width"] < 480  # a card of the 3-column layout
+        assert card.locator("g.legend g.traces").count() >= 2, chart
+    assert errors == []
+    page.close()
+    phone = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    phone.goto(site + "/growth/")
+    phone.wait_for_load_state("networkidle")
+    phone.locator("#growth-shares .plot svg.main-svg").first.wait_for(timeout=10_000)
+    assert phone.locator("#growth-shares g.legend").count() == 0  # the data table names them
+    phone.close()

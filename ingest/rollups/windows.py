@@ -95,23 +95,33 @@ class Window:
         clock skew aside), so its last day may be read whole."""
         return self.end >= now()
 
+    @property
+    def ahead(self) -> bool:
+        """It ends after the current quarter-hour: part of it is still to come (a window from
+        start to end into the future, so far)."""
+        return self.end > ceil_quarter(now())
+
     def previous(self) -> Window:
         """The window a change compares with: for a calendar period, the period before over the
         same elapsed time (the whole period before when this one is complete); otherwise the
-        equal window just before."""
+        equal window just before (over the same elapsed time when this one ends in the future)."""
         return self.earlier(1)
 
     def earlier(self, count: int) -> Window:
         """The window ``count`` periods before, like for like: for a calendar period, that
         period over the same elapsed time (whole when this one is complete); otherwise the
-        ``count``-th equal window before, back to back."""
+        ``count``-th equal window before, back to back (over the same elapsed time when this one
+        is :attr:`ahead`)."""
         if self.period in CALENDAR_PERIODS:
             start = shift(self.start, self.period, -count, self.zone)
             end = shift(start, self.period, 1, self.zone)
             if self.end >= shift(self.start, self.period, 1, self.zone):
                 return Window(start, end, self.zone)
             return Window(start, min(start + self.length, end), self.zone)
-        return Window(self.start - count * self.length, self.start - (count - 1) * self.length, self.zone)
+        start = self.start - count * self.length
+        if self.ahead:  # so far, like a period: the same elapsed time of the window before
+            return Window(start, start + max(ceil_quarter(now()) - self.start, timedelta(0)), self.zone)
+        return Window(start, start + self.length, self.zone)
 
     def in_zone(self, zone: str) -> Window:
         return replace(self, zone=zone)
@@ -134,17 +144,18 @@ class Window:
 
     def comparison(self) -> str:
         """What :meth:`previous` is, in words ("vs the same time last week", "day over day",
-        "vs the previous 60 minutes")."""
+        "vs the previous 60 minutes", "vs the same elapsed time of the previous 7 days")."""
         if self.period in CALENDAR_PERIODS:
             if self.end >= shift(self.start, self.period, 1, self.zone):
                 return f"{self.period} over {self.period}"
             return {"day": "vs the same time yesterday"}.get(self.period, f"vs the same time last {self.period}")
         minutes = int(self.length.total_seconds() // 60)
+        so_far = "the same elapsed time of " if self.ahead else ""
         for unit, size in (("day", 1440), ("hour", 60), ("minute", 1)):
             if minutes % size == 0:
                 count = minutes // size
-                return f"vs the previous {count} {unit}{'s' if count != 1 else ''}"
-        return "vs the window before"
+                return f"vs {so_far}the previous {count} {unit}{'s' if count != 1 else ''}"
+        return f"vs {so_far}the window before"
 
     def label(self) -> str:
         """The window for a page, with its note when it has one (pages say what the API's

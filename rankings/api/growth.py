@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from ingest.rollups.windows import CALENDAR_PERIODS
 from rankings import drivers, growth, selectors
 from rankings.api import params
 from rankings.api.growth_schema import GrowthSerializer
@@ -98,6 +100,19 @@ def growth_dict(g: growth.Growth) -> dict[str, Any]:
 
 
 class GrowthParams(params.WindowParams):
+    # Growth is a comparison, and `all` (since the first event) has nothing to compare with.
+    period = serializers.ChoiceField(
+        choices=list(CALENDAR_PERIODS),
+        required=False,
+        help_text="day/week/month/year so far in tz, compared with the same elapsed time of the period "
+        "before (not all: since the first event, nothing comes before to compare with). Ignored when "
+        "start and end are given.",
+        error_messages={
+            "invalid_choice": '"{input}" is not a period growth compares: day, week, month or year '
+            "(all, since the first event, has nothing before it)."
+        },
+    )
+
     def validate(self, attrs):
         if not {"period", "start", "end"} & set(attrs):
             zone = params.zone_of(attrs)
@@ -106,11 +121,14 @@ class GrowthParams(params.WindowParams):
         return super().validate(attrs)
 
 
-def growth_payload(window) -> dict[str, Any]:
-    return cached(
+def growth_payload(window: selectors.Window) -> dict[str, Any]:
+    """The report of the window read, cached under it; its ``after`` window (with the note on
+    how the window asked for was read) is this request's own, never another request's."""
+    data = cached(
         f"growth:{window.start.isoformat()}:{window.end.isoformat()}:{window.zone}:{window.period}",
         lambda: growth_dict(growth.decompose(window)),
     )
+    return {**data, "after": window_dict(window)}
 
 
 class GrowthView(ReadView):

@@ -4,6 +4,7 @@ names the parameter."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from rest_framework import serializers
@@ -89,13 +90,17 @@ class WindowParams(serializers.Serializer):
 
 def exact_window(start: datetime, end: datetime, zone: str) -> Window:
     """The window read for ``[start, end)``: exact on quarter-hours (the finest grain kept),
-    else widened to them with a note saying so."""
+    else widened to them with a note saying so; one that ends after now is read so far, and
+    its note says so too."""
     read_start = start - (start - start.replace(minute=0, second=0, microsecond=0)) % QUARTER
     read_end = ceil_quarter(end)
-    note = ""
+    notes = []
     if (read_start, read_end) != (start, end):
-        note = "start and end were widened to quarter-hours, the finest grain kept"
-    return Window(read_start, read_end, zone, note=note)
+        notes.append("start and end were widened to quarter-hours, the finest grain kept")
+    window = Window(read_start, read_end, zone)
+    if window.ahead:
+        notes.append("the window ends after now: so far, compared with the same elapsed time of the window before")
+    return replace(window, note="; ".join(notes))
 
 
 def _filter_field(dimension: schema.Dimension) -> serializers.Field:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import html
 import json
+import unicodedata
+from collections.abc import Iterable
 
 from django import template
 from django.core.serializers.json import DjangoJSONEncoder
@@ -97,10 +99,31 @@ def entity_link(entity, kind: str) -> str:
         return "(deleted)"
     if kind == "variant":
         return format_html(":{}", entity) if entity else "standard"
-    link = format_html('<a href="{}">{}</a>', entity.get_absolute_url(), entity.name)
+    link = format_html('<a href="{}"><bdi>{}</bdi></a>', entity.get_absolute_url(), entity.name)
     if kind == "model":
         return format_html('{} <span class="muted">{}</span>', link, entity.slug)
     return link
+
+
+# Bidi classes that can reorder the text around a name: right-to-left letters and digits, and
+# the embedding, override and isolate controls (removed at ingest, but names stored before may
+# hold them).
+_REORDERING = {"R", "AL", "AN", "LRE", "LRO", "RLE", "RLO", "PDF", "LRI", "RLI", "FSI", "PDI"}
+
+
+def _reorders(name: str) -> bool:
+    return any(unicodedata.bidirectional(c) in _REORDERING for c in name)
+
+
+@register.filter
+def isolating(sentence: str, names: Iterable[str]) -> str:
+    """``sentence`` escaped, each of ``names`` in it that holds right-to-left text or bidi
+    controls isolated in ``<bdi>``: a name cannot flip the words around it."""
+    text = html.escape(sentence)
+    for name in sorted({n for n in names if _reorders(n)}, key=len, reverse=True):
+        escaped = html.escape(name)
+        text = text.replace(escaped, f"<bdi>{escaped}</bdi>")
+    return mark_safe(text)  # noqa: S308 (the sentence and every name escaped above)
 
 
 @register.simple_tag
@@ -178,10 +201,9 @@ def figure_table(figure: dict, caption: str) -> str:
     xs = list(traces[0]["x"])
     head = "".join(f'<th scope="col" class="num">{_cell(t.get("name") or "Value")}</th>' for t in traces)
     body = []
+    columns = [_table_values(t) for t in traces]
     for i, x in enumerate(xs):
-        cells = "".join(
-            f'<td class="num">{_cell(t["y"][i] if i < len(t["y"]) else None)}</td>' for t in traces
-        )
+        cells = "".join(f'<td class="num">{c[i] if i < len(c) else _cell(None)}</td>' for c in columns)
         body.append(f'<tr><th scope="row">{_axis_label(x)}</th>{cells}</tr>')
     return mark_safe(  # noqa: S308 (every piece escaped above)
         '<details class="chart-data"><summary>Show the data as a table</summary><div class="table-scroll">'
@@ -189,6 +211,24 @@ def figure_table(figure: dict, caption: str) -> str:
         f'<thead><tr><th scope="col">{"Period" if xs and _is_time(xs[0]) else "Item"}</th>{head}</tr></thead>'
         f"<tbody>{''.join(body)}</tbody></table></div></details>"
     )
+
+
+def _table_values(trace: dict) -> list[str]:
+    """A trace's cells: its y values; a waterfall's as read on the bars (the totals, which
+    Plotly computes from a placeholder y, the running sum; the steps signed)."""
+    if trace.get("type") != "waterfall":
+        return [_cell(y) for y in trace["y"]]
+    cells, running = [], 0.0
+    for measure, y in zip(trace["measure"], trace["y"], strict=True):
+        if measure == "absolute":
+            running = y
+            cells.append(_cell(y))
+        elif measure == "relative":
+            running += y
+            cells.append(signed_compact(y))
+        else:
+            cells.append(_cell(running))
+    return cells
 
 
 def _is_time(value) -> bool:

@@ -2,6 +2,7 @@
 (function () {
   "use strict";
   const dark = window.matchMedia("(prefers-color-scheme: dark)");
+  const phone = window.matchMedia("(max-width: 600px)");
 
   function isDark() {
     const forced = document.documentElement.dataset.theme;  // embeds: ?theme=light|dark
@@ -26,7 +27,8 @@
       const figure = JSON.parse(source.textContent);
       const layout = themed(figure.layout || {});
       // Phones: the legend would take the chart's place; the data table under it names every series.
-      if (el.clientWidth < 480 && figure.data.length > 1) layout.showlegend = false;
+      // Decided on the viewport, not the card: desktop cards narrower than a phone keep their legend.
+      if (phone.matches && figure.data.length > 1) layout.showlegend = false;
       window.Plotly.react(el, figure.data, layout, {
         responsive: true, displayModeBar: false,  // no toolbar over the plot: hover and the data table say it
       });
@@ -36,4 +38,5 @@
   document.addEventListener("DOMContentLoaded", function () { draw(document); });
   document.addEventListener("htmx:afterSettle", function () { draw(document); });
   dark.addEventListener("change", function () { draw(document); });
+  phone.addEventListener("change", function () { draw(document); });
 })();
