@@ -93,13 +93,22 @@ class IngestKeyAdmin(admin.ModelAdmin):
                     request, key, "Marked as a test key." if test else "Counted again (not a test key)."
                 )
                 jobs.append(str(job.pk))
-        self.message_user(
-            request,
-            f"{len(jobs)} keys changed; jobs {', '.join(jobs)} re-flag their kept events and rebuild those days "
-            "(follow them on the ingest health page)."
-            if jobs
-            else "Nothing to change.",
+        self.message_user(request, key_flag_message(jobs))
+
+
+def key_flag_message(jobs: list[str]) -> str:
+    """What the test-key actions say: one sentence, singular or plural."""
+    if not jobs:
+        return "Nothing to change."
+    if len(jobs) == 1:
+        return (
+            f"1 key changed: job {jobs[0]} re-flags its kept events and rebuilds those days "
+            "(follow it on the ingest health page)."
         )
+    return (
+        f"{len(jobs)} keys changed: jobs {', '.join(jobs)} re-flag their kept events and rebuild those days "
+        "(follow them on the ingest health page)."
+    )
 
 
 class JobForm(forms.Form):

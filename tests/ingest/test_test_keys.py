@@ -54,8 +54,12 @@ def test_marking_a_used_key_takes_its_events_out_and_back(client):
 
     client.force_login(User.objects.create_superuser("root", password="x"))
     changelist = reverse("admin:ingest_ingestkey_changelist")
-    client.post(changelist, {"action": "mark_test", "_selected_action": [key.pk]})
+    response = client.post(changelist, {"action": "mark_test", "_selected_action": [key.pk]}, follow=True)
     job = MaintenanceJob.objects.get(kind="testkey", target="gateway")
+    assert [str(m) for m in response.context["messages"]] == [
+        f"1 key changed: job {job.pk} re-flags its kept events and rebuilds those days "
+        "(follow it on the ingest health page)."
+    ]
     assert maintenance.run_job(job.pk) == "done", MaintenanceJob.objects.get(pk=job.pk).result
     assert both_grains_equal(expected_totals(theirs))
     assert maintenance.verify_rollups()[1] == []
@@ -109,3 +113,13 @@ def test_the_flag_cannot_change_while_a_batch_of_the_key_is_being_counted(client
     assert time.monotonic() - started >= 0.9  # waited for the worker's transaction
     thread.join()
     assert IngestKey.objects.get(pk=key.pk).is_test
+
+
+def test_the_actions_message_counts_keys_and_jobs_in_one_sentence():
+    from ingest.admin import key_flag_message
+
+    assert key_flag_message([]) == "Nothing to change."
+    assert key_flag_message(["7", "8"]) == (
+        "2 keys changed: jobs 7, 8 re-flag their kept events and rebuild those days "
+        "(follow them on the ingest health page)."
+    )
