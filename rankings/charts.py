@@ -10,6 +10,7 @@ labels and hover text."""
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 from typing import Any
 
 from rankings.selectors import Series
@@ -245,23 +246,28 @@ def grouped_bars(
     stacked: bool = False,
     suffix: str = "",
     height: int = 360,
-    labels: str | None = None,
+    labels: str | Callable[[float], str] | None = None,
 ) -> dict[str, Any]:
-    """Bars per category, one trace per group; ``labels``: a Plotly text template that
-    writes each bar's value on it (e.g. ``"%{y:.3s}"``)."""
+    """Bars per category, one trace per group; ``labels`` writes each bar's value on it: a
+    Plotly text template (e.g. ``"%{y:.3s}"``), or a formatter whose text the hover shows too
+    (the page's own signs and suffixes: ``signed_compact``)."""
     x = [html.escape(c) for c in categories]
-    traces = [
-        {
+    traces = []
+    for i, (name, values) in enumerate(groups.items()):
+        trace = {
             "type": "bar",
             "x": x,
             "y": values,
             "name": html.escape(name),
             "marker": {"color": PALETTE[i % len(PALETTE)]},
             "hovertemplate": "%{y:.3s}" + suffix + f"<extra>{html.escape(name)}</extra>",
-            **({"texttemplate": labels, "textposition": "auto"} if labels else {}),
         }
-        for i, (name, values) in enumerate(groups.items())
-    ]
+        if callable(labels):
+            trace.update(text=[labels(v) for v in values], textposition="auto")
+            trace["hovertemplate"] = "%{text}" + suffix + f"<extra>{html.escape(name)}</extra>"
+        elif labels:
+            trace.update(texttemplate=labels, textposition="auto")
+        traces.append(trace)
     return _figure(
         traces,
         barmode="stack" if stacked else "group",

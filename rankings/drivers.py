@@ -19,7 +19,7 @@ from decimal import Decimal
 
 from rankings.growth import CostSplit, Growth, context_split, price_volume
 from rankings.selectors import growth as reads
-from rankings.templatetags.rankings_format import MINUS, percent, signed_compact, signed_percent, usd
+from rankings.templatetags.rankings_format import MINUS, compact, percent, signed_compact, signed_percent
 
 KEYS = (
     "model_breadth",
@@ -304,7 +304,7 @@ SENTENCES = {
     "model_breadth": "Apps using two or more models changed by {tokens} tokens{of_change}; weighted by "
     "tokens, an app uses {now} models (was {was}).",
     "discovery": "{models} that entered the top {top} in the window before grew {tokens} tokens beyond "
-    "the other models' pace{of_change}; they hold {now} of tokens (was {was}).",
+    "the other models' pace{of_change}; {they_hold} {now} of tokens (was {was}).",
     "reasoning": "Reasoning tokens changed by {tokens}{of_change}; they are {now} of completion tokens (was {was}).",
     "free_vs_paid": "Free traffic changed by {tokens} tokens{of_change} and is {now} of tokens (was {was}); "
     "{apps} moved from free to paid models.",
@@ -331,6 +331,7 @@ def _sentence(d: Driver) -> str:
         was=_level(d, d.before),
         top=f.get("top"),
         models=_plural(f.get("models", 0), "model"),
+        they_hold="it holds" if f.get("models") == 1 else "they hold",
         apps=_plural(f.get("apps_free_to_paid", 0), "app"),
         new_apps=signed_compact(f.get("new_apps", 0)),
     )
@@ -398,11 +399,17 @@ def report(growth: Growth) -> Report:
 
 
 def spend_sentence(split: CostSplit) -> str:
-    return (
-        f"Spend changed by {_money(split.change)}: price {_money(split.price)}, "
-        f"volume {_money(split.volume)} (per model, summed)."
-    )
+    """The spend split, its three amounts to the same decimals (cents, or 4 decimals when all
+    are under a dollar)."""
+    amounts = (split.change, split.price, split.volume)
+    digits = 2 if any(abs(a) >= 1 for a in amounts) else 4
+    change, price, volume = (_money(a, digits) for a in amounts)
+    return f"Spend changed by {change}: price {price}, volume {volume} (per model, summed)."
 
 
-def _money(value: Decimal) -> str:
-    return ("+" if value > 0 else MINUS if value < 0 else "") + usd(abs(value))
+def _money(value: Decimal, digits: int) -> str:
+    size = abs(value)
+    text = "$" + compact(size) if size >= 1000 else f"${size:,.{digits}f}"
+    if not round(size, digits):
+        return text
+    return ("+" if value > 0 else MINUS) + text

@@ -21,7 +21,7 @@ from rankings import selectors
 from rankings.selectors import Filters, Totals, Window
 from rankings.selectors import growth as reads
 from rankings.selectors.entities import entities_of
-from rankings.templatetags.rankings_format import MINUS, compact, points, signed_compact
+from rankings.templatetags.rankings_format import compact, points, signed_compact
 
 CONTRIBUTOR_ENTITIES = ("author", "model", "app", "category")
 TOP_CONTRIBUTORS = 8
@@ -328,20 +328,27 @@ def _fold(sums: dict[Any, list[int]], to: dict[Any, Any]) -> dict[Any, list[int]
     return out
 
 
+def _moved(change_pct: float) -> str:
+    """ "grew 12%", "fell 0.4%" (one decimal under 1 %), "stayed about the same"."""
+    size = abs(change_pct)
+    text = f"{size:.0f}" if size >= 1 else f"{size:.1f}"
+    if float(text) == 0:
+        return "stayed about the same"
+    return f"{'grew' if change_pct > 0 else 'fell'} {text}%"
+
+
 def summary(growth: Growth) -> list[str]:
     """Plain sentences (not HTML: templates escape them) built from the decomposition."""
     if not growth.totals_before.tokens:
         if not growth.totals_after.tokens:
             return ["No usage in either period yet."]
         return [f"{compact(growth.totals_after.tokens)} tokens this period; none in the period before."]
-    sign = "+" if growth.change >= 0 else MINUS
-    verb = "grew" if growth.change >= 0 else "fell"
     label = growth.after.comparison()
     sentences = [
-        f"Tokens {verb} {abs(growth.change_pct):.0f}% {label} ({sign}{compact(abs(growth.change))}).",
-        f"More requests explain {points(growth.points(growth.volume))}, "
+        f"Tokens {_moved(growth.change_pct)} {label} ({signed_compact(growth.change)}).",
+        f"{'More' if growth.volume >= 0 else 'Fewer'} requests explain {points(growth.points(growth.volume), 1)}, "
         f"{'longer' if growth.intensity >= 0 else 'shorter'} requests (tokens per request) "
-        f"{points(growth.points(growth.intensity))}.",
+        f"{points(growth.points(growth.intensity), 1)}.",
     ]
     categories = [c for c in growth.contributors["category"].items if c.kind != "others"]
     apps = [c for c in growth.contributors["app"].items if c.kind != "others" and c.entity != PRIVATE]

@@ -16,6 +16,7 @@ from ingest.rollups.read import has_usage
 from rankings import charts, selectors, share
 from rankings.api import params
 from rankings.api.growth import GrowthParams, growth_payload
+from rankings.templatetags.rankings_format import signed_compact
 from rankings.views import State
 
 # The page's windows: the API's (rankings.api.growth.GrowthParams): the last 7 x 24 hours by
@@ -69,7 +70,7 @@ def growth_context(request: HttpRequest) -> dict[str, Any]:
         window = params.parse(GrowthParams, asked)["window"]
     data = growth_payload(window)
     query = "?" + urlencode(asked) if asked else ""
-    page = {"window": window, "asked": asked, "tabs": window_tabs(request, window, asked), "query": query}
+    page = {"window": window, "window_label": window.label(zone=True), "asked": asked, "tabs": window_tabs(request, window, asked), "query": query}
     if not data["tokens"]["before"] and not data["tokens"]["after"]:
         return {**page, "empty": True}
     authors = data["contributors"]["author"]["items"]
@@ -81,14 +82,17 @@ def growth_context(request: HttpRequest) -> dict[str, Any]:
             "Before",
             data["tokens"]["before"],
             [
-                ("More requests", data["volume_intensity"]["volume"]),
+                (
+                    "More requests" if data["volume_intensity"]["volume"] >= 0 else "Fewer requests",
+                    data["volume_intensity"]["volume"],
+                ),
                 ("Tokens per request", data["volume_intensity"]["intensity"]),
             ],
             "After",
         ),
         "mix": charts.titled(
             charts.grouped_bars(
-                ["Change"], {MIX_LABELS[k]: [v] for k, v in data["mix"].items()}, labels="%{y:+.3s}"
+                ["Change"], {MIX_LABELS[k]: [v] for k, v in data["mix"].items()}, labels=signed_compact
             ),
             y="Change in tokens",
         ),

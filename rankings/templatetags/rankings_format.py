@@ -15,21 +15,22 @@ from django.utils.safestring import mark_safe
 register = template.Library()
 
 _UNITS = ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K"))
+MINUS = "\u2212"  # signed numbers read "+1.2M" and "−1.2M" everywhere, never a hyphen
 
 
 @register.filter
 def compact(value) -> str:
-    """49_200_000_000 -> 49.2B."""
+    """49_200_000_000 -> 49.2B; negative with a true minus: −1.2M."""
     if value is None:
         return "–"
     number = float(value)
+    if number < 0:
+        text = compact(-number)
+        return text if text in ("0", "0.00") else MINUS + text
     for size, unit in _UNITS:
         if abs(number) >= size:
             return f"{number / size:.1f}{unit}"
     return f"{number:.0f}" if number == int(number) else f"{number:.2f}"
-
-
-MINUS = "\u2212"  # signed numbers read "+1.2M" and "−1.2M" everywhere, never a hyphen
 
 
 def _sign(value: float) -> str:

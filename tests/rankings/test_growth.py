@@ -143,8 +143,8 @@ def test_summary_numbers_equal_the_api_numbers(client):
     summary = " ".join(data["summary"])
     tokens = data["tokens"]
     assert f"grew {tokens['change_pct']:.0f}%" in summary
-    assert f"explain {points(data['volume_intensity']['volume_points'])}," in summary
-    assert f"(tokens per request) {points(data['volume_intensity']['intensity_points'])}." in summary
+    assert f"explain {points(data['volume_intensity']['volume_points'], 1)}," in summary
+    assert f"(tokens per request) {points(data['volume_intensity']['intensity_points'], 1)}." in summary
     page = client.get("/growth/").content.decode()
     for sentence in data["summary"]:
         assert sentence.replace("'", "&#x27;") in page

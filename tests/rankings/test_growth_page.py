@@ -3,16 +3,20 @@ windows, tables, names and wording (issue 18's tester findings)."""
 
 from __future__ import annotations
 
+import json
 import re
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 
 from ingest.rollups.windows import ceil_quarter
 from ingest.services import import_events
-from rankings import selectors
+from rankings import charts, drivers, growth, selectors
+from rankings.growth import CostSplit
 from rankings.models import App, Provider
-from rankings.templatetags.rankings_format import compact
+from rankings.templatetags.rankings_format import compact, points
 from tests.factories import EventFactory
 
 
@@ -27,7 +31,9 @@ def two_weeks(db):
     before = after.previous()
     import_events(EventFactory.build_batch(10, created_at=(before.start + timedelta(hours=5)).isoformat()))
     import_events(
-        EventFactory.build_batch(25, created_at=(after.start + timedelta(hours=5)).isoformat(), tokens_prompt=4000)
+        EventFactory.build_batch(
+            25, created_at=(after.start + timedelta(hours=5)).isoformat(), tokens_prompt=4000
+        )
     )
     return before, after
 
@@ -79,7 +85,11 @@ RTL_OVERRIDE = "\u202eRTL override app"
 @pytest.mark.django_db
 def test_bidi_controls_are_removed_from_free_text_at_ingest():
     import_events(
-        [EventFactory.build(origin="https://rtl.example", app_name=RTL_OVERRIDE, provider_name="\u2066Prov\u2069")]
+        [
+            EventFactory.build(
+                origin="https://rtl.example", app_name=RTL_OVERRIDE, provider_name="\u2066Prov\u2069"
+            )
+        ]
     )
     assert App.objects.get(origin="https://rtl.example").name == "RTL override app"
     assert Provider.objects.filter(name="Prov").exists()
@@ -90,13 +100,15 @@ def test_stored_names_cannot_flip_the_growth_pages_sentences(client, two_weeks):
     import_events(
         EventFactory.build_batch(
             40,
-                created_at=(after.start + timedelta(hours=6)).isoformat(),
-                origin="https://rtl.example",
-                app_name="RTL",
-                tokens_prompt=10_000,
+            created_at=(after.start + timedelta(hours=6)).isoformat(),
+            origin="https://rtl.example",
+            app_name="RTL",
+            tokens_prompt=10_000,
         )
     )
-    App.objects.filter(origin="https://rtl.example").update(name=RTL_OVERRIDE)  # stored before ingest removed it
+    App.objects.filter(origin="https://rtl.example").update(
+        name=RTL_OVERRIDE
+    )  # stored before ingest removed it
     page = client.get("/growth/").content.decode()
     assert "The largest single app contributor was <bdi>\u202eRTL override app</bdi>" in page
     assert "<bdi>\u202eRTL override app</bdi></a>" in page  # the table of apps
@@ -138,3 +150,77 @@ def test_the_json_link_carries_the_pages_window_and_zone(client, two_weeks):
     assert f'href="/api/v1/growth{query.replace("&", "&amp;")}"' in page
     custom = client.get("/growth/?start=2026-01-01&end=2026-02-01").content.decode()
     assert 'href="/api/v1/growth?start=2026-01-01&amp;end=2026-02-01"' in custom
+
+
+@pytest.mark.parametrize(
+    ("pct", "words"),
+    [(12.3, "grew 12%"), (-0.44, "fell 0.4%"), (0.03, "stayed about the same"), (-91.2, "fell 91%")],
+)
+def test_small_changes_keep_a_decimal(pct, words):
+    assert growth._moved(pct) == words
+
+
+@pytest.mark.django_db
+def test_fewer_requests_read_as_fewer_and_both_places_round_alike(client):
+    after = selectors.rolling_window(7)
+    import_events(
+        EventFactory.build_batch(30, created_at=(after.previous().start + timedelta(hours=5)).isoformat())
+    )
+    import_events(
+        EventFactory.build_batch(
+            10, created_at=(after.start + timedelta(hours=5)).isoformat(), tokens_prompt=50_000
+        )
+    )
+    data = client.get("/api/v1/growth").json()
+    volume = data["volume_intensity"]["volume_points"]
+    assert volume < 0
+    assert f"Fewer requests explain {points(volume, 1)}, longer requests" in data["summary"][1]
+    page = client.get("/growth/").content.decode()
+    assert f"fewer requests {points(volume, 1)}, tokens per request" in page
+    assert '<th scope="row">Fewer requests</th>' in page and '<th scope="row">More requests</th>' not in page
+    assert "UTC (UTC)" not in page and "2026 UTC vs the previous 7 days" in page
+    assert "\u2212" in page and not re.search(r">-\d", page)  # one minus sign in cells and labels
+    [mix] = [t for t in json_figures(page) if "Prompt (uncached)" in str(t)]
+    assert all("%{y:+.3s}" not in str(trace) for trace in mix["data"])
+
+
+def json_figures(page: str) -> list[dict]:
+    return [
+        json.loads(m)
+        for m in re.findall(r'<script id="fig-[^"]*" type="application/json">(.*?)</script>', page)
+    ]
+
+
+def test_one_precision_per_spend_sentence():
+    split = CostSplit(
+        before=Decimal("10"), after=Decimal("22.4"), price=Decimal("-0.0042"), volume=Decimal("12.4042")
+    )
+    assert (
+        drivers.spend_sentence(split)
+        == "Spend changed by +$12.40: price $0.00, volume +$12.40 (per model, summed)."
+    )
+    small = CostSplit(
+        before=Decimal("0.01"), after=Decimal("0.0142"), price=Decimal("0.001"), volume=Decimal("0.0032")
+    )
+    assert (
+        drivers.spend_sentence(small)
+        == "Spend changed by +$0.0042: price +$0.0010, volume +$0.0032 (per model, summed)."
+    )
+
+
+def test_one_entrant_is_singular(two_weeks):
+    [discovery] = [
+        d
+        for d in drivers.report(growth.decompose(two_weeks[1], with_history=False)).drivers
+        if d.key == "discovery"
+    ]
+    one = replace(discovery, figures={**discovery.figures, "models": 1})
+    assert "1 model that entered" in drivers._sentence(one) and "; it holds " in drivers._sentence(one)
+    two = replace(discovery, figures={**discovery.figures, "models": 2})
+    assert "; they hold " in drivers._sentence(two)
+
+
+def test_the_price_chart_leaves_room_for_its_right_axis():
+    figure = charts.dual_lines(["2026-11-01"], ("$ per 1M tokens", [1.0]), ("Tokens per day", [2e9]))
+    assert figure["layout"]["margin"]["r"] >= figure["layout"]["margin"]["l"]
+    assert figure["layout"]["yaxis2"]["automargin"] is True
