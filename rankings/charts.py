@@ -176,7 +176,7 @@ def waterfall(
         "increasing": {"marker": {"color": "#10b981"}},
         "decreasing": {"marker": {"color": "#ef4444"}},
         "totals": {"marker": {"color": "#6366f1"}},
-        "hovertemplate": "%{y:.3s}<extra>%{x}</extra>",
+        "hovertemplate": "%{text}<extra>%{x}</extra>",  # the labels' own signs and suffixes
     }
     low, high = min(levels), max(levels)
     pad = (high - low) * 0.15 or high * 0.05 or 1

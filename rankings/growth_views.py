@@ -70,7 +70,13 @@ def growth_context(request: HttpRequest) -> dict[str, Any]:
         window = params.parse(GrowthParams, asked)["window"]
     data = growth_payload(window)
     query = "?" + urlencode(asked) if asked else ""
-    page = {"window": window, "window_label": window.label(zone=True), "asked": asked, "tabs": window_tabs(request, window, asked), "query": query}
+    page = {
+        "window": window,
+        "window_label": window.label(zone=True),
+        "asked": asked,
+        "tabs": window_tabs(request, window, asked),
+        "query": query,
+    }
     if not data["tokens"]["before"] and not data["tokens"]["after"]:
         return {**page, "empty": True}
     authors = data["contributors"]["author"]["items"]
@@ -173,7 +179,9 @@ def growth_context(request: HttpRequest) -> dict[str, Any]:
     return {**page, "g": data, "charts": growth_charts, "drivers": driver_rows, "names": names}
 
 
-def window_tabs(request: HttpRequest, window: selectors.Window, asked: dict[str, str]) -> list[dict[str, Any]]:
+def window_tabs(
+    request: HttpRequest, window: selectors.Window, asked: dict[str, str]
+) -> list[dict[str, Any]]:
     """The period tabs (the custom window's, when asked for, is none of them)."""
     zone = {"tz": asked["tz"]} if "tz" in asked else {}
     custom = "start" in asked
@@ -182,7 +190,8 @@ def window_tabs(request: HttpRequest, window: selectors.Window, asked: dict[str,
             "value": p,
             "label": label,
             "active": p == (window.period or "") and not custom,
-            "url": request.path + ("?" + urlencode({**({"period": p} if p else {}), **zone}) if p or zone else ""),
+            "url": request.path
+            + ("?" + urlencode({**({"period": p} if p else {}), **zone}) if p or zone else ""),
         }
         for p, label in GROWTH_PERIODS.items()
     ]

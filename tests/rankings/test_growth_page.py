@@ -182,6 +182,10 @@ def test_fewer_requests_read_as_fewer_and_both_places_round_alike(client):
     assert "\u2212" in page and not re.search(r">-\d", page)  # one minus sign in cells and labels
     [mix] = [t for t in json_figures(page) if "Prompt (uncached)" in str(t)]
     assert all("%{y:+.3s}" not in str(trace) for trace in mix["data"])
+    waterfalls = [t for f in json_figures(page) for t in f["data"] if t["type"] == "waterfall"]
+    assert waterfalls and all(t["hovertemplate"].startswith("%{text}") for t in waterfalls)
+    assert any("\u2212" in label for t in waterfalls for label in t["text"])
+    assert not any("-" in label for t in waterfalls for label in t["text"])
 
 
 def json_figures(page: str) -> list[dict]:
