@@ -154,6 +154,16 @@ def share_links(state, path: str, anchor: str, title: str, embed: str | None = N
     }
 
 
+@register.simple_block_tag(takes_context=True)
+def section(context, content: str, name: str, title: str, *tabs_and_labels) -> str:
+    """A home-page section: its card with heading, tab rows and share links, around
+    ``content``. ``tabs_and_labels``: pairs of a tab list and its accessible label."""
+    tab_rows = list(zip(tabs_and_labels[::2], tabs_and_labels[1::2], strict=True))
+    card = context.template.engine.get_template("rankings/_section.html")
+    with context.push(name=name, title=title, tab_rows=tab_rows, content=content):
+        return card.render(context)
+
+
 def _cell(value) -> str:
     if value is None:
         return "–"
