@@ -35,7 +35,7 @@ class UsageToolDaily(ToolMeasures, ModelDayKey):
     """Requests with tool calls per UTC day, model and provider."""
 
     pk = models.CompositePrimaryKey("bucket", "model", "provider")
-    provider = dimension_field("provider")
+    provider = dimension_field("provider", led=True)  # read with a bucket range
 
     class Meta:
         indexes = bucket_indexes("tooldaily", "model")
@@ -63,7 +63,7 @@ class UsageTagDaily(MetricMeasures, ModelDayKey):
     row per tag."""
 
     pk = models.CompositePrimaryKey("bucket", "tag", "model")
-    tag = dimension_field("tag")
+    tag = dimension_field("tag", led=True)  # read with a bucket range (primary key)
 
     class Meta:
         indexes = bucket_indexes("tagdaily", "model")
@@ -73,7 +73,7 @@ class UsageTagTotal(MetricMeasures, DayKey):
     """Usage per UTC day and ranked tag value: the tag rankings and charts of all apps."""
 
     pk = models.CompositePrimaryKey("bucket", "tag")
-    tag = dimension_field("tag")
+    tag = dimension_field("tag", led=True)  # read with a bucket range (primary key)
 
 
 class UsageTagAppDaily(MetricMeasures, AppDayKey):
@@ -81,7 +81,7 @@ class UsageTagAppDaily(MetricMeasures, AppDayKey):
     private apps add to the tag rollups, taken out of every public tag reading."""
 
     pk = models.CompositePrimaryKey("bucket", "app", "tag")
-    tag = dimension_field("tag")
+    tag = dimension_field("tag", led=True)  # read with a bucket range
 
     class Meta:
         indexes = bucket_indexes("tagappdaily", "app")
@@ -94,7 +94,7 @@ class UsageSession(SessionMeasures, AppDayKey):
     pk = models.CompositePrimaryKey("bucket", "app", "harness", "session_id", "model")
     harness = dimension_field("harness")
     session_id = dimension_field("session")
-    model = dimension_field("model")
+    model = dimension_field("model", led=True)  # read with a bucket range
 
     class Meta:
         indexes = bucket_indexes("session", "app")
