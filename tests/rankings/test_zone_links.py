@@ -187,21 +187,16 @@ def test_a_window_edge_in_a_dst_gap_is_a_400_naming_it(client, usage):
     assert "Showing the last 7 days instead." in page
 
 
-def test_period_with_start_and_end_is_a_400_in_the_api_and_a_notice_on_growth(client, usage):
-    for url in (
-        "/api/v1/rankings/models?period=week&start=2026-11-01&end=2026-11-02",
-        "/api/v1/timeseries?period=month&start=2026-11-01&end=2026-11-02",
-        "/api/v1/growth?period=day&start=2026-11-01&end=2026-11-02",
-    ):
-        response = client.get(url)
-        assert response.status_code == 400, url
-        assert response.json()["error"] == {
-            "code": "invalid",
-            "message": "Give period, or start and end, not both.",
-            "field": "period",
-        }
-    page = client.get("/growth/?period=day&start=2026-11-01&end=2026-11-02").content.decode()
-    assert "Give period, or start and end, not both. Showing the last 7 days instead." in page
+@pytest.mark.parametrize("endpoint", ["rankings/models", "timeseries", "growth", "trending/models"])
+def test_period_with_start_and_end_is_a_400_in_the_api(client, endpoint):
+    response = client.get(f"/api/v1/{endpoint}?period=day&start=2026-11-01&end=2026-11-02")
+    expected = {"code": "invalid", "message": "Give period, or start and end, not both.", "field": "period"}
+    assert (response.status_code, response.json()["error"]) == (400, expected)
+
+
+def test_period_with_start_and_end_on_the_growth_page_says_the_same_and_shows_the_default(client, usage):
+    notice = "Give period, or start and end, not both. Showing the last 7 days instead."
+    assert notice in client.get("/growth/?period=day&start=2026-11-01&end=2026-11-02").content.decode()
     assert "not both" not in client.get("/growth/?start=2026-11-01&end=2026-11-02").content.decode()
 
 
