@@ -59,7 +59,7 @@ GROWTH_CHARTS = {
 
 def growth_context(request: HttpRequest) -> dict[str, Any] | None:
     """The growth page's data and charts (None when there is no usage in either window)."""
-    # An unusable zone is dropped here (the page says so: context_processors.zone_warning).
+    # An unusable zone is dropped here (the page says so: rankings.context_processors.zone).
     zone = {"tz": tz} if (tz := page_zone(request)) else {}
     asked = {k: request.GET[k] for k in ("period", "start", "end") if request.GET.get(k)} | zone
     notice = ""

@@ -131,6 +131,20 @@ def page_zone(request: HttpRequest) -> str:
     return tz if len(tz) <= 64 and zones.askable(tz) and tz != zones.reporting_zone() else ""
 
 
+def zone_warning(request: HttpRequest) -> str:
+    """What a page says when the zone asked for cannot be used: pages are lenient (the API
+    answers 400), they show the site's zone and say why (never echoing the name: it may be
+    anything)."""
+    asked = request.GET.get("tz", "")
+    if not asked or zones.askable(asked):
+        return ""
+    problem = "Not a place's time zone" if asked in zones.known() else "Unknown time zone"
+    return (
+        f"{problem}: showing {zones.reporting_zone()}. Zones are named by place (Region/City, such as "
+        "Asia/Kolkata), or UTC."
+    )
+
+
 def window_notice(request: HttpRequest) -> str:
     """What a page that shows calendar periods (every page but growth) says when asked for a
     window from ``start`` to ``end``: it does not read one, and says so rather than ignore it."""
@@ -140,6 +154,12 @@ def window_notice(request: HttpRequest) -> str:
         "This page shows calendar periods (its period tabs), not a window from start to end: "
         "the growth page and the API read custom windows."
     )
+
+
+def notices_key(request: HttpRequest) -> str:
+    """A cache-key part for the notices a page shows about its query string beyond its state
+    (a page cached per state URL would otherwise show them to every visitor, or to none)."""
+    return "".join(f":{name}" for name, say in (("zone", zone_warning), ("window", window_notice)) if say(request))
 
 
 def with_zone(url: str, tz: str) -> str:

@@ -26,6 +26,7 @@ from rankings.page_state import (
     PAGE_SIZE,
     PERIOD_LABELS,
     State,
+    notices_key,
     tabs,
     window_notice,
 )
@@ -180,8 +181,7 @@ def home(request: HttpRequest) -> HttpResponse:
     path = request.path
     section = request.GET.get("section")
     every = state.sections == "all"
-    notice = window_notice(request)
-    base = {"state": state, "metric_label": METRIC_LABELS[state.metric], "window_notice": notice}
+    base = {"state": state, "metric_label": METRIC_LABELS[state.metric], "window_notice": window_notice(request)}
     if section not in HOME_SECTIONS:
         section = None
         if not has_usage():
@@ -206,11 +206,11 @@ def home(request: HttpRequest) -> HttpResponse:
         context["og"] = share.meta(request, "LLM token rankings", summary, share.og_image_path("home"))
         return render_to_string("rankings/home.html", context, request)
 
-    # The rendered HTML depends only on the state (the page has no form or per-user part),
-    # the host (named by the link-preview meta) and whether a window was asked for (the
-    # notice): cache it per canonical state URL and rollup generation.
+    # The rendered HTML depends only on the state (the page has no per-user part), the host
+    # (named by the link-preview meta) and the notices about its query string: cache it per
+    # canonical state URL and rollup generation.
     url = request.build_absolute_uri(state.url(path, section, offset=state.offset))
-    return HttpResponse(cached("html:" + url + (":window-notice" if notice else ""), page))
+    return HttpResponse(cached("html:" + url + notices_key(request), page))
 
 
 # --- Entity pages -------------------------------------------------------------------------
@@ -268,7 +268,6 @@ def entity_page(
         }
 
     section = "body" if request.GET.get("section") == "body" else None
-    notice = window_notice(request)
 
     def page() -> str:
         context = {
@@ -281,7 +280,7 @@ def entity_page(
             "metric_tabs": tabs(state, path, "metric", METRIC_LABELS, "body"),
             "page_url": state.url(obj.get_absolute_url()),
             "embed_url": state.url("/embed" + obj.get_absolute_url()),
-            "window_notice": notice,
+            "window_notice": window_notice(request),
             **compute(),
         }
         if section:
@@ -300,7 +299,7 @@ def entity_page(
 
     # Like the home page: the HTML is a function of the object, the state and the data (and
     # of the host, which the link-preview meta names).
-    url = request.build_absolute_uri(state.url(path, section)) + (":window-notice" if notice else "")
+    url = request.build_absolute_uri(state.url(path, section)) + notices_key(request)
     return HttpResponse(cached(f"html:{kind}:{obj.pk}:{embed_variant(embed)}:{url}", page))
 
 

@@ -60,8 +60,8 @@ class WindowParams(serializers.Serializer):
         required=False,
         max_length=64,
         trim_whitespace=False,  # " UTC" is no zone's name
-        help_text="IANA time zone of days, weeks (from Monday) and months, e.g. Asia/Kolkata "
-        "(default: the site's reporting zone).",
+        help_text="Time zone of days, weeks (from Monday) and months: a place's IANA zone (Region/City, e.g. "
+        "Asia/Kolkata) or UTC (default: the site's reporting zone); another name (EST5EDT, Etc/GMT+5) is a 400.",
     )
 
     default_period = "week"

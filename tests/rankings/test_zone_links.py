@@ -210,3 +210,13 @@ def test_pages_of_calendar_periods_say_they_do_not_read_start_and_end(client, us
     # Never cached into the page without them.
     assert notice not in client.get(path).content.decode()
     assert notice not in client.get(path + "?period=month").content.decode()
+
+
+@pytest.mark.parametrize("path", ["/", "/models/anthropic/claude-sonnet-4/"])
+def test_a_zone_warning_is_cached_apart_from_the_page_without_it(client, usage, path):
+    """``?tz=bogus`` shows the page of the site's zone (same state, same cached page) plus a
+    warning: neither may leak into the other."""
+    warning = "Unknown time zone: showing UTC"
+    assert warning not in client.get(path).content.decode()
+    assert warning in client.get(path + "?tz=bogus").content.decode()
+    assert warning not in client.get(path).content.decode()
