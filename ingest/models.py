@@ -303,6 +303,10 @@ class UsageQuarterHour(UsageRollup):
 
     pk = models.CompositePrimaryKey("bucket", *schema.CUBE)
     bucket = models.DateTimeField()
+    # Read for the edges of windows only (under a day each, ingest.rollups.read.cover): the
+    # primary key's bucket range serves a provider or category filter.
+    provider = dimension_field("provider", led=True)
+    category = dimension_field("category", led=True)
 
     class Meta:
         db_table = "rankings_usagequarterhour"

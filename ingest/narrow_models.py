@@ -28,7 +28,7 @@ class UsageToolDaily(ToolMeasures):
     pk = models.CompositePrimaryKey("bucket", "model", "provider")
     bucket = models.DateField()
     model = dimension_field("model", led=True)
-    provider = dimension_field("provider")
+    provider = dimension_field("provider", led=True)  # read with a bucket range
 
     class Meta:
         indexes = [models.Index(fields=["model", "bucket"], name="tooldaily_model_bucket")]
@@ -60,7 +60,7 @@ class UsageTagDaily(MetricMeasures):
 
     pk = models.CompositePrimaryKey("bucket", "tag", "model")
     bucket = models.DateField()
-    tag = dimension_field("tag")
+    tag = dimension_field("tag", led=True)  # read with a bucket range (primary key)
     model = dimension_field("model", led=True)
 
     class Meta:
@@ -72,7 +72,7 @@ class UsageTagTotal(MetricMeasures):
 
     pk = models.CompositePrimaryKey("bucket", "tag")
     bucket = models.DateField()
-    tag = dimension_field("tag")
+    tag = dimension_field("tag", led=True)  # read with a bucket range (primary key)
 
 
 class UsageTagAppDaily(MetricMeasures):
@@ -82,7 +82,7 @@ class UsageTagAppDaily(MetricMeasures):
     pk = models.CompositePrimaryKey("bucket", "app", "tag")
     bucket = models.DateField()
     app = dimension_field("app", led=True)
-    tag = dimension_field("tag")
+    tag = dimension_field("tag", led=True)  # read with a bucket range
 
     class Meta:
         indexes = [models.Index(fields=["app", "bucket"], name="tagappdaily_app_bucket")]
@@ -97,7 +97,7 @@ class UsageSession(SessionMeasures):
     app = dimension_field("app", led=True)
     harness = dimension_field("harness")
     session_id = dimension_field("session")
-    model = dimension_field("model")
+    model = dimension_field("model", led=True)  # read with a bucket range
 
     class Meta:
         indexes = [models.Index(fields=["app", "bucket"], name="session_app_bucket")]

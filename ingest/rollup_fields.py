@@ -18,8 +18,10 @@ def measure_field(measure: schema.Measure) -> models.Field:
 def dimension_field(name: str, *, led: bool = False) -> models.Field:
     """A rollup key column. No foreign-key constraints: ingest resolves ids before it writes,
     and constraint checks on every upserted row would cost more than they protect. ``led``:
-    an index of the table (or its primary key) leads with this column, so it gets no index of
-    its own (every index is paid for on each upserted row)."""
+    the column gets no index of its own (every index is paid for on each upserted row)
+    because another one serves every read that filters by it: an index of the table (or its
+    primary key) that leads with it, or the primary key led by the bucket, when every read
+    of the table that filters by the column also bounds the bucket to a few days."""
     dimension = schema.DIMENSION[name]
     if dimension.catalog:
         return models.ForeignKey(

@@ -9,6 +9,7 @@ atomically (``INSERT ... ON CONFLICT DO UPDATE SET x = x + EXCLUDED.x``).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -194,12 +195,29 @@ _TEXT_COLUMNS = {v.column for v in schema.VALUES if v.sql_type == "text"} | {
 }
 
 
+def read_columns() -> tuple[str, ...]:
+    """The raw-event columns the grains read from a raw row (in a key, a measure, a condition
+    or a dimension's join), found in their own SQL: what the write statement carries from
+    the raw rows it inserts to the grains (text columns it does not need, such as ids and
+    origins, would only widen the rows every grain scans)."""
+    rendered = " ".join(
+        sql.SQL("{} {} {}").format(g.keys("UTC"), g.rows(sql.Identifier("rows")), _measure_sql(g)).as_string(None)
+        for g in GRAINS
+    )
+    used = set(re.findall(r"(?<![.\w])\w+", rendered))  # not a qualified name (tv.id)
+    return tuple(c for c in (*schema.RAW_COLUMNS, TEST_FLAG) if c in used)
+
+
+def _measure_sql(grain: Grain) -> sql.SQL:
+    return sql.SQL(" ".join(m.aggregate for m in grain.measures))
+
+
 def expand(dimension: schema.Dimension, source: str) -> sql.Composed:
     """The rows of the CTE ``source`` joined once for ``dimension``, its value as its column: what
     every grain keyed by it reads in the write statement (one unnest and join, not one per
     grain), with the columns those grains read."""
     keyed = {schema.DIMENSION[name].column for g in GRAINS if g.joined == dimension for name in g.dimensions}
-    columns = [c for c in schema.RAW_COLUMNS if c not in _TEXT_COLUMNS or c in keyed] + [TEST_FLAG]
+    columns = [c for c in read_columns() if c not in _TEXT_COLUMNS or c in keyed]
     return sql.SQL("SELECT {columns}, {value} AS {column} FROM {rows}").format(
         columns=names(columns),
         value=sql.SQL(dimension.select),

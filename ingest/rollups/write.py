@@ -18,7 +18,7 @@ from django.db import connection
 from psycopg import sql
 
 from ingest import schema
-from ingest.rollups.grains import GRAINS, TEST_FLAG, Grain, expand, names
+from ingest.rollups.grains import GRAINS, TEST_FLAG, Grain, expand, names, read_columns
 
 
 def grouped(grain: Grain, keys: sql.Composable, measures: sql.Composable, source: sql.Composable) -> sql.Composed:
@@ -117,9 +117,9 @@ def derived_cost(row: str) -> sql.Composed:
 @cache
 def _count(some: bool, zone: str) -> sql.Composed:
     """One statement: the staged rows (``some``: those of ``%(ids)s``) become raw events, and
-    exactly the raw rows inserted are added to every grain, dates in ``zone`` (an id already
-    counted conflicts on the raw primary key and adds nothing); it answers the raw rows and
-    the rows per grain written."""
+    exactly the raw rows inserted (with the columns the grains read) are added to every grain,
+    dates in ``zone`` (an id already counted conflicts on the raw primary key and adds
+    nothing); it answers the raw rows and the rows per grain written."""
     where = sql.SQL(" WHERE i.id = ANY(%(ids)s)" if some else "")
     staged = sql.SQL(", ").join(
         sql.SQL("coalesce(i.cost, {})").format(derived_cost("i")) if c == "cost" else sql.Identifier("i", c)
@@ -128,8 +128,14 @@ def _count(some: bool, zone: str) -> sql.Composed:
     inserted = sql.SQL(
         "INSERT INTO ingest_rawevent ({raw}, cost_derived, {test}) "
         "SELECT {staged}, i.cost IS NULL, i.{test} FROM incoming i JOIN rankings_llmmodel m ON m.id = i.model_id{where} "
-        "ON CONFLICT DO NOTHING RETURNING {raw}, {test}"
-    ).format(raw=names(schema.RAW_COLUMNS), staged=staged, where=where, test=sql.Identifier(TEST_FLAG))
+        "ON CONFLICT DO NOTHING RETURNING {read}"
+    ).format(
+        raw=names(schema.RAW_COLUMNS),
+        staged=staged,
+        where=where,
+        test=sql.Identifier(TEST_FLAG),
+        read=names(read_columns()),
+    )
     rows = sql.Identifier("inserted")
     # A dimension read through a join (tags) is joined once, for every grain keyed by it.
     joined = {g.joined.name: g.joined for g in GRAINS if g.joined}
