@@ -290,6 +290,31 @@ def test_the_zone_selector_loads_the_page_in_that_zone(browser, site):
     page.close()
 
 
+def test_a_zone_picked_follows_the_visitor_and_the_sites_zone_leaves_the_url(browser, site):
+    """Picked on the home page, the zone stays through an entity link, the header's navigation
+    and its search suggestions (an htmx request); picking the site's zone gives a clean URL."""
+    page, errors, dialogs = open_page(browser, site + "/")
+    page.select_option("select#tz", "Asia/Kolkata")
+    page.wait_for_url("**tz=Asia%2FKolkata**")
+    page.locator("#leaderboard-rows a", has_text="Claude").first.click()
+    page.wait_for_url("**/models/anthropic/**")
+    assert "tz=Asia%2FKolkata" in page.url
+    assert page.locator("select#tz").input_value() == "Asia/Kolkata"
+    page.locator("nav[aria-label=Main] a", has_text="Models").click()
+    page.wait_for_url("**/models/?tz=Asia%2FKolkata")
+    page.locator("#site-q").fill("gemini")
+    suggestion = page.locator("#site-suggest a", has_text="Gemini").first
+    suggestion.wait_for(timeout=10_000)
+    assert "tz=Asia%2FKolkata" in suggestion.get_attribute("href")
+    page.locator("a.brand").click()
+    page.wait_for_url("**/?tz=Asia%2FKolkata")
+    page.select_option("select#tz", label="UTC")
+    page.wait_for_url(lambda url: url.rstrip("/") == site)
+    assert page.locator("select#tz").input_value() == ""  # the site's zone
+    assert errors == [] and dialogs == []
+    page.close()
+
+
 @SCREENSHOTS
 def test_screenshots_of_the_seven_drivers(browser, site):
     folder = demo_screenshots()
