@@ -27,7 +27,7 @@ from config import metrics
 from ingest import partitions, schema
 from ingest.events import printable
 from ingest.models import DeadLetter, InboxBatch
-from ingest.resolve import CatalogIds, resolve
+from ingest.resolve import CatalogIds, new_apps_private, resolve
 from ingest.rollups import write
 from ingest.rollups.grains import GRAINS
 from rankings.cache import bump_generation
@@ -292,10 +292,12 @@ def _stage_one(pk: int) -> tuple[list[str], list[Failure]] | None:
     """Stage one pending batch; return the ids staged and the events that failed, or None
     if another worker did it meanwhile. Its own function so that a batch's events are freed
     before the next batch is read (a worker holds one batch in memory)."""
-    events = InboxBatch.objects.filter(pk=pk, status=Status.PENDING).values_list("events", flat=True).first()
-    if events is None:
+    batch = InboxBatch.objects.filter(pk=pk, status=Status.PENDING).values_list("events", "key__is_test").first()
+    if batch is None:
         return None
-    ids, unprepared, groups = prepare_pending([[(pk, e) for e in events]])
+    events, test = batch
+    with new_apps_private(bool(test)):
+        ids, unprepared, groups = prepare_pending([[(pk, e) for e in events]])
     unstaged = _isolating(groups, lambda chunk: write.stage_events(raw_rows(chunk, ids)))
     return [e["id"] for _, e in _without(groups, unstaged)[0]], unprepared + unstaged
 

@@ -11,6 +11,8 @@ import itertools
 import re
 from collections import Counter
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -144,6 +146,21 @@ def _public_url(origin: str) -> str:
     return origin
 
 
+# Apps seen for the first time in a test key's events are created private: staging traffic
+# names no app on a public page, list or search (an operator can publish it in the admin).
+_NEW_APPS_PRIVATE: ContextVar[bool] = ContextVar("new_apps_private", default=False)
+
+
+@contextmanager
+def new_apps_private(private: bool) -> Iterator[None]:
+    """Within it, apps created for new origins are private when ``private``."""
+    token = _NEW_APPS_PRIVATE.set(private)
+    try:
+        yield
+    finally:
+        _NEW_APPS_PRIVATE.reset(token)
+
+
 def _create_app(origin: str, name: str) -> int:
     """Create an app for a new origin (or title identity); a concurrent creator's row wins if
     it came first."""
@@ -157,7 +174,12 @@ def _create_app(origin: str, name: str) -> int:
         try:
             with transaction.atomic():
                 app = App.objects.create(
-                    slug=slug, name=title, origin=origin, url=_public_url(origin), needs_review=True
+                    slug=slug,
+                    name=title,
+                    origin=origin,
+                    url=_public_url(origin),
+                    needs_review=True,
+                    is_public=not _NEW_APPS_PRIVATE.get(),
                 )
                 AppOrigin.objects.create(origin=origin, app=app)
                 return app.id

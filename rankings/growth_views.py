@@ -11,10 +11,10 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from config.api_errors import ApiError
-from ingest.rollups import zones
 from rankings import charts, share
 from rankings.api import params
 from rankings.api.growth import GrowthParams, growth_payload
+from rankings.page_state import page_zone
 from rankings.views import State
 
 # The page's windows: the API's (rankings.api.growth.GrowthParams): the last 7 x 24 hours by
@@ -59,12 +59,16 @@ GROWTH_CHARTS = {
 
 def growth_context(request: HttpRequest) -> dict[str, Any] | None:
     """The growth page's data and charts (None when there is no usage in either window)."""
-    asked = {k: request.GET[k] for k in ("period", "start", "end", "tz") if request.GET.get(k)}
+    # An unusable zone is dropped here (the page says so: rankings.context_processors.zone).
+    zone = {"tz": tz} if (tz := page_zone(request)) else {}
+    asked = {k: request.GET[k] for k in ("period", "start", "end") if request.GET.get(k)} | zone
+    notice = ""
     try:
         window = params.parse(GrowthParams, asked)["window"]
-    except ApiError:  # pages are lenient: a bad window shows the default one
-        asked = {"tz": asked["tz"]} if asked.get("tz") in zones.known() else {}
+    except ApiError as error:  # pages are lenient: what the API refuses, the page says, and shows the default
+        asked = zone
         window = params.parse(GrowthParams, asked)["window"]
+        notice = f"{error.detail} Showing the last 7 days instead."
     period = window.period or ""
     data = growth_payload(window)
     if not data["tokens"]["before"] and not data["tokens"]["after"]:
@@ -151,7 +155,6 @@ def growth_context(request: HttpRequest) -> dict[str, Any] | None:
         }
         for d in data["drivers"]
     ]
-    zone = {"tz": asked["tz"]} if "tz" in asked else {}
     custom = "start" in asked
     tabs = [
         {
@@ -182,6 +185,7 @@ def growth_context(request: HttpRequest) -> dict[str, Any] | None:
         "window": window,
         "asked": asked,
         "drivers": driver_rows,
+        "window_notice": notice,
     }
 
 

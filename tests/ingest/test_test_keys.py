@@ -15,6 +15,7 @@ from django.urls import reverse
 from ingest import maintenance, processing, services
 from ingest.models import InboxBatch, IngestKey, MaintenanceJob, RawEvent
 from ingest.rollups import write
+from rankings.models import App
 from tests.factories import EventFactory, both_grains_equal, expected_totals, post_events, rollup_totals
 
 committed = pytest.mark.django_db(transaction=True)
@@ -41,6 +42,21 @@ def test_a_test_keys_events_are_kept_but_never_counted(client):
     body = client.get("/api/v1/rankings/apps?period=week").content.decode()
     assert "Staging" not in body
     assert client.get("/api/v1/growth").json()["requests"]["after"] == 6
+
+
+@committed
+def test_an_app_first_seen_in_a_test_keys_events_is_private(client):
+    _, live = IngestKey.issue("gateway")
+    tester, test = IngestKey.issue("staging")
+    IngestKey.objects.filter(pk=tester.pk).update(is_test=True)
+    send(client, test, EventFactory.build_batch(2, origin="https://leaky-staging.example", app_name="Leaky Staging"))
+    send(client, live, EventFactory.build_batch(2, origin="https://live.example", app_name="Live App"))
+    staging, known = App.objects.get(origin="https://leaky-staging.example"), App.objects.get(origin="https://live.example")
+    assert (staging.is_public, known.is_public) == (False, True)
+    assert client.get(f"/apps/{staging.slug}/").status_code == 404
+    assert client.get(f"/apps/{known.slug}/").status_code == 200
+    for url in ("/api/v1/search?q=leaky", "/api/v1/apps?q=leaky", "/apps/"):
+        assert "Leaky Staging" not in client.get(url).content.decode(), url
 
 
 @committed
