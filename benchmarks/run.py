@@ -300,7 +300,7 @@ def bench_ingest(n: int, offered_rate: int, freshness_seconds: int, workers: int
 
     from config import processes
     from ingest.models import IngestKey
-    from ingest.schema import RAW_COLUMNS
+    from ingest.schema import CUBE, DIMENSION, RAW_COLUMNS
     from ingest.services import import_events
 
     print(f"\nIngest ({n:,} events, 60 models on 1-6 of 12 providers x 300 apps over 24 h)", flush=True)
@@ -344,35 +344,14 @@ def bench_ingest(n: int, offered_rate: int, freshness_seconds: int, workers: int
 
     from ingest.models import RawEvent, UsageDaily, UsageQuarterHour
 
+    cube = [DIMENSION[d].column for d in CUBE]
     started = time.monotonic()
-    for e in sample[:naive_n]:
+    for e, row in zip(sample[:naive_n], rows, strict=False):
         with transaction.atomic():
             created = datetime.fromisoformat(e["created_at"])
-            dims = dict(
-                model_id=ids.of("model")[e["model"]],
-                variant=e["variant"],
-                provider_id=ids.of("provider")[e["provider"]],
-                app_id=ids.of("app")[e["origin"]],
-                category_id=ids.of("category")[e["category"]],
-            )
-            RawEvent.objects.create(
-                id=e["id"] + "-naive",
-                created_at=created,
-                batch_id=None,
-                origin=e["origin"],
-                prompt_tokens=e["prompt"],
-                completion_tokens=e["completion"],
-                reasoning_tokens=e["reasoning"],
-                cached_tokens=e["cached"],
-                cost=e["cost"],
-                latency_ms=e["latency"],
-                generation_ms=e["generation"],
-                cancelled=e["cancelled"],
-                streamed=e["streamed"],
-                finish_reason=e["finish_reason"],
-                is_byok=e["byok"],
-                **dims,
-            )
+            raw = dict(zip(RAW_COLUMNS, row, strict=True))  # the row the bulk path writes
+            dims = {column: raw[column] for column in cube}
+            RawEvent.objects.create(**{**raw, "id": e["id"] + "-naive"})
             for model, bucket in (
                 (UsageQuarterHour, created.replace(minute=created.minute // 15 * 15, second=0, microsecond=0)),
                 (UsageDaily, created.date()),
@@ -576,32 +555,25 @@ def build_openrouter_rollups(clock: datetime, days: int = 365) -> tuple[int, int
             "ORDER BY 1, 2, 3, 4, 5, 6"
         )
         params = {"models": models, "providers": providers, "apps": apps, "categories": categories}
+
+        def insert(table: str, bucket: str, per: int, series: str) -> None:
+            """About ``per`` rows of the cube ``table`` per bucket of ``series``."""
+            columns = f"bucket, model_id, variant, provider_id, app_id, category_id, {measures}"
+            query = common.format(bucket=bucket, per=per, series=series)
+            cursor.execute(f"INSERT INTO {table} ({columns}) " + query, params)
+
         today = clock.date()
         for offset in range(0, days, 30):
             first = today - timedelta(days=min(days, offset + 30) - 1)
             last = today - timedelta(days=offset)
-            cursor.execute(
-                f"INSERT INTO rankings_usagedaily (bucket, model_id, variant, provider_id, app_id, category_id, {measures}) "
-                + common.format(
-                    bucket="s.b::date",
-                    per=27_000,
-                    series=f"generate_series('{first}'::date, '{last}'::date, '1 day')",
-                ),
-                params,
-            )
+            days_series = f"generate_series('{first}'::date, '{last}'::date, '1 day')"
+            insert("rankings_usagedaily", "s.b::date", 27_000, days_series)
         end = clock.replace(minute=clock.minute // 15 * 15, second=0, microsecond=0) + timedelta(minutes=15)
         for offset in range(0, days * 24, 24 * 5):  # 300 rows per quarter-hour: the hourly cube's 1,200 an hour
             first = end - timedelta(hours=min(days * 24, offset + 24 * 5))
             last = end - timedelta(hours=offset, minutes=15)
-            cursor.execute(
-                f"INSERT INTO rankings_usagequarterhour (bucket, model_id, variant, provider_id, app_id, category_id, {measures}) "
-                + common.format(
-                    bucket="s.b",
-                    per=300,
-                    series=f"generate_series('{first.isoformat()}'::timestamptz, '{last.isoformat()}'::timestamptz, '15 minutes')",
-                ),
-                params,
-            )
+            quarters = f"generate_series('{first.isoformat()}'::timestamptz, '{last.isoformat()}'::timestamptz, '15 minutes')"
+            insert("rankings_usagequarterhour", "s.b", 300, quarters)
         for grain in GRAINS:  # the narrower and weekly tables, from the daily cube
             if grain.table not in ("rankings_usagedaily", "rankings_usagequarterhour") and grain not in NARROW:
                 cursor.execute(from_full_cube(grain))

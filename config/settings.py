@@ -232,7 +232,7 @@ TEMPLATES = [
                 "django.template.context_processors.csp",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "rankings.context_processors.zone_warning",
+                "rankings.context_processors.zone",
             ],
         },
     },

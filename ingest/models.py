@@ -15,7 +15,14 @@ from django.utils import timezone
 from psycopg.types.json import Json
 
 from ingest import narrow_models, schema  # noqa: F401 (registers the narrow rollups' models)
-from ingest.rollup_fields import UsageMeasures, dimension_field
+from ingest.rollup_fields import (
+    AppDayKey,
+    DayKey,
+    ModelDayKey,
+    UsageMeasures,
+    bucket_indexes,
+    dimension_field,
+)
 
 KEY_PREFIX = "trk_"
 
@@ -310,10 +317,7 @@ class UsageQuarterHour(UsageRollup):
 
     class Meta:
         db_table = "rankings_usagequarterhour"
-        indexes = [
-            models.Index(fields=["model", "bucket"], name="quarter_model_bucket"),
-            models.Index(fields=["app", "bucket"], name="quarter_app_bucket"),
-        ]
+        indexes = bucket_indexes("quarter", "model", "app")
 
 
 class Calendar(models.Model):
@@ -338,74 +342,60 @@ class UsageDaily(UsageRollup):
 
     class Meta:
         db_table = "rankings_usagedaily"
-        indexes = [
-            models.Index(fields=["model", "bucket"], name="daily_model_bucket"),
-            models.Index(fields=["app", "bucket"], name="daily_app_bucket"),
-        ]
+        indexes = bucket_indexes("daily", "model", "app")
 
 
-class UsageModelDaily(UsageMeasures):
+class UsageModelDaily(UsageMeasures, ModelDayKey):
     """Usage per UTC day and per (model, variant, category): the full cube without app and
     provider. Unfiltered model, author, category and variant reads (the home page's charts and
     leaderboards) scan this much smaller table; see ingest.rollups.read."""
 
     pk = models.CompositePrimaryKey("bucket", "model", "variant", "category")
-    bucket = models.DateField()
-    model = dimension_field("model", led=True)
     variant = dimension_field("variant")
     category = dimension_field("category", led=True)
 
     class Meta:
         db_table = "rankings_usagemodeldaily"
-        indexes = [
-            models.Index(fields=["model", "bucket"], name="modeldaily_model_bucket"),
-            models.Index(fields=["category", "bucket"], name="modeldaily_category_bucket"),
-        ]
+        indexes = bucket_indexes("modeldaily", "model", "category")
 
 
-class UsageModelTotal(UsageMeasures):
+class UsageModelTotal(UsageMeasures, ModelDayKey):
     """Usage per UTC day and per model: the smallest rollup, for unfiltered model and author
     rankings and series (a year is ~365 x models rows)."""
 
     pk = models.CompositePrimaryKey("bucket", "model")
-    bucket = models.DateField()
-    model = dimension_field("model", led=True)
 
     class Meta:
         db_table = "rankings_usagemodeltotal"
-        indexes = [models.Index(fields=["model", "bucket"], name="modeltotal_model_bucket")]
+        indexes = bucket_indexes("modeltotal", "model")
 
 
-class UsageAppDaily(UsageMeasures):
+class UsageAppDaily(UsageMeasures, AppDayKey):
     """Usage per UTC day and per app: app rankings and trending read this, not the cube."""
 
     pk = models.CompositePrimaryKey("bucket", "app")
-    bucket = models.DateField()
-    app = dimension_field("app", led=True)
 
     class Meta:
         db_table = "rankings_usageappdaily"
-        indexes = [models.Index(fields=["app", "bucket"], name="appdaily_app_bucket")]
+        indexes = bucket_indexes("appdaily", "app")
 
 
-class UsageModelWeekly(UsageMeasures):
+class UsageModelWeekly(UsageMeasures, DayKey):
     """Usage per ISO week (bucket = its Monday) and per model: the year-long weekly
     top-models and author-share charts read ~53 x models rows."""
 
     pk = models.CompositePrimaryKey("bucket", "model")
-    bucket = models.DateField()
     model = dimension_field("model")
 
     class Meta:
         db_table = "rankings_usagemodelweekly"
 
 
-class UsageCategoryWeekly(UsageMeasures):
+class UsageCategoryWeekly(UsageMeasures, DayKey):
     """Usage per ISO week, category and model: a category's weekly chart. The key leads
     with the category, the only filter its reads use."""
 
     pk = models.CompositePrimaryKey("category", "bucket", "model")
-    bucket = models.DateField()
     model = dimension_field("model")
     category = dimension_field("category", led=True)
 

@@ -8,7 +8,16 @@ from __future__ import annotations
 from django.db import models
 
 from ingest import schema
-from ingest.rollup_fields import MetricMeasures, SessionMeasures, add_measures, dimension_field
+from ingest.rollup_fields import (
+    AppDayKey,
+    DayKey,
+    MetricMeasures,
+    ModelDayKey,
+    SessionMeasures,
+    add_measures,
+    bucket_indexes,
+    dimension_field,
+)
 
 
 class ToolMeasures(MetricMeasures):
@@ -22,82 +31,70 @@ class ToolMeasures(MetricMeasures):
 add_measures(ToolMeasures, schema.TOOL_MEASURES)
 
 
-class UsageToolDaily(ToolMeasures):
+class UsageToolDaily(ToolMeasures, ModelDayKey):
     """Requests with tool calls per UTC day, model and provider."""
 
     pk = models.CompositePrimaryKey("bucket", "model", "provider")
-    bucket = models.DateField()
-    model = dimension_field("model", led=True)
     provider = dimension_field("provider", led=True)  # read with a bucket range
 
     class Meta:
-        indexes = [models.Index(fields=["model", "bucket"], name="tooldaily_model_bucket")]
+        indexes = bucket_indexes("tooldaily", "model")
 
 
-class UsageContextDaily(MetricMeasures):
+class UsageContextDaily(MetricMeasures, ModelDayKey):
     """Usage per UTC day, model and context-length bucket (from prompt tokens)."""
 
     pk = models.CompositePrimaryKey("bucket", "model", "context")
-    bucket = models.DateField()
-    model = dimension_field("model", led=True)
     context = dimension_field("context")
 
     class Meta:
-        indexes = [models.Index(fields=["model", "bucket"], name="contextdaily_model_bucket")]
+        indexes = bucket_indexes("contextdaily", "model")
 
 
-class UsageContextTotal(MetricMeasures):
+class UsageContextTotal(MetricMeasures, DayKey):
     """Usage per UTC day and context-length bucket: five rows a day for the home page."""
 
     pk = models.CompositePrimaryKey("bucket", "context")
-    bucket = models.DateField()
     context = dimension_field("context")
 
 
-class UsageTagDaily(MetricMeasures):
+class UsageTagDaily(MetricMeasures, ModelDayKey):
     """Usage per UTC day, ranked tag value and model (a model's tags): an event adds to one
     row per tag."""
 
     pk = models.CompositePrimaryKey("bucket", "tag", "model")
-    bucket = models.DateField()
     tag = dimension_field("tag", led=True)  # read with a bucket range (primary key)
-    model = dimension_field("model", led=True)
 
     class Meta:
-        indexes = [models.Index(fields=["model", "bucket"], name="tagdaily_model_bucket")]
+        indexes = bucket_indexes("tagdaily", "model")
 
 
-class UsageTagTotal(MetricMeasures):
+class UsageTagTotal(MetricMeasures, DayKey):
     """Usage per UTC day and ranked tag value: the tag rankings and charts of all apps."""
 
     pk = models.CompositePrimaryKey("bucket", "tag")
-    bucket = models.DateField()
     tag = dimension_field("tag", led=True)  # read with a bucket range (primary key)
 
 
-class UsageTagAppDaily(MetricMeasures):
+class UsageTagAppDaily(MetricMeasures, AppDayKey):
     """Usage per UTC day, app and ranked tag value: an app's tags (its page), and what
     private apps add to the tag rollups, taken out of every public tag reading."""
 
     pk = models.CompositePrimaryKey("bucket", "app", "tag")
-    bucket = models.DateField()
-    app = dimension_field("app", led=True)
     tag = dimension_field("tag", led=True)  # read with a bucket range
 
     class Meta:
-        indexes = [models.Index(fields=["app", "bucket"], name="tagappdaily_app_bucket")]
+        indexes = bucket_indexes("tagappdaily", "app")
 
 
-class UsageSession(SessionMeasures):
+class UsageSession(SessionMeasures, AppDayKey):
     """One row per UTC day a session was active, per app, harness and model: a session's
     turns and cost are the sum of its rows (docs/decisions.md, "Cost per session")."""
 
     pk = models.CompositePrimaryKey("bucket", "app", "harness", "session_id", "model")
-    bucket = models.DateField()
-    app = dimension_field("app", led=True)
     harness = dimension_field("harness")
     session_id = dimension_field("session")
     model = dimension_field("model", led=True)  # read with a bucket range
 
     class Meta:
-        indexes = [models.Index(fields=["app", "bucket"], name="session_app_bucket")]
+        indexes = bucket_indexes("session", "app")

@@ -30,6 +30,12 @@ def dimension_field(name: str, *, led: bool = False) -> models.Field:
     return models.CharField(max_length=dimension.width, blank=True, default="")
 
 
+def bucket_indexes(prefix: str, *columns: str) -> list[models.Index]:
+    """One ``(column, bucket)`` index per column, named ``{prefix}_{column}_bucket``: the reads
+    of one model's, app's or category's rows over a range of buckets."""
+    return [models.Index(fields=[column, "bucket"], name=f"{prefix}_{column}_bucket") for column in columns]
+
+
 def add_measures(model: type[models.Model], measures: tuple[schema.Measure, ...]) -> None:
     """One field per measure on an abstract rollup model."""
     for measure in measures:
@@ -60,3 +66,30 @@ SessionMeasures = measures_model(
     schema.SESSION_MEASURES,
     "What a session row sums: turns (requests), cost, tokens, tool calls.",
 )
+
+
+class DayKey(models.Model):
+    """A daily (or weekly) rollup row's bucket: its day (or its week's Monday)."""
+
+    bucket = models.DateField()
+
+    class Meta:
+        abstract = True
+
+
+class ModelDayKey(DayKey):
+    """A day's row of one model; the table's (model, bucket) index leads with the model."""
+
+    model = dimension_field("model", led=True)
+
+    class Meta:
+        abstract = True
+
+
+class AppDayKey(DayKey):
+    """A day's row of one app; the table's (app, bucket) index leads with the app."""
+
+    app = dimension_field("app", led=True)
+
+    class Meta:
+        abstract = True

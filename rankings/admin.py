@@ -330,20 +330,23 @@ class AppAdmin(MergeActionMixin, ReviewAdmin):
         return f"{obj.name} ({obj.origin})"
 
 
-@admin.register(AppOrigin)
-class AppOriginAdmin(admin.ModelAdmin):
-    list_display = ["origin", "app", "created_at"]
-    search_fields = ["origin", "app__name"]
-    autocomplete_fields = ["app"]
-    list_select_related = ["app"]
+def alias_admin(alias: str, owner: str, owner_search: str) -> type[admin.ModelAdmin]:
+    """The admin of the other names of catalog entries (an app's origins, a model's aliases):
+    each listed with its ``owner``, searched by either name, the owner picked by autocomplete."""
+    return type(
+        f"{owner.title()}{alias.title()}Admin",
+        (admin.ModelAdmin,),
+        {
+            "list_display": [alias, owner, "created_at"],
+            "search_fields": [alias, f"{owner}__{owner_search}"],
+            "autocomplete_fields": [owner],
+            "list_select_related": [owner],
+        },
+    )
 
 
-@admin.register(ModelAlias)
-class ModelAliasAdmin(admin.ModelAdmin):
-    list_display = ["slug", "model", "created_at"]
-    search_fields = ["slug", "model__slug"]
-    autocomplete_fields = ["model"]
-    list_select_related = ["model"]
+admin.site.register(AppOrigin, alias_admin("origin", "app", "name"))
+admin.site.register(ModelAlias, alias_admin("slug", "model", "slug"))
 
 
 class TagValueInline(admin.TabularInline):

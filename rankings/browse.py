@@ -5,14 +5,17 @@ that partial, so the filter form, the tabs and the page links also work as plain
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET
 
 from rankings import indexes, listings, share
 from rankings.indexes import METRICS, PERIODS, SPECS, IndexQuery
+from rankings.page_state import page_zone, window_notice, with_zone
 from rankings.templatetags.rankings_format import compact
 
 RESULTS_TARGET = "index-results"
@@ -57,6 +60,8 @@ def index(request: HttpRequest, kind: str) -> HttpResponse:
         "periods": PERIODS,
         "metrics": METRICS,
         "clear_url": path,
+        "share_url": query.url(path, page=result.page) + "#index-results",
+        "window_notice": window_notice(request),
         "rows_template": f"rankings/_index_{kind if kind in ('model', 'app') else 'catalog'}.html",
     }
     if _htmx_target(request) == RESULTS_TARGET:
@@ -74,18 +79,24 @@ def index(request: HttpRequest, kind: str) -> HttpResponse:
     return _fragment_response(request, render(request, "rankings/index.html", context))
 
 
+def _with_q(url_name: str, q: str, tz: str) -> str:
+    """A page's URL searching for ``q``, in the zone ``tz``."""
+    return with_zone(f"{reverse(url_name)}?{urlencode({'q': q})}", tz)
+
+
 @require_GET
 def search(request: HttpRequest) -> HttpResponse:
     """Models, apps and authors whose names have every word typed."""
     q = " ".join(request.GET.get("q", "").split())[: indexes.MAX_QUERY]
     suggest = _htmx_target(request) == SUGGEST_TARGET
-    results = indexes.search(q, limit=5 if suggest else 20)
+    tz = page_zone(request)
+    results = indexes.search(q, limit=5 if suggest else 20, zone=tz or None)
     groups = [
-        {"kind": kind, "title": SPECS[kind].title, "rows": rows, "more": SPECS[kind].url_name}
+        {"kind": kind, "title": SPECS[kind].title, "rows": rows, "more_url": _with_q(SPECS[kind].url_name, q, tz)}
         for kind, rows in results.items()
         if rows
     ]
-    context = {"q": q, "groups": groups, "searched": bool(q)}
+    context = {"q": q, "groups": groups, "searched": bool(q), "every_url": _with_q("rankings:search", q, tz)}
     if suggest:
         return _fragment_response(request, render(request, "rankings/search.html#suggestions", context))
     found = sum(len(g["rows"]) for g in groups)

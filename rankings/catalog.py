@@ -75,7 +75,9 @@ TAG_KEYS: list[tuple[str, str]] = [
 ]
 UNKNOWN_PROVIDER = "unknown"
 
-# slug, name, context length, prompt $/1M, completion $/1M, reasoning, release date
+# slug, name, context length, prompt $/1M, completion $/1M, reasoning, release date (a table: one
+# model a line, whatever its length)
+# fmt: off
 MODELS: list[tuple[str, str, int, float, float, bool, date]] = [
     ("google/gemini-2.5-flash", "Gemini 2.5 Flash", 1_048_576, 0.30, 2.50, True, date(2025, 6, 17)),
     ("google/gemini-2.5-pro", "Gemini 2.5 Pro", 1_048_576, 1.25, 10.0, True, date(2025, 6, 17)),
@@ -102,36 +104,12 @@ MODELS: list[tuple[str, str, int, float, float, bool, date]] = [
     ("qwen/qwen3-235b-a22b-2507", "Qwen3 235B A22B 2507", 262_144, 0.12, 0.59, False, date(2025, 7, 21)),
     ("qwen/qwen3-30b-a3b", "Qwen3 30B A3B", 40_960, 0.06, 0.22, True, date(2025, 4, 28)),
     ("qwen/qwen-2.5-72b-instruct", "Qwen2.5 72B Instruct", 32_768, 0.10, 0.40, False, date(2024, 9, 19)),
-    (
-        "meta-llama/llama-3.3-70b-instruct",
-        "Llama 3.3 70B Instruct",
-        131_072,
-        0.13,
-        0.39,
-        False,
-        date(2024, 12, 6),
-    ),
+    ("meta-llama/llama-3.3-70b-instruct", "Llama 3.3 70B Instruct", 131_072, 0.13, 0.39, False, date(2024, 12, 6)),
     ("meta-llama/llama-4-maverick", "Llama 4 Maverick", 1_048_576, 0.15, 0.60, False, date(2025, 4, 5)),
     ("meta-llama/llama-4-scout", "Llama 4 Scout", 1_048_576, 0.08, 0.30, False, date(2025, 4, 5)),
-    (
-        "meta-llama/llama-3.1-8b-instruct",
-        "Llama 3.1 8B Instruct",
-        131_072,
-        0.02,
-        0.03,
-        False,
-        date(2024, 7, 23),
-    ),
+    ("meta-llama/llama-3.1-8b-instruct", "Llama 3.1 8B Instruct", 131_072, 0.02, 0.03, False, date(2024, 7, 23)),
     ("mistralai/mistral-nemo", "Mistral Nemo", 131_072, 0.02, 0.04, False, date(2024, 7, 18)),
-    (
-        "mistralai/mistral-small-3.2-24b-instruct",
-        "Mistral Small 3.2 24B",
-        131_072,
-        0.05,
-        0.10,
-        False,
-        date(2025, 6, 20),
-    ),
+    ("mistralai/mistral-small-3.2-24b-instruct", "Mistral Small 3.2 24B", 131_072, 0.05, 0.10, False, date(2025, 6, 20)),
     ("mistralai/mistral-medium-3", "Mistral Medium 3", 131_072, 0.40, 2.0, False, date(2025, 5, 7)),
     ("mistralai/devstral-small", "Devstral Small", 131_072, 0.07, 0.28, False, date(2025, 5, 21)),
     ("mistralai/codestral-2508", "Codestral 2508", 256_000, 0.30, 0.90, False, date(2025, 7, 30)),
@@ -141,20 +119,13 @@ MODELS: list[tuple[str, str, int, float, float, bool, date]] = [
     ("moonshotai/kimi-k2", "Kimi K2", 131_072, 0.14, 2.49, False, date(2025, 7, 11)),
     ("z-ai/glm-4.5", "GLM 4.5", 131_072, 0.20, 0.20, True, date(2025, 7, 25)),
     ("z-ai/glm-4.5-air", "GLM 4.5 Air", 131_072, 0.14, 0.86, True, date(2025, 7, 25)),
-    (
-        "nvidia/llama-3.3-nemotron-super-49b-v1",
-        "Llama 3.3 Nemotron Super 49B",
-        131_072,
-        0.13,
-        0.40,
-        True,
-        date(2025, 4, 8),
-    ),
+    ("nvidia/llama-3.3-nemotron-super-49b-v1", "Llama 3.3 Nemotron Super 49B", 131_072, 0.13, 0.40, True, date(2025, 4, 8)),
     ("cohere/command-a", "Command A", 256_000, 2.5, 10.0, False, date(2025, 3, 13)),
     ("microsoft/phi-4", "Phi 4", 16_384, 0.06, 0.14, False, date(2025, 1, 10)),
     ("amazon/nova-lite-v1", "Nova Lite 1.0", 300_000, 0.06, 0.24, False, date(2024, 12, 5)),
     ("minimax/minimax-m1", "MiniMax M1", 1_000_000, 0.30, 1.65, True, date(2025, 6, 17)),
 ]
+# fmt: on
 
 # OpenRouter's dated permaslugs (its models' ``canonical_slug``) for starting-catalog models, as
 # listed in 2025. Exports name models by these; each is recorded as an alias of its model, and

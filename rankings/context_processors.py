@@ -5,12 +5,12 @@ from __future__ import annotations
 from django.http import HttpRequest
 
 from ingest.rollups import zones
+from rankings.page_state import page_zone, zone_warning
 
 
-def zone_warning(request: HttpRequest) -> dict[str, str]:
-    """Pages are lenient with an unknown ``tz`` (the API answers 400): they show the site's
-    zone and say so (the name asked for is never echoed: it may be anything)."""
-    asked = request.GET.get("tz", "")
-    if not asked or asked in zones.known():
-        return {}
-    return {"tz_warning": f"Unknown time zone: showing {zones.reporting_zone()}. Pick one in the list."}
+def zone(request: HttpRequest) -> dict[str, str]:
+    """The page's zone: ``zone_tz``, carried by every link of the page (``with_zone``; empty
+    for the site's zone), ``zone_name``, the zone its figures are in, and ``tz_warning`` when
+    the zone asked for cannot be used."""
+    tz = page_zone(request)
+    return {"zone_tz": tz, "zone_name": tz or zones.reporting_zone(), "tz_warning": zone_warning(request)}

@@ -17,6 +17,7 @@ from django.views.decorators.http import require_GET
 from rankings import badges, growth_views, listings, og, selectors, share, views
 from rankings.cache import cached
 from rankings.models import Category
+from rankings.page_state import page_zone, with_zone
 from rankings.selectors import Filters
 from rankings.views import METRIC_LABELS, PERIOD_LABELS, State
 
@@ -98,10 +99,12 @@ def embed_growth(request: HttpRequest, name: str) -> HttpResponse:
         context = growth_views.growth_context(request)
         title = growth_views.GROWTH_CHARTS[name][0]
         if context.get("empty"):
-            context = {"partial": "embed/no_data.html"}
+            page_url = with_zone(f"/growth/#growth-{name}", page_zone(request))
+            context = {"partial": "embed/no_data.html", "page_url": page_url}
         else:
-            context.update(chart=context["charts"][name], partial="rankings/_growth_chart.html")
-        context.update(options, title=title, page_url=f"/growth/#growth-{name}")
+            chart = context["charts"][name]  # its link: the growth page in the same window and zone
+            context.update(chart=chart, partial="rankings/_growth_chart.html", page_url=chart["link"])
+        context.update(options, title=title)
         return render_to_string("embed/base.html", context, request)
 
     window = ":".join(request.GET.get(k, "")[:64] for k in ("period", "start", "end", "tz"))

@@ -25,7 +25,8 @@ def _error(request: HttpRequest, status: int) -> HttpResponse:
     if request.path.startswith("/api/"):
         return json_error(status, code, message)
     try:
-        body = render_to_string(f"{status}.html", {"status": status, "title": title, "message": message})
+        # With the request: its links keep the zone asked for (rankings.context_processors).
+        body = render_to_string(f"{status}.html", {"status": status, "title": title, "message": message}, request)
     except Exception:  # a broken template must not hide the original error
         log.exception("error page %s could not be rendered", status)
         body = f"<!doctype html><title>{title}</title><h1>{title}</h1><p>{message}</p>"

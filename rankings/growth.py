@@ -18,7 +18,7 @@ from typing import Any
 from ingest.rollups import zones
 from ingest.rollups.windows import truncate
 from rankings import selectors
-from rankings.selectors import Filters, Totals, Window
+from rankings.selectors import Totals, Window
 from rankings.selectors import growth as reads
 from rankings.selectors.entities import entities_of
 from rankings.templatetags.rankings_format import compact, points, signed_compact
@@ -262,11 +262,12 @@ def _history(end: Window, categories: list[Any], days: int = 90) -> dict[str, An
     def ratio(a: list[float], b: list[float], scale: float = 1.0) -> list[float | None]:
         return [x * scale / y if y else None for x, y in zip(a, b, strict=True)]
 
-    by_category = {}
     found = entities_of("category", categories)
-    for category in filter(None, (found.get(k) for k in categories)):
-        in_category = selectors.measure_series(window, filters=Filters(category=category.pk))
-        by_category[category.name] = ratio(in_category["prompt_tokens"], in_category["requests"])
+    listed = [found[k] for k in categories if k in found]
+    in_categories = selectors.measure_series_of("category", [c.pk for c in listed], window)
+    by_category = {
+        c.name: ratio(in_categories[c.pk]["prompt_tokens"], in_categories[c.pk]["requests"]) for c in listed
+    }
     return {
         "days": [
             b.astimezone(zones.info(window.zone)).date().isoformat()

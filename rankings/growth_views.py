@@ -11,11 +11,11 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from config.api_errors import ApiError
-from ingest.rollups import zones
 from ingest.rollups.read import has_usage
 from rankings import charts, selectors, share
 from rankings.api import params
 from rankings.api.growth import GrowthParams, growth_payload
+from rankings.page_state import page_zone
 from rankings.templatetags.rankings_format import signed_compact
 from rankings.views import State
 
@@ -62,12 +62,16 @@ GROWTH_CHARTS = {
 def growth_context(request: HttpRequest) -> dict[str, Any]:
     """The growth page's data and charts; ``empty`` (window, tabs, no data) when there is no
     usage in either window."""
-    asked = {k: request.GET[k] for k in ("period", "start", "end", "tz") if request.GET.get(k)}
+    # An unusable zone is dropped here (the page says so: rankings.context_processors.zone).
+    zone = {"tz": tz} if (tz := page_zone(request)) else {}
+    asked = {k: request.GET[k] for k in ("period", "start", "end") if request.GET.get(k)} | zone
+    notice = ""
     try:
         window = params.parse(GrowthParams, asked)["window"]
-    except ApiError:  # pages are lenient: a bad window shows the default one
-        asked = {"tz": asked["tz"]} if asked.get("tz") in zones.known() else {}
+    except ApiError as error:  # pages are lenient: what the API refuses, the page says, and shows the default
+        asked = zone
         window = params.parse(GrowthParams, asked)["window"]
+        notice = f"{error.detail} Showing the last 7 days instead."
     data = growth_payload(window)
     query = "?" + urlencode(asked) if asked else ""
     page = {
@@ -76,6 +80,7 @@ def growth_context(request: HttpRequest) -> dict[str, Any]:
         "asked": asked,
         "tabs": window_tabs(request, window, asked),
         "query": query,
+        "window_notice": notice,
     }
     if not data["tokens"]["before"] and not data["tokens"]["after"]:
         return {**page, "empty": True}

@@ -266,10 +266,12 @@ class IndexQuery:
             elif value is not None:
                 bad(name, f"{name}: must be one of {', '.join(allowed)}.")
         tz = params.get("tz", "")
-        if tz in zones.known():
-            query.tz = tz
-        elif tz:
-            bad("tz", f"tz: unknown time zone {tz[:64]!r}: give an IANA name such as Europe/Berlin.")
+        if tz:
+            try:
+                # The site's own zone is the default: links and cache keys leave it out.
+                query.tz = "" if zones.asked(tz) == zones.reporting_zone() else tz
+            except ValueError as error:
+                bad("tz", f"tz: {error}.")
         page = params.get("page", "1")
         if page.isdigit() and 0 < int(page) <= 100_000:
             query.page = int(page)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from django.http import HttpRequest
 
@@ -84,9 +84,7 @@ class State:
             state.turns = get["turns"]
         if get.get("sections") == "all":
             state.sections = "all"
-        tz = get.get("tz", "")
-        if len(tz) <= 64 and tz in zones.known() and tz != zones.reporting_zone():
-            state.tz = tz
+        state.tz = page_zone(request)
         return state
 
     @property
@@ -125,6 +123,54 @@ class State:
         return ":".join(f"{n}={getattr(self, n)}" for n in (*names, "zone"))
 
 
+def page_zone(request: HttpRequest) -> str:
+    """The zone a page's query string asks for, that the page reads in and every link on it
+    carries (``with_zone``): one visitors may ask for (``zones.askable``) other than the
+    site's own; empty for the site's zone, so default URLs stay clean."""
+    tz = request.GET.get("tz", "")
+    return tz if len(tz) <= 64 and zones.askable(tz) and tz != zones.reporting_zone() else ""
+
+
+def zone_warning(request: HttpRequest) -> str:
+    """What a page says when the zone asked for cannot be used: pages are lenient (the API
+    answers 400), they show the site's zone and say why (never echoing the name: it may be
+    anything)."""
+    asked = request.GET.get("tz", "")
+    if not asked or zones.askable(asked):
+        return ""
+    problem = "Not a place's time zone" if asked in zones.known() else "Unknown time zone"
+    return (
+        f"{problem}: showing {zones.reporting_zone()}. Zones are named by place (Region/City, such as "
+        "Asia/Kolkata), or UTC."
+    )
+
+
+def window_notice(request: HttpRequest) -> str:
+    """What a page that shows calendar periods (every page but growth) says when asked for a
+    window from ``start`` to ``end``: it does not read one, and says so rather than ignore it."""
+    if "start" not in request.GET and "end" not in request.GET:
+        return ""
+    return (
+        "This page shows calendar periods (its period tabs), not a window from start to end: "
+        "the growth page and the API read custom windows."
+    )
+
+
+def notices_key(request: HttpRequest) -> str:
+    """A cache-key part for the notices a page shows about its query string beyond its state
+    (a page cached per state URL would otherwise show them to every visitor, or to none)."""
+    return "".join(f":{name}" for name, say in (("zone", zone_warning), ("window", window_notice)) if say(request))
+
+
+def with_zone(url: str, tz: str) -> str:
+    """``url`` (a path of this site, with or without a query and a fragment) carrying ``tz``."""
+    if not tz:
+        return url
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "tz"]
+    return urlunsplit(parts._replace(query=urlencode([*query, ("tz", tz)])))
+
+
 def tabs(state: State, path: str, field: str, labels: dict[str, str], section: str) -> list[dict[str, Any]]:
     return [
         {
@@ -139,7 +185,8 @@ def tabs(state: State, path: str, field: str, labels: dict[str, str], section: s
 
 
 # The zone selector's choices: UTC, the reporting zone, and zones of every offset kind (whole,
-# half and quarter hours; DST north and south); any other IANA name works in the URL too.
+# half and quarter hours; DST north and south); any other zone visitors may ask for
+# (``zones.askable``: a place's zone or UTC) works in the URL too.
 ZONE_CHOICES = (
     "UTC",
     "America/Los_Angeles",
@@ -157,6 +204,10 @@ ZONE_CHOICES = (
 
 
 def zone_choices(state: State) -> list[dict[str, Any]]:
-    """The zone selector's options, the page's zone among them and selected."""
-    names = dict.fromkeys((zones.reporting_zone(), *ZONE_CHOICES, state.zone))
-    return [{"value": name, "selected": name == state.zone} for name in names]
+    """The zone selector's options, the page's zone among them and selected; the site's own
+    zone has the value "" (static/js/zone.js then leaves ``tz`` out of the URL)."""
+    site = zones.reporting_zone()
+    names = dict.fromkeys((site, *ZONE_CHOICES, state.zone))
+    return [
+        {"value": "" if name == site else name, "label": name, "selected": name == state.zone} for name in names
+    ]

@@ -26,7 +26,9 @@ from rankings.page_state import (
     PAGE_SIZE,
     PERIOD_LABELS,
     State,
+    notices_key,
     tabs,
+    window_notice,
 )
 from rankings.selectors import Filters
 
@@ -179,7 +181,7 @@ def home(request: HttpRequest) -> HttpResponse:
     path = request.path
     section = request.GET.get("section")
     every = state.sections == "all"
-    base = {"state": state, "metric_label": METRIC_LABELS[state.metric]}
+    base = {"state": state, "metric_label": METRIC_LABELS[state.metric], "window_notice": window_notice(request)}
     if section not in HOME_SECTIONS:
         section = None
         if not has_usage():
@@ -204,11 +206,11 @@ def home(request: HttpRequest) -> HttpResponse:
         context["og"] = share.meta(request, "LLM token rankings", summary, share.og_image_path("home"))
         return render_to_string("rankings/home.html", context, request)
 
-    # The rendered HTML depends only on the state (the page has no form or per-user part)
-    # and the host (named by the link-preview meta): cache it per canonical state URL and
-    # rollup generation.
+    # The rendered HTML depends only on the state (the page has no per-user part), the host
+    # (named by the link-preview meta) and the notices about its query string: cache it per
+    # canonical state URL and rollup generation.
     url = request.build_absolute_uri(state.url(path, section, offset=state.offset))
-    return HttpResponse(cached("html:" + url, page))
+    return HttpResponse(cached("html:" + url + notices_key(request), page))
 
 
 # --- Entity pages -------------------------------------------------------------------------
@@ -278,6 +280,7 @@ def entity_page(
             "metric_tabs": tabs(state, path, "metric", METRIC_LABELS, "body"),
             "page_url": state.url(obj.get_absolute_url()),
             "embed_url": state.url("/embed" + obj.get_absolute_url()),
+            "window_notice": window_notice(request),
             **compute(),
         }
         if section:
@@ -296,7 +299,7 @@ def entity_page(
 
     # Like the home page: the HTML is a function of the object, the state and the data (and
     # of the host, which the link-preview meta names).
-    url = request.build_absolute_uri(state.url(path, section))
+    url = request.build_absolute_uri(state.url(path, section)) + notices_key(request)
     return HttpResponse(cached(f"html:{kind}:{obj.pk}:{embed_variant(embed)}:{url}", page))
 
 

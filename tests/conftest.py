@@ -8,7 +8,7 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -18,6 +18,14 @@ from django.db import connection
 from config import embedded, processes
 from ingest.models import IngestKey
 from rankings.services import load_catalog, load_tag_keys
+
+
+def assert_absent(client, urls: Iterable[str], *texts: str) -> None:
+    """None of ``texts`` is in the answer to any of ``urls``."""
+    for url in urls:
+        body = client.get(url).content.decode()
+        for text in texts:
+            assert text not in body, (url, text)
 
 
 def wait_for(predicate: Callable[[], object], timeout: float = 30, interval: float = 0.05) -> object:

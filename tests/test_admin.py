@@ -15,7 +15,7 @@ from ingest.maintenance import verify_rollups
 from ingest.models import InboxBatch, IngestKey, MaintenanceJob, UsageDaily
 from ingest.services import import_events
 from rankings.models import App, LLMModel, ModelAlias
-from tests.conftest import wait_for
+from tests.conftest import assert_absent, wait_for
 from tests.factories import EventFactory, post_events, rollup_totals
 
 
@@ -136,7 +136,7 @@ def test_hiding_an_app_removes_it_everywhere(client, data, django_capture_on_com
     client.logout()
     assert client.get(f"/apps/{one.slug}/").status_code == 404
     assert client.get(f"/api/v1/apps/{one.slug}").status_code == 404
-    for url in (
+    pages = (
         "/",
         "/?app_period=day",
         "/models/anthropic/claude-sonnet-4/",
@@ -146,9 +146,8 @@ def test_hiding_an_app_removes_it_everywhere(client, data, django_capture_on_com
         "/api/v1/models/anthropic/claude-sonnet-4",
         "/growth/",
         "/api/v1/growth",
-    ):
-        body = client.get(url).content.decode()
-        assert '"One"' not in body and ">One<" not in body and one.slug not in body, url
+    )
+    assert_absent(client, pages, '"One"', ">One<", one.slug)
 
 
 @pytest.mark.django_db

@@ -92,6 +92,14 @@ def open_page(browser, url: str, scheme: str = "light"):
     return page, errors, dialogs
 
 
+@pytest.fixture
+def scriptless_page(browser):
+    """A page of a browser context that runs no scripts."""
+    context = browser.new_context(java_script_enabled=False)
+    yield context.new_page()
+    context.close()
+
+
 def reveal(page, sections) -> None:
     """Scroll each home section into view and wait until its fragment replaced the placeholder."""
     for section in sections:
@@ -156,15 +164,13 @@ def test_hostile_app_name_is_text_and_fires_nothing(browser, site):
     page.close()
 
 
-def test_tabs_work_without_javascript(browser, site):
-    context = browser.new_context(java_script_enabled=False)
-    page = context.new_page()
+def test_tabs_work_without_javascript(scriptless_page, site):
+    page = scriptless_page
     page.goto(site + "/")
     page.locator("#leaderboard a.tab", has_text="This year").click()
     page.wait_for_load_state()
     assert page.url.endswith("/?period=year")
     assert page.locator("#leaderboard a.tab.active").inner_text() == "This year"
-    context.close()
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
@@ -211,6 +217,19 @@ def test_the_2026_sections_draw_and_their_tabs_swap_in_place(browser, site):
     page.close()
 
 
+SCREENSHOTS = pytest.mark.skipif(not os.environ.get("TOKENRANK_SCREENSHOTS"), reason="set TOKENRANK_SCREENSHOTS=1")
+
+
+def in_each_scheme(browser, url: str):
+    """The page at ``url`` in the light, then the dark color scheme (with the scheme's name),
+    checked for script errors and closed once used."""
+    for scheme in ("light", "dark"):
+        page, errors, _ = open_page(browser, url, scheme)
+        yield page, scheme
+        assert errors == []
+        page.close()
+
+
 def demo_screenshots() -> Path:
     """The simulated demo year loaded (what the README pictures show); their folder."""
     from django.core.management import call_command
@@ -219,11 +238,10 @@ def demo_screenshots() -> Path:
     return Path(settings.BASE_DIR) / "docs" / "screenshots"
 
 
-@pytest.mark.skipif(not os.environ.get("TOKENRANK_SCREENSHOTS"), reason="set TOKENRANK_SCREENSHOTS=1")
+@SCREENSHOTS
 def test_screenshots_of_the_2026_sections(browser, site):
     folder = demo_screenshots()
-    for scheme in ("light", "dark"):
-        page, errors, _ = open_page(browser, site + "/?period=month", scheme)
+    for page, scheme in in_each_scheme(browser, site + "/?period=month"):
         reveal(page, ["authors", "categories", "apps", *NARROW_SECTIONS])
         for section in NARROW_SECTIONS:
             element = page.locator(f"#{section}")
@@ -231,8 +249,6 @@ def test_screenshots_of_the_2026_sections(browser, site):
                 element.locator(".plot svg.main-svg").first.wait_for(timeout=10_000)
             page.wait_for_timeout(300)
             element.screenshot(path=str(folder / f"section-{section}-{scheme}.png"))
-        assert errors == []
-        page.close()
         model, errors, _ = open_page(browser, site + "/models/anthropic/claude-sonnet-4/?period=month", scheme)
         model.locator("#context .plot svg.main-svg").first.wait_for(timeout=10_000)
         model.wait_for_timeout(300)
@@ -274,30 +290,49 @@ def test_the_zone_selector_loads_the_page_in_that_zone(browser, site):
     page.close()
 
 
-@pytest.mark.skipif(not os.environ.get("TOKENRANK_SCREENSHOTS"), reason="set TOKENRANK_SCREENSHOTS=1")
+def test_a_zone_picked_follows_the_visitor_and_the_sites_zone_leaves_the_url(browser, site):
+    """Picked on the home page, the zone stays through an entity link, the header's navigation
+    and its search suggestions (an htmx request); picking the site's zone gives a clean URL."""
+    page, errors, dialogs = open_page(browser, site + "/")
+    page.select_option("select#tz", "Asia/Kolkata")
+    page.wait_for_url("**tz=Asia%2FKolkata**")
+    page.locator("#leaderboard-rows a", has_text="Claude").first.click()
+    page.wait_for_url("**/models/anthropic/**")
+    assert "tz=Asia%2FKolkata" in page.url
+    assert page.locator("select#tz").input_value() == "Asia/Kolkata"
+    page.locator("nav[aria-label=Main] a", has_text="Models").click()
+    page.wait_for_url("**/models/?tz=Asia%2FKolkata")
+    page.locator("#site-q").fill("gemini")
+    suggestion = page.locator("#site-suggest a", has_text="Gemini").first
+    suggestion.wait_for(timeout=10_000)
+    assert "tz=Asia%2FKolkata" in suggestion.get_attribute("href")
+    page.locator("a.brand").click()
+    page.wait_for_url("**/?tz=Asia%2FKolkata")
+    page.select_option("select#tz", label="UTC")
+    page.wait_for_url(lambda url: url.rstrip("/") == site)
+    assert page.locator("select#tz").input_value() == ""  # the site's zone
+    assert errors == [] and dialogs == []
+    page.close()
+
+
+@SCREENSHOTS
 def test_screenshots_of_the_seven_drivers(browser, site):
     folder = demo_screenshots()
-    for scheme in ("light", "dark"):
-        page, errors, _ = open_page(browser, site + "/growth/?period=month", scheme)
+    for page, scheme in in_each_scheme(browser, site + "/growth/?period=month"):
         panel = page.locator("#growth-seven")
         panel.locator("li.driver").last.locator(".plot svg.main-svg").first.wait_for(timeout=10_000)
         page.wait_for_timeout(300)
         panel.screenshot(path=str(folder / f"growth-drivers-{scheme}.png"))
-        assert errors == []
-        page.close()
 
 
-@pytest.mark.skipif(not os.environ.get("TOKENRANK_SCREENSHOTS"), reason="set TOKENRANK_SCREENSHOTS=1")
+@SCREENSHOTS
 def test_screenshots_of_the_partial_bucket_and_the_zone_selector(browser, site):
     folder = demo_screenshots()
-    for scheme in ("light", "dark"):
-        page, errors, _ = open_page(browser, site + "/?tz=Asia/Kolkata&interval=day", scheme)
+    for page, scheme in in_each_scheme(browser, site + "/?tz=Asia/Kolkata&interval=day"):
         page.locator("#chart .plot svg.main-svg").first.wait_for(timeout=10_000)
         page.wait_for_timeout(500)
         page.locator("#chart").screenshot(path=str(folder / f"time-partial-bucket-{scheme}.png"))
         page.locator(".page-head").screenshot(path=str(folder / f"time-zone-selector-{scheme}.png"))
-        assert errors == []
-        page.close()
 
 
 # --- Index pages, search, share, embeds, phones and accessibility ------------------------
@@ -331,16 +366,14 @@ def test_index_search_and_filters_swap_results_in_place(browser, site):
     page.close()
 
 
-def test_index_form_works_without_javascript(browser, site):
-    context = browser.new_context(java_script_enabled=False)
-    page = context.new_page()
+def test_index_form_works_without_javascript(scriptless_page, site):
+    page = scriptless_page
     page.goto(site + "/apps/")
     page.fill("#index-q", "evil")
     page.press("#index-q", "Enter")
     page.wait_for_url("**q=evil**")
     rows = page.locator("#index-results tbody tr").all_inner_texts()
     assert len(rows) == 2 and any(XSS_NAME in r for r in rows)
-    context.close()
 
 
 def test_header_search_suggests_and_hostile_names_stay_text(browser, site):
@@ -493,7 +526,7 @@ def test_pages_pass_axe_core_without_serious_violations(browser, site, url, sche
     context.close()
 
 
-@pytest.mark.skipif(not os.environ.get("TOKENRANK_SCREENSHOTS"), reason="set TOKENRANK_SCREENSHOTS=1")
+@SCREENSHOTS
 def test_screenshots_of_index_error_and_embed_pages(browser, site, other_origin):
     from django.core.management import call_command
 

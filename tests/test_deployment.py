@@ -99,6 +99,15 @@ def _production_env(tmp_path: Path, **overrides: str) -> dict[str, str]:
     return env
 
 
+def run(env: dict[str, str], command: list[str], timeout: int = 120) -> subprocess.CompletedProcess:
+    """``command`` run in the project's folder under ``env``, its output captured."""
+    return subprocess.run(command, cwd=BASE, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def manage(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    return run(env, [sys.executable, "manage.py", *args])
+
+
 def test_production_refuses_to_start_without_its_services():
     for missing in ("DATABASE_URL", "CELERY_BROKER_URL"):
         env = {k: v for k, v in os.environ.items() if k != missing}
@@ -107,14 +116,7 @@ def test_production_refuses_to_start_without_its_services():
             env["CELERY_BROKER_URL"] = settings.CELERY_BROKER_URL
         else:
             env["DATABASE_URL"] = settings.DATABASE_URL
-        result = subprocess.run(
-            [sys.executable, "manage.py", "check"],
-            cwd=BASE,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        result = manage(env, "check")
         assert result.returncode != 0, missing
         assert f"DJANGO_ENV=production needs {missing}" in result.stderr, result.stderr[-500:]
 
@@ -200,25 +202,9 @@ def test_the_documented_deployment_runs(tmp_path, data_dir, mode):
     release = exec_lines("tokenrank-migrate.service")
     assert [c[-2:] for c in release] == [["migrate", "--noinput"], ["collectstatic", "--noinput"]]
     for command in release:
-        result = subprocess.run(command, cwd=BASE, env=env, capture_output=True, text=True, timeout=600)
+        result = run(env, command, timeout=600)
         assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
-    created = subprocess.run(
-        [
-            sys.executable,
-            "manage.py",
-            "create_staff",
-            "admin",
-            "--role",
-            "admin",
-            "--password",
-            "pw-Deploy-123",
-        ],
-        cwd=BASE,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    created = manage(env, "create_staff", "admin", "--role", "admin", "--password", "pw-Deploy-123")
     assert created.returncode == 0, created.stderr
 
     site = Site(env, tmp_path)
@@ -285,22 +271,8 @@ def _ingest_through_the_worker_unit(site: Site, env: dict[str, str], headers: di
     worker.log = log
     wait_for(lambda: "ready." in Path(log.name).read_text() or worker.poll() is not None, 60)
     assert worker.poll() is None, Path(log.name).read_text()[-3000:]
-    key = subprocess.run(
-        [sys.executable, "manage.py", "ingest_key", "create", "deploy-test"],
-        cwd=BASE,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    ).stdout.strip()
-    body = subprocess.run(
-        [sys.executable, "manage.py", "example_event"],
-        cwd=BASE,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    ).stdout
+    key = manage(env, "ingest_key", "create", "deploy-test").stdout.strip()
+    body = manage(env, "example_event").stdout
     status, _, answer = site.request(
         "POST",
         "/api/v1/events",

@@ -1,6 +1,7 @@
 """Reporting time zones: the zone the date rollups are bucketed in (recorded in
 ``ingest_calendar``, changed only by ``manage.py change_time_zone``), the zone the settings
-ask for (``TOKENRANK_TIME_ZONE``), and checking zone names asked for by visitors.
+ask for (``TOKENRANK_TIME_ZONE``), and checking zone names: any IANA name for operators, a
+place's zone (Region/City) or UTC for visitors.
 
 Every real UTC offset is a multiple of 15 minutes, so the quarter-hour cube answers any zone
 exactly; the date rollups answer only reads in the zone they were built in (docs/decisions.md,
@@ -36,6 +37,35 @@ def checked(name: str) -> str:
     if not isinstance(name, str) or name not in known():
         raise ValueError(f"unknown time zone {name!r}: give an IANA name such as Europe/Berlin")
     return name
+
+
+# The areas of the tz database's geographic names (Area/Location, such as Asia/Kolkata).
+# Other names are no place's zone: Factory, POSIX-style rules (EST5EDT), fixed offsets
+# (Etc/GMT+5), and old country aliases (US/Eastern, Japan) of names that are listed.
+_AREAS = frozenset(
+    {"Africa", "America", "Antarctica", "Arctic", "Asia", "Atlantic", "Australia", "Europe", "Indian", "Pacific"}
+)
+
+
+@cache
+def places() -> frozenset[str]:
+    """The zones visitors may ask for (pages and API ``tz``): every geographic IANA name, and UTC."""
+    return frozenset(n for n in known() if "/" in n and n.split("/", 1)[0] in _AREAS) | {"UTC"}
+
+
+def askable(name: str) -> bool:
+    """Whether visitors may ask for ``name``: a place's zone, UTC, or the site's own zone."""
+    return name in places() or name == reporting_zone()
+
+
+def asked(name: str) -> str:
+    """``name`` if visitors may ask for it (:func:`askable`), else ValueError naming the problem."""
+    if askable(name):
+        return name
+    hint = "give a Region/City IANA name such as Europe/Berlin, or UTC"
+    if name in known():
+        raise ValueError(f"{name!r} is no place's time zone: {hint}")
+    raise ValueError(f"unknown time zone {name[:64]!r}: {hint}")
 
 
 @cache

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
 from django.http import FileResponse, Http404, HttpResponse
@@ -32,14 +34,17 @@ def _manifest(day: str) -> dict:
         raise Http404("No snapshot for that day.") from error
 
 
+def exports_schema(operation: str, description: str, responses: Any = OpenApiTypes.OBJECT) -> Callable:
+    """The schema of a snapshots endpoint, named ``v1_datasets_exports_<operation>``."""
+    return extend_schema(
+        operation_id=f"v1_datasets_exports_{operation}", responses=responses, description=description
+    )
+
+
 class ExportsIndexView(ReadView):
     renderer_classes = [JSONRenderer]
 
-    @extend_schema(
-        operation_id="v1_datasets_exports_list",
-        responses=OpenApiTypes.OBJECT,
-        description="Published daily snapshots, newest first, with the README and the license.",
-    )
+    @exports_schema("list", "Published daily snapshots, newest first, with the README and the license.")
     def get(self, request: Request) -> Response:
         days = snapshots.published_days()
         return Response(
@@ -75,11 +80,7 @@ class ImmutableView(ReadView):
 class ExportsManifestView(ImmutableView):
     renderer_classes = [JSONRenderer]
 
-    @extend_schema(
-        operation_id="v1_datasets_exports_manifest",
-        responses=OpenApiTypes.OBJECT,
-        description="A day's manifest: each file's rows, bytes and SHA-256.",
-    )
+    @exports_schema("manifest", "A day's manifest: each file's rows, bytes and SHA-256.")
     def get(self, request: Request, day: str) -> Response:
         manifest = _manifest(day)
         for item in manifest["files"]:
@@ -88,13 +89,13 @@ class ExportsManifestView(ImmutableView):
 
 
 class ExportsFileView(ImmutableView):
-    @extend_schema(
-        operation_id="v1_datasets_exports_file",
-        responses={
+    @exports_schema(
+        "file",
+        "One file of a day's snapshot (as listed in its manifest).",
+        {
             (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR),
             (200, "application/json"): OpenApiResponse(OpenApiTypes.OBJECT),
         },
-        description="One file of a day's snapshot (as listed in its manifest).",
     )
     def get(self, request: Request, day: str, name: str) -> HttpResponse:
         files = {item["name"]: item for item in _manifest(day)["files"]}

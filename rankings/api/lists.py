@@ -93,7 +93,8 @@ def index_item(kind: str, row: dict[str, Any]) -> dict[str, Any]:
 
 # An entry with every key, for the CSV header of an empty list.
 TZ_PARAM = OpenApiParameter(
-    "tz", str, description="IANA time zone of the period (default: the site's reporting zone); unknown: 400."
+    "tz", str, description="Time zone of the period: a place's IANA zone (Region/City) or UTC (default: the site's "
+    "reporting zone); another name: 400."
 )
 BLANK_ROW = {
     **dict.fromkeys(

@@ -36,7 +36,7 @@ from rankings.api.narrow_schema import (
     tag_dict,
 )
 from rankings.api.pagination import OffsetPagination
-from rankings.api.views import FORMAT_PARAM, ReadView, ranking_payload
+from rankings.api.views import FORMAT_PARAM, ReadView, ranking_payload, read_schema
 from rankings.cache import cached
 from rankings.models import TagKey
 
@@ -65,12 +65,13 @@ class CachedView(ReadView):
 
 
 @extend_schema_view(
-    get=extend_schema(
-        parameters=[ToolParams, *OffsetPagination.schema_parameters(), FORMAT_PARAM],
-        responses=ToolListSerializer,
-        description="Models (or providers, or models on each provider) ranked by the tool calls of their "
+    get=read_schema(
+        ToolParams,
+        ToolListSerializer,
+        "Models (or providers, or models on each provider) ranked by the tool calls of their "
         "requests, with the share that failed, by kind. A response with finish_reason `tool_calls` and no "
         "count counts as one call.",
+        pages=OffsetPagination,
     )
 )
 class ToolCallsView(CachedView):
@@ -112,10 +113,10 @@ class ToolCallsView(CachedView):
 
 
 @extend_schema_view(
-    get=extend_schema(
-        parameters=[ContextParams, FORMAT_PARAM],
-        responses=ContextSerializer,
-        description="The metric per context-length bucket of the prompt (< 1K, 1K–10K, 10K–100K, 100K–1M, "
+    get=read_schema(
+        ContextParams,
+        ContextSerializer,
+        "The metric per context-length bucket of the prompt (< 1K, 1K–10K, 10K–100K, 100K–1M, "
         "≥ 1M prompt tokens), with share and change; per interval with `interval`.",
     )
 )
@@ -181,12 +182,13 @@ class TagKeysView(ReadView):
 
 
 @extend_schema_view(
-    get=extend_schema(
-        operation_id="v1_tags_values",
-        parameters=[TagParams, *OffsetPagination.schema_parameters(), FORMAT_PARAM],
-        responses=TagRankingSerializer,
-        description="The values of a ranked tag key ranked by a metric, with share and change. Private apps' "
+    get=read_schema(
+        TagParams,
+        TagRankingSerializer,
+        "The values of a ranked tag key ranked by a metric, with share and change. Private apps' "
         "use is never counted here; `model` shows only values public apps use too; `app` an app's own.",
+        pages=OffsetPagination,
+        operation_id="v1_tags_values",
     )
 )
 class TagRankingView(CachedView):
@@ -209,10 +211,10 @@ class TagRankingView(CachedView):
 
 
 class TagSeriesView(ReadView):
-    @extend_schema(
-        parameters=[TagSeriesParams, FORMAT_PARAM],
-        responses=TagSeriesSerializer,
-        description="A ranked tag key's top values per interval bucket plus others (gaps are zeros).",
+    @read_schema(
+        TagSeriesParams,
+        TagSeriesSerializer,
+        "A ranked tag key's top values per interval bucket plus others (gaps are zeros).",
     )
     def get(self, request: Request, key: str) -> Response:
         tag_key = ranked_key(key)
@@ -252,13 +254,14 @@ class TagSeriesView(ReadView):
 
 
 @extend_schema_view(
-    get=extend_schema(
-        parameters=[SessionParams, *OffsetPagination.schema_parameters(), FORMAT_PARAM],
-        responses=SessionReportSerializer,
-        description="Cost per session: median and 90th percentile of the metric (default cost, USD) and of "
+    get=read_schema(
+        SessionParams,
+        SessionReportSerializer,
+        "Cost per session: median and 90th percentile of the metric (default cost, USD) and of "
         "cost per session, by harness x model, overall and per turn range (1, 2–9, 10–49, 50+), with "
         "turns per session. Sessions are events' `session_id` per app and model; a harness not named is "
         "the app. Private apps' sessions never show.",
+        pages=OffsetPagination,
     )
 )
 class SessionsView(CachedView):

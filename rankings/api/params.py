@@ -23,11 +23,11 @@ MAX_POINTS = 20_000
 
 
 def zone_of(attrs: dict) -> str:
-    """The zone asked for (``tz``: 400 when unknown), else the reporting zone."""
+    """The zone asked for (``tz``: 400 when unknown or no place's zone), else the reporting zone."""
     if "tz" not in attrs:
         return zones.reporting_zone()
     try:
-        return zones.checked(attrs["tz"])
+        return zones.asked(attrs["tz"])
     except ValueError as exc:
         raise ApiError(400, "invalid", str(exc), "tz") from exc
 
@@ -45,24 +45,24 @@ class WindowParams(serializers.Serializer):
         required=False,
         help_text="day/week/month/year = today, this week (from Monday), this month, this year so far "
         "in the time zone (tz), to now rounded up to the quarter-hour, compared with the same elapsed "
-        "time of the period before; all = since the first event. Ignored when start and end are given.",
+        "time of the period before; all = since the first event. Give period, or start and end, not both.",
     )
     start = LocalDateTimeField(
         required=False,
-        help_text="Window start (inclusive), ISO 8601 (without an offset: in tz); give end too. Rounded down "
-        "to the quarter-hour.",
+        help_text="Window start (inclusive), ISO 8601 (without an offset: in tz; a time the clocks skip there "
+        "is a 400, a repeated one reads its first occurrence); give end too. Rounded down to the quarter-hour.",
     )
     end = LocalDateTimeField(
         required=False,
-        help_text="Window end (exclusive), ISO 8601 (without an offset: in tz); give start too. Rounded up to "
-        "the quarter-hour.",
+        help_text="Window end (exclusive), ISO 8601 (without an offset: in tz, as start); give start too. "
+        "Rounded up to the quarter-hour.",
     )
     tz = serializers.CharField(
         required=False,
         max_length=64,
         trim_whitespace=False,  # " UTC" is no zone's name
-        help_text="IANA time zone of days, weeks (from Monday) and months, e.g. Asia/Kolkata "
-        "(default: the site's reporting zone).",
+        help_text="Time zone of days, weeks (from Monday) and months: a place's IANA zone (Region/City, e.g. "
+        "Asia/Kolkata) or UTC (default: the site's reporting zone); another name (EST5EDT, Etc/GMT+5) is a 400.",
     )
 
     default_period = "week"
@@ -74,8 +74,10 @@ class WindowParams(serializers.Serializer):
             raise ApiError(
                 400, "invalid", "Give both start and end, or neither.", "start" if start is None else "end"
             )
+        if start is not None and "period" in attrs:
+            raise ApiError(400, "invalid", "Give period, or start and end, not both.", "period")
         if start is not None:
-            start, end = (t.replace(tzinfo=t.tzinfo or zones.info(zone)).astimezone(UTC) for t in (start, end))
+            start, end = instant(start, zone, "start"), instant(end, zone, "end")
             if end <= start:
                 raise ApiError(400, "invalid", "end must be after start.", "end")
             if end - start > MAX_RANGE:
@@ -86,6 +88,24 @@ class WindowParams(serializers.Serializer):
         else:
             attrs["window"] = selectors.period_window(attrs.get("period", self.default_period), zone=zone)
         return attrs
+
+
+def instant(moment: datetime, zone: str, field: str) -> datetime:
+    """``moment`` in UTC; without an offset it is a wall-clock time in ``zone``: a time the
+    clocks skip there (a daylight-saving gap) is a 400 naming it, never shifted silently; a time
+    they repeat reads its first occurrence."""
+    if moment.tzinfo is not None:
+        return moment.astimezone(UTC)
+    local = moment.replace(tzinfo=zones.info(zone))
+    if local.astimezone(UTC).astimezone(local.tzinfo).replace(tzinfo=None) != moment:
+        raise ApiError(
+            400,
+            "invalid",
+            f"{field}: {moment.isoformat()} does not exist in {zone}: the clocks skip it (a daylight-saving "
+            "change). Give a time before or after the gap, or an offset.",
+            field,
+        )
+    return local.astimezone(UTC)
 
 
 def exact_window(start: datetime, end: datetime, zone: str) -> Window:

@@ -40,6 +40,22 @@ ENTITY_BY_PLURAL = {d.plural: d.name for d in schema.DIMENSIONS if d.catalog}
 FORMAT_PARAM = OpenApiParameter(
     "format", str, enum=["json", "csv"], description="Response format (or use Accept)."
 )
+
+
+def read_schema(
+    params_class: type, responses: Any, description: str, *, pages: type | None = None, **extra: Any
+) -> Callable:
+    """A read's OpenAPI schema: the parameters of ``params_class``, then those of its
+    pagination class ``pages`` if it is paged (``limit``, ``offset``), then ``format``."""
+    paging = pages.schema_parameters() if pages else []
+    return extend_schema(
+        parameters=[params_class, *paging, FORMAT_PARAM],
+        responses=responses,
+        description=description,
+        **extra,
+    )
+
+
 RANKING_EXAMPLE = OpenApiExample(
     "Top models this week",
     value={
@@ -146,12 +162,13 @@ class RankingView(ReadView):
     csv_columns = RANK_ROW_COLUMNS  # the header of an empty list
     pagination_class = OffsetPagination
 
-    @extend_schema(
-        parameters=[params.RankingParams, *OffsetPagination.schema_parameters(), FORMAT_PARAM],
-        responses=s.RankingSerializer,
-        examples=[RANKING_EXAMPLE],
-        description="Entities ranked by a metric in a window, with share, change and rank movement vs the "
+    @read_schema(
+        params.RankingParams,
+        s.RankingSerializer,
+        "Entities ranked by a metric in a window, with share, change and rank movement vs the "
         "previous equal window. Private apps are never listed." + PAGES,
+        pages=OffsetPagination,
+        examples=[RANKING_EXAMPLE],
     )
     def get(self, request: Request) -> Response:
         query = params.parse(params.RankingParams, request.query_params)
@@ -180,10 +197,10 @@ def ranking_view(plural: str) -> type[RankingView]:
 
 
 class TimeseriesView(ReadView):
-    @extend_schema(
-        parameters=[params.TimeseriesParams, FORMAT_PARAM],
-        responses=s.TimeseriesSerializer,
-        description="A metric per interval bucket (in the window's zone) for the top N entities of the "
+    @read_schema(
+        params.TimeseriesParams,
+        s.TimeseriesSerializer,
+        "A metric per interval bucket (in the window's zone) for the top N entities of the "
         "window plus others; gaps are zeros. Without group_by, the total is under `others`. `partial[i]` "
         "is true for a bucket cut short: the current one (so far) or a first one starting mid-bucket.",
     )
@@ -234,10 +251,10 @@ class TrendingView(ReadView):
     entity = "model"
     csv_columns = ("entity_slug", "entity_name", "entity_link", "tokens", "baseline", "score")
 
-    @extend_schema(
-        parameters=[params.PeriodParams, FORMAT_PARAM],
-        responses=s.TrendingListSerializer,
-        description="Growth score = tokens in the window minus the mean of the three windows before, like for "
+    @read_schema(
+        params.PeriodParams,
+        s.TrendingListSerializer,
+        "Growth score = tokens in the window minus the mean of the three windows before, like for "
         "like: for a period so far, the same elapsed time of each of the three periods before; for "
         "start/end, the three equal windows before.",
     )
@@ -268,10 +285,10 @@ class CatalogListView(ReadView):
     model = Category
     entity = "category"
 
-    @extend_schema(
-        parameters=[params.PeriodParams, FORMAT_PARAM],
-        responses=s.CatalogListSerializer,
-        description="Every entry with its tokens in the window (zero when unused).",
+    @read_schema(
+        params.PeriodParams,
+        s.CatalogListSerializer,
+        "Every entry with its tokens in the window (zero when unused).",
     )
     def get(self, request: Request) -> Response:
         query = params.parse(params.PeriodParams, request.query_params)
@@ -328,10 +345,11 @@ def dataset_view(
         # the header of an empty list: the row serializer's columns
         {"entity": entity, "csv_columns": tuple(serializer().fields["results"].child.fields)},
     )
-    schema = extend_schema(
-        parameters=[params.DatasetParams, *DatasetPagination.schema_parameters(), FORMAT_PARAM],
-        responses=serializer,
-        description=description + PAGES,
+    schema = read_schema(
+        params.DatasetParams,
+        serializer,
+        description + PAGES,
+        pages=DatasetPagination,
     )
     return extend_schema_view(get=schema)(view)
 

@@ -35,7 +35,7 @@ from rankings.selectors.figures import (
     totals_by,
 )
 from rankings.selectors.ranks import Ranking, RankRow, new_models, ranking, trending, trending_words
-from rankings.selectors.series import SERIES_COLUMNS, Series, measure_series, timeseries
+from rankings.selectors.series import SERIES_COLUMNS, Series, measure_series, measure_series_of, timeseries
 from rankings.selectors.sessions import SessionReport, session_report
 from rankings.selectors.tags import ranked_keys, tag_ranking, tag_series
 from rankings.selectors.tools import ToolRanking, tool_ranking
@@ -67,6 +67,7 @@ __all__ = [
     "first_day",
     "history_window",
     "measure_series",
+    "measure_series_of",
     "new_models",
     "now",
     "partial_buckets",

@@ -9,8 +9,11 @@ from collections.abc import Iterable
 
 from django import template
 from django.core.serializers.json import DjangoJSONEncoder
+from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
+
+from rankings.page_state import with_zone
 
 register = template.Library()
 
@@ -92,15 +95,36 @@ def number(value, digits: int = 0) -> str:
     return "–" if value is None else f"{float(value):,.{digits}f}"
 
 
-@register.simple_tag
-def entity_link(entity, kind: str) -> str:
-    """A ranked entity as a link to its page (a model with its slug); a variant as text.
-    A tag, not an include: it runs once per table row."""
+@register.filter
+def zoned(url, tz: str) -> str:
+    """A link of this site carrying the page's zone: ``{{ url|zoned:zone_tz }}``
+    (``zone_tz``: rankings.context_processors.zone)."""
+    return with_zone(str(url), tz)
+
+
+@register.simple_tag(takes_context=True)
+def zoned_url(context, name: str, *args) -> str:
+    """``{% url name args %}`` carrying the page's zone."""
+    return with_zone(reverse(name, args=args), context.get("zone_tz", ""))
+
+
+@register.simple_tag(takes_context=True)
+def zone_field(context) -> str:
+    """A form's hidden ``tz``: what the form leads to keeps the page's zone."""
+    tz = context.get("zone_tz", "")
+    return format_html('<input type="hidden" name="tz" value="{}">', tz) if tz else ""
+
+
+@register.simple_tag(takes_context=True)
+def entity_link(context, entity, kind: str) -> str:
+    """A ranked entity as a link to its page in the page's zone (a model with its slug); a
+    variant as text. A tag, not an include: it runs once per table row."""
     if entity is None:
         return "(deleted)"
     if kind == "variant":
         return format_html(":{}", entity) if entity else "standard"
-    link = format_html('<a href="{}"><bdi>{}</bdi></a>', entity.get_absolute_url(), entity.name)
+    url = with_zone(entity.get_absolute_url(), context.get("zone_tz", ""))
+    link = format_html('<a href="{}"><bdi>{}</bdi></a>', url, entity.name)
     if kind == "model":
         return format_html('{} <span class="muted">{}</span>', link, entity.slug)
     return link
@@ -176,6 +200,16 @@ def share_links(state, path: str, anchor: str, title: str, embed: str | None = N
         "embed": state.url(embed or f"/embed/{anchor}/", sections=""),
         "title": title,
     }
+
+
+@register.simple_block_tag(takes_context=True)
+def section(context, content: str, name: str, title: str, *tabs_and_labels) -> str:
+    """A home-page section: its card with heading, tab rows and share links, around
+    ``content``. ``tabs_and_labels``: pairs of a tab list and its accessible label."""
+    tab_rows = list(zip(tabs_and_labels[::2], tabs_and_labels[1::2], strict=True))
+    card = context.template.engine.get_template("rankings/_section.html")
+    with context.push(name=name, title=title, tab_rows=tab_rows, content=content):
+        return card.render(context)
 
 
 def _cell(value) -> str:

@@ -46,6 +46,19 @@ def assert_counted_once(events: list[dict]) -> None:
     assert mismatches == []
 
 
+def accepted_by_four_clients(url: str, key: str, events: list[dict], chunk: int) -> int:
+    """Events accepted when four clients at once send all of ``events``, each in its own order,
+    ``chunk`` a request."""
+
+    def client(seed: int) -> int:
+        order = events[:]
+        random.Random(seed).shuffle(order)
+        return sum(send(url, key, order[i : i + chunk])["accepted"] for i in range(0, len(order), chunk))
+
+    with ThreadPoolExecutor(4) as pool:
+        return sum(pool.map(client, range(4)))
+
+
 @pytest.mark.worker
 def test_resends_overlaps_and_four_concurrent_clients(live_server, worker, ingest_key):
     _, key = ingest_key
@@ -55,15 +68,9 @@ def test_resends_overlaps_and_four_concurrent_clients(live_server, worker, inges
     send(live_server.url, key, events[300:])
     send(live_server.url, key, events)
 
-    # Four clients at once, each sending everything in its own order and chunking.
-    def client(seed: int) -> int:
-        order = events[:]
-        random.Random(seed).shuffle(order)
-        return sum(send(live_server.url, key, order[i : i + 150])["accepted"] for i in range(0, 600, 150))
-
-    with ThreadPoolExecutor(4) as pool:
-        accepted_late = sum(pool.map(client, range(4)))
-    assert accepted_late == 0  # every id was already accepted above
+    # Four clients at once, each sending everything in its own order and chunking: every id
+    # was already accepted above.
+    assert accepted_by_four_clients(live_server.url, key, events, 150) == 0
     assert_counted_once(events)
 
 
@@ -71,15 +78,8 @@ def test_resends_overlaps_and_four_concurrent_clients(live_server, worker, inges
 def test_concurrent_http_clients_racing_for_the_same_new_ids(live_server, worker, ingest_key):
     _, key = ingest_key
     events = EventFactory.build_batch(800)
-
-    def client(seed: int) -> int:
-        order = events[:]
-        random.Random(seed).shuffle(order)
-        return sum(send(live_server.url, key, order[i : i + 100])["accepted"] for i in range(0, 800, 100))
-
-    with ThreadPoolExecutor(4) as pool:
-        accepted = sum(pool.map(client, range(4)))
-    assert accepted == 800  # each id accepted by exactly one of the racing requests
+    # each id accepted by exactly one of the racing requests
+    assert accepted_by_four_clients(live_server.url, key, events, 100) == 800
     assert_counted_once(events)
 
 

@@ -70,6 +70,12 @@ def make_spans(specs: list[tuple[str, dict]], service: str = "Support bot", fail
     return list(memory.get_finished_spans())
 
 
+@pytest.fixture
+def key(ingest_key) -> str:
+    """A fresh ingest key's secret."""
+    return ingest_key[1]
+
+
 def post(client, key, body: bytes, content_type: str = PROTOBUF, **extra):
     if key is not None:
         extra["HTTP_AUTHORIZATION"] = f"Bearer {key}"
@@ -88,8 +94,7 @@ def pending_events() -> list[dict]:
 
 
 @pytest.mark.django_db
-def test_sdk_encoded_spans_become_events_and_other_spans_are_partial_success(client, ingest_key):
-    _, key = ingest_key
+def test_sdk_encoded_spans_become_events_and_other_spans_are_partial_success(client, key):
     spans = make_spans(
         [
             ("chat claude-sonnet-4", chat(1)),
@@ -124,8 +129,7 @@ def test_sdk_encoded_spans_become_events_and_other_spans_are_partial_success(cli
 
 
 @pytest.mark.django_db
-def test_genai_repo_and_legacy_names_and_anthropic_style_counts(client, ingest_key):
-    _, key = ingest_key
+def test_genai_repo_and_legacy_names_and_anthropic_style_counts(client, key):
     newer = chat(2) | {
         "gen_ai.usage.cache_write.input_tokens": 100,
         "gen_ai.response.time_to_first_chunk": 0.5,
@@ -151,8 +155,7 @@ def test_genai_repo_and_legacy_names_and_anthropic_style_counts(client, ingest_k
 
 
 @pytest.mark.django_db
-def test_failed_span_counts_only_with_tokens(client, ingest_key):
-    _, key = ingest_key
+def test_failed_span_counts_only_with_tokens(client, key):
     no_tokens = {
         "gen_ai.operation.name": "chat",
         "gen_ai.request.model": "gpt-4o",
@@ -216,14 +219,47 @@ def broadcast_body(n: int = 3, cost: float = 0.0042) -> dict:
     }
 
 
+def spans_of(body: dict) -> list[dict]:
+    """The spans of a broadcast body (its one resource and scope)."""
+    return body["resourceSpans"][0]["scopeSpans"][0]["spans"]
+
+
+def set_attribute(body: dict, span: int, key: str, value: dict) -> None:
+    """Gives span number ``span`` of ``body`` the attribute ``key``: ``value`` (an OTLP AnyValue)."""
+    attributes = spans_of(body)[span]["attributes"]
+    [at] = [i for i, attribute in enumerate(attributes) if attribute["key"] == key]
+    attributes[at] = {"key": key, "value": value}
+
+
+def other_span(operation: str) -> dict:
+    """A span of an operation other than inference (no event)."""
+    return {
+        "traceId": "ab" * 16,
+        "spanId": "cd" * 8,
+        "attributes": [{"key": "gen_ai.operation.name", "value": {"stringValue": operation}}],
+    }
+
+
+def post_json(client, key, body: dict):
+    return post(client, key, json.dumps(body).encode(), content_type="application/json")
+
+
+def rejected(client, key, body: dict | bytes) -> tuple[int, str]:
+    """How many spans of ``body`` (OTLP JSON) its 200 answer rejects, and why."""
+    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+    response = post(client, key, raw, content_type="application/json")
+    assert response.status_code == 200
+    partial = response.json()["partialSuccess"]
+    return int(partial["rejectedSpans"]), partial.get("errorMessage", "")
+
+
 @pytest.mark.django_db
-def test_openrouter_broadcast_json_and_its_connection_test(client, ingest_key):
-    _, key = ingest_key
+def test_openrouter_broadcast_json_and_its_connection_test(client, key):
     test = post(client, key, b"", content_type="application/json", HTTP_X_TEST_CONNECTION="true")
     assert test.status_code == 200 and test.json() == {}
     assert post(client, key, b'{"resourceSpans": []}', content_type="application/json").json() == {}
     assert InboxBatch.objects.count() == 0
-    response = post(client, key, json.dumps(broadcast_body()).encode(), content_type="application/json")
+    response = post_json(client, key, broadcast_body())
     assert response.status_code == 200 and response["Content-Type"] == "application/json"
     assert response.json() == {}
     events = pending_events()
@@ -243,33 +279,30 @@ def test_openrouter_broadcast_json_and_its_connection_test(client, ingest_key):
 
 
 @pytest.mark.django_db
-def test_json_partial_success_uses_the_json_mapping(client, ingest_key):
-    _, key = ingest_key
+@pytest.mark.parametrize(
+    ("spoil", "reason"),
+    [
+        (lambda body: spans_of(body).append(other_span("execute_tool")), "not inference (execute_tool span)"),
+        # far in the future or the past
+        (lambda body: spans_of(body)[0].update(startTimeUnixNano="1", endTimeUnixNano=str(2**64 + 5)), "created_at"),
+    ],
+    ids=["not-inference", "out-of-time"],
+)
+def test_a_json_partial_success_rejects_the_span_with_its_reason_not_an_error(client, key, spoil, reason):
     body = broadcast_body(2)
-    tool = {
-        "traceId": "ab" * 16,
-        "spanId": "cd" * 8,
-        "attributes": [{"key": "gen_ai.operation.name", "value": {"stringValue": "execute_tool"}}],
-    }
-    body["resourceSpans"][0]["scopeSpans"][0]["spans"].append(tool)
-    answer = post(client, key, json.dumps(body).encode(), content_type="application/json").json()
-    assert answer["partialSuccess"]["rejectedSpans"] == "1"
-    assert "not inference (execute_tool span)" in answer["partialSuccess"]["errorMessage"]
+    spoil(body)
+    count, message = rejected(client, key, body)
+    assert count == 1 and reason in message
 
 
 @pytest.mark.django_db
-def test_invalid_span_values_are_rejected_with_the_field_and_nan_is_no_error(client, ingest_key):
-    _, key = ingest_key
+def test_invalid_span_values_are_rejected_with_the_field_and_nan_is_no_error(client, key):
     body = broadcast_body(3)
-    spans = body["resourceSpans"][0]["scopeSpans"][0]["spans"]
-    spans[0]["attributes"][3] = {"key": "gen_ai.usage.input_tokens", "value": {"intValue": "999999999999"}}
-    spans[1]["attributes"][8] = {"key": "gen_ai.usage.total_cost", "value": {"doubleValue": "NaN"}}
+    set_attribute(body, 0, "gen_ai.usage.input_tokens", {"intValue": "999999999999"})
+    set_attribute(body, 1, "gen_ai.usage.total_cost", {"doubleValue": "NaN"})
     raw = json.dumps(body).replace('"NaN"', "NaN").encode()
-    response = post(client, key, raw, content_type="application/json")
-    assert response.status_code == 200
-    partial = response.json()["partialSuccess"]
-    assert partial["rejectedSpans"] == "2"
-    assert "span 0: native_tokens_prompt: must be at most 100,000,000" in partial["errorMessage"]
+    count, message = rejected(client, key, raw)
+    assert count == 2 and "span 0: native_tokens_prompt: must be at most 100,000,000" in message
     assert len(pending_events()) == 1
 
 
@@ -287,9 +320,8 @@ def test_invalid_span_values_are_rejected_with_the_field_and_nan_is_no_error(cli
     ],
 )
 def test_bad_bodies_are_400_with_a_status_in_the_request_encoding(
-    client, ingest_key, body, content_type, status, grpc
+    client, key, body, content_type, status, grpc
 ):
-    _, key = ingest_key
     response = post(client, key, body, content_type=content_type)
     assert response.status_code == status
     if grpc is None:
@@ -314,8 +346,7 @@ def _field(number: int, payload: bytes) -> bytes:
 
 
 @pytest.mark.django_db
-def test_deeply_nested_protobuf_is_400(client, ingest_key):
-    _, key = ingest_key
+def test_deeply_nested_protobuf_is_400(client, key):
     value = _field(1, b"x")  # AnyValue.string_value
     for _ in range(150):  # AnyValue.kvlist_value -> KeyValueList.values -> KeyValue{key, value}
         value = _field(6, _field(1, _field(1, b"k") + _field(2, value)))
@@ -364,8 +395,7 @@ def test_rate_limit_is_429_and_backlog_is_503_with_retry_after(client, ingest_ke
 
 
 @pytest.mark.django_db
-def test_size_limits_and_gzip_bomb(client, ingest_key, settings):
-    _, key = ingest_key
+def test_size_limits_and_gzip_bomb(client, key, settings):
     bomb = gzip.compress(b"\x00" * (80 * 1024 * 1024), compresslevel=9)
     response = post(client, key, bomb, HTTP_CONTENT_ENCODING="gzip")
     assert response.status_code == 413
@@ -377,9 +407,8 @@ def test_size_limits_and_gzip_bomb(client, ingest_key, settings):
 
 
 @pytest.mark.django_db
-def test_many_spans_are_accepted_in_chunks_of_the_event_limit(client, ingest_key, settings):
+def test_many_spans_are_accepted_in_chunks_of_the_event_limit(client, key, settings):
     settings.TOKENRANK = {**settings.TOKENRANK, "INGEST_MAX_EVENTS": 4}
-    _, key = ingest_key
     spans = make_spans([("chat", chat(i)) for i in range(10)])
     assert post(client, key, encode_spans(spans).SerializeToString()).status_code == 200
     assert sorted(InboxBatch.objects.values_list("event_count", flat=True)) == [2, 4, 4]
@@ -393,9 +422,8 @@ def test_metrics_and_logs_are_refused_with_a_hint(client, ingest_key):
 
 
 @pytest.mark.worker
-def test_sdk_exporter_resends_counted_once_in_the_rollups(live_server, worker, ingest_key, monkeypatch):
+def test_sdk_exporter_resends_counted_once_in_the_rollups(live_server, worker, key, monkeypatch):
     """The SDK's exporter, configured only by the standard environment variables, gzip on."""
-    _, key = ingest_key
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", f"{live_server.url}/otlp")
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_HEADERS", f"Authorization=Bearer%20{key}")
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip")
@@ -424,35 +452,12 @@ def test_sdk_exporter_resends_counted_once_in_the_rollups(live_server, worker, i
     assert counted["accepted"] == 35
 
 
-def test_spans_far_in_the_future_or_past_are_rejected_not_errors(client, db, ingest_key):
-    _, key = ingest_key
-    old = broadcast_body(1)
-    old["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["startTimeUnixNano"] = "1"
-    old["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["endTimeUnixNano"] = str(2**64 + 5)
-    answer = post(client, key, json.dumps(old).encode(), content_type="application/json").json()
-    assert answer["partialSuccess"]["rejectedSpans"] == "1"
-    assert "created_at" in answer["partialSuccess"]["errorMessage"]
-
-
 @pytest.mark.django_db
-def test_lone_surrogates_in_strings_are_no_error(client, ingest_key):
-    _, key = ingest_key
+def test_lone_surrogates_in_strings_are_no_error(client, key):
     body = broadcast_body(1)
-    spans = body["resourceSpans"][0]["scopeSpans"][0]["spans"]
-    spans[0]["attributes"][12] = {
-        "key": "trace.metadata.openrouter.api_key_name",
-        "value": {"stringValue": "key\ud800"},
-    }
-    spans.append(
-        {
-            "traceId": "ab" * 16,
-            "spanId": "cd" * 8,
-            "attributes": [{"key": "gen_ai.operation.name", "value": {"stringValue": "\udfff"}}],
-        }
-    )
-    response = post(client, key, json.dumps(body).encode(), content_type="application/json")
-    assert response.status_code == 200
-    assert response.json()["partialSuccess"]["rejectedSpans"] == "1"
+    set_attribute(body, 0, "trace.metadata.openrouter.api_key_name", {"stringValue": "key\ud800"})
+    spans_of(body).append(other_span("\udfff"))
+    assert rejected(client, key, body)[0] == 1
     [event] = pending_events()
     assert event["app_name"] == "key\ufffd"
 
@@ -480,23 +485,21 @@ json_values = st.recursive(
         ]
     ),
 )
-def test_no_body_answers_5xx(client, ingest_key, raw, value, key_name):
-    _, key = ingest_key
+def test_no_body_answers_5xx(client, key, raw, value, key_name):
     assert post(client, key, raw).status_code < 500
     assert post(client, key, raw, content_type="application/json").status_code < 500
     body = broadcast_body(1)
-    attributes = body["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["attributes"]
+    attributes = spans_of(body)[0]["attributes"]
     attributes.append({"key": key_name, "value": value})
     attributes.insert(
         0, {"key": key_name, "value": {"stringValue": value} if isinstance(value, str) else value}
     )
-    response = post(client, key, json.dumps(body).encode(), content_type="application/json")
+    response = post_json(client, key, body)
     assert response.status_code == 200
 
 
 @pytest.mark.django_db
-def test_a_conversation_is_a_session_and_a_tool_call_finish_counts_one_call(client, ingest_key):
-    _, key = ingest_key
+def test_a_conversation_is_a_session_and_a_tool_call_finish_counts_one_call(client, key):
     spans = make_spans(
         [
             ("chat", chat(1, **{"gen_ai.conversation.id": "conv-7", "gen_ai.response.finish_reasons": ["tool_calls"]})),

@@ -13,6 +13,7 @@ from ingest.models import IngestKey
 from ingest.rollups import read
 from rankings import selectors
 from rankings.models import App, Category
+from tests.conftest import assert_absent
 
 pytestmark = pytest.mark.django_db
 
@@ -108,13 +109,8 @@ def test_private_apps_are_404_and_never_listed(client, usage):
     secret = App.objects.get(origin="https://secret.example")
     assert client.get(f"/api/v1/apps/{secret.slug}").status_code == 404
     assert client.get(f"/api/v1/rankings/models?app={secret.slug}").status_code == 400
-    for url in (
-        "/api/v1/rankings/apps?period=day",
-        "/api/v1/trending/apps",
-        "/api/v1/rankings/apps?format=csv",
-    ):
-        assert "Secret App" not in client.get(url).content.decode()
-        assert secret.slug not in client.get(url).content.decode()
+    lists = ("/api/v1/rankings/apps?period=day", "/api/v1/trending/apps", "/api/v1/rankings/apps?format=csv")
+    assert_absent(client, lists, "Secret App", secret.slug)
 
 
 @pytest.mark.parametrize(
@@ -297,3 +293,22 @@ def test_measure_series_adds_up_to_the_window_totals(usage, interval):
         for column in selectors.SERIES_COLUMNS:
             assert sum(series[column]) == pytest.approx(float(getattr(totals, column))), column
         assert sum(series["tokens"]) == pytest.approx(totals.tokens) and totals.tokens > 0
+
+
+@pytest.mark.parametrize("interval", ["hour", "day"])
+def test_measure_series_of_several_entries_equals_each_ones_own(usage, interval):
+    """One read for several categories (the growth report's trends) answers what a read
+    scoped to each answers, an entry without usage included (zeros)."""
+    from rankings.models import Category
+    from rankings.selectors import Filters
+
+    window = selectors.period_window("day") if interval == "hour" else selectors.history_window(14, interval)
+    used = [r.key for r in selectors.ranking("category", window).rows]
+    unused = Category.objects.exclude(pk__in=used).values_list("pk", flat=True).first()
+    keys = [*used, unused]
+    together = selectors.measure_series_of("category", keys, window, interval=interval)
+    assert list(together) == keys and used
+    for key in keys:
+        alone = selectors.measure_series(window, interval=interval, filters=Filters(category=key))
+        assert together[key] == alone, key
+    assert any(together[used[0]]["tokens"]) and not any(together[unused]["tokens"])

@@ -88,7 +88,7 @@ def test_a_days_row_lands_in_the_bucket_of_its_own_date(client, settings, built,
             zones.forget_built_zone()
 
 
-@pytest.mark.parametrize("zone", ["America/Los_Angeles", "Etc/GMT+12", "Asia/Kolkata", "Pacific/Chatham"])
+@pytest.mark.parametrize("zone", ["America/Los_Angeles", "Pacific/Pago_Pago", "Asia/Kolkata", "Pacific/Chatham"])
 def test_all_time_holds_the_first_event_in_every_zone(client, zone):
     """``period=all`` starts at the local start of the day holding the first event, which in a
     zone west of UTC is the day before its UTC date."""

@@ -1,11 +1,11 @@
-"""The day range options ``rebuild_rollups`` and ``verify_rollups`` share."""
+"""The day range ``rebuild_rollups`` and ``verify_rollups`` take."""
 
 from __future__ import annotations
 
 import argparse
 from datetime import date
 
-from django.core.management.base import CommandError
+from django.core.management.base import BaseCommand, CommandError
 
 from ingest.maintenance import RangeError, rollup_days
 
@@ -36,3 +36,22 @@ def checked_range(since: date | None, until: date | None) -> tuple[date, date]:
         return rollup_days(since, until)
     except RangeError as exc:
         raise CommandError(str(exc), returncode=2) from exc
+
+
+class RangeCommand(BaseCommand):
+    """A command over a range of days of kept raw events (``--since``, ``--until``): says so
+    when the range starts later than asked, then does :meth:`handle_range`."""
+
+    doing = ""  # what it does from the first day, e.g. "checking"
+
+    def add_arguments(self, parser):
+        add_range_arguments(parser)
+
+    def handle(self, *args, since, until, **options):
+        first, last = checked_range(since, until)
+        if since and first > since:
+            self.stderr.write(f"Raw events before {first} are no longer kept: {self.doing} from {first}.")
+        self.handle_range(first, last)
+
+    def handle_range(self, first: date, last: date) -> None:
+        raise NotImplementedError

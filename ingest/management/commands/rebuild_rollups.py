@@ -1,10 +1,10 @@
-from django.core.management.base import BaseCommand
+from datetime import date
 
 from ingest.maintenance import rebuild_rollups
-from ingest.management.commands._range import add_range_arguments, checked_range
+from ingest.management.commands._range import RangeCommand
 
 
-class Command(BaseCommand):
+class Command(RangeCommand):
     help = (
         "Recompute every rollup table from the raw events for a range of UTC days, one transaction "
         "per day (ingest waits on each day, then goes on). Raw events are kept for the retention "
@@ -12,13 +12,9 @@ class Command(BaseCommand):
         "Exit status 0 when done, 2 for an invalid range."
     )
 
-    def add_arguments(self, parser):
-        add_range_arguments(parser)
+    doing = "rebuilding"
 
-    def handle(self, *args, since, until, **options):
-        first, last = checked_range(since, until)
-        if since and first > since:
-            self.stderr.write(f"Raw events before {first} are no longer kept: rebuilding from {first}.")
+    def handle_range(self, first: date, last: date) -> None:
         rebuild_rollups(first, last, progress=self._progress)
         self.stdout.write(f"Rollups rebuilt for {first} to {last}.")
 

@@ -1,10 +1,12 @@
-from django.core.management.base import BaseCommand, CommandError
+from datetime import date
+
+from django.core.management.base import CommandError
 
 from ingest.maintenance import verify_rollups
-from ingest.management.commands._range import add_range_arguments, checked_range
+from ingest.management.commands._range import RangeCommand
 
 
-class Command(BaseCommand):
+class Command(RangeCommand):
     help = (
         "Compare every rollup table with the raw events for a range of days of the rollups' zone "
         "(weekly tables with their daily table; the narrow ones from the first day they hold whole "
@@ -12,13 +14,9 @@ class Command(BaseCommand):
         "50 per table; `rebuild_rollups` with the same range repairs them), 2 for an invalid range."
     )
 
-    def add_arguments(self, parser):
-        add_range_arguments(parser)
+    doing = "checking"
 
-    def handle(self, *args, since, until, **options):
-        first, last = checked_range(since, until)
-        if since and first > since:
-            self.stderr.write(f"Raw events before {first} are no longer kept: checking from {first}.")
+    def handle_range(self, first: date, last: date) -> None:
         _, mismatches = verify_rollups(first, last)
         for m in mismatches:
             self.stderr.write(f"{m.table} {m.key}: rollup={m.rollup} raw={m.raw}")
