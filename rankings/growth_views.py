@@ -76,7 +76,7 @@ def growth_context(request: HttpRequest) -> dict[str, Any]:
     query = "?" + urlencode(asked) if asked else ""
     page = {
         "window": window,
-        "window_label": window.label(zone=True),
+        "window_label": window.label(named=True),
         "asked": asked,
         "tabs": window_tabs(request, window, asked),
         "query": query,

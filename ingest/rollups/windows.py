@@ -157,16 +157,16 @@ class Window:
                 return f"vs {so_far}the previous {count} {unit}{'s' if count != 1 else ''}"
         return f"vs {so_far}the window before"
 
-    def label(self, zone: bool = False) -> str:
+    def label(self, named: bool = False) -> str:
         """The window for a page, with its note when it has one (pages say what the API's
-        ``window.note`` says); a window within a day names its zone, a longer one with ``zone``."""
+        ``window.note`` says); a window within a day names its zone, a longer one when ``named``."""
         zone = zones.info(self.zone)
         start, last = self.start.astimezone(zone), (self.end - timedelta(seconds=1)).astimezone(zone)
         if self.length <= timedelta(days=1):
             end = self.end.astimezone(zone)
             text = f"{start:%b %-d %H:%M} – {end:%b %-d %H:%M} {self.zone}"
         else:
-            text = f"{start:%b %-d, %Y} – {last:%b %-d, %Y}" + (f" {self.zone}" if zone else "")
+            text = f"{start:%b %-d, %Y} – {last:%b %-d, %Y}" + (f" {self.zone}" if named else "")
         return f"{text} · {self.note}" if self.note else text
 
 

@@ -105,8 +105,8 @@ class GrowthParams(params.WindowParams):
         choices=list(CALENDAR_PERIODS),
         required=False,
         help_text="day/week/month/year so far in tz, compared with the same elapsed time of the period "
-        "before (not all: since the first event, nothing comes before to compare with). Ignored when "
-        "start and end are given.",
+        "before (not all: since the first event, nothing comes before to compare with). Give period, "
+        "or start and end, not both.",
         error_messages={
             "invalid_choice": '"{input}" is not a period growth compares: day, week, month or year '
             "(all, since the first event, has nothing before it)."

@@ -16,6 +16,7 @@ from ingest.services import import_events
 from rankings import charts, drivers, growth, selectors
 from rankings.growth import CostSplit
 from rankings.models import App, Provider
+from rankings.selectors import Window
 from rankings.templatetags.rankings_format import compact, points
 from tests.factories import EventFactory
 
@@ -228,3 +229,11 @@ def test_the_price_chart_leaves_room_for_its_right_axis():
     figure = charts.dual_lines(["2026-11-01"], ("$ per 1M tokens", [1.0]), ("Tokens per day", [2e9]))
     assert figure["layout"]["margin"]["r"] >= figure["layout"]["margin"]["l"]
     assert figure["layout"]["yaxis2"]["automargin"] is True
+
+
+def test_only_the_growth_header_names_the_zone_of_a_long_window():
+    week = Window(datetime(2026, 11, 23, tzinfo=UTC), datetime(2026, 11, 30, tzinfo=UTC), "UTC")
+    assert week.label() == "Nov 23, 2026 – Nov 29, 2026"
+    assert week.label(named=True) == "Nov 23, 2026 – Nov 29, 2026 UTC"
+    day = Window(datetime(2026, 11, 30, tzinfo=UTC), datetime(2026, 11, 30, 14, 30, tzinfo=UTC), "UTC")
+    assert day.label(named=True) == day.label() == "Nov 30 00:00 – Nov 30 14:30 UTC"
