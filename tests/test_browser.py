@@ -103,7 +103,9 @@ def scriptless_page(browser):
 def reveal(page, sections) -> None:
     """Scroll each home section into view and wait until its fragment replaced the placeholder."""
     for section in sections:
-        page.locator(f"#{section}").scroll_into_view_if_needed()
+        # Scrolled from the page's own script: the placeholder may be swapped for its fragment
+        # while it scrolls (it loads once revealed), which detaches a handle Playwright holds.
+        page.evaluate("id => document.getElementById(id).scrollIntoView()", section)
         page.locator(f"#{section}:not(.deferred)").wait_for(timeout=10_000)
 
 
