@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import heapq
 import math
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
@@ -154,10 +155,7 @@ def contributors(
     """Change in tokens per entry (``sums``: entry key → [before, after]); entries in
     ``private`` are folded into one anonymous line, so the parts still add up without naming
     them. Only the listed entries' catalog rows are loaded."""
-    folded: dict[Any, list[int]] = {}
-    for key, (b, a) in sums.items():
-        line = folded.setdefault(PRIVATE if key in private else key, [0, 0])
-        line[0], line[1] = line[0] + b, line[1] + a
+    folded = _summed((PRIVATE if key in private else key, b, a) for key, (b, a) in sums.items())
     totals = {"new": 0.0, "departed": 0.0, "incumbent": 0.0}
     for b, a in folded.values():
         totals["new" if b == 0 else "departed" if a == 0 else "incumbent"] += a - b
@@ -228,14 +226,19 @@ def _mix(t0: Totals, t1: Totals) -> dict[str, float]:
     return {k: p1[k] - p0[k] for k in p0}
 
 
-def _per(key, rows: list[reads.Sums]) -> dict[Any, list[int]]:
-    """Tokens [before, after] per ``key(row)``."""
+def _summed(lines: Iterable[tuple[Any, int, int]]) -> dict[Any, list[int]]:
+    """[before, after] summed per key of ``(key, before, after)`` lines, keys in the order
+    first seen."""
     out: dict[Any, list[int]] = {}
-    for r in rows:
-        line = out.setdefault(key(r), [0, 0])
-        line[0] += reads.Sums.tokens(r.before)
-        line[1] += reads.Sums.tokens(r.after)
+    for key, b, a in lines:
+        line = out.setdefault(key, [0, 0])
+        line[0], line[1] = line[0] + b, line[1] + a
     return out
+
+
+def _per(key: Callable[[reads.Sums], Any], rows: list[reads.Sums]) -> dict[Any, list[int]]:
+    """Tokens [before, after] per ``key(row)``."""
+    return _summed((key(r), reads.Sums.tokens(r.before), reads.Sums.tokens(r.after)) for r in rows)
 
 
 def _variants(rows: list[reads.Sums], t0: Totals, t1: Totals) -> list[dict[str, Any]]:
@@ -306,7 +309,7 @@ def decompose(after: Window, *, with_history: bool = True) -> Growth:
         volume=volume,
         intensity=intensity,
         contributors={
-            "author": contributors("author", _fold(models, authors)),
+            "author": contributors("author", _summed((authors.get(m), b, a) for m, (b, a) in models.items())),
             "model": contributors("model", models),
             "app": contributors("app", {a.app_id: [a.before, a.after] for a in apps}, reads.private_apps()),
             "category": contributors("category", categories),
@@ -318,15 +321,6 @@ def decompose(after: Window, *, with_history: bool = True) -> Growth:
         earlier=reads.model_tokens(before.previous()),
         apps=apps,
     )
-
-
-def _fold(sums: dict[Any, list[int]], to: dict[Any, Any]) -> dict[Any, list[int]]:
-    """``sums`` added up per ``to[key]`` (models per author)."""
-    out: dict[Any, list[int]] = {}
-    for key, (b, a) in sums.items():
-        line = out.setdefault(to.get(key), [0, 0])
-        line[0], line[1] = line[0] + b, line[1] + a
-    return out
 
 
 def _moved(change_pct: float) -> str:

@@ -15,7 +15,7 @@ from ingest.rollups.read import has_usage
 from rankings import charts, selectors, share
 from rankings.api import params
 from rankings.api.growth import GrowthParams, growth_payload
-from rankings.page_state import page_zone
+from rankings.page_state import page_zone, with_zone
 from rankings.templatetags.rankings_format import signed_compact
 from rankings.views import State
 
@@ -188,15 +188,13 @@ def window_tabs(
     request: HttpRequest, window: selectors.Window, asked: dict[str, str]
 ) -> list[dict[str, Any]]:
     """The period tabs (the custom window's, when asked for, is none of them)."""
-    zone = {"tz": asked["tz"]} if "tz" in asked else {}
     custom = "start" in asked
     return [
         {
             "value": p,
             "label": label,
             "active": p == (window.period or "") and not custom,
-            "url": request.path
-            + ("?" + urlencode({**({"period": p} if p else {}), **zone}) if p or zone else ""),
+            "url": with_zone(request.path + (f"?period={p}" if p else ""), asked.get("tz", "")),
         }
         for p, label in GROWTH_PERIODS.items()
     ]

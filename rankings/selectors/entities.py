@@ -6,10 +6,11 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.apps import apps
-from django.db.models import Count, Func, IntegerField, Model, OuterRef, QuerySet, Subquery, Value
-from django.db.models.functions import Coalesce, Lower, Trim
+from django.db.models import Count, IntegerField, Model, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 
 from ingest import schema
+from rankings.models import TITLE_KEY
 
 # Catalog model of each catalog dimension (a tag's value too).
 ENTITY_MODEL: dict[str, type[Model]] = {
@@ -43,10 +44,6 @@ def attach_entities(entity: str, rows: Iterable[Any]) -> None:
     found = entities_of(entity, (r.key for r in rows))
     for row in rows:
         row.entity = found.get(row.key)
-
-
-# An app's title as ingest compares titles (ingest.resolve): case and runs of white space aside.
-TITLE_KEY = Lower(Func(Trim("name"), Value(r"\s+"), Value(" "), Value("g"), function="regexp_replace"))
 
 
 def _titled_apps() -> QuerySet:
