@@ -150,6 +150,30 @@ def test_partitions_created_ahead_and_dropped_after_retention(settings):
     assert set(SeenEvent.objects.values_list("id", flat=True)) == {"new"}
 
 
+def test_counted_inbox_batches_leave_with_the_raw_events_they_copied(settings):
+    """Every event is in its inbox batch as JSON until counted; kept forever, the inbox would
+    hold a second copy of all traffic. Counted batches go with the raw retention; a batch still
+    to count, or with dead letters for staff, stays."""
+    settings.TOKENRANK = {**settings.TOKENRANK, "RAW_RETENTION_DAYS": 10}
+    now = datetime.now(UTC)
+    old, recent = now - timedelta(days=30), now - timedelta(days=2)
+
+    def batch(status: str, processed_at, dead_letters: int = 0) -> int:
+        return InboxBatch.objects.create(
+            status=status, processed_at=processed_at, events=[], event_count=0, dead_letter_count=dead_letters
+        ).pk
+
+    batch("done", old)  # counted before the retention: goes
+    kept = {
+        batch("done", recent),
+        batch("done", old, dead_letters=1),
+        batch("failed", old),
+        batch("pending", None),
+    }
+    assert partitions.maintain(now.date())["pruned_batches"] == 1
+    assert set(InboxBatch.objects.values_list("pk", flat=True)) == kept
+
+
 def test_unreported_costs_are_derived_from_list_prices_and_recomputed_after_a_price_change(tmp_path):
     from decimal import Decimal
 
