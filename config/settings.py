@@ -204,6 +204,7 @@ MIDDLEWARE = [
     "config.metrics.RequestMetricsMiddleware",
     "config.health.ProbeMiddleware",  # before anything that checks the Host header
     "rankings.errors.RefuseNulMiddleware",
+    "rankings.errors.SlugMovedMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

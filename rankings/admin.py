@@ -15,7 +15,7 @@ from django.views.decorators.http import require_POST
 from ingest.rollups.maintain import MergeMismatch
 from ingest.services import start_job
 from rankings.cache import bump_generation
-from rankings.models import App, AppOrigin, Author, Category, LLMModel, ModelAlias, Provider, TagKey, TagValue
+from rankings.models import App, AppOrigin, AppSlugAlias, Author, Category, LLMModel, ModelAlias, Provider, TagKey, TagValue
 from rankings.selectors.entities import apps_titled, shared_titles, with_same_title
 from rankings.services import merge_apps, merge_models, set_apps_public
 
@@ -347,6 +347,7 @@ def alias_admin(alias: str, owner: str, owner_search: str) -> type[admin.ModelAd
 
 admin.site.register(AppOrigin, alias_admin("origin", "app", "name"))
 admin.site.register(ModelAlias, alias_admin("slug", "model", "slug"))
+admin.site.register(AppSlugAlias, alias_admin("slug", "app", "name"))
 
 
 class TagValueInline(admin.TabularInline):

@@ -84,7 +84,7 @@ def embed_section(request: HttpRequest, section: str) -> HttpResponse:
 def embed_entity(request: HttpRequest, plural: str, slug: str) -> HttpResponse:
     """An entity's usage chart and numbers (compact: the chart alone)."""
     kind = _kind(plural)
-    obj = views.entity_object(kind, slug)
+    obj = selectors.entry(kind, slug)
     return views.entity_page(request, kind, obj, embed=_options(request))
 
 
@@ -117,7 +117,7 @@ def badge(request: HttpRequest, plural: str, slug: str) -> HttpResponse:
     kind = _kind(plural, ("models", "apps"))
     period = request.GET.get("period") if request.GET.get("period") in badges.PERIOD_WORDS else "week"
     try:
-        obj = views.entity_object(kind, slug)
+        obj = selectors.entry(kind, slug)
     except Http404:
         response = HttpResponse(badges.render("not found", badges.MUTED_COLOR), status=404)
         response["Content-Type"] = "image/svg+xml; charset=utf-8"
@@ -167,7 +167,7 @@ def og_home(request: HttpRequest) -> HttpResponse:
 def og_entity(request: HttpRequest, plural: str, slug: str) -> HttpResponse:
     """An entity page's preview: its daily tokens over 30 days (by model, except for a model)."""
     kind = _kind(plural)
-    obj = views.entity_object(kind, slug)
+    obj = selectors.entry(kind, slug)
     filters = Filters(**{kind: obj.pk})
 
     def compute() -> bytes:

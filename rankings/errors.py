@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import logging
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect
 from django.template.loader import render_to_string
+from django.urls import reverse
 
 from config.api_errors import json_error
+from rankings.selectors import SlugMoved
 
 log = logging.getLogger(__name__)
 
@@ -69,3 +71,28 @@ class RefuseNulMiddleware:
                 return json_error(400, "invalid", f"{field}: must not contain NUL characters.", field)
             return _error(request, 400)
         return self.get_response(request)
+
+
+class SlugMovedMiddleware:
+    """The old slug of a merged app, in a URL's path (its page, API detail, embed, badge,
+    preview image) or in an API filter parameter (``?app=``), answers a permanent redirect to
+    the same URL with the survivor's slug and the rest of the query string as sent: badges
+    pasted into READMEs keep working after a merge."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not isinstance(exception, SlugMoved):
+            return None
+        if exception.param is not None:
+            query = request.GET.copy()
+            query[exception.param] = exception.new
+            return HttpResponsePermanentRedirect(f"{request.path}?{query.urlencode()}")
+        match = request.resolver_match
+        kwargs = {k: exception.new if v == exception.old else v for k, v in match.captured_kwargs.items()}
+        query = request.META.get("QUERY_STRING", "")
+        return HttpResponsePermanentRedirect(reverse(match.view_name, kwargs=kwargs) + (f"?{query}" if query else ""))

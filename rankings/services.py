@@ -10,11 +10,12 @@ from django.apps import apps as django_apps
 from django.apps.registry import Apps
 from django.contrib.auth.management import create_permissions
 from django.db import transaction
+from django.db.models import Q
 
 from ingest.rollups import maintain
 from rankings import catalog
 from rankings.cache import bump_generation, new_generation
-from rankings.models import App, AppOrigin, Category, LLMModel, ModelAlias
+from rankings.models import App, AppOrigin, AppSlugAlias, Category, LLMModel, ModelAlias
 
 log = logging.getLogger(__name__)
 
@@ -99,14 +100,21 @@ def _load_permaslugs(apps: Apps, LLMModel) -> None:
 
 
 def merge_apps(target: App, others: Iterable[App]) -> int:
-    """Merge ``others`` into ``target``: their origins become its aliases and their history
-    moves to it in the rollups and raw events; totals are checked unchanged. Returns apps merged."""
-    source_ids = [app.pk for app in others if app.pk != target.pk]
-    if not source_ids:
+    """Merge ``others`` into ``target``: their origins become its aliases, their slugs (and
+    the old slugs they had themselves) redirect to its pages, and their history moves to it
+    in the rollups and raw events; totals are checked unchanged. Returns apps merged."""
+    sources = [app for app in others if app.pk != target.pk]
+    if not sources:
         return 0
+    source_ids = [app.pk for app in sources]
     with transaction.atomic():
         maintain.reassign("app", source_ids, target.pk)
         AppOrigin.objects.filter(app_id__in=source_ids).update(app=target)
+        slugs = [app.slug for app in sources]
+        AppSlugAlias.objects.filter(Q(app_id__in=source_ids) | Q(slug__in=slugs)).update(app=target)
+        AppSlugAlias.objects.bulk_create(
+            [AppSlugAlias(slug=slug, app=target) for slug in slugs], ignore_conflicts=True
+        )
         target.categories.add(*Category.objects.filter(apps__in=source_ids))
         App.objects.filter(pk__in=source_ids).delete()
         transaction.on_commit(bump_generation)
