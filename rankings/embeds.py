@@ -90,20 +90,20 @@ def embed_entity(request: HttpRequest, plural: str, slug: str) -> HttpResponse:
 
 @frameable
 def embed_growth(request: HttpRequest, name: str) -> HttpResponse:
-    """One chart of the growth page (same ``period``)."""
-    if name not in growth_views.GROWTH_CHARTS:
+    """One panel of the growth page (same window and zone)."""
+    if name not in growth_views.GROWTH_PANELS:
         raise Http404("No such chart.")
     options = _options(request)
 
     def page() -> str:
         context = growth_views.growth_context(request)
-        title = growth_views.GROWTH_CHARTS[name][0]
+        title = growth_views.GROWTH_PANELS[name].title
         if context.get("empty"):
             page_url = with_zone(f"/growth/#growth-{name}", page_zone(request))
             context = {"partial": "embed/no_data.html", "page_url": page_url}
         else:
-            chart = context["charts"][name]  # its link: the growth page in the same window and zone
-            context.update(chart=chart, partial="rankings/_growth_chart.html", page_url=chart["link"])
+            panel = context["panels"][name]  # its link: the growth page in the same window and zone
+            context.update(chart=panel, partial=panel["template"], page_url=panel["link"])
         context.update(options, title=title)
         return render_to_string("embed/base.html", context, request)
 
