@@ -15,7 +15,18 @@ from django.views.decorators.http import require_POST
 from ingest.rollups.maintain import MergeMismatch
 from ingest.services import start_job
 from rankings.cache import bump_generation
-from rankings.models import App, AppOrigin, AppSlugAlias, Author, Category, LLMModel, ModelAlias, Provider, TagKey, TagValue
+from rankings.models import (
+    App,
+    AppOrigin,
+    AppSlugAlias,
+    Author,
+    Category,
+    LLMModel,
+    ModelAlias,
+    Provider,
+    TagKey,
+    TagValue,
+)
 from rankings.selectors.entities import apps_titled, shared_titles, with_same_title
 from rankings.services import merge_apps, merge_models, set_apps_public
 

@@ -6,9 +6,9 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.apps import apps
-from django.http import Http404
 from django.db.models import Count, Func, IntegerField, Model, OuterRef, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce, Lower, Trim
+from django.http import Http404
 
 from ingest import schema
 
