@@ -10,7 +10,6 @@ from django.apps import apps as django_apps
 from django.apps.registry import Apps
 from django.contrib.auth.management import create_permissions
 from django.db import transaction
-from django.db.models import Q
 
 from ingest.rollups import maintain
 from rankings import catalog
@@ -110,15 +109,23 @@ def merge_apps(target: App, others: Iterable[App]) -> int:
     with transaction.atomic():
         maintain.reassign("app", source_ids, target.pk)
         AppOrigin.objects.filter(app_id__in=source_ids).update(app=target)
-        slugs = [app.slug for app in sources]
-        AppSlugAlias.objects.filter(Q(app_id__in=source_ids) | Q(slug__in=slugs)).update(app=target)
-        AppSlugAlias.objects.bulk_create(
-            [AppSlugAlias(slug=slug, app=target) for slug in slugs], ignore_conflicts=True
-        )
+        AppSlugAlias.objects.filter(app_id__in=source_ids).update(app=target)
+        keep_old_slugs(target, [app.slug for app in sources])
         target.categories.add(*Category.objects.filter(apps__in=source_ids))
         App.objects.filter(pk__in=source_ids).delete()
         transaction.on_commit(bump_generation)
     return len(source_ids)
+
+
+def keep_old_slugs(app: App, slugs: Iterable[str]) -> None:
+    """Record ``slugs`` (of apps merged into ``app``, or its own before a rename) as old slugs
+    of ``app``: their URLs redirect to its. One recorded for another app moves to this one; its
+    own slug is nobody's old slug any more."""
+    slugs = [slug for slug in slugs if slug != app.slug]
+    with transaction.atomic():
+        AppSlugAlias.objects.filter(slug=app.slug).delete()
+        AppSlugAlias.objects.filter(slug__in=slugs).update(app=app)
+        AppSlugAlias.objects.bulk_create([AppSlugAlias(slug=slug, app=app) for slug in slugs], ignore_conflicts=True)
 
 
 def set_apps_public(apps: Iterable[App], public: bool) -> int:

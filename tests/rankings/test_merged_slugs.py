@@ -92,3 +92,29 @@ def test_a_private_survivor_answers_as_a_missing_app(client, merged):
         assert moved.content == missing.content, url
     filtered = client.get("/api/v1/rankings/models", {"app": old})
     assert filtered.status_code == 400 and filtered.json()["error"]["message"] == f"No app with slug {old!r}."
+
+
+def test_a_slug_renamed_in_the_admin_redirects_too(client, merged):
+    survivor, old = merged
+    client.force_login(User.objects.get(username="root"))
+    form = {
+        "name": survivor.name,
+        "slug": "kilo-code",
+        "description": "",
+        "url": survivor.url,
+        "origin": survivor.origin,
+        "is_public": "on",
+        "origins-TOTAL_FORMS": "0",
+        "origins-INITIAL_FORMS": "0",
+    }
+    response = client.post(reverse("admin:rankings_app_change", args=[survivor.pk]), form)
+    assert response.status_code == 302, response.content.decode()[:3000]
+    client.logout()
+    for slug in (old, "kilo-example"):
+        response = client.get(f"/badge/apps/{slug}.svg?period=day")
+        assert (response.status_code, response["Location"]) == (301, "/badge/apps/kilo-code.svg?period=day")
+    # Renamed back: its own slug again, and no longer an old one.
+    client.force_login(User.objects.get(username="root"))
+    client.post(reverse("admin:rankings_app_change", args=[survivor.pk]), {**form, "slug": "kilo-example"})
+    assert client.get("/apps/kilo-example/").status_code == 200
+    assert set(survivor.old_slugs.values_list("slug", flat=True)) == {old, "kilo-code"}
