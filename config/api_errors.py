@@ -75,6 +75,7 @@ ERROR_SCHEMA = {
 ERROR_STATUSES = {
     "400": "Invalid parameter or body (the message names it)",
     "404": "No such resource (private apps answer 404 too)",
+    "414": "Query string too long (the message gives the limit)",
     "429": "Rate limited; see Retry-After",
 }
 

@@ -49,6 +49,11 @@ class RedactingLogger(Logger):
 
 logger_class = RedactingLogger
 
+# gunicorn's maximum (its default is 4094): request lines up to it reach Django, which answers
+# a query string it will not read in the site's own error format (rankings.errors: a 414 over
+# 4,096 bytes, as JSON under /api/). Longer lines get gunicorn's own plain 414 page.
+limit_request_line = 8190
+
 # gunicorn's access atoms (see gunicorn.glogging.Logger.atoms) -> field names.
 ACCESS_FIELDS = {
     "h": "remote_addr",

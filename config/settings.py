@@ -203,7 +203,8 @@ MIDDLEWARE = [
     "config.logging.RequestIdMiddleware",
     "config.metrics.RequestMetricsMiddleware",
     "config.health.ProbeMiddleware",  # before anything that checks the Host header
-    "rankings.errors.RefuseNulMiddleware",
+    "rankings.errors.RefuseBadQueryMiddleware",
+    "rankings.errors.SlugMovedMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

@@ -22,7 +22,18 @@ from django.db import IntegrityError, transaction
 from ingest import schema
 from ingest.events import TITLE_IDENTITY_PREFIX, slugify
 from ingest.extras import join_tags, split_tags
-from rankings.models import App, AppOrigin, Author, Category, LLMModel, ModelAlias, Provider, TagKey, TagValue
+from rankings.models import (
+    App,
+    AppOrigin,
+    AppSlugAlias,
+    Author,
+    Category,
+    LLMModel,
+    ModelAlias,
+    Provider,
+    TagKey,
+    TagValue,
+)
 
 # A dated permaslug: the model's name, then its snapshot date (2024-07-18 or 20250522).
 _DATED = re.compile(r"^(?P<base>.+/.+?)-(?:20\d\d-[01]\d-[0-3]\d|20\d\d[01]\d[0-3]\d)$")
@@ -171,6 +182,8 @@ def _create_app(origin: str, name: str) -> int:
     candidates = _slug_candidates(base, origin)
     while True:
         slug = next(candidates)
+        if AppSlugAlias.objects.filter(slug=slug).exists():
+            continue  # an old slug of a merged app keeps redirecting to the app it was merged into
         try:
             with transaction.atomic():
                 app = App.objects.create(

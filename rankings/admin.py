@@ -15,9 +15,20 @@ from django.views.decorators.http import require_POST
 from ingest.rollups.maintain import MergeMismatch
 from ingest.services import start_job
 from rankings.cache import bump_generation
-from rankings.models import App, AppOrigin, Author, Category, LLMModel, ModelAlias, Provider, TagKey, TagValue
+from rankings.models import (
+    App,
+    AppOrigin,
+    AppSlugAlias,
+    Author,
+    Category,
+    LLMModel,
+    ModelAlias,
+    Provider,
+    TagKey,
+    TagValue,
+)
 from rankings.selectors.entities import apps_titled, shared_titles, with_same_title
-from rankings.services import merge_apps, merge_models, set_apps_public
+from rankings.services import keep_old_slugs, merge_apps, merge_models, set_apps_public
 
 admin.site.site_header = "Tokenrank backoffice"
 admin.site.site_title = "Tokenrank"
@@ -322,6 +333,8 @@ class AppAdmin(MergeActionMixin, ReviewAdmin):
         super().save_model(request, obj, form, change)
         if change and "is_public" in form.changed_data:  # the change form and the list's checkbox
             set_apps_public([obj], obj.is_public)
+        if change and "slug" in form.changed_data:  # badges pasted under the old slug keep working
+            keep_old_slugs(obj, [form.initial["slug"]])
 
     merge_service = staticmethod(merge_apps)
     merge_note = "The others' origins become aliases of the one you pick, and their whole history moves to it in every ranking."
@@ -347,6 +360,7 @@ def alias_admin(alias: str, owner: str, owner_search: str) -> type[admin.ModelAd
 
 admin.site.register(AppOrigin, alias_admin("origin", "app", "name"))
 admin.site.register(ModelAlias, alias_admin("slug", "model", "slug"))
+admin.site.register(AppSlugAlias, alias_admin("slug", "app", "name"))
 
 
 class TagValueInline(admin.TabularInline):

@@ -84,26 +84,26 @@ def embed_section(request: HttpRequest, section: str) -> HttpResponse:
 def embed_entity(request: HttpRequest, plural: str, slug: str) -> HttpResponse:
     """An entity's usage chart and numbers (compact: the chart alone)."""
     kind = _kind(plural)
-    obj = views.entity_object(kind, slug)
+    obj = selectors.entry(kind, slug)
     return views.entity_page(request, kind, obj, embed=_options(request))
 
 
 @frameable
 def embed_growth(request: HttpRequest, name: str) -> HttpResponse:
-    """One chart of the growth page (same ``period``)."""
-    if name not in growth_views.GROWTH_CHARTS:
+    """One panel of the growth page (same window and zone)."""
+    if name not in growth_views.GROWTH_PANELS:
         raise Http404("No such chart.")
     options = _options(request)
 
     def page() -> str:
         context = growth_views.growth_context(request)
-        title = growth_views.GROWTH_CHARTS[name][0]
+        title = growth_views.GROWTH_PANELS[name].title
         if context.get("empty"):
             page_url = with_zone(f"/growth/#growth-{name}", page_zone(request))
             context = {"partial": "embed/no_data.html", "page_url": page_url}
         else:
-            chart = context["charts"][name]  # its link: the growth page in the same window and zone
-            context.update(chart=chart, partial="rankings/_growth_chart.html", page_url=chart["link"])
+            panel = context["panels"][name]  # its link: the growth page in the same window and zone
+            context.update(chart=panel, partial=panel["template"], page_url=panel["link"])
         context.update(options, title=title)
         return render_to_string("embed/base.html", context, request)
 
@@ -117,7 +117,7 @@ def badge(request: HttpRequest, plural: str, slug: str) -> HttpResponse:
     kind = _kind(plural, ("models", "apps"))
     period = request.GET.get("period") if request.GET.get("period") in badges.PERIOD_WORDS else "week"
     try:
-        obj = views.entity_object(kind, slug)
+        obj = selectors.entry(kind, slug)
     except Http404:
         response = HttpResponse(badges.render("not found", badges.MUTED_COLOR), status=404)
         response["Content-Type"] = "image/svg+xml; charset=utf-8"
@@ -167,7 +167,7 @@ def og_home(request: HttpRequest) -> HttpResponse:
 def og_entity(request: HttpRequest, plural: str, slug: str) -> HttpResponse:
     """An entity page's preview: its daily tokens over 30 days (by model, except for a model)."""
     kind = _kind(plural)
-    obj = views.entity_object(kind, slug)
+    obj = selectors.entry(kind, slug)
     filters = Filters(**{kind: obj.pk})
 
     def compute() -> bytes:

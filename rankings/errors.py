@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import logging
 
-from django.http import HttpRequest, HttpResponse
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect, QueryDict
 from django.template.loader import render_to_string
+from django.urls import reverse
 
 from config.api_errors import json_error
+from rankings.selectors import SlugMoved
 
 log = logging.getLogger(__name__)
 
@@ -16,12 +19,20 @@ ERRORS = {
     400: ("bad_request", "Bad request", "The address or its parameters could not be understood."),
     403: ("permission_denied", "Not allowed", "You do not have access to this page."),
     404: ("not_found", "Page not found", "There is no page at this address, or it is not public."),
+    414: ("uri_too_long", "Address too long", "The address is longer than this site reads."),
     500: ("server_error", "Something went wrong", "The error was logged. Please try again in a moment."),
 }
 
+# The longest query string read (bytes, as sent): every parameter of the pages and the API
+# fits in a small part of it. Longer ones are a 414 before any view runs. Request lines over
+# gunicorn's limit_request_line (8190 bytes, config.gunicorn) never reach Django: gunicorn
+# answers those itself.
+MAX_QUERY_BYTES = 4096
 
-def _error(request: HttpRequest, status: int) -> HttpResponse:
-    code, title, message = ERRORS[status]
+
+def _error(request: HttpRequest, status: int, code: str = "", message: str = "") -> HttpResponse:
+    default_code, title, default_message = ERRORS[status]
+    code, message = code or default_code, message or default_message
     if request.path.startswith("/api/"):
         return json_error(status, code, message)
     try:
@@ -54,18 +65,60 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
     return _error(request, 403)
 
 
-class RefuseNulMiddleware:
-    """A NUL character in the path or the query string is a 400 before any view runs:
-    PostgreSQL cannot hold NUL in text, so a slug or filter with one would reach the
-    database as an error (500) wherever a view forgot to check."""
+class RefuseBadQueryMiddleware:
+    """Addresses no view should read, refused before any runs (the API's JSON error under
+    /api/, the site's error page elsewhere): a query string over MAX_QUERY_BYTES (414); more
+    parameters than DATA_UPLOAD_MAX_NUMBER_FIELDS (400: Django raises wherever they are read,
+    the error page's own links included); a NUL character in the path or the query string
+    (400: PostgreSQL cannot hold NUL in text, so a slug or filter with one would reach the
+    database as an error (500) wherever a view forgot to check)."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if "\x00" in request.path or "%00" in request.META.get("QUERY_STRING", ""):
+        query = request.META.get("QUERY_STRING", "")
+        if len(query) > MAX_QUERY_BYTES:
+            message = f"The query string is longer than {MAX_QUERY_BYTES:,} bytes."
+            return _refuse_query(request, 414, "uri_too_long", message)
+        fields = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
+        if fields is not None and query.count("&") >= fields:  # as Django counts: 1 + separators
+            message = f"More than {fields:,} query parameters."
+            return _refuse_query(request, 400, "too_many_parameters", message)
+        if "\x00" in request.path or "%00" in query:
             field = next((k for k, v in request.GET.items() if "\x00" in k + v), None)
             if field is not None and request.path.startswith("/api/"):
                 return json_error(400, "invalid", f"{field}: must not contain NUL characters.", field)
             return _error(request, 400)
         return self.get_response(request)
+
+
+def _refuse_query(request: HttpRequest, status: int, code: str, message: str) -> HttpResponse:
+    """The error for a query string not read: the error page's links keep none of it."""
+    request.GET = QueryDict()
+    return _error(request, status, code, message)
+
+
+class SlugMovedMiddleware:
+    """The old slug of a merged app, in a URL's path (its page, API detail, embed, badge,
+    preview image) or in an API filter parameter (``?app=``), answers a permanent redirect to
+    the same URL with the survivor's slug and the rest of the query string as sent: badges
+    pasted into READMEs keep working after a merge."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not isinstance(exception, SlugMoved):
+            return None
+        if exception.param is not None:
+            query = request.GET.copy()
+            query[exception.param] = exception.new
+            return HttpResponsePermanentRedirect(f"{request.path}?{query.urlencode()}")
+        match = request.resolver_match
+        kwargs = {k: exception.new if v == exception.old else v for k, v in match.captured_kwargs.items()}
+        query = request.META.get("QUERY_STRING", "")
+        return HttpResponsePermanentRedirect(reverse(match.view_name, kwargs=kwargs) + (f"?{query}" if query else ""))

@@ -1,9 +1,9 @@
 """The growth page (/growth/): why usage grew, the decomposition of /api/v1/growth drawn;
-its charts are embeddable one by one (rankings.embeds)."""
+its panels are embeddable one by one (rankings.embeds)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlencode
 
 from django.http import HttpRequest, HttpResponse
@@ -47,15 +47,28 @@ DRIVER_AXES = {
     "context_growth": "Prompt tokens / request",
 }
 
-# The growth page's charts: title and text alternative label; each has an embed.
-GROWTH_CHARTS = {
-    "waterfall": ("From before to after, by author", "Waterfall of the change in tokens by author"),
-    "drivers": ("More requests or bigger requests?", "Volume and intensity parts of the change"),
-    "mix": ("Token mix of the change", "Change by token type"),
-    "variants": ("Free, paid and routing variants", "Share of tokens by variant before and after"),
-    "context": ("Context growth", "Prompt tokens per request over time"),
-    "shares": ("Reasoning and caching", "Reasoning and cached shares over time"),
-    "price": ("Price against volume", "Effective price per million tokens and tokens per day"),
+class GrowthPanel(NamedTuple):
+    """A panel of the growth page with an embed of its own (/embed/growth/<name>/): its title,
+    the text alternative's label and the template that draws it."""
+
+    title: str
+    label: str
+    template: str = "rankings/_growth_chart.html"  # one chart (``figures`` of growth_context)
+
+
+# The growth page's panels, each embeddable: the Seven drivers (a row and a small chart per
+# driver), then one chart each.
+GROWTH_PANELS = {
+    "seven": GrowthPanel(
+        "Seven drivers", "The seven drivers of token growth", "rankings/_growth_seven.html"
+    ),
+    "waterfall": GrowthPanel("From before to after, by author", "Waterfall of the change in tokens by author"),
+    "drivers": GrowthPanel("More requests or bigger requests?", "Volume and intensity parts of the change"),
+    "mix": GrowthPanel("Token mix of the change", "Change by token type"),
+    "variants": GrowthPanel("Free, paid and routing variants", "Share of tokens by variant before and after"),
+    "context": GrowthPanel("Context growth", "Prompt tokens per request over time"),
+    "shares": GrowthPanel("Reasoning and caching", "Reasoning and cached shares over time"),
+    "price": GrowthPanel("Price against volume", "Effective price per million tokens and tokens per day"),
 }
 
 
@@ -169,19 +182,18 @@ def growth_context(request: HttpRequest) -> dict[str, Any]:
         }
         for d in data["drivers"]
     ]
-    growth_charts = {
+    panels = {
         name: {
+            **panel._asdict(),
             "name": name,
-            "title": title,
-            "label": label,
-            "figure": figures[name],
+            "figure": figures.get(name),  # the Seven drivers' figures are in ``drivers``
             "link": f"/growth/{query}#growth-{name}",
             "embed": f"/embed/growth/{name}/{query}",
         }
-        for name, (title, label) in GROWTH_CHARTS.items()
+        for name, panel in GROWTH_PANELS.items()
     }
     names = [i["entity"]["name"] for c in data["contributors"].values() for i in c["items"]]
-    return {**page, "g": data, "charts": growth_charts, "drivers": driver_rows, "names": names}
+    return {**page, "g": data, "panels": panels, "drivers": driver_rows, "names": names}
 
 
 def window_tabs(

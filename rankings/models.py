@@ -176,6 +176,23 @@ class AppOrigin(models.Model):
         return self.origin
 
 
+class AppSlugAlias(models.Model):
+    """A slug an app was known by before it was merged into ``app``: its page, API detail,
+    embeds and badges (already pasted into READMEs) redirect permanently to ``app``'s."""
+
+    slug = models.SlugField(max_length=200, unique=True)
+    app = models.ForeignKey(App, on_delete=models.CASCADE, related_name="old_slugs")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["slug"]
+        verbose_name = "app's old slug"
+        verbose_name_plural = "apps' old slugs"
+
+    def __str__(self) -> str:
+        return self.slug
+
+
 class TagKey(models.Model):
     """A key of events' ``tags`` the operator ranks (``programming_language``, ``language``
     and ``task`` by default). Values of keys that are not ranked are ignored at ingest; a

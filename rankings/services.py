@@ -14,7 +14,7 @@ from django.db import transaction
 from ingest.rollups import maintain
 from rankings import catalog
 from rankings.cache import bump_generation, new_generation
-from rankings.models import App, AppOrigin, Category, LLMModel, ModelAlias
+from rankings.models import App, AppOrigin, AppSlugAlias, Category, LLMModel, ModelAlias
 
 log = logging.getLogger(__name__)
 
@@ -99,18 +99,33 @@ def _load_permaslugs(apps: Apps, LLMModel) -> None:
 
 
 def merge_apps(target: App, others: Iterable[App]) -> int:
-    """Merge ``others`` into ``target``: their origins become its aliases and their history
-    moves to it in the rollups and raw events; totals are checked unchanged. Returns apps merged."""
-    source_ids = [app.pk for app in others if app.pk != target.pk]
-    if not source_ids:
+    """Merge ``others`` into ``target``: their origins become its aliases, their slugs (and
+    the old slugs they had themselves) redirect to its pages, and their history moves to it
+    in the rollups and raw events; totals are checked unchanged. Returns apps merged."""
+    sources = [app for app in others if app.pk != target.pk]
+    if not sources:
         return 0
+    source_ids = [app.pk for app in sources]
     with transaction.atomic():
         maintain.reassign("app", source_ids, target.pk)
         AppOrigin.objects.filter(app_id__in=source_ids).update(app=target)
+        AppSlugAlias.objects.filter(app_id__in=source_ids).update(app=target)
+        keep_old_slugs(target, [app.slug for app in sources])
         target.categories.add(*Category.objects.filter(apps__in=source_ids))
         App.objects.filter(pk__in=source_ids).delete()
         transaction.on_commit(bump_generation)
     return len(source_ids)
+
+
+def keep_old_slugs(app: App, slugs: Iterable[str]) -> None:
+    """Record ``slugs`` (of apps merged into ``app``, or its own before a rename) as old slugs
+    of ``app``: their URLs redirect to its. One recorded for another app moves to this one; its
+    own slug is nobody's old slug any more."""
+    slugs = [slug for slug in slugs if slug != app.slug]
+    with transaction.atomic():
+        AppSlugAlias.objects.filter(slug=app.slug).delete()
+        AppSlugAlias.objects.filter(slug__in=slugs).update(app=app)
+        AppSlugAlias.objects.bulk_create([AppSlugAlias(slug=slug, app=app) for slug in slugs], ignore_conflicts=True)
 
 
 def set_apps_public(apps: Iterable[App], public: bool) -> int:

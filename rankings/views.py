@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.views.decorators.http import require_GET
 
@@ -216,16 +216,6 @@ def home(request: HttpRequest) -> HttpResponse:
 # --- Entity pages -------------------------------------------------------------------------
 
 
-def entity_object(kind: str, slug: str) -> Any:
-    """The catalog entry of an entity page (a dimension of ``ingest.schema``); 404 for an
-    unknown slug and for a private app."""
-    dimension = schema.DIMENSION[kind]
-    entries = selectors.entries(dimension)
-    if dimension.related:
-        entries = entries.select_related(*dimension.related)
-    return get_object_or_404(entries, slug=slug)
-
-
 def entity_page(
     request: HttpRequest, kind: str, obj: Any, embed: dict[str, Any] | None = None
 ) -> HttpResponse:
@@ -312,4 +302,4 @@ def embed_variant(embed: dict[str, Any] | None) -> str:
 def entity_view(request: HttpRequest, kind: str, **slug: str) -> HttpResponse:
     """The page of a catalog entry at its dimension's route: its slug is the route's parts
     joined by "/" (a model's is author/name)."""
-    return entity_page(request, kind, entity_object(kind, "/".join(slug.values())))
+    return entity_page(request, kind, selectors.entry(kind, "/".join(slug.values())))

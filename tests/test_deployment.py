@@ -227,6 +227,7 @@ def test_the_documented_deployment_runs(tmp_path, data_dir, mode):
         # Behind TLS the CSRF cookie is Secure-only (a browser on plain HTTP would never send it
         # back: 403); in plain-HTTP mode it is not, so the login works there.
         assert _login(site, proxied, origin) == (302, not plain)
+        _long_request_lines(site, proxied)
         if not plain:
             worker = _ingest_through_the_worker_unit(site, env, proxied, tmp_path)
     finally:
@@ -251,6 +252,23 @@ def test_the_documented_deployment_runs(tmp_path, data_dir, mode):
     )
     assert any(line["logger"] == "gunicorn.error" for line in lines)
     assert "secret-in-query" not in log
+
+
+def _long_request_lines(site: Site, headers: dict[str, str]) -> None:
+    """Request lines past gunicorn's default limit (4094 bytes) reach Django up to 8190:
+    a query string over 4,096 bytes is the API's JSON 414 and the site's error page; more
+    parameters than Django reads a 400 alike. Past 8190 bytes gunicorn answers itself."""
+    long_query = "q=" + "a" * 7000
+    status, response_headers, body = site.get(f"/api/v1/rankings/models?{long_query}", headers)
+    assert status == 414 and response_headers["Content-Type"] == "application/json", body[:300]
+    assert json.loads(body)["error"]["code"] == "uri_too_long"
+    status, response_headers, body = site.get(f"/models/?{long_query}", headers)
+    assert status == 414 and response_headers["Content-Type"].startswith("text/html")
+    assert "Address too long" in body and 'role="search"' in body  # the site's page
+    status, _, body = site.get("/api/v1/rankings/models?" + "&".join(["a"] * 1001), headers)
+    assert status == 400 and json.loads(body)["error"]["code"] == "too_many_parameters"
+    status, _, body = site.get("/api/v1/rankings/models?q=" + "a" * 8200, headers)
+    assert status == 414 and "Request Line is too large" in body  # gunicorn's own (documented)
 
 
 def _stop(proc: subprocess.Popen) -> str:

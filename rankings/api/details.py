@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import QuerySet
-from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
@@ -18,14 +16,6 @@ from rankings.api import params
 from rankings.api import serializers as s
 from rankings.api.views import ReadView
 from rankings.selectors import Filters, Window
-
-
-def _entries(kind: str) -> QuerySet:
-    """The entries of a dimension anyone may see (a private app answers 404 like a missing
-    one), with what their answer reads along."""
-    dimension = schema.DIMENSION[kind]
-    entries = selectors.entries(dimension)
-    return entries.select_related(*dimension.related) if dimension.related else entries
 
 
 def _detail(kind: str, obj: Any, window: Window) -> dict[str, Any]:
@@ -51,7 +41,7 @@ class ModelDetailView(ReadView):
     )
     def get(self, request: Request, author: str, name: str) -> Response:
         query = params.parse(params.PeriodParams, request.query_params)
-        model = get_object_or_404(_entries("model"), slug=f"{author}/{name}")
+        model = selectors.entry("model", f"{author}/{name}")
         filters = Filters(model=model.pk)
         data = _detail("model", model, query["window"])
         data["model"] = {
@@ -82,7 +72,7 @@ class AuthorDetailView(ReadView):
     @extend_schema(parameters=[params.PeriodParams], responses=OpenApiTypes.OBJECT)
     def get(self, request: Request, slug: str) -> Response:
         query = params.parse(params.PeriodParams, request.query_params)
-        author = get_object_or_404(_entries("author"), slug=slug)
+        author = selectors.entry("author", slug)
         return Response(_detail("author", author, query["window"]))
 
 
@@ -90,11 +80,12 @@ class AppDetailView(ReadView):
     @extend_schema(
         parameters=[params.PeriodParams],
         responses=OpenApiTypes.OBJECT,
-        description="A public app; a private app answers 404 like a missing one.",
+        description="A public app; a private app answers 404 like a missing one. The old slug of an app merged "
+        "into another redirects permanently (301) here with the survivor's slug, query string kept.",
     )
     def get(self, request: Request, slug: str) -> Response:
         query = params.parse(params.PeriodParams, request.query_params)
-        app = get_object_or_404(_entries("app"), slug=slug)
+        app = selectors.entry("app", slug)
         data = _detail("app", app, query["window"])
         data["app"] = {"description": app.description, "url": app.url}
         return Response(data)

@@ -23,7 +23,7 @@ from ingest.rollups.windows import (
     wall_clock,
 )
 from rankings.selectors.context import BUCKETS, context_by_model, context_series, context_shares
-from rankings.selectors.entities import ENTITY_MODEL, attach_entities, entries
+from rankings.selectors.entities import ENTITY_MODEL, SlugMoved, attach_entities, current_slug, entries, entry
 from rankings.selectors.figures import (
     DatasetPage,
     Totals,
@@ -53,6 +53,7 @@ __all__ = [
     "RankRow",
     "Ranking",
     "Series",
+    "SlugMoved",
     "SessionReport",
     "ToolRanking",
     "Totals",
@@ -62,8 +63,10 @@ __all__ = [
     "context_by_model",
     "context_series",
     "context_shares",
+    "current_slug",
     "daily_dataset",
     "entries",
+    "entry",
     "first_day",
     "history_window",
     "measure_series",

@@ -8,6 +8,7 @@ from typing import Any
 from django.apps import apps
 from django.db.models import Count, IntegerField, Model, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
+from django.http import Http404
 
 from ingest import schema
 from rankings.models import TITLE_KEY
@@ -25,6 +26,42 @@ def entries(dimension: schema.Dimension) -> QuerySet:
     if dimension.public_field:
         queryset = queryset.filter(**{dimension.public_field: True})
     return queryset
+
+
+class SlugMoved(Exception):
+    """A catalog entry asked for by a slug it had before it was merged into another: ``new`` is
+    the survivor's slug; ``param`` the query parameter that named it (None: the URL's path).
+    ``rankings.errors.SlugMovedMiddleware`` answers it with a permanent redirect."""
+
+    def __init__(self, old: str, new: str, param: str | None = None):
+        super().__init__(f"{old!r} is now {new!r}")
+        self.old, self.new, self.param = old, new, param
+
+
+def current_slug(dimension: schema.Dimension, slug: str) -> str | None:
+    """The slug of the entry ``slug`` named before a merge (an app merged into another: the
+    survivor's), if anyone may see that entry; None otherwise (a private survivor is as
+    unknown as a missing app, so an old slug never tells it exists)."""
+    if dimension.name != "app":
+        return None
+    # One row through the unique index on rankings_appslugalias.slug.
+    return entries(dimension).filter(old_slugs__slug=slug).values_list("slug", flat=True).first()
+
+
+def entry(kind: str, slug: str) -> Any:
+    """The catalog entry of a page, embed, badge or API detail (a dimension of
+    ``ingest.schema``): Http404 for an unknown slug and for a private app; SlugMoved for the
+    old slug of a merged app whose survivor is public."""
+    dimension = schema.DIMENSION[kind]
+    queryset = entries(dimension)
+    if dimension.related:
+        queryset = queryset.select_related(*dimension.related)
+    found = queryset.filter(slug=slug).first()
+    if found is not None:
+        return found
+    if moved := current_slug(dimension, slug):
+        raise SlugMoved(slug, moved)
+    raise Http404(f"No {queryset.model._meta.object_name} matches the given query.")
 
 
 def entities_of(entity: str, keys: Iterable[Any]) -> dict[Any, Any]:

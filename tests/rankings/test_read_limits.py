@@ -142,3 +142,29 @@ def test_made_up_parameters_do_not_bypass_the_ranking_cache(client, usage):
     assert not any("rankings_usage" in q["sql"] for q in queries.captured_queries)
     assert again.json() == first.json()
     assert first.json()["next"] == "/api/v1/rankings/models?metric=requests&period=month&limit=1&offset=1"
+
+
+@pytest.mark.parametrize(
+    ("query", "status", "code"),
+    [
+        ("q=" + "a" * 4095, 414, "uri_too_long"),  # 4,097 bytes
+        ("&".join(["a"] * 1001), 400, "too_many_parameters"),  # Django's 1,000, in 2,001 bytes
+    ],
+)
+def test_a_query_string_not_read_is_the_documented_error(client, caplog, query, status, code):
+    api = client.get(f"/api/v1/rankings/models?{query}")
+    assert api.status_code == status
+    assert api.json()["error"]["code"] == code and api.json()["error"]["field"] is None
+    page = client.get(f"/models/?{query}&tz=Asia/Kolkata")
+    assert page.status_code == status
+    body = page.content.decode()
+    assert f"Error {status}" in body and 'role="search"' in body  # the site's error page, not a bare one
+    assert 'href="/models/"' in body  # its links carry nothing of the refused query
+    assert "could not be rendered" not in caplog.text
+
+
+def test_the_query_string_limits_are_exact(client):
+    assert client.get("/api/v1/rankings/models?x=" + "a" * 4094).status_code == 200  # 4,096 bytes
+    assert client.get("/api/v1/rankings/models?x=" + "a" * 4095).status_code == 414
+    assert client.get("/api/v1/rankings/models?" + "&".join(["a"] * 1000)).status_code == 200
+    assert client.get("/api/v1/rankings/models?" + "&".join(["a"] * 1001)).status_code == 400

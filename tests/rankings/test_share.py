@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 from rankings import selectors
+from rankings.growth_views import GROWTH_PANELS
 from rankings.models import App, Category
 from rankings.templatetags.rankings_format import compact
 from tests.rankings.conftest import XSS_NAME
@@ -29,6 +30,7 @@ EMBEDS = [
     "/embed/apps/cline-bot/",
     "/embed/categories/programming/",
     "/embed/providers/anthropic/",
+    "/embed/growth/seven/",
     "/embed/growth/waterfall/",
     "/embed/growth/price/?period=month",
 ]
@@ -182,15 +184,31 @@ def test_every_chart_has_a_data_table_alternative(client, usage):
     assert re.search(r'<th scope="row">\d{4}-\d{2}-\d{2}</th>', table)
 
 
-def test_growth_charts_have_links_embeds_and_an_empty_state(client, usage):
+def test_growth_panels_have_links_embeds_and_an_empty_state(client, usage):
     body = client.get("/growth/?period=month").content.decode()
-    for name in ("waterfall", "drivers", "mix", "variants", "context", "shares", "price"):
-        assert f'id="growth-{name}"' in body
+    assert list(GROWTH_PANELS)[0] == "seven"  # the page's first panel
+    for name, panel in GROWTH_PANELS.items():
+        assert body.count(f'id="growth-{name}"') == 1
         assert f'href="/growth/?period=month#growth-{name}" data-copy-link' in body
         assert f'data-embed="/embed/growth/{name}/?period=month"' in body
+        embed = client.get(f"/embed/growth/{name}/?period=month&tz=Asia/Kolkata").content.decode()
+        assert f'<h2 id="growth-{name}-title">{panel.title}</h2>' in embed
+        assert f'href="/growth/?period=month&amp;tz=Asia%2FKolkata#growth-{name}" rel="noopener"' in embed
+        assert XSS_NAME not in embed and "&amp;lt;" not in embed  # escaped once, not twice
     embed = client.get("/embed/growth/mix/").content.decode()
     assert embed.count('class="plot') == 1 and "Token mix of the change" in embed
     assert client.get("/embed/growth/nothing/").status_code == 404
+
+
+def test_the_seven_drivers_embed_has_every_driver_with_its_chart_and_sentence(client, usage):
+    embed = client.get("/embed/growth/seven/?theme=dark").content.decode()
+    page = client.get("/growth/").content.decode()
+    for key in ("model_breadth", "discovery", "reasoning", "free_vs_paid", "routing_variants", "app_growth", "context_growth"):
+        assert embed.count(f'id="driver-{key}"') == page.count(f'id="driver-{key}"') == 1
+    rows = embed.split('<ol class="drivers">', 1)[1].split("</ol>", 1)[0]
+    assert rows.count('class="plot driver-plot"') == rows.count('<details class="chart-data">') == 7
+    assert page.split('<ol class="drivers">', 1)[1].split("</ol>", 1)[0] == rows  # the page's panel
+    assert 'data-theme="dark"' in embed and "Seven drivers · Tokenrank" in embed
 
 
 def test_growth_embed_without_usage(client, db):

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('rankings', '0009_tag_keys'),
+        ('rankings', '0010_app_slug_aliases'),
     ]
 
     operations = [

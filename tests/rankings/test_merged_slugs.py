@@ -1,0 +1,120 @@
+"""A merged app's old slug keeps working: its page, API detail and filters, embeds, badges and
+preview images redirect permanently to the survivor's, query string kept; a private survivor
+answers exactly as a missing app does."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import User
+from django.urls import reverse
+
+from ingest.services import import_events
+from rankings.models import App, AppSlugAlias
+from rankings.services import merge_apps, set_apps_public
+from tests.factories import EventFactory
+
+pytestmark = pytest.mark.django_db
+
+# (URL under the old slug, the same URL under the survivor's); "{}" is the slug.
+REDIRECTED = [
+    "/apps/{}/",
+    "/apps/{}/?period=month&interval=week",
+    "/api/v1/apps/{}",
+    "/api/v1/apps/{}?period=month&format=json",
+    "/embed/apps/{}/?theme=dark&compact=1",
+    "/badge/apps/{}.svg?period=month",
+    "/og/apps/{}.png",
+]
+
+
+@pytest.fixture
+def merged(db, client):
+    """Two apps of one title merged in the admin's one click: "kilo" (the first seen)
+    survives, "app-kilo" is merged away."""
+    import_events(EventFactory.build_batch(4, origin="https://kilo.example", app_name="Kilo Code"))
+    import_events(EventFactory.build_batch(3, origin="https://app.kilo.example", app_name="Kilo Code"))
+    survivor, merged_away = App.objects.get(slug="kilo-example"), App.objects.get(slug="app-kilo-example")
+    client.force_login(User.objects.create_superuser("root", password="x"))
+    assert client.post(reverse("admin:rankings_app_merge_same_title"), {"title": "kilo code"}).status_code == 302
+    client.logout()
+    assert not App.objects.filter(pk=merged_away.pk).exists()
+    return survivor, merged_away.slug
+
+
+@pytest.mark.parametrize("url", REDIRECTED)
+def test_an_old_slug_redirects_permanently_to_the_survivor(client, merged, url):
+    survivor, old = merged
+    response = client.get(url.format(old))
+    assert response.status_code == 301
+    assert response["Location"] == url.format(survivor.slug)
+    assert client.get(response["Location"]).status_code == 200
+
+
+def test_an_old_slug_in_an_api_filter_redirects_with_the_other_parameters_kept(client, merged):
+    survivor, old = merged
+    for path in ("/api/v1/rankings/models", "/api/v1/timeseries", "/api/v1/tags/task", "/api/v1/sessions"):
+        response = client.get(path, {"period": "month", "app": old, "metric": "requests"})
+        assert response.status_code == 301, path
+        assert response["Location"] == f"{path}?period=month&app={survivor.slug}&metric=requests"
+        assert client.get(response["Location"]).status_code == 200, path
+    assert client.get("/api/v1/rankings/models", {"app": "no-such-app"}).status_code == 400
+
+
+def test_merges_in_a_chain_redirect_in_one_hop_and_live_slugs_win(client, merged):
+    survivor, old = merged
+    import_events(EventFactory.build_batch(2, origin="https://third.example", app_name="Third"))
+    import_events(EventFactory.build_batch(2))  # Cline, the factory's app
+    third = App.objects.get(slug="third-example")
+    merge_apps(third, [survivor])
+    for slug in (old, survivor.slug):
+        assert client.get(f"/apps/{slug}/")["Location"] == "/apps/third-example/"
+    assert set(third.old_slugs.values_list("slug", flat=True)) == {old, survivor.slug}
+    # A new origin that slugifies like an old slug gets another slug: the old one keeps redirecting.
+    import_events([EventFactory.build(origin="https://app.kilo-example", app_name="Newcomer")])
+    newcomer = App.objects.get(origin="https://app.kilo-example")
+    assert newcomer.slug != old
+    assert client.get(f"/apps/{old}/")["Location"] == "/apps/third-example/"
+    # An app the operator later names with an old slug answers under it; merged into yet
+    # another app, the slug then redirects there.
+    App.objects.filter(pk=newcomer.pk).update(slug=old)
+    assert client.get(f"/apps/{old}/").status_code == 200
+    merge_apps(App.objects.get(slug="cline-bot"), [App.objects.get(pk=newcomer.pk)])
+    assert AppSlugAlias.objects.get(slug=old).app.slug == "cline-bot"
+    assert client.get(f"/apps/{old}/")["Location"] == "/apps/cline-bot/"
+
+
+def test_a_private_survivor_answers_as_a_missing_app(client, merged):
+    survivor, old = merged
+    set_apps_public([survivor], False)
+    for url in REDIRECTED:
+        moved, missing = client.get(url.format(old)), client.get(url.format("no-such-app"))
+        assert moved.status_code == missing.status_code == 404, url
+        assert moved.content == missing.content, url
+    filtered = client.get("/api/v1/rankings/models", {"app": old})
+    assert filtered.status_code == 400 and filtered.json()["error"]["message"] == f"No app with slug {old!r}."
+
+
+def test_a_slug_renamed_in_the_admin_redirects_too(client, merged):
+    survivor, old = merged
+    client.force_login(User.objects.get(username="root"))
+    form = {
+        "name": survivor.name,
+        "slug": "kilo-code",
+        "description": "",
+        "url": survivor.url,
+        "origin": survivor.origin,
+        "is_public": "on",
+        "origins-TOTAL_FORMS": "0",
+        "origins-INITIAL_FORMS": "0",
+    }
+    response = client.post(reverse("admin:rankings_app_change", args=[survivor.pk]), form)
+    assert response.status_code == 302, response.content.decode()[:3000]
+    client.logout()
+    for slug in (old, "kilo-example"):
+        response = client.get(f"/badge/apps/{slug}.svg?period=day")
+        assert (response.status_code, response["Location"]) == (301, "/badge/apps/kilo-code.svg?period=day")
+    # Renamed back: its own slug again, and no longer an old one.
+    client.force_login(User.objects.get(username="root"))
+    client.post(reverse("admin:rankings_app_change", args=[survivor.pk]), {**form, "slug": "kilo-example"})
+    assert client.get("/apps/kilo-example/").status_code == 200
+    assert set(survivor.old_slugs.values_list("slug", flat=True)) == {old, "kilo-code"}
