@@ -380,6 +380,15 @@ class UsageAppDaily(UsageMeasures, AppDayKey):
         indexes = bucket_indexes("appdaily", "app")
 
 
+class UsageCategoryDaily(UsageMeasures, DayKey):
+    """Usage per UTC day and per category: a dozen rows a day, for reads grouped or filtered by
+    category alone (the growth report's 90 days of category trends, category rankings), which
+    otherwise visit every page of the per-model-variant-category table for their days."""
+
+    pk = models.CompositePrimaryKey("bucket", "category")
+    category = dimension_field("category", led=True)  # read with a bucket range: the primary key
+
+
 class UsageModelWeekly(UsageMeasures, DayKey):
     """Usage per ISO week (bucket = its Monday) and per model: the year-long weekly
     top-models and author-share charts read ~53 x models rows."""

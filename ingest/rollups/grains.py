@@ -19,6 +19,7 @@ from psycopg import sql
 from ingest import schema
 from ingest.models import (
     UsageAppDaily,
+    UsageCategoryDaily,
     UsageCategoryWeekly,
     UsageDaily,
     UsageModelDaily,
@@ -145,9 +146,12 @@ class Grain:
 QUARTERLY = Grain(UsageQuarterHour, QUARTER, schema.CUBE)
 DAILY = Grain(UsageDaily, DAY, schema.CUBE)
 # Narrower daily tables: per model, variant and category; per model alone (the home
-# page's charts); per app alone (app rankings and app trending without the full cube).
+# page's charts); per category alone; per app alone (app rankings and app trending without
+# the full cube).
 MODEL_DAILY = Grain(UsageModelDaily, DAY, ("model", "variant", "category"))
 MODEL_TOTAL = Grain(UsageModelTotal, DAY, ("model",), daily=MODEL_DAILY)
+# Per category alone (category trends and rankings: a dozen rows a day).
+CATEGORY_DAILY = Grain(UsageCategoryDaily, DAY, ("category",), daily=MODEL_DAILY)
 APP_DAILY = Grain(UsageAppDaily, DAY, ("app",), daily=DAILY)
 # Per ISO week: the year-long weekly charts (per model; per category and model).
 MODEL_WEEKLY = Grain(UsageModelWeekly, WEEK, ("model",), daily=MODEL_TOTAL)
@@ -181,10 +185,20 @@ SESSIONS = Grain(
 NARROW = (TOOL_DAILY, CONTEXT_DAILY, CONTEXT_TOTAL, TAG_DAILY, TAG_TOTAL, TAG_APP_DAILY, SESSIONS)
 
 # Write order: every statement that touches several grains takes them in this order.
-GRAINS = (QUARTERLY, DAILY, MODEL_DAILY, MODEL_TOTAL, APP_DAILY, MODEL_WEEKLY, CATEGORY_WEEKLY, *NARROW)
+GRAINS = (
+    QUARTERLY,
+    DAILY,
+    MODEL_DAILY,
+    MODEL_TOTAL,
+    CATEGORY_DAILY,
+    APP_DAILY,
+    MODEL_WEEKLY,
+    CATEGORY_WEEKLY,
+    *NARROW,
+)
 # Date-bucketed grains from the smallest to the full cube: a read takes the first that has
 # every column it groups or filters by (see ingest.rollups.read).
-BY_SIZE = (MODEL_WEEKLY, MODEL_TOTAL, APP_DAILY, CATEGORY_WEEKLY, MODEL_DAILY, DAILY)
+BY_SIZE = (MODEL_WEEKLY, MODEL_TOTAL, CATEGORY_DAILY, APP_DAILY, CATEGORY_WEEKLY, MODEL_DAILY, DAILY)
 ALL_TABLES = sql.SQL(", ").join(g.name for g in GRAINS)
 
 

@@ -232,7 +232,7 @@ def test_reads_use_the_smallest_rollup_that_answers(usage):
     cases = [
         (lambda: selectors.ranking("model", week), "rankings_usagemodeltotal"),
         (lambda: selectors.ranking("author", week), "rankings_usagemodeltotal"),
-        (lambda: selectors.ranking("category", week), "rankings_usagemodeldaily"),
+        (lambda: selectors.ranking("category", week), "ingest_usagecategorydaily"),
         (
             lambda: selectors.ranking("model", week, filters=Filters(variant="free")),
             "rankings_usagemodeldaily",
