@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from config import metrics
 from ingest import partitions, schema
-from ingest.events import printable
+from ingest.events import printable, with_defaults
 from ingest.models import DeadLetter, InboxBatch
 from ingest.resolve import CatalogIds, new_apps_private, resolve
 from ingest.rollups import write
@@ -60,10 +60,9 @@ Pending = tuple[int | None, dict[str, Any]]  # (batch id, normalized event)
 Failure = tuple[int | None, dict[str, Any], str]  # (batch id, event, error)
 
 
-# Each value of a normalized event, by key; an event stored before a value existed (a
-# pending batch, a dead letter) gets its default.
+# Each value of a normalized event, by key, once its defaults are filled in
+# (normalized events leave them out).
 _VALUES = itemgetter(*(v.key for v in schema.VALUES))
-_DEFAULTS = tuple((v.key, v.default) for v in schema.VALUES)
 _DIMENSIONS = itemgetter(*(d.event_key for d in schema.STORED))
 
 
@@ -72,11 +71,7 @@ def raw_rows(pending: Iterable[Pending], ids: CatalogIds) -> Iterator[tuple]:
     stored dimension (its catalog id, or the value itself), then the values."""
     stored = tuple(ids.of(d.name).__getitem__ if d.catalog else str for d in schema.STORED)
     for batch_id, e in pending:
-        try:
-            values = _VALUES(e)
-        except KeyError:
-            values = tuple(e.get(key, default) for key, default in _DEFAULTS)
-        yield (batch_id, *map(call, stored, _DIMENSIONS(e)), *values)
+        yield (batch_id, *map(call, stored, _DIMENSIONS(e)), *_VALUES(with_defaults(e)))
 
 
 def _prepare(events: list[dict[str, Any]]) -> CatalogIds:
