@@ -38,16 +38,22 @@ Status = InboxBatch.Status
 
 def claim_ids(ids: list[str]) -> set[str]:
     """Register event ids; return those never seen before. Sorted inserts keep two
-    overlapping concurrent batches from deadlocking on the unique index."""
+    overlapping concurrent batches from deadlocking on the unique index.
+
+    The ids travel as one text, a line each (validated ids hold no control character): a
+    text[] parameter costs a Python call per id to encode."""
     if not ids:
         return set()
+    lines = "\n".join(ids)
+    if lines.count("\n") != len(ids) - 1:
+        raise ValueError("an event id holds a line break")
     with connection.cursor() as cursor:
         # The primary key (id) is the conflict target.
         cursor.execute(
             "INSERT INTO ingest_seenevent (id, seen_at) "
-            "SELECT id, now() FROM unnest(%(ids)s::text[]) AS t(id) ORDER BY id "
+            "SELECT id, now() FROM unnest(string_to_array(%(ids)s, E'\\n')) AS t(id) ORDER BY id "
             "ON CONFLICT (id) DO NOTHING RETURNING id",
-            {"ids": sorted(ids)},
+            {"ids": lines},
         )
         return {row[0] for row in cursor.fetchall()}
 
