@@ -13,7 +13,7 @@ import json
 import math
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
@@ -21,7 +21,16 @@ from typing import Any
 import orjson
 
 from ingest import extras, schema, values
-from ingest.values import CONTROL_RE, MAX_ID_LENGTH, MAX_MODEL, MAX_MS, MAX_TOKENS, SURROGATE_RE
+from ingest.values import (
+    CONTROL_RE,
+    EARLIEST,
+    FUTURE_TOLERANCE,
+    MAX_ID_LENGTH,
+    MAX_MODEL,
+    MAX_MS,
+    MAX_TOKENS,
+    SURROGATE_RE,
+)
 from rankings.catalog import OTHER_CATEGORY, UNKNOWN_PROVIDER
 
 _SLUG_RE = re.compile(r"[^a-z0-9]+")
@@ -154,15 +163,18 @@ _COST_FIELDS = schema.COST.fields
 _COST_FIELD = schema.COST.field
 # Each token count that has parts: its key and its parts' keys.
 _PART_KEYS = tuple((whole.key, tuple(part.key for part in parts)) for whole, parts in _PARTS)
+_fromisoformat = datetime.fromisoformat
 
 
 def normalize(event: Any, now: datetime) -> tuple[dict[str, Any] | None, dict[str, str]]:
     """Validate one event; return its normalized form (JSON-safe) or the errors per field.
 
-    Ranking tokens are prompt + completion. Native counts are preferred (they are what the
-    provider billed); normalized ones stand in when native ones are missing, and the reverse.
-    Each value has a fast path for the common, valid case; anything else goes through its
-    parser in :mod:`ingest.values`, which owns the rules and the messages.
+    The normalized form leaves out each value (``schema.VALUES``) that has its default: a
+    third smaller stored, and the same read back (:func:`with_defaults`). Ranking tokens are
+    prompt + completion. Native counts are preferred (they are what the provider billed);
+    normalized ones stand in when native ones are missing, and the reverse. Each value has a
+    fast path for the common, valid case; anything else goes through its parser in
+    :mod:`ingest.values`, which owns the rules and the messages.
     """
     if not isinstance(event, dict):
         return None, {"event": "must be a JSON object"}
@@ -189,7 +201,14 @@ def normalize(event: Any, now: datetime) -> tuple[dict[str, Any] | None, dict[st
     if created_at is None:
         errors["created_at"] = "is required"
     else:
-        moment = values.parsed(errors, "created_at", values.timestamp, created_at, now)
+        # Fast path: an RFC 3339 text in UTC, in range; anything else (spaces, other offsets,
+        # naive times, errors) through values.timestamp, which gives the same moment.
+        try:
+            moment = _fromisoformat(created_at) if type(created_at) is str and len(created_at) <= 40 else None
+        except ValueError:
+            moment = None
+        if moment is None or moment.tzinfo is not UTC or not EARLIEST <= moment <= now + FUTURE_TOLERANCE:
+            moment = values.parsed(errors, "created_at", values.timestamp, created_at, now)
         if moment is not None:
             out["created_at"] = moment.isoformat()
 
@@ -234,19 +253,27 @@ def normalize(event: Any, now: datetime) -> tuple[dict[str, Any] | None, dict[st
         else values.parsed(errors, "categories", values.categories, categories) or OTHER_CATEGORY
     )
 
-    # Tokens: the first field given (native counts first, normalized ones in their place).
+    # Tokens: the first field given (native counts first, normalized ones in their place);
+    # none (or 0) leaves the count out.
     for key, fields in _TOKEN_SPECS:
         for name in fields:
             value = get(name)
             if value is not None and value != "":
                 break
         if type(value) is int and 0 <= value <= MAX_TOKENS:  # the common case, without a call
+            if value:
+                out[key] = value
+        elif (
+            value is not None and value != "" and (value := values.parsed(errors, name, values.count, value))
+        ):
             out[key] = value
-        else:
-            out[key] = 0 if value is None or value == "" else values.parsed(errors, name, values.count, value)
     if not errors:
+        counted = out.get
         for whole, parts in _PART_KEYS:
-            if sum(out[part] for part in parts) > out[whole]:
+            total = 0
+            for part in parts:
+                total += counted(part, 0)
+            if total > counted(whole, 0):
                 _part_error(out, errors, whole)
 
     for name in _COST_FIELDS:
@@ -255,36 +282,40 @@ def normalize(event: Any, now: datetime) -> tuple[dict[str, Any] | None, dict[st
             break
     else:
         cost = None
-    # No cost reported: None, and the writer derives it from the model's list prices; but a
-    # :free variant costs nothing whatever the model's prices.
-    amount = values.parsed(errors, _COST_FIELD, values.money, cost) if cost is not None else None
-    if amount is None and out.get("variant") == "free" and _COST_FIELD not in errors:
-        amount = Decimal(0)
-    out["cost"] = str(amount) if amount is not None else None
+    # No cost reported: None (left out), and the writer derives it from the model's list
+    # prices; but a :free variant costs nothing whatever the model's prices. A float in range
+    # is its own shortest decimal text (repr, as values.money reads it) unless in exponent form.
+    if type(cost) is float and 0 <= cost <= 100_000 and "e" not in (text := repr(cost)):
+        out["cost"] = text
+    else:
+        amount = values.parsed(errors, _COST_FIELD, values.money, cost) if cost is not None else None
+        if amount is None and out.get("variant") == "free" and _COST_FIELD not in errors:
+            amount = Decimal(0)
+        if amount is not None:
+            out["cost"] = str(amount)
     for key, name in _MS_SPECS:
         value = get(name)
-        if type(value) is int and 0 <= value <= MAX_MS:
-            out[key] = value
-        else:
-            out[key] = (
-                None
-                if value is None or value == ""
-                else values.parsed(errors, name, values.milliseconds, value)
-            )
+        if not (type(value) is int and 0 <= value <= MAX_MS):
+            if value is None or value == "":
+                continue
+            if (value := values.parsed(errors, name, values.milliseconds, value)) is None:
+                continue
+        out[key] = value
     for key, name, default in _FLAG_SPECS:
         value = get(name)
-        if value is True or value is False:
+        if value is None:
+            continue
+        if value is not True and value is not False:
+            value = values.parsed(errors, name, values.flag, value) or False
+        if value is not default:
             out[key] = value
-        elif value is None:
-            out[key] = default
-        else:
-            out[key] = values.parsed(errors, name, values.flag, value) or False
     extras.read(event, out, errors)  # tool calls, tags, session
     if (results := get("num_search_results")) is not None:  # checked, not kept
         values.parsed(errors, "num_search_results", values.count, results)
     if not errors:
+        written = out.get
         for key, name, width in values.column_widths():
-            if len(out[key]) > width:
+            if len(written(key, "")) > width:
                 errors[name] = f"must be at most {width} characters once normalized"
     if errors:
         return None, errors
@@ -297,12 +328,23 @@ def _part_error(out: dict[str, Any], errors: dict[str, str], whole_key: str) -> 
     whole, parts = next((w, p) for w, p in _PARTS if w.key == whole_key)
     total = 0
     for n, part in enumerate(parts):
-        total += out[part.key]
-        if total > out[whole.key]:
+        total += out.get(part.key, 0)
+        if total > out.get(whole.key, 0):
             nouns = " and ".join(p.key.replace("_", " ") for p in parts[: n + 1])
             together = " together" if n else ""
             errors[part.fields[0]] = f"{nouns} tokens{together} are part of {whole.noun}"
             return
+
+
+# Each value's default, which a normalized event leaves out (and events stored before the
+# value existed lack): every reader of normalized events reads them through with_defaults.
+_DEFAULTS = {value.key: value.default for value in schema.VALUES}
+
+
+def with_defaults(event: dict[str, Any]) -> dict[str, Any]:
+    """A normalized event (as stored, in any version) with every value: those it leaves out
+    at their defaults."""
+    return {**_DEFAULTS, **event}
 
 
 def as_record(event: dict[str, Any]) -> dict[str, Any]:

@@ -140,43 +140,44 @@ def _object(value: Any) -> Any:
     return value
 
 
-def _parsed(event: dict[str, Any], name: str, fn, default: Any, errors: dict[str, str]) -> Any:
-    """``fn`` of the event's field ``name`` (``default`` when it is missing or wrong; then its
-    message is in ``errors``)."""
-    raw = event.get(name)
-    if raw is None or raw == "":
-        return default
-    value = values.parsed(errors, name, fn, raw)
-    return default if value is None else value
+_KIND_KEYS = tuple(zip(ERROR_KINDS, _ERROR_KEYS, strict=True))
+# The texts, each kept under its field's name.
+_TEXTS = (("tags", tags), ("session_id", session_id), ("harness", harness))
 
 
-_NO_FAILURES = dict.fromkeys(_ERROR_KEYS, 0)
+def _tool_errors(value: Any) -> dict[str, int]:
+    return tool_errors(_object(value))
 
 
 def read(event: dict[str, Any], out: dict[str, Any], errors: dict[str, str]) -> None:
-    """Tool calls, tags and session of ``event`` into ``out`` (every key always set), or
-    each wrong field's message into ``errors``. Validation is ingest's hot path: the common
-    cases take no call."""
+    """Tool calls, tags and session of ``event`` into ``out`` (each left out when it has its
+    default: no call, no failure, no tag, no session), or each wrong field's message into
+    ``errors``. Validation is ingest's hot path: the common cases take no call."""
+    get = event.get
     failures = 0
-    if event.get("tool_call_errors") in (None, ""):
-        out.update(_NO_FAILURES)
-    else:
-        failed = _parsed(event, "tool_call_errors", lambda v: tool_errors(_object(v)), {}, errors)
-        for kind, key in zip(ERROR_KINDS, _ERROR_KEYS, strict=True):
-            out[key] = failed.get(kind, 0)
+    failed = get("tool_call_errors")
+    if failed is not None and failed != "":
+        failed = values.parsed(errors, "tool_call_errors", _tool_errors, failed) or {}
+        for kind, key in _KIND_KEYS:
+            if n := failed.get(kind):
+                out[key] = n
         failures = sum(failed.values())
-    calls = event.get("tool_calls")
+    calls = get("tool_calls")
     if not (type(calls) is int and 0 <= calls <= MAX_TOOL_CALLS):
-        calls = _parsed(event, "tool_calls", tool_calls, None, errors)
+        calls = (
+            None if calls is None or calls == "" else values.parsed(errors, "tool_calls", tool_calls, calls)
+        )
     if calls is None:
         implied = out.get("finish_reason", "").lower() in TOOL_FINISH_REASONS
         calls = max(int(implied), failures)
     elif failures > calls:
         errors["tool_call_errors"] = "must not add up to more than tool_calls"
-    out["tool_calls"] = calls
-    out["tags"] = _parsed(event, "tags", tags, "", errors)
-    out["session_id"] = _parsed(event, "session_id", session_id, "", errors)
-    out["harness"] = _parsed(event, "harness", harness, "", errors)
+    if calls:
+        out["tool_calls"] = calls
+    for name, parse in _TEXTS:
+        value = get(name)
+        if value is not None and value != "" and (value := values.parsed(errors, name, parse, value)):
+            out[name] = value
 
 
 def as_fields(event: dict[str, Any]) -> dict[str, Any]:

@@ -371,3 +371,17 @@ def test_app_whose_origin_is_no_valid_link_can_still_be_saved_in_the_admin(clien
     response = client.post(change, data)
     assert response.status_code == 302, response.context["adminform"].form.errors
     assert not App.objects.get(pk=underscore.pk).is_public
+
+
+@pytest.mark.django_db
+def test_ids_are_claimed_one_per_line_and_a_line_break_in_one_is_refused():
+    """``claim_ids`` sends the ids as lines of one text: validated ids hold no line break,
+    and one that did would be claimed as two, so it is refused, claiming nothing."""
+    assert processing.claim_ids(["a", "b", "c"]) == {"a", "b", "c"}
+    assert processing.claim_ids(["c", "d"]) == {"d"}
+    assert normalize(EventFactory.build(id="e\nf"), timezone.now())[1] == {
+        "id": "must be a string of 1-200 printable characters"
+    }
+    with pytest.raises(ValueError, match="line break"):
+        processing.claim_ids(["e\nf"])
+    assert not SeenEvent.objects.filter(id__in=["e", "f", "e\nf"]).exists()

@@ -24,6 +24,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import StatusCode
 
 from ingest import maintenance
+from ingest.events import with_defaults
 from ingest.models import InboxBatch, SourceTally
 from tests.conftest import wait_for
 from tests.factories import rollup_totals
@@ -90,7 +91,7 @@ def parsed(response) -> ExportTraceServiceResponse:
 
 
 def pending_events() -> list[dict]:
-    return [e for batch in InboxBatch.objects.order_by("pk") for e in batch.events]
+    return [with_defaults(e) for batch in InboxBatch.objects.order_by("pk") for e in batch.events]
 
 
 @pytest.mark.django_db
