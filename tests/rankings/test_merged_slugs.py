@@ -209,3 +209,21 @@ def test_the_schema_declares_the_redirect_of_the_details_with_old_slugs(client, 
         moved = paths[path]["get"]["responses"]["301"]
         assert "Location" in moved["headers"] and "content" not in moved, path
     assert "301" not in paths["/api/v1/authors/{slug}"]["get"]["responses"]
+
+
+def test_a_model_slug_renamed_in_the_admin_redirects_and_still_counts(client, merged_model):
+    survivor, old = merged_model
+    client.force_login(User.objects.get(username="root"))
+    change_url = reverse("admin:rankings_llmmodel_change", args=[survivor.pk])
+    form = client.get(change_url).context["adminform"].form
+    payload = {k: v for k, v in form.initial.items() if v is not None}
+    payload.update({"slug": "openai/gpt-4o-mini-renamed", "author": survivor.author_id})
+    assert client.post(change_url, payload).status_code == 302
+    client.logout()
+    for slug in (old, "openai/gpt-4o-mini", "openai/gpt-4o-mini-2024-07-18"):
+        response = client.get(f"/badge/models/{slug}.svg?period=day")
+        moved = "/badge/models/openai/gpt-4o-mini-renamed.svg?period=day"
+        assert (response.status_code, response["Location"]) == (301, moved)
+    # Events still sent under the old slug count for the model, as a merged slug's do.
+    import_events([EventFactory.build(model="openai/gpt-4o-mini")])
+    assert not LLMModel.objects.filter(slug="openai/gpt-4o-mini").exists()
