@@ -153,7 +153,8 @@ class LLMModelAdmin(MergeActionMixin, ReviewAdmin):
     merge_service = staticmethod(merge_models)
     merge_note = (
         "The others' slugs (and their aliases) become aliases of the one you pick, so events sent "
-        "under them count for it from now on, and their whole history moves to it in every ranking."
+        "under them count for it from now on and their pages and badges redirect to it, and their "
+        "whole history moves to it in every ranking."
     )
     fieldsets = [
         (None, {"fields": ["slug", "name", "author", "permaslug", "alias_list", "needs_review"]}),
