@@ -27,6 +27,18 @@ REDIRECTED = [
     "/badge/apps/{}.svg?period=month",
     "/og/apps/{}.png",
 ]
+# The same for models: "{}" is a model's slug, author/name.
+MODEL_REDIRECTED = [
+    "/models/{}/",
+    "/models/{}/?period=month&interval=week",
+    "/api/v1/models/{}",
+    "/api/v1/models/{}?period=month&format=json",
+    "/embed/models/{}/?theme=dark&compact=1",
+    "/badge/models/{}.svg?period=month&category=programming",
+    "/og/models/{}.png",
+]
+# Reads that take a model= filter.
+MODEL_FILTERED = ("/api/v1/rankings/apps", "/api/v1/timeseries", "/api/v1/tags/task", "/api/v1/sessions")
 
 
 @pytest.fixture
@@ -43,9 +55,12 @@ def merged(db, client):
     return survivor, merged_away.slug
 
 
-@pytest.mark.parametrize("url", REDIRECTED)
-def test_an_old_slug_redirects_permanently_to_the_survivor(client, merged, url):
-    survivor, old = merged
+@pytest.mark.parametrize(
+    ("merge", "url"),
+    [*(("merged", url) for url in REDIRECTED), *(("merged_model", url) for url in MODEL_REDIRECTED)],
+)
+def test_an_old_slug_redirects_permanently_to_the_survivor(client, request, merge, url):
+    survivor, old = request.getfixturevalue(merge)
     response = client.get(url.format(old))
     assert response.status_code == 301
     assert response["Location"] == url.format(survivor.slug)
@@ -122,19 +137,6 @@ def test_a_slug_renamed_in_the_admin_redirects_too(client, merged):
     assert set(survivor.old_slugs.values_list("slug", flat=True)) == {old, "kilo-code"}
 
 
-# Merged models: "{}" is a model's slug, author/name.
-MODEL_REDIRECTED = [
-    "/models/{}/",
-    "/models/{}/?period=month&interval=week",
-    "/api/v1/models/{}",
-    "/api/v1/models/{}?period=month&format=json",
-    "/embed/models/{}/?theme=dark&compact=1",
-    "/badge/models/{}.svg?period=month&category=programming",
-    "/og/models/{}.png",
-]
-MODEL_FILTERED = ("/api/v1/rankings/apps", "/api/v1/timeseries", "/api/v1/tags/task", "/api/v1/sessions")
-
-
 @pytest.fixture
 def merged_model(db, client):
     """A model that arrived under an undated snapshot slug, merged in the admin into the
@@ -150,15 +152,6 @@ def merged_model(db, client):
     client.logout()
     assert not LLMModel.objects.filter(pk=stray.pk).exists()
     return survivor, stray.slug
-
-
-@pytest.mark.parametrize("url", MODEL_REDIRECTED)
-def test_a_merged_models_old_slug_redirects_permanently_to_the_survivor(client, merged_model, url):
-    survivor, old = merged_model
-    response = client.get(url.format(old))
-    assert response.status_code == 301
-    assert response["Location"] == url.format(survivor.slug)
-    assert client.get(response["Location"]).status_code == 200
 
 
 @pytest.mark.parametrize("url", MODEL_REDIRECTED)
