@@ -72,6 +72,10 @@ ERROR_SCHEMA = {
         }
     },
 }
+LOCATION = {
+    "description": "Where the resource is now.",
+    "schema": {"type": "string", "format": "uri-reference"},
+}
 ERROR_STATUSES = {
     "400": "Invalid parameter or body (the message names it)",
     "404": "No such resource (private apps answer 404 too)",
@@ -81,7 +85,8 @@ ERROR_STATUSES = {
 
 
 def add_error_responses(result: dict[str, Any], generator, request, public) -> dict[str, Any]:
-    """drf-spectacular hook: every API operation documents the shared error format."""
+    """drf-spectacular hook: every API operation documents the shared error format (and a
+    redirect its Location header)."""
     result.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
     for operations in result.get("paths", {}).values():
         for operation in operations.values():
@@ -92,6 +97,8 @@ def add_error_responses(result: dict[str, Any], generator, request, public) -> d
                     content["text/csv"] = {"schema": {"type": "string"}}
                 responses.setdefault(status, {"description": description, "content": content})
             for status, response in responses.items():
+                if status.startswith("3"):  # a redirect says where to
+                    response.setdefault("headers", {})["Location"] = LOCATION
                 if status.startswith(("4", "5")) and "content" not in response:
                     response["content"] = {
                         "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}

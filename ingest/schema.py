@@ -238,6 +238,8 @@ class Dimension:
     URL route (by default ``<plural>/<slug>/`` for catalog dimensions); ``page``: that page's
     breakdown tables (title, dimension); ``related``: what its page loads along.
     ``public_field``: a boolean field of entries that, when false, hides the entry everywhere.
+    ``old_slugs``: the relation from an entry to the other slugs that name it (a merged-away
+    entry's, a dated permaslug): in a URL or a filter they redirect permanently to the entry's.
     ``expression``: for a dimension of the narrow rollups only (no raw-event column of its
     own), its SQL over a raw-event row; ``join``, when it needs more than the row: the rows
     it is read from, given the raw-event rows ``{rows}`` (an event may become several).
@@ -254,6 +256,7 @@ class Dimension:
     page: tuple[tuple[str, str], ...] = ()
     related: tuple[str, ...] = ()
     public_field: str | None = None
+    old_slugs: str | None = None
     pattern: str | None = None
     max_length: int | None = 100
     width: int = 0
@@ -295,6 +298,7 @@ DIMENSIONS = (
         route="models/<slug:author>/<str:name>/",
         page=(("Variants", "variant"), ("Top apps", "app"), ("Categories", "category")),
         related=("author",),
+        old_slugs="aliases",
         pattern=r"^[a-z0-9._-]+/[a-z0-9._-]+$",
         max_length=200,
     ),
@@ -315,6 +319,7 @@ DIMENSIONS = (
         event_key="origin",
         page=(("Models it uses", "model"), ("Providers", "provider")),
         public_field="is_public",
+        old_slugs="old_slugs",
     ),
     Dimension(
         "category",

@@ -153,7 +153,8 @@ class LLMModelAdmin(MergeActionMixin, ReviewAdmin):
     merge_service = staticmethod(merge_models)
     merge_note = (
         "The others' slugs (and their aliases) become aliases of the one you pick, so events sent "
-        "under them count for it from now on, and their whole history moves to it in every ranking."
+        "under them count for it from now on and their pages and badges redirect to it, and their "
+        "whole history moves to it in every ranking."
     )
     fieldsets = [
         (None, {"fields": ["slug", "name", "author", "permaslug", "alias_list", "needs_review"]}),
@@ -172,6 +173,8 @@ class LLMModelAdmin(MergeActionMixin, ReviewAdmin):
 
     def save_model(self, request, obj: LLMModel, form, change):
         super().save_model(request, obj, form, change)
+        if change and "slug" in form.changed_data:  # its URLs and the events sent under it keep working
+            keep_old_slugs("model", obj, [form.initial["slug"]])
         if change and {"prompt_price", "completion_price"} & set(form.changed_data):
             self.message_user(
                 request,
@@ -334,7 +337,7 @@ class AppAdmin(MergeActionMixin, ReviewAdmin):
         if change and "is_public" in form.changed_data:  # the change form and the list's checkbox
             set_apps_public([obj], obj.is_public)
         if change and "slug" in form.changed_data:  # badges pasted under the old slug keep working
-            keep_old_slugs(obj, [form.initial["slug"]])
+            keep_old_slugs("app", obj, [form.initial["slug"]])
 
     merge_service = staticmethod(merge_apps)
     merge_note = "The others' origins become aliases of the one you pick, and their whole history moves to it in every ranking."

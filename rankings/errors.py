@@ -100,10 +100,11 @@ def _refuse_query(request: HttpRequest, status: int, code: str, message: str) ->
 
 
 class SlugMovedMiddleware:
-    """The old slug of a merged app, in a URL's path (its page, API detail, embed, badge,
-    preview image) or in an API filter parameter (``?app=``), answers a permanent redirect to
-    the same URL with the survivor's slug and the rest of the query string as sent: badges
-    pasted into READMEs keep working after a merge."""
+    """Another slug of a catalog entry (``selectors.SlugMoved``: a merged app's or model's, a
+    model's dated permaslug), in a URL's path (a page, API detail, embed, badge, preview
+    image) or in an API filter parameter (``?app=``, ``?model=``), answers a permanent
+    redirect to the same URL with the entry's slug and the rest of the query string as sent:
+    badges pasted into READMEs keep working after a merge."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -119,6 +120,13 @@ class SlugMovedMiddleware:
             query[exception.param] = exception.new
             return HttpResponsePermanentRedirect(f"{request.path}?{query.urlencode()}")
         match = request.resolver_match
-        kwargs = {k: exception.new if v == exception.old else v for k, v in match.captured_kwargs.items()}
+        captured = match.captured_kwargs
+        names = list(captured)
+        # The slug is the route's last part, or its last parts joined by "/" (a model's
+        # author/name), as the views read it.
+        count = next(
+            n for n in range(1, len(names) + 1) if "/".join(map(captured.get, names[-n:])) == exception.old
+        )
+        kwargs = {**captured, **dict(zip(names[-count:], exception.new.split("/", count - 1), strict=True))}
         query = request.META.get("QUERY_STRING", "")
         return HttpResponsePermanentRedirect(reverse(match.view_name, kwargs=kwargs) + (f"?{query}" if query else ""))

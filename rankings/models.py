@@ -104,7 +104,8 @@ class LLMModel(models.Model):
 
 class ModelAlias(models.Model):
     """Another slug that counts as a model: a dated permaslug (``openai/gpt-4o-mini-2024-07-18``
-    counts as ``openai/gpt-4o-mini``) or the slug of a model merged into it."""
+    counts as ``openai/gpt-4o-mini``), the slug of a model merged into it, or its own before a
+    rename. URLs under it (page, API detail, embeds, badges) redirect permanently to the model's."""
 
     slug = models.CharField(max_length=200, unique=True)
     model = models.ForeignKey(LLMModel, on_delete=models.CASCADE, related_name="aliases")

@@ -11,6 +11,7 @@ from django.apps.registry import Apps
 from django.contrib.auth.management import create_permissions
 from django.db import transaction
 
+from ingest import schema
 from ingest.rollups import maintain
 from rankings import catalog
 from rankings.cache import bump_generation, new_generation
@@ -110,22 +111,25 @@ def merge_apps(target: App, others: Iterable[App]) -> int:
         maintain.reassign("app", source_ids, target.pk)
         AppOrigin.objects.filter(app_id__in=source_ids).update(app=target)
         AppSlugAlias.objects.filter(app_id__in=source_ids).update(app=target)
-        keep_old_slugs(target, [app.slug for app in sources])
+        keep_old_slugs("app", target, [app.slug for app in sources])
         target.categories.add(*Category.objects.filter(apps__in=source_ids))
         App.objects.filter(pk__in=source_ids).delete()
         transaction.on_commit(bump_generation)
     return len(source_ids)
 
 
-def keep_old_slugs(app: App, slugs: Iterable[str]) -> None:
-    """Record ``slugs`` (of apps merged into ``app``, or its own before a rename) as old slugs
-    of ``app``: their URLs redirect to its. One recorded for another app moves to this one; its
-    own slug is nobody's old slug any more."""
-    slugs = [slug for slug in slugs if slug != app.slug]
+def keep_old_slugs(kind: str, entry: App | LLMModel, slugs: Iterable[str]) -> None:
+    """Record ``slugs`` (of entries merged into ``entry``, or its own before a rename) as old
+    slugs of ``entry``, in its dimension's ``old_slugs`` (an app's AppSlugAlias, a model's
+    ModelAlias, under which events count for it too): their URLs redirect to its. One recorded
+    for another entry moves to this one; its own slug is nobody's old slug any more."""
+    relation = getattr(entry, schema.DIMENSION[kind].old_slugs)
+    Alias, owner = relation.model, {relation.field.name: entry}
+    slugs = [slug for slug in slugs if slug != entry.slug]
     with transaction.atomic():
-        AppSlugAlias.objects.filter(slug=app.slug).delete()
-        AppSlugAlias.objects.filter(slug__in=slugs).update(app=app)
-        AppSlugAlias.objects.bulk_create([AppSlugAlias(slug=slug, app=app) for slug in slugs], ignore_conflicts=True)
+        Alias.objects.filter(slug=entry.slug).delete()
+        Alias.objects.filter(slug__in=slugs).update(**owner)
+        Alias.objects.bulk_create([Alias(slug=slug, **owner) for slug in slugs], ignore_conflicts=True)
 
 
 def set_apps_public(apps: Iterable[App], public: bool) -> int:
@@ -153,8 +157,8 @@ def _new_generation_now() -> None:
 def merge_models(target: LLMModel, others: Iterable[LLMModel]) -> int:
     """Merge ``others`` into ``target`` (e.g. a dated permaslug that arrived as a model of its
     own): their slugs and aliases become its aliases, so later events under those slugs count
-    for it, and their history moves to it in the rollups and raw events; totals are checked
-    unchanged. Returns models merged."""
+    for it and their URLs redirect to its, and their history moves to it in the rollups and raw
+    events; totals are checked unchanged. Returns models merged."""
     sources = [model for model in others if model.pk != target.pk]
     if not sources:
         return 0
@@ -162,9 +166,7 @@ def merge_models(target: LLMModel, others: Iterable[LLMModel]) -> int:
     with transaction.atomic():
         maintain.reassign("model", source_ids, target.pk)
         ModelAlias.objects.filter(model_id__in=source_ids).update(model=target)
-        ModelAlias.objects.bulk_create(
-            [ModelAlias(slug=model.slug, model=target) for model in sources], ignore_conflicts=True
-        )
+        keep_old_slugs("model", target, [model.slug for model in sources])
         if not target.permaslug:
             target.permaslug = next((m.permaslug for m in sources if m.permaslug), "")
             target.save(update_fields=["permaslug"])

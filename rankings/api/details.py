@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -33,10 +33,22 @@ def _detail(kind: str, obj: Any, window: Window) -> dict[str, Any]:
     return out
 
 
+def _responses(kind: str) -> dict[int, Any]:
+    """A detail's documented answers: where the dimension's entries have other slugs
+    (``Dimension.old_slugs``), the permanent redirect that those slugs answer."""
+    responses: dict[int, Any] = {200: OpenApiTypes.OBJECT}
+    if schema.DIMENSION[kind].old_slugs:
+        responses[301] = OpenApiResponse(
+            description="Another slug of the entry (one merged into it, a model's dated permaslug): "
+            "Location is this URL with the entry's slug, the query string kept."
+        )
+    return responses
+
+
 class ModelDetailView(ReadView):
     @extend_schema(
         parameters=[params.PeriodParams],
-        responses=OpenApiTypes.OBJECT,
+        responses=_responses("model"),
         description="A model: pricing, totals, variants, providers with latency/throughput, apps.",
     )
     def get(self, request: Request, author: str, name: str) -> Response:
@@ -69,7 +81,7 @@ class ModelDetailView(ReadView):
 
 
 class AuthorDetailView(ReadView):
-    @extend_schema(parameters=[params.PeriodParams], responses=OpenApiTypes.OBJECT)
+    @extend_schema(parameters=[params.PeriodParams], responses=_responses("author"))
     def get(self, request: Request, slug: str) -> Response:
         query = params.parse(params.PeriodParams, request.query_params)
         author = selectors.entry("author", slug)
@@ -79,9 +91,8 @@ class AuthorDetailView(ReadView):
 class AppDetailView(ReadView):
     @extend_schema(
         parameters=[params.PeriodParams],
-        responses=OpenApiTypes.OBJECT,
-        description="A public app; a private app answers 404 like a missing one. The old slug of an app merged "
-        "into another redirects permanently (301) here with the survivor's slug, query string kept.",
+        responses=_responses("app"),
+        description="A public app; a private app answers 404 like a missing one.",
     )
     def get(self, request: Request, slug: str) -> Response:
         query = params.parse(params.PeriodParams, request.query_params)

@@ -157,7 +157,7 @@ class FilterParams(serializers.Serializer):
             pk = selectors.entries(dimension).filter(slug=attrs[name]).values_list("pk", flat=True).first()
             if pk is None:
                 if moved := selectors.current_slug(dimension, attrs[name]):
-                    raise selectors.SlugMoved(attrs[name], moved, name)  # a merged app's old slug: a redirect
+                    raise selectors.SlugMoved(attrs[name], moved, name)  # an old slug: a redirect
                 raise ApiError(400, "unknown", f"No {name} with slug {attrs[name]!r}.", name)
             setattr(filters, name, pk)
         attrs["filters"] = filters

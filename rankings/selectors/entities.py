@@ -29,8 +29,9 @@ def entries(dimension: schema.Dimension) -> QuerySet:
 
 
 class SlugMoved(Exception):
-    """A catalog entry asked for by a slug it had before it was merged into another: ``new`` is
-    the survivor's slug; ``param`` the query parameter that named it (None: the URL's path).
+    """A catalog entry asked for by another slug of it (``Dimension.old_slugs``: one it had
+    before it was merged into another, a model's dated permaslug): ``new`` is the entry's slug;
+    ``param`` the query parameter that named it (None: the URL's path).
     ``rankings.errors.SlugMovedMiddleware`` answers it with a permanent redirect."""
 
     def __init__(self, old: str, new: str, param: str | None = None):
@@ -39,19 +40,22 @@ class SlugMoved(Exception):
 
 
 def current_slug(dimension: schema.Dimension, slug: str) -> str | None:
-    """The slug of the entry ``slug`` named before a merge (an app merged into another: the
-    survivor's), if anyone may see that entry; None otherwise (a private survivor is as
-    unknown as a missing app, so an old slug never tells it exists)."""
-    if dimension.name != "app":
+    """The slug of the entry that ``slug`` is another slug of (``Dimension.old_slugs``: an app
+    or model merged into another, a model's dated permaslug), if anyone may see that entry;
+    None otherwise (a private survivor is as unknown as a missing app, so an old slug never
+    tells it exists)."""
+    if dimension.old_slugs is None:
         return None
-    # One row through the unique index on rankings_appslugalias.slug.
-    return entries(dimension).filter(old_slugs__slug=slug).values_list("slug", flat=True).first()
+    # One row through the unique index on the old slug (rankings_appslugalias.slug,
+    # rankings_modelalias.slug).
+    lookup = {f"{dimension.old_slugs}__slug": slug}
+    return entries(dimension).filter(**lookup).values_list("slug", flat=True).first()
 
 
 def entry(kind: str, slug: str) -> Any:
     """The catalog entry of a page, embed, badge or API detail (a dimension of
-    ``ingest.schema``): Http404 for an unknown slug and for a private app; SlugMoved for the
-    old slug of a merged app whose survivor is public."""
+    ``ingest.schema``): Http404 for an unknown slug and for a private app; SlugMoved for
+    another slug of a public entry (a merged app's or model's, a dated permaslug)."""
     dimension = schema.DIMENSION[kind]
     queryset = entries(dimension)
     if dimension.related:

@@ -1,16 +1,18 @@
-"""A merged app's old slug keeps working: its page, API detail and filters, embeds, badges and
-preview images redirect permanently to the survivor's, query string kept; a private survivor
-answers exactly as a missing app does."""
+"""A merged app's or model's old slug keeps working (and a model's dated permaslug): its page,
+API detail and filters, embeds, badges and preview images redirect permanently to the
+survivor's, query string kept; a private survivor answers exactly as a missing app does."""
 
 from __future__ import annotations
+
+from urllib.parse import quote
 
 import pytest
 from django.contrib.auth.models import User
 from django.urls import reverse
 
 from ingest.services import import_events
-from rankings.models import App, AppSlugAlias
-from rankings.services import merge_apps, set_apps_public
+from rankings.models import App, AppSlugAlias, LLMModel
+from rankings.services import merge_apps, merge_models, set_apps_public
 from tests.factories import EventFactory
 
 pytestmark = pytest.mark.django_db
@@ -25,6 +27,18 @@ REDIRECTED = [
     "/badge/apps/{}.svg?period=month",
     "/og/apps/{}.png",
 ]
+# The same for models: "{}" is a model's slug, author/name.
+MODEL_REDIRECTED = [
+    "/models/{}/",
+    "/models/{}/?period=month&interval=week",
+    "/api/v1/models/{}",
+    "/api/v1/models/{}?period=month&format=json",
+    "/embed/models/{}/?theme=dark&compact=1",
+    "/badge/models/{}.svg?period=month&category=programming",
+    "/og/models/{}.png",
+]
+# Reads that take a model= filter.
+MODEL_FILTERED = ("/api/v1/rankings/apps", "/api/v1/timeseries", "/api/v1/tags/task", "/api/v1/sessions")
 
 
 @pytest.fixture
@@ -41,9 +55,12 @@ def merged(db, client):
     return survivor, merged_away.slug
 
 
-@pytest.mark.parametrize("url", REDIRECTED)
-def test_an_old_slug_redirects_permanently_to_the_survivor(client, merged, url):
-    survivor, old = merged
+@pytest.mark.parametrize(
+    ("merge", "url"),
+    [*(("merged", url) for url in REDIRECTED), *(("merged_model", url) for url in MODEL_REDIRECTED)],
+)
+def test_an_old_slug_redirects_permanently_to_the_survivor(client, request, merge, url):
+    survivor, old = request.getfixturevalue(merge)
     response = client.get(url.format(old))
     assert response.status_code == 301
     assert response["Location"] == url.format(survivor.slug)
@@ -118,3 +135,88 @@ def test_a_slug_renamed_in_the_admin_redirects_too(client, merged):
     client.post(reverse("admin:rankings_app_change", args=[survivor.pk]), {**form, "slug": "kilo-example"})
     assert client.get("/apps/kilo-example/").status_code == 200
     assert set(survivor.old_slugs.values_list("slug", flat=True)) == {old, "kilo-code"}
+
+
+@pytest.fixture
+def merged_model(db, client):
+    """A model that arrived under an undated snapshot slug, merged in the admin into the
+    model it is (a different author's slug, as a lab's renamed prefix would be)."""
+    import_events(EventFactory.build_batch(4, model="openai/gpt-4o-mini"))
+    import_events(EventFactory.build_batch(3, model="open-ai/gpt-4o-mini-snapshot"))
+    survivor = LLMModel.objects.get(slug="openai/gpt-4o-mini")
+    stray = LLMModel.objects.get(slug="open-ai/gpt-4o-mini-snapshot")
+    client.force_login(User.objects.create_superuser("root", password="x"))
+    changelist = reverse("admin:rankings_llmmodel_changelist")
+    form = {"action": "merge", "_selected_action": [survivor.pk, stray.pk], "target": survivor.pk}
+    assert client.post(changelist, form).status_code == 302
+    client.logout()
+    assert not LLMModel.objects.filter(pk=stray.pk).exists()
+    return survivor, stray.slug
+
+
+@pytest.mark.parametrize("url", MODEL_REDIRECTED)
+def test_a_dated_permaslug_redirects_to_its_model(client, url):
+    """Exports name models by their dated permaslugs (the catalog's, and those ingest records)."""
+    import_events([EventFactory.build(model="acme/widget-2025-01-02")])
+    dated_slugs = {"openai/gpt-4o-mini-2024-07-18": "openai/gpt-4o-mini", "acme/widget-2025-01-02": "acme/widget"}
+    for dated, model in dated_slugs.items():
+        response = client.get(url.format(dated))
+        assert (response.status_code, response["Location"]) == (301, url.format(model))
+        assert client.get(response["Location"]).status_code == 200
+    assert client.get(url.format("acme/widget-2025-01-03")).status_code == 404
+
+
+def test_an_old_model_slug_in_an_api_filter_redirects_with_the_other_parameters_kept(client, merged_model):
+    survivor, old = merged_model
+    for slug in (old, "openai/gpt-4o-mini-2024-07-18"):
+        for path in MODEL_FILTERED:
+            response = client.get(path, {"period": "month", "model": slug, "metric": "requests"})
+            assert response.status_code == 301, path
+            moved = f"{path}?period=month&model={quote(survivor.slug, safe='')}&metric=requests"
+            assert response["Location"] == moved
+            assert client.get(response["Location"]).status_code == 200, path
+    assert client.get("/api/v1/rankings/apps", {"model": "openai/no-such-model"}).status_code == 400
+
+
+def test_model_merges_in_a_chain_redirect_in_one_hop(client, merged_model):
+    survivor, old = merged_model
+    import_events(EventFactory.build_batch(2, model="openai/gpt-4o-mini-2"))
+    third = LLMModel.objects.get(slug="openai/gpt-4o-mini-2")
+    merge_models(third, [survivor])
+    for slug in (old, survivor.slug, "openai/gpt-4o-mini-2024-07-18"):
+        response = client.get(f"/api/v1/models/{slug}?period=day")
+        moved = "/api/v1/models/openai/gpt-4o-mini-2?period=day"
+        assert (response.status_code, response["Location"]) == (301, moved)
+
+
+def test_a_slug_that_is_also_the_routes_plural_is_replaced_only_where_it_is_the_slug(client, merged):
+    survivor, _ = merged
+    AppSlugAlias.objects.create(slug="apps", app=survivor)
+    response = client.get("/embed/apps/apps/?theme=dark")
+    assert (response.status_code, response["Location"]) == (301, f"/embed/apps/{survivor.slug}/?theme=dark")
+
+
+def test_the_schema_declares_the_redirect_of_the_details_with_old_slugs(client, db):
+    paths = client.get("/api/schema/?format=json").json()["paths"]
+    for path in ("/api/v1/models/{author}/{name}", "/api/v1/apps/{slug}"):
+        moved = paths[path]["get"]["responses"]["301"]
+        assert "Location" in moved["headers"] and "content" not in moved, path
+    assert "301" not in paths["/api/v1/authors/{slug}"]["get"]["responses"]
+
+
+def test_a_model_slug_renamed_in_the_admin_redirects_and_still_counts(client, merged_model):
+    survivor, old = merged_model
+    client.force_login(User.objects.get(username="root"))
+    change_url = reverse("admin:rankings_llmmodel_change", args=[survivor.pk])
+    form = client.get(change_url).context["adminform"].form
+    payload = {k: v for k, v in form.initial.items() if v is not None}
+    payload.update({"slug": "openai/gpt-4o-mini-renamed", "author": survivor.author_id})
+    assert client.post(change_url, payload).status_code == 302
+    client.logout()
+    for slug in (old, "openai/gpt-4o-mini", "openai/gpt-4o-mini-2024-07-18"):
+        response = client.get(f"/badge/models/{slug}.svg?period=day")
+        moved = "/badge/models/openai/gpt-4o-mini-renamed.svg?period=day"
+        assert (response.status_code, response["Location"]) == (301, moved)
+    # Events still sent under the old slug count for the model, as a merged slug's do.
+    import_events([EventFactory.build(model="openai/gpt-4o-mini")])
+    assert not LLMModel.objects.filter(slug="openai/gpt-4o-mini").exists()
