@@ -102,22 +102,31 @@ class LLMModel(models.Model):
         return self.slug.split("/", 1)[1]
 
 
-class ModelAlias(models.Model):
-    """Another slug that counts as a model: a dated permaslug (``openai/gpt-4o-mini-2024-07-18``
-    counts as ``openai/gpt-4o-mini``), the slug of a model merged into it, or its own before a
-    rename. URLs under it (page, API detail, embeds, badges) redirect permanently to the model's."""
+class OtherSlug(models.Model):
+    """Another slug a catalog entry answers to: URLs under it (page, API detail, embeds,
+    badges already pasted into READMEs) redirect permanently to the entry's own."""
 
-    slug = models.CharField(max_length=200, unique=True)
-    model = models.ForeignKey(LLMModel, on_delete=models.CASCADE, related_name="aliases")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        abstract = True
         ordering = ["slug"]
-        verbose_name = "model alias"
-        verbose_name_plural = "model aliases"
 
     def __str__(self) -> str:
         return self.slug
+
+
+class ModelAlias(OtherSlug):
+    """Another slug that counts as a model: a dated permaslug (``openai/gpt-4o-mini-2024-07-18``
+    counts as ``openai/gpt-4o-mini``), the slug of a model merged into it, or its own before a
+    rename."""
+
+    slug = models.CharField(max_length=200, unique=True)
+    model = models.ForeignKey(LLMModel, on_delete=models.CASCADE, related_name="aliases")
+
+    class Meta(OtherSlug.Meta):
+        verbose_name = "model alias"
+        verbose_name_plural = "model aliases"
 
 
 # An app's title as compared for likely aliases (the admin's "same title"): case and runs of
@@ -177,21 +186,15 @@ class AppOrigin(models.Model):
         return self.origin
 
 
-class AppSlugAlias(models.Model):
-    """A slug an app was known by before it was merged into ``app``: its page, API detail,
-    embeds and badges (already pasted into READMEs) redirect permanently to ``app``'s."""
+class AppSlugAlias(OtherSlug):
+    """A slug an app was known by before it was merged into ``app`` (or renamed)."""
 
     slug = models.SlugField(max_length=200, unique=True)
     app = models.ForeignKey(App, on_delete=models.CASCADE, related_name="old_slugs")
-    created_at = models.DateTimeField(auto_now_add=True)
 
-    class Meta:
-        ordering = ["slug"]
+    class Meta(OtherSlug.Meta):
         verbose_name = "app's old slug"
         verbose_name_plural = "apps' old slugs"
-
-    def __str__(self) -> str:
-        return self.slug
 
 
 class TagKey(models.Model):
