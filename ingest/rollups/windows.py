@@ -246,5 +246,5 @@ def wall_clock(starts: list[datetime], zone: str) -> list[str]:
 def partial_buckets(window: Window, interval: str, starts: list[datetime]) -> list[bool]:
     """Which buckets the window (or the present) cuts short: a first bucket starting before
     the window, a last one ending after it or after now ("so far")."""
-    limit = min(window.end, ceil_quarter(now()))
+    limit = min(window.end, now())  # a bucket ending after now is still filling, whatever the window
     return [start < window.start or shift(start, interval, 1, window.zone) > limit for start in starts]

@@ -237,3 +237,24 @@ def test_only_the_growth_header_names_the_zone_of_a_long_window():
     assert week.label(named=True) == "Nov 23, 2026 – Nov 29, 2026 UTC"
     day = Window(datetime(2026, 11, 30, tzinfo=UTC), datetime(2026, 11, 30, 14, 30, tzinfo=UTC), "UTC")
     assert day.label(named=True) == day.label() == "Nov 30 00:00 – Nov 30 14:30 UTC"
+
+
+@pytest.mark.django_db
+def test_a_window_that_starts_after_now_answers_zeros_not_a_500(client):
+    """Nothing of such a window has gone by, so the window a change compares it with is empty:
+    every read of an empty window answers no rows (a tester's 500 on each of these)."""
+    import_events(EventFactory.build_batch(3))
+    model = "anthropic/claude-sonnet-4"
+    for query in ("start=2027-01-01&end=2027-02-01", "start=2099-12-31T23:45&end=2100-01-01"):
+        for url in (
+            f"/api/v1/growth?{query}",
+            f"/api/v1/rankings/models?{query}",
+            f"/api/v1/rankings/apps?{query}&format=csv",
+            f"/api/v1/models/{model}?{query}",
+            f"/growth/?{query}",
+            f"/embed/growth/seven/?{query}",
+        ):
+            assert client.get(url).status_code == 200, url
+    data = client.get("/api/v1/growth?start=2027-01-01&end=2027-02-01").json()
+    assert data["tokens"]["before"] == data["tokens"]["after"] == 0
+    assert data["before"]["start"] == data["before"]["end"]  # nothing of it has gone by

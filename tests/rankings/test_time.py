@@ -311,3 +311,21 @@ def test_the_migration_splits_kept_hours_into_quarter_hours():
     assert [r for r in after if r[0] >= start + timedelta(hours=1)] == [
         r for r in written if r[0] >= start + timedelta(hours=1)
     ]
+
+
+@pytest.mark.parametrize(
+    ("interval", "zone", "at"),
+    [
+        ("day", "Asia/Kolkata", datetime(2026, 11, 30, 18, 19, tzinfo=UTC)),  # 23:49 there: the day ends 18:30 UTC
+        ("hour", "UTC", datetime(2026, 11, 30, 18, 49, tzinfo=UTC)),  # the hour ends at the next quarter-hour
+    ],
+)
+def test_a_bucket_that_ends_within_the_current_quarter_hour_is_so_far(monkeypatch, interval, zone, at):
+    """The window ends at now rounded up to the quarter-hour; a bucket that ends there has not
+    ended yet, and is drawn so far, not as a finished (lower) bar."""
+    monkeypatch.setattr(windows, "now", lambda: at)
+    window = windows.period_window("week", at, zone)
+    starts = windows.bucket_starts(window, interval)
+    assert windows.shift(starts[-1], interval, 1, zone) == window.end  # ends with the window
+    assert windows.partial_buckets(window, interval, starts)[-1] is True
+    assert not any(windows.partial_buckets(window, interval, starts)[1:-1])
