@@ -11,7 +11,7 @@ from django.db.utils import DatabaseError
 from django.http import JsonResponse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from config.celery import app as celery_app
 from ingest.models import DeadLetter, InboxBatch
@@ -40,7 +40,7 @@ def check_broker() -> str | None:
 
 
 @never_cache
-@require_GET
+@require_safe
 def healthz(request):
     """200 when the database and the broker answer, 503 with the reasons otherwise."""
     problems = [p for p in (check_database(), check_broker()) if p]
@@ -105,7 +105,7 @@ def check_time_zone() -> str | None:
 
 
 @never_cache
-@require_GET
+@require_safe
 def readyz(request):
     """200 "ready" when this instance can serve: database, broker, migrations applied, inbox
     lag low; 503 "not ready" otherwise. 200 "degraded" when it can serve but batches failed

@@ -11,7 +11,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from rankings import indexes, listings, share
 from rankings.indexes import METRICS, PERIODS, SPECS, IndexQuery
@@ -43,7 +43,7 @@ def _summary(spec: indexes.Spec, query: IndexQuery, result: indexes.Result) -> s
     return sentence + "."
 
 
-@require_GET
+@require_safe
 def index(request: HttpRequest, kind: str) -> HttpResponse:
     spec = SPECS[kind]
     query = IndexQuery.parse(spec, request.GET)
@@ -84,7 +84,7 @@ def _with_q(url_name: str, q: str, tz: str) -> str:
     return with_zone(f"{reverse(url_name)}?{urlencode({'q': q})}", tz)
 
 
-@require_GET
+@require_safe
 def search(request: HttpRequest) -> HttpResponse:
     """Models, apps and authors whose names have every word typed."""
     q = " ".join(request.GET.get("q", "").split())[: indexes.MAX_QUERY]

@@ -12,7 +12,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.template.loader import render_to_string
 from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.csp import csp_override
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from rankings import badges, growth_views, listings, og, selectors, share, views
 from rankings.cache import cached
@@ -33,7 +33,7 @@ def frameable(view):
         policy = {**settings.SECURE_CSP, "frame-ancestors": settings.EMBED_FRAME_ANCESTORS}
         return csp_override(policy)(view)(request, *args, **kwargs)
 
-    return require_GET(xframe_options_exempt(wrapped))
+    return require_safe(xframe_options_exempt(wrapped))
 
 
 def _kind(plural: str, allowed: tuple[str, ...] = tuple(listings.PLURALS)) -> str:
@@ -111,7 +111,7 @@ def embed_growth(request: HttpRequest, name: str) -> HttpResponse:
     return HttpResponse(cached(f"html:embed:growth:{name}:{views.embed_variant(options)}:{window}", page))
 
 
-@require_GET
+@require_safe
 def badge(request: HttpRequest, plural: str, slug: str) -> HttpResponse:
     """An SVG badge for a README; ``period`` (day, week, month) and, for models, ``category``."""
     kind = _kind(plural, ("models", "apps"))
@@ -144,7 +144,7 @@ def _png(data: bytes) -> HttpResponse:
     return response
 
 
-@require_GET
+@require_safe
 def og_home(request: HttpRequest) -> HttpResponse:
     """The home page's preview: weekly tokens of the top models over twelve weeks."""
 
@@ -163,7 +163,7 @@ def og_home(request: HttpRequest) -> HttpResponse:
     return _png(cached("og:home", compute, ttl=listings.SLOW_TTL))
 
 
-@require_GET
+@require_safe
 def og_entity(request: HttpRequest, plural: str, slug: str) -> HttpResponse:
     """An entity page's preview: its daily tokens over 30 days (by model, except for a model)."""
     kind = _kind(plural)

@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from config.api_errors import ApiError
 from ingest.rollups.read import has_usage
@@ -212,7 +212,7 @@ def window_tabs(
     ]
 
 
-@require_GET
+@require_safe
 def growth_page(request: HttpRequest) -> HttpResponse:
     """Why usage grew: the same decomposition as /api/v1/growth, drawn."""
     state = State.from_request(request)

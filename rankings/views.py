@@ -10,7 +10,7 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from ingest import schema
 from ingest.rollups.read import has_usage
@@ -175,7 +175,7 @@ HOME_TITLES = {
 HOME_FIRST = ("chart", "leaderboard")
 
 
-@require_GET
+@require_safe
 def home(request: HttpRequest) -> HttpResponse:
     state = State.from_request(request)
     path = request.path
@@ -298,7 +298,7 @@ def embed_variant(embed: dict[str, Any] | None) -> str:
     return "page" if embed is None else f"embed-{embed['theme'] or 'auto'}-{int(embed['compact'])}"
 
 
-@require_GET
+@require_safe
 def entity_view(request: HttpRequest, kind: str, **slug: str) -> HttpResponse:
     """The page of a catalog entry at its dimension's route: its slug is the route's parts
     joined by "/" (a model's is author/name)."""

@@ -250,3 +250,26 @@ def test_app_links_can_only_be_web_addresses(db, url):
         app.full_clean()
     app.url = "https://linked.example/home"
     app.full_clean()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/",
+        "/models/",
+        "/models/anthropic/claude-sonnet-4/",
+        "/growth/",
+        "/search/?q=claude",
+        "/embed/leaderboard/",
+        "/embed/growth/seven/",
+        "/badge/models/anthropic/claude-sonnet-4.svg",
+        "/og/home.png",
+        "/healthz",
+    ],
+)
+def test_head_answers_wherever_get_does(client, usage, url):
+    """HTTP asks for HEAD wherever GET works: uptime monitors and link checkers (of README
+    badges too) send it."""
+    get, head = client.get(url), client.head(url)
+    assert get.status_code == 200, url
+    assert head.status_code == 200 and head["Content-Type"] == get["Content-Type"], url
