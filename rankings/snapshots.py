@@ -26,6 +26,7 @@ from django.core.files.storage import storages
 from ingest.rollups import zones
 from ingest.rollups.windows import midnight
 from rankings import listings, selectors
+from rankings.api.renderers import spreadsheet_safe
 from rankings.models import App, Author, Category, LLMModel, Provider
 from rankings.selectors import Window
 
@@ -102,10 +103,7 @@ def _csv(data: list[dict[str, Any]]) -> bytes:
     writer = csv.DictWriter(buffer, COLUMNS, lineterminator="\n")
     writer.writeheader()
     for row in data:
-        # Names are user-supplied: defuse spreadsheet formulas, as the API's CSV does.
-        writer.writerow(
-            {k: (f"'{v}" if isinstance(v, str) and v[:1] in "=+-@\t\r" else v) for k, v in row.items()}
-        )
+        writer.writerow(spreadsheet_safe(row))  # as the API's CSV
     return buffer.getvalue().encode()
 
 

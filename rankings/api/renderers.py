@@ -10,6 +10,14 @@ from rest_framework.renderers import BaseRenderer
 
 from rankings.api.serializers import flat
 
+FORMULA_STARTS = tuple("=+-@\t\r")
+
+
+def spreadsheet_safe(row: dict[str, Any]) -> dict[str, Any]:
+    """``row`` for a CSV file: a text that a spreadsheet would run as a formula (names are
+    user-supplied: CSV injection) starts with a quote; an empty text stays empty."""
+    return {k: f"'{v}" if isinstance(v, str) and v.startswith(FORMULA_STARTS) else v for k, v in row.items()}
+
 
 class CSVRenderer(BaseRenderer):
     media_type = "text/csv"
@@ -34,12 +42,6 @@ class CSVRenderer(BaseRenderer):
             writer = csv.DictWriter(buffer, columns, extrasaction="ignore")
             writer.writeheader()
             for row in rows:
-                # Defuse spreadsheet formulas in user-supplied names (CSV injection).
-                writer.writerow(
-                    {
-                        k: (f"'{v}" if isinstance(v, str) and v[:1] in "=+-@\t\r" else v)
-                        for k, v in row.items()
-                    }
-                )
+                writer.writerow(spreadsheet_safe(row))
         # An empty list is an empty line, not an empty body (DRF drops the Content-Type of those).
         return buffer.getvalue().encode() or b"\r\n"

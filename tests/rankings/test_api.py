@@ -312,3 +312,26 @@ def test_measure_series_of_several_entries_equals_each_ones_own(usage, interval)
         alone = selectors.measure_series(window, interval=interval, filters=Filters(category=key))
         assert together[key] == alone, key
     assert any(together[used[0]]["tokens"]) and not any(together[unused]["tokens"])
+
+
+def test_csv_quotes_formulas_but_leaves_empty_texts_empty(client, usage):
+    """A name a spreadsheet would run as a formula starts with a quote; an empty text (an app
+    without a description, the standard variant) stays empty, not a lone quote."""
+    import csv
+    import io
+
+    from rankings.api.renderers import spreadsheet_safe
+
+    assert spreadsheet_safe({"a": "=1+1", "b": "\t=1", "c": "", "d": "ok", "e": 5}) == {
+        "a": "'=1+1",
+        "b": "'\t=1",
+        "c": "",
+        "d": "ok",
+        "e": 5,
+    }
+    rows = list(csv.DictReader(io.StringIO(client.get("/api/v1/apps?format=csv").content.decode())))
+    assert rows and any(r["description"] == "" for r in rows)
+    assert all(value != "'" for r in rows for value in r.values())
+    series = client.get("/api/v1/timeseries?group_by=variant&interval=day&period=week&format=csv")
+    entities = {r["entity"] for r in csv.DictReader(io.StringIO(series.content.decode()))}
+    assert "" in entities and "'" not in entities
