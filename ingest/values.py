@@ -141,10 +141,14 @@ def timestamp(value: Any, now: datetime) -> datetime:
 
 
 def normalize_origin(value: Any) -> str:
-    """The app identity of a URL: scheme, host and path, lowercased host, no query."""
+    """The app identity of a URL: scheme, host (lowercased, without the scheme's default port)
+    and path, no query."""
     if not isinstance(value, str):
         raise ValueError("must be a string")
     return _normalize_origin(value)
+
+
+DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 @lru_cache(maxsize=65536)  # a gateway sees the same few thousand origins over and over
@@ -164,7 +168,8 @@ def _normalize_origin(value: str) -> str:
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError("must be an http(s) URL")
     hostname = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname  # IPv6
-    host = f"{hostname}:{port}" if port else hostname
+    # The scheme's own port is no part of the identity: https://a.example:443 is https://a.example.
+    host = f"{hostname}:{port}" if port and port != DEFAULT_PORTS[parts.scheme] else hostname
     return f"{parts.scheme}://{host}{parts.path.rstrip('/')}"
 
 

@@ -107,6 +107,15 @@ def test_finish_reasons_and_origins():
     assert gateways.usable_origin("javascript:alert(1)") is None
 
 
+def test_an_origin_is_one_app_with_or_without_its_schemes_port():
+    from ingest.values import normalize_origin
+
+    assert normalize_origin("https://COUNTER.example:443/") == normalize_origin("https://counter.example")
+    assert normalize_origin("http://counter.example:80/app") == "http://counter.example/app"
+    assert normalize_origin("https://counter.example:8443") == "https://counter.example:8443"
+    assert normalize_origin("http://counter.example:443") == "http://counter.example:443"
+
+
 def test_ids_that_cannot_be_stored_as_sent_keep_their_identity():
     """A response id with a lone surrogate, control characters or over 200 characters is
     stored as its hash: the same for every resend, never the same as another id's."""
