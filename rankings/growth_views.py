@@ -3,6 +3,7 @@ its panels are embeddable one by one (rankings.embeds)."""
 
 from __future__ import annotations
 
+from datetime import date, datetime, timedelta
 from typing import Any, NamedTuple
 from urllib.parse import urlencode
 
@@ -78,6 +79,8 @@ def growth_context(request: HttpRequest) -> dict[str, Any]:
     # An unusable zone is dropped here (the page says so: rankings.context_processors.zone).
     zone = {"tz": tz} if (tz := page_zone(request)) else {}
     asked = {k: request.GET[k] for k in ("period", "start", "end") if request.GET.get(k)} | zone
+    if "end" not in asked and (until := request.GET.get("until")):
+        asked["end"] = day_after(until)
     notice = ""
     try:
         window = params.parse(GrowthParams, asked)["window"]
@@ -93,6 +96,9 @@ def growth_context(request: HttpRequest) -> dict[str, Any]:
         "asked": asked,
         "tabs": window_tabs(request, window, asked),
         "query": query,
+        "until": last_day(asked),
+        # The zone selector's form keeps the window asked for.
+        "zone_hidden": [(k, v) for k, v in asked.items() if k != "tz"],
         "window_notice": notice,
     }
     if not data["tokens"]["before"] and not data["tokens"]["after"]:
@@ -194,6 +200,27 @@ def growth_context(request: HttpRequest) -> dict[str, Any]:
     }
     names = [i["entity"]["name"] for c in data["contributors"].values() for i in c["items"]]
     return {**page, "g": data, "panels": panels, "drivers": driver_rows, "names": names}
+
+
+def day_after(day: str) -> str:
+    """The page form's last day (inclusive: "from Nov 1 to Nov 7" is seven days) as the API's
+    exclusive ``end``: the next day. Not a date: left as it is, for the API's message."""
+    try:
+        return (date.fromisoformat(day) + timedelta(days=1)).isoformat()
+    except ValueError:
+        return day
+
+
+def last_day(asked: dict[str, str]) -> str:
+    """The form's "to" day of the window asked for: its end's day, the day before when the end
+    is a midnight (the end is exclusive)."""
+    end = asked.get("end", "")
+    try:
+        moment = datetime.fromisoformat(end)
+    except ValueError:
+        return end[:10]
+    midnight = (moment.hour, moment.minute, moment.second, moment.microsecond) == (0, 0, 0, 0)
+    return (moment.date() - timedelta(days=1) if midnight else moment.date()).isoformat()
 
 
 def window_tabs(

@@ -258,3 +258,20 @@ def test_a_window_that_starts_after_now_answers_zeros_not_a_500(client):
     data = client.get("/api/v1/growth?start=2027-01-01&end=2027-02-01").json()
     assert data["tokens"]["before"] == data["tokens"]["after"] == 0
     assert data["before"]["start"] == data["before"]["end"]  # nothing of it has gone by
+
+
+def test_the_forms_to_day_is_included_and_the_zone_can_be_picked(client, two_weeks):
+    """"From Nov 1 to Nov 7" is seven days, and one day is from a day to the same day; the
+    form shows the day asked for again (a tester's "until" lost a day each time). The page
+    has the zone selector of the other pages, which keeps the window."""
+    page = client.get("/growth/?start=2026-11-01&until=2026-11-07").content.decode()
+    assert "Nov 1, 2026 – Nov 7, 2026 UTC" in page
+    assert 'href="/api/v1/growth?start=2026-11-01&amp;end=2026-11-08"' in page
+    assert 'name="until" value="2026-11-07"' in page
+    one_day = client.get("/growth/?start=2026-11-01&until=2026-11-01").content.decode()
+    assert "end must be after start" not in one_day and "end=2026-11-02" in one_day
+    linked = client.get("/growth/?start=2026-11-01&end=2026-11-08").content.decode()
+    assert 'name="until" value="2026-11-07"' in linked
+    assert '<select id="tz" name="tz"' in page
+    assert '<input type="hidden" name="start" value="2026-11-01">' in page
+    assert '<input type="hidden" name="end" value="2026-11-08">' in page
