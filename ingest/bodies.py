@@ -59,7 +59,9 @@ def _read(read, size: int) -> bytes:
     try:
         return read(size)
     except Exception as exc:  # the server's own exception classes vary
-        raise ApiError(400, "unreadable_body", f"The body could not be read: {exc.__class__.__name__}.") from exc
+        raise ApiError(
+            400, "unreadable_body", f"The body could not be read: {exc.__class__.__name__}."
+        ) from exc
 
 
 def _read_to_end(stream, limit: int) -> bytes:
@@ -93,7 +95,17 @@ def gunzip(raw: bytes, limit: int) -> bytes:
                 # max_length stops a bomb after limit + 1 bytes instead of inflating it whole.
                 out += inflater.decompress(piece, limit + 1 - len(out))
             except zlib.error as exc:
-                raise ApiError(400, "bad_gzip", f"Body is not valid gzip: {exc}.") from exc
+                # zlib's own words ("Error -3 while decompressing data: ...") mean little to a sender.
+                where = (
+                    "its first bytes are no gzip header"
+                    if position <= _READ_SIZE and "header" in str(exc)
+                    else "it is corrupt"
+                )
+                raise ApiError(
+                    400,
+                    "bad_gzip",
+                    f"Body is not valid gzip: {where} (Content-Encoding: gzip needs a gzip body).",
+                ) from exc
             if len(out) > limit or inflater.unconsumed_tail:
                 raise ApiError(413, "too_large", f"Decompressed body over {limit:,} bytes.")
         position -= len(inflater.unused_data)  # the next member's bytes, read ahead

@@ -246,6 +246,14 @@ def test_truncated_gzip_is_400_and_accepts_nothing(client, ingest_key, cut):
     assert not InboxBatch.objects.exists() and not SeenEvent.objects.exists()
 
 
+@pytest.mark.django_db
+def test_a_body_that_is_no_gzip_says_so_in_words(client, ingest_key):
+    _, key = ingest_key
+    response = post_encoded(client, key, json.dumps({"events": EventFactory.build_batch(2)}).encode())
+    message = response.json()["error"]["message"]
+    assert response.status_code == 400 and "no gzip header" in message and "Error -3" not in message
+
+
 def _chunked_post(port: int, key: str, pieces: list[bytes], **headers) -> tuple[int, dict]:
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     connection.request(
