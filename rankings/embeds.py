@@ -17,7 +17,6 @@ from django.views.decorators.http import require_safe
 from rankings import badges, growth_views, listings, og, selectors, share, views
 from rankings.cache import cached
 from rankings.models import Category
-from rankings.page_state import page_zone, with_zone
 from rankings.selectors import Filters
 from rankings.views import METRIC_LABELS, PERIOD_LABELS, State
 
@@ -43,8 +42,14 @@ def _kind(plural: str, allowed: tuple[str, ...] = tuple(listings.PLURALS)) -> st
 
 
 def _options(request: HttpRequest) -> dict[str, Any]:
+    """The embed's look, and ``in_embed``: an embed has no Copy link or Embed controls (its
+    iframe has no dialog, and its foot links to the page)."""
     theme = request.GET.get("theme")
-    return {"theme": theme if theme in THEMES else "", "compact": request.GET.get("compact") == "1"}
+    return {
+        "theme": theme if theme in THEMES else "",
+        "compact": request.GET.get("compact") == "1",
+        "in_embed": True,
+    }
 
 
 @frameable
@@ -62,12 +67,12 @@ def embed_section(request: HttpRequest, section: str) -> HttpResponse:
         context = {
             "state": state,
             "metric_label": METRIC_LABELS[state.metric],
+            **options,  # its tab swaps too: in_embed
             **views.HOME_SECTIONS[section](state, path),
         }
         if fragment:
             return render_to_string(f"rankings/home.html#{fragment}", context, request)
         context.update(
-            options,
             title=views.HOME_TITLES[section],
             partial=f"rankings/home.html#{section}",
             page_url=state.url("/") + f"#{section}",
@@ -90,7 +95,8 @@ def embed_entity(request: HttpRequest, plural: str, slug: str) -> HttpResponse:
 
 @frameable
 def embed_growth(request: HttpRequest, name: str) -> HttpResponse:
-    """One panel of the growth page (same window and zone)."""
+    """One panel of the growth page (same window and zone), under the window it shows and its
+    comparison, with the page's notice when the window asked for was refused."""
     if name not in growth_views.GROWTH_PANELS:
         raise Http404("No such chart.")
     options = _options(request)
@@ -99,12 +105,12 @@ def embed_growth(request: HttpRequest, name: str) -> HttpResponse:
         context = growth_views.growth_context(request)
         title = growth_views.GROWTH_PANELS[name].title
         if context.get("empty"):
-            page_url = with_zone(f"/growth/#growth-{name}", page_zone(request))
-            context = {"partial": "embed/no_data.html", "page_url": page_url}
+            # the growth page in the same window and zone (``query`` carries both)
+            context.update(panel="embed/no_data.html", page_url=f"/growth/{context['query']}#growth-{name}")
         else:
             panel = context["panels"][name]  # its link: the growth page in the same window and zone
-            context.update(chart=panel, partial=panel["template"], page_url=panel["link"])
-        context.update(options, title=title)
+            context.update(chart=panel, panel=panel["template"], page_url=panel["link"])
+        context.update(options, title=title, partial="embed/growth.html")
         return render_to_string("embed/base.html", context, request)
 
     window = ":".join(request.GET.get(k, "")[:64] for k in ("period", "start", "end", "tz"))

@@ -190,12 +190,13 @@ def entry_change(row: dict) -> str:
     return _NEW if row["change"] is None else _signed(row["change"])
 
 
-@register.inclusion_tag("rankings/_share.html")
-def share_links(state, path: str, anchor: str, title: str, embed: str | None = None) -> dict:
+@register.inclusion_tag("rankings/_share.html", takes_context=True)
+def share_links(context, state, path: str, anchor: str, title: str, embed: str | None = None) -> dict:
     """ "Copy link" to a section of this page as it is switched, and "Embed" for its
-    /embed/ version (``embed``: that page's path; default /embed/<anchor>/)."""
+    /embed/ version (``embed``: that page's path; default /embed/<anchor>/); none in an embed."""
     # Without the home page's "every section at once": the section loads where it is shown.
     return {
+        "in_embed": context.get("in_embed", False),
         "link": f"{state.url(path, sections='')}#{anchor}",
         "embed": state.url(embed or f"/embed/{anchor}/", sections=""),
         "title": title,

@@ -216,3 +216,40 @@ def test_the_seven_drivers_embed_has_every_driver_with_its_chart_and_sentence(cl
 def test_growth_embed_without_usage(client, db):
     response = client.get("/embed/growth/waterfall/")
     assert response.status_code == 200 and "No usage yet" in response.content.decode()
+
+
+@pytest.mark.parametrize("url", EMBEDS)
+def test_embeds_have_no_share_controls_only_their_link_to_the_page(client, usage, url):
+    """Inside an iframe "Embed" has no dialog to open: an embed's only link out is its foot."""
+    body = client.get(url).content.decode()
+    assert "data-copy-link" not in body and "data-embed=" not in body
+    assert 'class="embed-foot"' in body
+    if "/leaderboard/" in url:  # nor its tab swaps
+        tab = client.get(url + "&section=leaderboard", HTTP_HX_REQUEST="true").content.decode()
+        assert 'id="leaderboard"' in tab and "data-copy-link" not in tab
+
+
+def test_growth_embeds_say_their_window_and_comparison_like_the_page(client, usage):
+    page = client.get("/growth/?period=month").content.decode()
+    said = re.search(r'<p class="muted">([^<]+)</p>', page).group(1)
+    assert "vs the same time last month" in said or "month over month" in said
+    for name in GROWTH_PANELS:
+        embed = client.get(f"/embed/growth/{name}/?period=month").content.decode()
+        assert f'<p class="muted small">{said}</p>' in embed
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "?tz=America/New_York&start=2026-03-08T02:30&end=2026-03-09",  # a time the zone skips
+        "?start=2026-03-09&end=2026-03-08",  # reversed
+        "?period=all",
+    ],
+)
+def test_growth_embeds_say_when_the_window_asked_for_is_refused(client, usage, query):
+    page = client.get(f"/growth/{query}").content.decode()
+    notice = re.search(r'<p class="notice" role="status">([^<]+)</p>', page).group(1)
+    assert "Showing the last 7 days instead." in notice
+    for name in ("seven", "waterfall"):
+        embed = client.get(f"/embed/growth/{name}/{query}").content.decode()
+        assert f'<p class="notice" role="status">{notice}</p>' in embed
