@@ -28,11 +28,16 @@ from rankings.models import (
     TagValue,
 )
 from rankings.selectors.entities import apps_titled, shared_titles, with_same_title
-from rankings.services import keep_old_slugs, merge_apps, merge_models, set_apps_public
+from rankings.services import keep_old_slugs, merge_apps, merge_models, merge_survivor, set_apps_public
 
 admin.site.site_header = "Tokenrank backoffice"
 admin.site.site_title = "Tokenrank"
 admin.site.index_title = "Catalog, ingest and health"
+
+
+def counted(count: int, opts) -> str:
+    """``count`` entries of a model, its verbose name singular or plural ("1 app", "2 apps")."""
+    return f"{count} {opts.verbose_name if count == 1 else opts.verbose_name_plural}"
 
 
 @admin.action(description="Confirm: reviewed by staff", permissions=["change"])
@@ -110,9 +115,7 @@ class MergeActionMixin:
                 self.message_user(request, str(exc), messages.ERROR)
                 return HttpResponseRedirect(request.get_full_path())
             self.log_change(request, target, f"Merged {names} into this {self.model._meta.verbose_name}.")
-            self.message_user(
-                request, f"Merged {merged} {plural} into {target}; their usage now counts for it."
-            )
+            self.merged_message(request, target, others, merged)
             return HttpResponseRedirect(request.get_full_path())
         context = {
             **self.admin_site.each_context(request),
@@ -127,6 +130,17 @@ class MergeActionMixin:
             ),
         }
         return TemplateResponse(request, "admin/rankings/merge.html", context)
+
+    def merged_message(self, request: HttpRequest, target, others: list, merged: int) -> None:
+        """Says what a merge did, and plainly when a private survivor took public usage off
+        public pages."""
+        label, their = self.merge_label(target), "its" if merged == 1 else "their"
+        text = f"Merged {counted(merged, self.model._meta)} into {label}; {their} usage now counts for it."
+        if getattr(target, "is_public", True) or not any(other.is_public for other in others):
+            self.message_user(request, text)
+        else:
+            text += f" {label} is private: {their} usage no longer shows publicly."
+            self.message_user(request, text, messages.WARNING)
 
     def merge_label(self, obj) -> str:
         return str(obj)
@@ -279,7 +293,7 @@ class AppAdmin(MergeActionMixin, ReviewAdmin):
     @admin.display(description="likely alias", ordering="same_title")
     def likely_alias(self, obj: App):
         """Apps of the same title are most likely one product under several origins: a
-        button merges them into the first seen (the form is in the change list template)."""
+        button merges them into one (the form is in the change list template)."""
         if obj.same_title < 2:
             return "—"
         return format_html(
@@ -295,8 +309,9 @@ class AppAdmin(MergeActionMixin, ReviewAdmin):
         return [path("merge-same-title/", view, name="rankings_app_merge_same_title"), *super().get_urls()]
 
     def merge_same_title(self, request: HttpRequest):
-        """One click: every app of a title merged into the first seen (history, origins and
-        categories move; totals are checked unchanged)."""
+        """One click: every app of a title merged into one (:func:`merge_survivor`: a public one,
+        then the biggest, then the first seen; history, origins and categories move; totals
+        are checked unchanged)."""
         if not self.has_change_permission(request):
             raise PermissionDenied("Your role may not merge apps.")
         changelist = reverse("admin:rankings_app_changelist")
@@ -304,7 +319,8 @@ class AppAdmin(MergeActionMixin, ReviewAdmin):
         if len(apps) < 2:
             self.message_user(request, "No two apps have that title (any more).", messages.WARNING)
             return HttpResponseRedirect(changelist)
-        target, others = apps[0], apps[1:]
+        target = merge_survivor(apps)
+        others = [app for app in apps if app.pk != target.pk]
         try:
             merged = merge_apps(target, others)
         except MergeMismatch as exc:
@@ -312,9 +328,7 @@ class AppAdmin(MergeActionMixin, ReviewAdmin):
             return HttpResponseRedirect(changelist)
         names = ", ".join(self.merge_label(app) for app in others)
         self.log_change(request, target, f"Merged {names} into this app (same title).")
-        self.message_user(
-            request, f"Merged {merged} apps into {self.merge_label(target)}; their usage now counts for it."
-        )
+        self.merged_message(request, target, others, merged)
         return HttpResponseRedirect(changelist)
 
     @admin.action(description="Hide from public rankings (private)", permissions=["change"])
@@ -330,7 +344,8 @@ class AppAdmin(MergeActionMixin, ReviewAdmin):
         for app in apps:
             self.log_change(request, app, f"Set {'public' if public else 'private'}.")
         set_apps_public(apps, public)
-        self.message_user(request, f"{len(apps)} apps are now {'public' if public else 'private'}.")
+        verb = "is" if len(apps) == 1 else "are"
+        self.message_user(request, f"{counted(len(apps), App._meta)} {verb} now {'public' if public else 'private'}.")
 
     def save_model(self, request, obj: App, form, change):
         super().save_model(request, obj, form, change)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from decimal import Decimal
 
 from django.apps import apps as django_apps
@@ -13,7 +13,7 @@ from django.db import transaction
 
 from ingest import schema
 from ingest.rollups import maintain
-from rankings import catalog
+from rankings import catalog, selectors
 from rankings.cache import bump_generation, new_generation
 from rankings.models import App, AppOrigin, AppSlugAlias, Category, LLMModel, ModelAlias
 
@@ -97,6 +97,16 @@ def _load_permaslugs(apps: Apps, LLMModel) -> None:
         if not model.permaslug:
             LLMModel.objects.filter(pk=model.pk).update(permaslug=permaslug)
         ModelAlias.objects.get_or_create(slug=permaslug, defaults={"model": model})
+
+
+def merge_survivor(apps: Sequence[App]) -> App:
+    """The app a likely-alias group (``apps``, first seen first) merges into: a public one over
+    a private one (a public app's usage would otherwise vanish from public pages), then the one
+    with the most tokens ever, then the first seen. One totals read per app (few: one title's),
+    each through the rollups' app index."""
+    everything = selectors.period_window("all")
+    tokens = {app.pk: selectors.totals(everything, selectors.Filters(app=app.pk)).tokens for app in apps}
+    return min(apps, key=lambda app: (not app.is_public, -tokens[app.pk]))  # min keeps the first of ties
 
 
 def merge_apps(target: App, others: Iterable[App]) -> int:

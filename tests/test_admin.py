@@ -356,3 +356,46 @@ def test_apps_of_one_title_are_flagged_as_likely_aliases_and_merged_in_one_click
     assert set(first.origins.values_list("origin", flat=True)) == {"https://kilocode.ai", "https://app.kilocode.ai"}
     assert rollup_totals() == before and verify_rollups()[1] == []
     assert "Merge the 2 apps" not in client.get(changelist).content.decode()
+
+
+def said(response) -> list[str]:
+    return [str(message) for message in response.context["messages"]]
+
+
+@pytest.mark.django_db
+def test_the_one_click_merge_keeps_a_public_app_then_the_biggest(client):
+    """The survivor is not simply the first seen: a private first-seen app would take a public
+    app's usage off public pages, a small first-seen one would take a big one's name."""
+    import_events(EventFactory.build_batch(1, origin="https://first.example", app_name="Roo"))
+    import_events(EventFactory.build_batch(2, origin="https://second.example", app_name="Roo"))
+    import_events(EventFactory.build_batch(6, origin="https://third.example", app_name="roo"))
+    first, second, third = (App.objects.get(origin=f"https://{n}.example") for n in ("first", "second", "third"))
+    App.objects.filter(pk=third.pk).update(is_public=False)  # the biggest, but private
+    client.force_login(staff("operator"))
+    changelist = reverse("admin:rankings_app_changelist")
+    response = client.post(reverse("admin:rankings_app_merge_same_title"), {"title": "roo"}, follow=True)
+    assert list(App.objects.filter(name__iexact="roo").values_list("pk", flat=True)) == [second.pk]
+    assert said(response) == ["Merged 2 apps into Roo (https://second.example); their usage now counts for it."]
+    assert client.get(changelist).status_code == 200
+    # Both public: the one with the most tokens, though seen later.
+    import_events(EventFactory.build_batch(1, origin="https://small.example", app_name="Cline"))
+    import_events(EventFactory.build_batch(3, origin="https://big.example", app_name="Cline"))
+    client.post(reverse("admin:rankings_app_merge_same_title"), {"title": "cline"})
+    assert list(App.objects.filter(name="Cline").values_list("origin", flat=True)) == ["https://big.example"]
+
+
+@pytest.mark.django_db
+def test_merge_and_privacy_messages_count_in_words_and_say_when_usage_leaves_public_pages(client, data):
+    one, two = data
+    App.objects.filter(pk=one.pk).update(is_public=False)
+    client.force_login(staff("operator"))
+    changelist = reverse("admin:rankings_app_changelist")
+    response = client.post(
+        changelist, {"action": "merge", "_selected_action": [one.pk, two.pk], "target": one.pk}, follow=True
+    )
+    assert said(response) == [
+        "Merged 1 app into One (https://one.example); its usage now counts for it. "
+        "One (https://one.example) is private: its usage no longer shows publicly."
+    ]
+    response = client.post(changelist, {"action": "make_public", "_selected_action": [one.pk]}, follow=True)
+    assert said(response) == ["1 app is now public."]
