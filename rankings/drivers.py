@@ -301,8 +301,7 @@ def _plural(n: float, word: str) -> str:
 # Each driver's sentence: {tokens} signed, {of_change} its share of the change (when there is
 # one), {now} and {was} its indicator, then its figures.
 SENTENCES = {
-    "model_breadth": "Apps using two or more models changed by {tokens} tokens{of_change}; weighted by "
-    "tokens, an app uses {now} models (was {was}).",
+    "model_breadth": "Apps using two or more models changed by {tokens} tokens{of_change}; {breadth}.",
     "discovery": "{models} that entered the top {top} in the window before grew {tokens} tokens beyond "
     "the other models' pace{of_change}; {they_hold} {now} of tokens (was {was}).",
     "reasoning": "Reasoning tokens changed by {tokens}{of_change}; they are {now} of completion tokens (was {was}).",
@@ -315,6 +314,13 @@ SENTENCES = {
     "context_growth": "Longer prompts account for {tokens} tokens{of_change}: {now} prompt tokens per request "
     "(was {was}).",
 }
+# Models per app in words: by which windows had an attributed app with usage.
+BREADTH = {
+    (True, True): "weighted by tokens, an app uses {now} models (was {was})",
+    (True, False): "weighted by tokens, an app uses {now} models (no app used one before)",
+    (False, True): "weighted by tokens, an app used {was} models before (no app uses one now)",
+    (False, False): "no app used a model in either window",
+}
 NO_ENTRANTS = (
     "No model entered the top {top} in the window before, so none of the change is put down to discovery."
 )
@@ -324,15 +330,18 @@ def _sentence(d: Driver) -> str:
     f = d.figures
     if d.key == "discovery" and not f["models"]:
         return NO_ENTRANTS.format(top=f["top"])
+    now, was = _level(d, d.after), _level(d, d.before)
+    converted = f.get("apps_free_to_paid", 0)
     return SENTENCES[d.key].format(
         tokens=signed_compact(d.tokens),
         of_change=_of_change(d),
-        now=_level(d, d.after),
-        was=_level(d, d.before),
+        now=now,
+        was=was,
+        breadth=BREADTH[d.after is not None, d.before is not None].format(now=now, was=was),
         top=f.get("top"),
         models=_plural(f.get("models", 0), "model"),
         they_hold="it holds" if f.get("models") == 1 else "they hold",
-        apps=_plural(f.get("apps_free_to_paid", 0), "app"),
+        apps=_plural(converted, "app") if converted else "no app",
         new_apps=signed_compact(f.get("new_apps", 0)),
     )
 

@@ -324,12 +324,12 @@ def decompose(after: Window, *, with_history: bool = True) -> Growth:
 
 
 def _moved(change_pct: float) -> str:
-    """ "grew 12%", "fell 0.4%" (one decimal under 1 %), "stayed about the same"."""
-    size = abs(change_pct)
-    text = f"{size:.0f}" if size >= 1 else f"{size:.1f}"
-    if float(text) == 0:
+    """ "grew 12%", "fell 0.4%" (one decimal under 1 %), "grew 211,801%", "stayed about the same"."""
+    digits = 0 if abs(change_pct) >= 1 else 1
+    size = round(abs(change_pct), digits)
+    if size == 0:
         return "stayed about the same"
-    return f"{'grew' if change_pct > 0 else 'fell'} {text}%"
+    return f"{'grew' if change_pct > 0 else 'fell'} {size:,.{digits}f}%"
 
 
 def summary(growth: Growth) -> list[str]:
@@ -350,7 +350,7 @@ def summary(growth: Growth) -> list[str]:
     if growth.change and categories:
         top = max(categories, key=lambda c: c.change if growth.change > 0 else -c.change)
         share = top.change * 100 / growth.change
-        sentence = f"{top.entity.name} apps {'added' if growth.change > 0 else 'lost'} {abs(share):.0f}% of the change"
+        sentence = f"{top.entity.name} apps {'added' if growth.change > 0 else 'lost'} {abs(share):,.0f}% of the change"
         sentences.append(sentence + ".")
         if apps:
             lead = max(apps, key=lambda c: c.change if growth.change > 0 else -c.change)

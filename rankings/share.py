@@ -52,5 +52,5 @@ def entity_summary(name: str, totals, period_label: str, previous_tokens: float 
     )
     if previous_tokens:
         change = (totals.tokens - previous_tokens) * 100 / previous_tokens
-        sentence += f", {'+' if change >= 0 else '−'}{abs(change):.1f}% on the period before"
+        sentence += f", {'+' if change >= 0 else '−'}{abs(change):,.1f}% on the period before"
     return sentence + "."

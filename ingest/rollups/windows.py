@@ -144,18 +144,23 @@ class Window:
 
     def comparison(self) -> str:
         """What :meth:`previous` is, in words ("vs the same time last week", "day over day",
-        "vs the previous 60 minutes", "vs the same elapsed time of the previous 7 days")."""
+        "vs the previous 45 minutes", "vs the previous 23 hours 30 minutes", "vs the same
+        elapsed time of the previous 7 days")."""
         if self.period in CALENDAR_PERIODS:
             if self.end >= shift(self.start, self.period, 1, self.zone):
                 return f"{self.period} over {self.period}"
             return {"day": "vs the same time yesterday"}.get(self.period, f"vs the same time last {self.period}")
-        minutes = int(self.length.total_seconds() // 60)
+        minutes, seconds = divmod(int(self.length.total_seconds()), 60)
         so_far = "the same elapsed time of " if self.ahead else ""
-        for unit, size in (("day", 1440), ("hour", 60), ("minute", 1)):
-            if minutes % size == 0:
-                count = minutes // size
-                return f"vs {so_far}the previous {count} {unit}{'s' if count != 1 else ''}"
-        return f"vs {so_far}the window before"
+        if seconds or not minutes:
+            return f"vs {so_far}the window before"
+        days, hours, minutes = minutes // 1440, minutes // 60 % 24, minutes % 60
+        parts = [
+            f"{n} {unit}{'s' if n != 1 else ''}"
+            for n, unit in ((days, "day"), (hours, "hour"), (minutes, "minute"))
+            if n
+        ]
+        return f"vs {so_far}the previous {' '.join(parts)}"
 
     def label(self, named: bool = False) -> str:
         """The window for a page, with its note when it has one (pages say what the API's

@@ -51,21 +51,22 @@ def signed_compact(value) -> str:
 
 @register.filter
 def points(value, digits: int = 0) -> str:
-    """Percentage points, signed and counted: "+1 point", "−2.5 points", "0 points"."""
+    """Percentage points, signed and counted: "+1 point", "−2.5 points", "0 points",
+    "+63,677.9 points"."""
     if value is None:
         return "–"
-    text = f"{abs(float(value)):.{digits}f}"
-    sign = "" if float(text) == 0 else _sign(float(value))
-    return f"{sign}{text} point{'' if float(text) == 1 else 's'}"
+    shown = round(abs(float(value)), digits)
+    sign = "" if shown == 0 else _sign(float(value))
+    return f"{sign}{shown:,.{digits}f} point{'' if shown == 1 else 's'}"
 
 
 @register.filter
 def signed_percent(value, digits: int = 0) -> str:
-    """A share (0.123) as a percent, negative ones with a true minus: 12%, −4%."""
+    """A share (0.123) as a percent, negative ones with a true minus: 12%, −4%, 1,200%."""
     if value is None:
         return "–"
-    text = f"{abs(float(value)) * 100:.{digits}f}"
-    return f"{MINUS if float(value) < 0 and float(text) else ''}{text}%"
+    shown = round(abs(float(value)) * 100, digits)
+    return f"{MINUS if float(value) < 0 and shown else ''}{shown:,.{digits}f}%"
 
 
 @register.filter
@@ -87,7 +88,7 @@ def change(value) -> str:
     if value is None:
         return "new"
     sign = "+" if value > 0 else "−" if value < 0 else "±"
-    return f"{sign}{abs(value):.1f}%"
+    return f"{sign}{abs(value):,.1f}%"
 
 
 @register.filter

@@ -312,3 +312,36 @@ def test_signs_and_plurals():
         and signed_compact(12) == "+12"
     )
     assert signed_percent(-0.004) == "0%" and signed_percent(-0.25) == "\u221225%"
+
+
+def driver(key: str, before, after, **figures) -> drivers.Driver:
+    unit = "share of tokens" if key == "free_vs_paid" else "models per app, weighted by tokens"
+    return drivers.Driver(key, key, 0, 0, before, after, unit, False, "", {}, figures)
+
+
+def test_empty_windows_read_as_a_person_would_write_them():
+    """No "an app uses – models (was –)" nor "0 apps moved": what was not there is said."""
+    breadth = {
+        (None, None): "no app used a model in either window.",
+        (None, 2.0): "an app uses 2.0 models (no app used one before).",
+        (1.5, None): "an app used 1.5 models before (no app uses one now).",
+        (1.5, 2.0): "an app uses 2.0 models (was 1.5).",
+    }
+    for (before, after), words in breadth.items():
+        sentence = drivers._sentence(driver("model_breadth", before, after))
+        assert sentence.endswith(words) and "–" not in sentence, sentence
+    moved = {0: "; no app moved", 1: "; 1 app moved", 1200: "; 1,200 apps moved"}
+    for apps, words in moved.items():
+        assert words in drivers._sentence(driver("free_vs_paid", 0.1, 0.2, apps_free_to_paid=apps))
+
+
+def test_large_numbers_have_thousands_separators():
+    from rankings.templatetags.rankings_format import points
+
+    assert points(63677.94, 1) == "+63,677.9 points" and points(-1234) == "\u22121,234 points"
+    assert growth._moved(211801.2) == "grew 211,801%" and growth._moved(-0.44) == "fell 0.4%"
+    assert growth._moved(0.04) == "stayed about the same"
+    assert signed_percent(-12.345) == "\u22121,234%" and signed_percent(0.5) == "50%"
+    from rankings.templatetags.rankings_format import change
+
+    assert change(211801.23) == "+211,801.2%" and change(-3) == "\u22123.0%"

@@ -275,3 +275,19 @@ def test_the_forms_to_day_is_included_and_the_zone_can_be_picked(client, two_wee
     assert '<select id="tz" name="tz"' in page
     assert '<input type="hidden" name="start" value="2026-11-01">' in page
     assert '<input type="hidden" name="end" value="2026-11-08">' in page
+
+
+@pytest.mark.parametrize(
+    ("hours", "words"),
+    [
+        (0.75, "vs the previous 45 minutes"),
+        (1, "vs the previous 1 hour"),
+        (23.5, "vs the previous 23 hours 30 minutes"),
+        (710, "vs the previous 29 days 14 hours"),
+        (24 * 7, "vs the previous 7 days"),
+        (24 + 1 / 60, "vs the previous 1 day 1 minute"),
+    ],
+)
+def test_comparisons_say_long_windows_in_days_hours_and_minutes(hours, words):
+    start = datetime(2026, 10, 5, tzinfo=UTC)
+    assert Window(start, start + timedelta(hours=hours), "UTC").comparison() == words
