@@ -345,7 +345,9 @@ class AppAdmin(MergeActionMixin, ReviewAdmin):
             self.log_change(request, app, f"Set {'public' if public else 'private'}.")
         set_apps_public(apps, public)
         verb = "is" if len(apps) == 1 else "are"
-        self.message_user(request, f"{counted(len(apps), App._meta)} {verb} now {'public' if public else 'private'}.")
+        self.message_user(
+            request, f"{counted(len(apps), App._meta)} {verb} now {'public' if public else 'private'}."
+        )
 
     def save_model(self, request, obj: App, form, change):
         super().save_model(request, obj, form, change)

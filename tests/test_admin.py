@@ -369,13 +369,14 @@ def test_the_one_click_merge_keeps_a_public_app_then_the_biggest(client):
     import_events(EventFactory.build_batch(1, origin="https://first.example", app_name="Roo"))
     import_events(EventFactory.build_batch(2, origin="https://second.example", app_name="Roo"))
     import_events(EventFactory.build_batch(6, origin="https://third.example", app_name="roo"))
-    first, second, third = (App.objects.get(origin=f"https://{n}.example") for n in ("first", "second", "third"))
+    second, third = (App.objects.get(origin=f"https://{n}.example") for n in ("second", "third"))
     App.objects.filter(pk=third.pk).update(is_public=False)  # the biggest, but private
     client.force_login(staff("operator"))
     changelist = reverse("admin:rankings_app_changelist")
     response = client.post(reverse("admin:rankings_app_merge_same_title"), {"title": "roo"}, follow=True)
     assert list(App.objects.filter(name__iexact="roo").values_list("pk", flat=True)) == [second.pk]
-    assert said(response) == ["Merged 2 apps into Roo (https://second.example); their usage now counts for it."]
+    merged = "Merged 2 apps into Roo (https://second.example); their usage now counts for it."
+    assert said(response) == [merged]
     assert client.get(changelist).status_code == 200
     # Both public: the one with the most tokens, though seen later.
     import_events(EventFactory.build_batch(1, origin="https://small.example", app_name="Cline"))
