@@ -113,7 +113,7 @@ def embed_growth(request: HttpRequest, name: str) -> HttpResponse:
         context.update(options, title=title, partial="embed/growth.html")
         return render_to_string("embed/base.html", context, request)
 
-    window = ":".join(request.GET.get(k, "")[:64] for k in ("period", "start", "end", "tz"))
+    window = ":".join(request.GET.get(k, "")[:64] for k in ("period", "start", "end", "until", "tz"))
     return HttpResponse(cached(f"html:embed:growth:{name}:{views.embed_variant(options)}:{window}", page))
 
 

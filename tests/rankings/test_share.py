@@ -253,3 +253,11 @@ def test_growth_embeds_say_when_the_window_asked_for_is_refused(client, usage, q
     for name in ("seven", "waterfall"):
         embed = client.get(f"/embed/growth/{name}/{query}").content.decode()
         assert f'<p class="notice" role="status">{notice}</p>' in embed
+
+
+def test_growth_embeds_of_different_windows_are_cached_apart(client, usage):
+    """The page's form sends ``until`` (its last day): an embed so addressed is its own window."""
+    start = client.get("/embed/growth/waterfall/?start=2026-11-01").content.decode()
+    until = client.get("/embed/growth/waterfall/?start=2026-11-01&until=2026-11-07").content.decode()
+    assert "Showing the last 7 days instead." in start
+    assert "Showing the last 7 days instead." not in until and "Nov 1, 2026 – Nov 7, 2026 UTC" in until
