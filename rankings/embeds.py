@@ -14,6 +14,7 @@ from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.csp import csp_override
 from django.views.decorators.http import require_safe
 
+from ingest.rollups.read import has_usage
 from rankings import badges, growth_views, listings, og, selectors, share, views
 from rankings.cache import cached
 from rankings.models import Category
@@ -106,7 +107,11 @@ def embed_growth(request: HttpRequest, name: str) -> HttpResponse:
         title = growth_views.GROWTH_PANELS[name].title
         if context.get("empty"):
             # the growth page in the same window and zone (``query`` carries both)
-            context.update(panel="embed/no_data.html", page_url=f"/growth/{context['query']}#growth-{name}")
+            context.update(
+                panel="embed/no_data.html",
+                page_url=f"/growth/{context['query']}#growth-{name}",
+                ever_counted=has_usage(),  # the window is empty, or everything is
+            )
         else:
             panel = context["panels"][name]  # its link: the growth page in the same window and zone
             context.update(chart=panel, panel=panel["template"], page_url=panel["link"])

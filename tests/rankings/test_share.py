@@ -218,6 +218,11 @@ def test_growth_embed_without_usage(client, db):
     assert response.status_code == 200 and "No usage yet" in response.content.decode()
 
 
+def test_growth_embed_of_an_empty_window_says_the_window_is_empty(client, usage):
+    body = client.get("/embed/growth/waterfall/?start=2020-01-01&end=2020-02-01").content.decode()
+    assert "No usage in this window" in body and "No usage yet" not in body
+
+
 @pytest.mark.parametrize("url", EMBEDS)
 def test_embeds_have_no_share_controls_only_their_link_to_the_page(client, usage, url):
     """Inside an iframe "Embed" has no dialog to open: an embed's only link out is its foot."""
