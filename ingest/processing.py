@@ -254,7 +254,7 @@ def process_batch(batch_id: int) -> str:
         if len(locked) < len(staged):
             write.unstage_batches_except(locked)
         write.flag_test_batches(locked)
-        unwritten, per_grain = _write_staged(staged, locked)
+        unwritten, per_grain = _write_staged(locked)
         failures = [f for f in failures if f[0] in locked] + _with_events(unwritten)
         _set_aside(failures)
         InboxBatch.objects.filter(pk__in=locked).update(status=Status.DONE, processed_at=timezone.now())
@@ -275,37 +275,41 @@ def process_batch(batch_id: int) -> str:
     return "done"
 
 
-def _stage(pks: list[int]) -> tuple[dict[int, list[str]], list[Failure]]:
+def _stage(pks: list[int]) -> tuple[list[int], list[Failure]]:
     """Resolve and stage each pending batch of ``pks`` in turn, each step committed on its
-    own; return the ids staged per batch and the events that could not be prepared or
-    staged (with their batch)."""
-    staged: dict[int, list[str]] = {}
+    own; return the batches staged and the events that could not be prepared or staged
+    (with their batch). The staged events' ids stay in the staging table, not in memory
+    (up to ``BATCH_COALESCE_EVENTS`` of them): the rare failed write reads them back."""
+    staged: list[int] = []
     failures: list[Failure] = []
     for pk in pks:
-        outcome = _stage_one(pk)
-        if outcome is not None:
-            staged[pk], unstaged = outcome
+        unstaged = _stage_one(pk)
+        if unstaged is not None:
+            staged.append(pk)
             failures += unstaged
     return staged, failures
 
 
-def _stage_one(pk: int) -> tuple[list[str], list[Failure]] | None:
-    """Stage one pending batch; return the ids staged and the events that failed, or None
-    if another worker did it meanwhile. Its own function so that a batch's events are freed
+def _stage_one(pk: int) -> list[Failure] | None:
+    """Stage one pending batch; return the events that failed, or None if another worker
+    did it meanwhile. Its own function so that a batch's events are freed
     before the next batch is read (a worker holds one batch in memory)."""
-    batch = InboxBatch.objects.filter(pk=pk, status=Status.PENDING).values_list("events", "key__is_test").first()
+    batch = (
+        InboxBatch.objects.filter(pk=pk, status=Status.PENDING).values_list("events", "key__is_test").first()
+    )
     if batch is None:
         return None
     events, test = batch
     with new_apps_private(bool(test)):
         ids, unprepared, groups = prepare_pending([[(pk, e) for e in events]])
     unstaged = _isolating(groups, lambda chunk: write.stage_events(raw_rows(chunk, ids)))
-    return [e["id"] for _, e in _without(groups, unstaged)[0]], unprepared + unstaged
+    return unprepared + unstaged
 
 
-def _write_staged(staged: dict[int, list[str]], batches: list[int]) -> tuple[list[Failure], list[int]]:
+def _write_staged(batches: list[int]) -> tuple[list[Failure], list[int]]:
     """Count the staged rows of ``batches`` in the caller's transaction: all at once; if that
-    fails, the events (known by id) are isolated, a chunk of ids at a time."""
+    fails, the events (known by id, read back from the staging table) are isolated, a chunk
+    of ids at a time."""
     try:
         with transaction.atomic():
             _, *per_grain = write.write_staged()
@@ -314,7 +318,8 @@ def _write_staged(staged: dict[int, list[str]], batches: list[int]) -> tuple[lis
         raise
     except Exception:
         log.warning("writing %s staged batches failed; isolating the events that fail", len(batches))
-    groups = [[(pk, {"id": i}) for i in staged[pk]] for pk in batches]
+    staged = write.staged_ids(batches)
+    groups = [[(pk, {"id": i}) for i in staged.get(pk, [])] for pk in batches]
     return _counted(groups, lambda chunk: write.write_staged([e["id"] for _, e in chunk]))
 
 

@@ -21,7 +21,9 @@ from ingest import schema
 from ingest.rollups.grains import GRAINS, TEST_FLAG, Grain, expand, names, read_columns
 
 
-def grouped(grain: Grain, keys: sql.Composable, measures: sql.Composable, source: sql.Composable) -> sql.Composed:
+def grouped(
+    grain: Grain, keys: sql.Composable, measures: sql.Composable, source: sql.Composable
+) -> sql.Composed:
     """The rows of ``source`` grouped by the grain's key: each row's ``keys`` (the key columns,
     in order) then its ``measures`` (one per measure of the grain)."""
     return sql.SQL("SELECT {keys}, {measures} FROM {source} GROUP BY {positions}").format(
@@ -153,9 +155,11 @@ def _count(some: bool, zone: str) -> sql.Composed:
             select = from_raw(grain, rows, zone)
         batch_rows[grain.table] = sql.Identifier(f"r{n}")
         upserted = insert_rows(grain, sql.SQL("SELECT * FROM {}").format(batch_rows[grain.table]), add=True)
-        steps.append(sql.SQL("{} AS ({}), {} AS ({} RETURNING 1)").format(
-            batch_rows[grain.table], select, sql.Identifier(f"g{n}"), upserted
-        ))
+        steps.append(
+            sql.SQL("{} AS ({}), {} AS ({} RETURNING 1)").format(
+                batch_rows[grain.table], select, sql.Identifier(f"g{n}"), upserted
+            )
+        )
     return sql.SQL(
         "WITH inserted AS ({inserted}), {expansions}{steps} SELECT (SELECT count(*) FROM inserted), {counts}"
     ).format(
@@ -219,6 +223,20 @@ def clear_staged() -> None:
     with connection.cursor() as cursor:
         cursor.execute(_CREATE_STAGING)
         cursor.execute("TRUNCATE incoming")
+
+
+def staged_ids(batch_ids: list[int]) -> dict[int, list[str]]:
+    """The ids of the staged events of ``batch_ids``, per batch, in staging order (a scan of
+    the session's small staging table; only when a write failed and its events are isolated)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT batch_id, id FROM incoming WHERE batch_id = ANY(%(batches)s) ORDER BY ctid",
+            {"batches": batch_ids},
+        )
+        staged: dict[int, list[str]] = {}
+        for batch, event_id in cursor.fetchall():
+            staged.setdefault(batch, []).append(event_id)
+        return staged
 
 
 def unstage_batches_except(batch_ids: list[int]) -> None:
