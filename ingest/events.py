@@ -25,6 +25,7 @@ from ingest.values import (
     CONTROL_RE,
     EARLIEST,
     FUTURE_TOLERANCE,
+    MAX_COST_FLOAT,
     MAX_ID_LENGTH,
     MAX_MODEL,
     MAX_MS,
@@ -285,7 +286,7 @@ def normalize(event: Any, now: datetime) -> tuple[dict[str, Any] | None, dict[st
     # No cost reported: None (left out), and the writer derives it from the model's list
     # prices; but a :free variant costs nothing whatever the model's prices. A float in range
     # is its own shortest decimal text (repr, as values.money reads it) unless in exponent form.
-    if type(cost) is float and 0 <= cost <= 100_000 and "e" not in (text := repr(cost)):
+    if type(cost) is float and 0 <= cost <= MAX_COST_FLOAT and "e" not in (text := repr(cost)):
         out["cost"] = text
     else:
         amount = values.parsed(errors, _COST_FIELD, values.money, cost) if cost is not None else None

@@ -27,6 +27,7 @@ EARLIEST = datetime(2020, 1, 1, tzinfo=UTC)
 FUTURE_TOLERANCE = timedelta(hours=1)
 MAX_TOKENS = 100_000_000  # per field of one request; larger counts are errors, not usage
 MAX_COST = Decimal("100000")
+MAX_COST_FLOAT = float(MAX_COST)  # the fast paths' bound for a cost sent as a JSON number
 MAX_MS = 24 * 3600 * 1000
 MAX_ID_LENGTH = 200
 
@@ -94,7 +95,7 @@ def milliseconds(value: Any) -> int:
 
 
 def money(value: Any) -> Decimal:
-    if type(value) is float and 0 <= value <= 100_000:  # finite and in range: the common case
+    if type(value) is float and 0 <= value <= MAX_COST_FLOAT:  # finite and in range: the common case
         return Decimal(repr(value))
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise ValueError("must be a number")

@@ -4,8 +4,10 @@ answer 404 everywhere here, exactly like unknown ones."""
 
 from __future__ import annotations
 
+import hashlib
 from functools import wraps
 from typing import Any
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
@@ -18,6 +20,7 @@ from ingest.rollups.read import has_usage
 from rankings import badges, growth_views, listings, og, selectors, share, views
 from rankings.cache import cached
 from rankings.models import Category
+from rankings.page_state import notices_key
 from rankings.selectors import Filters
 from rankings.views import METRIC_LABELS, PERIOD_LABELS, State
 
@@ -118,8 +121,12 @@ def embed_growth(request: HttpRequest, name: str) -> HttpResponse:
         context.update(options, title=title, partial="embed/growth.html")
         return render_to_string("embed/base.html", context, request)
 
-    window = ":".join(request.GET.get(k, "")[:64] for k in ("period", "start", "end", "until", "tz"))
-    return HttpResponse(cached(f"html:embed:growth:{name}:{views.embed_variant(options)}:{window}", page))
+    # Keyed by what the panel shows: the window's parameters as read, its notice, and the
+    # notices about the query string (an unusable zone) every page shows.
+    asked, _, notice = growth_views.asked_window(request)
+    window = hashlib.sha256(f"{urlencode(asked)}\n{notice}".encode()).hexdigest()[:32]
+    key = f"html:embed:growth:{name}:{views.embed_variant(options)}:{window}{notices_key(request)}"
+    return HttpResponse(cached(key, page))
 
 
 @require_safe

@@ -73,21 +73,27 @@ GROWTH_PANELS = {
 }
 
 
-def growth_context(request: HttpRequest) -> dict[str, Any]:
-    """The growth page's data and charts; ``empty`` (window, tabs, no data) when there is no
-    usage in either window."""
+def asked_window(request: HttpRequest) -> tuple[dict[str, str], selectors.Window, str]:
+    """The window a growth page or embed shows: the API's parameters read from the query
+    (``asked``, in the API's names), the window they give, and the notice when the API
+    refuses them (then the default window is shown). Everything the page depends on besides
+    the data: its cache key too (rankings.embeds)."""
     # An unusable zone is dropped here (the page says so: rankings.context_processors.zone).
     zone = {"tz": tz} if (tz := page_zone(request)) else {}
     asked = {k: request.GET[k] for k in ("period", "start", "end") if request.GET.get(k)} | zone
     if "end" not in asked and (until := request.GET.get("until")):
         asked["end"] = day_after(until)
-    notice = ""
     try:
-        window = params.parse(GrowthParams, asked)["window"]
+        return asked, params.parse(GrowthParams, asked)["window"], ""
     except ApiError as error:  # pages are lenient: what the API refuses, the page says, and shows the default
-        asked = zone
-        window = params.parse(GrowthParams, asked)["window"]
         notice = f"{error.detail} Showing the last 7 days instead."
+        return zone, params.parse(GrowthParams, zone)["window"], notice
+
+
+def growth_context(request: HttpRequest) -> dict[str, Any]:
+    """The growth page's data and charts; ``empty`` (window, tabs, no data) when there is no
+    usage in either window."""
+    asked, window, notice = asked_window(request)
     data = growth_payload(window)
     query = "?" + urlencode(asked) if asked else ""
     page = {
