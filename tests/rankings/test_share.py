@@ -266,3 +266,16 @@ def test_growth_embeds_of_different_windows_are_cached_apart(client, usage):
     until = client.get("/embed/growth/waterfall/?start=2026-11-01&until=2026-11-07").content.decode()
     assert "Showing the last 7 days instead." in start
     assert "Showing the last 7 days instead." not in until and "Nov 1, 2026 – Nov 7, 2026 UTC" in until
+
+
+def test_growth_embeds_are_cached_by_what_they_show(client, usage):
+    """The cache key is what the panel shows (the window as read, its notices), not a list of
+    query names: the same window asked for in two ways is one entry, and a zone the page
+    cannot use shows its warning even after the default was cached."""
+    plain = client.get("/embed/growth/seven/").content.decode()
+    assert "Unknown time zone" not in plain
+    assert "Unknown time zone" in client.get("/embed/growth/seven/?tz=Bogus/Zone").content.decode()
+    assert "Unknown time zone" not in client.get("/embed/growth/seven/").content.decode()
+    by_until = client.get("/embed/growth/seven/?start=2026-11-01&until=2026-11-07").content.decode()
+    by_end = client.get("/embed/growth/seven/?start=2026-11-01&end=2026-11-08").content.decode()
+    assert by_until == by_end and "Nov 1, 2026 – Nov 7, 2026" in by_end
