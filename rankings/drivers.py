@@ -299,20 +299,26 @@ def _plural(n: float, word: str) -> str:
 
 
 # Each driver's sentence: {tokens} signed, {of_change} its share of the change (when there is
-# one), {now} and {was} its indicator, then its figures.
+# one), {level} its indicator (see LEVELS), then its figures.
 SENTENCES = {
     "model_breadth": "Apps using two or more models changed by {tokens} tokens{of_change}; {breadth}.",
     "discovery": "{models} that entered the top {top} in the window before grew {tokens} tokens beyond "
-    "the other models' pace{of_change}; {they_hold} {now} of tokens (was {was}).",
-    "reasoning": "Reasoning tokens changed by {tokens}{of_change}; they are {now} of completion tokens (was {was}).",
-    "free_vs_paid": "Free traffic changed by {tokens} tokens{of_change} and is {now} of tokens (was {was}); "
-    "{apps} moved from free to paid models.",
-    "routing_variants": "Routing variants changed by {tokens} tokens{of_change} and carry {now} of tokens "
-    "(was {was}).",
-    "app_growth": "Coding agents changed by {tokens} tokens{of_change} and hold {now} of tokens (was {was}); "
-    "new apps brought {new_apps}.",
-    "context_growth": "Longer prompts account for {tokens} tokens{of_change}: {now} prompt tokens per request "
-    "(was {was}).",
+    "the other models' pace{of_change}; {level}.",
+    "reasoning": "Reasoning tokens changed by {tokens}{of_change}; {level}.",
+    "free_vs_paid": "Free traffic changed by {tokens} tokens{of_change}; {level}; {apps} moved from free to paid models.",
+    "routing_variants": "Routing variants changed by {tokens} tokens{of_change}; {level}.",
+    "app_growth": "Coding agents changed by {tokens} tokens{of_change}; {level}; new apps brought {new_apps}.",
+    "context_growth": "Longer prompts account for {tokens} tokens{of_change}: {level}.",
+}
+# Each indicator in words: now, and before (a value in {}), and what it is measured over, for
+# a window that had none of it: "(was –)" would say nothing.
+LEVELS = {
+    "discovery": ("{they} hold {} of tokens", "{they} held {} of tokens", "tokens"),
+    "reasoning": ("they are {} of completion tokens", "they were {} of completion tokens", "completion tokens"),
+    "free_vs_paid": ("it is {} of tokens", "it was {} of tokens", "tokens"),
+    "routing_variants": ("they carry {} of tokens", "they carried {} of tokens", "tokens"),
+    "app_growth": ("they hold {} of tokens", "they held {} of tokens", "tokens"),
+    "context_growth": ("{} prompt tokens per request", "{} prompt tokens per request", "requests"),
 }
 # Models per app in words: by which windows had an attributed app with usage.
 BREADTH = {
@@ -326,21 +332,34 @@ NO_ENTRANTS = (
 )
 
 
+def _level_words(d: Driver, they: str) -> str:
+    """The driver's indicator now and before, in words, saying plainly which window had none."""
+    present, past, over = LEVELS[d.key]
+    now, was = _level(d, d.after), _level(d, d.before)
+    if d.after is not None and d.before is not None:
+        return f"{present.format(now, they=they)} (was {was})"
+    if d.after is not None:
+        return f"{present.format(now, they=they)} (no {over} in the window before)"
+    if d.before is not None:
+        return f"{past.format(was, they=they)} before (no {over} now)"
+    return f"no {over} in either window"
+
+
 def _sentence(d: Driver) -> str:
     f = d.figures
     if d.key == "discovery" and not f["models"]:
         return NO_ENTRANTS.format(top=f["top"])
-    now, was = _level(d, d.after), _level(d, d.before)
     converted = f.get("apps_free_to_paid", 0)
+    they = "it" if f.get("models") == 1 else "they"
     return SENTENCES[d.key].format(
         tokens=signed_compact(d.tokens),
         of_change=_of_change(d),
-        now=now,
-        was=was,
-        breadth=BREADTH[d.after is not None, d.before is not None].format(now=now, was=was),
+        level=_level_words(d, they) if d.key in LEVELS else "",
+        breadth=BREADTH[d.after is not None, d.before is not None].format(
+            now=_level(d, d.after), was=_level(d, d.before)
+        ),
         top=f.get("top"),
         models=_plural(f.get("models", 0), "model"),
-        they_hold="it holds" if f.get("models") == 1 else "they hold",
         apps=_plural(converted, "app") if converted else "no app",
         new_apps=signed_compact(f.get("new_apps", 0)),
     )

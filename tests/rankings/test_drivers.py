@@ -330,6 +330,15 @@ def test_empty_windows_read_as_a_person_would_write_them():
     for (before, after), words in breadth.items():
         sentence = drivers._sentence(driver("model_breadth", before, after))
         assert sentence.endswith(words) and "–" not in sentence, sentence
+    levels = {
+        (None, 0.2): "it is 20.0% of tokens (no tokens in the window before)",
+        (0.1, None): "it was 10.0% of tokens before (no tokens now)",
+        (None, None): "no tokens in either window",
+        (0.1, 0.2): "it is 20.0% of tokens (was 10.0%)",
+    }
+    for (before, after), words in levels.items():
+        sentence = drivers._sentence(driver("free_vs_paid", before, after))
+        assert f"; {words};" in sentence and "–" not in sentence, sentence
     moved = {0: "; no app moved", 1: "; 1 app moved", 1200: "; 1,200 apps moved"}
     for apps, words in moved.items():
         assert words in drivers._sentence(driver("free_vs_paid", 0.1, 0.2, apps_free_to_paid=apps))
