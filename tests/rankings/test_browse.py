@@ -326,6 +326,18 @@ def test_a_nul_character_anywhere_in_the_address_is_a_400(client, usage, url):
         assert b"Bad request" in response.content and b'name="q"' in response.content
 
 
+@pytest.mark.parametrize("url", ["/api/v1/models?period=week&period=year", "/api/v1/growth?period=day&period=month"])
+def test_an_api_parameter_given_twice_is_a_400_not_the_last_value(client, usage, url):
+    response = client.get(url)
+    assert response.status_code == 400
+    assert response.json()["error"] == {"code": "invalid", "message": "period: given more than once.", "field": "period"}
+
+
+def test_a_page_parameter_given_twice_still_answers(client, usage):
+    """A page's form may send a name twice (a hidden copy and a control): pages read the last."""
+    assert client.get("/?period=week&period=month").status_code == 200
+
+
 def test_a_refused_form_post_gets_the_site_403_page(db):
     from django.test import Client
 
