@@ -166,6 +166,17 @@ def test_a_dated_permaslug_redirects_to_its_model(client, url):
     assert client.get(url.format("acme/widget-2025-01-03")).status_code == 404
 
 
+@pytest.mark.parametrize("url", MODEL_REDIRECTED)
+def test_a_slug_with_capitals_redirects_to_its_lower_case_entry(client, url):
+    """Slugs are lower case; one typed or pasted with capitals (a dated one too) is not a 404."""
+    import_events([EventFactory.build(model="acme/widget")])
+    typed = {"Acme/Widget": "acme/widget", "OpenAI/GPT-4o-mini-2024-07-18": "openai/gpt-4o-mini"}
+    for slug, model in typed.items():
+        response = client.get(url.format(slug))
+        assert (response.status_code, response["Location"]) == (301, url.format(model))
+    assert client.get(url.format("Acme/Gadget")).status_code == 404
+
+
 def test_an_old_model_slug_in_an_api_filter_redirects_with_the_other_parameters_kept(client, merged_model):
     survivor, old = merged_model
     for slug in (old, "openai/gpt-4o-mini-2024-07-18"):
