@@ -181,6 +181,15 @@ def test_new_usage_shows_on_the_index_at_once(client, usage, django_capture_on_c
     assert "GLM 4.5" in rows(client.get("/models/").content.decode())[0]
 
 
+def test_an_app_new_since_the_first_days_were_read_has_its_first_day(client, usage, django_capture_on_commit_callbacks):
+    """First days are kept for minutes; a row listed with usage never shows none."""
+    assert client.get("/api/v1/apps").status_code == 200  # first days read and kept
+    with django_capture_on_commit_callbacks(execute=True):
+        import_events([EventFactory.build(origin="https://brand-new.example", app_name="Brand New")])
+    (row,) = client.get("/api/v1/apps?q=brand").json()["results"]
+    assert row["tokens"] and row["first_seen"]
+
+
 @pytest.mark.parametrize("url", ["/nowhere/", "/models/nobody/nothing/", "/apps/nobody/"])
 def test_404_pages_are_in_the_site_look_with_search(client, usage, url):
     response = client.get(url)
