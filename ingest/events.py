@@ -211,7 +211,10 @@ def normalize(event: Any, now: datetime) -> tuple[dict[str, Any] | None, dict[st
         if moment is None or moment.tzinfo is not UTC or not EARLIEST <= moment <= now + FUTURE_TOLERANCE:
             moment = values.parsed(errors, "created_at", values.timestamp, created_at, now)
         if moment is not None:
-            out["created_at"] = moment.isoformat()
+            # A moment ahead of this clock (a gateway's clock skew, within FUTURE_TOLERANCE) is
+            # counted when it arrived: a window "so far" holds everything counted up to now,
+            # and no reading counts a request before it was made.
+            out["created_at"] = min(moment, now).isoformat()
 
     model = get("model")
     if model is None or model == "":
