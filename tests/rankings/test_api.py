@@ -11,8 +11,9 @@ from django.db import connection
 
 from ingest.models import IngestKey
 from ingest.rollups import read
+from ingest.rollups.maintain import raw_model_tokens
 from rankings import selectors
-from rankings.models import App, Category
+from rankings.models import App, Category, LLMModel
 from tests.conftest import assert_absent
 
 pytestmark = pytest.mark.django_db
@@ -33,13 +34,8 @@ LIST_ENDPOINTS = [
 
 def raw_leaderboard(window: selectors.Window) -> dict[str, float]:
     """The weekly model leaderboard recomputed from raw events, bypassing the rollups."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT m.slug, sum(r.prompt_tokens + r.completion_tokens) FROM ingest_rawevent r "
-            "JOIN rankings_llmmodel m ON m.id = r.model_id WHERE r.created_at >= %s AND r.created_at < %s GROUP BY 1",
-            [window.start, window.end],
-        )
-        return {slug: float(v) for slug, v in cursor.fetchall()}
+    slugs = dict(LLMModel.objects.values_list("pk", "slug"))
+    return {slugs[model]: tokens for model, tokens in raw_model_tokens(window.start, window.end).items()}
 
 
 def test_rankings_equal_the_page_and_the_raw_events(client, usage):
