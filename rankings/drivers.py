@@ -302,18 +302,18 @@ def _plural(n: float, word: str) -> str:
 # one), {level} its indicator (see LEVELS), then its figures.
 SENTENCES = {
     "model_breadth": "Apps using two or more models changed by {tokens} tokens{of_change}; {breadth}.",
-    "discovery": "{models} that entered the top {top} in the window before grew {tokens} tokens beyond "
-    "the other models' pace{of_change}; {level}.",
+    "discovery": "{models} that entered the top {top} in the window before: {tokens} tokens against growing "
+    "at the other models' pace{of_change}; {level}.",
     "reasoning": "Reasoning tokens changed by {tokens}{of_change}; {level}.",
     "free_vs_paid": "Free traffic changed by {tokens} tokens{of_change}; {level}; {apps} moved from free to paid models.",
     "routing_variants": "Routing variants changed by {tokens} tokens{of_change}; {level}.",
     "app_growth": "Coding agents changed by {tokens} tokens{of_change}; {level}; new apps brought {new_apps}.",
-    "context_growth": "Longer prompts account for {tokens} tokens{of_change}: {level}.",
+    "context_growth": "{longer} prompts account for {tokens} tokens{of_change}: {level}.",
 }
 # Each indicator in words: now, and before (a value in {}), and what it is measured over, for
 # a window that had none of it: "(was –)" would say nothing.
 LEVELS = {
-    "discovery": ("{they} hold {} of tokens", "{they} held {} of tokens", "tokens"),
+    "discovery": ("{they_hold} {} of tokens", "{they_held} {} of tokens", "tokens"),
     "reasoning": ("they are {} of completion tokens", "they were {} of completion tokens", "completion tokens"),
     "free_vs_paid": ("it is {} of tokens", "it was {} of tokens", "tokens"),
     "routing_variants": ("they carry {} of tokens", "they carried {} of tokens", "tokens"),
@@ -323,8 +323,8 @@ LEVELS = {
 # Models per app in words: by which windows had an attributed app with usage.
 BREADTH = {
     (True, True): "weighted by tokens, an app uses {now} models (was {was})",
-    (True, False): "weighted by tokens, an app uses {now} models (no app used one before)",
-    (False, True): "weighted by tokens, an app used {was} models before (no app uses one now)",
+    (True, False): "weighted by tokens, an app uses {now} models (no app had usage in the window before)",
+    (False, True): "weighted by tokens, an app used {was} models before (no app has usage now)",
     (False, False): "no app used a model in either window",
 }
 NO_ENTRANTS = (
@@ -332,16 +332,18 @@ NO_ENTRANTS = (
 )
 
 
-def _level_words(d: Driver, they: str) -> str:
+def _level_words(d: Driver) -> str:
     """The driver's indicator now and before, in words, saying plainly which window had none."""
     present, past, over = LEVELS[d.key]
-    now, was = _level(d, d.after), _level(d, d.before)
+    one = d.figures.get("models") == 1  # discovery's entrants: "it holds", "they hold"
+    subject = {"they_hold": "it holds" if one else "they hold", "they_held": "it held" if one else "they held"}
+    now, was = present.format(_level(d, d.after), **subject), past.format(_level(d, d.before), **subject)
     if d.after is not None and d.before is not None:
-        return f"{present.format(now, they=they)} (was {was})"
+        return f"{now} (was {_level(d, d.before)})"
     if d.after is not None:
-        return f"{present.format(now, they=they)} (no {over} in the window before)"
+        return f"{now} (no {over} in the window before)"
     if d.before is not None:
-        return f"{past.format(was, they=they)} before (no {over} now)"
+        return f"{was} before (no {over} now)"
     return f"no {over} in either window"
 
 
@@ -350,11 +352,11 @@ def _sentence(d: Driver) -> str:
     if d.key == "discovery" and not f["models"]:
         return NO_ENTRANTS.format(top=f["top"])
     converted = f.get("apps_free_to_paid", 0)
-    they = "it" if f.get("models") == 1 else "they"
     return SENTENCES[d.key].format(
         tokens=signed_compact(d.tokens),
         of_change=_of_change(d),
-        level=_level_words(d, they) if d.key in LEVELS else "",
+        level=_level_words(d) if d.key in LEVELS else "",
+        longer="Longer" if d.tokens >= 0 else "Shorter",
         breadth=BREADTH[d.after is not None, d.before is not None].format(
             now=_level(d, d.after), was=_level(d, d.before)
         ),

@@ -83,6 +83,13 @@ def percent(value, digits: int = 1) -> str:
 
 
 @register.filter
+def was_percent(value, over: str) -> str:
+    """A share in the window before, after its value now: "(was 12.3%)", or "(no completions
+    before)" when the window before had none of what it is a share of."""
+    return f"(no {over} before)" if value is None else f"(was {percent(value)})"
+
+
+@register.filter
 def change(value) -> str:
     """A percent change, signed: +12.4% / −3.0%."""
     if value is None:
