@@ -175,7 +175,7 @@ def test_a_dated_permaslug_or_a_slug_with_capitals_redirects_to_its_model(client
 
 def test_an_old_model_slug_in_an_api_filter_redirects_with_the_other_parameters_kept(client, merged_model):
     survivor, old = merged_model
-    for slug in (old, "openai/gpt-4o-mini-2024-07-18"):
+    for slug in (old, "openai/gpt-4o-mini-2024-07-18", "OpenAI/GPT-4o-mini"):
         for path in MODEL_FILTERED:
             response = client.get(path, {"period": "month", "model": slug, "metric": "requests"})
             assert response.status_code == 301, path
