@@ -124,10 +124,12 @@ def test_private_apps_are_404_and_never_listed(client, usage):
         ("offset=1.5", "offset"),
         ("limit=101", "limit"),
         ("cursor=20", "cursor"),  # the offset's former name: a 400, not the first page again
+        ("cursor=abc", "cursor"),
         ("start=yesterday&end=now", "start"),
     ],
 )
 def test_bad_parameters_are_400_naming_the_parameter(client, usage, query, field):
+    assert client.get("/api/v1/rankings/models").status_code == 200  # a cached page must not answer
     response = client.get(f"/api/v1/rankings/models?{query}")
     assert response.status_code == 400
     error = response.json()["error"]
