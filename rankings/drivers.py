@@ -19,7 +19,14 @@ from decimal import Decimal
 
 from rankings.growth import CostSplit, Growth, context_split, price_volume
 from rankings.selectors import growth as reads
-from rankings.templatetags.rankings_format import MINUS, compact, percent, signed_compact, signed_percent
+from rankings.templatetags.rankings_format import (
+    MINUS,
+    compact,
+    percent,
+    plural,
+    signed_compact,
+    signed_percent,
+)
 
 KEYS = (
     "model_breadth",
@@ -294,10 +301,6 @@ def _level(d: Driver, value: float | None) -> str:
     return f"{value:.1f}"
 
 
-def _plural(n: float, word: str) -> str:
-    return f"{n:,.0f} {word}{'' if n == 1 else 's'}"
-
-
 # Each driver's sentence: {tokens} signed, {of_change} its share of the change (when there is
 # one), {level} its indicator (see LEVELS), then its figures.
 SENTENCES = {
@@ -361,8 +364,8 @@ def _sentence(d: Driver) -> str:
             now=_level(d, d.after), was=_level(d, d.before)
         ),
         top=f.get("top"),
-        models=_plural(f.get("models", 0), "model"),
-        apps=_plural(converted, "app") if converted else "no app",
+        models=plural(f.get("models", 0), "model"),
+        apps=plural(converted, "app") if converted else "no app",
         new_apps=signed_compact(f.get("new_apps", 0)),
     )
 
