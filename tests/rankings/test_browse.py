@@ -259,6 +259,8 @@ def test_list_api_has_the_index_pages_rows(client, usage):
     assert top["tokens"] == top["value"] > 0 and top["first_seen"]
     apps = client.get("/api/v1/apps?q=e").json()["results"]
     assert all(a["entity"]["name"] != "Secret App" for a in apps)
+    past = client.get(f"/api/v1/models?author=google&limit=2&page={data['count'] // 2 + 2}")
+    assert past.status_code == 400 and past.json()["error"]["field"] == "page"
     capitals = client.get("/api/v1/models?author=Google&sort=name&limit=2")
     assert capitals.status_code == 200 and capitals.json()["count"] == data["count"]
     authors = client.get("/api/v1/authors?sort=models").json()["results"]
