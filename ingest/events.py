@@ -30,7 +30,6 @@ from ingest.values import (
     MAX_MODEL,
     MAX_MS,
     MAX_TOKENS,
-    SURROGATE_RE,
 )
 from rankings.catalog import OTHER_CATEGORY, UNKNOWN_PROVIDER
 
@@ -193,7 +192,7 @@ def normalize(event: Any, now: datetime) -> tuple[dict[str, Any] | None, dict[st
         if (
             not isinstance(raw_id, str)
             or len(raw_id) > MAX_ID_LENGTH
-            or (not raw_id.isprintable() and (CONTROL_RE.search(raw_id) or SURROGATE_RE.search(raw_id)))
+            or not raw_id.isprintable()  # no control, format (bidi, zero-width) or lone surrogate
         ):
             errors["id"] = f"must be a string of 1-{MAX_ID_LENGTH} printable characters"
         else:

@@ -55,10 +55,11 @@ def test_resent_and_repeated_ids_are_duplicates(client, ingest_key):
     [
         ({"id": None}, "id", "is required"),
         ({"id": "bad\x00id"}, "id", "printable"),
+        ({"id": "u-rtl\u202e2"}, "id", "printable"),  # a bidi override: not one id shown as another
         ({"id": "x" * 201}, "id", "1-200"),
         ({"created_at": "yesterday"}, "created_at", "RFC 3339"),
         ({"created_at": "2019-12-31T23:59:59Z"}, "created_at", "before 2020"),
-        ({"created_at": "2999-01-01T00:00:00Z"}, "created_at", "future"),
+        ({"created_at": "2999-01-01T00:00:00Z"}, "created_at", "more than 1 hour ahead of the server's clock"),
         ({"model": "no-slash"}, "model", "author/name"),
         ({"model": 42}, "model", "author/name"),
         ({"tokens_prompt": -5}, "tokens_prompt", "negative"),

@@ -105,6 +105,16 @@ def test_bidi_controls_are_removed_from_free_text_at_ingest():
     assert Provider.objects.filter(name="Prov").exists()
 
 
+@pytest.mark.django_db
+def test_a_name_of_invisible_characters_only_is_no_name():
+    """Zero-width and format characters alone would show as an empty link: the host is shown."""
+    for n, name in enumerate(("\u200b\u200d\ufeff", "\u00ad\u034f")):
+        import_events([EventFactory.build(origin=f"https://zw{n}.example", app_name=name)])
+        assert App.objects.get(origin=f"https://zw{n}.example").name == f"zw{n}.example"
+    import_events([EventFactory.build(origin="https://zwj.example", app_name="\U0001f468\u200d\U0001f4bb")])
+    assert App.objects.get(origin="https://zwj.example").name == "\U0001f468\u200d\U0001f4bb"  # an emoji
+
+
 def test_stored_names_cannot_flip_the_growth_pages_sentences(client, two_weeks):
     before, after = two_weeks
     import_events(
