@@ -4,6 +4,7 @@ throttling, privacy, and a schemathesis run over the OpenAPI schema."""
 from __future__ import annotations
 
 import csv
+import json
 import io
 
 import pytest
@@ -333,3 +334,11 @@ def test_csv_quotes_formulas_but_leaves_empty_texts_empty(client, usage):
     series = client.get("/api/v1/timeseries?group_by=variant&interval=day&period=week&format=csv")
     entities = {r["entity"] for r in csv.DictReader(io.StringIO(series.content.decode()))}
     assert "" in entities and "'" not in entities
+
+
+def test_a_details_lists_are_json_in_its_csv_not_python(client, usage):
+    (row,) = csv.DictReader(
+        io.StringIO(client.get("/api/v1/models/anthropic/claude-sonnet-4?format=csv").content.decode())
+    )
+    apps = json.loads(row["apps"])
+    assert apps and apps[0]["entity"]["slug"] and "{'" not in row["apps"]
