@@ -84,7 +84,8 @@ def gunzip(raw: bytes, limit: int) -> bytes:
     out = bytearray()
     view = memoryview(raw)
     position = 0
-    for _ in range(MAX_GZIP_MEMBERS):
+    for member in range(MAX_GZIP_MEMBERS):
+        start = position
         inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
         while not inflater.eof:
             if position >= len(raw):
@@ -96,11 +97,12 @@ def gunzip(raw: bytes, limit: int) -> bytes:
                 out += inflater.decompress(piece, limit + 1 - len(out))
             except zlib.error as exc:
                 # zlib's own words ("Error -3 while decompressing data: ...") mean little to a sender.
-                where = (
-                    "its first bytes are no gzip header"
-                    if position <= _READ_SIZE and "header" in str(exc)
-                    else "it is corrupt"
-                )
+                if "header" not in str(exc) or position - start > _READ_SIZE:
+                    where = "it is corrupt"
+                elif member == 0:
+                    where = "its first bytes are no gzip header"
+                else:
+                    where = f"the {start:,} bytes of gzip data are followed by bytes that are not gzip"
                 raise ApiError(
                     400,
                     "bad_gzip",

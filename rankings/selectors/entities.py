@@ -71,7 +71,7 @@ def entry(kind: str, slug: str) -> Any:
         return found
     if moved := current_slug(dimension, slug):
         raise SlugMoved(slug, moved)
-    raise Http404(f"No {queryset.model._meta.object_name} matches the given query.")
+    raise Http404(f"No {dimension.name} with this slug.")  # the same words for a private app
 
 
 def entities_of(entity: str, keys: Iterable[Any]) -> dict[Any, Any]:

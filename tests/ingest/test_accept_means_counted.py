@@ -252,6 +252,11 @@ def test_a_body_that_is_no_gzip_says_so_in_words(client, ingest_key):
     response = post_encoded(client, key, json.dumps({"events": EventFactory.build_batch(2)}).encode())
     message = response.json()["error"]["message"]
     assert response.status_code == 400 and "no gzip header" in message and "Error -3" not in message
+    whole = gzip.compress(json.dumps(EventFactory.build_batch(2)).encode())
+    response = post_encoded(client, key, whole + b"trailing garbage")
+    message = response.json()["error"]["message"]
+    assert response.status_code == 400 and f"the {len(whole):,} bytes of gzip data are followed by" in message
+    assert not InboxBatch.objects.exists()
 
 
 def _chunked_post(port: int, key: str, pieces: list[bytes], **headers) -> tuple[int, dict]:

@@ -142,6 +142,8 @@ def test_unknown_paths_and_slugs_use_the_error_format(client, db):
         response = client.get(url)
         assert response.status_code == 404
         assert response.json()["error"]["code"] == "not_found"
+    message = client.get("/api/v1/models/no/such").json()["error"]["message"]
+    assert message == "No model with this slug."  # the API's words, not a class name
 
 
 def test_conditional_get_answers_304(client, usage):
