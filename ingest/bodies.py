@@ -16,6 +16,18 @@ _READ_SIZE = 64 * 1024
 MAX_GZIP_MEMBERS = 1000  # `cat a.gz b.gz` makes a few; thousands are an attack, not a gateway
 
 
+def media_type(request) -> str:
+    """The body's media type, lowercased, without its parameters. A ``charset`` other than
+    UTF-8 is a 415: JSON travels as UTF-8 (RFC 8259), and a body read in another charset
+    than its sender wrote would store other names than it sent."""
+    kind, _, parameters = request.META.get("CONTENT_TYPE", "").partition(";")
+    for parameter in parameters.split(";"):
+        name, _, value = parameter.partition("=")
+        if name.strip().lower() == "charset" and value.strip().strip('"').lower() not in ("utf-8", "utf8"):
+            raise ApiError(415, "unsupported_charset", "The charset must be utf-8.", "Content-Type")
+    return kind.strip().lower()
+
+
 def read_body(request, limit: int) -> bytes:
     """The request's body, inflated when ``Content-Encoding: gzip``, at most ``limit`` bytes
     before and after inflating; an :class:`ApiError` (400, 411, 413, 415) otherwise."""

@@ -27,6 +27,7 @@ from rest_framework.views import APIView
 
 from config.api_errors import ApiError
 from ingest import auth, gateways, litellm, otlp, tally
+from ingest.bodies import media_type
 from ingest.bodies import read_body as read_whole_body
 from ingest.events import BodyError, Rejection
 from ingest.models import InboxBatch, IngestKey
@@ -60,10 +61,6 @@ def read_body(request) -> bytes:
     """The request body, read whole (chunked too), gunzipped and bounded: the events
     endpoint's reader, with the receivers' own size limit."""
     return read_whole_body(request, settings.TOKENRANK["RECEIVER_MAX_BYTES"])
-
-
-def _content_type(request) -> str:
-    return request.META.get("CONTENT_TYPE", "").split(";")[0].strip().lower()
 
 
 def accept(items: list[dict[str, Any]], key: IngestKey, source: str) -> Accepted:
@@ -166,7 +163,7 @@ class OtlpTracesView(APIView):
 
     @extend_schema(exclude=True)  # OTLP's own specification, not this API's (docs/integrations.md)
     def post(self, request):
-        protobuf = _content_type(request) in PROTOBUF_TYPES
+        protobuf = media_type(request) in PROTOBUF_TYPES
         try:
             return self._export(request, protobuf)
         except DATABASE_DOWN:
@@ -182,7 +179,7 @@ class OtlpTracesView(APIView):
         raw = read_body(request)
         if not raw.strip():  # an empty request (OpenRouter's connection test) is a success
             return _otlp_response(protobuf, 200, ExportTraceServiceResponse(), {})
-        if not protobuf and _content_type(request) != JSON_TYPE:
+        if not protobuf and media_type(request) != JSON_TYPE:
             raise ApiError(
                 415,
                 "unsupported_media_type",
@@ -232,7 +229,7 @@ class OtlpUnsupportedView(APIView):
 
     @extend_schema(exclude=True)
     def post(self, request, signal: str):
-        protobuf = _content_type(request) in PROTOBUF_TYPES
+        protobuf = media_type(request) in PROTOBUF_TYPES
         message = (
             f"Tokenrank receives traces only, not {signal}: set OTEL_{signal.upper()}_EXPORTER=none "
             "or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT instead of OTEL_EXPORTER_OTLP_ENDPOINT."
@@ -289,7 +286,7 @@ class LiteLLMView(APIView):
     def _receive(self, request) -> Response:
         key = auth.authenticate(request.META.get("HTTP_AUTHORIZATION", ""))
         auth.check_rate(key)
-        if _content_type(request) not in ACCEPTED_TYPES:
+        if media_type(request) not in ACCEPTED_TYPES:
             raise ApiError(
                 415, "unsupported_media_type", "Content-Type must be application/json.", "Content-Type"
             )

@@ -10,7 +10,7 @@ from rest_framework.views import APIView
 
 from config.api_errors import ApiError, error_body
 from ingest import auth, tally
-from ingest.bodies import read_body
+from ingest.bodies import media_type, read_body
 from ingest.events import BodyError, parse_body
 from ingest.services import accept_events
 
@@ -137,7 +137,7 @@ class EventsView(APIView):
     def post(self, request):
         key = auth.authenticate(request.META.get("HTTP_AUTHORIZATION", ""))
         auth.check_rate(key)
-        content_type = request.META.get("CONTENT_TYPE", "").split(";")[0].strip().lower()
+        content_type = media_type(request)
         if content_type not in ACCEPTED_TYPES:
             raise ApiError(
                 415,

@@ -241,6 +241,14 @@ def test_corrupt_gzip_is_400_and_unknown_encoding_is_415(client, ingest_key):
         "/api/v1/events", data=b"[]", content_type="application/json", HTTP_CONTENT_ENCODING="br", **headers
     )
     assert br.status_code == 415
+    body = json.dumps(EventFactory.build_batch(1)).encode()
+    for charset, status in (("latin-1", 415), ('"UTF-8"', 202), ("utf8", 202)):
+        answer = client.post(
+            "/api/v1/events", data=body, content_type=f"application/json; charset={charset}", **headers
+        )
+        assert answer.status_code == status, charset
+    assert answer.json()["duplicates"] == 1  # the first utf-8 send was counted; latin-1 was not read
+
 
 
 def test_rate_limit_is_429_with_retry_after(client, ingest_key):
