@@ -246,6 +246,11 @@ class IndexQuery:
     filters: dict[str, str] = field(default_factory=dict)  # the valid raw values
     values: dict[str, Any] = field(default_factory=dict)  # the same, parsed
 
+    @staticmethod
+    def names(spec: Spec) -> tuple[str, ...]:
+        """The parameters :meth:`parse` reads."""
+        return ("q", "period", "metric", "sort", "tz", "page", *(f.name for f in spec.fields))
+
     @classmethod
     def parse(cls, spec: Spec, params: Mapping[str, str], *, strict: bool = False) -> IndexQuery:
         """The query of ``params``; an invalid value falls back to its default, or raises

@@ -15,7 +15,7 @@ from rest_framework.response import Response
 from config.api_errors import ApiError
 from rankings import indexes, selectors
 from rankings.api import serializers as s
-from rankings.api.params import zone_of
+from rankings.api.params import refuse_repeated, zone_of
 from rankings.api.views import FORMAT_PARAM, ReadView
 from rankings.indexes import SPECS, IndexQuery, InvalidParam
 
@@ -93,8 +93,10 @@ def index_item(kind: str, row: dict[str, Any]) -> dict[str, Any]:
 
 # An entry with every key, for the CSV header of an empty list.
 TZ_PARAM = OpenApiParameter(
-    "tz", str, description="Time zone of the period: a place's IANA zone (Region/City) or UTC (default: the site's "
-    "reporting zone); another name: 400."
+    "tz",
+    str,
+    description="Time zone of the period: a place's IANA zone (Region/City) or UTC (default: the site's "
+    "reporting zone); another name: 400.",
 )
 BLANK_ROW = {
     **dict.fromkeys(
@@ -136,6 +138,7 @@ class IndexListView(ReadView):
 
     def get(self, request: Request) -> Response:
         spec = SPECS[self.kind]
+        refuse_repeated(request.query_params, (*IndexQuery.names(spec), "limit", "format"))
         params = {k: v for k, v in request.query_params.items() if k != "format"}
         if params.get("reasoning") in ("false", "0"):
             params.pop("reasoning")

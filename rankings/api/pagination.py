@@ -31,6 +31,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from config.api_errors import ApiError
+from rankings.api.params import refuse_repeated
 
 
 class Page(Protocol):
@@ -79,6 +80,7 @@ class OffsetPagination(LimitOffsetPagination):
         if "cursor" in request.query_params:  # the offset's former name: never read as page 1
             raise ApiError(400, "invalid", "cursor: now called offset (the same number).", "cursor")
         names = {*params().fields, self.limit_query_param, self.offset_query_param, "format"}
+        refuse_repeated(request.query_params, sorted(names))
         return {name: request.query_params[name] for name in sorted(request.query_params) if name in names}
 
     def paginate(

@@ -4,6 +4,7 @@ names the parameter."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -16,7 +17,10 @@ from ingest.rollups.windows import QUARTER, ceil_quarter
 from rankings import selectors
 from rankings.selectors import Filters, Window
 
-MAX_RANGE = timedelta(days=3660)
+MAX_RANGE = timedelta(days=3653)  # ten years with up to three leap days
+# Windows fall within these (the first of 2000 to the first of 2100, UTC).
+FIRST_START = datetime(2000, 1, 1, tzinfo=UTC)
+LAST_END = datetime(2100, 1, 1, tzinfo=UTC)
 # Timeseries: buckets per interval, and values per answer (buckets x series incl. others).
 MAX_BUCKETS = {"hour": 24 * 92, "day": 3660, "week": 600, "month": 240}
 MAX_POINTS = 20_000
@@ -82,8 +86,9 @@ class WindowParams(serializers.Serializer):
                 raise ApiError(400, "invalid", "end must be after start.", "end")
             if end - start > MAX_RANGE:
                 raise ApiError(400, "invalid", "The window may span at most 10 years.", "end")
-            if start.year < 2000 or end.year > 2100:
-                raise ApiError(400, "invalid", "start and end must fall between 2000 and 2100.", "start")
+            if start < FIRST_START or end > LAST_END:
+                message = "start and end must fall between 2000-01-01 and 2100-01-01."
+                raise ApiError(400, "invalid", message, "start" if start < FIRST_START else "end")
             attrs["window"] = exact_window(start, end, zone)
         else:
             attrs["window"] = selectors.period_window(attrs.get("period", self.default_period), zone=zone)
@@ -235,9 +240,19 @@ class DatasetParams(WindowParams):
         return attrs
 
 
+def refuse_repeated(query, names: Iterable[str]) -> None:
+    """A 400 for a parameter of ``names`` given more than once: every one takes one value, and
+    reading the last would answer a question the client may not have asked. (Names a read does
+    not take are ignored, however often they come.)"""
+    for name in names:
+        if len(query.getlist(name)) > 1:
+            raise ApiError(400, "invalid", f"{name}: given more than once.", name)
+
+
 def parse(serializer_class: type[serializers.Serializer], query) -> dict:
     """Validated parameters or a 400 naming the first bad one."""
     serializer = serializer_class(data={k: v for k, v in query.items() if k != "format"})
+    refuse_repeated(query, [*serializer.fields, "format"])
     if not serializer.is_valid():
         field, messages = next(iter(serializer.errors.items()))
         message = messages[0] if isinstance(messages, list) else str(messages)

@@ -4,8 +4,8 @@ throttling, privacy, and a schemathesis run over the OpenAPI schema."""
 from __future__ import annotations
 
 import csv
-import json
 import io
+import json
 
 import pytest
 from django.db import connection

@@ -339,7 +339,15 @@ def test_a_nul_character_anywhere_in_the_address_is_a_400(client, usage, url):
         assert b"Bad request" in response.content and b'name="q"' in response.content
 
 
-@pytest.mark.parametrize("url", ["/api/v1/models?period=week&period=year", "/api/v1/growth?period=day&period=month"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/api/v1/models?period=week&period=year",
+        "/api/v1/growth?period=day&period=month",
+        "/api/v1/rankings/models?period=day&limit=5&period=week",
+        "/api/v1/tags/language?period=day&period=week",
+    ],
+)
 def test_an_api_parameter_given_twice_is_a_400_not_the_last_value(client, usage, url):
     response = client.get(url)
     assert response.status_code == 400
@@ -347,8 +355,10 @@ def test_an_api_parameter_given_twice_is_a_400_not_the_last_value(client, usage,
 
 
 def test_a_page_parameter_given_twice_still_answers(client, usage):
-    """A page's form may send a name twice (a hidden copy and a control): pages read the last."""
+    """A page's form may send a name twice (a hidden copy and a control): pages read the last.
+    A name no read takes is ignored in the API however often it comes."""
     assert client.get("/?period=week&period=month").status_code == 200
+    assert client.get("/api/v1/rankings/models?utm=a&utm=b").status_code == 200
 
 
 def test_a_refused_form_post_gets_the_site_403_page(db):

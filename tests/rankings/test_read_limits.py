@@ -120,6 +120,23 @@ def test_long_windows_off_day_boundaries_are_read_exactly(client):
     )
 
 
+@pytest.mark.parametrize(
+    ("query", "status", "field"),
+    [
+        ("start=2000-01-01&end=2010-01-01", 200, None),
+        ("start=2000-01-01&end=2010-01-05", 400, "end"),  # ten years and four days
+        ("start=2099-01-01&end=2100-01-01", 200, None),
+        ("start=2099-12-31&end=2100-12-31", 400, "end"),
+        ("start=1999-12-31&end=2000-01-02", 400, "start"),
+    ],
+)
+def test_windows_span_ten_years_at_most_within_2000_to_2100(client, query, status, field):
+    response = client.get(f"/api/v1/rankings/models?{query}&tz=UTC")
+    assert response.status_code == status, response.content
+    if field:
+        assert response.json()["error"]["field"] == field
+
+
 def test_timeseries_points_are_bounded(client):
     window = "start=2025-01-01T00:00:00Z&end=2025-03-02T00:00:00Z"  # 60 days = 1,440 hours
     ok = client.get(f"/api/v1/timeseries?{window}&interval=hour&group_by=model&top=10")
