@@ -15,9 +15,11 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
 from datetime import date
+from functools import partial
 from operator import call, itemgetter
 from typing import Any
 
+import orjson
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import F
@@ -290,20 +292,42 @@ def _stage(pks: list[int]) -> tuple[list[int], list[Failure]]:
     return staged, failures
 
 
+# Events of a batch parsed, resolved and staged at a time: a worker holds this many events
+# in memory, not a whole batch (up to 10,000 events of about 1.4 KB each once parsed).
+STAGE_PART_EVENTS = 2_500
+
+
 def _stage_one(pk: int) -> list[Failure] | None:
-    """Stage one pending batch; return the events that failed, or None if another worker
-    did it meanwhile. Its own function so that a batch's events are freed
-    before the next batch is read (a worker holds one batch in memory)."""
-    batch = (
-        InboxBatch.objects.filter(pk=pk, status=Status.PENDING).values_list("events", "key__is_test").first()
-    )
+    """Stage one pending batch, a part at a time; return the events that failed, or None if
+    another worker did it meanwhile."""
+    batch = InboxBatch.objects.filter(pk=pk, status=Status.PENDING).values_list("pk", "key__is_test").first()
     if batch is None:
         return None
-    events, test = batch
-    with new_apps_private(bool(test)):
-        ids, unprepared, groups = prepare_pending([[(pk, e) for e in events]])
-    unstaged = _isolating(groups, lambda chunk: write.stage_events(raw_rows(chunk, ids)))
-    return unprepared + unstaged
+    failures: list[Failure] = []
+    for events in _events_in_parts(pk, STAGE_PART_EVENTS):
+        with new_apps_private(bool(batch[1])):
+            ids, unprepared, groups = prepare_pending([[(pk, e) for e in events]])
+        failures += unprepared + _isolating(groups, partial(_stage_rows, ids=ids))
+    return failures
+
+
+def _stage_rows(pending: list[Pending], ids: CatalogIds) -> None:
+    write.stage_events(raw_rows(pending, ids))
+
+
+def _events_in_parts(pk: int, size: int) -> Iterator[list[dict[str, Any]]]:
+    """The events of batch ``pk``, ``size`` at a time. PostgreSQL splits the stored array,
+    and an event is parsed only when its part is fetched: the batch's text stays in the
+    query's result, never whole in Python objects. As text, parsed here: psycopg's json
+    loader costs a Python call per event."""
+    with connection.cursor() as cursor:
+        # The batch by primary key; its array's elements in their order.
+        cursor.execute(
+            "SELECT e::text FROM ingest_inboxbatch b, json_array_elements(b.events) AS e WHERE b.id = %(pk)s",
+            {"pk": pk},
+        )
+        while rows := cursor.fetchmany(size):
+            yield [orjson.loads(text) for (text,) in rows]
 
 
 def _write_staged(batches: list[int]) -> tuple[list[Failure], list[int]]:
