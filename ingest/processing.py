@@ -27,7 +27,7 @@ from django.utils import timezone
 
 from config import metrics
 from ingest import partitions, schema
-from ingest.events import printable, with_defaults
+from ingest.events import printable
 from ingest.models import DeadLetter, InboxBatch
 from ingest.resolve import CatalogIds, new_apps_private, resolve
 from ingest.rollups import write
@@ -68,9 +68,10 @@ Pending = tuple[int | None, dict[str, Any]]  # (batch id, normalized event)
 Failure = tuple[int | None, dict[str, Any], str]  # (batch id, event, error)
 
 
-# Each value of a normalized event, by key, once its defaults are filled in
-# (normalized events leave them out).
-_VALUES = itemgetter(*(v.key for v in schema.VALUES))
+# Each value's key and default: a normalized event leaves out the values at their defaults
+# (read as ``ingest.events.with_defaults`` does, without making that dict per event).
+_VALUE_KEYS = tuple(v.key for v in schema.VALUES)
+_VALUE_DEFAULTS = tuple(v.default for v in schema.VALUES)
 _DIMENSIONS = itemgetter(*(d.event_key for d in schema.STORED))
 
 
@@ -79,13 +80,13 @@ def raw_rows(pending: Iterable[Pending], ids: CatalogIds) -> Iterator[tuple]:
     stored dimension (its catalog id, or the value itself), then the values."""
     stored = tuple(ids.of(d.name).__getitem__ if d.catalog else str for d in schema.STORED)
     for batch_id, e in pending:
-        yield (batch_id, *map(call, stored, _DIMENSIONS(e)), *_VALUES(with_defaults(e)))
+        yield (batch_id, *map(call, stored, _DIMENSIONS(e)), *map(e.get, _VALUE_KEYS, _VALUE_DEFAULTS))
 
 
 def _prepare(events: list[dict[str, Any]]) -> CatalogIds:
     """Catalog ids and raw partitions, each committed on its own before the batch writes."""
     ids = resolve(events)
-    partitions.ensure_partitions({date.fromisoformat(e["created_at"][:10]) for e in events})
+    partitions.ensure_partitions({date.fromisoformat(day) for day in {e["created_at"][:10] for e in events}})
     return ids
 
 
