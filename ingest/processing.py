@@ -221,9 +221,9 @@ def process_batch(batch_id: int) -> str:
     there is a backlog (``BATCH_COALESCE_EVENTS``). Idempotent: returns ``"done"``,
     ``"skipped"`` (already done, or another worker holds it) or ``"failed"``.
 
-    The batches are staged one at a time (catalog resolved and committed, rows copied to the
-    session's staging table), so a worker holds one batch in memory whatever it coalesces;
-    then one transaction counts them all and marks them done. An event that cannot be
+    The batches are staged one at a time, a part of each at a time (catalog resolved and
+    committed, rows copied to the session's staging table), so a worker holds a part of one
+    batch in memory whatever it coalesces; then one transaction counts them all and marks them done. An event that cannot be
     staged or written never takes others down: it is isolated (:func:`_isolating`) and
     dead-lettered on its own batch; the rest is counted."""
     with transaction.atomic():

@@ -92,8 +92,8 @@ def upsert(grain: Grain, source: sql.Composable, zone: str) -> sql.Composed:
 
 
 # Rows are staged here before they are counted: by the worker across the transactions of a
-# coalesced set (one batch at a time, so a worker holds one batch in memory), by the bulk
-# import within its transaction. Session-private, never WAL-logged; emptied after each use.
+# coalesced set (a part of one batch at a time: all it holds in memory), by the bulk import
+# within its transaction. Session-private, never WAL-logged; emptied after each use.
 _STAGED_TYPES = (
     ("batch_id", "bigint"),
     *((d.column, d.sql_type) for d in schema.STORED),
