@@ -223,9 +223,9 @@ def process_batch(batch_id: int) -> str:
 
     The batches are staged one at a time, a part of each at a time (catalog resolved and
     committed, rows copied to the session's staging table), so a worker holds a part of one
-    batch in memory whatever it coalesces; then one transaction counts them all and marks them done. An event that cannot be
-    staged or written never takes others down: it is isolated (:func:`_isolating`) and
-    dead-lettered on its own batch; the rest is counted."""
+    batch in memory whatever it coalesces; then one transaction counts them all and marks
+    them done. An event that cannot be staged or written never takes others down: it is
+    isolated (:func:`_isolating`) and dead-lettered on its own batch; the rest is counted."""
     with transaction.atomic():
         claimed = InboxBatch.objects.filter(pk=batch_id, status=Status.PENDING).update(
             attempts=F("attempts") + 1
