@@ -829,8 +829,7 @@ def _generate_raw_week(raw_events: int, days: list) -> None:
 
 
 def _compare_leaderboards() -> None:
-    from django.db import connection
-
+    from ingest.rollups.maintain import raw_model_tokens
     from rankings import selectors
 
     window = selectors.period_window("week")
@@ -838,13 +837,7 @@ def _compare_leaderboards() -> None:
     from_rollups = {r.key: r.value for r in selectors.ranking("model", window, limit=20, compare=False).rows}
 
     def raw_leaderboard():
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT model_id, sum(prompt_tokens + completion_tokens) AS v FROM ingest_rawevent "
-                "WHERE created_at >= %s AND created_at < %s GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 20",
-                [window.start, window.end],
-            )
-            return {k: float(v) for k, v in cursor.fetchall()}
+        return raw_model_tokens(window.start, window.end, limit=20)
 
     raw_ms = timed(raw_leaderboard, 3)
     same = raw_leaderboard() == from_rollups

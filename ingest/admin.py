@@ -22,6 +22,7 @@ from ingest.events import as_record, normalize
 from ingest.maintenance import RangeError, rollup_days
 from ingest.models import DeadLetter, InboxBatch, IngestKey, MaintenanceJob
 from rankings import charts
+from rankings.admin import switch_actions
 
 
 @admin.register(IngestKey)
@@ -74,15 +75,11 @@ class IngestKeyAdmin(admin.ModelAdmin):
             self.log_change(request, key, "Revoked.")
         self.message_user(request, "Revoked.")
 
-    @admin.action(
-        description="Mark as test keys (their events leave every public number)", permissions=["change"]
+    mark_test, mark_counted = switch_actions(
+        "_set_test",
+        on=("mark_test", "Mark as test keys (their events leave every public number)"),
+        off=("mark_counted", "Count their events again (not test keys)"),
     )
-    def mark_test(self, request, queryset):
-        self._set_test(request, queryset, True)
-
-    @admin.action(description="Count their events again (not test keys)", permissions=["change"])
-    def mark_counted(self, request, queryset):
-        self._set_test(request, queryset, False)
 
     def _set_test(self, request, queryset, test: bool) -> None:
         jobs = []

@@ -30,7 +30,6 @@ from ingest.values import (
     MAX_MODEL,
     MAX_MS,
     MAX_TOKENS,
-    SURROGATE_RE,
 )
 from rankings.catalog import OTHER_CATEGORY, UNKNOWN_PROVIDER
 
@@ -193,7 +192,7 @@ def normalize(event: Any, now: datetime) -> tuple[dict[str, Any] | None, dict[st
         if (
             not isinstance(raw_id, str)
             or len(raw_id) > MAX_ID_LENGTH
-            or (not raw_id.isprintable() and (CONTROL_RE.search(raw_id) or SURROGATE_RE.search(raw_id)))
+            or not raw_id.isprintable()  # no control, format (bidi, zero-width) or lone surrogate
         ):
             errors["id"] = f"must be a string of 1-{MAX_ID_LENGTH} printable characters"
         else:
@@ -211,7 +210,10 @@ def normalize(event: Any, now: datetime) -> tuple[dict[str, Any] | None, dict[st
         if moment is None or moment.tzinfo is not UTC or not EARLIEST <= moment <= now + FUTURE_TOLERANCE:
             moment = values.parsed(errors, "created_at", values.timestamp, created_at, now)
         if moment is not None:
-            out["created_at"] = moment.isoformat()
+            # A moment ahead of this clock (a gateway's clock skew, within FUTURE_TOLERANCE) is
+            # counted when it arrived: a window "so far" holds everything counted up to now,
+            # and no reading counts a request before it was made.
+            out["created_at"] = min(moment, now).isoformat()
 
     model = get("model")
     if model is None or model == "":

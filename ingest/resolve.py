@@ -22,18 +22,7 @@ from django.db import IntegrityError, transaction
 from ingest import schema
 from ingest.events import TITLE_IDENTITY_PREFIX, slugify
 from ingest.extras import join_tags, split_tags
-from rankings.models import (
-    App,
-    AppOrigin,
-    AppSlugAlias,
-    Author,
-    Category,
-    LLMModel,
-    ModelAlias,
-    Provider,
-    TagKey,
-    TagValue,
-)
+from rankings import models as catalog
 
 # A dated permaslug: the model's name, then its snapshot date (2024-07-18 or 20250522).
 _DATED = re.compile(r"^(?P<base>.+/.+?)-(?:20\d\d-[01]\d-[0-3]\d|20\d\d[01]\d[0-3]\d)$")
@@ -68,8 +57,10 @@ def _ensure(model, rows: dict[str, dict[str, Any]]) -> dict[str, int]:
 
 def _known_models(slugs: set[str]) -> dict[str, int]:
     """slug -> id for the slugs that are models or aliases of one."""
-    found = dict(LLMModel.objects.filter(slug__in=slugs).values_list("slug", "id"))
-    found.update(ModelAlias.objects.filter(slug__in=slugs - found.keys()).values_list("slug", "model_id"))
+    found = dict(catalog.LLMModel.objects.filter(slug__in=slugs).values_list("slug", "id"))
+    found.update(
+        catalog.ModelAlias.objects.filter(slug__in=slugs - found.keys()).values_list("slug", "model_id")
+    )
     return found
 
 
@@ -94,16 +85,19 @@ def _ensure_models(slugs: Iterable[str]) -> dict[str, int]:
     bases = set(dated.values())
     new = (unknown - dated.keys()) | (bases - _known_models(bases).keys())
     if new:
-        authors = _ensure(Author, {s.split("/")[0]: {"name": s.split("/")[0]} for s in new})
-        _ensure(LLMModel, {s: {"name": s.split("/")[1], "author_id": authors[s.split("/")[0]]} for s in new})
+        authors = _ensure(catalog.Author, {s.split("/")[0]: {"name": s.split("/")[0]} for s in new})
+        _ensure(
+            catalog.LLMModel,
+            {s: {"name": s.split("/")[1], "author_id": authors[s.split("/")[0]]} for s in new},
+        )
     if dated:
         canonical = _known_models(bases)
-        ModelAlias.objects.bulk_create(
-            [ModelAlias(slug=s, model_id=canonical[base]) for s, base in sorted(dated.items())],
+        catalog.ModelAlias.objects.bulk_create(
+            [catalog.ModelAlias(slug=s, model_id=canonical[base]) for s, base in sorted(dated.items())],
             ignore_conflicts=True,
         )
         for s, base in sorted(dated.items()):
-            LLMModel.objects.filter(pk=canonical[base], permaslug="").update(permaslug=s)
+            catalog.LLMModel.objects.filter(pk=canonical[base], permaslug="").update(permaslug=s)
     return _known_models(slugs)
 
 
@@ -113,7 +107,7 @@ def _app_slug(origin: str) -> str:
 
 
 def _ensure_apps(names_by_origin: dict[str, str]) -> dict[str, int]:
-    found = dict(AppOrigin.objects.filter(origin__in=names_by_origin).values_list("origin", "app_id"))
+    found = dict(catalog.AppOrigin.objects.filter(origin__in=names_by_origin).values_list("origin", "app_id"))
     for origin in sorted(names_by_origin.keys() - found.keys()):
         if origin.startswith(TITLE_IDENTITY_PREFIX):
             found[origin] = _title_app(origin, names_by_origin[origin])
@@ -126,14 +120,16 @@ def _title_app(identity: str, name: str) -> int:
     """The app of an export row known only by its title: the one app of that title that has a
     URL, when there is exactly one (the title becomes its alias), else an app of its own."""
     same_title = list(
-        App.objects.filter(name__iexact=" ".join(name.split()), origin__contains="://").values_list(
+        catalog.App.objects.filter(name__iexact=" ".join(name.split()), origin__contains="://").values_list(
             "pk", flat=True
         )[:2]
     )
     if len(same_title) != 1:
         return _create_app(identity, name)
-    AppOrigin.objects.bulk_create([AppOrigin(origin=identity, app_id=same_title[0])], ignore_conflicts=True)
-    return AppOrigin.objects.get(origin=identity).app_id
+    catalog.AppOrigin.objects.bulk_create(
+        [catalog.AppOrigin(origin=identity, app_id=same_title[0])], ignore_conflicts=True
+    )
+    return catalog.AppOrigin.objects.get(origin=identity).app_id
 
 
 def _slug_candidates(base: str, identity: str) -> Iterator[str]:
@@ -151,7 +147,7 @@ def _public_url(origin: str) -> str:
     origin such as https://my_app.local identifies an app but is no valid link, nor is a title
     identity): otherwise no link, so an operator can still save the app's page."""
     try:
-        App._meta.get_field("url").run_validators(origin)
+        catalog.App._meta.get_field("url").run_validators(origin)
     except ValidationError:
         return ""
     return origin
@@ -176,17 +172,17 @@ def _create_app(origin: str, name: str) -> int:
     """Create an app for a new origin (or title identity); a concurrent creator's row wins if
     it came first."""
     titled = origin.startswith(TITLE_IDENTITY_PREFIX)
-    base = (slugify(name)[:80] if titled else _app_slug(origin)) if origin else App.UNATTRIBUTED_SLUG
-    max_name = App._meta.get_field("name").max_length
+    base = (slugify(name)[:80] if titled else _app_slug(origin)) if origin else catalog.App.UNATTRIBUTED_SLUG
+    max_name = catalog.App._meta.get_field("name").max_length
     title = (name or origin.split("://", 1)[-1])[:max_name] if origin else "(unattributed)"
     candidates = _slug_candidates(base, origin)
     while True:
         slug = next(candidates)
-        if AppSlugAlias.objects.filter(slug=slug).exists():
+        if catalog.AppSlugAlias.objects.filter(slug=slug).exists():
             continue  # an old slug of a merged app keeps redirecting to the app it was merged into
         try:
             with transaction.atomic():
-                app = App.objects.create(
+                app = catalog.App.objects.create(
                     slug=slug,
                     name=title,
                     origin=origin,
@@ -194,13 +190,15 @@ def _create_app(origin: str, name: str) -> int:
                     needs_review=True,
                     is_public=not _NEW_APPS_PRIVATE.get(),
                 )
-                AppOrigin.objects.create(origin=origin, app=app)
+                catalog.AppOrigin.objects.create(origin=origin, app=app)
                 return app.id
         except IntegrityError:
-            existing = AppOrigin.objects.filter(origin=origin).values_list("app_id", flat=True).first()
+            existing = (
+                catalog.AppOrigin.objects.filter(origin=origin).values_list("app_id", flat=True).first()
+            )
             if existing is not None:
                 return existing
-            if not App.objects.filter(slug=slug).exists():
+            if not catalog.App.objects.filter(slug=slug).exists():
                 raise  # not a slug collision: the caller isolates the event that caused it
 
 
@@ -210,7 +208,7 @@ def _models(events: list[dict[str, Any]]) -> dict[str, int]:
 
 def _providers(events: list[dict[str, Any]]) -> dict[str, int]:
     names = {e["provider"]: e["provider_name"] for e in events}  # a few distinct ones
-    return _ensure(Provider, {slug: {"name": name or slug} for slug, name in names.items()})
+    return _ensure(catalog.Provider, {slug: {"name": name or slug} for slug, name in names.items()})
 
 
 def _apps(events: list[dict[str, Any]]) -> dict[str, int]:
@@ -222,24 +220,25 @@ def _apps(events: list[dict[str, Any]]) -> dict[str, int]:
 
 
 def _categories(events: list[dict[str, Any]]) -> dict[str, int]:
-    return _ensure(Category, {slug: {"name": slug.title()} for slug in {e["category"] for e in events}})
+    categories = {e["category"] for e in events}  # a few distinct ones
+    return _ensure(catalog.Category, {slug: {"name": slug.title()} for slug in categories})
 
 
 # How each stored catalog dimension of ``ingest.schema`` finds (or creates) its entries.
 RESOLVERS = {"model": _models, "provider": _providers, "app": _apps, "category": _categories}
 
 
-def _admit(key: TagKey, seen: Counter[str]) -> None:
+def _admit(key: catalog.TagKey, seen: Counter[str]) -> None:
     """Catalog entries for the new values of ``key`` (``key=value`` texts, with how often
     each is seen), the most frequent first, while the key has room; and its "other" entry.
     The key's row is locked meanwhile, so concurrent workers never admit past its limit."""
-    TagKey.objects.select_for_update().filter(pk=key.pk).first()
-    admitted = TagValue.objects.filter(key=key).exclude(value=TagValue.OTHER).count()
+    catalog.TagKey.objects.select_for_update().filter(pk=key.pk).first()
+    admitted = catalog.TagValue.objects.filter(key=key).exclude(value=catalog.TagValue.OTHER).count()
     room = max(0, key.max_values - admitted)
     chosen = [tag for tag, _ in sorted(seen.items(), key=lambda item: (-item[1], item[0]))][:room]
-    other = f"{key.key}={TagValue.OTHER}"
-    TagValue.objects.bulk_create(
-        [TagValue(key=key, value=tag.split("=", 1)[1], tag=tag) for tag in sorted({*chosen, other})],
+    other = f"{key.key}={catalog.TagValue.OTHER}"
+    catalog.TagValue.objects.bulk_create(
+        [catalog.TagValue(key=key, value=tag.split("=", 1)[1], tag=tag) for tag in sorted({*chosen, other})],
         ignore_conflicts=True,
     )
 
@@ -255,21 +254,26 @@ def fold_tags(events: list[dict[str, Any]]) -> None:
     for combination, n in combinations.items():
         for tag in split_tags(combination):
             seen[tag] += n
-    known = set(TagValue.objects.filter(tag__in=seen).values_list("tag", flat=True))
+    known = set(catalog.TagValue.objects.filter(tag__in=seen).values_list("tag", flat=True))
     new: dict[str, Counter[str]] = {}
     for tag in seen.keys() - known:
         new.setdefault(tag.split("=", 1)[0], Counter())[tag] = seen[tag]
     if new:
         with transaction.atomic():
-            for key in TagKey.objects.filter(key__in=new).order_by("key"):  # one order: no deadlocks
+            for key in catalog.TagKey.objects.filter(key__in=new).order_by("key"):  # one order: no deadlocks
                 _admit(key, new[key.key])
-        others = {f"{key}={TagValue.OTHER}" for key in new}
-        known = set(TagValue.objects.filter(tag__in=seen.keys() | others).values_list("tag", flat=True))
+        others = {f"{key}={catalog.TagValue.OTHER}" for key in new}
+        known = set(
+            catalog.TagValue.objects.filter(tag__in=seen.keys() | others).values_list("tag", flat=True)
+        )
     if seen.keys() <= known:
         return  # every value already kept: nothing to fold
     folded = {}
     for combination in combinations:
-        tags = (t if t in known else f"{t.split('=', 1)[0]}={TagValue.OTHER}" for t in split_tags(combination))
+        tags = (
+            t if t in known else f"{t.split('=', 1)[0]}={catalog.TagValue.OTHER}"
+            for t in split_tags(combination)
+        )
         folded[combination] = join_tags(sorted({t for t in tags if t in known}))
     for e in events:
         if e.get("tags"):

@@ -299,7 +299,7 @@ DIMENSIONS = (
         page=(("Variants", "variant"), ("Top apps", "app"), ("Categories", "category")),
         related=("author",),
         old_slugs="aliases",
-        pattern=r"^[a-z0-9._-]+/[a-z0-9._-]+$",
+        pattern=r"^[A-Za-z0-9._-]+/[A-Za-z0-9._-]+$",  # capitals: a 301 to the lower-case slug
         max_length=200,
     ),
     Dimension(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import re
 import time
+import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -40,6 +41,9 @@ CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 # Removed from free text too: bidi embeddings, overrides and isolates (U+202A-U+202E,
 # U+2066-U+2069), which would flip the text around a name wherever it is shown.
 REMOVED_RE = re.compile(r"[\x00-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
+# Unicode categories that draw nothing: format (zero-width spaces and joiners, soft hyphen,
+# byte order mark), combining marks with nothing to combine with, separators.
+_INVISIBLE = frozenset({"Cf", "Mn", "Me", "Zs", "Zl", "Zp", "Cc"})
 SURROGATE_RE = re.compile(r"[\ud800-\udfff]")  # lone surrogates: JSON can carry them, UTF-8 cannot
 MAX_MODEL = 64 + 1 + 128 + 1 + 16 + 10  # author/name:variant as _MODEL_RE allows, with spaces
 _VARIANT_RE = re.compile(r"^[a-z0-9-]{1,16}$")
@@ -64,6 +68,8 @@ def text(value: Any, limit: int) -> str:
         if SURROGATE_RE.search(value):
             raise ValueError("must be valid Unicode (it holds a lone surrogate)")
         value = REMOVED_RE.sub("", value)
+        if all(unicodedata.category(c) in _INVISIBLE for c in value):
+            return ""  # zero-width and format characters only: shown, it would be an empty link
     return value.strip()
 
 
@@ -137,7 +143,7 @@ def timestamp(value: Any, now: datetime) -> datetime:
     if moment < EARLIEST:
         raise ValueError("must not be before 2020-01-01")
     if moment > now + FUTURE_TOLERANCE:
-        raise ValueError("must not be in the future")
+        raise ValueError("must not be more than 1 hour ahead of the server's clock")
     return moment
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -38,6 +40,20 @@ admin.site.index_title = "Catalog, ingest and health"
 def counted(count: int, opts) -> str:
     """``count`` entries of a model, its verbose name singular or plural ("1 app", "2 apps")."""
     return f"{count} {opts.verbose_name if count == 1 else opts.verbose_name_plural}"
+
+
+def switch_actions(apply: str, on: tuple[str, str], off: tuple[str, str]) -> tuple[Callable, Callable]:
+    """The two actions that turn one flag of the selected rows on and off: each a (name,
+    description), both calling the admin's ``apply(request, queryset, value)``."""
+
+    def action(name: str, description: str, value: bool) -> Callable:
+        def run(modeladmin, request, queryset):
+            getattr(modeladmin, apply)(request, queryset, value)
+
+        run.__name__ = run.__qualname__ = name
+        return admin.action(description=description, permissions=["change"])(run)
+
+    return action(*on, True), action(*off, False)
 
 
 @admin.action(description="Confirm: reviewed by staff", permissions=["change"])
@@ -331,13 +347,11 @@ class AppAdmin(MergeActionMixin, ReviewAdmin):
         self.merged_message(request, target, others, merged)
         return HttpResponseRedirect(changelist)
 
-    @admin.action(description="Hide from public rankings (private)", permissions=["change"])
-    def make_private(self, request, queryset):
-        self._set_public(request, queryset, False)
-
-    @admin.action(description="Show in public rankings", permissions=["change"])
-    def make_public(self, request, queryset):
-        self._set_public(request, queryset, True)
+    make_public, make_private = switch_actions(
+        "_set_public",
+        on=("make_public", "Show in public rankings"),
+        off=("make_private", "Hide from public rankings (private)"),
+    )
 
     def _set_public(self, request, queryset, public: bool) -> None:
         apps = list(queryset)

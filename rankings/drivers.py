@@ -19,7 +19,14 @@ from decimal import Decimal
 
 from rankings.growth import CostSplit, Growth, context_split, price_volume
 from rankings.selectors import growth as reads
-from rankings.templatetags.rankings_format import MINUS, compact, percent, signed_compact, signed_percent
+from rankings.templatetags.rankings_format import (
+    MINUS,
+    compact,
+    percent,
+    plural,
+    signed_compact,
+    signed_percent,
+)
 
 KEYS = (
     "model_breadth",
@@ -294,31 +301,33 @@ def _level(d: Driver, value: float | None) -> str:
     return f"{value:.1f}"
 
 
-def _plural(n: float, word: str) -> str:
-    return f"{n:,.0f} {word}{'' if n == 1 else 's'}"
-
-
 # Each driver's sentence: {tokens} signed, {of_change} its share of the change (when there is
-# one), {now} and {was} its indicator, then its figures.
+# one), {level} its indicator (see LEVELS), then its figures.
 SENTENCES = {
     "model_breadth": "Apps using two or more models changed by {tokens} tokens{of_change}; {breadth}.",
-    "discovery": "{models} that entered the top {top} in the window before grew {tokens} tokens beyond "
-    "the other models' pace{of_change}; {they_hold} {now} of tokens (was {was}).",
-    "reasoning": "Reasoning tokens changed by {tokens}{of_change}; they are {now} of completion tokens (was {was}).",
-    "free_vs_paid": "Free traffic changed by {tokens} tokens{of_change} and is {now} of tokens (was {was}); "
-    "{apps} moved from free to paid models.",
-    "routing_variants": "Routing variants changed by {tokens} tokens{of_change} and carry {now} of tokens "
-    "(was {was}).",
-    "app_growth": "Coding agents changed by {tokens} tokens{of_change} and hold {now} of tokens (was {was}); "
-    "new apps brought {new_apps}.",
-    "context_growth": "Longer prompts account for {tokens} tokens{of_change}: {now} prompt tokens per request "
-    "(was {was}).",
+    "discovery": "{models} that entered the top {top} in the window before: {tokens} tokens against growing "
+    "at the other models' pace{of_change}; {level}.",
+    "reasoning": "Reasoning tokens changed by {tokens}{of_change}; {level}.",
+    "free_vs_paid": "Free traffic changed by {tokens} tokens{of_change}; {level}; {apps} moved from free to paid models.",
+    "routing_variants": "Routing variants changed by {tokens} tokens{of_change}; {level}.",
+    "app_growth": "Coding agents changed by {tokens} tokens{of_change}; {level}; new apps brought {new_apps}.",
+    "context_growth": "{longer} prompts account for {tokens} tokens{of_change}: {level}.",
+}
+# Each indicator in words: now, and before (a value in {}), and what it is measured over, for
+# a window that had none of it: "(was –)" would say nothing.
+LEVELS = {
+    "discovery": ("{they_hold} {} of tokens", "{they_held} {} of tokens", "tokens"),
+    "reasoning": ("they are {} of completion tokens", "they were {} of completion tokens", "completion tokens"),
+    "free_vs_paid": ("it is {} of tokens", "it was {} of tokens", "tokens"),
+    "routing_variants": ("they carry {} of tokens", "they carried {} of tokens", "tokens"),
+    "app_growth": ("they hold {} of tokens", "they held {} of tokens", "tokens"),
+    "context_growth": ("{} prompt tokens per request", "{} prompt tokens per request", "requests"),
 }
 # Models per app in words: by which windows had an attributed app with usage.
 BREADTH = {
     (True, True): "weighted by tokens, an app uses {now} models (was {was})",
-    (True, False): "weighted by tokens, an app uses {now} models (no app used one before)",
-    (False, True): "weighted by tokens, an app used {was} models before (no app uses one now)",
+    (True, False): "weighted by tokens, an app uses {now} models (no app had usage in the window before)",
+    (False, True): "weighted by tokens, an app used {was} models before (no app has usage now)",
     (False, False): "no app used a model in either window",
 }
 NO_ENTRANTS = (
@@ -326,22 +335,37 @@ NO_ENTRANTS = (
 )
 
 
+def _level_words(d: Driver) -> str:
+    """The driver's indicator now and before, in words, saying plainly which window had none."""
+    present, past, over = LEVELS[d.key]
+    one = d.figures.get("models") == 1  # discovery's entrants: "it holds", "they hold"
+    subject = {"they_hold": "it holds" if one else "they hold", "they_held": "it held" if one else "they held"}
+    now, was = present.format(_level(d, d.after), **subject), past.format(_level(d, d.before), **subject)
+    if d.after is not None and d.before is not None:
+        return f"{now} (was {_level(d, d.before)})"
+    if d.after is not None:
+        return f"{now} (no {over} in the window before)"
+    if d.before is not None:
+        return f"{was} before (no {over} now)"
+    return f"no {over} in either window"
+
+
 def _sentence(d: Driver) -> str:
     f = d.figures
     if d.key == "discovery" and not f["models"]:
         return NO_ENTRANTS.format(top=f["top"])
-    now, was = _level(d, d.after), _level(d, d.before)
     converted = f.get("apps_free_to_paid", 0)
     return SENTENCES[d.key].format(
         tokens=signed_compact(d.tokens),
         of_change=_of_change(d),
-        now=now,
-        was=was,
-        breadth=BREADTH[d.after is not None, d.before is not None].format(now=now, was=was),
+        level=_level_words(d) if d.key in LEVELS else "",
+        longer="Longer" if d.tokens >= 0 else "Shorter",
+        breadth=BREADTH[d.after is not None, d.before is not None].format(
+            now=_level(d, d.after), was=_level(d, d.before)
+        ),
         top=f.get("top"),
-        models=_plural(f.get("models", 0), "model"),
-        they_hold="it holds" if f.get("models") == 1 else "they hold",
-        apps=_plural(converted, "app") if converted else "no app",
+        models=plural(f.get("models", 0), "model"),
+        apps=plural(converted, "app") if converted else "no app",
         new_apps=signed_compact(f.get("new_apps", 0)),
     )
 

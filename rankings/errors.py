@@ -71,7 +71,9 @@ class RefuseBadQueryMiddleware:
     parameters than DATA_UPLOAD_MAX_NUMBER_FIELDS (400: Django raises wherever they are read,
     the error page's own links included); a NUL character in the path or the query string
     (400: PostgreSQL cannot hold NUL in text, so a slug or filter with one would reach the
-    database as an error (500) wherever a view forgot to check)."""
+    database as an error (500) wherever a view forgot to check); an API parameter given more
+    than once (400: every one takes a single value, and reading the last would answer for a
+    question the client may not have asked)."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -85,6 +87,10 @@ class RefuseBadQueryMiddleware:
         if fields is not None and query.count("&") >= fields:  # as Django counts: 1 + separators
             message = f"More than {fields:,} query parameters."
             return _refuse_query(request, 400, "too_many_parameters", message)
+        if request.path.startswith("/api/"):
+            repeated = next((k for k, v in request.GET.lists() if len(v) > 1), None)
+            if repeated is not None:  # no API parameter takes several values: which one was meant?
+                return json_error(400, "invalid", f"{repeated}: given more than once.", repeated)
         if "\x00" in request.path or "%00" in query:
             field = next((k for k, v in request.GET.items() if "\x00" in k + v), None)
             if field is not None and request.path.startswith("/api/"):

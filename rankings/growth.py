@@ -22,7 +22,7 @@ from rankings import selectors
 from rankings.selectors import Totals, Window
 from rankings.selectors import growth as reads
 from rankings.selectors.entities import entities_of
-from rankings.templatetags.rankings_format import compact, points, signed_compact
+from rankings.templatetags.rankings_format import compact, percent, points, signed_compact
 
 CONTRIBUTOR_ENTITIES = ("author", "model", "app", "category")
 TOP_CONTRIBUTORS = 8
@@ -350,8 +350,12 @@ def summary(growth: Growth) -> list[str]:
     if growth.change and categories:
         top = max(categories, key=lambda c: c.change if growth.change > 0 else -c.change)
         share = top.change * 100 / growth.change
-        sentence = f"{top.entity.name} apps {'added' if growth.change > 0 else 'lost'} {abs(share):,.0f}% of the change"
-        sentences.append(sentence + ".")
+        # Over 100 % when other categories moved the other way: said, not left to puzzle over.
+        against = "; the others moved the other way" if share > 100 else ""
+        sentences.append(
+            f"The {top.entity.name} category moved most: {signed_compact(top.change)} tokens, "
+            f"{share:,.0f}% of the change{against}."
+        )
         if apps:
             lead = max(apps, key=lambda c: c.change if growth.change > 0 else -c.change)
             sentences.append(
@@ -360,6 +364,6 @@ def summary(growth: Growth) -> list[str]:
     r0, r1 = growth.totals_before.reasoning_share, growth.totals_after.reasoning_share
     if r1 is not None and r0 is not None:
         sentences.append(
-            f"Reasoning tokens are now {r1 * 100:.0f}% of completions ({points((r1 - r0) * 100)})."
+            f"Reasoning tokens are now {percent(r1)} of completions ({points((r1 - r0) * 100, 1)})."
         )
     return sentences

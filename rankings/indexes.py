@@ -53,7 +53,8 @@ class Field:
 
 def _slug_of(model) -> Callable[[str], Any]:
     def parse(value: str) -> Any:
-        pk = model.objects.filter(slug=value[:200]).values_list("pk", flat=True).first()
+        value = value[:200].lower()  # slugs are lower case: "Anthropic" names the same author
+        pk = model.objects.filter(slug=value).values_list("pk", flat=True).first()
         if pk is None:
             raise ValueError(value)
         return pk if model is Category else value

@@ -8,6 +8,7 @@ per rollup generation and period; search, filters, sort and pages are applied to
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, timedelta
 from typing import Any
 
@@ -43,28 +44,35 @@ def metric_of(totals: Totals | None, metric: str) -> float:
     return float(totals.cost) if metric == "cost" else float(getattr(totals, metric))
 
 
-# Per catalog row, the first bucket of its per-day grain: one probe of its (entity, bucket) index.
+# Per catalog row (all, or those of %(ids)s), the first bucket of its per-day grain: one probe
+# of its (entity, bucket) index.
 _FIRST_SEEN = sql.SQL(
-    "SELECT c.id, (SELECT min(u.bucket) FROM {table} u WHERE u.{column} = c.id) FROM {catalog} c"
+    "SELECT c.id, (SELECT min(u.bucket) FROM {table} u WHERE u.{column} = c.id) FROM {catalog} c{some}"
 )
 
 
-def first_seen(entity: str) -> dict[int, date]:
+def first_seen(entity: str, used: Iterable[int] = ()) -> dict[int, date]:
     """The first day each model or app was used: one probe of the (entity, bucket) index per
-    catalog row (cheaper than grouping the whole table)."""
+    catalog row (cheaper than grouping the whole table), kept ``SLOW_TTL``. Of ``used`` (rows
+    known to have usage), those the kept answer lacks (new, or first used since it was read)
+    are probed now: a listed row with usage always has its day."""
     grain = {"model": MODEL_TOTAL, "app": APP_DAILY}[entity]
-    query = _FIRST_SEEN.format(
-        table=grain.name,
-        column=sql.Identifier(schema.DIMENSION[entity].column),
-        catalog=sql.Identifier(selectors.ENTITY_MODEL[entity]._meta.db_table),
-    )
 
-    def compute() -> dict[int, date]:
+    def probe(ids: list[int] | None = None) -> dict[int, date]:
+        query = _FIRST_SEEN.format(
+            table=grain.name,
+            column=sql.Identifier(schema.DIMENSION[entity].column),
+            catalog=sql.Identifier(selectors.ENTITY_MODEL[entity]._meta.db_table),
+            some=sql.SQL("" if ids is None else " WHERE c.id = ANY(%(ids)s)"),
+        )
         with read_cursor() as cursor:
-            cursor.execute(query)
+            cursor.execute(query, {"ids": ids})
             return {pk: day for pk, day in cursor.fetchall() if day is not None}
 
-    return cached(f"first-seen:{entity}", compute, ttl=SLOW_TTL)
+    seen = cached(f"first-seen:{entity}", probe, ttl=SLOW_TTL)
+    if missing := [pk for pk in used if pk not in seen]:
+        seen = {**seen, **probe(missing)}
+    return seen
 
 
 # Per model, its providers and variants: the full daily cube over the window (bucket range).
@@ -134,7 +142,7 @@ def _windows(entity: str, period: str, zone: str, filters: Filters | None = None
 def model_entries(period: str, metric: str, zone: str) -> list[dict[str, Any]]:
     def compute() -> list[dict[str, Any]]:
         current, previous = _windows("model", period, zone)
-        offers, seen = model_offers(), first_seen("model")
+        offers, seen = model_offers(), first_seen("model", current.keys() | previous.keys())
         rows = []
         for m in LLMModel.objects.select_related("author").order_by("slug"):
             offer = offers.get(m.pk, {"providers": [], "variants": []})
@@ -165,7 +173,7 @@ def app_entries(period: str, metric: str, zone: str, category: int | None = None
 
     def compute() -> list[dict[str, Any]]:
         current, previous = _windows("app", period, zone, Filters(category=category))
-        seen = first_seen("app")
+        seen = first_seen("app", current.keys() | previous.keys())
         apps = App.objects.filter(is_public=True).only("slug", "name", "url", "description")
         if category is not None:
             apps = apps.filter(pk__in=list(current))

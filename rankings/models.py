@@ -14,22 +14,34 @@ VARIANTS = ("free", "nitro", "floor", "thinking", "extended", "online", "beta", 
 VARIANT_CHOICES = [("", "standard")] + [(v, f":{v}") for v in VARIANTS]
 
 
-class CatalogEntry(models.Model):
+class Dated(models.Model):
+    """A catalog row that records when it was made and is shown as one of its fields."""
+
+    shown_as = "slug"  # the field its admin lists, links and messages show
+
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        return getattr(self, self.shown_as)
+
+
+class CatalogEntry(Dated):
     """Fields shared by every catalog entity that ingest may create on first sight."""
+
+    shown_as = "name"
 
     slug = models.SlugField(max_length=200, unique=True)
     name = models.CharField(max_length=200)
     needs_review = models.BooleanField(
         default=False, help_text="Created by ingest on first sight; not yet confirmed by staff."
     )
-    created_at = models.DateTimeField(auto_now_add=True)
 
-    class Meta:
+    class Meta(Dated.Meta):
         abstract = True
         ordering = ["name"]
-
-    def __str__(self) -> str:
-        return self.name
 
 
 class Author(CatalogEntry):
@@ -102,18 +114,13 @@ class LLMModel(models.Model):
         return self.slug.split("/", 1)[1]
 
 
-class OtherSlug(models.Model):
+class OtherSlug(Dated):
     """Another slug a catalog entry answers to: URLs under it (page, API detail, embeds,
     badges already pasted into READMEs) redirect permanently to the entry's own."""
 
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
+    class Meta(Dated.Meta):
         abstract = True
         ordering = ["slug"]
-
-    def __str__(self) -> str:
-        return self.slug
 
 
 class ModelAlias(OtherSlug):

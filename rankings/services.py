@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
 
 from django.apps import apps as django_apps
@@ -113,19 +113,13 @@ def merge_apps(target: App, others: Iterable[App]) -> int:
     """Merge ``others`` into ``target``: their origins become its aliases, their slugs (and
     the old slugs they had themselves) redirect to its pages, and their history moves to it
     in the rollups and raw events; totals are checked unchanged. Returns apps merged."""
-    sources = [app for app in others if app.pk != target.pk]
-    if not sources:
-        return 0
-    source_ids = [app.pk for app in sources]
-    with transaction.atomic():
-        maintain.reassign("app", source_ids, target.pk)
+
+    def carry_over(sources: list[App], source_ids: list[int]) -> None:
         AppOrigin.objects.filter(app_id__in=source_ids).update(app=target)
         AppSlugAlias.objects.filter(app_id__in=source_ids).update(app=target)
-        keep_old_slugs("app", target, [app.slug for app in sources])
         target.categories.add(*Category.objects.filter(apps__in=source_ids))
-        App.objects.filter(pk__in=source_ids).delete()
-        transaction.on_commit(bump_generation)
-    return len(source_ids)
+
+    return _merge("app", target, others, carry_over)
 
 
 def keep_old_slugs(kind: str, entry: App | LLMModel, slugs: Iterable[str]) -> None:
@@ -169,17 +163,31 @@ def merge_models(target: LLMModel, others: Iterable[LLMModel]) -> int:
     own): their slugs and aliases become its aliases, so later events under those slugs count
     for it and their URLs redirect to its, and their history moves to it in the rollups and raw
     events; totals are checked unchanged. Returns models merged."""
-    sources = [model for model in others if model.pk != target.pk]
-    if not sources:
-        return 0
-    source_ids = [model.pk for model in sources]
-    with transaction.atomic():
-        maintain.reassign("model", source_ids, target.pk)
+
+    def carry_over(sources: list[LLMModel], source_ids: list[int]) -> None:
         ModelAlias.objects.filter(model_id__in=source_ids).update(model=target)
-        keep_old_slugs("model", target, [model.slug for model in sources])
         if not target.permaslug:
             target.permaslug = next((m.permaslug for m in sources if m.permaslug), "")
             target.save(update_fields=["permaslug"])
-        LLMModel.objects.filter(pk__in=source_ids).delete()
+
+    return _merge("model", target, others, carry_over)
+
+
+def _merge[E: (App, LLMModel)](
+    kind: str, target: E, others: Iterable[E], carry_over: Callable[[list[E], list[int]], None]
+) -> int:
+    """Merge ``others`` into ``target`` along the catalog dimension ``kind``, in one
+    transaction: their usage moves to it (checked unchanged), ``carry_over`` moves what the
+    entries of that kind own, their slugs become its old slugs, and they are deleted. Returns
+    entries merged."""
+    sources = [entry for entry in others if entry.pk != target.pk]
+    if not sources:
+        return 0
+    source_ids = [entry.pk for entry in sources]
+    with transaction.atomic():
+        maintain.reassign(kind, source_ids, target.pk)
+        carry_over(sources, source_ids)
+        keep_old_slugs(kind, target, [entry.slug for entry in sources])
+        type(target).objects.filter(pk__in=source_ids).delete()
         transaction.on_commit(bump_generation)
     return len(source_ids)

@@ -9,7 +9,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 
 from rankings.listings import PLURAL_OF
-from rankings.templatetags.rankings_format import compact, percent
+from rankings.templatetags.rankings_format import compact, percent, plural
 
 SITE_NAME = "Tokenrank"
 
@@ -39,7 +39,7 @@ def home_summary(ranking, period_label: str) -> str:
     top = ranking.rows[0]
     name = top.entity.name if top.entity is not None else "(deleted)"
     return (
-        f"{period_label}, {ranking.count} models used {compact(ranking.total)} tokens; "
+        f"{period_label}, {plural(ranking.count, 'model')} used {compact(ranking.total)} tokens; "
         f"{name} led with {compact(top.value)} ({percent(top.share)})."
     )
 
@@ -47,7 +47,7 @@ def home_summary(ranking, period_label: str) -> str:
 def entity_summary(name: str, totals, period_label: str, previous_tokens: float | None) -> str:
     """ "Claude Sonnet 4 used 1.2B tokens in 34.0K requests this week, +12.3% on the week before."."""
     sentence = (
-        f"{name} used {compact(totals.tokens)} tokens in {compact(totals.requests)} requests "
+        f"{name} used {compact(totals.tokens)} tokens in {plural(totals.requests, 'request', compact(totals.requests))} "
         f"{period_label.lower()}"
     )
     if previous_tokens:

@@ -116,6 +116,22 @@ def flag_key_events(
         return cursor.fetchone()
 
 
+# Tokens per model straight from the raw events of a time range: the partitions of the
+# range, scanned (no index: a reference for checks and benchmarks, not a page's read).
+_RAW_MODEL_TOKENS = sql.SQL(
+    "SELECT model_id, sum(prompt_tokens + completion_tokens) FROM ingest_rawevent "
+    "WHERE created_at >= %(start)s AND created_at < %(end)s GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT %(limit)s"
+)
+
+
+def raw_model_tokens(start: datetime, end: datetime, limit: int | None = None) -> dict[int, float]:
+    """Tokens per model id of every raw event (test keys' too) in ``[start, end)``, most first
+    (the ``limit`` most; None: all): the model leaderboard recomputed bypassing the rollups."""
+    with connection.cursor() as cursor:
+        cursor.execute(_RAW_MODEL_TOKENS, {"start": start, "end": end, "limit": limit})
+        return {model: float(tokens) for model, tokens in cursor.fetchall()}
+
+
 class MergeMismatch(RuntimeError):
     """A merge would change totals; the caller's transaction rolls it back."""
 

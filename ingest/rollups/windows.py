@@ -144,7 +144,7 @@ class Window:
 
     def comparison(self) -> str:
         """What :meth:`previous` is, in words ("vs the same time last week", "day over day",
-        "vs the previous 45 minutes", "vs the previous 23 hours 30 minutes", "vs the same
+        "vs the previous day", "vs the previous 45 minutes", "vs the previous 23 hours 30 minutes", "vs the same
         elapsed time of the previous 7 days")."""
         if self.period in CALENDAR_PERIODS:
             if self.end >= shift(self.start, self.period, 1, self.zone):
@@ -160,6 +160,8 @@ class Window:
             for n, unit in ((days, "day"), (hours, "hour"), (minutes, "minute"))
             if n
         ]
+        if parts in (["1 day"], ["1 hour"], ["1 minute"]):
+            parts = [parts[0].removeprefix("1 ")]  # "the previous day", not "the previous 1 day"
         return f"vs {so_far}the previous {' '.join(parts)}"
 
     def label(self, named: bool = False) -> str:

@@ -117,7 +117,7 @@ def _parameters(spec: indexes.Spec) -> list[OpenApiParameter]:
         TZ_PARAM,
         OpenApiParameter("metric", str, enum=list(indexes.METRICS), description="Default: tokens."),
         OpenApiParameter("sort", str, enum=list(spec.sorts), description="Default: usage (the metric)."),
-        OpenApiParameter("page", int, description="From 1."),
+        OpenApiParameter("page", int, description="From 1; past the last page: 400."),
         OpenApiParameter("limit", int, description="Entries per page, 1-100 (default 50)."),
     ]
     fields = [
@@ -147,6 +147,9 @@ class IndexListView(ReadView):
         if not limit.isdigit() or not 1 <= int(limit) <= 100:
             raise ApiError(400, "invalid", "limit: a whole number from 1 to 100.", "limit")
         result = indexes.apply(spec, query, page_size=int(limit))
+        if query.page > result.pages:  # pages show the last page; a client paging on must stop
+            message = f"page {query.page} is past the last page ({result.pages:,} of {int(limit)} entries)."
+            raise ApiError(400, "invalid", message, "page")
         next_url = None
         if result.page < result.pages:
             following = request.query_params.copy()

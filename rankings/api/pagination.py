@@ -74,7 +74,10 @@ class OffsetPagination(LimitOffsetPagination):
 
     def given(self, request: Request, params: type[serializers.Serializer]) -> dict[str, str]:
         """The list's own parameters (``params``' fields, the page's, ``format``) as given,
-        sorted by name: the canonical cache key, and what links carry."""
+        sorted by name: the canonical cache key, and what links carry. ``cursor`` is refused
+        here, before any cached page could answer for it."""
+        if "cursor" in request.query_params:  # the offset's former name: never read as page 1
+            raise ApiError(400, "invalid", "cursor: now called offset (the same number).", "cursor")
         names = {*params().fields, self.limit_query_param, self.offset_query_param, "format"}
         return {name: request.query_params[name] for name in sorted(request.query_params) if name in names}
 
@@ -82,8 +85,6 @@ class OffsetPagination(LimitOffsetPagination):
         self, request: Request, params: type[serializers.Serializer], fetch: Callable[[int | None, int], Page]
     ) -> Page:
         """The page ``request`` asks for: ``fetch(limit, offset)`` (``limit`` None: every row)."""
-        if "cursor" in request.query_params:  # the offset's former name: never read as page 1
-            raise ApiError(400, "invalid", "cursor: now called offset (the same number).", "cursor")
         self.request = request
         self.carried = self.given(request, params)
         self.limit = self.get_limit(request)

@@ -119,7 +119,7 @@ def exact_window(start: datetime, end: datetime, zone: str) -> Window:
         notes.append("start and end were widened to quarter-hours, the finest grain kept")
     window = Window(read_start, read_end, zone)
     if window.ahead:
-        notes.append("the window ends after now: so far, compared with the same elapsed time of the window before")
+        notes.append("the window ends after now: read so far")  # the comparison says what it is set against
     return replace(window, note="; ".join(notes))
 
 

@@ -3,8 +3,10 @@ that turns selector results into JSON-ready dicts)."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+from django.core.serializers.json import DjangoJSONEncoder
 from rest_framework import serializers
 
 from ingest import schema
@@ -150,11 +152,14 @@ def totals_dict(totals: Totals) -> dict[str, Any]:
 
 
 def flat(row: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """A nested row flattened for CSV: entity.slug -> entity_slug."""
+    """A nested row flattened for CSV: entity.slug -> entity_slug; a list (a detail's top
+    apps, say) is one cell of JSON, as the JSON answer writes it."""
     out: dict[str, Any] = {}
     for key, value in row.items():
         if isinstance(value, dict):
             out.update(flat(value, f"{prefix}{key}_"))
+        elif isinstance(value, list):
+            out[f"{prefix}{key}"] = json.dumps(value, ensure_ascii=False, cls=DjangoJSONEncoder)
         else:
             out[f"{prefix}{key}"] = value
     return out

@@ -43,7 +43,13 @@ def current_slug(dimension: schema.Dimension, slug: str) -> str | None:
     """The slug of the entry that ``slug`` is another slug of (``Dimension.old_slugs``: an app
     or model merged into another, a model's dated permaslug), if anyone may see that entry;
     None otherwise (a private survivor is as unknown as a missing app, so an old slug never
-    tells it exists)."""
+    tells it exists). Slugs are written in lower case (ingest lowers model ids and origins),
+    so one with capitals, typed or pasted, is another slug of its lower-case entry."""
+    if slug != (lower := slug.lower()):
+        # One row through the unique index on the slug.
+        if found := entries(dimension).filter(slug=lower).values_list("slug", flat=True).first():
+            return found
+        slug = lower
     if dimension.old_slugs is None:
         return None
     # One row through the unique index on the old slug (rankings_appslugalias.slug,

@@ -82,6 +82,18 @@ def percent(value, digits: int = 1) -> str:
     return "–" if value is None else f"{float(value) * 100:.{digits}f}%"
 
 
+def plural(n: float, word: str, shown: str | None = None) -> str:
+    """ "1 request", "1,200 requests" (``shown``: the number as written, e.g. compact)."""
+    return f"{f'{n:,.0f}' if shown is None else shown} {word}{'' if n == 1 else 's'}"
+
+
+@register.filter
+def was_percent(value, over: str) -> str:
+    """A share in the window before, after its value now: "(was 12.3%)", or "(no completions
+    before)" when the window before had none of what it is a share of."""
+    return f"(no {over} before)" if value is None else f"(was {percent(value)})"
+
+
 @register.filter
 def change(value) -> str:
     """A percent change, signed: +12.4% / −3.0%."""

@@ -2,6 +2,7 @@
 
 import gzip
 import json
+from datetime import datetime, timedelta
 
 import pytest
 from django.utils import timezone
@@ -54,10 +55,11 @@ def test_resent_and_repeated_ids_are_duplicates(client, ingest_key):
     [
         ({"id": None}, "id", "is required"),
         ({"id": "bad\x00id"}, "id", "printable"),
+        ({"id": "u-rtl\u202e2"}, "id", "printable"),  # a bidi override: not one id shown as another
         ({"id": "x" * 201}, "id", "1-200"),
         ({"created_at": "yesterday"}, "created_at", "RFC 3339"),
         ({"created_at": "2019-12-31T23:59:59Z"}, "created_at", "before 2020"),
-        ({"created_at": "2999-01-01T00:00:00Z"}, "created_at", "future"),
+        ({"created_at": "2999-01-01T00:00:00Z"}, "created_at", "more than 1 hour ahead of the server's clock"),
         ({"model": "no-slash"}, "model", "author/name"),
         ({"model": 42}, "model", "author/name"),
         ({"tokens_prompt": -5}, "tokens_prompt", "negative"),
@@ -257,6 +259,19 @@ def test_events_far_in_the_past_of_retention_are_still_accepted(client, ingest_k
     _, key = ingest_key
     event = EventFactory.build(created_at=(timezone.now().replace(year=2021)).isoformat())
     assert post_events(client, key, [event]).json()["accepted"] == 1
+
+
+def test_an_event_dated_ahead_of_the_clock_is_counted_when_it_arrived(client, ingest_key):
+    """A gateway's clock skew (within the hour allowed) must not put a request after now: a
+    window "so far" would leave it out, or its last day read whole would count it early."""
+    _, key = ingest_key
+    sent = timezone.now()
+    ahead = EventFactory.build(created_at=(sent + timedelta(minutes=50)).isoformat())
+    on_time = EventFactory.build(created_at=(sent - timedelta(minutes=5)).isoformat())
+    assert post_events(client, key, [ahead, on_time]).json()["accepted"] == 2
+    stored = {e["id"]: datetime.fromisoformat(e["created_at"]) for e in InboxBatch.objects.get().events}
+    assert sent <= stored[ahead["id"]] <= timezone.now()
+    assert stored[on_time["id"]] == datetime.fromisoformat(on_time["created_at"])
 
 
 def test_a_free_variant_without_a_cost_costs_nothing(ingest_key):

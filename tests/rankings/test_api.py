@@ -4,6 +4,7 @@ throttling, privacy, and a schemathesis run over the OpenAPI schema."""
 from __future__ import annotations
 
 import csv
+import json
 import io
 
 import pytest
@@ -11,8 +12,9 @@ from django.db import connection
 
 from ingest.models import IngestKey
 from ingest.rollups import read
+from ingest.rollups.maintain import raw_model_tokens
 from rankings import selectors
-from rankings.models import App, Category
+from rankings.models import App, Category, LLMModel
 from tests.conftest import assert_absent
 
 pytestmark = pytest.mark.django_db
@@ -33,13 +35,8 @@ LIST_ENDPOINTS = [
 
 def raw_leaderboard(window: selectors.Window) -> dict[str, float]:
     """The weekly model leaderboard recomputed from raw events, bypassing the rollups."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT m.slug, sum(r.prompt_tokens + r.completion_tokens) FROM ingest_rawevent r "
-            "JOIN rankings_llmmodel m ON m.id = r.model_id WHERE r.created_at >= %s AND r.created_at < %s GROUP BY 1",
-            [window.start, window.end],
-        )
-        return {slug: float(v) for slug, v in cursor.fetchall()}
+    slugs = dict(LLMModel.objects.values_list("pk", "slug"))
+    return {slugs[model]: tokens for model, tokens in raw_model_tokens(window.start, window.end).items()}
 
 
 def test_rankings_equal_the_page_and_the_raw_events(client, usage):
@@ -128,10 +125,12 @@ def test_private_apps_are_404_and_never_listed(client, usage):
         ("offset=1.5", "offset"),
         ("limit=101", "limit"),
         ("cursor=20", "cursor"),  # the offset's former name: a 400, not the first page again
+        ("cursor=abc", "cursor"),
         ("start=yesterday&end=now", "start"),
     ],
 )
 def test_bad_parameters_are_400_naming_the_parameter(client, usage, query, field):
+    assert client.get("/api/v1/rankings/models").status_code == 200  # a cached page must not answer
     response = client.get(f"/api/v1/rankings/models?{query}")
     assert response.status_code == 400
     error = response.json()["error"]
@@ -335,3 +334,11 @@ def test_csv_quotes_formulas_but_leaves_empty_texts_empty(client, usage):
     series = client.get("/api/v1/timeseries?group_by=variant&interval=day&period=week&format=csv")
     entities = {r["entity"] for r in csv.DictReader(io.StringIO(series.content.decode()))}
     assert "" in entities and "'" not in entities
+
+
+def test_a_details_lists_are_json_in_its_csv_not_python(client, usage):
+    (row,) = csv.DictReader(
+        io.StringIO(client.get("/api/v1/models/anthropic/claude-sonnet-4?format=csv").content.decode())
+    )
+    apps = json.loads(row["apps"])
+    assert apps and apps[0]["entity"]["slug"] and "{'" not in row["apps"]

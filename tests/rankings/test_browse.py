@@ -181,6 +181,15 @@ def test_new_usage_shows_on_the_index_at_once(client, usage, django_capture_on_c
     assert "GLM 4.5" in rows(client.get("/models/").content.decode())[0]
 
 
+def test_an_app_new_since_the_first_days_were_read_has_its_first_day(client, usage, django_capture_on_commit_callbacks):
+    """First days are kept for minutes; a row listed with usage never shows none."""
+    assert client.get("/api/v1/apps").status_code == 200  # first days read and kept
+    with django_capture_on_commit_callbacks(execute=True):
+        import_events([EventFactory.build(origin="https://brand-new.example", app_name="Brand New")])
+    (row,) = client.get("/api/v1/apps?q=brand").json()["results"]
+    assert row["tokens"] and row["first_seen"]
+
+
 @pytest.mark.parametrize("url", ["/nowhere/", "/models/nobody/nothing/", "/apps/nobody/"])
 def test_404_pages_are_in_the_site_look_with_search(client, usage, url):
     response = client.get(url)
@@ -250,6 +259,10 @@ def test_list_api_has_the_index_pages_rows(client, usage):
     assert top["tokens"] == top["value"] > 0 and top["first_seen"]
     apps = client.get("/api/v1/apps?q=e").json()["results"]
     assert all(a["entity"]["name"] != "Secret App" for a in apps)
+    past = client.get(f"/api/v1/models?author=google&limit=2&page={data['count'] // 2 + 2}")
+    assert past.status_code == 400 and past.json()["error"]["field"] == "page"
+    capitals = client.get("/api/v1/models?author=Google&sort=name&limit=2")
+    assert capitals.status_code == 200 and capitals.json()["count"] == data["count"]
     authors = client.get("/api/v1/authors?sort=models").json()["results"]
     assert authors[0]["models"] >= authors[-1]["models"]
 
@@ -324,6 +337,18 @@ def test_a_nul_character_anywhere_in_the_address_is_a_400(client, usage, url):
         }
     else:
         assert b"Bad request" in response.content and b'name="q"' in response.content
+
+
+@pytest.mark.parametrize("url", ["/api/v1/models?period=week&period=year", "/api/v1/growth?period=day&period=month"])
+def test_an_api_parameter_given_twice_is_a_400_not_the_last_value(client, usage, url):
+    response = client.get(url)
+    assert response.status_code == 400
+    assert response.json()["error"] == {"code": "invalid", "message": "period: given more than once.", "field": "period"}
+
+
+def test_a_page_parameter_given_twice_still_answers(client, usage):
+    """A page's form may send a name twice (a hidden copy and a control): pages read the last."""
+    assert client.get("/?period=week&period=month").status_code == 200
 
 
 def test_a_refused_form_post_gets_the_site_403_page(db):

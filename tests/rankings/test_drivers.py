@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from ingest.services import import_events
 from rankings import drivers, growth, selectors
-from rankings.models import AppOrigin, LLMModel
+from rankings.models import AppOrigin, Category, LLMModel
 from rankings.templatetags.rankings_format import percent, signed_compact, signed_percent
 from tests.factories import EventFactory, usage_in_windows
 
@@ -323,16 +323,49 @@ def test_empty_windows_read_as_a_person_would_write_them():
     """No "an app uses – models (was –)" nor "0 apps moved": what was not there is said."""
     breadth = {
         (None, None): "no app used a model in either window.",
-        (None, 2.0): "an app uses 2.0 models (no app used one before).",
-        (1.5, None): "an app used 1.5 models before (no app uses one now).",
+        (None, 2.0): "an app uses 2.0 models (no app had usage in the window before).",
+        (1.5, None): "an app used 1.5 models before (no app has usage now).",
         (1.5, 2.0): "an app uses 2.0 models (was 1.5).",
     }
     for (before, after), words in breadth.items():
         sentence = drivers._sentence(driver("model_breadth", before, after))
         assert sentence.endswith(words) and "–" not in sentence, sentence
+    levels = {
+        (None, 0.2): "it is 20.0% of tokens (no tokens in the window before)",
+        (0.1, None): "it was 10.0% of tokens before (no tokens now)",
+        (None, None): "no tokens in either window",
+        (0.1, 0.2): "it is 20.0% of tokens (was 10.0%)",
+    }
+    for (before, after), words in levels.items():
+        sentence = drivers._sentence(driver("free_vs_paid", before, after))
+        assert f"; {words};" in sentence and "–" not in sentence, sentence
     moved = {0: "; no app moved", 1: "; 1 app moved", 1200: "; 1,200 apps moved"}
     for apps, words in moved.items():
         assert words in drivers._sentence(driver("free_vs_paid", 0.1, 0.2, apps_free_to_paid=apps))
+
+
+def test_driver_sentences_agree_and_read_right_either_way():
+    one = drivers.Driver("discovery", "", -6_000, 0, 0.1, 0.0, "share of tokens", False, "", {}, {"models": 1, "top": 20})
+    assert "1 model that entered the top 20 in the window before: \u22126.0K tokens against" in drivers._sentence(one)
+    assert "it holds 0.0% of tokens (was 10.0%)" in drivers._sentence(one)
+    one.figures["models"] = 4
+    assert "they hold 0.0% of tokens" in drivers._sentence(one)
+    context = drivers.Driver("context_growth", "", -208_800, 0, 7538, 7465, "prompt tokens per request", True, "", {}, {})
+    assert drivers._sentence(context).startswith("Shorter prompts account for \u2212208.8K tokens: 7,465 prompt")
+    context.tokens = 1_000
+    assert drivers._sentence(context).startswith("Longer prompts account for +1.0K tokens")
+
+
+@pytest.mark.django_db
+def test_the_category_that_moved_most_is_named_with_its_tokens(client):
+    """Total down 1,000 tokens: roleplay fell 3,000 while programming grew 2,000."""
+    _, before, after = windows()
+    size = {"tokens_prompt": 900, "tokens_completion": 100}
+    import_events(EventFactory.build_batch(3, created_at=at(before, 2), categories="roleplay", **size))
+    import_events(EventFactory.build_batch(2, created_at=at(after, 2), categories="programming", **size))
+    summary = " ".join(client.get("/api/v1/growth").json()["summary"])
+    roleplay = Category.objects.get(slug="roleplay").name
+    assert f"The {roleplay} category moved most: \u22123.0K tokens, 300% of the change; the others moved" in summary
 
 
 def test_large_numbers_have_thousands_separators():

@@ -60,6 +60,15 @@ def test_an_empty_window_keeps_the_page_and_its_controls(client, two_weeks):
 
 
 @pytest.mark.django_db
+def test_a_window_before_with_no_usage_is_said_in_words_not_dashes(client):
+    after = selectors.rolling_window(7)
+    import_events(EventFactory.build_batch(3, created_at=(after.start + timedelta(hours=5)).isoformat()))
+    page = client.get("/growth/").content.decode()
+    assert "the window before had no usage, so all of the change is more requests." in page
+    assert "of completions (no completions before); cached is" in page and "(was –)" not in page
+
+
+@pytest.mark.django_db
 def test_onboarding_only_when_nothing_was_ever_counted(client):
     page = client.get("/growth/?start=2020-01-01&end=2020-02-01").content.decode()
     assert "No usage yet" in page and "No usage in this window" not in page
@@ -94,6 +103,16 @@ def test_bidi_controls_are_removed_from_free_text_at_ingest():
     )
     assert App.objects.get(origin="https://rtl.example").name == "RTL override app"
     assert Provider.objects.filter(name="Prov").exists()
+
+
+@pytest.mark.django_db
+def test_a_name_of_invisible_characters_only_is_no_name():
+    """Zero-width and format characters alone would show as an empty link: the host is shown."""
+    for n, name in enumerate(("\u200b\u200d\ufeff", "\u00ad\u034f")):
+        import_events([EventFactory.build(origin=f"https://zw{n}.example", app_name=name)])
+        assert App.objects.get(origin=f"https://zw{n}.example").name == f"zw{n}.example"
+    import_events([EventFactory.build(origin="https://zwj.example", app_name="\U0001f468\u200d\U0001f4bb")])
+    assert App.objects.get(origin="https://zwj.example").name == "\U0001f468\u200d\U0001f4bb"  # an emoji
 
 
 def test_stored_names_cannot_flip_the_growth_pages_sentences(client, two_weeks):
@@ -281,10 +300,11 @@ def test_the_forms_to_day_is_included_and_the_zone_can_be_picked(client, two_wee
     ("hours", "words"),
     [
         (0.75, "vs the previous 45 minutes"),
-        (1, "vs the previous 1 hour"),
+        (1, "vs the previous hour"),
         (23.5, "vs the previous 23 hours 30 minutes"),
         (710, "vs the previous 29 days 14 hours"),
         (24 * 7, "vs the previous 7 days"),
+        (24, "vs the previous day"),
         (24 + 1 / 60, "vs the previous 1 day 1 minute"),
     ],
 )

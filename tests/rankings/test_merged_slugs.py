@@ -155,20 +155,27 @@ def merged_model(db, client):
 
 
 @pytest.mark.parametrize("url", MODEL_REDIRECTED)
-def test_a_dated_permaslug_redirects_to_its_model(client, url):
-    """Exports name models by their dated permaslugs (the catalog's, and those ingest records)."""
+def test_a_dated_permaslug_or_a_slug_with_capitals_redirects_to_its_model(client, url):
+    """Exports name models by their dated permaslugs (the catalog's, and those ingest
+    records); slugs are lower case, so one typed or pasted with capitals is no 404 either."""
     import_events([EventFactory.build(model="acme/widget-2025-01-02")])
-    dated_slugs = {"openai/gpt-4o-mini-2024-07-18": "openai/gpt-4o-mini", "acme/widget-2025-01-02": "acme/widget"}
-    for dated, model in dated_slugs.items():
-        response = client.get(url.format(dated))
+    other_slugs = {
+        "openai/gpt-4o-mini-2024-07-18": "openai/gpt-4o-mini",
+        "acme/widget-2025-01-02": "acme/widget",
+        "Acme/Widget": "acme/widget",
+        "OpenAI/GPT-4o-mini-2024-07-18": "openai/gpt-4o-mini",
+    }
+    for other, model in other_slugs.items():
+        response = client.get(url.format(other))
         assert (response.status_code, response["Location"]) == (301, url.format(model))
         assert client.get(response["Location"]).status_code == 200
-    assert client.get(url.format("acme/widget-2025-01-03")).status_code == 404
+    for unknown in ("acme/widget-2025-01-03", "Acme/Gadget"):
+        assert client.get(url.format(unknown)).status_code == 404
 
 
 def test_an_old_model_slug_in_an_api_filter_redirects_with_the_other_parameters_kept(client, merged_model):
     survivor, old = merged_model
-    for slug in (old, "openai/gpt-4o-mini-2024-07-18"):
+    for slug in (old, "openai/gpt-4o-mini-2024-07-18", "OpenAI/GPT-4o-mini"):
         for path in MODEL_FILTERED:
             response = client.get(path, {"period": "month", "model": slug, "metric": "requests"})
             assert response.status_code == 301, path

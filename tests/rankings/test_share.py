@@ -9,10 +9,12 @@ import re
 import pytest
 from PIL import Image
 
+from ingest.services import import_events
 from rankings import selectors
 from rankings.growth_views import GROWTH_PANELS
 from rankings.models import App, Category
 from rankings.templatetags.rankings_format import compact
+from tests.factories import EventFactory
 from tests.rankings.conftest import XSS_NAME
 
 pytestmark = pytest.mark.django_db
@@ -154,6 +156,10 @@ def test_pages_carry_preview_meta_with_real_numbers(client, usage):
     assert '<meta property="og:description" content="' in growth and "tokens" in growth
     evil = client.get("/apps/evil-example/").content.decode()
     assert XSS_NAME not in evil
+    once = {"origin": "https://once.example", "app_name": "Once", "tokens_completion": 10}
+    import_events([EventFactory.build(**once, tokens_prompt=100, native_tokens_cached=0, native_tokens_cache_write=0)])
+    once = client.get("/apps/once-example/").content.decode()
+    assert 'content="Once used 110 tokens in 1 request this week."' in once
 
 
 def test_sections_have_copy_link_and_embed_controls(client, usage):
@@ -205,7 +211,15 @@ def test_growth_panels_have_links_embeds_and_an_empty_state(client, usage):
 def test_the_seven_drivers_embed_has_every_driver_with_its_chart_and_sentence(client, usage):
     embed = client.get("/embed/growth/seven/?theme=dark").content.decode()
     page = client.get("/growth/").content.decode()
-    for key in ("model_breadth", "discovery", "reasoning", "free_vs_paid", "routing_variants", "app_growth", "context_growth"):
+    for key in (
+        "model_breadth",
+        "discovery",
+        "reasoning",
+        "free_vs_paid",
+        "routing_variants",
+        "app_growth",
+        "context_growth",
+    ):
         assert embed.count(f'id="driver-{key}"') == page.count(f'id="driver-{key}"') == 1
     rows = embed.split('<ol class="drivers">', 1)[1].split("</ol>", 1)[0]
     assert rows.count('class="plot driver-plot"') == rows.count('<details class="chart-data">') == 7
