@@ -28,6 +28,7 @@ import json
 import os
 import random
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -211,6 +212,13 @@ def tree_rss_mb(pid: int) -> float:
     return total / 1024
 
 
+def free_port() -> int:
+    """A loopback port no one listens on now (a fixed one met another bench's server there)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 def wait_http(url: str, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -369,7 +377,7 @@ def bench_ingest(n: int, offered_rate: int, freshness_seconds: int, workers: int
     reset_usage()
     _, key = IngestKey.issue(f"bench-{time.time():.0f}")
     IngestKey.objects.filter(name__startswith="bench-").update(rate_limit_per_minute=1_000_000)
-    port = 8765
+    port = free_port()
     web = start(processes.gunicorn(f"127.0.0.1:{port}", 2, "--log-level", "warning"), "bench-web.log")
     worker = start(
         processes.celery_worker(

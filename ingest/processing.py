@@ -15,9 +15,11 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
 from datetime import date
+from functools import partial
 from operator import call, itemgetter
 from typing import Any
 
+import orjson
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import F
@@ -25,7 +27,7 @@ from django.utils import timezone
 
 from config import metrics
 from ingest import partitions, schema
-from ingest.events import printable, with_defaults
+from ingest.events import printable
 from ingest.models import DeadLetter, InboxBatch
 from ingest.resolve import CatalogIds, new_apps_private, resolve
 from ingest.rollups import write
@@ -66,9 +68,10 @@ Pending = tuple[int | None, dict[str, Any]]  # (batch id, normalized event)
 Failure = tuple[int | None, dict[str, Any], str]  # (batch id, event, error)
 
 
-# Each value of a normalized event, by key, once its defaults are filled in
-# (normalized events leave them out).
-_VALUES = itemgetter(*(v.key for v in schema.VALUES))
+# Each value's key and default: a normalized event leaves out the values at their defaults
+# (read as ``ingest.events.with_defaults`` does, without making that dict per event).
+_VALUE_KEYS = tuple(v.key for v in schema.VALUES)
+_VALUE_DEFAULTS = tuple(v.default for v in schema.VALUES)
 _DIMENSIONS = itemgetter(*(d.event_key for d in schema.STORED))
 
 
@@ -77,13 +80,13 @@ def raw_rows(pending: Iterable[Pending], ids: CatalogIds) -> Iterator[tuple]:
     stored dimension (its catalog id, or the value itself), then the values."""
     stored = tuple(ids.of(d.name).__getitem__ if d.catalog else str for d in schema.STORED)
     for batch_id, e in pending:
-        yield (batch_id, *map(call, stored, _DIMENSIONS(e)), *_VALUES(with_defaults(e)))
+        yield (batch_id, *map(call, stored, _DIMENSIONS(e)), *map(e.get, _VALUE_KEYS, _VALUE_DEFAULTS))
 
 
 def _prepare(events: list[dict[str, Any]]) -> CatalogIds:
     """Catalog ids and raw partitions, each committed on its own before the batch writes."""
     ids = resolve(events)
-    partitions.ensure_partitions({date.fromisoformat(e["created_at"][:10]) for e in events})
+    partitions.ensure_partitions({date.fromisoformat(day) for day in {e["created_at"][:10] for e in events}})
     return ids
 
 
@@ -218,11 +221,11 @@ def process_batch(batch_id: int) -> str:
     there is a backlog (``BATCH_COALESCE_EVENTS``). Idempotent: returns ``"done"``,
     ``"skipped"`` (already done, or another worker holds it) or ``"failed"``.
 
-    The batches are staged one at a time (catalog resolved and committed, rows copied to the
-    session's staging table), so a worker holds one batch in memory whatever it coalesces;
-    then one transaction counts them all and marks them done. An event that cannot be
-    staged or written never takes others down: it is isolated (:func:`_isolating`) and
-    dead-lettered on its own batch; the rest is counted."""
+    The batches are staged one at a time, a part of each at a time (catalog resolved and
+    committed, rows copied to the session's staging table), so a worker holds a part of one
+    batch in memory whatever it coalesces; then one transaction counts them all and marks
+    them done. An event that cannot be staged or written never takes others down: it is
+    isolated (:func:`_isolating`) and dead-lettered on its own batch; the rest is counted."""
     with transaction.atomic():
         claimed = InboxBatch.objects.filter(pk=batch_id, status=Status.PENDING).update(
             attempts=F("attempts") + 1
@@ -290,20 +293,42 @@ def _stage(pks: list[int]) -> tuple[list[int], list[Failure]]:
     return staged, failures
 
 
+# Events of a batch parsed, resolved and staged at a time: a worker holds this many events
+# in memory, not a whole batch (up to 10,000 events of about 1.4 KB each once parsed).
+STAGE_PART_EVENTS = 2_500
+
+
 def _stage_one(pk: int) -> list[Failure] | None:
-    """Stage one pending batch; return the events that failed, or None if another worker
-    did it meanwhile. Its own function so that a batch's events are freed
-    before the next batch is read (a worker holds one batch in memory)."""
-    batch = (
-        InboxBatch.objects.filter(pk=pk, status=Status.PENDING).values_list("events", "key__is_test").first()
-    )
+    """Stage one pending batch, a part at a time; return the events that failed, or None if
+    another worker did it meanwhile."""
+    batch = InboxBatch.objects.filter(pk=pk, status=Status.PENDING).values_list("pk", "key__is_test").first()
     if batch is None:
         return None
-    events, test = batch
-    with new_apps_private(bool(test)):
-        ids, unprepared, groups = prepare_pending([[(pk, e) for e in events]])
-    unstaged = _isolating(groups, lambda chunk: write.stage_events(raw_rows(chunk, ids)))
-    return unprepared + unstaged
+    failures: list[Failure] = []
+    for events in _events_in_parts(pk, STAGE_PART_EVENTS):
+        with new_apps_private(bool(batch[1])):
+            ids, unprepared, groups = prepare_pending([[(pk, e) for e in events]])
+        failures += unprepared + _isolating(groups, partial(_stage_rows, ids=ids))
+    return failures
+
+
+def _stage_rows(pending: list[Pending], ids: CatalogIds) -> None:
+    write.stage_events(raw_rows(pending, ids))
+
+
+def _events_in_parts(pk: int, size: int) -> Iterator[list[dict[str, Any]]]:
+    """The events of batch ``pk``, ``size`` at a time. PostgreSQL splits the stored array,
+    and an event is parsed only when its part is fetched: the batch's text stays in the
+    query's result, never whole in Python objects. As text, parsed here: psycopg's json
+    loader costs a Python call per event."""
+    with connection.cursor() as cursor:
+        # The batch by primary key; its array's elements in their order.
+        cursor.execute(
+            "SELECT e::text FROM ingest_inboxbatch b, json_array_elements(b.events) AS e WHERE b.id = %(pk)s",
+            {"pk": pk},
+        )
+        while rows := cursor.fetchmany(size):
+            yield [orjson.loads(text) for (text,) in rows]
 
 
 def _write_staged(batches: list[int]) -> tuple[list[Failure], list[int]]:

@@ -207,9 +207,8 @@ def _models(events: list[dict[str, Any]]) -> dict[str, int]:
 
 
 def _providers(events: list[dict[str, Any]]) -> dict[str, int]:
-    return _ensure(
-        catalog.Provider, {e["provider"]: {"name": e["provider_name"] or e["provider"]} for e in events}
-    )
+    names = {e["provider"]: e["provider_name"] for e in events}  # a few distinct ones
+    return _ensure(catalog.Provider, {slug: {"name": name or slug} for slug, name in names.items()})
 
 
 def _apps(events: list[dict[str, Any]]) -> dict[str, int]:
@@ -221,7 +220,8 @@ def _apps(events: list[dict[str, Any]]) -> dict[str, int]:
 
 
 def _categories(events: list[dict[str, Any]]) -> dict[str, int]:
-    return _ensure(catalog.Category, {e["category"]: {"name": e["category"].title()} for e in events})
+    categories = {e["category"] for e in events}  # a few distinct ones
+    return _ensure(catalog.Category, {slug: {"name": slug.title()} for slug in categories})
 
 
 # How each stored catalog dimension of ``ingest.schema`` finds (or creates) its entries.

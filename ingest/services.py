@@ -267,8 +267,10 @@ def _count_chunk(
             transaction.on_commit(bump_generation)
         count_rollup_rows(per_grain)
         failures += unwritten
-        index = {id(e): n for n, e in zip(validated.indexes, validated.events, strict=True)}
-        _reject(totals, [Rejection(index[id(e)] + offset, e["id"], {"event": err}) for _, e, err in failures])
+        if failures:  # rare: no map of 40,000 events to their items otherwise
+            index = {id(e): n for n, e in zip(validated.indexes, validated.events, strict=True)}
+            rejected = [Rejection(index[id(e)] + offset, e["id"], {"event": err}) for _, e, err in failures]
+            _reject(totals, rejected)
         totals.accepted += len(fresh) - len(unwritten)
         totals.duplicates += len(events) - len(fresh)
     if progress:

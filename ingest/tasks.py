@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import logging
+import sys
 from datetime import timedelta
 
 from celery import Task, shared_task
@@ -41,7 +44,31 @@ class BatchTask(Task):
     max_retries=settings.TOKENRANK["BATCH_MAX_ATTEMPTS"],
 )
 def process_batch(batch_id: int) -> str:
-    return processing.process_batch(batch_id)
+    outcome = processing.process_batch(batch_id)
+    if outcome == "done":
+        trim_heap()
+    return outcome
+
+
+def _malloc_trim():
+    """glibc's ``malloc_trim``, or None (another C library, another system)."""
+    if sys.platform != "linux":
+        return None
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c")).malloc_trim
+    except (OSError, AttributeError):  # no libc found, or one without malloc_trim (musl)
+        return None
+
+
+_MALLOC_TRIM = _malloc_trim()
+
+
+def trim_heap() -> None:
+    """Give the memory a coalesced set freed back to the system. glibc keeps freed heap pages
+    for reuse, so each pool process stayed at its peak (~11 MB above its idle size after a set
+    of 40,000 events); trimming takes 1-3 ms a set (docs/operations.md, worker memory)."""
+    if _MALLOC_TRIM is not None:
+        _MALLOC_TRIM(0)
 
 
 @shared_task(acks_late=True)

@@ -26,9 +26,9 @@ from django.core.files.storage import storages
 from ingest.rollups import zones
 from ingest.rollups.windows import midnight
 from rankings import listings, selectors
-from rankings.api.renderers import spreadsheet_safe
 from rankings.models import App, Author, Category, LLMModel, Provider
 from rankings.selectors import Window
+from rankings.spreadsheet import spreadsheet_safe
 
 log = logging.getLogger(__name__)
 

@@ -4,6 +4,8 @@ reads from writes, request ids reach responses."""
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from datetime import timedelta
 
 import pytest
@@ -138,3 +140,20 @@ def test_json_log_lines_carry_context():
     record = logging.makeLogRecord({"msg": "batch %s done", "args": (7,), "batch_id": 7, "request_id": "r1"})
     line = json.loads(JsonFormatter().format(record))
     assert line["message"] == "batch 7 done" and line["batch_id"] == 7 and line["request_id"] == "r1"
+
+
+def test_a_worker_imports_no_web_framework():
+    """The task modules a Celery worker loads leave out Django REST framework's renderers and
+    what they bring (requests, pygments): about 9 MB in each of the worker's processes, counted
+    again in every pool process (docs/operations.md, worker memory)."""
+    script = (
+        "import sys, django; from django.apps import apps; from importlib import import_module;"
+        "from importlib.util import find_spec; django.setup();"
+        "[import_module(f'{a.name}.tasks') for a in apps.get_app_configs() if find_spec(f'{a.name}.tasks')];"
+        "print(sorted(m for m in ('rest_framework.renderers', 'requests', 'pygments') if m in sys.modules))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=django_settings.BASE_DIR, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

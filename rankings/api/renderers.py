@@ -9,14 +9,7 @@ from typing import Any
 from rest_framework.renderers import BaseRenderer
 
 from rankings.api.serializers import flat
-
-FORMULA_STARTS = tuple("=+-@\t\r")
-
-
-def spreadsheet_safe(row: dict[str, Any]) -> dict[str, Any]:
-    """``row`` for a CSV file: a text that a spreadsheet would run as a formula (names are
-    user-supplied: CSV injection) starts with a quote; an empty text stays empty."""
-    return {k: f"'{v}" if isinstance(v, str) and v.startswith(FORMULA_STARTS) else v for k, v in row.items()}
+from rankings.spreadsheet import spreadsheet_safe
 
 
 class CSVRenderer(BaseRenderer):

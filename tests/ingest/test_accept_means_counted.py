@@ -80,6 +80,23 @@ def test_poisoned_batch_coalesced_with_clean_batches_of_another_key(settings, po
 
 
 @committed
+@pytest.mark.parametrize("poison", [TOO_LONG_VARIANT, TOO_LONG_ORIGIN], ids=["write", "prepare"])
+def test_a_batch_staged_in_parts_is_counted_whole(settings, monkeypatch, poison):
+    """A worker reads a batch a part at a time: every part is counted, in any number of
+    parts and with a last part short, and a bad event in a middle part is set aside alone."""
+    settings.TOKENRANK = {**settings.TOKENRANK, "BATCH_COALESCE_EVENTS": 100_000}
+    monkeypatch.setattr(processing, "STAGE_PART_EVENTS", 8)
+    key, _ = IngestKey.issue("parts")
+    events, others = EventFactory.build_batch(30), EventFactory.build_batch(5)
+    batch = store_as_accepted(key, events, poison={13: poison})
+    store_as_accepted(key, others)
+    assert processing.process_batch(batch) == "done"
+    assert DeadLetter.objects.get().event_id == events[13]["id"]
+    assert both_grains_equal(expected_totals(events[:13] + events[14:] + others))
+    assert maintenance.verify_rollups()[1] == []
+
+
+@committed
 def test_poisoned_event_between_good_ones_is_isolated_and_the_rest_counted():
     key, _ = IngestKey.issue("gw")
     events = EventFactory.build_batch(1000)
