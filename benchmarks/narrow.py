@@ -135,7 +135,7 @@ def build_narrow_rollups(days: int = 365) -> dict[str, int]:
             "tag_id": PICK.format(array="%(tags)s", skew=1.8),
             "context": contexts,
             "harness": "(ARRAY['', 'cline', 'claude-code', 'kilo-code', 'roo-code'])[1 + floor(5 * random())::int]",
-            "session_id": "'s-' || g",
+            "session_key": "g",
         }
         today = datetime.now(UTC).date()
         daily = f"generate_series('{today - timedelta(days=days - 1)}'::date, '{today}'::date, '1 day')"

@@ -91,9 +91,9 @@ class UsageSession(SessionMeasures, AppDayKey):
     """One row per UTC day a session was active, per app, harness and model: a session's
     turns and cost are the sum of its rows (docs/decisions.md, "Cost per session")."""
 
-    pk = models.CompositePrimaryKey("bucket", "app", "harness", "session_id", "model")
+    pk = models.CompositePrimaryKey("bucket", "app", "harness", "session_key", "model")
     harness = dimension_field("harness")
-    session_id = dimension_field("session")
+    session_key = models.BigIntegerField()  # the session id's hash (ingest.schema, "session")
     model = dimension_field("model", led=True)  # read with a bucket range
 
     class Meta:

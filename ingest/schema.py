@@ -380,7 +380,10 @@ NARROW_DIMENSIONS = (
         "JOIN rankings_tagvalue tv ON tv.tag = tagged.tag_text",
     ),
     Dimension("harness", "harnesses", "Harness, e.g. cline ('' is the app).", expression="harness", width=64),
-    Dimension("session", "sessions", "Session id.", column="session_id", expression="session_id", width=200),
+    # A session is keyed by a 64-bit hash of its id: an eight-byte key is cheaper to group,
+    # sort and look up in the session table's primary key than a text of up to 200
+    # characters, and no read shows the id (docs/decisions.md, "The narrow rollups' writes").
+    Dimension("session", "sessions", "Session id.", column="session_key", expression="hashtextextended(session_id, 0)"),
 )
 DIMENSION = {d.name: d for d in (*DIMENSIONS, *NARROW_DIMENSIONS)}
 STORED = tuple(d for d in DIMENSIONS if d.stored)

@@ -266,7 +266,7 @@ WRITTEN_TEXT = {
     "author": ("model", ("rankings.Author.slug", "rankings.Author.name")),
     "variant": ("model", ("ingest.RawEvent.variant", "ingest.UsageDaily.variant")),
     "finish_reason": ("finish_reason", ("ingest.RawEvent.finish_reason",)),
-    "session_id": ("session_id", ("ingest.RawEvent.session_id", "ingest.UsageSession.session_id")),
+    "session_id": ("session_id", ("ingest.RawEvent.session_id",)),
     "harness": ("harness", ("ingest.RawEvent.harness", "ingest.UsageSession.harness")),
     "category": ("categories", ("rankings.Category.slug",)),
 }

@@ -1,7 +1,7 @@
 """Cost per session: the median and 90th percentile of what a session costs (or of the
 metric asked for) by harness x model x number of turns, and how many turns sessions take.
 
-A session is an app's ``session_id`` with one model; its turns and cost are the sums of its
+A session is an app's ``session_id`` (kept as its hash) with one model; its turns and cost are the sums of its
 rows in the window's whole UTC days (``ingest_usagesession``: one row per day it was
 active), so percentiles are computed in SQL at read time over exact per-session sums
 (docs/decisions.md). A harness left unnamed is the app. Private apps' sessions never show.
@@ -78,7 +78,7 @@ class SessionReport:
 # only for the page of groups asked for (per turn range and all their sessions), then per turn
 # range and over every session. Each row also carries the number of groups.
 _PERCENTILES = sql.SQL(
-    "WITH s AS (SELECT u.app_id, u.harness, u.session_id, u.model_id, sum(u.requests)::int8 AS turns, "
+    "WITH s AS (SELECT u.app_id, u.harness, u.session_key, u.model_id, sum(u.requests)::int8 AS turns, "
     "sum({metric})::float8 AS v, sum(u.cost)::float8 AS c{source}{harness} GROUP BY 1, 2, 3, 4), "
     "r AS MATERIALIZED (SELECT CASE WHEN harness = '' THEN app_id END AS app_id, harness, model_id, "
     "{turn_range} AS turn_range, turns, v, c FROM s), "

@@ -93,3 +93,24 @@ def test_a_keys_values_past_its_limit_count_as_other_and_the_limit_holds():
         if tag.startswith("language=")
     ]
     assert len(counted) == 20 and set(counted) == {f"language={v}" for v in values}
+
+
+def test_a_session_is_counted_under_the_hash_of_its_id_one_row_per_session():
+    """The session table keys a session by ``hashtextextended(session_id, 0)`` (an 8-byte key,
+    ingest.0020): each id gets its own row, whatever its length, and its turns add up."""
+    from django.db import connection
+
+    from ingest.narrow_models import UsageSession
+
+    long_id = "s" * extras.MAX_SESSION_ID
+    ids = ["a", "b", long_id, long_id[:-1] + "t"]
+    events = [
+        EventFactory.build(session_id=ids[n % 4], harness="cline", model="lab/m", created_at=timezone.now().isoformat())
+        for n in range(12)
+    ]
+    assert import_events(events).accepted == 12
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT hashtextextended(s, 0), s FROM unnest(%s::text[]) AS s", [ids])
+        hashes = dict(cursor.fetchall())
+    turns = dict(UsageSession.objects.values_list("session_key", "requests"))
+    assert {hashes[key]: n for key, n in turns.items()} == {session: 3 for session in ids}

@@ -65,3 +65,19 @@ def test_raw_events_have_every_raw_column():
 
     fields = {field.attname for field in RawEvent._meta.concrete_fields}
     assert set(schema.RAW_COLUMNS) <= fields
+
+
+@pytest.mark.django_db
+def test_the_narrow_rollups_leave_room_on_their_pages_for_hot_updates():
+    """Their rows are updated batch after batch; a full page sends the update to another page
+    and into every index (migration 0019)."""
+    from django.db import connection
+
+    from ingest.rollups.grains import NARROW
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT relname, reloptions FROM pg_class WHERE relname = ANY(%s)", [[g.table for g in NARROW]]
+        )
+        options = dict(cursor.fetchall())
+    assert options == {g.table: ["fillfactor=70"] for g in NARROW}
