@@ -244,6 +244,8 @@ def refuse_repeated(query, names: Iterable[str]) -> None:
     """A 400 for a parameter of ``names`` given more than once: every one takes one value, and
     reading the last would answer a question the client may not have asked. (Names a read does
     not take are ignored, however often they come.)"""
+    if not hasattr(query, "getlist"):
+        return  # a plain mapping (a page's own parameters) holds one value per name
     for name in names:
         if len(query.getlist(name)) > 1:
             raise ApiError(400, "invalid", f"{name}: given more than once.", name)

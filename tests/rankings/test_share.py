@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from ingest.services import import_events
-from rankings import selectors
+from rankings import drivers, selectors
 from rankings.growth_views import GROWTH_PANELS
 from rankings.models import App, Category
 from rankings.templatetags.rankings_format import compact
@@ -211,15 +211,7 @@ def test_growth_panels_have_links_embeds_and_an_empty_state(client, usage):
 def test_the_seven_drivers_embed_has_every_driver_with_its_chart_and_sentence(client, usage):
     embed = client.get("/embed/growth/seven/?theme=dark").content.decode()
     page = client.get("/growth/").content.decode()
-    for key in (
-        "model_breadth",
-        "discovery",
-        "reasoning",
-        "free_vs_paid",
-        "routing_variants",
-        "app_growth",
-        "context_growth",
-    ):
+    for key in drivers.KEYS:
         assert embed.count(f'id="driver-{key}"') == page.count(f'id="driver-{key}"') == 1
     rows = embed.split('<ol class="drivers">', 1)[1].split("</ol>", 1)[0]
     assert rows.count('class="plot driver-plot"') == rows.count('<details class="chart-data">') == 7
