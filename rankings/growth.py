@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
+from operator import itemgetter
 from typing import Any
 
 from ingest.rollups import zones
@@ -292,8 +293,8 @@ def decompose(after: Window, *, with_history: bool = True) -> Growth:
     rows = reads.model_variants(after, before)
     per_model = [r for r in rows if r.model_id is not None]
     t0, t1 = (
-        Totals(**{m: sum(getattr(r, side)[m] for r in per_model) for m in reads.MEASURES})
-        for side in ("before", "after")
+        Totals(**{m: sum(map(itemgetter(m), sides)) for m in reads.MEASURES})
+        for sides in ([r.before for r in per_model], [r.after for r in per_model])
     )
     volume, intensity = volume_intensity(t0.tokens, t0.requests, t1.tokens, t1.requests)
     apps = reads.apps(after, before)

@@ -13,8 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db import transaction
 from psycopg import sql
@@ -37,10 +36,11 @@ def free_models() -> set[int]:
     return set(LLMModel.objects.filter(prompt_price=0, completion_price=0).values_list("pk", flat=True))
 
 
-@dataclass(frozen=True)
-class Sums:
+class Sums(NamedTuple):
     """Per model × variant (``category`` None) or per category (``model_id`` None): each
-    measure of :data:`MEASURES` summed in the earlier and the later window."""
+    measure of :data:`MEASURES` summed in the earlier and the later window. A named tuple,
+    as the other rows of these reads: a report makes thousands, which a frozen dataclass
+    builds several times slower (one ``object.__setattr__`` per field)."""
 
     model_id: int | None
     variant: str | None
@@ -138,8 +138,7 @@ def model_tokens(window: Window) -> dict[int, int]:
         return dict(cursor.fetchall())
 
 
-@dataclass(frozen=True)
-class AppRow:
+class AppRow(NamedTuple):
     """An app's tokens in the two windows: in all, on free traffic, in the programming
     category (both windows together), and how many models it used in each."""
 
