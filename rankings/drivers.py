@@ -362,24 +362,11 @@ def report(growth: Growth) -> Report:
     free_models = reads.free_models()
     lines, costs = [], {}
     for r in growth.sums:
-        if r.model_id is None:
-            continue  # a category's sums
         lines.append(
-            Line(
-                r.model_id,
-                r.variant,
-                r.variant == FREE or r.model_id in free_models,
-                reads.Sums.tokens(r.before),
-                reads.Sums.tokens(r.after),
-            )
+            Line(r.model_id, r.variant, r.variant == FREE or r.model_id in free_models, r.before, r.after)
         )
         q0, c0, q1, c1 = costs.get(r.model_id, (0, Decimal(0), 0, Decimal(0)))
-        costs[r.model_id] = (
-            q0 + lines[-1].before,
-            c0 + r.before["cost"],
-            q1 + lines[-1].after,
-            c1 + r.after["cost"],
-        )
+        costs[r.model_id] = (q0 + r.before, c0 + r.cost_before, q1 + r.after, c1 + r.cost_after)
     unattributed = reads.unattributed_app()
     apps = [
         AppUse(
