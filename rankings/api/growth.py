@@ -128,17 +128,17 @@ class GrowthParams(params.WindowParams):
 def collector_paused() -> Iterator[None]:
     """Python's cyclic garbage collector paused while a report is computed. The report holds
     tens of thousands of small objects at once (a row per app and per model × variant), which
-    the young generations' collections promote, so every other report set off a full
+    the young generations' collections promote, so up to every other report set off a full
     collection of the whole process's heap: about 80 ms, as much as the report's own Python
     time (bench dataset, docs/operations.md). They form no reference cycles and reference
     counting frees them when the report is built. Process-wide: the one who paused it
     resumes it (a report started meanwhile in another thread finds it paused and leaves it)."""
-    paused = gc.isenabled()
+    pausing = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
-        if paused:
+        if pausing:
             gc.enable()
 
 
