@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import NamedTuple
 
 from rankings.growth import CostSplit, Growth, context_split, price_volume
 from rankings.selectors import growth as reads
@@ -41,8 +42,7 @@ DISCOVERY_TOP = 20  # a model "entered the rankings" when it entered the top thi
 STANDARD, FREE = "", reads.FREE_VARIANT
 
 
-@dataclass(frozen=True)
-class Line:
+class Line(NamedTuple):
     """A model × variant's tokens in the two windows and whether it is free traffic."""
 
     model_id: int
@@ -52,8 +52,7 @@ class Line:
     after: int
 
 
-@dataclass(frozen=True)
-class AppUse:
+class AppUse(NamedTuple):
     """An app's tokens in the two windows, on free traffic and in all, the models it used,
     whether it is a coding agent (programming is most of its tokens over both windows) and
     whether it is an app at all (not requests sent without one)."""
@@ -96,30 +95,35 @@ def _share(part: float, whole: float) -> float | None:
 
 
 def _breadth(growth: Growth, apps: list[AppUse]) -> Driver:
-    def multi(side: str) -> int:
-        return sum(getattr(a, side) for a in apps if a.attributed and getattr(a, f"models_{side}") >= 2)
+    # Per window, each app's (tokens, models used).
+    used = (
+        [(a.before, a.models_before) for a in apps if a.attributed],
+        [(a.after, a.models_after) for a in apps if a.attributed],
+    )
 
-    def models_per_app(side: str) -> float | None:
-        used = [(getattr(a, side), getattr(a, f"models_{side}")) for a in apps if a.attributed]
-        weight = sum(t for t, _ in used)
-        return sum(t * n for t, n in used) / weight if weight else None
+    def multi(side: int) -> int:
+        return sum(t for t, n in used[side] if n >= 2)
+
+    def models_per_app(side: int) -> float | None:
+        weight = sum(t for t, _ in used[side])
+        return sum(t * n for t, n in used[side]) / weight if weight else None
 
     t0, t1 = growth.totals_before.tokens, growth.totals_after.tokens
-    m0, m1 = multi("before"), multi("after")
+    m0, m1 = multi(0), multi(1)
     return Driver(
         "model_breadth",
         "Multi-model access",
         m1 - m0,
         t1 - t0,
-        models_per_app("before"),
-        models_per_app("after"),
+        models_per_app(0),
+        models_per_app(1),
         "models per app, weighted by tokens",
         False,
         "Indicator, not an exact decomposition: the change in tokens of apps that used two or more "
         "models in a window (each window classified on its own); the level is the number of models "
         "an app uses, weighted by its tokens.",
         {"multi_model_apps": m1 - m0, "other_traffic": (t1 - m1) - (t0 - m0)},
-        {"apps_multi_model": sum(1 for a in apps if a.attributed and a.models_after >= 2)},
+        {"apps_multi_model": sum(1 for _, n in used[1] if n >= 2)},
     )
 
 
@@ -382,24 +386,11 @@ def report(growth: Growth) -> Report:
     free_models = reads.free_models()
     lines, costs = [], {}
     for r in growth.sums:
-        if r.model_id is None:
-            continue  # a category's sums
         lines.append(
-            Line(
-                r.model_id,
-                r.variant,
-                r.variant == FREE or r.model_id in free_models,
-                reads.Sums.tokens(r.before),
-                reads.Sums.tokens(r.after),
-            )
+            Line(r.model_id, r.variant, r.variant == FREE or r.model_id in free_models, r.before, r.after)
         )
         q0, c0, q1, c1 = costs.get(r.model_id, (0, Decimal(0), 0, Decimal(0)))
-        costs[r.model_id] = (
-            q0 + lines[-1].before,
-            c0 + r.before["cost"],
-            q1 + lines[-1].after,
-            c1 + r.after["cost"],
-        )
+        costs[r.model_id] = (q0 + r.before, c0 + r.cost_before, q1 + r.after, c1 + r.cost_after)
     unattributed = reads.unattributed_app()
     apps = [
         AppUse(

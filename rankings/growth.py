@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
+from operator import itemgetter
 from typing import Any
 
 from ingest.rollups import zones
@@ -189,9 +190,9 @@ class Growth:
     mix: dict[str, float]  # change per token part; sums to the total change
     variants: list[dict[str, Any]]
     history: dict[str, Any] = field(default_factory=dict)
-    # What the drivers read too (rankings.drivers): per model × variant and per category,
-    # per model in the window before ``before``, per app.
-    sums: list[reads.Sums] = field(default_factory=list)
+    # What the drivers read too (rankings.drivers): per model × variant, per model in the
+    # window before ``before``, per app.
+    sums: list[reads.VariantSums] = field(default_factory=list)
     earlier: dict[int, int] = field(default_factory=dict)
     apps: list[reads.AppRow] = field(default_factory=list)
 
@@ -236,12 +237,12 @@ def _summed(lines: Iterable[tuple[Any, int, int]]) -> dict[Any, list[int]]:
     return out
 
 
-def _per(key: Callable[[reads.Sums], Any], rows: list[reads.Sums]) -> dict[Any, list[int]]:
+def _per(key: Callable[[reads.VariantSums], Any], rows: list[reads.VariantSums]) -> dict[Any, list[int]]:
     """Tokens [before, after] per ``key(row)``."""
-    return _summed((key(r), reads.Sums.tokens(r.before), reads.Sums.tokens(r.after)) for r in rows)
+    return _summed((key(r), r.before, r.after) for r in rows)
 
 
-def _variants(rows: list[reads.Sums], t0: Totals, t1: Totals) -> list[dict[str, Any]]:
+def _variants(rows: list[reads.VariantSums], t0: Totals, t1: Totals) -> list[dict[str, Any]]:
     per = _per(lambda r: r.variant, rows)
     return [
         {
@@ -289,17 +290,17 @@ def decompose(after: Window, *, with_history: bool = True) -> Growth:
     """The growth report of ``after`` against the equal window before it, from three passes
     over the rollups (``rankings.selectors.growth``) and, ``with_history``, the daily trends."""
     before = after.previous()
-    rows = reads.model_variants(after, before)
-    per_model = [r for r in rows if r.model_id is not None]
+    sums = reads.model_variants(after, before)
+    # Every category's sums add up to the window's totals.
     t0, t1 = (
-        Totals(**{m: sum(getattr(r, side)[m] for r in per_model) for m in reads.MEASURES})
-        for side in ("before", "after")
+        Totals(**{m: sum(map(itemgetter(m), sides)) for m in reads.MEASURES})
+        for sides in ([b for b, _ in sums.categories.values()], [a for _, a in sums.categories.values()])
     )
     volume, intensity = volume_intensity(t0.tokens, t0.requests, t1.tokens, t1.requests)
     apps = reads.apps(after, before)
-    models = _per(lambda r: r.model_id, per_model)
+    models = _per(lambda r: r.model_id, sums.variants)
     authors = reads.model_authors(set(models))
-    categories = _per(lambda r: r.category_id, [r for r in rows if r.model_id is None])
+    categories = {k: [Totals(**b).tokens, Totals(**a).tokens] for k, (b, a) in sums.categories.items()}
     largest = sorted((k for k, (_, a) in categories.items() if a), key=lambda k: -categories[k][1])[:4]
     return Growth(
         before=before,
@@ -315,9 +316,9 @@ def decompose(after: Window, *, with_history: bool = True) -> Growth:
             "category": contributors("category", categories),
         },
         mix=_mix(t0, t1),
-        variants=_variants(per_model, t0, t1),
+        variants=_variants(sums.variants, t0, t1),
         history=_history(after, largest) if with_history else {},
-        sums=rows,
+        sums=sums.variants,
         earlier=reads.model_tokens(before.previous()),
         apps=apps,
     )

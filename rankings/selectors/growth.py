@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import Any
+from decimal import Decimal
+from typing import Any, NamedTuple
 
 from django.db import transaction
 from psycopg import sql
@@ -37,20 +37,25 @@ def free_models() -> set[int]:
     return set(LLMModel.objects.filter(prompt_price=0, completion_price=0).values_list("pk", flat=True))
 
 
-@dataclass(frozen=True)
-class Sums:
-    """Per model × variant (``category`` None) or per category (``model_id`` None): each
-    measure of :data:`MEASURES` summed in the earlier and the later window."""
+class VariantSums(NamedTuple):
+    """A model × variant's tokens and cost in the earlier and the later window. A named tuple,
+    as the other rows of these reads: a report makes thousands, which a frozen dataclass
+    builds several times slower (one ``object.__setattr__`` per field)."""
 
-    model_id: int | None
-    variant: str | None
-    category_id: int | None
-    before: dict[str, Any]
-    after: dict[str, Any]
+    model_id: int
+    variant: str
+    before: int
+    after: int
+    cost_before: Decimal
+    cost_after: Decimal
 
-    @staticmethod
-    def tokens(side: dict[str, Any]) -> int:
-        return side["prompt_tokens"] + side["completion_tokens"]
+
+class ModelVariants(NamedTuple):
+    """Per model × variant, and every measure of :data:`MEASURES` per category in the earlier
+    and the later window (the categories' sums add up to the windows' totals)."""
+
+    variants: list[VariantSums]
+    categories: dict[int, tuple[dict[str, Any], dict[str, Any]]]
 
 
 @contextmanager
@@ -98,32 +103,49 @@ def _sides(
 
 
 # Per model × variant and per category, each window apart: two grouping sets, one pass over
-# each window's rows (the per-model-variant-category daily table for its whole days).
+# each window's rows (the per-model-variant-category daily table for its whole days). A model
+# × variant row answers its tokens and cost, a category row every measure: the aggregates are
+# the same for both sets, but thousands of model × variant rows no longer carry five more
+# values each to Python.
 _MODEL_VARIANTS = sql.SQL(
-    "SELECT side, model_id, variant, category_id, GROUPING(category_id), {sums} FROM ({rows}) s "
-    "GROUP BY GROUPING SETS ((side, model_id, variant), (side, category_id))"
+    "SELECT side, model_id, variant, category_id, GROUPING(category_id), ({tokens})::bigint, {sums} "
+    "FROM ({rows}) s GROUP BY GROUPING SETS ((side, model_id, variant), (side, category_id))"
 )
 
 
-def model_variants(after: Window, before: Window) -> list[Sums]:
+def model_variants(after: Window, before: Window) -> ModelVariants:
     """Every model × variant and every category used in ``before`` or ``after``."""
     columns = ("model_id", "variant", "category_id", *MEASURES)
     rows, params = _sides(
         (before, after), frozenset(columns[:3]), sql.SQL(", ").join(sql.Identifier("u", c) for c in columns)
     )
+    tokens = sql.SQL(" + ").join(
+        sql.SQL("sum({})").format(sql.Identifier(c)) for c in read.METRICS["tokens"].columns
+    )
+    # Cost for both sets; the other measures for categories only (NULL on model rows).
     sums = sql.SQL(", ").join(
-        sql.SQL("sum({}){}").format(sql.Identifier(c), sql.SQL("" if c == "cost" else "::bigint"))
+        sql.SQL("sum(cost)")
+        if c == "cost"
+        else sql.SQL("CASE WHEN GROUPING(category_id) = 0 THEN sum({})::bigint END").format(sql.Identifier(c))
         for c in MEASURES
     )
     with _roomy_cursor() as cursor:
-        cursor.execute(_MODEL_VARIANTS.format(sums=sums, rows=rows), params)
+        cursor.execute(_MODEL_VARIANTS.format(tokens=tokens, sums=sums, rows=rows), params)
         fetched = cursor.fetchall()
+    cost = MEASURES.index("cost")
     empty = dict.fromkeys(MEASURES, 0)
-    found: dict[tuple, list[dict[str, Any]]] = {}
-    for side, model, variant, category, grouping, *values in fetched:
-        key = (model, variant, None) if grouping == 1 else (None, None, category)
-        found.setdefault(key, [empty, empty])[side] = dict(zip(MEASURES, values, strict=True))
-    return [Sums(*key, before, after) for key, (before, after) in found.items()]
+    variants: dict[tuple[int, str], list] = {}
+    categories: dict[int, list[dict[str, Any]]] = {}
+    for side, model, variant, category, per_model, tokens_sum, *values in fetched:
+        if per_model:
+            line = variants.setdefault((model, variant), [0, 0, Decimal(0), Decimal(0)])
+            line[side], line[2 + side] = tokens_sum, values[cost]
+        else:
+            categories.setdefault(category, [empty, empty])[side] = dict(zip(MEASURES, values, strict=True))
+    return ModelVariants(
+        [VariantSums(*key, *line) for key, line in variants.items()],
+        {category: (before, after) for category, (before, after) in categories.items()},
+    )
 
 
 # Tokens per model in one window: the per-model daily table for whole days (its primary key),
@@ -138,8 +160,7 @@ def model_tokens(window: Window) -> dict[int, int]:
         return dict(cursor.fetchall())
 
 
-@dataclass(frozen=True)
-class AppRow:
+class AppRow(NamedTuple):
     """An app's tokens in the two windows: in all, on free traffic, in the programming
     category (both windows together), and how many models it used in each."""
 
