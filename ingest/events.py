@@ -193,8 +193,11 @@ def normalize(event: Any, now: datetime) -> tuple[dict[str, Any] | None, dict[st
             not isinstance(raw_id, str)
             or len(raw_id) > MAX_ID_LENGTH
             or not raw_id.isprintable()  # no control, format (bidi, zero-width) or lone surrogate
+            or (not raw_id.isascii() and values.BLANK_RE.search(raw_id))  # nor one that draws nothing
         ):
             errors["id"] = f"must be a string of 1-{MAX_ID_LENGTH} printable characters"
+        elif raw_id != raw_id.strip():
+            errors["id"] = "must not start or end with spaces (one id must not look like another)"
         else:
             out["id"] = raw_id
     created_at = get("created_at")

@@ -19,7 +19,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from ingest import schema
+from ingest import schema, values
 from ingest.events import TITLE_IDENTITY_PREFIX, slugify
 from ingest.extras import join_tags, split_tags
 from rankings import models as catalog
@@ -174,6 +174,7 @@ def _create_app(origin: str, name: str) -> int:
     titled = origin.startswith(TITLE_IDENTITY_PREFIX)
     base = (slugify(name)[:80] if titled else _app_slug(origin)) if origin else catalog.App.UNATTRIBUTED_SLUG
     max_name = catalog.App._meta.get_field("name").max_length
+    name = name if values.visible(name) else ""  # nothing to see: the app is shown by its host
     title = (name or origin.split("://", 1)[-1])[:max_name] if origin else "(unattributed)"
     candidates = _slug_candidates(base, origin)
     while True:
@@ -208,7 +209,10 @@ def _models(events: list[dict[str, Any]]) -> dict[str, int]:
 
 def _providers(events: list[dict[str, Any]]) -> dict[str, int]:
     names = {e["provider"]: e["provider_name"] for e in events}  # a few distinct ones
-    return _ensure(catalog.Provider, {slug: {"name": name or slug} for slug, name in names.items()})
+    return _ensure(
+        catalog.Provider,
+        {slug: {"name": name if values.visible(name) else slug} for slug, name in names.items()},
+    )
 
 
 def _apps(events: list[dict[str, Any]]) -> dict[str, int]:

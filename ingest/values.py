@@ -42,8 +42,15 @@ CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 # U+2066-U+2069), which would flip the text around a name wherever it is shown.
 REMOVED_RE = re.compile(r"[\x00-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
 # Unicode categories that draw nothing: format (zero-width spaces and joiners, soft hyphen,
-# byte order mark), combining marks with nothing to combine with, separators.
-_INVISIBLE = frozenset({"Cf", "Mn", "Me", "Zs", "Zl", "Zp", "Cc"})
+# byte order mark), combining marks with nothing to combine with, separators, private use.
+_INVISIBLE = frozenset({"Cf", "Mn", "Me", "Zs", "Zl", "Zp", "Cc", "Co"})
+# Printable characters that draw nothing although Unicode classes them otherwise: the combining
+# grapheme joiner, Hangul and Khmer fillers, Mongolian and other variation selectors, the
+# Braille blank, private use. An id holding one looks like an id without it.
+BLANK_RE = re.compile(
+    "[\u034f\u115f\u1160\u17b4\u17b5\u180b-\u180f\u2800\u3164\uffa0\ufe00-\ufe0f"
+    "\U000e0100-\U000e01ef\ue000-\uf8ff]"
+)
 SURROGATE_RE = re.compile(r"[\ud800-\udfff]")  # lone surrogates: JSON can carry them, UTF-8 cannot
 MAX_MODEL = 64 + 1 + 128 + 1 + 16 + 10  # author/name:variant as _MODEL_RE allows, with spaces
 _VARIANT_RE = re.compile(r"^[a-z0-9-]{1,16}$")
@@ -68,9 +75,13 @@ def text(value: Any, limit: int) -> str:
         if SURROGATE_RE.search(value):
             raise ValueError("must be valid Unicode (it holds a lone surrogate)")
         value = REMOVED_RE.sub("", value)
-        if all(unicodedata.category(c) in _INVISIBLE for c in value):
-            return ""  # zero-width and format characters only: shown, it would be an empty link
     return value.strip()
+
+
+def visible(value: str) -> bool:
+    """Whether ``value`` draws anything: a name of zero-width, format, combining, filler or
+    blank characters only would show as an empty link."""
+    return any(unicodedata.category(c) not in _INVISIBLE and not BLANK_RE.match(c) for c in value)
 
 
 def count(value: Any, limit: int = MAX_TOKENS) -> int:

@@ -216,6 +216,7 @@ class SearchView(ReadView):
         "week first (the header search box).",
     )
     def get(self, request: Request) -> Response:
+        refuse_repeated(request.query_params, ("q", "tz"))
         q = " ".join(request.query_params.get("q", "").split())
         if not q or len(q) > indexes.MAX_QUERY:
             raise ApiError(400, "invalid", f"q: 1 to {indexes.MAX_QUERY} characters.", "q")

@@ -56,6 +56,9 @@ def test_resent_and_repeated_ids_are_duplicates(client, ingest_key):
         ({"id": None}, "id", "is required"),
         ({"id": "bad\x00id"}, "id", "printable"),
         ({"id": "u-rtl\u202e2"}, "id", "printable"),  # a bidi override: not one id shown as another
+        ({"id": "u-var\ufe0fabc"}, "id", "printable"),  # a variation selector: draws nothing
+        ({"id": "u-\u3164abc"}, "id", "printable"),  # a Hangul filler
+        ({"id": " u-space "}, "id", "spaces"),
         ({"id": "x" * 201}, "id", "1-200"),
         ({"created_at": "yesterday"}, "created_at", "RFC 3339"),
         ({"created_at": "2019-12-31T23:59:59Z"}, "created_at", "before 2020"),

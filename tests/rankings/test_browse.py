@@ -344,6 +344,8 @@ def test_an_api_parameter_given_twice_is_a_400_not_the_last_value(client, usage)
     for path in ("/api/v1/models", "/api/v1/growth", "/api/v1/rankings/models", "/api/v1/tags/language"):
         response = client.get(f"{path}?period=day&limit=5&period=week")
         assert (response.status_code, response.json()["error"]) == (400, error), path
+    response = client.get("/api/v1/search?q=a&q=b")
+    assert response.status_code == 400 and response.json()["error"]["field"] == "q"
 
 
 def test_a_page_parameter_given_twice_still_answers(client, usage):

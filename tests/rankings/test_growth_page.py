@@ -108,7 +108,7 @@ def test_bidi_controls_are_removed_from_free_text_at_ingest():
 @pytest.mark.django_db
 def test_a_name_of_invisible_characters_only_is_no_name():
     """Zero-width and format characters alone would show as an empty link: the host is shown."""
-    for n, name in enumerate(("\u200b\u200d\ufeff", "\u00ad\u034f")):
+    for n, name in enumerate(("\u200b\u200d\ufeff", "\u00ad\u034f", "\ufe0f", "\u3164", "\u2800", "\ue000")):
         import_events([EventFactory.build(origin=f"https://zw{n}.example", app_name=name)])
         assert App.objects.get(origin=f"https://zw{n}.example").name == f"zw{n}.example"
     import_events([EventFactory.build(origin="https://zwj.example", app_name="\U0001f468\u200d\U0001f4bb")])
@@ -280,7 +280,7 @@ def test_a_window_that_starts_after_now_answers_zeros_not_a_500(client):
 
 
 def test_the_forms_to_day_is_included_and_the_zone_can_be_picked(client, two_weeks):
-    """"From Nov 1 to Nov 7" is seven days, and one day is from a day to the same day; the
+    """ "From Nov 1 to Nov 7" is seven days, and one day is from a day to the same day; the
     form shows the day asked for again (a tester's "until" lost a day each time). The page
     has the zone selector of the other pages, which keeps the window."""
     page = client.get("/growth/?start=2026-11-01&until=2026-11-07").content.decode()
