@@ -339,7 +339,7 @@ DIMENSIONS = (
         "variant",
         "variants",
         "Variant without colon, e.g. free.",
-        pattern=r"^[a-z0-9-]{0,16}$",
+        pattern=r"^[A-Za-z0-9-]{0,16}$",  # read in lower case, as ingest keeps variants
         max_length=None,
         width=16,
     ),

@@ -55,8 +55,11 @@ class SessionParams(params.FilteredParams):
         help_text="What is summed per session: " + ", ".join(session_selectors.METRICS) + ".",
     )
     harness = serializers.RegexField(
-        r"^[^\x00-\x1f]{1,64}$", required=False, help_text="A named harness, e.g. cline."
+        r"^[^\x00-\x1f]{1,64}$", required=False, help_text="A named harness, e.g. cline (any case)."
     )
+
+    def validate_harness(self, value: str) -> str:
+        return value.lower()  # as ingest keeps harnesses (ingest.extras.harness)
 
 
 # --- Answers -----------------------------------------------------------------------------

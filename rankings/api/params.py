@@ -156,8 +156,8 @@ class FilterParams(serializers.Serializer):
             name = dimension.name
             if name not in attrs:
                 continue
-            if dimension.catalog is None:
-                setattr(filters, name, attrs[name])
+            if dimension.catalog is None:  # the value itself (a variant), kept in lower case
+                setattr(filters, name, attrs[name].lower())
                 continue
             pk = selectors.entries(dimension).filter(slug=attrs[name]).values_list("pk", flat=True).first()
             if pk is None:

@@ -63,6 +63,7 @@ def test_metrics_and_filters(client, usage):
     assert [r["entity"]["slug"] for r in roleplay] == ["google/gemini-2.5-flash"]
     free = client.get("/api/v1/rankings/models?variant=free").json()["results"]
     assert [r["entity"]["slug"] for r in free] == ["google/gemini-2.5-flash"]
+    assert client.get("/api/v1/rankings/models?variant=FREE").json()["results"] == free
 
 
 def test_offset_pagination(client, usage):

@@ -86,6 +86,7 @@ def test_sessions_equal_the_selector(client, narrow):
     assert set(data["by_turns"]) <= {"1", "2–9", "10–49", "50+"}
     cline = client.get("/api/v1/sessions?period=month&harness=cline").json()["results"]
     assert cline and all(r["harness"] == "cline" for r in cline)
+    assert client.get("/api/v1/sessions?period=month&harness=CLINE").json()["results"] == cline
 
 
 @pytest.mark.parametrize(
