@@ -39,6 +39,7 @@ from rankings.api.pagination import OffsetPagination
 from rankings.api.views import FORMAT_PARAM, ReadView, ranking_payload, read_schema
 from rankings.cache import cached
 from rankings.models import TagKey
+from rankings.selectors import sessions as session_selectors
 
 
 class CachedView(ReadView):
@@ -253,6 +254,32 @@ class TagSeriesView(ReadView):
         return response
 
 
+_STATS = tuple(StatsSerializer().fields)
+# One header whatever the rows hold: every turn range, in order, each with every figure.
+SESSION_CSV_COLUMNS = (
+    "harness",
+    "app_slug",
+    "app_name",
+    "model_slug",
+    "model_name",
+    *_STATS,
+    *(f"by_turns_{turns}_{stat}" for turns in session_selectors.TURN_RANGES for stat in _STATS),
+)
+
+
+def _session_csv_row(row: dict[str, Any]) -> dict[str, Any]:
+    """A harness x model group as one CSV line of :data:`SESSION_CSV_COLUMNS` (a turn range
+    without sessions: empty cells)."""
+    app, model = row["app"] or {}, row["model"] or {}
+    line = {"harness": row["harness"], "app_slug": app.get("slug", ""), "app_name": app.get("name", "")}
+    line |= {"model_slug": model.get("slug", ""), "model_name": model.get("name", "")}
+    line |= {stat: row[stat] for stat in _STATS}
+    for turns in session_selectors.TURN_RANGES:
+        stats = row["by_turns"].get(turns) or {}
+        line |= {f"by_turns_{turns}_{stat}": stats.get(stat) for stat in _STATS}
+    return line
+
+
 @extend_schema_view(
     get=read_schema(
         SessionParams,
@@ -266,7 +293,13 @@ class TagSeriesView(ReadView):
 )
 class SessionsView(CachedView):
     params_class = SessionParams
-    csv_columns = ("harness", "app_slug", "model_slug", *StatsSerializer().fields)
+    csv_columns = SESSION_CSV_COLUMNS
+
+    def get(self, request: Request, **kwargs: str) -> Response:
+        response = super().get(request, **kwargs)
+        if request.accepted_renderer.format == "csv":
+            response.csv_rows = [_session_csv_row(row) for row in response.data["results"]]
+        return response
 
     def payload(self, request: Request, query: dict[str, Any], paginator: OffsetPagination) -> dict[str, Any]:
         report = paginator.paginate(

@@ -10,6 +10,7 @@ import io
 import pytest
 
 from rankings import selectors
+from rankings.api.narrow import SESSION_CSV_COLUMNS
 from rankings.models import LLMModel, TagKey
 from tests.rankings.conftest import MODELS
 
@@ -84,6 +85,9 @@ def test_sessions_equal_the_selector(client, narrow):
         (g.harness or g.app.name, g.all.sessions, g.all.median) for g in report.rows
     ]
     assert set(data["by_turns"]) <= {"1", "2–9", "10–49", "50+"}
+    table = client.get("/api/v1/sessions?period=month&format=csv").content.decode()
+    header = next(csv.reader(io.StringIO(table)))
+    assert header == list(SESSION_CSV_COLUMNS) and "by_turns_50+_median" in header and "app" not in header
     cline = client.get("/api/v1/sessions?period=month&harness=cline").json()["results"]
     assert cline and all(r["harness"] == "cline" for r in cline)
     assert client.get("/api/v1/sessions?period=month&harness=CLINE").json()["results"] == cline
