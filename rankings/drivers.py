@@ -290,9 +290,14 @@ def _context(growth: Growth) -> Driver:
 # --- Sentences ---------------------------------------------------------------------------
 
 
+def share_text(share: float) -> str:
+    """A share of the change: whole percents, one decimal under 1 % ("−0.5%", not "0%")."""
+    return signed_percent(share, 1 if abs(share) < 0.01 else 0)
+
+
 def _of_change(d: Driver) -> str:
     share = d.share_of_change
-    return "" if share is None else f" ({signed_percent(share)} of the change)"
+    return "" if share is None else f" ({share_text(share)} of the change)"
 
 
 def _level(d: Driver, value: float | None) -> str:
@@ -315,13 +320,17 @@ SENTENCES = {
     "free_vs_paid": "Free traffic changed by {tokens} tokens{of_change}; {level}; {apps} moved from free to paid models.",
     "routing_variants": "Routing variants changed by {tokens} tokens{of_change}; {level}.",
     "app_growth": "Coding agents changed by {tokens} tokens{of_change}; {level}; new apps brought {new_apps}.",
-    "context_growth": "{longer} prompts account for {tokens} tokens{of_change}: {level}.",
+    "context_growth": "{prompts} for {tokens} tokens{of_change}: {level}.",
 }
 # Each indicator in words: now, and before (a value in {}), and what it is measured over, for
 # a window that had none of it: "(was –)" would say nothing.
 LEVELS = {
     "discovery": ("{they_hold} {} of tokens", "{they_held} {} of tokens", "tokens"),
-    "reasoning": ("they are {} of completion tokens", "they were {} of completion tokens", "completion tokens"),
+    "reasoning": (
+        "they are {} of completion tokens",
+        "they were {} of completion tokens",
+        "completion tokens",
+    ),
     "free_vs_paid": ("it is {} of tokens", "it was {} of tokens", "tokens"),
     "routing_variants": ("they carry {} of tokens", "they carried {} of tokens", "tokens"),
     "app_growth": ("they hold {} of tokens", "they held {} of tokens", "tokens"),
@@ -343,7 +352,10 @@ def _level_words(d: Driver) -> str:
     """The driver's indicator now and before, in words, saying plainly which window had none."""
     present, past, over = LEVELS[d.key]
     one = d.figures.get("models") == 1  # discovery's entrants: "it holds", "they hold"
-    subject = {"they_hold": "it holds" if one else "they hold", "they_held": "it held" if one else "they held"}
+    subject = {
+        "they_hold": "it holds" if one else "they hold",
+        "they_held": "it held" if one else "they held",
+    }
     now, was = present.format(_level(d, d.after), **subject), past.format(_level(d, d.before), **subject)
     if d.after is not None and d.before is not None:
         return f"{now} (was {_level(d, d.before)})"
@@ -363,7 +375,11 @@ def _sentence(d: Driver) -> str:
         tokens=signed_compact(d.tokens),
         of_change=_of_change(d),
         level=_level_words(d) if d.key in LEVELS else "",
-        longer="Longer" if d.tokens >= 0 else "Shorter",
+        prompts="Longer prompts account"
+        if d.tokens > 0
+        else "Shorter prompts account"
+        if d.tokens
+        else "Prompt length accounts",
         breadth=BREADTH[d.after is not None, d.before is not None].format(
             now=_level(d, d.after), was=_level(d, d.before)
         ),

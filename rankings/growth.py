@@ -337,8 +337,8 @@ def summary(growth: Growth) -> list[str]:
     """Plain sentences (not HTML: templates escape them) built from the decomposition."""
     if not growth.totals_before.tokens:
         if not growth.totals_after.tokens:
-            return ["No usage in either period yet."]
-        return [f"{compact(growth.totals_after.tokens)} tokens this period; none in the period before."]
+            return ["No usage in either window."]
+        return [f"{compact(growth.totals_after.tokens)} tokens in this window; none in the window before."]
     label = growth.after.comparison()
     sentences = [
         f"Tokens {_moved(growth.change_pct)} {label} ({signed_compact(growth.change)}).",

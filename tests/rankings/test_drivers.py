@@ -265,7 +265,7 @@ def expected_numbers(d: dict) -> set[str]:
 
     numbers = {signed_compact(d["tokens"]), level(d["before"]), level(d["after"])}
     if d["share_of_change"] is not None:
-        numbers.add(signed_percent(d["share_of_change"]))
+        numbers.add(drivers.share_text(d["share_of_change"]))
     for name, value in d["figures"].items():
         if name == "new_apps" or name.startswith("variant_"):
             numbers.add(signed_compact(value))
@@ -354,6 +354,10 @@ def test_driver_sentences_agree_and_read_right_either_way():
     assert drivers._sentence(context).startswith("Shorter prompts account for \u2212208.8K tokens: 7,465 prompt")
     context.tokens = 1_000
     assert drivers._sentence(context).startswith("Longer prompts account for +1.0K tokens")
+    context.tokens = 0
+    assert drivers._sentence(context).startswith("Prompt length accounts for 0 tokens")
+    context.tokens, context.change = -2_600, 572_000
+    assert "(\u22120.5% of the change)" in drivers._sentence(context)
 
 
 @pytest.mark.django_db

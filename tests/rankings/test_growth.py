@@ -153,7 +153,7 @@ def test_summary_numbers_equal_the_api_numbers(client):
 
 @pytest.mark.django_db
 def test_growth_parameters_and_empty_state(client):
-    assert client.get("/api/v1/growth").json()["summary"] == ["No usage in either period yet."]
+    assert client.get("/api/v1/growth").json()["summary"] == ["No usage in either window."]
     assert client.get("/api/v1/growth?period=bogus").status_code == 400
     assert client.get("/growth/?period=bogus").status_code == 200
     window = selectors.period_window("month")
