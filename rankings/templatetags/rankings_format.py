@@ -263,9 +263,13 @@ def figure_table(figure: dict, caption: str) -> str:
 
 
 def _table_values(trace: dict) -> list[str]:
-    """A trace's cells: its y values; a waterfall's as read on the bars (the totals, which
-    Plotly computes from a placeholder y, the running sum; the steps signed)."""
+    """A trace's cells: its y values, or the labels written on its bars; a waterfall's as read
+    on the bars (the totals, which Plotly computes from a placeholder y, the running sum; the
+    steps signed)."""
     if trace.get("type") != "waterfall":
+        text = trace.get("text")
+        if isinstance(text, (list, tuple)) and len(text) == len(trace["y"]):
+            return [html.escape(str(t)) for t in text]  # the bars' own labels (signed, say), as read on them
         return [_cell(y) for y in trace["y"]]
     cells, running = [], 0.0
     for measure, y in zip(trace["measure"], trace["y"], strict=True):

@@ -311,3 +311,12 @@ def test_the_forms_to_day_is_included_and_the_zone_can_be_picked(client, two_wee
 def test_comparisons_say_long_windows_in_days_hours_and_minutes(hours, words):
     start = datetime(2026, 10, 5, tzinfo=UTC)
     assert Window(start, start + timedelta(hours=hours), "UTC").comparison() == words
+
+
+def test_changes_on_the_page_are_signed_like_the_sentences(client, two_weeks):
+    page = client.get("/growth/").content.decode()
+    caption = re.search(r"<caption>By app <span[^>]*>([^<]+)</span>", page).group(1)
+    assert re.fullmatch(r"new 0 · departed 0 · incumbents \+[\d.]+K", caption), caption
+    mix = page.split('id="growth-mix"', 1)[1].split("</section>", 1)[0]
+    cells = re.findall(r'<td class="num">([^<]+)</td>', mix)
+    assert cells and all(c[0] in "+\u2212" or c == "0" for c in cells), cells
