@@ -18,7 +18,7 @@ from operator import itemgetter
 from typing import Any
 
 from ingest.rollups import zones
-from ingest.rollups.windows import truncate
+from ingest.rollups.windows import shift, truncate
 from rankings import selectors
 from rankings.selectors import Totals, Window
 from rankings.selectors import growth as reads
@@ -257,10 +257,12 @@ def _variants(rows: list[reads.VariantSums], t0: Totals, t1: Totals) -> list[dic
 
 
 def _history(end: Window, categories: list[Any], days: int = 90) -> dict[str, Any]:
-    """Daily trends over the last ``days`` (from the start of a day in ``end``'s zone):
-    context (prompt per request), reasoning and cached shares, effective price, volume; and
-    prompt per request for ``categories`` (the largest ones of ``end``)."""
-    window = Window(truncate(end.end - timedelta(days=days), "day", end.zone), end.end, end.zone)
+    """Daily trends over the last ``days`` days, the last one ``end``'s (so far when it is
+    running), days in ``end``'s zone: context (prompt per request), reasoning and cached
+    shares, effective price, volume; and prompt per request for ``categories`` (the largest
+    ones of ``end``)."""
+    last_day = truncate(end.end - timedelta(microseconds=1), "day", end.zone)
+    window = Window(shift(last_day, "day", 1 - days, end.zone), end.end, end.zone)
     series = selectors.measure_series(window)
 
     def ratio(a: list[float], b: list[float], scale: float = 1.0) -> list[float | None]:

@@ -320,3 +320,9 @@ def test_changes_on_the_page_are_signed_like_the_sentences(client, two_weeks):
     mix = page.split('id="growth-mix"', 1)[1].split("</section>", 1)[0]
     cells = re.findall(r'<td class="num">([^<]+)</td>', mix)
     assert cells and all(c[0] in "+\u2212" or c == "0" for c in cells), cells
+
+
+def test_the_history_holds_the_90_days_it_says(client, two_weeks):
+    days = client.get("/api/v1/growth").json()["history"]["days"]
+    last = selectors.rolling_window(7).end - timedelta(microseconds=1)
+    assert len(days) == 90 and days[-1] == last.astimezone(UTC).date().isoformat()
