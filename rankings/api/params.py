@@ -17,7 +17,17 @@ from ingest.rollups.windows import QUARTER, ceil_quarter
 from rankings import selectors
 from rankings.selectors import Filters, Window
 
-MAX_RANGE = timedelta(days=3653)  # ten years with up to three leap days
+MAX_YEARS = 10  # the longest window, in calendar years
+
+
+def years_after(moment: datetime, years: int) -> datetime:
+    """The same wall-clock time ``years`` later (29 February: the 28th)."""
+    try:
+        return moment.replace(year=moment.year + years)
+    except ValueError:
+        return moment.replace(year=moment.year + years, day=28)
+
+
 # Windows fall within these (the first of 2000 to the first of 2100, UTC).
 FIRST_START = datetime(2000, 1, 1, tzinfo=UTC)
 LAST_END = datetime(2100, 1, 1, tzinfo=UTC)
@@ -84,7 +94,7 @@ class WindowParams(serializers.Serializer):
             start, end = instant(start, zone, "start"), instant(end, zone, "end")
             if end <= start:
                 raise ApiError(400, "invalid", "end must be after start.", "end")
-            if end - start > MAX_RANGE:
+            if end > years_after(start, MAX_YEARS):
                 raise ApiError(400, "invalid", "The window may span at most 10 years.", "end")
             if start < FIRST_START or end > LAST_END:
                 message = "start and end must fall between 2000-01-01 and 2100-01-01."

@@ -125,6 +125,9 @@ def test_long_windows_off_day_boundaries_are_read_exactly(client):
     [
         ("start=2000-01-01&end=2010-01-01", 200, None),
         ("start=2000-01-01&end=2010-01-05", 400, "end"),  # ten years and four days
+        ("start=2026-01-01&end=2036-01-01", 200, None),
+        ("start=2026-01-01&end=2036-01-02", 400, "end"),  # ten calendar years and a day
+        ("start=2028-02-29&end=2038-02-28", 200, None),
         ("start=2099-01-01&end=2100-01-01", 200, None),
         ("start=2099-12-31&end=2100-12-31", 400, "end"),
         ("start=1999-12-31&end=2000-01-02", 400, "start"),
