@@ -48,6 +48,7 @@ DRIVER_AXES = {
     "context_growth": "Prompt tokens / request",
 }
 
+
 class GrowthPanel(NamedTuple):
     """A panel of the growth page with an embed of its own (/embed/growth/<name>/): its title,
     the text alternative's label and the template that draws it."""
@@ -60,10 +61,10 @@ class GrowthPanel(NamedTuple):
 # The growth page's panels, each embeddable: the Seven drivers (a row and a small chart per
 # driver), then one chart each.
 GROWTH_PANELS = {
-    "seven": GrowthPanel(
-        "Seven drivers", "The seven drivers of token growth", "rankings/_growth_seven.html"
+    "seven": GrowthPanel("Seven drivers", "The seven drivers of token growth", "rankings/_growth_seven.html"),
+    "waterfall": GrowthPanel(
+        "From before to after, by author", "Waterfall of the change in tokens by author"
     ),
-    "waterfall": GrowthPanel("From before to after, by author", "Waterfall of the change in tokens by author"),
     "drivers": GrowthPanel("More requests or bigger requests?", "Volume and intensity parts of the change"),
     "mix": GrowthPanel("Token mix of the change", "Change by token type"),
     "variants": GrowthPanel("Free, paid and routing variants", "Share of tokens by variant before and after"),
@@ -86,7 +87,15 @@ def asked_window(request: HttpRequest) -> tuple[dict[str, str], selectors.Window
     try:
         return asked, params.parse(GrowthParams, asked)["window"], ""
     except ApiError as error:  # pages are lenient: what the API refuses, the page says, and shows the default
-        notice = f"{error.detail} Showing the last 7 days instead."
+        problem = str(error.detail)
+        if (
+            error.field == "end"
+            and "until" in request.GET
+            and "end" not in request.GET
+            and "after start" in problem
+        ):
+            problem = "The last day must not be before the first day."  # the form's words, not the API's
+        notice = f"{problem} Showing the last 7 days instead."
         return zone, params.parse(GrowthParams, zone)["window"], notice
 
 

@@ -326,3 +326,8 @@ def test_the_history_holds_the_90_days_it_says(client, two_weeks):
     days = client.get("/api/v1/growth").json()["history"]["days"]
     last = selectors.rolling_window(7).end - timedelta(microseconds=1)
     assert len(days) == 90 and days[-1] == last.astimezone(UTC).date().isoformat()
+
+
+def test_the_forms_last_day_before_its_first_is_said_in_the_forms_words(client, two_weeks):
+    page = client.get("/growth/?start=2026-11-10&until=2026-11-09").content.decode()
+    assert "The last day must not be before the first day. Showing the last 7 days instead." in page
