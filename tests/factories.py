@@ -53,6 +53,10 @@ class EventFactory(factory.DictFactory):
     )
     session_id = factory.Sequence(lambda n: f"session-{n // 5}")
 
+    class Params:
+        # No prompt caching: any prompt count is valid (the defaults' cached tokens are 100).
+        uncached = factory.Trait(native_tokens_cached=0, native_tokens_cache_write=0)
+
 
 class AuthorFactory(factory.django.DjangoModelFactory):
     class Meta:

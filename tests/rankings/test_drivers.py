@@ -199,8 +199,7 @@ def test_each_driver_counts_what_it_says():
             tokens_prompt=prompt,
             tokens_completion=completion,
             native_tokens_reasoning=reasoning,
-            native_tokens_cached=0,
-            native_tokens_cache_write=0,
+            uncached=True,
         )
 
     events = [

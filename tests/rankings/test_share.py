@@ -157,7 +157,7 @@ def test_pages_carry_preview_meta_with_real_numbers(client, usage):
     evil = client.get("/apps/evil-example/").content.decode()
     assert XSS_NAME not in evil
     once = {"origin": "https://once.example", "app_name": "Once", "tokens_completion": 10}
-    import_events([EventFactory.build(**once, tokens_prompt=100, native_tokens_cached=0, native_tokens_cache_write=0)])
+    import_events([EventFactory.build(**once, tokens_prompt=100, uncached=True)])
     once = client.get("/apps/once-example/").content.decode()
     assert 'content="Once used 110 tokens in 1 request this week."' in once
 
