@@ -6,14 +6,16 @@ from __future__ import annotations
 
 import json
 import logging
+import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import partial
 from typing import Any
 
-from django.db import transaction
+from django.db import connections, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -21,7 +23,14 @@ from config import metrics
 from ingest.events import Rejection, Validated, as_record, attribute_titles, validate_batch
 from ingest.maintenance import rollup_days
 from ingest.models import DeadLetter, InboxBatch, IngestKey, MaintenanceJob
-from ingest.processing import claim_ids, count_rollup_rows, prepare_pending, release_ids, write_pending
+from ingest.processing import (
+    TRANSIENT,
+    claim_ids,
+    count_rollup_rows,
+    prepare_pending,
+    release_ids,
+    write_pending,
+)
 from ingest.tasks import enqueue_batch, maintenance_run_job
 from ingest.values import categories_known_as, known_categories
 from rankings.cache import bump_generation
@@ -179,6 +188,8 @@ def set_test_key(key: IngestKey, test: bool, requested_by: str = "") -> Maintena
 # Events per import transaction: larger chunks aggregate into fewer rollup rows per event
 # (40,000: +6 % over 20,000 on the ingest benchmark's workload) at ~1 KB of memory each.
 IMPORT_CHUNK_EVENTS = 40_000
+# Chunks written at once, each on its own connection (a PostgreSQL backend each).
+IMPORT_WRITERS = 2
 
 
 @dataclass
@@ -206,21 +217,131 @@ def import_events(
     ``titles_are_apps``: export files, whose rows name their app without a URL
     (:func:`ingest.events.attribute_titles`).
 
-    While a chunk is written (mostly waiting on PostgreSQL), the next one is read and
-    validated on a second thread, so the two overlap."""
+    Chunks are written on ``IMPORT_WRITERS`` connections of their own, as that many workers
+    would (their claims, raw rows and rollup upserts overlap; PostgreSQL does most of the
+    work), while the next chunk is prepared (its catalog ids) and the one after is read and
+    validated. Inside a caller's transaction (tests, a command run atomically) the writes keep
+    to the caller's connection, in turn."""
     totals = ImportTotals()
     chunks = _chunked(items, chunk_size)
     first = next(chunks, None)
     if first is None:
         return totals
+    in_turn = transaction.get_connection().in_atomic_block
     current, offset = _validated(first, titles_are_apps, known_categories()), 0
-    with ThreadPoolExecutor(1, thread_name_prefix="import-validation") as pool:
-        for chunk in chunks:
-            upcoming = pool.submit(_validated, chunk, titles_are_apps, known_categories())
-            offset = _count_chunk(totals, *current, offset, progress)
-            current = upcoming.result()
-    _count_chunk(totals, *current, offset, progress)
+    writing: deque[Future[_Written]] = deque()
+    with (
+        ThreadPoolExecutor(1, thread_name_prefix="import-validation") as validation,
+        ThreadPoolExecutor(IMPORT_WRITERS, thread_name_prefix="import-write") as writers,
+    ):
+        while current is not None:
+            chunk = next(chunks, None)
+            upcoming = (
+                validation.submit(_validated, chunk, titles_are_apps, known_categories()) if chunk else None
+            )
+            prepared = _prepare_chunk(totals, *current, offset)
+            offset += prepared.size
+            if len(writing) == IMPORT_WRITERS:
+                _add_written(totals, writing.popleft().result(), progress)
+            writing.append(
+                _done(_write_chunk(prepared)) if in_turn else writers.submit(_write_apart, prepared)
+            )
+            current = upcoming.result() if upcoming else None
+        while writing:
+            _add_written(totals, writing.popleft().result(), progress)
     return totals
+
+
+def _write_apart(prepared: _Prepared, attempts: int = 3) -> _Written:
+    """:func:`_write_chunk` on a writer thread, whose connection is closed after it (a new one
+    per chunk of 40,000 events costs nothing that shows). A transient error (a deadlock with
+    the other writer or a worker, a lost connection) rolled the chunk back whole: it is
+    written again, as the worker's task would be."""
+    try:
+        for attempt in range(1, attempts):
+            try:
+                return _write_chunk(prepared)
+            except TRANSIENT:
+                connections.close_all()
+                time.sleep(0.1 * attempt)
+        return _write_chunk(prepared)
+    finally:
+        connections.close_all()  # this thread's connections only
+
+
+def _done(value: _Written) -> Future[_Written]:
+    """A write done in the caller's transaction, read like one done on the writer thread."""
+    future: Future[_Written] = Future()
+    future.set_result(value)
+    return future
+
+
+@dataclass
+class _Prepared:
+    """A validated chunk with its catalog ids: what its write needs."""
+
+    validated: Validated
+    size: int
+    offset: int  # the index of its first item
+    ids: Any = None
+    events: list[Any] = field(default_factory=list)
+    failures: list[Any] = field(default_factory=list)
+
+
+@dataclass
+class _Written:
+    prepared: _Prepared
+    fresh: int = 0
+    unwritten: list[Any] = field(default_factory=list)
+
+
+def _prepare_chunk(totals: ImportTotals, validated: Validated, size: int, offset: int) -> _Prepared:
+    """Count a validated chunk's rejections and in-batch duplicates, and resolve its catalog
+    ids (committed on their own, before any write reads them)."""
+    for r in validated.rejected:
+        r.index += offset
+    _reject(totals, validated.rejected)
+    totals.duplicates += validated.duplicates_in_batch
+    prepared = _Prepared(validated, size, offset)
+    if validated.events:
+        prepared.ids, prepared.failures, (prepared.events,) = prepare_pending(
+            [[(None, e) for e in validated.events]]
+        )
+    return prepared
+
+
+def _write_chunk(prepared: _Prepared) -> _Written:
+    """Claim, write and count one prepared chunk in one transaction, on this thread's
+    connection."""
+    written = _Written(prepared)
+    if not prepared.events:
+        return written
+    with transaction.atomic():
+        new_ids = claim_ids([e["id"] for _, e in prepared.events])
+        fresh = [p for p in prepared.events if p[1]["id"] in new_ids]
+        unwritten, per_grain = write_pending([fresh], prepared.ids)
+        release_ids([e["id"] for _, e, _ in unwritten])
+        transaction.on_commit(bump_generation)
+    count_rollup_rows(per_grain)
+    written.fresh, written.unwritten = len(fresh), unwritten
+    return written
+
+
+def _add_written(totals: ImportTotals, written: _Written, progress: Callable[[int], object] | None) -> None:
+    """Add a written chunk to the totals (on the caller's thread, which alone changes them)."""
+    prepared = written.prepared
+    failures = prepared.failures + written.unwritten
+    if failures:  # rare: no map of 40,000 events to their items otherwise
+        validated = prepared.validated
+        index = {id(e): n for n, e in zip(validated.indexes, validated.events, strict=True)}
+        _reject(
+            totals,
+            [Rejection(index[id(e)] + prepared.offset, e["id"], {"event": err}) for _, e, err in failures],
+        )
+    totals.accepted += written.fresh - len(written.unwritten)
+    totals.duplicates += len(prepared.events) - written.fresh
+    if progress:
+        progress(prepared.size)
 
 
 def _chunked(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
@@ -242,37 +363,3 @@ def _validated(chunk: list[Any], titles_are_apps: bool, categories: frozenset[st
     if titles_are_apps:
         attribute_titles(validated.events)
     return validated, len(chunk)
-
-
-def _count_chunk(
-    totals: ImportTotals,
-    validated: Validated,
-    size: int,
-    offset: int,
-    progress: Callable[[int], object] | None,
-) -> int:
-    """Claim, write and count one validated chunk (``offset``: the index of its first item)
-    in one transaction; returns the offset of the next chunk."""
-    for r in validated.rejected:
-        r.index += offset
-    _reject(totals, validated.rejected)
-    totals.duplicates += validated.duplicates_in_batch
-    if validated.events:
-        ids, failures, (events,) = prepare_pending([[(None, e) for e in validated.events]])
-        with transaction.atomic():
-            new_ids = claim_ids([e["id"] for _, e in events])
-            fresh = [p for p in events if p[1]["id"] in new_ids]
-            unwritten, per_grain = write_pending([fresh], ids)
-            release_ids([e["id"] for _, e, _ in unwritten])
-            transaction.on_commit(bump_generation)
-        count_rollup_rows(per_grain)
-        failures += unwritten
-        if failures:  # rare: no map of 40,000 events to their items otherwise
-            index = {id(e): n for n, e in zip(validated.indexes, validated.events, strict=True)}
-            rejected = [Rejection(index[id(e)] + offset, e["id"], {"event": err}) for _, e, err in failures]
-            _reject(totals, rejected)
-        totals.accepted += len(fresh) - len(unwritten)
-        totals.duplicates += len(events) - len(fresh)
-    if progress:
-        progress(size)
-    return offset + size

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import connection
+from django.db import connection, transaction
 
 from ingest import maintenance, partitions, services, tasks
 from ingest.models import InboxBatch, SeenEvent, UsageDaily, UsageModelWeekly, UsageQuarterHour
@@ -216,3 +216,47 @@ def test_chunked_import_overlaps_validation_and_keeps_indexes_and_catalog(monkey
     assert [r.index for r in totals.errors] == [4, 17, 33]
     counted = UsageDaily.objects.filter(category__slug="astronomy")
     assert sum(row.requests for row in counted) == 32
+
+
+def test_a_committed_import_writes_on_its_own_connection_while_the_next_chunk_is_prepared(monkeypatch):
+    """Outside a caller's transaction a chunk is written on a second connection while the next
+    is prepared: every event is still counted once (a resent id in a later chunk too), each
+    chunk commits on its own, and rejections keep their index."""
+    import threading
+
+    writers = set()
+    real = services._write_chunk
+
+    def write(prepared):
+        writers.add(threading.current_thread().name)
+        return real(prepared)
+
+    monkeypatch.setattr(services, "_write_chunk", write)
+    events = EventFactory.build_batch(45)
+    events[30] = {**events[3]}  # a resend of an id the first chunk counted
+    events[22]["tokens_prompt"] = -1
+    totals = services.import_events(events, chunk_size=10)
+    assert (totals.accepted, totals.duplicates, totals.rejected) == (43, 1, 1)
+    assert [r.index for r in totals.errors] == [22]
+    assert sum(row.requests for row in UsageDaily.objects.all()) == 43
+    assert SeenEvent.objects.count() == 43 and writers and all(w.startswith("import-write") for w in writers)
+
+
+def test_a_chunk_rolled_back_by_a_transient_error_is_written_again_once(monkeypatch):
+    from django.db import OperationalError
+
+    real, failed = services._write_chunk, []
+
+    def deadlocked_once(prepared):
+        if not failed:
+            failed.append(prepared.offset)
+            with transaction.atomic():  # the chunk's claims are rolled back with it
+                services.claim_ids([e["id"] for _, e in prepared.events])
+                raise OperationalError("deadlock detected")
+        return real(prepared)
+
+    monkeypatch.setattr(services, "_write_chunk", deadlocked_once)
+    events = EventFactory.build_batch(25)
+    totals = services.import_events(events, chunk_size=10)
+    assert failed == [0] and (totals.accepted, totals.duplicates) == (25, 0)
+    assert sum(row.requests for row in UsageDaily.objects.all()) == 25
