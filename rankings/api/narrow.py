@@ -155,7 +155,7 @@ class ContextLengthView(CachedView):
 
 
 def ranked_key(key: str) -> TagKey:
-    found = TagKey.objects.filter(key=key, ranked=True).first()
+    found = TagKey.objects.filter(key=key.lower(), ranked=True).first()  # keys are lower case
     if found is None:
         raise ApiError(404, "not_found", f"No ranked tag key {key[:64]!r}; see /api/v1/tags.")
     return found

@@ -85,6 +85,7 @@ def test_sessions_equal_the_selector(client, narrow):
         (g.harness or g.app.name, g.all.sessions, g.all.median) for g in report.rows
     ]
     assert set(data["by_turns"]) <= {"1", "2–9", "10–49", "50+"}
+    assert client.get("/api/v1/tags/Language?period=month").json()["key"] == "language"
     table = client.get("/api/v1/sessions?period=month&format=csv").content.decode()
     header = next(csv.reader(io.StringIO(table)))
     assert header == list(SESSION_CSV_COLUMNS) and "by_turns_50+_median" in header and "app" not in header
