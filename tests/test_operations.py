@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import pytest
 from django.conf import settings as django_settings
-from django.db import connections
+from django.db import connections, transaction
 from django.test.utils import CaptureQueriesContext, override_settings
 from django.utils import timezone
 
@@ -115,7 +115,8 @@ def test_router_reads_rollups_from_the_replica_and_writes_to_the_primary():
             CaptureQueriesContext(connections["default"]) as primary,
             CaptureQueriesContext(connections["replica"]) as replica,
         ):
-            import_events(EventFactory.build_batch(3))
+            with transaction.atomic():  # the writes on this thread's connections, to capture them
+                import_events(EventFactory.build_batch(3))
             ranking = selectors.ranking("model", selectors.period_window("week"))
         assert ranking.rows[0].value > 0  # the replica connection sees the committed rows
         assert any("INSERT INTO ingest_rawevent" in q["sql"] for q in primary.captured_queries)
