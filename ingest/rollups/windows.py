@@ -166,10 +166,15 @@ class Window:
 
     def label(self, named: bool = False) -> str:
         """The window for a page, with its note when it has one (pages say what the API's
-        ``window.note`` says); a window within a day names its zone, a longer one when ``named``."""
+        ``window.note`` says); a window within a day names its zone (one whole day is its date),
+        a longer one when ``named``."""
         zone = zones.info(self.zone)
         start, last = self.start.astimezone(zone), (self.end - timedelta(seconds=1)).astimezone(zone)
-        if self.length <= timedelta(days=1):
+        if self.start == local_start(self.start, "day", self.zone) and self.end == shift(
+            self.start, "day", 1, self.zone
+        ):
+            text = f"{start:%b %-d, %Y} {self.zone}"  # one whole day: its date, not 00:00 – 00:00
+        elif self.length <= timedelta(days=1):
             end = self.end.astimezone(zone)
             text = f"{start:%b %-d %H:%M} – {end:%b %-d %H:%M} {self.zone}"
         else:

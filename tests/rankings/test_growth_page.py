@@ -331,3 +331,8 @@ def test_the_history_holds_the_90_days_it_says(client, two_weeks):
 def test_the_forms_last_day_before_its_first_is_said_in_the_forms_words(client, two_weeks):
     page = client.get("/growth/?start=2026-11-10&until=2026-11-09").content.decode()
     assert "The last day must not be before the first day. Showing the last 7 days instead." in page
+
+
+def test_one_whole_day_is_headed_by_its_date(client, two_weeks):
+    page = client.get("/growth/?start=2026-11-28&until=2026-11-28&tz=UTC").content.decode()
+    assert "Nov 28, 2026 UTC" in page and "Nov 28 00:00 – Nov 29 00:00" not in page
