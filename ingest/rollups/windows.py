@@ -134,7 +134,8 @@ class Window:
         built = zones.built_zone()
         start = local_start(self.start, "day", self.zone)
         end = local_start(self.end, "day", self.zone)
-        end = end if end == self.end else shift(end, "day", 1, self.zone)
+        # A window so far keeps its end: its last day is read whole, and nothing lies after now.
+        end = end if end == self.end else self.end if self.open else shift(end, "day", 1, self.zone)
         note = self.note
         if built != self.zone:
             note = f"read as whole days: each day holds that date's usage in {built} (this section is kept per day)"

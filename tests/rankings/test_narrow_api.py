@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import UTC, datetime
 
 import pytest
 
+from ingest.services import import_events
 from rankings import selectors
 from rankings.api.narrow import SESSION_CSV_COLUMNS
 from rankings.models import LLMModel, TagKey
+from tests.factories import EventFactory
 from tests.rankings.conftest import MODELS
 
 pytestmark = pytest.mark.django_db
@@ -127,3 +130,15 @@ def test_windows_are_read_as_whole_utc_days(client, narrow):
     }
     day = client.get("/api/v1/tool-calls?period=day").json()["window"]
     assert day["start"].endswith("T00:00:00+00:00") and day["period"] == "day" and "note" not in day
+
+
+def test_a_period_so_far_is_the_same_window_in_every_section(client, narrow):
+    """The narrow rollups are kept per day, but a day so far still ends now, as everywhere."""
+    now = datetime.now(UTC).isoformat()  # today whatever the hour (the factory's default is 5 minutes ago)
+    import_events(EventFactory.build_batch(3, created_at=now, session_id="today-session", harness="today"))
+    expected = client.get("/api/v1/rankings/models?period=day").json()["window"]
+    for path in ("/api/v1/sessions", "/api/v1/tool-calls", "/api/v1/tags/language", "/api/v1/context-lengths"):
+        window = client.get(f"{path}?period=day").json()["window"]
+        assert (window["start"], window["end"]) == (expected["start"], expected["end"]), path
+    today = client.get("/api/v1/sessions?period=day&harness=today").json()["results"]
+    assert today and today[0]["sessions"] == 1
