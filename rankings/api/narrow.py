@@ -125,6 +125,24 @@ class ContextLengthView(CachedView):
     params_class = ContextParams
     csv_columns = tuple(ContextRowSerializer().fields)
 
+    def get(self, request: Request, **kwargs: str) -> Response:
+        """With ``interval``, the CSV is the series, a line per interval and context bucket
+        (as the tag timeseries' CSV), not the window's totals alone."""
+        response = super().get(request, **kwargs)
+        data = response.data
+        if request.accepted_renderer.format == "csv" and "series" in data:
+            response.csv_rows = [
+                {
+                    "interval_start": start,
+                    "context": bucket,
+                    "value": values[n],
+                    "partial": data["partial"][n],
+                }
+                for bucket, values in data["series"].items()
+                for n, start in enumerate(data["buckets"])
+            ]
+        return response
+
     def payload(self, request: Request, query: dict[str, Any], paginator: OffsetPagination) -> dict[str, Any]:
         window, metric, filters = query["window"].whole_days(), query["metric"], query["filters"]
         data = {

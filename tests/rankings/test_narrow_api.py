@@ -36,9 +36,13 @@ def test_every_endpoint_answers_json_and_csv_without_private_apps(client, narrow
     assert response.status_code == 200, response.content
     body = response.content.decode()
     assert "secret" not in body.lower()  # the private app, its language and its harness
-    rows = list(csv.DictReader(io.StringIO(client.get(url + ("&" if "?" in url else "?") + "format=csv").content.decode())))
+    rows = list(
+        csv.DictReader(
+            io.StringIO(client.get(url + ("&" if "?" in url else "?") + "format=csv").content.decode())
+        )
+    )
     results = response.json().get("results")
-    if results is not None:
+    if results is not None and "series" not in response.json():  # a series' CSV is its points
         assert len(rows) == len(results)
 
 
@@ -63,7 +67,9 @@ def test_tool_calls_of_a_model_per_provider(client, narrow):
 def test_context_lengths_equal_the_selector(client, narrow):
     model = LLMModel.objects.get(slug=MODELS[1])
     data = client.get(f"/api/v1/context-lengths?model={MODELS[1]}&period=month").json()
-    rows = selectors.context_shares(selectors.period_window("month"), filters=selectors.Filters(model=model.pk))
+    rows = selectors.context_shares(
+        selectors.period_window("month"), filters=selectors.Filters(model=model.pk)
+    )
     assert [(r["bucket"], r["value"]) for r in data["results"]] == [(r.entity.code, r.value) for r in rows]
 
 
@@ -88,6 +94,20 @@ def test_sessions_equal_the_selector(client, narrow):
         (g.harness or g.app.name, g.all.sessions, g.all.median) for g in report.rows
     ]
     assert set(data["by_turns"]) <= {"1", "2–9", "10–49", "50+"}
+    weekly = client.get("/api/v1/context-lengths?interval=week&period=month").json()
+    table = list(
+        csv.DictReader(
+            io.StringIO(
+                client.get("/api/v1/context-lengths?interval=week&period=month&format=csv").content.decode()
+            )
+        )
+    )
+    assert len(table) == len(weekly["buckets"]) * len(weekly["series"]) and set(table[0]) == {
+        "interval_start",
+        "context",
+        "value",
+        "partial",
+    }
     assert client.get("/api/v1/tags/Language?period=month").json()["key"] == "language"
     table = client.get("/api/v1/sessions?period=month&format=csv").content.decode()
     header = next(csv.reader(io.StringIO(table)))
@@ -137,7 +157,12 @@ def test_a_period_so_far_is_the_same_window_in_every_section(client, narrow):
     now = datetime.now(UTC).isoformat()  # today whatever the hour (the factory's default is 5 minutes ago)
     import_events(EventFactory.build_batch(3, created_at=now, session_id="today-session", harness="today"))
     expected = client.get("/api/v1/rankings/models?period=day").json()["window"]
-    for path in ("/api/v1/sessions", "/api/v1/tool-calls", "/api/v1/tags/language", "/api/v1/context-lengths"):
+    for path in (
+        "/api/v1/sessions",
+        "/api/v1/tool-calls",
+        "/api/v1/tags/language",
+        "/api/v1/context-lengths",
+    ):
         window = client.get(f"{path}?period=day").json()["window"]
         assert (window["start"], window["end"]) == (expected["start"], expected["end"]), path
     today = client.get("/api/v1/sessions?period=day&harness=today").json()["results"]
