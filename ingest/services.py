@@ -200,6 +200,15 @@ class ImportTotals:
     errors: list[Rejection] = field(default_factory=list)
 
 
+class ImportStopped(Exception):
+    """Reading the input failed part way (a truncated or corrupt file): every whole chunk read
+    before it is written and counted in ``totals``; the cause is the exception's ``__cause__``."""
+
+    def __init__(self, totals: ImportTotals):
+        super().__init__(f"stopped after {totals.accepted:,} imported, {totals.duplicates:,} duplicates")
+        self.totals = totals
+
+
 def _reject(totals: ImportTotals, rejected: list[Rejection]) -> None:
     totals.rejected += len(rejected)
     totals.errors.extend(rejected[: max(0, 100 - len(totals.errors))])
@@ -221,10 +230,14 @@ def import_events(
     would (their claims, raw rows and rollup upserts overlap; PostgreSQL does most of the
     work), while the next chunk is prepared (its catalog ids) and the one after is read and
     validated. Inside a caller's transaction (tests, a command run atomically) the writes keep
-    to the caller's connection, in turn."""
+    to the caller's connection, in turn. If reading ``items`` fails part way, every whole chunk
+    read before is still written, then :class:`ImportStopped` is raised with the totals."""
     totals = ImportTotals()
     chunks = _chunked(items, chunk_size)
-    first = next(chunks, None)
+    try:
+        first = next(chunks, None)
+    except Exception as error:
+        raise ImportStopped(totals) from error
     if first is None:
         return totals
     in_turn = transaction.get_connection().in_atomic_block
@@ -234,8 +247,12 @@ def import_events(
         ThreadPoolExecutor(1, thread_name_prefix="import-validation") as validation,
         ThreadPoolExecutor(IMPORT_WRITERS, thread_name_prefix="import-write") as writers,
     ):
+        stopped: Exception | None = None
         while current is not None:
-            chunk = next(chunks, None)
+            try:
+                chunk = next(chunks, None)
+            except Exception as error:  # the input is unreadable from here: write what was read
+                chunk, stopped = None, error
             upcoming = (
                 validation.submit(_validated, chunk, titles_are_apps, known_categories()) if chunk else None
             )
@@ -249,6 +266,8 @@ def import_events(
             current = upcoming.result() if upcoming else None
         while writing:
             _add_written(totals, writing.popleft().result(), progress)
+    if stopped is not None:
+        raise ImportStopped(totals) from stopped
     return totals
 
 

@@ -163,3 +163,21 @@ def test_progress_bar_shows_rows_per_second_and_an_eta(tmp_path):
     shown = stream.getvalue()
     assert "50 rows" in shown and "rows/s" in shown and "ETA" in shown and "100%" in shown
     assert path
+
+
+def test_a_file_unreadable_part_way_imports_every_chunk_read_before_and_says_how_many(tmp_path):
+    import json
+
+    events = EventFactory.build_batch(95)
+    whole = gzip.compress("".join(json.dumps(e) + "\n" for e in events).encode())
+    path = tmp_path / "cut.ndjson.gz"
+    path.write_bytes(whole[: len(whole) - 40])  # the end of the stream is lost
+    err = io.StringIO()
+    with pytest.raises(CommandError) as raised:
+        call_command("import_events", str(path), "--quiet", "--chunk-size", "20", stderr=err)
+    assert raised.value.returncode == 1
+    imported = UsageDaily.objects.aggregate(n=Sum("requests"))["n"]
+    assert imported and imported % 20 == 0 and imported >= 60  # every whole chunk read was written
+    message = err.getvalue()
+    assert f"the {imported:,} rows read before it are imported" in message
+    assert message.count(str(path)) == 1, message

@@ -5,7 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
 
 from ingest.imports import ExportFile, Progress, SourceError
-from ingest.services import IMPORT_CHUNK_EVENTS, import_events
+from ingest.services import IMPORT_CHUNK_EVENTS, ImportStopped, import_events
 
 # Exit codes (docs/operations.md): a cron job can tell "all good" from "partly" from "failed".
 EXIT_OK = 0
@@ -77,12 +77,26 @@ class Command(BaseCommand):
             totals = import_events(
                 source.items(), chunk_size=chunk_size, progress=progress, titles_are_apps=source.kind == "csv"
             )
-        except (SourceError, DatabaseError) as exc:
+        except ImportStopped as stopped:  # the file is unreadable part way: what was read is counted
             progress.close()
+            totals = stopped.totals
             self.stderr.write(
-                f"{path}: {exc}; rows before it in whole chunks of {chunk_size:,} were imported"
+                f"{_about(path, stopped.__cause__)}; the {totals.accepted:,} rows read before it are imported "
+                f"({totals.duplicates:,} were already there, {totals.rejected:,} rejected): re-import the "
+                "whole file once it is fixed (imported rows count once)"
             )
             return EXIT_FAILED
+        except DatabaseError as exc:
+            progress.close()
+            self.stderr.write(f"{path}: {exc}; chunks of {chunk_size:,} rows written before it are kept")
+            return EXIT_FAILED
+        except KeyboardInterrupt:
+            progress.close()
+            self.stderr.write(
+                f"{path}: interrupted; chunks written before it are kept: run the import again to finish "
+                "(imported rows count once)"
+            )
+            raise CommandError("interrupted", returncode=130) from None
         progress.close()
         self.stdout.write(
             f"{path}: {totals.accepted:,} imported, {totals.duplicates:,} duplicates, "
@@ -96,3 +110,9 @@ class Command(BaseCommand):
             self.stderr.write(f"{path}: no valid row; is it the right file?")
             return EXIT_FAILED
         return EXIT_PARTIAL if totals.rejected else EXIT_OK
+
+
+def _about(path: Path, error: BaseException | None) -> str:
+    """An error about ``path``, naming it once (a source error's message may name it already)."""
+    text = str(error)
+    return text if text.startswith(str(path)) else f"{path}: {text}"
