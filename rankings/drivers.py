@@ -336,6 +336,8 @@ LEVELS = {
     "app_growth": ("they hold {} of tokens", "they held {} of tokens", "tokens"),
     "context_growth": ("{} prompt tokens per request", "{} prompt tokens per request", "requests"),
 }
+# Context growth's subject by the sign of its tokens.
+PROMPTS = {1: "Longer prompts account", -1: "Shorter prompts account", 0: "Prompt length accounts"}
 # Models per app in words: by which windows had an attributed app with usage.
 BREADTH = {
     (True, True): "weighted by tokens, an app uses {now} models (was {was})",
@@ -375,11 +377,7 @@ def _sentence(d: Driver) -> str:
         tokens=signed_compact(d.tokens),
         of_change=_of_change(d),
         level=_level_words(d) if d.key in LEVELS else "",
-        prompts="Longer prompts account"
-        if d.tokens > 0
-        else "Shorter prompts account"
-        if d.tokens
-        else "Prompt length accounts",
+        prompts=PROMPTS[(d.tokens > 0) - (d.tokens < 0)],
         breadth=BREADTH[d.after is not None, d.before is not None].format(
             now=_level(d, d.after), was=_level(d, d.before)
         ),

@@ -145,8 +145,8 @@ class Window:
 
     def comparison(self) -> str:
         """What :meth:`previous` is, in words ("vs the same time last week", "day over day",
-        "vs the previous day", "vs the previous 45 minutes", "vs the previous 23 hours 30 minutes", "vs the same
-        elapsed time of the previous 7 days")."""
+        "vs the previous day", "vs the previous 45 minutes", "vs the previous 23 hours 30
+        minutes", "vs the same elapsed time of the previous 7 days")."""
         if self.period in CALENDAR_PERIODS:
             if self.end >= shift(self.start, self.period, 1, self.zone):
                 return f"{self.period} over {self.period}"
@@ -161,7 +161,7 @@ class Window:
             for n, unit in ((days, "day"), (hours, "hour"), (minutes, "minute"))
             if n
         ]
-        if parts in (["1 day"], ["1 hour"], ["1 minute"]):
+        if len(parts) == 1:
             parts = [parts[0].removeprefix("1 ")]  # "the previous day", not "the previous 1 day"
         return f"vs {so_far}the previous {' '.join(parts)}"
 

@@ -60,9 +60,16 @@ class CachedView(ReadView):
         paginator = self.pagination_class()
         given = paginator.given(request, self.params_class)
         key = f"api:{request.path}:{request.accepted_renderer.format}:{urlencode(given)}"
-        return paginator.response(
+        response = paginator.response(
             request, cached(key, lambda: self.payload(request, query, paginator, **kwargs))
         )
+        if request.accepted_renderer.format == "csv" and (rows := self.csv_rows(response.data)) is not None:
+            response.csv_rows = rows
+        return response
+
+    def csv_rows(self, data: dict[str, Any]) -> list[dict[str, Any]] | None:
+        """The CSV's lines when they are not the answer's ``results`` as they are (None)."""
+        return None
 
 
 @extend_schema_view(
@@ -125,23 +132,16 @@ class ContextLengthView(CachedView):
     params_class = ContextParams
     csv_columns = tuple(ContextRowSerializer().fields)
 
-    def get(self, request: Request, **kwargs: str) -> Response:
-        """With ``interval``, the CSV is the series, a line per interval and context bucket
-        (as the tag timeseries' CSV), not the window's totals alone."""
-        response = super().get(request, **kwargs)
-        data = response.data
-        if request.accepted_renderer.format == "csv" and "series" in data:
-            response.csv_rows = [
-                {
-                    "interval_start": start,
-                    "context": bucket,
-                    "value": values[n],
-                    "partial": data["partial"][n],
-                }
-                for bucket, values in data["series"].items()
-                for n, start in enumerate(data["buckets"])
-            ]
-        return response
+    def csv_rows(self, data: dict[str, Any]) -> list[dict[str, Any]] | None:
+        """With ``interval``, the series, a line per interval and context bucket (as the tag
+        timeseries' CSV), not the window's totals alone."""
+        if "series" not in data:
+            return None
+        return [
+            {"interval_start": start, "context": bucket, "value": values[n], "partial": data["partial"][n]}
+            for bucket, values in data["series"].items()
+            for n, start in enumerate(data["buckets"])
+        ]
 
     def payload(self, request: Request, query: dict[str, Any], paginator: OffsetPagination) -> dict[str, Any]:
         window, metric, filters = query["window"].whole_days(), query["metric"], query["filters"]
@@ -313,11 +313,8 @@ class SessionsView(CachedView):
     params_class = SessionParams
     csv_columns = SESSION_CSV_COLUMNS
 
-    def get(self, request: Request, **kwargs: str) -> Response:
-        response = super().get(request, **kwargs)
-        if request.accepted_renderer.format == "csv":
-            response.csv_rows = [_session_csv_row(row) for row in response.data["results"]]
-        return response
+    def csv_rows(self, data: dict[str, Any]) -> list[dict[str, Any]]:
+        return [_session_csv_row(row) for row in data["results"]]
 
     def payload(self, request: Request, query: dict[str, Any], paginator: OffsetPagination) -> dict[str, Any]:
         report = paginator.paginate(

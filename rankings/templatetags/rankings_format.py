@@ -269,7 +269,7 @@ def _table_values(trace: dict) -> list[str]:
     if trace.get("type") != "waterfall":
         text = trace.get("text")
         if isinstance(text, (list, tuple)) and len(text) == len(trace["y"]):
-            return [html.escape(str(t)) for t in text]  # the bars' own labels (signed, say), as read on them
+            return [_cell(str(t)) for t in text]  # the bars' own labels (signed, say), as read on them
         return [_cell(y) for y in trace["y"]]
     cells, running = [], 0.0
     for measure, y in zip(trace["measure"], trace["y"], strict=True):

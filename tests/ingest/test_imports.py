@@ -181,3 +181,18 @@ def test_a_file_unreadable_part_way_imports_every_chunk_read_before_and_says_how
     message = err.getvalue()
     assert f"the {imported:,} rows read before it are imported" in message
     assert message.count(str(path)) == 1, message
+
+
+def test_an_interrupted_import_says_so_in_a_line_and_exits_130(tmp_path, monkeypatch):
+    from ingest.management.commands import import_events as command
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(command, "import_events", interrupted)
+    path = write_activity_export(tmp_path / "activity.csv", [activity_row(1)])
+    err = io.StringIO()
+    with pytest.raises(CommandError) as raised:
+        call_command("import_events", str(path), "--quiet", stderr=err)
+    assert raised.value.returncode == 130
+    assert "interrupted; chunks written before it are kept" in err.getvalue() and "Traceback" not in err.getvalue()
