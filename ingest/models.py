@@ -9,6 +9,7 @@ import secrets
 
 import orjson
 from django.conf import settings
+from django.contrib import admin
 from django.contrib.postgres.indexes import BrinIndex
 from django.db import models
 from django.utils import timezone
@@ -254,7 +255,7 @@ class MaintenanceJob(models.Model):
     def __str__(self) -> str:
         return f"{self.kind} {self.since}..{self.until} ({self.status})"
 
-    @property
+    @admin.display(description="done (%)")
     def percent(self) -> int:
         return int(self.progress_done * 100 / self.progress_total) if self.progress_total else 0
 

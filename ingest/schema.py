@@ -322,17 +322,11 @@ DIMENSIONS = (
         old_slugs="old_slugs",
     ),
     Dimension(
-        "category",
-        "categories",
-        "Category slug, e.g. programming.",
-        catalog="rankings.Category",
+        "category", "categories", "Category slug, e.g. programming.", catalog="rankings.Category",
         page=(("Top models", "model"), ("Top apps", "app")),
     ),
     Dimension(
-        "provider",
-        "providers",
-        "Provider slug, e.g. together.",
-        catalog="rankings.Provider",
+        "provider", "providers", "Provider slug, e.g. together.", catalog="rankings.Provider",
         page=(("Models", "model"), ("Top apps", "app")),
     ),
     Dimension(

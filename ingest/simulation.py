@@ -15,45 +15,24 @@ from __future__ import annotations
 
 import math
 import random
+import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from ingest import simulation_extras as extras
 from ingest.app_names import NameMaker
 from rankings import catalog
 
-# Author token shares at the start and the end of the simulated year (the rest: long tail).
-AUTHOR_SHARES = {
-    #            start  end
-    "google": (0.12, 0.25),
-    "anthropic": (0.30, 0.23),
-    "deepseek": (0.08, 0.15),
-    "openai": (0.20, 0.10),
-    "qwen": (0.03, 0.07),
-    "meta-llama": (0.10, 0.05),
-    "mistralai": (0.07, 0.04),
-    "x-ai": (0.02, 0.04),
-    "_tail": (0.08, 0.07),
-}
-# Category token shares at the start and the end; mean prompt tokens grow between the two.
-# Median prompts (log-normal, mean ~1.2x the median): coding ~20K by the end of the year vs
-# ~5K elsewhere, ~1.5K to over 6K per request overall (a16z x OpenRouter, Dec 2025).
-CATEGORIES = {
-    #                share start, share end, prompt start, prompt end, completion
-    "programming": (0.11, 0.55, 4800, 13500, 700),
-    "roleplay": (0.42, 0.20, 900, 4500, 300),
-    "marketing": (0.08, 0.04, 1200, 4000, 600),
-    "marketing-seo": (0.05, 0.03, 1500, 4000, 700),
-    "technology": (0.09, 0.05, 1500, 5000, 500),
-    "science": (0.04, 0.03, 2000, 6000, 700),
-    "translation": (0.06, 0.03, 800, 2000, 800),
-    "legal": (0.02, 0.01, 4000, 9000, 900),
-    "finance": (0.03, 0.02, 2000, 5000, 600),
-    "health": (0.02, 0.01, 1500, 4000, 600),
-    "trivia": (0.04, 0.01, 400, 1000, 200),
-    "academia": (0.04, 0.02, 3000, 7000, 900),
+# Author token shares and category mixes at the start and the end of the year: the table is
+# ingest/simulation.toml.
+_CALIBRATION = tomllib.loads(Path(__file__).with_name("simulation.toml").read_text())
+AUTHOR_SHARES: dict[str, tuple[float, float]] = {a: tuple(v) for a, v in _CALIBRATION["author_shares"].items()}
+# share start, share end, prompt start, prompt end, completion
+CATEGORIES: dict[str, tuple[float, float, int, int, int]] = {
+    c: tuple(v) for c, v in _CALIBRATION["categories"].items()
 }
 # Prompts spread wider in coding (agents' contexts reach 100K and more): a log-normal sigma.
 PROMPT_SPREAD = {"programming": 0.9}

@@ -16,6 +16,7 @@ from django.urls import reverse
 from ingest.rollups import zones
 from rankings import listings
 from rankings.models import Author, Category, Provider
+from rankings.page_state import Switches
 from rankings.views import METRIC_LABELS, PERIOD_LABELS
 
 PERIODS = PERIOD_LABELS
@@ -236,13 +237,10 @@ SPECS = {
 
 
 @dataclass
-class IndexQuery:
+class IndexQuery(Switches):
     q: str = ""
-    period: str = "week"
-    metric: str = "tokens"
     sort: str = "usage"
     page: int = 1
-    tz: str = ""  # a time zone asked for (IANA name); empty: the reporting zone
     filters: dict[str, str] = field(default_factory=dict)  # the valid raw values
     values: dict[str, Any] = field(default_factory=dict)  # the same, parsed
 

@@ -91,8 +91,7 @@ class LLMModel(models.Model):
     supports_reasoning = models.BooleanField(default=False)
     release_date = models.DateField(null=True, blank=True)
     permaslug = models.CharField(
-        max_length=200,
-        blank=True,
+        max_length=200, blank=True,
         help_text="OpenRouter's dated permaslug, e.g. openai/gpt-4o-mini-2024-07-18; the datasets list it "
         "(the slug when blank). Set from the first dated alias seen.",
     )

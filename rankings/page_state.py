@@ -42,19 +42,25 @@ TURN_LABELS = {
 
 
 @dataclass
-class State:
-    """The page's switches, read leniently: an unknown value falls back to the default."""
+class Switches:
+    """The switches of every page and index, with their defaults."""
 
     period: str = "week"
-    interval: str = "week"
     metric: str = "tokens"
+    tz: str = ""  # a time zone asked for (IANA name); empty: the site's reporting zone
+
+
+@dataclass
+class State(Switches):
+    """The page's switches, read leniently: an unknown value falls back to the default."""
+
+    interval: str = "week"
     category: str = "programming"
     app_period: str = "week"
     offset: int = 0
     lang: str = LANGUAGE_KEYS[0]
     tag: str = "task"
     turns: str = "all"
-    tz: str = ""  # a time zone asked for (IANA name); empty: the site's reporting zone
     sections: str = ""  # "all": the home page with every section rendered at once
 
     @classmethod

@@ -250,7 +250,7 @@ def test_rebuild_and_verify_jobs_run_on_a_worker_with_progress(client, start_wor
     today = datetime.now(UTC).date().isoformat()
     client.post(reverse("admin:ingest_health"), {"kind": "rebuild", "since": today, "until": today})
     job = wait_for(lambda: MaintenanceJob.objects.filter(status="done").first())
-    assert job.percent == 100 and "Rebuilt" in job.result
+    assert job.percent() == 100 and "Rebuilt" in job.result
     assert rollup_totals()["requests"] == 20
     client.post(reverse("admin:ingest_health"), {"kind": "verify", "since": today, "until": today})
     wait_for(lambda: MaintenanceJob.objects.filter(kind="verify", status="done").exists())

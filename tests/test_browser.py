@@ -473,14 +473,7 @@ def test_embed_inside_an_iframe_on_another_origin(browser, site, other_origin):
     page.close()
 
 
-PHONE_PAGES = [
-    "/",
-    "/growth/",
-    "/models/anthropic/claude-sonnet-4/",
-    "/search/?q=a",
-    "/nowhere/",
-    *INDEX_PAGES,
-]
+PHONE_PAGES = ["/", "/growth/", "/models/anthropic/claude-sonnet-4/", "/search/?q=a", "/nowhere/", *INDEX_PAGES]
 
 
 @pytest.mark.parametrize("url", PHONE_PAGES)

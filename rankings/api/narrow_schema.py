@@ -69,11 +69,11 @@ class ToolRowSerializer(serializers.Serializer):
     rank = serializers.IntegerField()
     model = s.EntitySerializer(allow_null=True)
     provider = s.EntitySerializer(allow_null=True)
-    tool_calls = serializers.IntegerField()
+    tool_calls = serializers.IntegerField(min_value=0)
     share = serializers.FloatField(help_text="Of the window's tool calls, 0-1.")
-    requests = serializers.IntegerField(help_text="Requests that made tool calls.")
+    requests = serializers.IntegerField(min_value=0, help_text="Requests that made tool calls.")
     value = serializers.FloatField(help_text="The metric over those requests.")
-    errors = serializers.IntegerField(help_text="Tool calls that failed.")
+    errors = serializers.IntegerField(min_value=0, help_text="Tool calls that failed.")
     error_rate = serializers.FloatField(help_text="errors / tool_calls, 0-1.")
     errors_by_kind = serializers.DictField(
         child=serializers.IntegerField(), help_text="invalid_json, unknown_tool, schema_mismatch, other."
@@ -158,7 +158,7 @@ class TagSeriesSerializer(s.TimeseriesSerializer):
 
 
 class StatsSerializer(serializers.Serializer):
-    sessions = serializers.IntegerField()
+    sessions = serializers.IntegerField(min_value=0)
     total = serializers.FloatField(help_text="The metric over every session (groups are ranked by it).")
     median = serializers.FloatField(help_text="Median of the metric per session.")
     p90 = serializers.FloatField(help_text="90th percentile of the metric per session.")

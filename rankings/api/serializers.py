@@ -76,12 +76,12 @@ class TrendingRowSerializer(serializers.Serializer):
 
 class DatasetRowSerializer(serializers.Serializer):
     date = serializers.DateField()
-    rank = serializers.IntegerField(allow_null=True, help_text="null on the day's `other` row")
+    rank = serializers.IntegerField(allow_null=True, min_value=1, help_text="null on the day's `other` row")
     model_permaslug = serializers.CharField(
         help_text='The model\'s permaslug (e.g. openai/gpt-4o-mini-2024-07-18; its slug when it has none), or "other".'
     )
-    total_tokens = serializers.IntegerField()
-    total_requests = serializers.IntegerField()
+    total_tokens = serializers.IntegerField(min_value=0)
+    total_requests = serializers.IntegerField(min_value=0)
 
 
 class AppDatasetRowSerializer(serializers.Serializer):
@@ -90,9 +90,9 @@ class AppDatasetRowSerializer(serializers.Serializer):
     app_name = serializers.CharField(
         help_text='The app\'s name, or "other" (the rest, private apps included).'
     )
-    rank = serializers.IntegerField(allow_null=True, help_text="null on the day's `other` row")
-    total_requests = serializers.IntegerField()
-    total_tokens = serializers.IntegerField()
+    rank = serializers.IntegerField(allow_null=True, min_value=1, help_text="null on the day's `other` row")
+    total_requests = serializers.IntegerField(min_value=0)
+    total_tokens = serializers.IntegerField(min_value=0)
 
 
 def entity_dict(entity: Any) -> dict[str, Any] | None:

@@ -254,9 +254,8 @@ class TrendingView(ReadView):
     @read_schema(
         params.PeriodParams,
         s.TrendingListSerializer,
-        "Growth score = tokens in the window minus the mean of the three windows before, like for "
-        "like: for a period so far, the same elapsed time of each of the three periods before; for "
-        "start/end, the three equal windows before.",
+        "Growth score: tokens in the window minus the mean of the three windows before, like for like (a period "
+        "so far: the same elapsed time of each period before; start/end: the three equal windows before).",
     )
     def get(self, request: Request) -> Response:
         query = params.parse(params.PeriodParams, request.query_params)

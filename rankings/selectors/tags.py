@@ -90,12 +90,7 @@ def _public(key: TagKey, window: Window, metric: str, interval: str | None) -> S
 
 
 def tag_sums(
-    key: TagKey,
-    window: Window,
-    *,
-    metric: str = "tokens",
-    filters: Filters | None = None,
-    interval: str | None = None,
+    key: TagKey, window: Window, *, metric: str = "tokens", filters: Filters | None = None, interval: str | None = None
 ) -> Sums:
     """``metric`` per (bucket of ``interval``, or None for the window; tag value id) of the
     key's values in the whole UTC days of ``window``, scoped by ``filters`` (a model or an
@@ -139,13 +134,7 @@ def tag_ranking(
 
 
 def tag_series(
-    key: TagKey,
-    window: Window,
-    *,
-    interval: str = "week",
-    metric: str = "tokens",
-    top: int = 8,
-    filters: Filters | None = None,
+    key: TagKey, window: Window, *, interval: str = "week", metric: str = "tokens", top: int = 8, filters: Filters | None = None
 ) -> Series:
     """``metric`` per ``interval`` bucket for the key's top ``top`` values of the window plus
     "others" (zeros in gaps)."""

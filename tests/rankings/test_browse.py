@@ -71,10 +71,10 @@ def test_search_matches_every_word_in_names_and_slugs(client, usage):
     [
         ("author=google", "Gemini 2.5 Flash", "Claude Sonnet 4"),
         ("provider=google-vertex", "Gemini 2.5 Flash", "Claude Sonnet 4"),
+        pytest.param("price_min=2&price_max=4", "Claude Sonnet 4", "Gemini 2.5 Flash", id="price-range"),
         ("reasoning=1", "DeepSeek R1", "Gemini 2.0 Flash"),
         ("context=200000", "Gemini 2.5 Flash", "DeepSeek R1"),
         ("price_max=1", "Gemini 2.5 Flash", "Claude Sonnet 4"),
-        ("price_min=2&price_max=4", "Claude Sonnet 4", "Gemini 2.5 Flash"),
     ],
 )
 def test_model_filters(client, usage, query, keep, drop):

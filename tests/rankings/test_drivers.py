@@ -190,17 +190,9 @@ def test_each_driver_counts_what_it_says():
     )
 
     def sent(n, window, origin, model, prompt, completion, reasoning=10, category="programming"):
-        return EventFactory.build_batch(
-            n,
-            created_at=at(window, 3),
-            origin=origin,
-            model=model,
-            categories=category,
-            tokens_prompt=prompt,
-            tokens_completion=completion,
-            native_tokens_reasoning=reasoning,
-            uncached=True,
-        )
+        tokens = {"tokens_prompt": prompt, "tokens_completion": completion, "native_tokens_reasoning": reasoning}
+        sender = {"origin": origin, "model": model, "categories": category}
+        return EventFactory.build_batch(n, created_at=at(window, 3), uncached=True, **sender, **tokens)
 
     events = [
         # The earlier window: one model only, so the others entered the top 20 after it.

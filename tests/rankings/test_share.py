@@ -117,13 +117,7 @@ def test_badges_escape_names(client, usage):
 
 
 @pytest.mark.parametrize(
-    "url",
-    [
-        "/og/home.png",
-        "/og/models/anthropic/claude-sonnet-4.png",
-        "/og/apps/evil-example.png",
-        "/og/categories/roleplay.png",
-    ],
+    "url", ["/og/home.png", "/og/models/anthropic/claude-sonnet-4.png", "/og/apps/evil-example.png", "/og/categories/roleplay.png"]
 )
 def test_preview_images_are_pngs_of_the_chart(client, usage, url):
     response = client.get(url)

@@ -42,7 +42,8 @@ class RangeCommand(BaseCommand):
     """A command over a range of days of kept raw events (``--since``, ``--until``): says so
     when the range starts later than asked, then does :meth:`handle_range`."""
 
-    doing = ""  # what it does from the first day, e.g. "checking"
+    def create_parser(self, prog_name, subcommand, **kwargs):
+        return super().create_parser(prog_name, subcommand, epilog="Exit status 2 for an invalid range.", **kwargs)
 
     def add_arguments(self, parser):
         add_range_arguments(parser)
@@ -50,7 +51,7 @@ class RangeCommand(BaseCommand):
     def handle(self, *args, since, until, **options):
         first, last = checked_range(since, until)
         if since and first > since:
-            self.stderr.write(f"Raw events before {first} are no longer kept: {self.doing} from {first}.")
+            self.stderr.write(f"Raw events before {first} are no longer kept: starting from {first}.")
         self.handle_range(first, last)
 
     def handle_range(self, first: date, last: date) -> None:

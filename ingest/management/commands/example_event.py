@@ -4,6 +4,8 @@ from datetime import UTC, datetime
 
 from django.core.management.base import BaseCommand, CommandError
 
+DEFAULT_MODEL = "anthropic/claude-sonnet-4"
+
 
 class Command(BaseCommand):
     help = (
@@ -13,11 +15,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--count", type=int, default=1, help="events to print (default 1, at most 1000)")
-        parser.add_argument(
-            "--model",
-            default="anthropic/claude-sonnet-4",
-            help="model slug (default anthropic/claude-sonnet-4)",
-        )
+        parser.add_argument("--model", default=DEFAULT_MODEL, help=f"model slug (default {DEFAULT_MODEL})")
 
     def handle(self, *args, count: int, model: str, **options):
         if not 1 <= count <= 1000:

@@ -6,13 +6,9 @@ from ingest.management.commands._range import RangeCommand
 
 class Command(RangeCommand):
     help = (
-        "Recompute every rollup table from the raw events for a range of UTC days, one transaction "
-        "per day (ingest waits on each day, then goes on). Raw events are kept for the retention "
-        "window only, so days before it cannot be rebuilt (their rollups are kept as they are). "
-        "Exit status 0 when done, 2 for an invalid range."
+        "Recompute every rollup table from the raw events for a range of UTC days, one transaction per day "
+        "(ingest waits on each day). Days before the raw events' retention window keep their rollups as they are."
     )
-
-    doing = "rebuilding"
 
     def handle_range(self, first: date, last: date) -> None:
         rebuild_rollups(first, last, progress=self._progress)

@@ -8,13 +8,11 @@ from ingest.management.commands._range import RangeCommand
 
 class Command(RangeCommand):
     help = (
-        "Compare every rollup table with the raw events for a range of days of the rollups' zone "
-        "(weekly tables with their daily table; the narrow ones from the first day they hold whole "
-        "since change_time_zone). Exit status 0 when they match, 1 when rows differ (listed, up to "
-        "50 per table; `rebuild_rollups` with the same range repairs them), 2 for an invalid range."
+        "Compare every rollup table with the raw events for a range of days of the rollups' zone (weekly "
+        "tables with their daily table; the narrow ones from the first day they hold whole since "
+        "change_time_zone). Exit status 1 when rows differ (listed, up to 50 per table; `rebuild_rollups` "
+        "with the same range repairs them), 0 when they match."
     )
-
-    doing = "checking"
 
     def handle_range(self, first: date, last: date) -> None:
         _, mismatches = verify_rollups(first, last)
