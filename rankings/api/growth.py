@@ -14,7 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from ingest.rollups.windows import CALENDAR_PERIODS
-from rankings import drivers, growth, selectors
+from rankings import driver_sentences, drivers, growth, selectors
 from rankings.api import params
 from rankings.api.growth_schema import GrowthSerializer
 from rankings.api.serializers import entity_dict, window_dict
@@ -48,7 +48,7 @@ def spend_dict(split: growth.CostSplit) -> dict[str, Any]:
         "volume": float(split.volume),
         "method": "Exact decomposition per model, summed: volume = change in tokens × the mean of the two "
         "costs per token, price = the rest (the symmetric two-factor split, no interaction term).",
-        "summary": drivers.spend_sentence(split),
+        "summary": driver_sentences.spend_sentence(split),
     }
 
 

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ingest.services import import_events
-from rankings import drivers, growth, selectors
+from rankings import driver_sentences, drivers, growth, selectors
 from rankings.models import AppOrigin, Category, LLMModel
 from rankings.templatetags.rankings_format import percent, signed_compact, signed_percent
 from tests.factories import EventFactory, usage_in_windows
@@ -256,7 +256,7 @@ def expected_numbers(d: dict) -> set[str]:
 
     numbers = {signed_compact(d["tokens"]), level(d["before"]), level(d["after"])}
     if d["share_of_change"] is not None:
-        numbers.add(drivers.share_text(d["share_of_change"]))
+        numbers.add(driver_sentences.share_text(d["share_of_change"]))
     for name, value in d["figures"].items():
         if name == "new_apps" or name.startswith("variant_"):
             numbers.add(signed_compact(value))
@@ -319,7 +319,7 @@ def test_empty_windows_read_as_a_person_would_write_them():
         (1.5, 2.0): "an app uses 2.0 models (was 1.5).",
     }
     for (before, after), words in breadth.items():
-        sentence = drivers._sentence(driver("model_breadth", before, after))
+        sentence = driver_sentences.sentence(driver("model_breadth", before, after))
         assert sentence.endswith(words) and "–" not in sentence, sentence
     levels = {
         (None, 0.2): "it is 20.0% of tokens (no tokens in the window before)",
@@ -328,27 +328,27 @@ def test_empty_windows_read_as_a_person_would_write_them():
         (0.1, 0.2): "it is 20.0% of tokens (was 10.0%)",
     }
     for (before, after), words in levels.items():
-        sentence = drivers._sentence(driver("free_vs_paid", before, after))
+        sentence = driver_sentences.sentence(driver("free_vs_paid", before, after))
         assert f"; {words};" in sentence and "–" not in sentence, sentence
     moved = {0: "; no app moved", 1: "; 1 app moved", 1200: "; 1,200 apps moved"}
     for apps, words in moved.items():
-        assert words in drivers._sentence(driver("free_vs_paid", 0.1, 0.2, apps_free_to_paid=apps))
+        assert words in driver_sentences.sentence(driver("free_vs_paid", 0.1, 0.2, apps_free_to_paid=apps))
 
 
 def test_driver_sentences_agree_and_read_right_either_way():
     one = drivers.Driver("discovery", "", -6_000, 0, 0.1, 0.0, "share of tokens", False, "", {}, {"models": 1, "top": 20})
-    assert "1 model that entered the top 20 in the window before: \u22126.0K tokens against" in drivers._sentence(one)
-    assert "it holds 0.0% of tokens (was 10.0%)" in drivers._sentence(one)
+    assert "1 model that entered the top 20 in the window before: \u22126.0K tokens against" in driver_sentences.sentence(one)
+    assert "it holds 0.0% of tokens (was 10.0%)" in driver_sentences.sentence(one)
     one.figures["models"] = 4
-    assert "they hold 0.0% of tokens" in drivers._sentence(one)
+    assert "they hold 0.0% of tokens" in driver_sentences.sentence(one)
     context = drivers.Driver("context_growth", "", -208_800, 0, 7538, 7465, "prompt tokens per request", True, "", {}, {})
-    assert drivers._sentence(context).startswith("Shorter prompts account for \u2212208.8K tokens: 7,465 prompt")
+    assert driver_sentences.sentence(context).startswith("Shorter prompts account for \u2212208.8K tokens: 7,465 prompt")
     context.tokens = 1_000
-    assert drivers._sentence(context).startswith("Longer prompts account for +1.0K tokens")
+    assert driver_sentences.sentence(context).startswith("Longer prompts account for +1.0K tokens")
     context.tokens = 0
-    assert drivers._sentence(context).startswith("Prompt length accounts for 0 tokens")
+    assert driver_sentences.sentence(context).startswith("Prompt length accounts for 0 tokens")
     context.tokens, context.change = -2_600, 572_000
-    assert "(\u22120.5% of the change)" in drivers._sentence(context)
+    assert "(\u22120.5% of the change)" in driver_sentences.sentence(context)
 
 
 @pytest.mark.django_db

@@ -13,7 +13,7 @@ import pytest
 
 from ingest.rollups.windows import ceil_quarter
 from ingest.services import import_events
-from rankings import charts, drivers, growth, selectors
+from rankings import charts, driver_sentences, drivers, growth, selectors
 from rankings.growth import CostSplit
 from rankings.models import App, Provider
 from rankings.selectors import Window
@@ -220,14 +220,14 @@ def test_one_precision_per_spend_sentence():
         before=Decimal("10"), after=Decimal("22.4"), price=Decimal("-0.0042"), volume=Decimal("12.4042")
     )
     assert (
-        drivers.spend_sentence(split)
+        driver_sentences.spend_sentence(split)
         == "Spend changed by +$12.40: price $0.00, volume +$12.40 (per model, summed)."
     )
     small = CostSplit(
         before=Decimal("0.01"), after=Decimal("0.0142"), price=Decimal("0.001"), volume=Decimal("0.0032")
     )
     assert (
-        drivers.spend_sentence(small)
+        driver_sentences.spend_sentence(small)
         == "Spend changed by +$0.0042: price +$0.0010, volume +$0.0032 (per model, summed)."
     )
 
@@ -239,9 +239,9 @@ def test_one_entrant_is_singular(two_weeks):
         if d.key == "discovery"
     ]
     one = replace(discovery, figures={**discovery.figures, "models": 1})
-    assert "1 model that entered" in drivers._sentence(one) and "; it holds " in drivers._sentence(one)
+    assert "1 model that entered" in driver_sentences.sentence(one) and "; it holds " in driver_sentences.sentence(one)
     two = replace(discovery, figures={**discovery.figures, "models": 2})
-    assert "; they hold " in drivers._sentence(two)
+    assert "; they hold " in driver_sentences.sentence(two)
 
 
 def test_the_price_chart_leaves_room_for_its_right_axis():
