@@ -22,7 +22,7 @@ from ingest.events import as_record, normalize
 from ingest.maintenance import RangeError, rollup_days
 from ingest.models import DeadLetter, InboxBatch, IngestKey, MaintenanceJob
 from rankings import charts
-from rankings.admin import switch_actions
+from rankings.admin_actions import switch_actions
 
 
 @admin.register(IngestKey)
