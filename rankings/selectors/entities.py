@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.apps import apps
 from django.db.models import Count, IntegerField, Model, OuterRef, QuerySet, Subquery
@@ -82,7 +84,23 @@ def entities_of(entity: str, keys: Iterable[Any]) -> dict[Any, Any]:
     queryset = ENTITY_MODEL[entity].objects.filter(pk__in=keys)
     if entity in ("model", "tag"):
         queryset = queryset.select_related("author" if entity == "model" else "key")
-    return {obj.pk: obj for obj in queryset}
+    found = {obj.pk: obj for obj in queryset}
+    if entity == "app":
+        _tell_apart(found.values())
+    return found
+
+
+def _tell_apart(listed: Iterable[Any]) -> None:
+    """Apps listed together under one title (one product seen under two origins, until staff
+    merge them) are named with their host too, in these rows only: two rows or chart lines
+    of one name would read as one app counted twice."""
+    by_title: dict[str, list[Any]] = defaultdict(list)
+    for app in listed:
+        by_title[app.name.casefold()].append(app)
+    for same in by_title.values():
+        for app in same if len(same) > 1 else ():
+            if host := urlsplit(app.origin).hostname:
+                app.name = f"{app.name} ({host})"
 
 
 def attach_entities(entity: str, rows: Iterable[Any]) -> None:

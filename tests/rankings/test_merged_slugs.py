@@ -227,3 +227,16 @@ def test_a_model_slug_renamed_in_the_admin_redirects_and_still_counts(client, me
     # Events still sent under the old slug count for the model, as a merged slug's do.
     import_events([EventFactory.build(model="openai/gpt-4o-mini")])
     assert not LLMModel.objects.filter(slug="openai/gpt-4o-mini").exists()
+
+
+def test_apps_of_one_title_listed_together_are_told_apart_by_their_host(client):
+    """Until staff merge them, the two apps of one title show their hosts wherever they are
+    listed together (the leaderboard, the chart's lines, the API), never as one name twice."""
+    import_events(EventFactory.build_batch(4, origin="https://kilo.example", app_name="Kilo Code"))
+    import_events(EventFactory.build_batch(3, origin="https://app.kilo.example", app_name="Kilo Code"))
+    names = {r["entity"]["name"] for r in client.get("/api/v1/rankings/apps").json()["results"]}
+    assert {"Kilo Code (kilo.example)", "Kilo Code (app.kilo.example)"} <= names and "Kilo Code" not in names
+    series = client.get("/api/v1/timeseries?group_by=app").json()["series"]
+    assert {"Kilo Code (kilo.example)", "Kilo Code (app.kilo.example)"} <= {s["entity"]["name"] for s in series}
+    # Alone on its own page, an app keeps its title.
+    assert client.get("/api/v1/apps/kilo-example").json()["entity"]["name"] == "Kilo Code"
