@@ -178,6 +178,10 @@ class Window:
         elif self.length <= timedelta(days=1):
             end = self.end.astimezone(zone)
             text = f"{start:%b %-d %H:%M} – {end:%b %-d %H:%M} {self.zone}"
+        elif self.start != local_start(self.start, "day", self.zone):
+            # Starting within a day (a rolling window, a start time asked for): its times too.
+            end = self.end.astimezone(zone)
+            text = f"{start:%b %-d, %Y %H:%M} – {end:%b %-d, %Y %H:%M} {self.zone}"
         else:
             text = f"{start:%b %-d, %Y} – {last:%b %-d, %Y}" + (f" {self.zone}" if named else "")
         return f"{text} · {self.note}" if self.note else text

@@ -198,7 +198,7 @@ def test_fewer_requests_read_as_fewer_and_both_places_round_alike(client):
     page = client.get("/growth/").content.decode()
     assert f"fewer requests {points(volume, 1)}, tokens per request" in page
     assert '<th scope="row">Fewer requests</th>' in page and '<th scope="row">More requests</th>' not in page
-    assert "UTC (UTC)" not in page and "2026 UTC vs the previous 7 days" in page
+    assert "UTC (UTC)" not in page and re.search(r"2026 \d\d:\d\d UTC vs the previous 7 days", page)
     assert "\u2212" in page and not re.search(r">-\d", page)  # one minus sign in cells and labels
     [mix] = [t for t in json_figures(page) if "Prompt (uncached)" in str(t)]
     assert all("%{y:+.3s}" not in str(trace) for trace in mix["data"])
@@ -256,6 +256,17 @@ def test_only_the_growth_header_names_the_zone_of_a_long_window():
     assert week.label(named=True) == "Nov 23, 2026 – Nov 29, 2026 UTC"
     day = Window(datetime(2026, 11, 30, tzinfo=UTC), datetime(2026, 11, 30, 14, 30, tzinfo=UTC), "UTC")
     assert day.label(named=True) == day.label() == "Nov 30 00:00 – Nov 30 14:30 UTC"
+    # Starting within a day, over several (a start time asked for, with `until`): its times too.
+    asked = Window(datetime(2026, 11, 20, 10, tzinfo=UTC), datetime(2026, 11, 26, tzinfo=UTC), "UTC")
+    assert asked.label() == "Nov 20, 2026 10:00 – Nov 26, 2026 00:00 UTC"
+
+
+@pytest.mark.django_db
+def test_a_growth_window_asked_from_a_time_is_headed_by_it(client):
+    import_events(EventFactory.build_batch(3))
+    first, last = datetime.now(UTC).date() - timedelta(days=6), datetime.now(UTC).date() - timedelta(days=2)
+    body = client.get(f"/growth/?start={first}T10:00&until={last}").content.decode()
+    assert f"{first:%b %-d, %Y} 10:00 – {last + timedelta(days=1):%b %-d, %Y} 00:00 UTC" in body
 
 
 @pytest.mark.django_db
