@@ -119,8 +119,12 @@ def test_failure_exits_1_whatever_allow_rejects_says(tmp_path):
     (tmp_path / "notes.txt").write_text("generation_id\n")
     truncated = tmp_path / "cut.csv.gz"
     truncated.write_bytes(gzip.compress(b"generation_id\r\n" + b"g\r\n" * 1000)[:-20])
+    (tmp_path / "empty.jsonl").write_text("\n\n")
+    header_only = write_activity_export(tmp_path / "header.csv", [])
     for path, message in (
         (nothing_valid, "no valid row"),
+        (str(tmp_path / "empty.jsonl"), "no rows; is it the right file?"),
+        (header_only, "no rows; is it the right file?"),
         (str(not_utf8), "not UTF-8"),
         (str(truncated), "cannot be read"),
         (str(tmp_path / "missing.csv"), "no such file"),

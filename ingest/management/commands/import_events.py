@@ -22,7 +22,7 @@ class Command(BaseCommand):
         "row with an app_name but no origin counts for that app (the app of the same title that has a "
         "URL, when there is exactly one). Exit status: 0 every row imported (or already there), "
         f"{EXIT_PARTIAL} some rows rejected and the rest imported, {EXIT_FAILED} failure (unreadable "
-        "file, database error, or no valid row in a file); 2 for a usage error."
+        "file, database error, or a file with no valid row or none at all); 2 for a usage error."
     )
 
     def add_arguments(self, parser):
@@ -106,8 +106,8 @@ class Command(BaseCommand):
             self.stderr.write(f"  {path.name} {source.describe(rejection)}")
         if totals.rejected > SHOWN_ERRORS:
             self.stderr.write(f"  … and {totals.rejected - SHOWN_ERRORS:,} more rejected rows")
-        if totals.rejected and not (totals.accepted or totals.duplicates):
-            self.stderr.write(f"{path}: no valid row; is it the right file?")
+        if not (totals.accepted or totals.duplicates):
+            self.stderr.write(f"{path}: {'no valid row' if totals.rejected else 'no rows'}; is it the right file?")
             return EXIT_FAILED
         return EXIT_PARTIAL if totals.rejected else EXIT_OK
 
