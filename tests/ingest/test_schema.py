@@ -68,6 +68,24 @@ def test_raw_events_have_every_raw_column():
 
 
 @pytest.mark.django_db
+def test_the_accept_path_writes_no_compression_and_one_btree_per_claimed_id():
+    """Per accepted event the accept path pays for the inbox column's storage and the dedup
+    registry's indexes: a batch is stored uncompressed, an id in its primary key (and the
+    BRIN for pruning) only, not in a LIKE twin (migration 0021)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT attstorage FROM pg_attribute "
+            "WHERE attrelid = 'ingest_inboxbatch'::regclass AND attname = 'events'"
+        )
+        assert cursor.fetchone() == ("e",)  # EXTERNAL: out of line, never compressed
+        cursor.execute("SELECT indexdef FROM pg_indexes WHERE tablename = 'ingest_seenevent'")
+        indexes = sorted(row[0].split(" USING ")[1] for row in cursor.fetchall())
+    assert indexes == ["brin (seen_at)", "btree (id)"]
+
+
+@pytest.mark.django_db
 def test_the_narrow_rollups_leave_room_on_their_pages_for_hot_updates():
     """Their rows are updated batch after batch; a full page sends the update to another page
     and into every index (migration 0019)."""
