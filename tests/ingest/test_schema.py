@@ -86,6 +86,25 @@ def test_the_accept_path_writes_no_compression_and_one_btree_per_claimed_id():
 
 
 @pytest.mark.django_db
+def test_an_accepted_batch_travels_as_a_parameter_not_in_the_statement_text():
+    """Quoted into the statement (Django's client-side binding), a batch's JSON was escaped
+    in Python and scanned as a literal by PostgreSQL: ~1.5 µs per event."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from ingest.models import InboxBatch
+    from ingest.services import accept_events
+
+    events = EventFactory.build_batch(3, app_name="Marker App 7f3a")
+    with CaptureQueriesContext(connection) as queries:
+        batch_id = accept_events(events, None).batch_id
+    assert not any("Marker App 7f3a" in q["sql"] for q in queries.captured_queries)
+    batch = InboxBatch.objects.get(pk=batch_id)
+    assert [e["app_name"] for e in batch.events] == ["Marker App 7f3a"] * 3
+    assert (batch.status, batch.event_count, batch.attempts, batch.source) == ("pending", 3, 0, "http")
+
+
+@pytest.mark.django_db
 def test_the_narrow_rollups_leave_room_on_their_pages_for_hot_updates():
     """Their rows are updated batch after batch; a full page sends the update to another page
     and into every index (migration 0019)."""
