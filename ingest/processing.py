@@ -14,16 +14,18 @@ import json
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
-from datetime import date
+from datetime import date, datetime
 from functools import partial
 from operator import call, itemgetter
 from typing import Any
 
 import orjson
+import psycopg
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
+from psycopg.types.json import Json
 
 from config import metrics
 from ingest import partitions, schema
@@ -58,6 +60,23 @@ def claim_ids(ids: list[str]) -> set[str]:
             {"ids": lines},
         )
         return {row[0] for row in cursor.fetchall()}
+
+
+def insert_batch(key_id: int | None, source: str, events: list[dict[str, Any]], now: datetime) -> int:
+    """Store normalized ``events`` as a pending inbox batch in the caller's transaction;
+    return its id. Bound on the server: Django's cursors quote parameters into the statement
+    text, so a batch's JSON (~2 MB for 5,000 events) was escaped in Python and scanned as a
+    literal by PostgreSQL, ~1.5 µs per event of both (0.3 and 1.0 µs sent as a parameter)."""
+    connection.ensure_connection()
+    with psycopg.Cursor(connection.connection) as cursor:
+        # The columns of InboxBatch, each at its default but what the batch says.
+        cursor.execute(
+            "INSERT INTO ingest_inboxbatch (key_id, source, received_at, enqueued_at, status, events, "
+            "event_count, attempts, last_error, dead_letter_count) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, 0, '', 0) RETURNING id",
+            [key_id, source, now, now, Status.PENDING, Json(events, dumps=orjson.dumps), len(events)],
+        )
+        return cursor.fetchone()[0]
 
 
 # Errors worth retrying the whole batch for (deadlocks, lost connections): the same

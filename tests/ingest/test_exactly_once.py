@@ -254,3 +254,34 @@ def test_the_task_trims_the_heap_after_a_set_it_counted(db, monkeypatch):
     assert trims == [1]
     monkeypatch.undo()
     tasks.trim_heap()  # the real call (glibc's here and in the image; nothing elsewhere)
+
+
+def test_the_task_counts_with_the_cycle_collector_off_and_turns_it_back_on(db, monkeypatch):
+    """A batch's live event dicts and rows would be walked by every collection while it is
+    counted (a fifth of the worker's Python CPU): the collector is off for the batch, back
+    on after it, even when counting fails; a collector someone else turned off stays off."""
+    import gc
+
+    seen = []
+    count = processing.process_batch
+
+    def counting(batch_id: int) -> str:
+        seen.append(gc.isenabled())
+        return count(batch_id)
+
+    monkeypatch.setattr(processing, "process_batch", counting)
+    batch = services.accept_events(EventFactory.build_batch(3), None).batch_id
+    assert gc.isenabled()
+    assert tasks.process_batch(batch) == "done"
+    assert seen == [False] and gc.isenabled()
+    monkeypatch.setattr(processing, "process_batch", lambda batch_id: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        tasks.process_batch(batch)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with tasks.collector_paused():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
