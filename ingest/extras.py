@@ -154,6 +154,9 @@ def _object(value: Any) -> Any:
 
 
 _KIND_KEYS = tuple(zip(ERROR_KINDS, _ERROR_KEYS, strict=True))
+# The texts kept under their field's name: each one's limit, how a printable text within it
+# is read (the common case), and its parser for anything else.
+_TEXTS = (("session_id", MAX_SESSION_ID, str.strip, session_id), ("harness", MAX_HARNESS, _harness, harness))
 
 
 def _tool_errors(value: Any) -> dict[str, int]:
@@ -198,22 +201,15 @@ def read(event: dict[str, Any], out: dict[str, Any], errors: dict[str, str]) -> 
             text = values.parsed(errors, "tags", tags, value)
         if text:
             out["tags"] = text
-    value = get("session_id")
-    if value is not None and value != "":
-        if type(value) is str and len(value) <= MAX_SESSION_ID and value.isprintable():
-            value = value.strip()
-        else:
-            value = values.parsed(errors, "session_id", session_id, value)
-        if value:
-            out["session_id"] = value
-    value = get("harness")
-    if value is not None and value != "":
-        if type(value) is str and len(value) <= MAX_HARNESS and value.isprintable():
-            value = _harness(value)
-        else:
-            value = values.parsed(errors, "harness", harness, value)
-        if value:
-            out["harness"] = value
+    for name, limit, read_text, parse in _TEXTS:
+        value = get(name)
+        if value is not None and value != "":
+            if type(value) is str and len(value) <= limit and value.isprintable():
+                value = read_text(value)
+            else:
+                value = values.parsed(errors, name, parse, value)
+            if value:
+                out[name] = value
 
 
 def as_fields(event: dict[str, Any]) -> dict[str, Any]:
