@@ -83,18 +83,32 @@ def tags(value: Any) -> str:
     """The ranked tags of a flat object of strings, as sorted ``key=value`` texts (keys and
     values lowercased, spaces collapsed) in one text; other keys are ignored, whatever they
     hold. An object (or its JSON text, from a CSV cell)."""
+    global _seen_for
     value = _object(value)
     if not isinstance(value, dict):
         raise ValueError("must be an object of string keys and string values")
     if len(value) > MAX_TAGS:
         raise ValueError(f"must have at most {MAX_TAGS} keys")
+    ranked = ranked_keys()
+    if ranked is not _seen_for or len(_seen) >= MAX_SEEN_TAGS:
+        _seen.clear()
+        _seen_for = ranked
+    items = tuple(value.items())
+    text = _ranked_tags(items, ranked)
     try:
-        return _ranked_tags(tuple(value.items()), ranked_keys())
+        _seen[items] = text
     except TypeError:  # an unhashable value (a key not ranked may hold anything)
-        return _ranked_tags.__wrapped__(tuple(value.items()), ranked_keys())
+        pass
+    return text
 
 
-@lru_cache(maxsize=65536)  # gateways send the same few combinations over and over
+# Tags objects read (their items) -> their text, for the ranked keys ``_seen_for``: gateways
+# send the same few combinations over and over, and :func:`read` looks them up first.
+MAX_SEEN_TAGS = 65_536
+_seen: dict[tuple[tuple[str, Any], ...], str] = {}
+_seen_for: frozenset[str] = frozenset()
+
+
 def _ranked_tags(items: tuple[tuple[str, Any], ...], ranked: frozenset[str]) -> str:
     kept = {}
     for raw_key, raw_value in items:
@@ -112,8 +126,7 @@ def _ranked_tags(items: tuple[tuple[str, Any], ...], ranked: frozenset[str]) -> 
 
 
 def session_id(value: Any) -> str:
-    if type(value) is str and len(value) <= MAX_SESSION_ID and value.isprintable():
-        return value.strip()  # the common case, without a call
+    """A session id (:func:`read` takes a printable text of the right length without a call)."""
     if isinstance(value, int) and not isinstance(value, bool):
         value = str(value)
     return values.text(value, MAX_SESSION_ID)
@@ -141,8 +154,9 @@ def _object(value: Any) -> Any:
 
 
 _KIND_KEYS = tuple(zip(ERROR_KINDS, _ERROR_KEYS, strict=True))
-# The texts, each kept under its field's name.
-_TEXTS = (("tags", tags), ("session_id", session_id), ("harness", harness))
+# The texts kept under their field's name: each one's limit, how a printable text within it
+# is read (the common case), and its parser for anything else.
+_TEXTS = (("session_id", MAX_SESSION_ID, str.strip, session_id), ("harness", MAX_HARNESS, _harness, harness))
 
 
 def _tool_errors(value: Any) -> dict[str, int]:
@@ -152,7 +166,8 @@ def _tool_errors(value: Any) -> dict[str, int]:
 def read(event: dict[str, Any], out: dict[str, Any], errors: dict[str, str]) -> None:
     """Tool calls, tags and session of ``event`` into ``out`` (each left out when it has its
     default: no call, no failure, no tag, no session), or each wrong field's message into
-    ``errors``. Validation is ingest's hot path: the common cases take no call."""
+    ``errors``. Validation is ingest's hot path: the common cases take no call (tags: an
+    object seen before, while the ranked keys it was read with are current)."""
     get = event.get
     failures = 0
     failed = get("tool_call_errors")
@@ -174,10 +189,27 @@ def read(event: dict[str, Any], out: dict[str, Any], errors: dict[str, str]) -> 
         errors["tool_call_errors"] = "must not add up to more than tool_calls"
     if calls:
         out["tool_calls"] = calls
-    for name, parse in _TEXTS:
+    value = get("tags")
+    if value is not None and value != "":
+        text = None
+        if _seen_for is _ranked[1] and _ranked[0] > time.monotonic():
+            try:
+                text = _seen.get(tuple(value.items()))
+            except (AttributeError, TypeError):  # not an object, or an unhashable value
+                pass
+        if text is None:
+            text = values.parsed(errors, "tags", tags, value)
+        if text:
+            out["tags"] = text
+    for name, limit, read_text, parse in _TEXTS:
         value = get(name)
-        if value is not None and value != "" and (value := values.parsed(errors, name, parse, value)):
-            out[name] = value
+        if value is not None and value != "":
+            if type(value) is str and len(value) <= limit and value.isprintable():
+                value = read_text(value)
+            else:
+                value = values.parsed(errors, name, parse, value)
+            if value:
+                out[name] = value
 
 
 def as_fields(event: dict[str, Any]) -> dict[str, Any]:

@@ -242,7 +242,8 @@ class Dimension:
     entry's, a dated permaslug): in a URL or a filter they redirect permanently to the entry's.
     ``expression``: for a dimension of the narrow rollups only (no raw-event column of its
     own), its SQL over a raw-event row; ``join``, when it needs more than the row: the rows
-    it is read from, given the raw-event rows ``{rows}`` (an event may become several).
+    it is read from, given the raw-event rows ``{rows}`` (an event may become several), and
+    ``joined_from``: the one raw-event column that join reads (rows alike in it join alike).
     """
 
     name: str
@@ -262,6 +263,7 @@ class Dimension:
     width: int = 0
     expression: str = ""
     join: str = ""
+    joined_from: str = ""
 
     def __post_init__(self) -> None:
         derived = {
@@ -372,6 +374,7 @@ NARROW_DIMENSIONS = (
         expression="tv.id",
         join="(SELECT *, unnest(string_to_array(tags, chr(31))) AS tag_text FROM {rows}) AS tagged "
         "JOIN rankings_tagvalue tv ON tv.tag = tagged.tag_text",
+        joined_from="tags",
     ),
     Dimension("harness", "harnesses", "Harness, e.g. cline ('' is the app).", expression="harness", width=64),
     # A session is keyed by a 64-bit hash of its id: an eight-byte key is cheaper to group,

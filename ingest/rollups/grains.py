@@ -104,27 +104,26 @@ class Grain:
         """Its dimension read through a join (a tag: one row per tag of an event), if any."""
         return next((d for d in map(schema.DIMENSION.get, self.dimensions) if d.join), None)
 
-    def keys(self, zone: str, *, expanded: bool = False) -> sql.Composed:
+    def keys(self, zone: str, *, unjoined: bool = False) -> sql.Composed:
         """Its key over raw-event rows (of :meth:`rows`): the bucket (dates in ``zone``), then
-        each dimension's value named as its column (``expanded``: rows already joined, see
-        :func:`expand`)."""
+        each dimension's value named as its column (``unjoined``: its joined dimension's raw
+        column instead, see ``write.from_raw``)."""
         return sql.SQL(", ").join(
             [
                 sql.SQL("{} AS bucket").format(bucket_sql(self.bucket, zone)),
                 *(
-                    sql.SQL("{} AS {}").format(
-                        sql.Identifier(d.column) if expanded and d.join else sql.SQL(d.select),
-                        sql.Identifier(d.column),
-                    )
+                    sql.Identifier(d.joined_from)
+                    if unjoined and d.join
+                    else sql.SQL("{} AS {}").format(sql.SQL(d.select), sql.Identifier(d.column))
                     for d in (schema.DIMENSION[name] for name in self.dimensions)
                 ),
             ]
         )
 
-    def rows(self, source: sql.Composable, *, expanded: bool = False) -> sql.Composed:
+    def rows(self, source: sql.Composable, *, unjoined: bool = False) -> sql.Composed:
         """The raw-event rows of ``source`` it counts, with what its dimensions need joined
-        unless ``expanded`` already has it."""
-        rows = sql.SQL(self.joined.join).format(rows=source) if self.joined and not expanded else source
+        (unless ``unjoined``)."""
+        rows = sql.SQL(self.joined.join).format(rows=source) if self.joined and not unjoined else source
         conditions = " AND ".join(c for c in (COUNTED, self.where) if c)
         return sql.SQL("{} WHERE {}").format(rows, sql.SQL(conditions))
 
@@ -172,9 +171,10 @@ TOOL_DAILY = Grain(
 )
 CONTEXT_DAILY = Grain(UsageContextDaily, DAY, ("model", "context"), **_METRICS)
 CONTEXT_TOTAL = Grain(UsageContextTotal, DAY, ("context",), daily=CONTEXT_DAILY, **_METRICS)
-TAG_DAILY = Grain(UsageTagDaily, DAY, ("tag", "model"), **_METRICS)
+_TAGGED = "tags <> ''"  # an event without tags adds to no tag's row (most events, for many)
+TAG_DAILY = Grain(UsageTagDaily, DAY, ("tag", "model"), where=_TAGGED, **_METRICS)
 TAG_TOTAL = Grain(UsageTagTotal, DAY, ("tag",), daily=TAG_DAILY, **_METRICS)
-TAG_APP_DAILY = Grain(UsageTagAppDaily, DAY, ("app", "tag"), **_METRICS)
+TAG_APP_DAILY = Grain(UsageTagAppDaily, DAY, ("app", "tag"), where=_TAGGED, **_METRICS)
 SESSIONS = Grain(
     UsageSession,
     DAY,
@@ -202,13 +202,6 @@ BY_SIZE = (MODEL_WEEKLY, MODEL_TOTAL, CATEGORY_DAILY, APP_DAILY, CATEGORY_WEEKLY
 ALL_TABLES = sql.SQL(", ").join(g.name for g in GRAINS)
 
 
-# Raw-event columns holding text (ids, origins, tags...): left out of an expansion unless a
-# grain keys by one (a row per tag is copied as often as the event has tags).
-_TEXT_COLUMNS = {v.column for v in schema.VALUES if v.sql_type == "text"} | {
-    d.column for d in schema.STORED if d.sql_type == "text"
-}
-
-
 def read_columns() -> tuple[str, ...]:
     """The raw-event columns the grains read from a raw row (in a key, a measure, a condition
     or a dimension's join), found in their own SQL: what the write statement carries from
@@ -224,20 +217,6 @@ def read_columns() -> tuple[str, ...]:
 
 def _measure_sql(grain: Grain) -> sql.SQL:
     return sql.SQL(" ".join(m.aggregate for m in grain.measures))
-
-
-def expand(dimension: schema.Dimension, source: str) -> sql.Composed:
-    """The rows of the CTE ``source`` joined once for ``dimension``, its value as its column: what
-    every grain keyed by it reads in the write statement (one unnest and join, not one per
-    grain), with the columns those grains read."""
-    keyed = {schema.DIMENSION[name].column for g in GRAINS if g.joined == dimension for name in g.dimensions}
-    columns = [c for c in read_columns() if c not in _TEXT_COLUMNS or c in keyed]
-    return sql.SQL("SELECT {columns}, {value} AS {column} FROM {rows}").format(
-        columns=names(columns),
-        value=sql.SQL(dimension.select),
-        column=sql.Identifier(dimension.column),
-        rows=sql.SQL(dimension.join).format(rows=sql.Identifier(source)),
-    )
 
 
 def read_cursor():
