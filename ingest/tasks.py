@@ -3,19 +3,14 @@
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
-import gc
 import logging
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 
 from celery import Task, shared_task
 from django.conf import settings
 from django.utils import timezone
 
+from config.memory import collector_paused, trim_heap
 from ingest import maintenance, partitions, processing
 from ingest.models import InboxBatch
 from ingest.processing import TRANSIENT
@@ -52,43 +47,6 @@ def process_batch(batch_id: int) -> str:
     if outcome == "done":
         trim_heap()
     return outcome
-
-
-@contextmanager
-def collector_paused() -> Iterator[None]:
-    """Python's cycle collector off while a batch is counted. A part's thousands of event
-    dicts and row tuples all live until the part is written, so each young-generation run
-    (every 700 allocations) walked them again, and older ones the parts before: a fifth of
-    the worker's Python CPU (0.9 -> 0.7 s per 100,000 events). Events make no reference
-    cycles; whatever cycles a task leaves are collected once the collector is back on."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
-def _malloc_trim():
-    """glibc's ``malloc_trim``, or None (another C library, another system)."""
-    if sys.platform != "linux":
-        return None
-    try:
-        return ctypes.CDLL(ctypes.util.find_library("c")).malloc_trim
-    except (OSError, AttributeError):  # no libc found, or one without malloc_trim (musl)
-        return None
-
-
-_MALLOC_TRIM = _malloc_trim()
-
-
-def trim_heap() -> None:
-    """Give the memory a coalesced set freed back to the system. glibc keeps freed heap pages
-    for reuse, so each pool process stayed at its peak (~11 MB above its idle size after a set
-    of 40,000 events); trimming takes 1-3 ms a set (docs/operations.md, worker memory)."""
-    if _MALLOC_TRIM is not None:
-        _MALLOC_TRIM(0)
 
 
 @shared_task(acks_late=True)

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -13,6 +10,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from config.memory import collector_paused
 from ingest.rollups.windows import CALENDAR_PERIODS
 from rankings import driver_sentences, drivers, growth, selectors
 from rankings.api import params
@@ -122,24 +120,6 @@ class GrowthParams(params.WindowParams):
             attrs["window"] = selectors.rolling_window(7, zone=zone)
             return attrs
         return super().validate(attrs)
-
-
-@contextmanager
-def collector_paused() -> Iterator[None]:
-    """Python's cyclic garbage collector paused while a report is computed. The report holds
-    tens of thousands of small objects at once (a row per app and per model × variant), which
-    the young generations' collections promote, so up to every other report set off a full
-    collection of the whole process's heap: about 80 ms, as much as the report's own Python
-    time (bench dataset, docs/operations.md). They form no reference cycles and reference
-    counting frees them when the report is built. Process-wide: the one who paused it
-    resumes it (a report started meanwhile in another thread finds it paused and leaves it)."""
-    pausing = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if pausing:
-            gc.enable()
 
 
 def _report(window: selectors.Window) -> dict[str, Any]:

@@ -15,7 +15,7 @@ import pytest
 from django.conf import settings as django_settings
 from django.db import OperationalError
 
-from config import embedded
+from config import embedded, memory
 from ingest import maintenance, processing, services, tasks
 from ingest.models import InboxBatch
 from tests.conftest import _test_database_url, wait_for
@@ -278,9 +278,9 @@ def test_the_task_counts_with_the_cycle_collector_off_and_turns_it_back_on(db, m
     with pytest.raises(ZeroDivisionError):
         tasks.process_batch(batch)
     assert gc.isenabled()
-    gc.disable()
+    gc.disable()  # paused by someone else (a report in another thread): left paused
     try:
-        with tasks.collector_paused():
+        with memory.collector_paused():
             pass
         assert not gc.isenabled()
     finally:

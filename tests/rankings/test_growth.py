@@ -190,10 +190,3 @@ def test_the_report_is_computed_with_the_collector_paused_and_resumes_it(client,
     with pytest.raises(RuntimeError):
         api._report(selectors.rolling_window(7))
     assert gc.isenabled()
-    gc.disable()
-    try:
-        with api.collector_paused():
-            pass
-        assert not gc.isenabled()
-    finally:
-        gc.enable()
