@@ -101,6 +101,14 @@ class Window:
         start to end into the future, so far)."""
         return self.end > ceil_quarter(now())
 
+    @property
+    def complete(self) -> bool:
+        """A calendar period wholly gone by. One so far reaches its end a quarter-hour early
+        (its end is now rounded up): until the period is over, it is still compared over the
+        same elapsed time, so a flat series shows no change in a month's last minutes."""
+        end = shift(self.start, self.period, 1, self.zone)
+        return self.end >= end and now() >= end
+
     def previous(self) -> Window:
         """The window a change compares with: for a calendar period, the period before over the
         same elapsed time (the whole period before when this one is complete); otherwise the
@@ -115,7 +123,7 @@ class Window:
         if self.period in CALENDAR_PERIODS:
             start = shift(self.start, self.period, -count, self.zone)
             end = shift(start, self.period, 1, self.zone)
-            if self.end >= shift(self.start, self.period, 1, self.zone):
+            if self.complete:
                 return Window(start, end, self.zone)
             return Window(start, min(start + self.length, end), self.zone)
         start = self.start - count * self.length
@@ -148,7 +156,7 @@ class Window:
         "vs the previous day", "vs the previous 45 minutes", "vs the previous 23 hours 30
         minutes", "vs the same elapsed time of the previous 7 days")."""
         if self.period in CALENDAR_PERIODS:
-            if self.end >= shift(self.start, self.period, 1, self.zone):
+            if self.complete:
                 return f"{self.period} over {self.period}"
             return {"day": "vs the same time yesterday"}.get(self.period, f"vs the same time last {self.period}")
         minutes, seconds = divmod(int(self.length.total_seconds()), 60)

@@ -329,3 +329,25 @@ def test_a_bucket_that_ends_within_the_current_quarter_hour_is_so_far(monkeypatc
     assert windows.shift(starts[-1], interval, 1, zone) == window.end  # ends with the window
     assert windows.partial_buckets(window, interval, starts)[-1] is True
     assert not any(windows.partial_buckets(window, interval, starts)[1:-1])
+
+
+@pytest.mark.parametrize(
+    ("period", "at"),
+    [
+        ("day", datetime(2026, 11, 30, 23, 50, tzinfo=UTC)),
+        ("month", datetime(2026, 11, 30, 23, 50, tzinfo=UTC)),
+        ("year", datetime(2026, 12, 31, 23, 50, tzinfo=UTC)),
+    ],
+)
+def test_a_period_in_its_last_quarter_hour_is_still_compared_like_for_like(monkeypatch, period, at):
+    """At 23:50 on Nov 30 the month so far ends at midnight (now rounded up), but the month is
+    not over: it is compared with the same elapsed time of October (30 days, not 31), and
+    says so, until it has ended; then with the whole month before."""
+    monkeypatch.setattr(windows, "now", lambda: at)
+    window = windows.period_window(period, at, "UTC")
+    assert window.end == at + timedelta(minutes=10)
+    assert window.previous().length == window.length and not window.complete
+    assert window.comparison() == {"day": "vs the same time yesterday"}.get(period, f"vs the same time last {period}")
+    monkeypatch.setattr(windows, "now", lambda: window.end)  # over: the whole period before
+    assert window.complete and window.comparison() == f"{period} over {period}"
+    assert window.previous().end == window.start
