@@ -351,7 +351,7 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Tokenrank API",
-    "DESCRIPTION": "LLM token-usage rankings, series and ingest. Times are UTC, periods [start, end).",
+    "DESCRIPTION": "LLM token-usage rankings, series and ingest. Windows are [start, end), answered with UTC offsets, in the zone `tz` asks for (default: the site's reporting zone).",
     "VERSION": "1.0.0",
     "OAS_VERSION": "3.1.0",
     "SERVE_INCLUDE_SCHEMA": False,

@@ -120,8 +120,8 @@ def _ranked_tags(items: tuple[tuple[str, Any], ...], ranked: frozenset[str]) -> 
         text = " ".join(values.text(raw_value, 4 * MAX_TAG_VALUE).split()).casefold()
         if len(text) > MAX_TAG_VALUE:
             raise ValueError(f"{key}: must be at most {MAX_TAG_VALUE} characters")
-        if text:
-            kept[key] = text
+        if text and kept.setdefault(key, text) != text:  # "language" and "Language": which one?
+            raise ValueError(f"{key}: given twice with different values (keys are read in lower case)")
     return join_tags([f"{key}={kept[key]}" for key in sorted(kept)])
 
 

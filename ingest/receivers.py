@@ -117,11 +117,6 @@ def _record(source: str, result: Accepted, rejected: list[Rejection]) -> None:
     tally.record(source, tally.counts(result.accepted, result.duplicates, [], reasons))
 
 
-def _code(exc: APIException) -> str:
-    codes = exc.get_codes()
-    return codes if isinstance(codes, str) else "error"
-
-
 def _check_backlog() -> None:
     limit = settings.TOKENRANK["OTLP_MAX_PENDING_BATCHES"]
     if InboxBatch.objects.filter(status=InboxBatch.Status.PENDING).values("pk")[: limit + 1].count() > limit:
@@ -208,7 +203,7 @@ class OtlpTracesView(APIView):
     def _error(self, exc: APIException, protobuf: bool) -> HttpResponse:
         status = exc.status_code
         message = str(exc.detail)
-        tally.record("otlp", Counter({(tally.Outcome.REFUSED, _code(exc)): 1}))
+        tally.refused("otlp", tally.refusal_code(exc))
         body = status_pb2.Status(code=GRPC_CODES.get(status, 2), message=message)
         response = _otlp_response(protobuf, status, body, {"code": body.code, "message": message})
         wait = getattr(exc, "wait", None)
@@ -277,10 +272,10 @@ class LiteLLMView(APIView):
             return self._receive(request)
         except DATABASE_DOWN as exc:
             log.warning("LiteLLM receiver: database unavailable", exc_info=True)
-            tally.record("litellm", Counter({(tally.Outcome.REFUSED, "unavailable"): 1}))
+            tally.refused("litellm", "unavailable")
             raise Unavailable() from exc
         except APIException as exc:
-            tally.record("litellm", Counter({(tally.Outcome.REFUSED, _code(exc)): 1}))
+            tally.refused("litellm", tally.refusal_code(exc))
             raise
 
     def _receive(self, request) -> Response:

@@ -14,6 +14,7 @@ from typing import Any
 from django.db import DatabaseError, connection, transaction
 from django.db.models import Sum
 from django.utils import timezone
+from rest_framework.exceptions import APIException
 
 from ingest.events import Rejection
 from ingest.models import SourceTally
@@ -42,6 +43,16 @@ def counts(
     for reason, n in (not_usage or {}).items():
         tally[(Outcome.REJECTED, reason)] += n
     return tally
+
+
+def refused(source: str, reason: str) -> None:
+    """Count one whole request of ``source`` answered with an error (``reason``: its code)."""
+    record(source, Counter({(Outcome.REFUSED, reason): 1}))
+
+
+def refusal_code(exc: APIException) -> str:
+    codes = exc.get_codes()
+    return codes if isinstance(codes, str) else "error"
 
 
 def record(source: str, tally: Counter[tuple[str, str]], now: datetime | None = None) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import serializers
+from rest_framework.exceptions import APIException
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -135,6 +136,13 @@ class EventsView(APIView):
         ],
     )
     def post(self, request):
+        try:
+            return self._receive(request)
+        except APIException as exc:  # the ingest health page counts refused requests too
+            tally.refused("http", tally.refusal_code(exc))
+            raise
+
+    def _receive(self, request) -> Response:
         key = auth.authenticate(request.META.get("HTTP_AUTHORIZATION", ""))
         auth.check_rate(key)
         content_type = media_type(request)

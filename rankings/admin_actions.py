@@ -4,6 +4,7 @@ selected apps or models into one (on a confirmation page)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
@@ -43,9 +44,10 @@ def confirm_reviewed(modeladmin, request, queryset):
 class MergeForm(forms.Form):
     target = forms.ModelChoiceField(queryset=App.objects.none(), label="Merge into")
 
-    def __init__(self, *args, choices=None, **kwargs):
+    def __init__(self, *args, choices=None, label: Callable[[Any], str] = str, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["target"].queryset = choices
+        self.fields["target"].label_from_instance = label  # apps of one title: with their origins
 
 
 class MergeActionMixin:
@@ -61,7 +63,9 @@ class MergeActionMixin:
         if queryset.count() < 2:
             self.message_user(request, f"Select at least two {plural} to merge.", messages.WARNING)
             return None
-        form = MergeForm(request.POST if "target" in request.POST else None, choices=queryset)
+        form = MergeForm(
+            request.POST if "target" in request.POST else None, choices=queryset, label=self.merge_label
+        )
         if form.is_valid():
             target = form.cleaned_data["target"]
             others = [obj for obj in queryset if obj.pk != target.pk]

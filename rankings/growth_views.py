@@ -88,13 +88,11 @@ def asked_window(request: HttpRequest) -> tuple[dict[str, str], selectors.Window
         return asked, params.parse(GrowthParams, asked)["window"], ""
     except ApiError as error:  # pages are lenient: what the API refuses, the page says, and shows the default
         problem = str(error.detail)
-        if (
-            error.field == "end"
-            and "until" in request.GET
-            and "end" not in request.GET
-            and "after start" in problem
-        ):
-            problem = "The last day must not be before the first day."  # the form's words, not the API's
+        if "end" not in request.GET:  # the form's words (its fields: start and until), not the API's
+            if error.field == "end" and "until" in request.GET and "after start" in problem:
+                problem = "The last day must not be before the first day."
+            elif problem.startswith("Give both start and end"):
+                problem = "Give both the first and the last day, or neither."
         notice = f"{problem} Showing the last 7 days instead."
         return zone, params.parse(GrowthParams, zone)["window"], notice
 

@@ -22,6 +22,7 @@ from rankings import selectors
 from rankings.cache import cached
 from rankings.models import App, Author, Category, LLMModel, Provider
 from rankings.selectors import Filters, Totals, Window
+from rankings.selectors.entities import tell_apart
 
 # URL and file names of each kind: the catalog dimensions' plurals (ingest.schema).
 PLURALS = {d.plural: d.name for d in schema.DIMENSIONS if d.catalog}
@@ -174,9 +175,11 @@ def app_entries(period: str, metric: str, zone: str, category: int | None = None
     def compute() -> list[dict[str, Any]]:
         current, previous = _windows("app", period, zone, Filters(category=category))
         seen = first_seen("app", current.keys() | previous.keys())
-        apps = App.objects.filter(is_public=True).only("slug", "name", "url", "description")
+        apps = App.objects.filter(is_public=True).only("slug", "name", "url", "description", "origin")
         if category is not None:
             apps = apps.filter(pk__in=list(current))
+        apps = list(apps.order_by("name"))
+        tell_apart(apps)
         rows = [
             {
                 **_base(a.pk, current, previous, metric),
@@ -186,7 +189,7 @@ def app_entries(period: str, metric: str, zone: str, category: int | None = None
                 "description": a.description[:200],
                 "first_seen": seen.get(a.pk),
             }
-            for a in apps.order_by("name")
+            for a in apps
         ]
         return _ranked(rows)
 

@@ -16,8 +16,9 @@ from rankings.selectors import Filters, Window
 from rankings.selectors.sessions import METRICS as SESSION_METRICS
 
 HISTORY_DAYS = 90  # the weekly charts of these sections, like the categories one
-# The kinds of failed tool calls shown apart (a total given without kinds is "other").
-TOOL_KINDS = [(kind, label) for kind, label in schema.TOOL_ERROR_KINDS if kind != "other"]
+# The kinds of failed tool calls, each a column: with "other" (a total sent without kinds), the
+# columns add up to the error rate.
+TOOL_KINDS = schema.TOOL_ERROR_KINDS
 
 
 def _period_tabs(state: State, path: str, section: str) -> list[dict[str, Any]]:

@@ -127,6 +127,19 @@ def test_merging_two_apps_moves_their_tokens_and_keeps_totals(
 
 
 @pytest.mark.django_db
+def test_the_merge_choice_names_each_app_with_its_origin(client, data):
+    """Apps of one title look alike in the "Merge into" list unless it says their origins."""
+    one, two = data
+    App.objects.filter(pk__in=[one.pk, two.pk]).update(name="Kilo Code")
+    client.force_login(staff("operator"))
+    page = client.post(
+        reverse("admin:rankings_app_changelist"), {"action": "merge", "_selected_action": [one.pk, two.pk]}
+    ).content.decode()
+    assert f'<option value="{one.pk}">Kilo Code (https://one.example)</option>' in page
+    assert f'<option value="{two.pk}">Kilo Code (https://two.example)</option>' in page
+
+
+@pytest.mark.django_db
 def test_hiding_an_app_removes_it_everywhere(client, data, django_capture_on_commit_callbacks):
     one, _ = data
     client.force_login(staff("operator"))

@@ -186,12 +186,15 @@ class Window:
         elif self.length <= timedelta(days=1):
             end = self.end.astimezone(zone)
             text = f"{start:%b %-d %H:%M} – {end:%b %-d %H:%M} {self.zone}"
-        elif self.start != local_start(self.start, "day", self.zone):
-            # Starting within a day (a rolling window, a start time asked for): its times too.
-            end = self.end.astimezone(zone)
-            text = f"{start:%b %-d, %Y %H:%M} – {end:%b %-d, %Y %H:%M} {self.zone}"
         else:
-            text = f"{start:%b %-d, %Y} – {last:%b %-d, %Y}" + (f" {self.zone}" if named else "")
+            # Days, with the time of an edge within a day (a rolling window, a start time asked
+            # for, a period so far): an end at midnight names the last day, inclusive.
+            first = f"{start:%b %-d, %Y}"
+            if timed_start := self.start != local_start(self.start, "day", self.zone):
+                first += f" {start:%H:%M}"
+            timed_end = self.end != local_start(self.end, "day", self.zone)
+            until = f"{self.end.astimezone(zone):%b %-d, %Y %H:%M}" if timed_end else f"{last:%b %-d, %Y}"
+            text = f"{first} – {until}" + (f" {self.zone}" if named or timed_start or timed_end else "")
         return f"{text} · {self.note}" if self.note else text
 
 

@@ -91,18 +91,28 @@ class WindowParams(serializers.Serializer):
         if start is not None and "period" in attrs:
             raise ApiError(400, "invalid", "Give period, or start and end, not both.", "period")
         if start is not None:
-            start, end = instant(start, zone, "start"), instant(end, zone, "end")
+            start, end = within_bounds(start, zone, "start"), within_bounds(end, zone, "end")
             if end <= start:
                 raise ApiError(400, "invalid", "end must be after start.", "end")
             if end > years_after(start, MAX_YEARS):
                 raise ApiError(400, "invalid", "The window may span at most 10 years.", "end")
-            if start < FIRST_START or end > LAST_END:
-                message = "start and end must fall between 2000-01-01 and 2100-01-01."
-                raise ApiError(400, "invalid", message, "start" if start < FIRST_START else "end")
             attrs["window"] = exact_window(start, end, zone)
         else:
             attrs["window"] = selectors.period_window(attrs.get("period", self.default_period), zone=zone)
         return attrs
+
+
+def within_bounds(moment: datetime, zone: str, field: str) -> datetime:
+    """``moment`` in UTC (:func:`instant`), or a 400 when it falls outside the years windows may
+    cover (checked first: a year near 9999 has no room for the ten-year check, nor for a zone's
+    offset)."""
+    try:
+        moment = instant(moment, zone, field)
+    except OverflowError:
+        moment = None
+    if moment is None or not FIRST_START <= moment <= LAST_END:
+        raise ApiError(400, "invalid", "start and end must fall between 2000-01-01 and 2100-01-01.", field)
+    return moment
 
 
 def instant(moment: datetime, zone: str, field: str) -> datetime:

@@ -86,21 +86,30 @@ def entities_of(entity: str, keys: Iterable[Any]) -> dict[Any, Any]:
         queryset = queryset.select_related("author" if entity == "model" else "key")
     found = {obj.pk: obj for obj in queryset}
     if entity == "app":
-        _tell_apart(found.values())
+        tell_apart(found.values())
     return found
 
 
-def _tell_apart(listed: Iterable[Any]) -> None:
+def tell_apart(listed: Iterable[Any]) -> None:
     """Apps listed together under one title (one product seen under two origins, until staff
     merge them) are named with their host too, in these rows only: two rows or chart lines
     of one name would read as one app counted twice."""
     by_title: dict[str, list[Any]] = defaultdict(list)
     for app in listed:
-        by_title[app.name.casefold()].append(app)
+        by_title[" ".join(app.name.split()).casefold()].append(app)
     for same in by_title.values():
         for app in same if len(same) > 1 else ():
-            if host := urlsplit(app.origin).hostname:
-                app.name = f"{app.name} ({host})"
+            host = urlsplit(app.origin).hostname
+            app.name = f"{app.name} ({_ascii_host(host) if host else 'no URL'})"  # no URL: known by title
+
+
+def _ascii_host(host: str) -> str:
+    """A host as DNS spells it (punycode): a look-alike letter from another script cannot
+    pass for the real host beside it."""
+    try:
+        return host.encode("idna").decode("ascii")
+    except UnicodeError:  # not a valid IDNA name: its letters escaped
+        return host.encode("ascii", "backslashreplace").decode("ascii")
 
 
 def attach_entities(entity: str, rows: Iterable[Any]) -> None:

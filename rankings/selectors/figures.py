@@ -15,7 +15,7 @@ from ingest.rollups.grains import APP_DAILY, MODEL_TOTAL, read_cursor
 from ingest.rollups.read import Filters
 from ingest.rollups.windows import Window
 from rankings.models import LLMModel, Provider
-from rankings.selectors.entities import ENTITY_MODEL
+from rankings.selectors.entities import ENTITY_MODEL, entities_of
 
 
 class _Derived:
@@ -254,11 +254,12 @@ def daily_dataset(
             for day, rank, _, label, t, r, _ in raw
         ]
     else:
+        apps = entities_of("app", {k for _, _, k, *_ in raw if k is not None})  # one title: with hosts
         rows = [
             {
                 "date": day.isoformat(),
                 "app_id": k,
-                "app_name": label,
+                "app_name": apps[k].name if k in apps else label,
                 "rank": rank,
                 "total_requests": int(r),
                 "total_tokens": int(t),

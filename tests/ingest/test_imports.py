@@ -135,6 +135,11 @@ def test_failure_exits_1_whatever_allow_rejects_says(tmp_path):
             call_command("import_events", path, "--quiet", "--allow-rejects", stderr=err)
         assert raised.value.returncode == 1, path
         assert message in err.getvalue() + str(raised.value), path
+    # A failed file among others: the others, before and after it, are imported, and it says so.
+    good = write_activity_export(tmp_path / "good.csv", [activity_row(1)])
+    with pytest.raises(CommandError, match="the other files were imported"):
+        call_command("import_events", str(tmp_path / "empty.jsonl"), good, "--quiet", stdout=io.StringIO())
+    assert UsageDaily.objects.aggregate(n=Sum("requests"))["n"] == 1
 
 
 def test_ndjson_lines_are_reported_by_line_number(tmp_path):

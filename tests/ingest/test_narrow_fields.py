@@ -44,6 +44,7 @@ def test_a_finish_reason_of_tool_calls_counts_one_call_and_failures_are_calls():
         ({"tags": {"language": 3}}, "tags", "language: must be a string"),
         ({"tags": {"language": "x" * 101}}, "tags", "at most 100 characters"),
         ({"tags": {"language": "\ud800"}}, "tags", "lone surrogate"),
+        ({"tags": {"language": "fr", "Language": "de"}}, "tags", "language: given twice"),
         ({"session_id": "s" * 201}, "session_id", "at most 200"),
         ({"session_id": ["s"]}, "session_id", "must be a string"),
         ({"harness": "h" * 65}, "harness", "at most 64"),

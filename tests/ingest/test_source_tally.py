@@ -27,6 +27,9 @@ def test_health_page_shows_per_source_counts_and_reasons(client, ingest_key):
     client.post("/otlp/v1/traces", data=json.dumps(body), content_type="application/json", **auth)
     client.post("/otlp/v1/traces", data=json.dumps(body), content_type="application/json", **auth)
     client.post("/api/v1/integrations/litellm", data="[", content_type="application/json", **auth)
+    # Whole requests of events refused: a body that does not parse, a media type not read.
+    client.post("/api/v1/events", data="[", content_type="application/json", **auth)
+    client.post("/api/v1/events", data="x", content_type="text/plain", **auth)
     user = User.objects.create_user("op", password="x", is_staff=True)
     user.groups.add(Group.objects.get(name="operator"))
     client.force_login(user)
@@ -42,5 +45,6 @@ def test_health_page_shows_per_source_counts_and_reasons(client, ingest_key):
     assert "<script>alert" not in page
     events = [row for label, row in rows if label.startswith("Events")][0]
     assert "invalid tokens_prompt" in events
+    assert "refused: <code>parse_error</code>" in events and "<code>unsupported_media_type</code>" in events
     litellm = [row for label, row in rows if label == "LiteLLM payloads"][0]
     assert "refused: <code>parse_error</code>" in litellm

@@ -258,7 +258,10 @@ def test_only_the_growth_header_names_the_zone_of_a_long_window():
     assert day.label(named=True) == day.label() == "Nov 30 00:00 – Nov 30 14:30 UTC"
     # Starting within a day, over several (a start time asked for, with `until`): its times too.
     asked = Window(datetime(2026, 11, 20, 10, tzinfo=UTC), datetime(2026, 11, 26, tzinfo=UTC), "UTC")
-    assert asked.label() == "Nov 20, 2026 10:00 – Nov 26, 2026 00:00 UTC"
+    assert asked.label() == "Nov 20, 2026 10:00 – Nov 25, 2026 UTC"  # to the 25th, inclusive
+    # A period so far, over days: its end's time (not "– Dec 1" at 00:15 on Dec 1).
+    so_far = Window(datetime(2026, 11, 30, tzinfo=UTC), datetime(2026, 12, 1, 0, 15, tzinfo=UTC), "UTC", "week")
+    assert so_far.label() == "Nov 30, 2026 – Dec 1, 2026 00:15 UTC"
 
 
 @pytest.mark.django_db
@@ -266,7 +269,7 @@ def test_a_growth_window_asked_from_a_time_is_headed_by_it(client):
     import_events(EventFactory.build_batch(3))
     first, last = datetime.now(UTC).date() - timedelta(days=6), datetime.now(UTC).date() - timedelta(days=2)
     body = client.get(f"/growth/?start={first}T10:00&until={last}").content.decode()
-    assert f"{first:%b %-d, %Y} 10:00 – {last + timedelta(days=1):%b %-d, %Y} 00:00 UTC" in body
+    assert f"{first:%b %-d, %Y} 10:00 – {last:%b %-d, %Y} UTC" in body
 
 
 @pytest.mark.django_db
@@ -342,6 +345,8 @@ def test_the_history_holds_the_90_days_it_says(client, two_weeks):
 def test_the_forms_last_day_before_its_first_is_said_in_the_forms_words(client, two_weeks):
     page = client.get("/growth/?start=2026-11-10&until=2026-11-09").content.decode()
     assert "The last day must not be before the first day. Showing the last 7 days instead." in page
+    page = client.get("/growth/?start=2026-11-10").content.decode()
+    assert "Give both the first and the last day, or neither. Showing the last 7 days instead." in page
 
 
 def test_one_whole_day_is_headed_by_its_date(client, two_weeks):

@@ -234,9 +234,29 @@ def test_apps_of_one_title_listed_together_are_told_apart_by_their_host(client):
     listed together (the leaderboard, the chart's lines, the API), never as one name twice."""
     import_events(EventFactory.build_batch(4, origin="https://kilo.example", app_name="Kilo Code"))
     import_events(EventFactory.build_batch(3, origin="https://app.kilo.example", app_name="Kilo Code"))
+    # An export's row with the title alone (two apps have it: a third, known by its title).
+    import_events(EventFactory.build_batch(2, origin="", app_name="Kilo Code"), titles_are_apps=True)
     names = {r["entity"]["name"] for r in client.get("/api/v1/rankings/apps").json()["results"]}
-    assert {"Kilo Code (kilo.example)", "Kilo Code (app.kilo.example)"} <= names and "Kilo Code" not in names
+    assert {"Kilo Code (kilo.example)", "Kilo Code (app.kilo.example)", "Kilo Code (no URL)"} <= names
+    assert "Kilo Code" not in names
     series = client.get("/api/v1/timeseries?group_by=app").json()["series"]
     assert {"Kilo Code (kilo.example)", "Kilo Code (app.kilo.example)"} <= {s["entity"]["name"] for s in series}
     # Alone on its own page, an app keeps its title.
     assert client.get("/api/v1/apps/kilo-example").json()["entity"]["name"] == "Kilo Code"
+    # The index, search and the daily dataset list every app of the title with its host too.
+    for url, key in (("/api/v1/apps?q=kilo", "name"), ("/api/v1/search?q=kilo", "name")):
+        answer = client.get(url).json()
+        rows = answer.get("results") or answer.get("apps") or []
+        assert {r[key] for r in rows} >= {"Kilo Code (kilo.example)", "Kilo Code (app.kilo.example)"}, answer
+    dataset = client.get("/api/v1/datasets/app-rankings-daily").json()["results"]
+    assert {"Kilo Code (kilo.example)", "Kilo Code (app.kilo.example)"} <= {r["app_name"] for r in dataset}
+
+
+def test_a_look_alike_host_of_one_title_shows_as_dns_spells_it(client):
+    """A hostile gateway names an app like another, from a host with a Cyrillic letter: listed
+    together, the host shows in punycode, and a title with extra spaces is the same title."""
+    import_events(EventFactory.build_batch(2, origin="https://kilocode.example", app_name="Kilo Code"))
+    import_events(EventFactory.build_batch(2, origin="https://kiloc\u043ede.example", app_name="Kilo  Code "))
+    names = {r["entity"]["name"] for r in client.get("/api/v1/rankings/apps").json()["results"]}
+    assert "Kilo Code (kilocode.example)" in names
+    assert any("(xn--" in n for n in names), names

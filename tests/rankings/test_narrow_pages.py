@@ -48,6 +48,8 @@ def test_tool_calls_section_shows_the_selector_numbers(client, narrow):
         assert row.entities["model"].name in body
         assert compact(row.tool_calls) in body
     assert "Invalid JSON" in body and "Unknown tool" in body and "Schema mismatch" in body
+    # The kinds' columns add up to the error rate: failures sent as a total are "Other".
+    assert '<th scope="col" class="num">Other</th>' in body
 
 
 def test_languages_tabs_and_values(client, narrow):

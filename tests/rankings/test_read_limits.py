@@ -131,10 +131,14 @@ def test_long_windows_off_day_boundaries_are_read_exactly(client):
         ("start=2099-01-01&end=2100-01-01", 200, None),
         ("start=2099-12-31&end=2100-12-31", 400, "end"),
         ("start=1999-12-31&end=2000-01-02", 400, "start"),
+        # Years with no room for ten more, or for a zone's offset (a tester's 500s).
+        ("start=9999-01-01&end=9999-01-02", 400, "start"),
+        ("start=9999-12-31T23:00&end=9999-12-31T23:59&tz=America/New_York", 400, "start"),
+        ("start=0001-01-01T01:00&end=2000-01-02&tz=Asia/Kolkata", 400, "start"),
     ],
 )
 def test_windows_span_ten_years_at_most_within_2000_to_2100(client, query, status, field):
-    response = client.get(f"/api/v1/rankings/models?{query}&tz=UTC")
+    response = client.get(f"/api/v1/rankings/models?{query}" + ("" if "tz=" in query else "&tz=UTC"))
     assert response.status_code == status, response.content
     if field:
         assert response.json()["error"]["field"] == field
@@ -188,3 +192,20 @@ def test_the_query_string_limits_are_exact(client):
     assert client.get("/api/v1/rankings/models?x=" + "a" * 4095).status_code == 414
     assert client.get("/api/v1/rankings/models?" + "&".join(["a"] * 1000)).status_code == 200
     assert client.get("/api/v1/rankings/models?" + "&".join(["a"] * 1001)).status_code == 400
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/api/v1/growth?start=9999-01-01&end=9999-01-02",
+        "/api/v1/timeseries?start=9999-12-31T23:00&end=9999-12-31T23:59",
+        "/growth/?start=9995-06-01&until=9995-06-02",
+        "/embed/growth/seven/?start=9999-01-01&until=9999-01-02",
+    ],
+)
+def test_a_window_in_the_last_years_of_the_calendar_is_refused_not_a_500(client, url):
+    response = client.get(url)
+    if url.startswith("/api/"):
+        assert response.status_code == 400 and "2100-01-01" in response.json()["error"]["message"]
+    else:  # pages say what the API refuses, and show the default window
+        assert response.status_code == 200 and "2100-01-01" in response.content.decode()

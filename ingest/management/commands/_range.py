@@ -22,11 +22,11 @@ def add_range_arguments(parser: argparse.ArgumentParser) -> None:
         "--since",
         type=_day,
         metavar="YYYY-MM-DD",
-        help="first day (UTC); default and earliest: the oldest day whose raw events are all kept "
+        help="first day (of the zone the rollups are kept in); default and earliest: the oldest day whose raw events are all kept "
         "(today minus TOKENRANK_RAW_RETENTION_DAYS - 1); an earlier day is cut to it",
     )
     parser.add_argument(
-        "--until", type=_day, metavar="YYYY-MM-DD", help="last day (UTC), inclusive; default: today"
+        "--until", type=_day, metavar="YYYY-MM-DD", help="last day, inclusive; default: today"
     )
 
 

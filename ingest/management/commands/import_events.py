@@ -56,9 +56,8 @@ class Command(BaseCommand):
             failed |= outcome == EXIT_FAILED
             partial |= outcome == EXIT_PARTIAL
         if failed:
-            raise CommandError(
-                "import failed (see above); files before the failure were imported", returncode=EXIT_FAILED
-            )
+            others = "; the other files were imported" if len(files) > 1 else ""
+            raise CommandError(f"import failed (see above){others}", returncode=EXIT_FAILED)
         if partial and not allow_rejects:
             raise CommandError(
                 "some rows were rejected (listed above); the valid rows are imported. "
@@ -99,7 +98,8 @@ class Command(BaseCommand):
             raise CommandError("interrupted", returncode=130) from None
         progress.close()
         self.stdout.write(
-            f"{path}: {totals.accepted:,} imported, {totals.duplicates:,} duplicates, "
+            f"{path}: {totals.accepted:,} imported, {totals.duplicates:,} "
+            f"duplicate{'' if totals.duplicates == 1 else 's'}, "
             f"{totals.rejected:,} rejected"
         )
         for rejection in totals.errors[:SHOWN_ERRORS]:

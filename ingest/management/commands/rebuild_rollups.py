@@ -6,8 +6,8 @@ from ingest.management.commands._range import RangeCommand
 
 class Command(RangeCommand):
     help = (
-        "Recompute every rollup table from the raw events for a range of UTC days, one transaction per day "
-        "(ingest waits on each day). Days before the raw events' retention window keep their rollups as they are."
+        "Recompute every rollup table from the raw events for a range of days of the rollups' zone, one transaction "
+        "per day (ingest waits on each day); days before the raw events' retention window keep theirs. Exit status 0 when done."
     )
 
     def handle_range(self, first: date, last: date) -> None:
