@@ -9,9 +9,11 @@ import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterable, Iterator
+from datetime import UTC, datetime
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
+import time_machine
 from django.conf import settings
 from django.db import connection
 
@@ -171,6 +173,20 @@ def gunicorn_server(transactional_db, tmp_path) -> Iterator[int]:
 @pytest.fixture
 def ingest_key(db) -> tuple[IngestKey, str]:
     return IngestKey.issue("test-gateway")
+
+
+# Pages and the API read "today / this week / this month so far" from the clock, and the
+# tests' data sit around it: a Monday evening on a 30-day month's 30th day, after a month of 31
+# days, whatever the day and hour the suite runs (a month's first minutes, a Monday's, or its
+# last quarter-hour read otherwise).
+KNOWN_MOMENT = datetime(2026, 11, 30, 20, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def known_clock() -> Iterator[None]:
+    """The clock at :data:`KNOWN_MOMENT`, ticking on from there."""
+    with time_machine.travel(KNOWN_MOMENT, tick=True):
+        yield
 
 
 @pytest.fixture(autouse=True)

@@ -22,6 +22,7 @@ XSS_NAME_2 = '"><svg onload=alert(2)>'
 
 pytestmark = [
     pytest.mark.browser,
+    pytest.mark.usefixtures("known_clock"),  # pages read "so far" at one known moment
     # Never skipped silently: only an explicit opt-out skips them on a machine without Chromium.
     pytest.mark.skipif(
         CHROMIUM is None and os.environ.get("TOKENRANK_SKIP_BROWSER_TESTS") == "1",

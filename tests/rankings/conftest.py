@@ -11,6 +11,11 @@ from tests.factories import EventFactory
 XSS_NAME = "<img src=x onerror=alert(1)>"
 
 
+@pytest.fixture(autouse=True)
+def _known_clock(known_clock):
+    """Every rankings test reads at one known moment (tests/conftest.py, KNOWN_MOMENT)."""
+
+
 @pytest.fixture
 def usage(db):
     """A small known dataset through the real bulk ingest path: two apps (one private, one

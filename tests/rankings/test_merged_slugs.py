@@ -244,10 +244,12 @@ def test_apps_of_one_title_listed_together_are_told_apart_by_their_host(client):
     # Alone on its own page, an app keeps its title.
     assert client.get("/api/v1/apps/kilo-example").json()["entity"]["name"] == "Kilo Code"
     # The index, search and the daily dataset list every app of the title with its host too.
-    for url, key in (("/api/v1/apps?q=kilo", "name"), ("/api/v1/search?q=kilo", "name")):
-        answer = client.get(url).json()
-        rows = answer.get("results") or answer.get("apps") or []
-        assert {r[key] for r in rows} >= {"Kilo Code (kilo.example)", "Kilo Code (app.kilo.example)"}, answer
+    listed = {
+        "index": [r["entity"] for r in client.get("/api/v1/apps?q=kilo").json()["results"]],
+        "search": client.get("/api/v1/search?q=kilo").json()["results"]["apps"],
+    }
+    for where, entities in listed.items():
+        assert {e["name"] for e in entities} >= {"Kilo Code (kilo.example)", "Kilo Code (app.kilo.example)"}, where
     dataset = client.get("/api/v1/datasets/app-rankings-daily").json()["results"]
     assert {"Kilo Code (kilo.example)", "Kilo Code (app.kilo.example)"} <= {r["app_name"] for r in dataset}
 

@@ -203,7 +203,7 @@ def test_the_query_string_limits_are_exact(client):
         "/embed/growth/seven/?start=9999-01-01&until=9999-01-02",
     ],
 )
-def test_a_window_in_the_last_years_of_the_calendar_is_refused_not_a_500(client, url):
+def test_a_window_in_the_last_years_of_the_calendar_is_refused_not_a_500(client, usage, url):
     response = client.get(url)
     if url.startswith("/api/"):
         assert response.status_code == 400 and "2100-01-01" in response.json()["error"]["message"]
