@@ -196,12 +196,8 @@ def test_the_query_string_limits_are_exact(client):
 
 @pytest.mark.parametrize(
     "url",
-    [
-        "/api/v1/growth?start=9999-01-01&end=9999-01-02",
-        "/api/v1/timeseries?start=9999-12-31T23:00&end=9999-12-31T23:59",
-        "/growth/?start=9995-06-01&until=9995-06-02",
-        "/embed/growth/seven/?start=9999-01-01&until=9999-01-02",
-    ],
+    ["/api/v1/growth?start=9999-01-01&end=9999-01-02", "/api/v1/timeseries?start=9999-12-31T23:00&end=9999-12-31T23:59"]
+    + ["/growth/?start=9995-06-01&until=9995-06-02", "/embed/growth/seven/?start=9999-01-01&until=9999-01-02"],
 )
 def test_a_window_in_the_last_years_of_the_calendar_is_refused_not_a_500(client, usage, url):
     response = client.get(url)
