@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit
@@ -91,14 +90,18 @@ def entities_of(entity: str, keys: Iterable[Any]) -> dict[Any, Any]:
 
 
 def tell_apart(listed: Iterable[Any]) -> None:
-    """Apps listed together under one title (one product seen under two origins, until staff
-    merge them) are named with their host too, in these rows only: two rows or chart lines
-    of one name would read as one app counted twice."""
-    by_title: dict[str, list[Any]] = defaultdict(list)
+    """Apps whose title another app has too (one product seen under two origins, until staff
+    merge them, or a look-alike) are named with their host wherever they are listed, on any
+    page of any list: two rows or chart lines of one name would read as one app counted
+    twice. One probe of the title index per app (:func:`with_same_title`)."""
+    listed = list(listed)
+    namesakes = dict(
+        with_same_title(ENTITY_MODEL["app"].objects.filter(pk__in=[a.pk for a in listed])).values_list(
+            "pk", "same_title"
+        )
+    )
     for app in listed:
-        by_title[" ".join(app.name.split()).casefold()].append(app)
-    for same in by_title.values():
-        for app in same if len(same) > 1 else ():
+        if namesakes.get(app.pk, 0) > 1:
             host = urlsplit(app.origin).hostname
             app.name = f"{app.name} ({_ascii_host(host) if host else 'no URL'})"  # no URL: known by title
 

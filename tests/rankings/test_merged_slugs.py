@@ -239,6 +239,10 @@ def test_apps_of_one_title_listed_together_are_told_apart_by_their_host(client):
     names = {r["entity"]["name"] for r in client.get("/api/v1/rankings/apps").json()["results"]}
     assert {"Kilo Code (kilo.example)", "Kilo Code (app.kilo.example)", "Kilo Code (no URL)"} <= names
     assert "Kilo Code" not in names
+    # On any page of a list, alone on it or not.
+    for offset in range(3):
+        [row] = client.get(f"/api/v1/rankings/apps?limit=1&offset={offset}").json()["results"]
+        assert row["entity"]["name"].startswith("Kilo Code (")
     series = client.get("/api/v1/timeseries?group_by=app").json()["series"]
     assert {"Kilo Code (kilo.example)", "Kilo Code (app.kilo.example)"} <= {s["entity"]["name"] for s in series}
     # Alone on its own page, an app keeps its title.
