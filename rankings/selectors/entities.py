@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit
@@ -12,6 +13,7 @@ from django.db.models.functions import Coalesce
 from django.http import Http404
 
 from ingest import schema
+from rankings.cache import cached
 from rankings.models import TITLE_KEY
 
 # Catalog model of each catalog dimension (a tag's value too).
@@ -93,17 +95,19 @@ def tell_apart(listed: Iterable[Any]) -> None:
     """Apps whose title another app has too (one product seen under two origins, until staff
     merge them, or a look-alike) are named with their host wherever they are listed, on any
     page of any list: two rows or chart lines of one name would read as one app counted
-    twice. One probe of the title index per app (:func:`with_same_title`)."""
-    listed = list(listed)
-    namesakes = dict(
-        with_same_title(ENTITY_MODEL["app"].objects.filter(pk__in=[a.pk for a in listed])).values_list(
-            "pk", "same_title"
-        )
-    )
+    twice. The shared titles are read once per rollup generation (a grouped scan of the apps'
+    title index), then each listed app is looked up in them."""
+    shared = cached("apps:shared-titles", lambda: frozenset(row["title_key"] for row in shared_titles()))
     for app in listed:
-        if namesakes.get(app.pk, 0) > 1:
+        if title_key(app.name) in shared:
             host = urlsplit(app.origin).hostname
             app.name = f"{app.name} ({_ascii_host(host) if host else 'no URL'})"  # no URL: known by title
+
+
+def title_key(name: str) -> str:
+    """An app's title as :data:`rankings.models.TITLE_KEY` compares it (case and runs of white
+    space aside)."""
+    return re.sub(r"\s+", " ", name.strip()).lower()
 
 
 def _ascii_host(host: str) -> str:
