@@ -16,6 +16,8 @@ from ingest import schema
 from rankings.cache import cached
 from rankings.models import TITLE_KEY
 
+# A new namesake (or a merge) shows in lists within this many seconds.
+SHARED_TITLES_TTL = 60
 # Catalog model of each catalog dimension (a tag's value too).
 ENTITY_MODEL: dict[str, type[Model]] = {
     d.name: apps.get_model(d.catalog) for d in (*schema.DIMENSIONS, *schema.NARROW_DIMENSIONS) if d.catalog
@@ -95,11 +97,14 @@ def tell_apart(listed: Iterable[Any]) -> None:
     """Apps whose title another app has too (one product seen under two origins, until staff
     merge them, or a look-alike) are named with their host wherever they are listed, on any
     page of any list: two rows or chart lines of one name would read as one app counted
-    twice. The shared titles are read once per rollup generation (a grouped scan of the apps'
-    title index), then each listed app is looked up in them."""
-    shared = cached("apps:shared-titles", lambda: frozenset(row["title_key"] for row in shared_titles()))
+    twice. The shared titles (a grouped scan of the apps' title index) are read again at most
+    every ``SHARED_TITLES_TTL`` seconds, not per rollup generation: uncached pages would scan
+    them each time; each listed app is then looked up in them."""
+    titles = cached(
+        "apps:shared-titles", lambda: frozenset(row["title_key"] for row in shared_titles()), ttl=SHARED_TITLES_TTL
+    )
     for app in listed:
-        if title_key(app.name) in shared:
+        if title_key(app.name) in titles:
             host = urlsplit(app.origin).hostname
             app.name = f"{app.name} ({_ascii_host(host) if host else 'no URL'})"  # no URL: known by title
 
