@@ -192,7 +192,7 @@ def read(event: dict[str, Any], out: dict[str, Any], errors: dict[str, str]) -> 
     value = get("tags")
     if value is not None and value != "":
         text = None
-        if _seen_for is _ranked[1] and _ranked[0] > time.monotonic():
+        if _seen_for is ranked_keys():  # read with the keys ranked now (re-read every 30 s)
             try:
                 text = _seen.get(tuple(value.items()))
             except (AttributeError, TypeError):  # not an object, or an unhashable value

@@ -32,7 +32,7 @@ from ingest.bodies import read_body as read_whole_body
 from ingest.events import BodyError, Rejection
 from ingest.models import InboxBatch, IngestKey
 from ingest.services import Accepted, accept_events
-from ingest.views import ACCEPTED_TYPES, KEY_AND_FORMAT_ANSWERS, AcceptedSerializer
+from ingest.views import ACCEPTED_TYPES, KEY_AND_FORMAT_ANSWERS, AcceptedSerializer, ReceiverView
 
 log = logging.getLogger(__name__)
 
@@ -236,10 +236,8 @@ class OtlpUnsupportedView(APIView):
 # --- LiteLLM ------------------------------------------------------------------------------
 
 
-class LiteLLMView(APIView):
-    authentication_classes: list = []
-    permission_classes: list = []
-    parser_classes: list = []
+class LiteLLMView(ReceiverView):
+    tally_source = "litellm"
 
     @extend_schema(
         operation_id="ingest_litellm",
@@ -270,13 +268,9 @@ class LiteLLMView(APIView):
     def post(self, request):
         try:
             return self._receive(request)
-        except DATABASE_DOWN as exc:
+        except DATABASE_DOWN as exc:  # counted as refused ("unavailable"), as any ApiError
             log.warning("LiteLLM receiver: database unavailable", exc_info=True)
-            tally.refused("litellm", "unavailable")
             raise Unavailable() from exc
-        except APIException as exc:
-            tally.refused("litellm", tally.refusal_code(exc))
-            raise
 
     def _receive(self, request) -> Response:
         key = auth.authenticate(request.META.get("HTTP_AUTHORIZATION", ""))

@@ -85,10 +85,24 @@ KEY_AND_FORMAT_ANSWERS = {
 }
 
 
-class EventsView(APIView):
+class ReceiverView(APIView):
+    """A way in for usage, authorized by an ingest key (no session, no DRF parser: the body is
+    read and bounded by hand, gzip included). Every request it refuses with an error is
+    counted for the ingest health page under ``tally_source``."""
+
     authentication_classes: list = []
     permission_classes: list = []
-    parser_classes: list = []  # the body is read and bounded by hand, gzip included
+    parser_classes: list = []
+    tally_source = ""
+
+    def handle_exception(self, exc):
+        if isinstance(exc, APIException):
+            tally.refused(self.tally_source, tally.refusal_code(exc))
+        return super().handle_exception(exc)
+
+
+class EventsView(ReceiverView):
+    tally_source = "http"
 
     @extend_schema(
         operation_id="ingest_events",
@@ -136,13 +150,6 @@ class EventsView(APIView):
         ],
     )
     def post(self, request):
-        try:
-            return self._receive(request)
-        except APIException as exc:  # the ingest health page counts refused requests too
-            tally.refused("http", tally.refusal_code(exc))
-            raise
-
-    def _receive(self, request) -> Response:
         key = auth.authenticate(request.META.get("HTTP_AUTHORIZATION", ""))
         auth.check_rate(key)
         content_type = media_type(request)

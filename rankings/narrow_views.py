@@ -16,9 +16,6 @@ from rankings.selectors import Filters, Window
 from rankings.selectors.sessions import METRICS as SESSION_METRICS
 
 HISTORY_DAYS = 90  # the weekly charts of these sections, like the categories one
-# The kinds of failed tool calls, each a column: with "other" (a total sent without kinds), the
-# columns add up to the error rate.
-TOOL_KINDS = schema.TOOL_ERROR_KINDS
 
 
 def _period_tabs(state: State, path: str, section: str) -> list[dict[str, Any]]:
@@ -56,7 +53,7 @@ def section_tools(state: State, path: str) -> dict[str, Any]:
     return {
         "tools": cached("home:tools:" + state.key("period", "metric"), compute),
         "tools_tabs": _period_tabs(state, path, "tools"),
-        "tool_kinds": TOOL_KINDS,
+        "tool_kinds": schema.TOOL_ERROR_KINDS  # every kind, "other" too: they add up to the error rate,
     }
 
 
@@ -176,6 +173,6 @@ def entity_sections(kind: str, obj: Any, state: State, window: Window, history: 
     out["session_rows"] = session_rows(out["sessions"], "all")
     if kind == "model":
         out["tools"] = selectors.tool_ranking(window, by="provider", metric=state.metric, filters=filters)
-        out["tool_kinds"] = TOOL_KINDS
+        out["tool_kinds"] = schema.TOOL_ERROR_KINDS
         out["context"] = _context(window, history, state.metric, filters)
     return out

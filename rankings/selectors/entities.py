@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit
@@ -97,22 +96,18 @@ def tell_apart(listed: Iterable[Any]) -> None:
     """Apps whose title another app has too (one product seen under two origins, until staff
     merge them, or a look-alike) are named with their host wherever they are listed, on any
     page of any list: two rows or chart lines of one name would read as one app counted
-    twice. The shared titles (a grouped scan of the apps' title index) are read again at most
-    every ``SHARED_TITLES_TTL`` seconds, not per rollup generation: uncached pages would scan
-    them each time; each listed app is then looked up in them."""
-    titles = cached(
-        "apps:shared-titles", lambda: frozenset(row["title_key"] for row in shared_titles()), ttl=SHARED_TITLES_TTL
+    twice. Which apps share a title (read through the apps' title index, :func:`shared_titles`)
+    is read again at most every ``SHARED_TITLES_TTL`` seconds, not per rollup generation:
+    uncached pages would read it each time."""
+    namesakes = cached(
+        "apps:namesakes",
+        lambda: frozenset(_titled_apps().filter(title_key__in=shared_titles()).values_list("pk", flat=True)),
+        ttl=SHARED_TITLES_TTL,
     )
     for app in listed:
-        if title_key(app.name) in titles:
+        if app.pk in namesakes:
             host = urlsplit(app.origin).hostname
             app.name = f"{app.name} ({_ascii_host(host) if host else 'no URL'})"  # no URL: known by title
-
-
-def title_key(name: str) -> str:
-    """An app's title as :data:`rankings.models.TITLE_KEY` compares it (case and runs of white
-    space aside)."""
-    return re.sub(r"\s+", " ", name.strip()).lower()
 
 
 def _ascii_host(host: str) -> str:
