@@ -255,11 +255,18 @@ def process_batch(batch_id: int) -> str:
     them done. An event that cannot be staged or written never takes others down: it is
     isolated (:func:`_isolating`) and dead-lettered on its own batch; the rest is counted."""
     with transaction.atomic():
-        claimed = InboxBatch.objects.filter(pk=batch_id, status=Status.PENDING).update(
-            attempts=F("attempts") + 1
+        # SKIP LOCKED: a batch whose row another worker holds is being written in that
+        # worker's set (taken along under a backlog). Waiting for it would idle this worker
+        # for a whole write; if that write does not commit, the sweep hands the batch out again.
+        status = (
+            InboxBatch.objects.select_for_update(skip_locked=True)
+            .filter(pk=batch_id)
+            .values_list("status", flat=True)
+            .first()
         )
-    if not claimed:
-        return "skipped"
+        if status != Status.PENDING:
+            return "skipped"
+        InboxBatch.objects.filter(pk=batch_id).update(attempts=F("attempts") + 1)
     batch = InboxBatch.objects.values("attempts", "event_count").get(pk=batch_id)
     if batch["attempts"] > settings.TOKENRANK["BATCH_MAX_ATTEMPTS"]:
         mark_failed(batch_id, f"gave up after {batch['attempts'] - 1} attempts (worker lost?)")

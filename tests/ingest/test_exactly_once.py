@@ -191,24 +191,41 @@ def test_a_backlog_is_taken_in_one_pass_and_each_batch_counted_once(db, settings
         assert RawEvent.objects.filter(batch_id=batch_id).count() == 100
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_another_worker_holds_is_skipped_at_once_not_waited_for():
+    """Its row is locked while another worker writes it in its set: its own task moves on
+    rather than idle for that whole write; once the lock is gone, it is counted."""
+    from django.db import connection
+
+    events = EventFactory.build_batch(20)
+    batch_id = services.accept_events(events, None).batch_id
+    with psycopg.connect(_test_database_url()) as holder:
+        holder.execute("SELECT 1 FROM ingest_inboxbatch WHERE id = %s FOR UPDATE", [batch_id])
+        with connection.cursor() as cursor:
+            cursor.execute("SET statement_timeout = '5s'")  # waiting would fail the test, not hang it
+        assert processing.process_batch(batch_id) == "skipped"
+        assert InboxBatch.objects.get(pk=batch_id).attempts == 0
+        holder.rollback()  # the other worker's write did not commit: the sweep's task counts it
+    assert processing.process_batch(batch_id) == "done"
+    assert_counted_once(events)
+
+
 @pytest.mark.worker
 def test_a_lost_connection_is_retried_by_celery_and_counted_once(client, start_worker, ingest_key):
-    """A transient error (the worker's database connection killed while it waits for the
-    batch's row) is retried by Celery's own backoff, and the batch is counted once."""
+    """A transient error (the worker's database connection killed while its write waits for a
+    rollup table) is retried by Celery's own backoff, and the batch is counted once."""
     _, key = ingest_key
     events = EventFactory.build_batch(50)
     assert post_events(client, key, events).status_code == 202  # queued before any worker runs
-    batch_id = InboxBatch.objects.get().pk
     with (
         psycopg.connect(_test_database_url()) as holder,
         psycopg.connect(_test_database_url(), autocommit=True) as admin,
     ):
-        holder.execute("SELECT 1 FROM ingest_inboxbatch WHERE id = %s FOR UPDATE", [batch_id])
+        holder.execute("LOCK TABLE rankings_usagedaily IN SHARE MODE")  # the write waits for it
         worker = start_worker(concurrency=1)
         waiting = wait_for(
             lambda: admin.execute(
-                "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                "AND query LIKE 'UPDATE \"ingest_inboxbatch\"%'"
+                "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'WITH inserted%'"
             ).fetchone(),
             timeout=60,
         )
