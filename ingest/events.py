@@ -199,7 +199,7 @@ def normalize(event: Any, now: datetime) -> tuple[dict[str, Any] | None, dict[st
         elif raw_id != raw_id.strip():
             errors["id"] = "must not start or end with spaces (one id must not look like another)"
         else:
-            out["id"] = raw_id
+            out["id"] = values.composed(raw_id)
     created_at = get("created_at")
     if created_at is None:
         errors["created_at"] = "is required"

@@ -117,7 +117,7 @@ def _ranked_tags(items: tuple[tuple[str, Any], ...], ranked: frozenset[str]) -> 
             continue
         if not isinstance(raw_value, str):
             raise ValueError(f"{key}: must be a string")
-        text = " ".join(values.text(raw_value, 4 * MAX_TAG_VALUE).split()).casefold()
+        text = values.composed(" ".join(values.text(raw_value, 4 * MAX_TAG_VALUE).split()).casefold())
         if len(text) > MAX_TAG_VALUE:
             raise ValueError(f"{key}: must be at most {MAX_TAG_VALUE} characters")
         if text and kept.setdefault(key, text) != text:  # "language" and "Language": which one?
@@ -126,15 +126,17 @@ def _ranked_tags(items: tuple[tuple[str, Any], ...], ranked: frozenset[str]) -> 
 
 
 def session_id(value: Any) -> str:
-    """A session id (:func:`read` takes a printable text of the right length without a call)."""
+    """A session id (:func:`read` takes a printable ASCII text of the right length without a
+    call)."""
     if isinstance(value, int) and not isinstance(value, bool):
         value = str(value)
-    return values.text(value, MAX_SESSION_ID)
+    return values.identifier(value, MAX_SESSION_ID)
 
 
 @lru_cache(maxsize=4096)
 def _harness(value: str) -> str:
-    return values.text(value, MAX_HARNESS).lower()
+    """Casefolded, as tag values are: "Cline" and "CLINE" are one harness."""
+    return values.composed(values.identifier(value, MAX_HARNESS).casefold())
 
 
 def harness(value: Any) -> str:
@@ -154,8 +156,8 @@ def _object(value: Any) -> Any:
 
 
 _KIND_KEYS = tuple(zip(ERROR_KINDS, _ERROR_KEYS, strict=True))
-# The texts kept under their field's name: each one's limit, how a printable text within it
-# is read (the common case), and its parser for anything else.
+# The texts kept under their field's name: each one's limit, how a printable ASCII text
+# within it is read (the common case), and its parser for anything else.
 _TEXTS = (("session_id", MAX_SESSION_ID, str.strip, session_id), ("harness", MAX_HARNESS, _harness, harness))
 
 
@@ -204,7 +206,7 @@ def read(event: dict[str, Any], out: dict[str, Any], errors: dict[str, str]) -> 
     for name, limit, read_text, parse in _TEXTS:
         value = get(name)
         if value is not None and value != "":
-            if type(value) is str and len(value) <= limit and value.isprintable():
+            if type(value) is str and len(value) <= limit and value.isascii() and value.isprintable():
                 value = read_text(value)
             else:
                 value = values.parsed(errors, name, parse, value)

@@ -78,6 +78,24 @@ def text(value: Any, limit: int) -> str:
     return value.strip()
 
 
+def composed(value: str) -> str:
+    """``value`` in Unicode's composed form (NFC): an "é" sent as one character and as "e"
+    plus a combining accent is one id, one session, one tag value."""
+    if value.isascii() or unicodedata.is_normalized("NFC", value):
+        return value
+    return unicodedata.normalize("NFC", value)
+
+
+def identifier(value: Any, limit: int) -> str:
+    """A text that tells one thing from another (a session, a harness): printable, with no
+    character that draws nothing (zero-width, filler, blank), composed (:func:`composed`).
+    Such a character would make two ids that look the same, so it is refused, not dropped."""
+    value = text(value, limit)
+    if not value.isprintable() or (not value.isascii() and BLANK_RE.search(value)):
+        raise ValueError("must hold only printable characters, none that draws nothing (zero-width or blank)")
+    return composed(value)
+
+
 def visible(value: str) -> bool:
     """Whether ``value`` draws anything: a name of zero-width, format, combining, filler or
     blank characters only would show as an empty link."""
@@ -89,9 +107,8 @@ def count(value: Any, limit: int = MAX_TOKENS) -> int:
         return value  # the common case, first
     if isinstance(value, bool):
         raise ValueError("must be a whole number")
-    # isdecimal, not isdigit: int() refuses superscripts such as "²" that isdigit accepts.
-    if isinstance(value, str) and value.strip().lstrip("-").isdecimal() and len(value) <= 30:
-        value = int(value)
+    if isinstance(value, str):
+        value = _whole_text(value, limit)
     if isinstance(value, float):
         if not math.isfinite(value) or value != int(value):
             raise ValueError("must be a finite whole number")
@@ -103,6 +120,28 @@ def count(value: Any, limit: int = MAX_TOKENS) -> int:
     if value > limit:
         raise ValueError(f"must be at most {limit:,}")
     return value
+
+
+def _whole_text(value: str, limit: int) -> int | str:
+    """A number sent as text (a CSV cell), as a number is read: "1200", "1.2e3" and "1200.0"
+    are 1200, "1e30" is too large rather than not a number. Anything else stays text."""
+    value = value.strip()
+    # isdecimal, not isdigit: int() refuses superscripts such as "²" that isdigit accepts.
+    if value.lstrip("-").isdecimal() and len(value) <= 30:
+        return int(value)
+    if len(value) > 40 or "_" in value:  # Decimal reads "1_000"; a count is not written so
+        return value
+    try:
+        number = Decimal(value)
+    except InvalidOperation:
+        return value
+    if not number.is_finite() or number != number.to_integral_value():
+        raise ValueError("must be a finite whole number")
+    if number < 0:
+        raise ValueError("must not be negative")
+    if number > limit:
+        raise ValueError(f"must be at most {limit:,}")
+    return int(number)
 
 
 def milliseconds(value: Any) -> int:

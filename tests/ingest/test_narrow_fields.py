@@ -56,6 +56,26 @@ def test_wrong_values_are_rejected_naming_the_field(fields, field, message):
     assert message in errors[field]
 
 
+@pytest.mark.parametrize("session", ["s-1\u200b", "s-\u3164-1", "s\u00ad-1"])
+def test_a_session_id_with_a_character_that_draws_nothing_is_rejected(session):
+    """It would look like another session's id ("s-1") and count apart from it."""
+    assert "none that draws nothing" in errors_of(session_id=session)["session_id"]
+
+
+def test_one_id_session_harness_or_tag_sent_in_two_spellings_counts_as_one():
+    """Composed and decomposed accents (NFC, NFD) are one text; harnesses casefold like tags."""
+    composed, decomposed = "caf\u00e9", "cafe\u0301"
+    events = [
+        EventFactory.build(id=f"e-{spelling}", session_id=spelling, harness=harness, tags={"task": spelling})
+        for spelling, harness in ((composed, "Stra\u00dfe"), (decomposed, "STRASSE"))
+    ]
+    validated = validate_batch(events, timezone.now())
+    assert (len(validated.events), validated.duplicates_in_batch) == (1, 1)
+    event = normalize(events[1], timezone.now())[0]
+    assert (event["id"], event["session_id"], event["harness"]) == (f"e-{composed}", composed, "strasse")
+    assert event["tags"] == f"task={composed}"
+
+
 def test_unranked_keys_are_ignored_whatever_they_hold_and_values_are_normalized():
     event, errors = normalize(
         EventFactory.build(tags={" Language ": "  EN  us ", "team": {"nested": [1]}, "task": "", "x": None}),
