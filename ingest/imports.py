@@ -115,6 +115,15 @@ class ExportFile:
             if len(row) > len(header):
                 self._reader_errors[index] = f"{len(row)} cells but the header has {len(header)} columns"
                 yield None
+            elif len(row) < len(header) and previous_end > start and "\n" in row[-1]:
+                # A quote that opens a cell and is never closed takes every line after it
+                # into that cell: say so, rather than print the lines as one value.
+                self._reader_errors[index] = (
+                    f"a quote opens the {header[len(row) - 1]!r} cell and is not closed on its line: "
+                    f"lines {start}-{previous_end} were read as that one cell (fix the quote and "
+                    "import the file again: what was imported counts as duplicates)"
+                )
+                yield None
             else:
                 yield from_csv_row(dict(zip(header, row, strict=False)))
             index += 1

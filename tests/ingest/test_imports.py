@@ -112,6 +112,20 @@ def test_rejections_name_the_csv_line_and_the_exports_column_and_exit_3(tmp_path
     assert "line 5" in err.getvalue()
 
 
+def test_a_quote_never_closed_is_named_and_the_lines_it_took_are_not_printed(tmp_path):
+    path = write_activity_export(tmp_path / "activity.csv", [activity_row(n) for n in range(1, 5)])
+    lines = (tmp_path / "activity.csv").read_text(encoding="utf-8-sig").splitlines(keepends=True)
+    lines[2] = lines[2].replace(",", ',"', 1)  # line 3: its second cell opens a quote
+    (tmp_path / "activity.csv").write_text("".join(lines), encoding="utf-8")
+    err = io.StringIO()
+    with pytest.raises(CommandError):
+        call_command("import_events", path, "--quiet", stderr=err)
+    report = err.getvalue()
+    assert "line 3: a quote opens the " in report and "lines 3-5 were read as that one cell" in report
+    assert "gen-export-4" not in report  # the lines it took are not printed as a value
+    assert UsageDaily.objects.aggregate(n=Sum("requests"))["n"] == 1
+
+
 def test_failure_exits_1_whatever_allow_rejects_says(tmp_path):
     nothing_valid = write_activity_export(tmp_path / "bad.csv", [activity_row(1, model_permaslug="no slash")])
     not_utf8 = tmp_path / "latin1.csv"
