@@ -90,7 +90,8 @@ def asked_window(request: HttpRequest) -> tuple[dict[str, str], selectors.Window
         problem = str(error.detail)
         if "end" not in request.GET:  # the form's words (its fields: start and until), not the API's
             if error.field == "end" and "until" in request.GET and "after start" in problem:
-                problem = "The last day must not be before the first day."
+                days = asked["end"] != request.GET["until"]  # a day, not a moment (day_after)
+                problem = "The last day must not be before the first day." if days else "The end must be after the start."
             elif problem.startswith("Give both start and end"):
                 problem = "Give both the first and the last day, or neither."
         notice = f"{problem} Showing the last 7 days instead."

@@ -184,8 +184,13 @@ class Window:
         ):
             text = f"{start:%b %-d, %Y} {self.zone}"  # one whole day: its date, not 00:00 – 00:00
         elif self.length <= timedelta(days=1):
+            # Within a day: its date with the year once, the end's time ("24:00" at midnight).
             end = self.end.astimezone(zone)
-            text = f"{start:%b %-d %H:%M} – {end:%b %-d %H:%M} {self.zone}"
+            if last.date() == start.date():
+                until = f"{end:%H:%M}" if end.date() == start.date() else "24:00"
+            else:
+                until = f"{end:%b %-d %H:%M}"
+            text = f"{start:%b %-d, %Y %H:%M} – {until} {self.zone}"
         else:
             # Days, with the time of an edge within a day (a rolling window, a start time asked
             # for, a period so far): an end at midnight names the last day, inclusive.

@@ -255,7 +255,11 @@ def test_only_the_growth_header_names_the_zone_of_a_long_window():
     assert week.label() == "Nov 23, 2026 – Nov 29, 2026"
     assert week.label(named=True) == "Nov 23, 2026 – Nov 29, 2026 UTC"
     day = Window(datetime(2026, 11, 30, tzinfo=UTC), datetime(2026, 11, 30, 14, 30, tzinfo=UTC), "UTC")
-    assert day.label(named=True) == day.label() == "Nov 30 00:00 – Nov 30 14:30 UTC"
+    assert day.label(named=True) == day.label() == "Nov 30, 2026 00:00 – 14:30 UTC"
+    evening = Window(datetime(2026, 11, 30, 18, tzinfo=UTC), datetime(2026, 12, 1, tzinfo=UTC), "UTC")
+    assert evening.label() == "Nov 30, 2026 18:00 – 24:00 UTC"  # not "– Dec 1 00:00"
+    night = Window(datetime(2026, 11, 30, 22, tzinfo=UTC), datetime(2026, 12, 1, 2, tzinfo=UTC), "UTC")
+    assert night.label() == "Nov 30, 2026 22:00 – Dec 1 02:00 UTC"
     # Starting within a day, over several (a start time asked for, with `until`): its times too.
     asked = Window(datetime(2026, 11, 20, 10, tzinfo=UTC), datetime(2026, 11, 26, tzinfo=UTC), "UTC")
     assert asked.label() == "Nov 20, 2026 10:00 – Nov 25, 2026 UTC"  # to the 25th, inclusive
@@ -345,6 +349,8 @@ def test_the_history_holds_the_90_days_it_says(client, two_weeks):
 def test_the_forms_last_day_before_its_first_is_said_in_the_forms_words(client, two_weeks):
     page = client.get("/growth/?start=2026-11-10&until=2026-11-09").content.decode()
     assert "The last day must not be before the first day. Showing the last 7 days instead." in page
+    page = client.get("/growth/?start=2026-11-10T10:00&until=2026-11-10T10:00").content.decode()
+    assert "The end must be after the start. Showing the last 7 days instead." in page  # moments
     page = client.get("/growth/?start=2026-11-10").content.decode()
     assert "Give both the first and the last day, or neither. Showing the last 7 days instead." in page
 
