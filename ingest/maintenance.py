@@ -68,14 +68,16 @@ def rebuild_rollups(
 
 
 def verify_rollups(
-    since: date | None = None, until: date | None = None
+    since: date | None = None, until: date | None = None, progress: Callable[[int, int], None] | None = None
 ) -> tuple[date, list[maintain.Mismatch]]:
     """Rollup rows of the days :func:`rollup_days` makes of ``[since, until]`` that differ
-    from the raw events; returns the first day checked and the differences."""
+    from the raw events; returns the first day checked and the differences. ``progress``
+    counts the rollup tables checked."""
     since, until = rollup_days(since, until)
     calendar = Calendar.objects.filter(pk=1).first()
     narrow_from = calendar.narrow_from if calendar else None
-    return since, maintain.verify(since, until, zones.built_zone(fresh=True), narrow_from=narrow_from)
+    zone = zones.built_zone(fresh=True)
+    return since, maintain.verify(since, until, zone, narrow_from=narrow_from, progress=progress)
 
 
 def run_job(job_id: int) -> str:
@@ -104,9 +106,7 @@ def run_job(job_id: int) -> str:
             )
             result = f"Re-priced {changed} events of {job.target} without a reported cost; rebuilt {first} to {last}."
         else:
-            progress(0, 1)
-            first, mismatches = verify_rollups(job.since, job.until)
-            progress(1, 1)
+            first, mismatches = verify_rollups(job.since, job.until, progress=progress)
             lines = [f"{m.table} {m.key}: rollup={m.rollup} raw={m.raw}" for m in mismatches]
             result = (
                 (f"{len(mismatches)} mismatching rows from {first} to {job.until}:\n" + "\n".join(lines))

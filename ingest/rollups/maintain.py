@@ -4,6 +4,7 @@ checking every grain against what it should hold."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
@@ -246,13 +247,18 @@ def _differences(grain: Grain, zone: str) -> sql.Composed:
 
 
 def verify(
-    since: date, until: date, zone: str, limit: int = 50, narrow_from: date | None = None
+    since: date,
+    until: date,
+    zone: str,
+    limit: int = 50,
+    narrow_from: date | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> list[Mismatch]:
     """Rollup rows of the days ``[since, until]`` (in ``zone``, the zone the date rollups are
     built in) that differ from the raw events (up to ``limit`` per grain); the narrow ones
     from ``narrow_from`` on when later (the first day they hold whole in ``zone``, see
     :func:`rezone`); weekly grains are checked against their daily grain for the weeks those
-    days fall in."""
+    days fall in. ``progress`` is told the tables checked after each one."""
     mismatches: list[Mismatch] = []
     start, end = midnight(since, zone), midnight(until + timedelta(days=1), zone)
     monday = since - timedelta(days=since.weekday())
@@ -274,6 +280,8 @@ def verify(
             for row in cursor.fetchall():
                 key = row[:n] if row[0] is not None else row[n : 2 * n]
                 mismatches.append(Mismatch(grain.table, tuple(key), row[-2], row[-1]))
+        if progress:
+            progress(GRAINS.index(grain) + 1, len(GRAINS))
     return mismatches
 
 
