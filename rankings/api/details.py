@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -33,10 +33,53 @@ def _detail(kind: str, obj: Any, window: Window) -> dict[str, Any]:
     return out
 
 
+class ModelFactsSerializer(serializers.Serializer):
+    author = s.EntitySerializer()
+    context_length = serializers.IntegerField(allow_null=True)
+    prompt_price_per_million = serializers.FloatField(allow_null=True, help_text="USD.")
+    completion_price_per_million = serializers.FloatField(allow_null=True, help_text="USD.")
+    supports_reasoning = serializers.BooleanField()
+    release_date = serializers.DateField(allow_null=True)
+
+
+class ProviderStatsSerializer(serializers.Serializer):
+    entity = s.EntitySerializer()
+    requests = serializers.IntegerField()
+    tokens = serializers.IntegerField()
+    share = serializers.FloatField(help_text="Share of the model's tokens, 0-1.")
+    latency_ms = serializers.FloatField(allow_null=True)
+    throughput = serializers.FloatField(allow_null=True, help_text="Completion tokens per second.")
+
+
+class AppFactsSerializer(serializers.Serializer):
+    description = serializers.CharField()
+    url = serializers.CharField()
+
+
+# What each detail adds to what :func:`_detail` answers for every kind.
+_OWN_FIELDS: dict[str, dict[str, serializers.Field]] = {
+    "model": {"model": ModelFactsSerializer(), "providers": ProviderStatsSerializer(many=True)},
+    "app": {"app": AppFactsSerializer()},
+}
+
+
+def _shape(kind: str) -> type[serializers.Serializer]:
+    """A detail's answer for the OpenAPI schema: :func:`_detail`'s keys (one list per
+    breakdown of the entity's page, from ``ingest.schema``) and the kind's own."""
+    fields = {
+        "entity": s.EntitySerializer(),
+        "window": s.WindowSerializer(),
+        "totals": s.TotalsSerializer(),
+        **{schema.DIMENSION[entity].plural: s.RankRowSerializer(many=True) for _, entity in schema.DIMENSION[kind].page},
+        **_OWN_FIELDS.get(kind, {}),
+    }
+    return type(f"{kind.title()}DetailSerializer", (serializers.Serializer,), fields)
+
+
 def _responses(kind: str) -> dict[int, Any]:
-    """A detail's documented answers: where the dimension's entries have other slugs
-    (``Dimension.old_slugs``), the permanent redirect that those slugs answer."""
-    responses: dict[int, Any] = {200: OpenApiTypes.OBJECT}
+    """A detail's documented answers: its shape, and where the dimension's entries have other
+    slugs (``Dimension.old_slugs``), the permanent redirect that those slugs answer."""
+    responses: dict[int, Any] = {200: _shape(kind)}
     if schema.DIMENSION[kind].old_slugs:
         responses[301] = OpenApiResponse(
             description="Another slug of the entry (one merged into it, a model's dated permaslug): "

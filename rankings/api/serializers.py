@@ -151,6 +151,22 @@ def totals_dict(totals: Totals) -> dict[str, Any]:
     return {"tokens": totals.tokens, **measures, **{name: getattr(totals, name) for name in DERIVED}}
 
 
+# The shape of ``totals_dict``, from the same declarations.
+TotalsSerializer = type(
+    "TotalsSerializer",
+    (serializers.Serializer,),
+    {
+        "tokens": serializers.IntegerField(),
+        **{
+            m.api_name: serializers.FloatField(help_text="USD.") if m.money else serializers.IntegerField()
+            for m in schema.MEASURES
+            if m.api_name
+        },
+        **{name: serializers.FloatField(allow_null=True) for name in DERIVED},
+    },
+)
+
+
 def flat(row: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     """A nested row flattened for CSV: entity.slug -> entity_slug; a list (a detail's top
     apps, say) is one cell of JSON, as the JSON answer writes it."""

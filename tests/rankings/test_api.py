@@ -103,6 +103,31 @@ def test_detail_endpoints(client, usage):
     assert client.get("/api/v1/authors/anthropic").status_code == 200
 
 
+def test_detail_answers_are_documented_key_for_key(client, usage):
+    """The OpenAPI schema says what each detail answers, at every level, not "an object"."""
+    spec = client.get("/api/schema/?format=json").json()
+    components = spec["components"]["schemas"]
+
+    def documented(path: str) -> dict:
+        ref = spec["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
+        return components[ref.rsplit("/", 1)[-1]]
+
+    public = App.objects.exclude(origin="https://secret.example").first()
+    for path, url in (
+        ("/api/v1/models/{author}/{name}", "/api/v1/models/anthropic/claude-sonnet-4"),
+        ("/api/v1/authors/{slug}", "/api/v1/authors/anthropic"),
+        ("/api/v1/apps/{slug}", f"/api/v1/apps/{public.slug}"),
+    ):
+        answer, shape = client.get(url).json(), documented(path)
+        assert set(answer) == set(shape["properties"]), path
+        totals = components[shape["properties"]["totals"]["$ref"].rsplit("/", 1)[-1]]
+        assert set(answer["totals"]) == set(totals["properties"]), path
+    model = documented("/api/v1/models/{author}/{name}")["properties"]
+    providers = components[model["providers"]["items"]["$ref"].rsplit("/", 1)[-1]]
+    answer = client.get("/api/v1/models/anthropic/claude-sonnet-4").json()
+    assert set(answer["providers"][0]) == set(providers["properties"])
+
+
 def test_private_apps_are_404_and_never_listed(client, usage):
     secret = App.objects.get(origin="https://secret.example")
     assert client.get(f"/api/v1/apps/{secret.slug}").status_code == 404
