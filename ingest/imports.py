@@ -52,6 +52,23 @@ class SourceError(ValueError):
     """The file as a whole cannot be read (wrong format, not UTF-8, corrupt gzip, bad JSON)."""
 
 
+_FIX_QUOTE = "Fix the quote and import the file again: what was imported counts as duplicates."
+
+
+def _stray_quote(header: list[str], row: list[str]) -> str | None:
+    """The column of a cell that a stray quote ran on into other cells or lines: one holding
+    a line break and as many commas as a row has, or the last cell of a short row holding a
+    comma or a line break (the quote reached the end of the file). A text may hold a line
+    break when quoted, never another row."""
+    for column, cell in zip(header, row, strict=False):
+        if ("\n" in cell or "\r" in cell) and cell.count(",") >= len(header) - 1:
+            return column
+    last = row[-1] if row else ""
+    if len(row) < len(header) and ("," in last or "\n" in last or "\r" in last):
+        return header[len(row) - 1]
+    return None
+
+
 class ExportFile:
     """One file being imported: its items, where each came from, and how far reading got."""
 
@@ -102,26 +119,42 @@ class ExportFile:
             except csv.Error as exc:
                 raise SourceError(f"{self.path}: not a valid CSV file: {exc}") from exc
 
-    def _csv(self, text: IO[str]) -> Iterator[dict[str, Any]]:
+    def _csv(self, text: IO[str]) -> Iterator[dict[str, Any] | None]:
         reader = csv.reader(text)
         header = [column.strip() for column in next(reader, [])]
         self.columns = csv_field_columns(header)
         index, previous_end = 0, reader.line_num
-        for row in reader:
-            start, previous_end = previous_end + 1, reader.line_num
+        while True:
+            start = previous_end + 1
+            try:
+                row = next(reader, None)
+            except csv.Error as exc:
+                if "field larger than field limit" not in str(exc):
+                    raise
+                # A quote never closed reads every line after it into one cell, until the
+                # cell passes the reader's limit: nothing after it can be read.
+                self._at(index, start)
+                self._reader_errors[index] = (
+                    f"a quote opens a cell and is not closed: the lines after it were read as that "
+                    f"cell until it passed {csv.field_size_limit():,} characters, and the rest of the "
+                    f"file was not read. {_FIX_QUOTE}"
+                )
+                yield None
+                return
+            if row is None:
+                return
+            previous_end = reader.line_num
             if not any(cell.strip() for cell in row):
                 continue  # blank line
             self._at(index, start)
             if len(row) > len(header):
                 self._reader_errors[index] = f"{len(row)} cells but the header has {len(header)} columns"
                 yield None
-            elif len(row) < len(header) and previous_end > start and "\n" in row[-1]:
-                # A quote that opens a cell and is never closed takes every line after it
-                # into that cell: say so, rather than print the lines as one value.
+            elif (column := _stray_quote(header, row)) is not None:
+                taken = f"lines {start}-{previous_end}" if previous_end > start else "the rest of the line"
                 self._reader_errors[index] = (
-                    f"a quote opens the {header[len(row) - 1]!r} cell and is not closed on its line: "
-                    f"lines {start}-{previous_end} were read as that one cell (fix the quote and "
-                    "import the file again: what was imported counts as duplicates)"
+                    f"a quote opens the {column!r} cell and is not closed where the cell ends: "
+                    f"{taken} {'were' if previous_end > start else 'was'} read as that one cell. {_FIX_QUOTE}"
                 )
                 yield None
             else:

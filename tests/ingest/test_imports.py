@@ -112,18 +112,53 @@ def test_rejections_name_the_csv_line_and_the_exports_column_and_exit_3(tmp_path
     assert "line 5" in err.getvalue()
 
 
-def test_a_quote_never_closed_is_named_and_the_lines_it_took_are_not_printed(tmp_path):
-    path = write_activity_export(tmp_path / "activity.csv", [activity_row(n) for n in range(1, 5)])
-    lines = (tmp_path / "activity.csv").read_text(encoding="utf-8-sig").splitlines(keepends=True)
-    lines[2] = lines[2].replace(",", ',"', 1)  # line 3: its second cell opens a quote
-    (tmp_path / "activity.csv").write_text("".join(lines), encoding="utf-8")
+def export_with_stray_quotes(tmp_path, rows: int, quotes: dict[int, str]) -> str:
+    """An export of ``rows`` rows in which line ``n`` of ``quotes`` gets a quote: "open" at the
+    start of its second cell, "close" in the middle of its second cell."""
+    path = tmp_path / "activity.csv"
+    write_activity_export(path, [activity_row(n) for n in range(1, rows + 1)])
+    lines = path.read_text(encoding="utf-8-sig").splitlines(keepends=True)
+    for line, kind in quotes.items():
+        first, rest = lines[line - 1].split(",", 1)
+        lines[line - 1] = f'{first},"{rest}' if kind == "open" else f'{first},{rest[:3]}"{rest[3:]}'
+    path.write_text("".join(lines), encoding="utf-8")
+    return str(path)
+
+
+def imported_requests() -> int:
+    return UsageDaily.objects.aggregate(n=Sum("requests"))["n"] or 0
+
+
+@pytest.mark.parametrize(
+    ("rows", "quotes", "said", "counted"),
+    [
+        # Never closed: it takes the lines to the end of the file.
+        (4, {3: "open"}, "line 3: a quote opens the 'created_at' cell and is not closed where the cell ends: lines 3-5 were read", 1),
+        # In the last row: the rest of its line.
+        (4, {5: "open"}, "line 5: a quote opens the 'created_at' cell and is not closed where the cell ends: the rest of the line was read", 3),
+        # Closed by another stray quote a line later: both rows are one cell; the rows after count.
+        (6, {3: "open", 4: "close"}, "line 3: a quote opens the 'created_at' cell and is not closed where the cell ends: lines 3-4 were read", 4),
+    ],
+)
+def test_a_stray_quote_is_named_and_the_lines_it_took_are_not_printed(tmp_path, rows, quotes, said, counted):
     err = io.StringIO()
     with pytest.raises(CommandError):
-        call_command("import_events", path, "--quiet", stderr=err)
+        call_command("import_events", export_with_stray_quotes(tmp_path, rows, quotes), "--quiet", stderr=err)
     report = err.getvalue()
-    assert "line 3: a quote opens the " in report and "lines 3-5 were read as that one cell" in report
+    assert said in report and "Fix the quote and import the file again" in report
     assert "gen-export-4" not in report  # the lines it took are not printed as a value
-    assert UsageDaily.objects.aggregate(n=Sum("requests"))["n"] == 1
+    assert imported_requests() == counted
+
+
+def test_a_quote_never_closed_in_a_long_file_keeps_every_row_before_it(tmp_path):
+    """Its cell passes the reader's limit (131,072 characters) before the file ends."""
+    err = io.StringIO()
+    path = export_with_stray_quotes(tmp_path, 1_300, {302: "open"})
+    with pytest.raises(CommandError):
+        call_command("import_events", path, "--quiet", stderr=err)
+    assert "line 302: a quote opens a cell and is not closed" in err.getvalue()
+    assert "the rest of the file was not read" in err.getvalue()
+    assert imported_requests() == 300
 
 
 def test_failure_exits_1_whatever_allow_rejects_says(tmp_path):
