@@ -152,7 +152,7 @@ def _parse_ndjson(text: str) -> tuple[list[Any], list[Rejection]]:
 _TOKEN_SPECS = tuple((count.key, count.fields) for count in _TOKEN_VALUES)
 _MS_SPECS = tuple((v.key, v.field) for v in _MS_VALUES)
 _FLAG_SPECS = tuple((v.key, v.field, v.default) for v in _FLAG_VALUES)
-# Free text kept as sent (trimmed): normalized key, event field, longest accepted.
+# Free text kept as sent (trimmed, composed): normalized key, event field, longest accepted.
 _TEXT_SPECS = (
     ("provider_name", "provider_name", 100),
     ("app_name", "app_name", 200),
@@ -189,6 +189,8 @@ def normalize(event: Any, now: datetime) -> tuple[dict[str, Any] | None, dict[st
     else:
         if isinstance(raw_id, int) and not isinstance(raw_id, bool):
             raw_id = str(raw_id)
+        elif isinstance(raw_id, str) and not raw_id.isascii():
+            raw_id = values.composed(raw_id)  # its limit is of the composed form, as it is kept
         if (
             not isinstance(raw_id, str)
             or len(raw_id) > MAX_ID_LENGTH
@@ -199,7 +201,7 @@ def normalize(event: Any, now: datetime) -> tuple[dict[str, Any] | None, dict[st
         elif raw_id != raw_id.strip():
             errors["id"] = "must not start or end with spaces (one id must not look like another)"
         else:
-            out["id"] = values.composed(raw_id)
+            out["id"] = raw_id
     created_at = get("created_at")
     if created_at is None:
         errors["created_at"] = "is required"
@@ -236,7 +238,7 @@ def normalize(event: Any, now: datetime) -> tuple[dict[str, Any] | None, dict[st
 
     for key, name, limit in _TEXT_SPECS:
         value = get(name)
-        if type(value) is str and len(value) <= limit and value.isprintable():
+        if type(value) is str and len(value) <= limit and value.isascii() and value.isprintable():
             out[key] = value.strip()
         elif value is None or value == "":
             out[key] = ""

@@ -117,12 +117,21 @@ def _ranked_tags(items: tuple[tuple[str, Any], ...], ranked: frozenset[str]) -> 
             continue
         if not isinstance(raw_value, str):
             raise ValueError(f"{key}: must be a string")
-        text = values.composed(" ".join(values.text(raw_value, 4 * MAX_TAG_VALUE).split()).casefold())
+        text = _tag_value(key, raw_value)
         if len(text) > MAX_TAG_VALUE:
             raise ValueError(f"{key}: must be at most {MAX_TAG_VALUE} characters")
         if text and kept.setdefault(key, text) != text:  # "language" and "Language": which one?
             raise ValueError(f"{key}: given twice with different values (keys are read in lower case)")
     return join_tags([f"{key}={kept[key]}" for key in sorted(kept)])
+
+
+def _tag_value(key: str, value: str) -> str:
+    """A tag's value: spaces collapsed, folded (:func:`values.folded`), every character drawn."""
+    try:
+        text = values.drawn(" ".join(values.text(value, 4 * MAX_TAG_VALUE).split()))
+    except ValueError as exc:
+        raise ValueError(f"{key}: {exc}") from None
+    return " ".join(values.folded(text).split())
 
 
 def session_id(value: Any) -> str:
@@ -135,8 +144,8 @@ def session_id(value: Any) -> str:
 
 @lru_cache(maxsize=4096)
 def _harness(value: str) -> str:
-    """Casefolded, as tag values are: "Cline" and "CLINE" are one harness."""
-    return values.composed(values.identifier(value, MAX_HARNESS).casefold())
+    """Folded, as tag values are: "Cline" and "CLINE" are one harness."""
+    return values.folded(values.identifier(value, MAX_HARNESS))
 
 
 def harness(value: Any) -> str:

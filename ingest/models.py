@@ -259,6 +259,11 @@ class MaintenanceJob(models.Model):
     def percent(self) -> int:
         return int(self.progress_done * 100 / self.progress_total) if self.progress_total else 0
 
+    @property
+    def progress_unit(self) -> str:
+        """What its progress counts: rollup tables checked (a verification), else days."""
+        return "tables" if self.kind == self.Kind.VERIFY else "days"
+
 
 class SourceTally(models.Model):
     """How many items each way in (events, OTLP spans, LiteLLM payloads) brought per hour, by

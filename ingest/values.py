@@ -67,8 +67,11 @@ def parsed(errors: dict[str, str], name: str, parse, *args) -> Any:
 
 
 def text(value: Any, limit: int) -> str:
+    """A printable text of at most ``limit`` characters once composed (:func:`composed`),
+    control and bidi characters removed, stripped."""
     if not isinstance(value, str):
         raise ValueError("must be a string")
+    value = composed(value)
     if len(value) > limit:
         raise ValueError(f"must be at most {limit} characters")
     if not value.isprintable():  # rare; isprintable is a fast C scan
@@ -86,14 +89,26 @@ def composed(value: str) -> str:
     return unicodedata.normalize("NFC", value)
 
 
-def identifier(value: Any, limit: int) -> str:
-    """A text that tells one thing from another (a session, a harness): printable, with no
-    character that draws nothing (zero-width, filler, blank), composed (:func:`composed`).
-    Such a character would make two ids that look the same, so it is refused, not dropped."""
-    value = text(value, limit)
+def drawn(value: str) -> str:
+    """``value`` if every character of it draws something: a zero-width, filler or blank one
+    would make two ids or values that look the same, so it is refused, not dropped."""
     if not value.isprintable() or (not value.isascii() and BLANK_RE.search(value)):
         raise ValueError("must hold only printable characters, none that draws nothing (zero-width or blank)")
-    return composed(value)
+    return value
+
+
+def identifier(value: Any, limit: int) -> str:
+    """A text that tells one thing from another (a session, a harness): :func:`text`, and
+    :func:`drawn`."""
+    return drawn(text(value, limit))
+
+
+def folded(value: str) -> str:
+    """Caseless and with compatibility forms folded (NFKC casefold): "Cline", "CLINE" and a
+    fullwidth "ＣＬＩＮＥ" are one harness or tag value."""
+    if value.isascii():
+        return value.lower()
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", value).casefold())
 
 
 def visible(value: str) -> bool:
@@ -110,8 +125,12 @@ def count(value: Any, limit: int = MAX_TOKENS) -> int:
     if isinstance(value, str):
         value = _whole_text(value, limit)
     if isinstance(value, float):
-        if not math.isfinite(value) or value != int(value):
-            raise ValueError("must be a finite whole number")
+        if math.isnan(value):
+            raise ValueError("must be a number")
+        if math.isinf(value):  # a JSON number too large for a float
+            raise ValueError("must not be negative" if value < 0 else f"must be at most {limit:,}")
+        if value != int(value):
+            raise ValueError("must be a whole number")
         value = int(value)
     if not isinstance(value, int):
         raise ValueError("must be a whole number")
@@ -127,7 +146,9 @@ def _whole_text(value: str, limit: int) -> int | str:
     are 1200, "1e30" is too large rather than not a number. Anything else stays text."""
     value = value.strip()
     # isdecimal, not isdigit: int() refuses superscripts such as "²" that isdigit accepts.
-    if value.lstrip("-").isdecimal() and len(value) <= 30:
+    if value.lstrip("-").isdecimal():
+        if len(value) > 40:  # past any limit, and int() of thousands of digits is slow
+            raise ValueError("must not be negative" if value.startswith("-") else f"must be at most {limit:,}")
         return int(value)
     if len(value) > 40 or "_" in value:  # Decimal reads "1_000"; a count is not written so
         return value
@@ -135,10 +156,12 @@ def _whole_text(value: str, limit: int) -> int | str:
         number = Decimal(value)
     except InvalidOperation:
         return value
-    if not number.is_finite() or number != number.to_integral_value():
-        raise ValueError("must be a finite whole number")
+    if number.is_nan():
+        raise ValueError("must be a number")
     if number < 0:
         raise ValueError("must not be negative")
+    if number.is_finite() and number != number.to_integral_value():
+        raise ValueError("must be a whole number")
     if number > limit:
         raise ValueError(f"must be at most {limit:,}")
     return int(number)

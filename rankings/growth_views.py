@@ -92,6 +92,8 @@ def asked_window(request: HttpRequest) -> tuple[dict[str, str], selectors.Window
             if error.field == "end" and "until" in request.GET and "after start" in problem:
                 days = asked["end"] != request.GET["until"]  # a day, not a moment (day_after)
                 problem = "The last day must not be before the first day." if days else "The end must be after the start."
+            elif error.field == "end" and "until" in request.GET and problem.startswith("end"):
+                problem = "until" + problem.removeprefix("end")  # the form's field
             elif problem.startswith("Give both start and end"):
                 problem = "Give both the first and the last day, or neither."
         notice = f"{problem} Showing the last 7 days instead."
@@ -218,7 +220,11 @@ def growth_context(request: HttpRequest) -> dict[str, Any]:
 
 def day_after(day: str) -> str:
     """The page form's last day (inclusive: "from Nov 1 to Nov 7" is seven days) as the API's
-    exclusive ``end``: the next day. Not a date: left as it is, for the API's message."""
+    exclusive ``end``: the next day; a day at 24:00 (how window labels write a midnight end) is
+    the same. Not a date: left as it is, for the API's message."""
+    date_part, _, time_part = day.partition("T")
+    if time_part in ("24:00", "24:00:00"):
+        day = date_part
     try:
         return (date.fromisoformat(day) + timedelta(days=1)).isoformat()
     except ValueError:

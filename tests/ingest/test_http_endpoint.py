@@ -70,6 +70,8 @@ def test_resent_and_repeated_ids_are_duplicates(client, ingest_key):
         ({"tokens_prompt": 10**12}, "tokens_prompt", "at most"),
         ({"tokens_prompt": "many"}, "tokens_prompt", "whole number"),
         ({"tokens_completion": 1.5}, "tokens_completion", "whole number"),
+        ({"tokens_prompt": "9" * 45}, "tokens_prompt", "at most 100,000,000"),  # as text: a CSV cell
+        ({"tokens_prompt": "-" + "9" * 45}, "tokens_prompt", "must not be negative"),
         ({"tokens_completion": True}, "tokens_completion", "whole number"),
         ({"total_cost": "NaN"}, "total_cost", "finite"),
         ({"total_cost": -1}, "total_cost", "negative"),
@@ -97,6 +99,15 @@ def test_bad_field_rejects_that_event_and_keeps_the_rest(client, ingest_key, ove
     assert stored_ids() == {good["id"]}
 
 
+def test_a_number_too_large_for_a_float_is_too_large_not_unfinite(client, ingest_key):
+    _, key = ingest_key
+    event = EventFactory.build(tokens_prompt=1)
+    body = json.dumps([event]).replace('"tokens_prompt": 1', '"tokens_prompt": ' + "9" * 5000, 1)
+    assert "9" * 5000 in body
+    [rejection] = post_events(client, key, body).json()["rejected"]
+    assert rejection["errors"] == {"tokens_prompt": "must be at most 100,000,000"}
+
+
 def test_nan_literal_and_non_object_items(client, ingest_key):
     _, key = ingest_key
     good = EventFactory.build()
@@ -107,7 +118,7 @@ def test_nan_literal_and_non_object_items(client, ingest_key):
     body = post_events(client, key, raw).json()
     assert body["accepted"] == 1
     assert [r["index"] for r in body["rejected"]] == [1, 2, 3, 4]
-    assert "finite" in body["rejected"][0]["errors"]["tokens_prompt"]
+    assert "must be a number" == body["rejected"][0]["errors"]["tokens_prompt"]
 
 
 def test_bad_ndjson_line_rejects_only_that_line(client, ingest_key):

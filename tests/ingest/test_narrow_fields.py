@@ -56,10 +56,22 @@ def test_wrong_values_are_rejected_naming_the_field(fields, field, message):
     assert message in errors[field]
 
 
-@pytest.mark.parametrize("session", ["s-1\u200b", "s-\u3164-1", "s\u00ad-1"])
-def test_a_session_id_with_a_character_that_draws_nothing_is_rejected(session):
-    """It would look like another session's id ("s-1") and count apart from it."""
-    assert "none that draws nothing" in errors_of(session_id=session)["session_id"]
+@pytest.mark.parametrize("text", ["s-1\u200b", "s-\u3164-1", "s\u00ad-1"])
+def test_a_session_harness_or_tag_value_with_a_character_that_draws_nothing_is_rejected(text):
+    """It would look like another ("s-1") and count apart from it."""
+    assert "none that draws nothing" in errors_of(session_id=text)["session_id"]
+    assert "none that draws nothing" in errors_of(harness=text)["harness"]
+    assert errors_of(tags={"task": text})["tags"].startswith("task: must hold only printable characters")
+
+
+def test_limits_hold_for_the_composed_spelling_and_harnesses_fold_compatibility_forms():
+    decomposed = "e\u0301" * 150  # 300 code points, 150 once composed: within the 200 allowed
+    event, errors = normalize(
+        EventFactory.build(id=f"e-{decomposed}", session_id=decomposed, harness="\uff23\uff2c\uff29\uff2e\uff25"),
+        timezone.now(),
+    )
+    assert errors == {}
+    assert (event["id"], event["session_id"], event["harness"]) == (f"e-{"\u00e9" * 150}", "\u00e9" * 150, "cline")
 
 
 def test_one_id_session_harness_or_tag_sent_in_two_spellings_counts_as_one():
