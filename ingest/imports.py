@@ -55,6 +55,25 @@ class SourceError(ValueError):
 _FIX_QUOTE = "Fix the quote and import the file again: what was imported counts as duplicates."
 
 
+class _FirstLines:
+    """The lines of a text, keeping the one numbered :attr:`keep` (a row's first line: the
+    CSV reader reads a runaway quoted cell on far past it)."""
+
+    def __init__(self, text: IO[str]) -> None:
+        self._lines = iter(text)
+        self.number, self.keep, self.kept = 0, 0, ""
+
+    def __iter__(self) -> _FirstLines:
+        return self
+
+    def __next__(self) -> str:
+        line = next(self._lines)
+        self.number += 1
+        if self.number == self.keep:
+            self.kept = line
+        return line
+
+
 def _stray_quote(header: list[str], row: list[str]) -> str | None:
     """The column of a cell that a stray quote ran on into other cells or lines: one holding
     a line break and as many commas as a row has, or the last cell of a short row holding a
@@ -120,24 +139,28 @@ class ExportFile:
                 raise SourceError(f"{self.path}: not a valid CSV file: {exc}") from exc
 
     def _csv(self, text: IO[str]) -> Iterator[dict[str, Any] | None]:
-        reader = csv.reader(text)
+        lines = _FirstLines(text)
+        reader = csv.reader(lines)
         header = [column.strip() for column in next(reader, [])]
         self.columns = csv_field_columns(header)
         index, previous_end = 0, reader.line_num
         while True:
-            start = previous_end + 1
+            start = lines.keep = previous_end + 1
             try:
                 row = next(reader, None)
             except csv.Error as exc:
                 if "field larger than field limit" not in str(exc):
                     raise
                 # A quote never closed reads every line after it into one cell, until the
-                # cell passes the reader's limit: nothing after it can be read.
+                # cell passes the reader's limit: nothing after it can be read. Its column
+                # is the last of the row's first line read alone.
+                cells = next(csv.reader([lines.kept]), [""])
+                column = header[min(len(cells), len(header)) - 1]
                 self._at(index, start)
                 self._reader_errors[index] = (
-                    f"a quote opens a cell and is not closed: the lines after it were read as that "
-                    f"cell until it passed {csv.field_size_limit():,} characters, and the rest of the "
-                    f"file was not read. {_FIX_QUOTE}"
+                    f"a quote opens the {column!r} cell and is not closed: the lines after it were "
+                    f"read as that cell until it passed {csv.field_size_limit():,} characters, and "
+                    f"the rest of the file was not read. {_FIX_QUOTE}"
                 )
                 yield None
                 return

@@ -3,6 +3,7 @@ its panels are embeddable one by one (rankings.embeds)."""
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, timedelta
 from typing import Any, NamedTuple
 from urllib.parse import urlencode
@@ -94,6 +95,8 @@ def asked_window(request: HttpRequest) -> tuple[dict[str, str], selectors.Window
                 problem = "The last day must not be before the first day." if days else "The end must be after the start."
             elif error.field == "end" and "until" in request.GET and problem.startswith("end"):
                 problem = "until" + problem.removeprefix("end")  # the form's field
+            elif error.field == "period" and "until" in request.GET and "not both" in problem:
+                problem = "Give a period, or the first and the last day, not both."
             elif problem.startswith("Give both start and end"):
                 problem = "Give both the first and the last day, or neither."
         notice = f"{problem} Showing the last 7 days instead."
@@ -218,13 +221,16 @@ def growth_context(request: HttpRequest) -> dict[str, Any]:
     return {**page, "g": data, "panels": panels, "drivers": driver_rows, "names": names}
 
 
+# A day's end as "24:00" (seconds and fractions of zero allowed, no offset: the page's zone).
+_MIDNIGHT_END = re.compile(r"(\d{4}-\d{2}-\d{2})[T ]24:00(?::00(?:\.0+)?)?")
+
+
 def day_after(day: str) -> str:
     """The page form's last day (inclusive: "from Nov 1 to Nov 7" is seven days) as the API's
     exclusive ``end``: the next day; a day at 24:00 (how window labels write a midnight end) is
     the same. Not a date: left as it is, for the API's message."""
-    date_part, _, time_part = day.partition("T")
-    if time_part in ("24:00", "24:00:00"):
-        day = date_part
+    if match := _MIDNIGHT_END.fullmatch(day):
+        day = match[1]
     try:
         return (date.fromisoformat(day) + timedelta(days=1)).isoformat()
     except ValueError:

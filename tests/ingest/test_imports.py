@@ -156,7 +156,7 @@ def test_a_quote_never_closed_in_a_long_file_keeps_every_row_before_it(tmp_path)
     path = export_with_stray_quotes(tmp_path, 1_300, {302: "open"})
     with pytest.raises(CommandError):
         call_command("import_events", path, "--quiet", stderr=err)
-    assert "line 302: a quote opens a cell and is not closed" in err.getvalue()
+    assert "line 302: a quote opens the 'created_at' cell and is not closed" in err.getvalue()
     assert "the rest of the file was not read" in err.getvalue()
     assert imported_requests() == 300
 

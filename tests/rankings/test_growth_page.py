@@ -351,8 +351,11 @@ def test_the_forms_last_day_before_its_first_is_said_in_the_forms_words(client, 
     assert "The last day must not be before the first day. Showing the last 7 days instead." in page
     page = client.get("/growth/?start=2026-11-10T10:00&until=2026-11-10T10:00").content.decode()
     assert "The end must be after the start. Showing the last 7 days instead." in page  # moments
-    page = client.get("/growth/?start=2026-11-09T18:00&until=2026-11-09T24:00").content.decode()
-    assert "Nov 9, 2026 18:00 – 24:00 UTC" in page and "Showing the last 7 days" not in page  # as labels write it
+    for end in ("T24:00", "T24:00:00", "T24:00:00.000"):
+        page = client.get(f"/growth/?start=2026-11-09T18:00&until=2026-11-09{end}").content.decode()
+        assert "Nov 9, 2026 18:00 – 24:00 UTC" in page and "Showing the last 7 days" not in page  # as labels write it
+    page = client.get("/growth/?period=week&start=2026-11-09&until=2026-11-10").content.decode()
+    assert "Give a period, or the first and the last day, not both." in page
     page = client.get("/growth/?start=2026-11-09&until=Nov 10").content.decode()
     assert "until: " in page and "end:" not in page  # the form's field, not the API's
     page = client.get("/growth/?start=2026-11-10").content.decode()
