@@ -90,7 +90,9 @@ def _provider_slug(name: str) -> str:
 
 def _capped_int(text: str) -> int | float:
     # Python refuses to parse integers of 4,300+ digits; anything that long is absurd anyway.
-    return int(text) if len(text) <= 30 else math.inf
+    if len(text) <= 30:
+        return int(text)
+    return -math.inf if text.startswith("-") else math.inf
 
 
 def loads(text: str) -> Any:

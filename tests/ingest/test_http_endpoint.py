@@ -102,11 +102,12 @@ def test_bad_field_rejects_that_event_and_keeps_the_rest(client, ingest_key, ove
 
 def test_a_number_too_large_for_a_float_is_too_large_not_unfinite(client, ingest_key):
     _, key = ingest_key
-    event = EventFactory.build(tokens_prompt=1)
-    body = json.dumps([event]).replace('"tokens_prompt": 1', '"tokens_prompt": ' + "9" * 5000, 1)
-    assert "9" * 5000 in body
-    [rejection] = post_events(client, key, body).json()["rejected"]
-    assert rejection["errors"] == {"tokens_prompt": "must be at most 100,000,000"}
+    for digits, said in (("9" * 5000, "must be at most 100,000,000"), ("-" + "9" * 5000, "must not be negative")):
+        event = EventFactory.build(tokens_prompt=1)
+        body = json.dumps([event]).replace('"tokens_prompt": 1', '"tokens_prompt": ' + digits, 1)
+        assert digits in body
+        [rejection] = post_events(client, key, body).json()["rejected"]
+        assert rejection["errors"] == {"tokens_prompt": said}
 
 
 def test_nan_literal_and_non_object_items(client, ingest_key):
