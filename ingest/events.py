@@ -196,8 +196,7 @@ def normalize(event: Any, now: datetime) -> tuple[dict[str, Any] | None, dict[st
         if (
             not isinstance(raw_id, str)
             or len(raw_id) > MAX_ID_LENGTH
-            or not raw_id.isprintable()  # no control, format (bidi, zero-width) or lone surrogate
-            or (not raw_id.isascii() and values.BLANK_RE.search(raw_id))  # nor one that draws nothing
+            or not values.all_drawn(raw_id)  # no control, zero-width, blank character or lone surrogate
         ):
             errors["id"] = f"must be a string of 1-{MAX_ID_LENGTH} printable characters"
         elif raw_id != raw_id.strip():

@@ -258,16 +258,16 @@ def process_batch(batch_id: int) -> str:
         # SKIP LOCKED: a batch whose row another worker holds is being written in that
         # worker's set (taken along under a backlog). Waiting for it would idle this worker
         # for a whole write; if that write does not commit, the sweep hands the batch out again.
-        status = (
+        batch = (
             InboxBatch.objects.select_for_update(skip_locked=True)
             .filter(pk=batch_id)
-            .values_list("status", flat=True)
+            .values("status", "attempts", "event_count")
             .first()
         )
-        if status != Status.PENDING:
+        if batch is None or batch["status"] != Status.PENDING:
             return "skipped"
-        InboxBatch.objects.filter(pk=batch_id).update(attempts=F("attempts") + 1)
-    batch = InboxBatch.objects.values("attempts", "event_count").get(pk=batch_id)
+        batch["attempts"] += 1
+        InboxBatch.objects.filter(pk=batch_id).update(attempts=batch["attempts"])
     if batch["attempts"] > settings.TOKENRANK["BATCH_MAX_ATTEMPTS"]:
         mark_failed(batch_id, f"gave up after {batch['attempts'] - 1} attempts (worker lost?)")
         return "failed"

@@ -53,7 +53,7 @@ def section_tools(state: State, path: str) -> dict[str, Any]:
     return {
         "tools": cached("home:tools:" + state.key("period", "metric"), compute),
         "tools_tabs": _period_tabs(state, path, "tools"),
-        "tool_kinds": schema.TOOL_ERROR_KINDS  # every kind, "other" too: they add up to the error rate,
+        "tool_kinds": schema.TOOL_ERROR_KINDS,  # every kind, "other" too: they add up to the error rate
     }
 
 

@@ -263,7 +263,7 @@ def verify(
     start, end = midnight(since, zone), midnight(until + timedelta(days=1), zone)
     monday = since - timedelta(days=since.weekday())
     next_monday = until - timedelta(days=until.weekday()) + timedelta(days=7)
-    for grain in GRAINS:
+    for checked, grain in enumerate(GRAINS, start=1):
         if grain in NARROW and narrow_from and narrow_from > since:
             first = min(narrow_from, until + timedelta(days=1))
             first, last, source_start, source_end = first, until + timedelta(days=1), midnight(first, zone), end
@@ -281,7 +281,7 @@ def verify(
                 key = row[:n] if row[0] is not None else row[n : 2 * n]
                 mismatches.append(Mismatch(grain.table, tuple(key), row[-2], row[-1]))
         if progress:
-            progress(GRAINS.index(grain) + 1, len(GRAINS))
+            progress(checked, len(GRAINS))
     return mismatches
 
 
